@@ -1,0 +1,87 @@
+/**
+ * What every adapter shares: checking inputs against its zod schema (every failure at once, with its path,
+ * before any connection), the connection, and turning planner refusals into errors that name host and resource.
+ */
+import { z } from "zod";
+import { Connection, connectionSchema } from "../connection/schema";
+import { Session, session } from "../connection/pool";
+import { CheckFailure, failuresOf } from "../schema/common";
+import { PlanError } from "../plan/types";
+import { SftpJailError } from "../util/errors";
+
+/** The engine's placeholder for a value not known during preview (pulumi/sdk/nodejs/runtime/rpc.ts). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+const isUnknown = (v: unknown): boolean => v === UNKNOWN;
+
+/** True when the value or anything inside it is still unknown. */
+export function containsUnknown(v: unknown): boolean {
+  if (isUnknown(v)) return true;
+  if (Array.isArray(v)) return v.some(containsUnknown);
+  if (v && typeof v === "object") return Object.values(v).some(containsUnknown);
+  return false;
+}
+
+/**
+ * Validates inputs. Known values are checked now (at preview, before any connection); values still unknown are
+ * passed through and checked again in create/update, where they are known.
+ */
+export function checkInputs<T extends z.ZodRawShape>(
+  shape: T,
+  news: Record<string, unknown>,
+): { inputs: Record<string, unknown>; failures: CheckFailure[] } {
+  const known: Record<string, unknown> = {};
+  const unknownKeys: string[] = [];
+  for (const [k, v] of Object.entries(news)) {
+    if (k === "__provider") continue;
+    if (k !== "connection" && containsUnknown(v)) unknownKeys.push(k);
+    else known[k] = v;
+  }
+  const failures: CheckFailure[] = [];
+  const fieldSchema = z.strictObject(shape).omit(Object.fromEntries(unknownKeys.map((k) => [k, true])) as never);
+  const { connection, ...fields } = known;
+  const parsed = (fieldSchema as unknown as z.ZodType).safeParse(fields);
+  const out: Record<string, unknown> = { ...news };
+  if (parsed.success) Object.assign(out, parsed.data);
+  else failures.push(...failuresOf(parsed.error));
+
+  if (connection === undefined) {
+    failures.push({ property: "connection", reason: "connection is required: how to reach the host over SSH" });
+  } else if (!containsUnknown(connection)) {
+    const c = connectionSchema.safeParse(connection);
+    if (c.success) out.connection = c.data;
+    else failures.push(...failuresOf(c.error).map((f) => ({ ...f, property: `connection.${f.property}`.replace(/\.$/, "") })));
+  }
+  return { inputs: out, failures };
+}
+
+/** Parses inputs that must be fully known (create/update), throwing the same messages check gives. */
+export function parseKnown<S extends z.ZodType>(schema: S, value: unknown, resource: string): z.output<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const lines = failuresOf(r.error).map((f) => `${f.property}: ${f.reason}`);
+    throw new SftpJailError({ resource }, `invalid inputs:\n  ${lines.join("\n  ")}`);
+  }
+  return r.data;
+}
+
+export function sessionFor(conn: unknown, resource: string): Session {
+  return session(parseKnown(connectionSchema, conn, resource) as Connection);
+}
+
+/** Runs planner code; a refusal becomes an error that names the host and the resource. */
+export function planOrThrow<T>(s: Session, resource: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof PlanError) {
+      throw new SftpJailError({ host: `${s.conn.host}:${s.conn.port}`, resource }, e.what, e.fix);
+    }
+    throw e;
+  }
+}
+
+/** Compares two connections as normalised values. */
+export function sameConnection(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

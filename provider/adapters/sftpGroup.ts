@@ -1,0 +1,105 @@
+/**
+ * SftpGroup adapter: schema + the provider methods, wired to observe → plan → apply. Runs in the dynamic-provider
+ * process; the resource class (resources/sftpGroup.ts) only points Pulumi at this module.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { observe } from "../observe/snapshot";
+import { apply } from "../apply/apply";
+import { planGroupCreate, planGroupDelete, planGroupUpdate } from "../plan/sftpGroup";
+import { posixId, posixName } from "../schema/common";
+import { UNKNOWN, checkInputs, parseKnown, planOrThrow, sameConnection, sessionFor } from "./base";
+
+/** The schema: the single source of truth for SftpGroup's inputs, defaults and messages. */
+export const sftpGroupShape = {
+  /** Group name; renaming replaces the group. */
+  name: posixName("group"),
+  /** Numeric gid. Omit to let groupadd choose; a change is applied in place with groupmod. */
+  gid: posixId("gid").optional(),
+  /** Create as a system group (groupadd --system) when it does not exist yet. */
+  system: z.boolean({ error: "system must be true or false" }).default(false),
+};
+const fieldsSchema = z.strictObject(sftpGroupShape);
+type Fields = z.output<typeof fieldsSchema>;
+
+/** What state keeps: inputs as normalised, plus what was observed. */
+interface Outputs extends Fields {
+  connection: unknown;
+  /** The gid the host has. */
+  actualGid: number;
+  /** True when the group existed before and was adopted (destroy then leaves it on the host). */
+  adopted: boolean;
+}
+
+export const TYPE = "SftpGroup";
+const label = (name: string) => `${TYPE} "${name}"`;
+const groupId = (name: string) => `group/${name}`;
+
+function fields(o: Record<string, unknown>): Fields {
+  return parseKnown(fieldsSchema, { name: o.name, gid: o.gid, system: o.system }, label(String(o.name)));
+}
+
+export async function check(_olds: unknown, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+  const { inputs, failures } = checkInputs(sftpGroupShape, news);
+  return { inputs, failures };
+}
+
+export async function diff(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+  const replaces: string[] = [];
+  if (news.name === UNKNOWN || news.name !== olds.name) replaces.push("name");
+  const gidChanged = news.gid !== undefined && (news.gid === UNKNOWN || news.gid !== olds.actualGid);
+  const connChanged = !sameConnection(olds.connection, news.connection);
+  return {
+    changes: replaces.length > 0 || gidChanged || connChanged || olds.gid !== news.gid,
+    replaces,
+    deleteBeforeReplace: false,
+  };
+}
+
+export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
+  const d = fields(inputs);
+  const s = sessionFor(inputs.connection, label(d.name));
+  const facts = await observe(s);
+  const plan = planOrThrow(s, label(d.name), () => planGroupCreate(d, facts));
+  const after = (await apply({ session: s, resource: label(d.name) }, plan.steps)) ?? facts;
+  const g = after.groups.find((x) => x.name === d.name)!;
+  const outs: Outputs = { ...d, connection: inputs.connection, actualGid: g.gid, adopted: plan.adopted };
+  return { id: groupId(d.name), outs };
+}
+
+export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult> {
+  if (!props) throw new Error(`${TYPE} ${id}: cannot read without prior state (import is not supported by dynamic providers)`);
+  const s = sessionFor(props.connection, label(props.name));
+  const facts = await observe(s);
+  const g = facts.groups.find((x) => x.name === props.name);
+  if (!g) return {}; // gone from the host: refresh drops it and the next up recreates it
+  const outs: Outputs = { ...props, actualGid: g.gid };
+  const inputs = {
+    name: props.name,
+    // Only a gid the program pinned is an input; an observed gid must not look like a program change.
+    ...(props.gid !== undefined ? { gid: g.gid } : {}),
+    system: props.system,
+    connection: props.connection,
+  };
+  return { id, props: outs, inputs };
+}
+
+export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  const d = fields(news);
+  const s = sessionFor(news.connection, label(d.name));
+  const facts = await observe(s);
+  const plan = planOrThrow(s, label(d.name), () => planGroupUpdate(d, facts));
+  const after = (await apply({ session: s, resource: label(d.name) }, plan)) ?? facts;
+  const g = after.groups.find((x) => x.name === d.name)!;
+  const outs: Outputs = { ...d, connection: news.connection, actualGid: g.gid, adopted: olds.adopted };
+  return { outs };
+}
+
+async function remove(_id: string, props: Outputs): Promise<void> {
+  if (props.adopted) return; // it was there before us; leave it
+  const s = sessionFor(props.connection, label(props.name));
+  const facts = await observe(s);
+  const plan = planOrThrow(s, label(props.name), () => planGroupDelete(props.name, facts));
+  await apply({ session: s, resource: label(props.name) }, plan);
+}
+export { remove as delete };

@@ -1,0 +1,62 @@
+/**
+ * Apply: the only code that changes a host. A plan's steps run in one exec, under a host-side lock so parallel
+ * resources on one host never interleave, stopping at the first failure; the same exec then prints a fresh snapshot
+ * so the next resource plans on the new state without another round trip.
+ */
+import { Session } from "../connection/pool";
+import { parseSnapshot, remember, forget, snapshotScript, SNAPSHOT_MARK } from "../observe/snapshot";
+import { HostFacts } from "../observe/facts";
+import { Plan } from "../plan/types";
+import { SftpJailError } from "../util/errors";
+import { log } from "../util/log";
+import { quoteArg } from "../util/shell";
+
+export const LOCK_FILE = "/run/lock/sftp-jail.lock";
+const STEP_MARK = "@@sftp-jail-step:";
+
+/** The script for a plan (pure; unit-tested). Steps run with `set -e` semantics, each announced for error reports. */
+export function applyScript(plan: Plan): string {
+  const lines = [
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH; LC_ALL=C; export LC_ALL",
+    "umask 022",
+    `mkdir -p /run/lock; exec 9>${LOCK_FILE}`,
+    "flock -w 120 9 || { echo 'timed out waiting for the sftp-jail host lock' >&2; exit 75; }",
+  ];
+  plan.forEach((s, i) => {
+    lines.push(`echo ${quoteArg(`${STEP_MARK}${i}`)}`, `{ ${s.script} ; } || exit $?`);
+  });
+  lines.push("exec 9>&-", snapshotScript());
+  return lines.join("\n");
+}
+
+export interface ApplyContext {
+  session: Session;
+  resource: string;
+}
+
+/** Runs a plan and returns the host's facts after it. An empty plan costs nothing. */
+export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | undefined> {
+  if (plan.length === 0) return undefined;
+  for (const s of plan) log.info(`${ctx.resource} on ${ctx.session.conn.host}:${ctx.session.conn.port}: ${s.description}`);
+  let r;
+  try {
+    r = await ctx.session.exec(applyScript(plan));
+  } catch (e) {
+    forget(ctx.session);
+    throw e;
+  }
+  const idx = r.stdout.indexOf(SNAPSHOT_MARK);
+  if (r.code !== 0) {
+    forget(ctx.session);
+    const started = [...r.stdout.matchAll(new RegExp(`^${STEP_MARK}(\\d+)$`, "gm"))].map((m) => Number(m[1]));
+    const failed = plan[started.length ? started[started.length - 1] : 0];
+    throw new SftpJailError(
+      { host: `${ctx.session.conn.host}:${ctx.session.conn.port}`, resource: ctx.resource },
+      `step "${failed?.description}" failed (exit ${r.code}): ${r.stderr.trim().slice(0, 2000) || "no error output"}`,
+      "fix the cause on the host or in the program, then run `pulumi up` again; completed steps are not repeated",
+    );
+  }
+  const facts = parseSnapshot(r.stdout.slice(idx));
+  remember(ctx.session, facts);
+  return facts;
+}

@@ -1,0 +1,84 @@
+/**
+ * Host key verification: a pinned key (authorized_keys format) or a known_hosts file, never silent trust.
+ */
+import { createHash, createHmac } from "crypto";
+import { readFileSync } from "fs";
+import { homedir } from "os";
+import * as path from "path";
+
+/** OpenSSH's fingerprint format: `SHA256:` + unpadded base64 of the key blob's digest. */
+export function fingerprint(blob: Buffer): string {
+  return "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
+}
+
+/** The key type recorded inside a wire-format key blob. */
+export function blobType(blob: Buffer): string {
+  const len = blob.readUInt32BE(0);
+  return blob.subarray(4, 4 + len).toString("latin1");
+}
+
+export interface PublicKey {
+  type: string;
+  blob: Buffer;
+}
+
+/** Parses "type base64 [comment]". */
+export function parseKeyLine(line: string): PublicKey {
+  const [type, b64] = line.trim().split(/\s+/);
+  const blob = Buffer.from(b64 ?? "", "base64");
+  if (!type || blob.length < 8 || blobType(blob) !== type) {
+    throw new Error(`not a public key in authorized_keys format: ${JSON.stringify(line.slice(0, 40))}`);
+  }
+  return { type, blob };
+}
+
+/** The names a host:port appears under in known_hosts (`host` for port 22, `[host]:port` otherwise). */
+function knownHostsNames(host: string, port: number): string[] {
+  return port === 22 ? [host] : [`[${host}]:${port}`];
+}
+
+function matchesPattern(entry: string, name: string): boolean {
+  if (entry.startsWith("|1|")) {
+    const [, , salt, hash] = entry.split("|");
+    const mac = createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64");
+    return mac === hash;
+  }
+  return entry.split(",").some((p) => p === name);
+}
+
+/** Keys known for host:port in a known_hosts file (markers such as @revoked are honoured by exclusion). */
+export function knownHostKeys(file: string | undefined, host: string, port: number): { file: string; keys: PublicKey[] } {
+  const f = file ?? path.join(homedir(), ".ssh", "known_hosts");
+  let text = "";
+  try {
+    text = readFileSync(f, "utf8");
+  } catch {
+    return { file: f, keys: [] };
+  }
+  const names = knownHostsNames(host, port);
+  const keys: PublicKey[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const parts = line.split(/\s+/);
+    if (parts[0].startsWith("@")) continue; // @cert-authority / @revoked: not plain host keys
+    const [pattern, type, b64] = parts;
+    if (!names.some((n) => matchesPattern(pattern, n))) continue;
+    try {
+      keys.push(parseKeyLine(`${type} ${b64}`));
+    } catch {
+      /* a malformed line is skipped, as ssh does */
+    }
+  }
+  return { file: f, keys };
+}
+
+/** ssh2 host key algorithm names to offer so the server presents a key we can check. */
+export function algorithmsFor(keys: PublicKey[]): string[] {
+  const out: string[] = [];
+  for (const k of keys) {
+    if (k.type === "ssh-rsa") out.push("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa");
+    else out.push(k.type);
+  }
+  return [...new Set(out)];
+}

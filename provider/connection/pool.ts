@@ -1,0 +1,304 @@
+/**
+ * The wire: one pooled SSH connection per host per provider process, dialled lazily with retries, host key verified,
+ * exec channels multiplexed under a cap, root reached through sudo when the login user is not root.
+ *
+ * The pool lives on `globalThis` because Pulumi serializes the provider object: nothing live may be captured in it,
+ * and one dynamic-provider process serves every resource of a run.
+ */
+import { Client, ClientChannel, ConnectConfig } from "ssh2";
+import { Connection, ProxyConnection, describe, secretsOf } from "./schema";
+import { PublicKey, algorithmsFor, blobType, fingerprint, knownHostKeys, parseKeyLine } from "./hostkey";
+import { SftpJailError, redact } from "../util/errors";
+import { log } from "../util/log";
+import { quote } from "../util/shell";
+
+/** sshd's MaxSessions defaults to 10; stay below it so a busy host never refuses a channel. */
+const MAX_CHANNELS = 8;
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** Counters for benchmarks and tests: how many dials and execs this process made per host. */
+export interface WireStats {
+  connections: number;
+  execs: number;
+}
+
+interface PoolState {
+  sessions: Map<string, Session>;
+  stats: Map<string, WireStats>;
+}
+
+function pool(): PoolState {
+  const g = globalThis as unknown as { [k: symbol]: PoolState };
+  const key = Symbol.for("sftp-jail.pool.v1");
+  return (g[key] ??= { sessions: new Map(), stats: new Map() });
+}
+
+export function wireStats(): Record<string, WireStats> {
+  return Object.fromEntries(pool().stats);
+}
+
+function statsFor(target: string): WireStats {
+  const p = pool();
+  let s = p.stats.get(target);
+  if (!s) p.stats.set(target, (s = { connections: 0, execs: 0 }));
+  return s;
+}
+
+/** A live connection to one host, shared by every resource on it. */
+export class Session {
+  private client?: Promise<Client>;
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  readonly target: string;
+
+  constructor(readonly conn: Connection) {
+    this.target = describe(conn);
+  }
+
+  /** Runs a script as root (through sudo when needed). Resolves with its exit code; rejects only on wire failure. */
+  async exec(script: string): Promise<ExecResult> {
+    await this.acquire();
+    try {
+      const client = await this.connect();
+      statsFor(this.target).execs++;
+      return await this.run(client, script);
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Runs a script and rejects with a clear error unless it exits 0. */
+  async check(script: string, what: string, resource?: string): Promise<string> {
+    const r = await this.exec(script);
+    if (r.code !== 0) {
+      throw new SftpJailError(
+        { host: this.conn.host + ":" + this.conn.port, resource },
+        `${what} failed (exit ${r.code}): ${redact((r.stderr || r.stdout).trim(), secretsOf(this.conn)).slice(0, 2000)}`,
+      );
+    }
+    return r.stdout;
+  }
+
+  close(): void {
+    void this.client?.then((c) => c.end()).catch(() => undefined);
+    this.client = undefined;
+  }
+
+  private run(client: Client, script: string): Promise<ExecResult> {
+    const { command, stdin } = this.wrap(script);
+    return new Promise((resolve, reject) => {
+      client.exec(command, (err: Error | undefined, ch: ClientChannel) => {
+        if (err) return reject(this.wireError("could not open an exec channel", err));
+        const out: Buffer[] = [];
+        const errb: Buffer[] = [];
+        let code: number | null = null;
+        ch.on("data", (d: Buffer) => out.push(d));
+        ch.stderr.on("data", (d: Buffer) => errb.push(d));
+        ch.on("exit", (c: number | null, signal?: string) => {
+          code = c ?? (signal ? 128 : 255);
+        });
+        ch.on("close", () => {
+          if (code === null) {
+            return reject(this.wireError("the connection closed before the command finished", undefined));
+          }
+          resolve({ stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(errb).toString("utf8"), code });
+        });
+        if (stdin !== undefined) ch.end(stdin);
+        else ch.end();
+      });
+    });
+  }
+
+  /** Root directly, or through sudo: -n never prompts; a password goes on stdin and the prompt is silenced. */
+  private wrap(script: string): { command: string; stdin?: string } {
+    if (this.conn.user === "root") return { command: quote(["sh", "-c", script]) };
+    const sudo = this.conn.sudo;
+    if (typeof sudo === "object") {
+      return { command: quote(["sudo", "-S", "-p", "", "--", "sh", "-c", script]), stdin: sudo.password + "\n" };
+    }
+    return { command: quote(["sudo", "-n", "--", "sh", "-c", script]) };
+  }
+
+  private wireError(what: string, err: Error | undefined): SftpJailError {
+    const detail = err ? `: ${redact(err.message, secretsOf(this.conn))}` : "";
+    return new SftpJailError({ host: this.target }, `${what}${detail}`, "check that the host is up and reachable, then run again");
+  }
+
+  private acquire(): Promise<void> {
+    if (this.active < MAX_CHANNELS) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise((res) => this.waiting.push(() => (this.active++, res())));
+  }
+
+  private release(): void {
+    this.active--;
+    this.waiting.shift()?.();
+  }
+
+  private connect(): Promise<Client> {
+    if (!this.client) {
+      const p = dialWithRetry(this.conn);
+      this.client = p;
+      p.then(
+        (c) => {
+          const drop = () => {
+            if (this.client === p) this.client = undefined;
+          };
+          c.on("close", drop);
+          c.on("error", drop);
+        },
+        () => {
+          if (this.client === p) this.client = undefined;
+        },
+      );
+    }
+    return this.client;
+  }
+}
+
+/** The pooled session for a connection (same host, port, user and credentials share one). */
+export function session(conn: Connection): Session {
+  const key = JSON.stringify([conn.host, conn.port, conn.user, conn.proxy?.host, conn.proxy?.port, secretsOf(conn)]);
+  const p = pool();
+  let s = p.sessions.get(key);
+  if (!s) p.sessions.set(key, (s = new Session(conn)));
+  return s;
+}
+
+/** Closes every pooled connection (tests and the bench use it; the provider process simply exits). */
+export function closeAll(): void {
+  for (const s of pool().sessions.values()) s.close();
+  pool().sessions.clear();
+}
+
+class HostKeyError extends SftpJailError {}
+
+/** Decides which keys the host may present; throws for an unknown host unless trust is explicitly waived. */
+function expectedKeys(c: Connection | ProxyConnection): { keys: PublicKey[]; source: string } | "any" {
+  if (c.hostKey) return { keys: [parseKeyLine(c.hostKey)], source: "the pinned hostKey" };
+  if ("dangerouslyTrustAnyHostKey" in c && c.dangerouslyTrustAnyHostKey) {
+    log.warn(`sftp-jail: host key of ${describe(c)} NOT verified (dangerouslyTrustAnyHostKey is set); anyone on the path can impersonate it`);
+    return "any";
+  }
+  const known = knownHostKeys("knownHostsFile" in c ? c.knownHostsFile : undefined, c.host, c.port);
+  return { keys: known.keys, source: `known_hosts file ${known.file}` };
+}
+
+function connectConfig(c: Connection | ProxyConnection, timeoutMs: number, presented: { blob?: Buffer }): ConnectConfig {
+  const expected = expectedKeys(c);
+  const cfg: ConnectConfig = {
+    host: c.host,
+    port: c.port,
+    username: c.user,
+    readyTimeout: timeoutMs,
+    keepaliveInterval: 15000,
+    keepaliveCountMax: 4,
+  };
+  if (c.privateKey) cfg.privateKey = c.privateKey;
+  if (c.privateKeyPassword) cfg.passphrase = c.privateKeyPassword;
+  if (c.password) cfg.password = c.password;
+  if (c.agentSocketPath) cfg.agent = c.agentSocketPath;
+  if (expected !== "any") {
+    if (expected.keys.length > 0) cfg.algorithms = { serverHostKey: algorithmsFor(expected.keys) as never };
+    cfg.hostVerifier = (key: Buffer) => {
+      presented.blob = key;
+      return expected.keys.some((k) => k.blob.equals(key));
+    };
+  }
+  return cfg;
+}
+
+function hostKeyError(c: Connection | ProxyConnection, presented: Buffer | undefined): HostKeyError {
+  const expected = expectedKeys(c);
+  const got = presented ? `${blobType(presented)} ${fingerprint(presented)}` : "no key";
+  if (expected === "any") return new HostKeyError({ host: describe(c) }, "host key check failed");
+  if (expected.keys.length === 0) {
+    return new HostKeyError(
+      { host: `${c.host}:${c.port}` },
+      `unknown host key ${got}: no key for this host in ${expected.source}, and no hostKey is pinned`,
+      `verify the fingerprint out of band, then pin it: connection.hostKey = "<type> <base64>" (ssh-keyscan -p ${c.port} ${c.host}), or add it to the known_hosts file`,
+    );
+  }
+  const want = expected.keys.map((k) => `${k.type} ${fingerprint(k.blob)}`).join(", ");
+  return new HostKeyError(
+    { host: `${c.host}:${c.port}` },
+    `HOST KEY MISMATCH: expected ${want} (${expected.source}) but the host presented ${got}. Nothing was run. Someone may be intercepting the connection, or the host was reinstalled`,
+    "if the host really changed, verify the new fingerprint out of band and update connection.hostKey / known_hosts",
+  );
+}
+
+function dialOnce(c: Connection | ProxyConnection, timeoutMs: number, sock?: NodeJS.ReadableStream): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    const presented: { blob?: Buffer } = {};
+    let settled = false;
+    const fail = (e: Error) => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      reject(e);
+    };
+    client.once("ready", () => {
+      settled = true;
+      resolve(client);
+    });
+    client.once("error", (e: Error & { level?: string }) => {
+      if (/verification failed/i.test(e.message)) return fail(hostKeyError(c, presented.blob));
+      fail(e);
+    });
+    client.once("close", () => fail(new Error("connection closed during handshake")));
+    const cfg = connectConfig(c, timeoutMs, presented);
+    if (sock) cfg.sock = sock as never;
+    client.connect(cfg);
+    client.setNoDelay(true);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Dials with bounded retries. The first retries come fast because an sshd that was just reloaded refuses connections
+ * for a few tens of milliseconds; host key and authentication failures are final.
+ */
+export async function dialWithRetry(c: Connection): Promise<Client> {
+  const limit = c.dialErrorLimit;
+  let last: Error | undefined;
+  for (let attempt = 1; attempt <= limit; attempt++) {
+    try {
+      let sock: NodeJS.ReadableStream | undefined;
+      if (c.proxy) {
+        const proxyConn = { ...c.proxy, dialErrorLimit: c.proxy.dialErrorLimit ?? limit, perDialTimeout: c.proxy.perDialTimeout ?? c.perDialTimeout };
+        const jump = await dialOnce(proxyConn, proxyConn.perDialTimeout * 1000);
+        sock = await new Promise((res, rej) =>
+          jump.forwardOut("127.0.0.1", 0, c.host, c.port, (err, stream) => (err ? rej(err) : res(stream))),
+        );
+      }
+      const client = await dialOnce(c, c.perDialTimeout * 1000, sock);
+      statsFor(describe(c)).connections++;
+      return client;
+    } catch (e) {
+      last = e as Error;
+      if (e instanceof HostKeyError) throw e;
+      if (/authentication methods failed|All configured authentication/i.test(last.message)) {
+        throw new SftpJailError(
+          { host: describe(c) },
+          `authentication failed: ${redact(last.message, secretsOf(c))}`,
+          "check connection.user and the key/password; the key must be in the user's authorized_keys",
+        );
+      }
+      if (attempt < limit) await sleep(Math.min(50 * 2 ** (attempt - 1), 2000));
+    }
+  }
+  throw new SftpJailError(
+    { host: describe(c) },
+    `could not connect after ${limit} attempts: ${redact(last?.message ?? "unknown error", secretsOf(c))}`,
+    "check host, port and that sshd is running; raise connection.dialErrorLimit for slow networks",
+  );
+}

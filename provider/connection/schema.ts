@@ -1,0 +1,88 @@
+/**
+ * The connection input. Field names follow @pulumi/command's `remote.Connection` so one object can be shared between
+ * `command.remote.Command` and sftp-jail resources; `sudo`, `knownHostsFile` and `dangerouslyTrustAnyHostKey` are ours.
+ */
+import { z } from "zod";
+import { hostName, port } from "../schema/common";
+
+const hostKeyLine = z
+  .string()
+  .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa|rsa-sha2-(256|512)) [A-Za-z0-9+/]+={0,3}( [^\n\r]*)?$/, {
+    error: 'hostKey must be one public key in authorized_keys format, e.g. "ssh-ed25519 AAAAC3Nz..." (see ssh-keyscan)',
+  });
+
+const base = {
+  host: hostName,
+  port: port("port").default(22),
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_.-]{0,31}$/, { error: "user must be a POSIX login name" })
+    .default("root"),
+  password: z.string().optional(),
+  privateKey: z.string().optional(),
+  privateKeyPassword: z.string().optional(),
+  agentSocketPath: z.string().optional(),
+  hostKey: hostKeyLine.optional(),
+};
+
+const proxySchema = z.strictObject({
+  ...base,
+  dialErrorLimit: z.number().int().min(1).max(100).optional(),
+  perDialTimeout: z.number().int().min(1).max(3600).optional(),
+});
+
+export const connectionSchema = z
+  .strictObject({
+    ...base,
+    /** Dial attempts before giving up (pulumi-command's default is 10). */
+    dialErrorLimit: z.number().int().min(1, { error: "dialErrorLimit must be at least 1" }).max(100).default(10),
+    /** Seconds for one dial, handshake included (pulumi-command's default is 15). */
+    perDialTimeout: z.number().int().min(1).max(3600).default(15),
+    /** A bastion to reach `host` through. */
+    proxy: proxySchema.optional(),
+    /** known_hosts file to verify the host key against when no `hostKey` is pinned (default ~/.ssh/known_hosts). */
+    knownHostsFile: z.string().optional(),
+    /** Accept any host key. Exists for throw-away labs only; every run warns loudly. */
+    dangerouslyTrustAnyHostKey: z.boolean().default(false),
+    /**
+     * How to become root when `user` is not root: `true` uses `sudo -n` (NOPASSWD), `{ password }` feeds sudo a
+     * password on stdin. Default: sudo -n when user is not root.
+     */
+    sudo: z.union([z.boolean(), z.strictObject({ password: z.string().min(1) })]).optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.password && !c.privateKey && !c.agentSocketPath) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["privateKey"],
+        message: "give one of privateKey, password or agentSocketPath so sftp-jail can log in",
+      });
+    }
+    if (c.hostKey && c.dangerouslyTrustAnyHostKey) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["dangerouslyTrustAnyHostKey"],
+        message: "hostKey pins a key; remove dangerouslyTrustAnyHostKey (they contradict each other)",
+      });
+    }
+    if (c.user === "root" && c.sudo) {
+      ctx.addIssue({ code: "custom", path: ["sudo"], message: "user is root; sudo is not needed, remove it" });
+    }
+  });
+
+export type ConnectionInput = z.input<typeof connectionSchema>;
+export type Connection = z.output<typeof connectionSchema>;
+export type ProxyConnection = z.output<typeof proxySchema>;
+
+/** Secret-bearing fields, for redaction. */
+export function secretsOf(c: Partial<Connection> | undefined): string[] {
+  if (!c) return [];
+  const sudoPw = typeof c.sudo === "object" ? c.sudo.password : undefined;
+  return [c.password, c.privateKey, c.privateKeyPassword, sudoPw, c.proxy?.password, c.proxy?.privateKey, c.proxy?.privateKeyPassword]
+    .filter((s): s is string => !!s);
+}
+
+/** Where a connection goes, for messages and as the pool key. */
+export function describe(c: Pick<Connection, "host" | "port" | "user">): string {
+  return `${c.user}@${c.host}:${c.port}`;
+}

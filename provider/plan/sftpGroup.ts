@@ -1,0 +1,72 @@
+/**
+ * SftpGroup planner: the group exists with the wanted gid. Adopts a matching existing group; refuses conflicts.
+ */
+import { HostFacts } from "../observe/facts";
+import { Plan, PlanError, cmd } from "./types";
+
+export interface GroupDesired {
+  name: string;
+  gid?: number;
+  system: boolean;
+}
+
+export interface GroupCreatePlan {
+  steps: Plan;
+  /** True when the group already existed and matches: it is adopted, not created (and destroy leaves it). */
+  adopted: boolean;
+}
+
+function requireTools(facts: HostFacts, ...names: string[]): void {
+  const missing = names.filter((n) => !facts.tools[n]);
+  if (missing.length) {
+    throw new PlanError(`${missing.join(", ")} not found on the host`, "install the shadow utilities (Debian: passwd, RHEL: shadow-utils)");
+  }
+}
+
+function gidOwner(facts: HostFacts, gid: number, except: string): string | undefined {
+  return facts.groups.find((g) => g.gid === gid && g.name !== except)?.name;
+}
+
+export function planGroupCreate(d: GroupDesired, facts: HostFacts): GroupCreatePlan {
+  const existing = facts.groups.find((g) => g.name === d.name);
+  if (existing) {
+    if (d.gid !== undefined && existing.gid !== d.gid) {
+      throw new PlanError(
+        `group "${d.name}" already exists with gid ${existing.gid}, not the requested ${d.gid}`,
+        `set gid: ${existing.gid} to adopt it as it is, or remove gid; sftp-jail does not renumber a group it did not create`,
+      );
+    }
+    return { steps: [], adopted: true };
+  }
+  requireTools(facts, "groupadd");
+  if (d.gid !== undefined) {
+    const owner = gidOwner(facts, d.gid, d.name);
+    if (owner) throw new PlanError(`gid ${d.gid} is already used by group "${owner}"`, "choose a free gid or omit gid");
+  }
+  const argv = ["groupadd", ...(d.system ? ["--system"] : []), ...(d.gid !== undefined ? ["--gid", d.gid] : []), "--", d.name];
+  return { steps: [cmd(`create group ${d.name}${d.gid !== undefined ? ` (gid ${d.gid})` : ""}`, argv)], adopted: false };
+}
+
+export function planGroupUpdate(d: GroupDesired, facts: HostFacts): Plan {
+  const existing = facts.groups.find((g) => g.name === d.name);
+  if (!existing) return planGroupCreate(d, facts).steps;
+  if (d.gid === undefined || existing.gid === d.gid) return [];
+  requireTools(facts, "groupmod");
+  const owner = gidOwner(facts, d.gid, d.name);
+  if (owner) throw new PlanError(`gid ${d.gid} is already used by group "${owner}"`, "choose a free gid");
+  return [cmd(`change gid of group ${d.name} from ${existing.gid} to ${d.gid}`, ["groupmod", "--gid", d.gid, "--", d.name])];
+}
+
+export function planGroupDelete(name: string, facts: HostFacts): Plan {
+  const existing = facts.groups.find((g) => g.name === name);
+  if (!existing) return [];
+  const primaryOf = facts.users.filter((u) => u.gid === existing.gid).map((u) => u.name);
+  if (primaryOf.length) {
+    throw new PlanError(
+      `group "${name}" is the primary group of ${primaryOf.join(", ")}`,
+      "remove or change those users first (delete their JailedUser resources, or set their primary group elsewhere)",
+    );
+  }
+  requireTools(facts, "groupdel");
+  return [cmd(`delete group ${name}`, ["groupdel", "--", name])];
+}

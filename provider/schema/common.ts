@@ -1,0 +1,72 @@
+/**
+ * Field validators shared by the resource schemas. Each message says what is allowed, so a `check` failure tells the
+ * user the fix without reading code.
+ */
+import { z } from "zod";
+
+/**
+ * POSIX-portable user/group names as shadow-utils accept them by default: lower case letter or underscore first, then
+ * letters, digits, `_` or `-`, at most 32 characters (useradd's limit). No leading dash, so a name is never an option.
+ */
+export const posixName = (what: "user" | "group") =>
+  z
+    .string({ error: `${what} name must be a string` })
+    .min(1, { error: `${what} name must not be empty` })
+    .max(32, { error: `${what} name must be at most 32 characters (useradd/groupadd limit)` })
+    .regex(/^[a-z_][a-z0-9_-]*$/, {
+      error: `${what} name must start with a lower-case letter or "_" and contain only a-z, 0-9, "_" and "-"`,
+    });
+
+/** Numeric ids: 0 is root and 65534 is nobody; both are refused, as is anything past the 32-bit range minus -1. */
+export const posixId = (what: "uid" | "gid") =>
+  z
+    .number({ error: `${what} must be a number` })
+    .int({ error: `${what} must be a whole number` })
+    .min(1, { error: `${what} must be at least 1 (0 is root)` })
+    .max(4294967294, { error: `${what} must be below 4294967295` })
+    .refine((n) => n !== 65534, { error: `${what} 65534 is reserved for nobody/nogroup` });
+
+/** Absolute, normalised paths: no `..`, `.`, empty components, trailing slash, or characters a config file could misread. */
+export const absPath = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .max(4096, { error: `${what} is longer than PATH_MAX` })
+    .regex(/^\/[A-Za-z0-9._@+=,\/-]*$/, {
+      error: `${what} must be an absolute path of letters, digits and ._@+=,- (no spaces, quotes or control characters)`,
+    })
+    .refine((p) => p === "/" || (!p.endsWith("/") && !p.split("/").slice(1).some((c) => c === "" || c === "." || c === "..")), {
+      error: `${what} must be normalised: no "..", ".", "//" or trailing "/"`,
+    });
+
+/** Host names (RFC 1123 labels), IPv4 or bracket-free IPv6 literals. */
+export const hostName = z
+  .string({ error: "host must be a string" })
+  .min(1, { error: "host must not be empty" })
+  .max(253, { error: "host must be at most 253 characters" })
+  .refine(
+    (h) =>
+      /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(h) ||
+      /^[0-9A-Fa-f:.]+$/.test(h) && h.includes(":"),
+    { error: "host must be a DNS name, an IPv4 address or an IPv6 address" },
+  );
+
+export const port = (what: string) =>
+  z
+    .number({ error: `${what} must be a number` })
+    .int({ error: `${what} must be a whole number` })
+    .min(1, { error: `${what} must be between 1 and 65535` })
+    .max(65535, { error: `${what} must be between 1 and 65535` });
+
+/** One failure as Pulumi's `check` reports it. */
+export interface CheckFailure {
+  property: string;
+  reason: string;
+}
+
+/** Turns zod issues into check failures, every one at once, each with its property path. */
+export function failuresOf(error: z.ZodError): CheckFailure[] {
+  return error.issues.map((i) => ({
+    property: i.path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".").replace(/\.\[/g, "["),
+    reason: i.message,
+  }));
+}

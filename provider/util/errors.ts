@@ -1,0 +1,28 @@
+/**
+ * Errors that name where (host, resource), what was found, and what to do. Pulumi prints the message as is, so it
+ * must stand on its own.
+ */
+export class SftpJailError extends Error {
+  constructor(
+    readonly where: { host?: string; resource?: string },
+    readonly what: string,
+    readonly fix?: string,
+  ) {
+    super(SftpJailError.format(where, what, fix));
+    this.name = "SftpJailError";
+  }
+
+  static format(where: { host?: string; resource?: string }, what: string, fix?: string): string {
+    const at = [where.resource, where.host && `on ${where.host}`].filter(Boolean).join(" ");
+    return `${at ? at + ": " : ""}${what}${fix ? `\n  fix: ${fix}` : ""}`;
+  }
+}
+
+/** Removes secrets from text before it can reach a log or an error message. */
+export function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
+  let out = text;
+  for (const s of secrets) {
+    if (s && s.length >= 4) out = out.split(s).join("[secret]");
+  }
+  return out;
+}

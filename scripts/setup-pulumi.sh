@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Provides the real Pulumi CLI, the Node.js language host and the dynamic-provider launcher on PATH.
+# A `pulumi` already on PATH (what real users have) is used as is. Otherwise the CLI is built once per machine from the
+# Go module proxy into a cache outside the repo, because the official installer's download site is unreachable here.
+# Prints the directory to put on PATH.
+set -euo pipefail
+
+PULUMI_VERSION="${SFTPJAIL_PULUMI_VERSION:-v3.274.1}"
+# The language host left the sdk/v3 module after v3.68.0 and the separate module is not served by the proxy at any
+# version we can name (no tags; pseudo-versions need the commit hash, which the proxy will not resolve). v3.68.0 is the
+# last release that carries it inside sdk/v3; its protocol (Run/GetRequiredPlugins) is still served by current CLIs.
+LANGHOST_SDK_VERSION="${SFTPJAIL_LANGHOST_SDK_VERSION:-v3.68.0}"
+CACHE="${SFTPJAIL_CACHE:-/var/cache/sftp-jail}"
+BIN="$CACHE/pulumi-$PULUMI_VERSION/bin"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { echo "[setup-pulumi] $*" >&2; }
+
+if command -v pulumi >/dev/null 2>&1 && command -v pulumi-language-nodejs >/dev/null 2>&1 \
+   && [ -z "${SFTPJAIL_FORCE_BUILD:-}" ] && [ "$(dirname "$(command -v pulumi)")" != "$BIN" ]; then
+  dirname "$(command -v pulumi)"
+  exit 0
+fi
+
+mkdir -p "$BIN"
+export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
+LDFLAGS="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
+
+if [ ! -x "$BIN/pulumi" ]; then
+  command -v go >/dev/null || { log "Go is required to build the Pulumi CLI (apt-get install golang or use the machine's Go)"; exit 1; }
+  log "building pulumi $PULUMI_VERSION from the Go module proxy (once per machine; takes minutes)"
+  work="$(mktemp -d)"
+  cat >"$work/go.mod" <<MOD
+module sftpjail.local/pulumicli
+
+go 1.24
+
+require (
+	github.com/pulumi/pulumi/pkg/v3 $PULUMI_VERSION
+	github.com/pulumi/pulumi/sdk/v3 $PULUMI_VERSION
+)
+
+replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
+MOD
+  cat >"$work/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
+GO
+  (cd "$work" && go mod tidy >&2 && go build -trimpath -tags osusergo,grpcnotrace -ldflags "$LDFLAGS" \
+      -o "$BIN/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi >&2)
+  mv "$BIN/pulumi.tmp" "$BIN/pulumi"
+  rm -rf "$work"
+fi
+
+if [ ! -x "$BIN/pulumi-language-nodejs" ]; then
+  log "building pulumi-language-nodejs from sdk $LANGHOST_SDK_VERSION"
+  work="$(mktemp -d)"
+  # sdk/v3 carries a replace directive, so `go install pkg@version` refuses it: build from a module of our own.
+  cat >"$work/go.mod" <<MOD
+module sftpjail.local/langhost
+
+go 1.24
+
+require github.com/pulumi/pulumi/sdk/v3 $LANGHOST_SDK_VERSION
+
+replace golang.org/x/text => golang.org/x/text v0.3.6
+MOD
+  cat >"$work/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs"
+GO
+  (cd "$work" && go mod tidy >&2 && go build -trimpath -ldflags "-s -w" -o "$BIN/pulumi-language-nodejs.tmp" \
+      github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs >&2)
+  mv "$BIN/pulumi-language-nodejs.tmp" "$BIN/pulumi-language-nodejs"
+  rm -rf "$work"
+fi
+
+echo "$BIN"

@@ -1,0 +1,108 @@
+/**
+ * Drives the real `pulumi` CLI for end-to-end tests: a throw-away project directory that points at the repo's root
+ * program, a local file backend and an empty passphrase. Nothing here calls provider methods directly.
+ */
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+export const ROOT = path.resolve(__dirname, "../..");
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class PulumiProject {
+  readonly dir: string;
+  readonly backend: string;
+  readonly env: NodeJS.ProcessEnv;
+
+  private constructor(readonly stack: string) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `sj-proj-${stack}-`));
+    this.backend = path.join(this.dir, ".state");
+    fs.mkdirSync(this.backend);
+    for (const f of ["Pulumi.yaml", "tsconfig.json"]) fs.copyFileSync(path.join(ROOT, f), path.join(this.dir, f));
+    fs.symlinkSync(path.join(ROOT, "program"), path.join(this.dir, "program"));
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));
+    fs.copyFileSync(path.join(ROOT, "package.json"), path.join(this.dir, "package.json"));
+    this.env = {
+      ...process.env,
+      PULUMI_BACKEND_URL: `file://${this.backend}`,
+      PULUMI_CONFIG_PASSPHRASE: "",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      PULUMI_SKIP_CONFIRMATIONS: "true",
+      NO_COLOR: "1",
+    };
+  }
+
+  /** A project with a fresh stack. `pulumi` must be on PATH (`npm test` arranges it). */
+  static async create(stack: string): Promise<PulumiProject> {
+    const p = new PulumiProject(stack);
+    await p.run(["stack", "init", stack, "--secrets-provider", "passphrase"], { check: true });
+    return p;
+  }
+
+  /** Writes the stack's config (values are JSON, which is YAML). */
+  setConfig(values: Record<string, unknown>): void {
+    const file = path.join(this.dir, `Pulumi.${this.stack}.yaml`);
+    const existing = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+    const salt = /^encryptionsalt: .*$/m.exec(existing)?.[0];
+    const lines = [salt ?? "", "config:"];
+    for (const [k, v] of Object.entries(values)) lines.push(`  sftp-jail:${k}: ${JSON.stringify(v)}`);
+    fs.writeFileSync(file, lines.filter(Boolean).join("\n") + "\n");
+  }
+
+  run(args: string[], opts: { check?: boolean; timeoutMs?: number } = {}): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn("pulumi", [...args, "--non-interactive"], { cwd: this.dir, env: this.env });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 300_000);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        const r = { code: code ?? 1, stdout, stderr };
+        if (opts.check && r.code !== 0) {
+          reject(new Error(`pulumi ${args.join(" ")} failed (${r.code}):\n${stdout}\n${stderr}`));
+        } else resolve(r);
+      });
+    });
+  }
+
+  up(...extra: string[]): Promise<RunResult> {
+    return this.run(["up", "--yes", "--skip-preview", ...extra]);
+  }
+
+  preview(...extra: string[]): Promise<RunResult> {
+    return this.run(["preview", "--diff", ...extra]);
+  }
+
+  destroy(...extra: string[]): Promise<RunResult> {
+    return this.run(["destroy", "--yes", "--skip-preview", ...extra]);
+  }
+
+  /** Exported stack state (secrets stay encrypted). */
+  async exportState(): Promise<string> {
+    return (await this.run(["stack", "export"], { check: true })).stdout;
+  }
+
+  cleanup(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Counts of operations in a `pulumi preview`/`up` summary, e.g. { create: 3, update: 1, same: 2 }. */
+export function summary(out: string): Record<string, number> {
+  const r: Record<string, number> = {};
+  const block = out.slice(out.lastIndexOf("Resources:"));
+  for (const m of block.matchAll(/^\s+([+~\-]|\+-)?\s*(\d+) (to create|created|to update|updated|to delete|deleted|to replace|replaced|unchanged|to refresh)/gm)) {
+    const key = m[3].replace(/^to /, "").replace(/d$/, "").replace(/unchange$/, "same");
+    r[key] = (r[key] ?? 0) + Number(m[2]);
+  }
+  return r;
+}

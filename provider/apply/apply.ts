@@ -4,7 +4,7 @@
  * so the next resource plans on the new state without another round trip.
  */
 import { Session } from "../connection/pool";
-import { parseSnapshot, remember, forget, snapshotScript, SNAPSHOT_MARK } from "../observe/snapshot";
+import { SCRIPT_PREFIX, SNAPSHOT_MARK, forget, parseSnapshot, registeredPaths, remember, snapshotScript } from "../observe/snapshot";
 import { HostFacts } from "../observe/facts";
 import { Plan } from "../plan/types";
 import { SftpJailError } from "../util/errors";
@@ -15,9 +15,9 @@ export const LOCK_FILE = "/run/lock/sftp-jail.lock";
 const STEP_MARK = "@@sftp-jail-step:";
 
 /** The script for a plan (pure; unit-tested). Steps run with `set -e` semantics, each announced for error reports. */
-export function applyScript(plan: Plan): string {
+export function applyScript(plan: Plan, paths: Iterable<string> = []): string {
   const lines = [
-    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH; LC_ALL=C; export LC_ALL",
+    SCRIPT_PREFIX,
     "umask 022",
     `mkdir -p /run/lock; exec 9>${LOCK_FILE}`,
     "flock -w 120 9 || { echo 'timed out waiting for the sftp-jail host lock' >&2; exit 75; }",
@@ -25,7 +25,7 @@ export function applyScript(plan: Plan): string {
   plan.forEach((s, i) => {
     lines.push(`echo ${quoteArg(`${STEP_MARK}${i}`)}`, `{ ${s.script} ; } || exit $?`);
   });
-  lines.push("exec 9>&-", snapshotScript());
+  lines.push("exec 9>&-", snapshotScript(paths));
   return lines.join("\n");
 }
 
@@ -38,9 +38,10 @@ export interface ApplyContext {
 export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | undefined> {
   if (plan.length === 0) return undefined;
   for (const s of plan) log.info(`${ctx.resource} on ${ctx.session.conn.host}:${ctx.session.conn.port}: ${s.description}`);
+  const paths = registeredPaths(ctx.session);
   let r;
   try {
-    r = await ctx.session.exec(applyScript(plan));
+    r = await ctx.session.exec(applyScript(plan, paths));
   } catch (e) {
     forget(ctx.session);
     throw e;
@@ -57,6 +58,6 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
     );
   }
   const facts = parseSnapshot(r.stdout.slice(idx));
-  remember(ctx.session, facts);
+  remember(ctx.session, facts, paths);
   return facts;
 }

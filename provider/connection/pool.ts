@@ -56,8 +56,13 @@ export class Session {
   private readonly waiting: Array<() => void> = [];
   readonly target: string;
 
-  constructor(readonly conn: Connection) {
+  /** `client`, when given, is a connection dialled elsewhere (e.g. a fresh login to confirm a change). */
+  constructor(
+    readonly conn: Connection,
+    client?: Client,
+  ) {
     this.target = describe(conn);
+    if (client) this.client = Promise.resolve(client);
   }
 
   /** Runs a script as root (through sudo when needed). Resolves with its exit code; rejects only on wire failure. */

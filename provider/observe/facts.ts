@@ -36,6 +36,49 @@ export interface OpenSsh {
   sftpServerPath: string | null;
 }
 
+/** One file as read from the host (contents travel base64-encoded so no byte can confuse the section parser). */
+export interface FileContent {
+  path: string;
+  content: string;
+}
+
+export interface SshdConfig {
+  /** /etc/ssh/sshd_config as it is on disk, or null when missing. */
+  main: FileContent | null;
+  /** Files under /etc/ssh/sshd_config.d/ (any name), in name order. */
+  dropins: FileContent[];
+  /** `sshd -t` verdict on the whole configuration. */
+  valid: boolean;
+  /** `sshd -t` messages when not valid. */
+  error: string;
+  /** `sshd -T` (no Match context): keyword (lower case) -> values, in order. Empty when the config is invalid. */
+  effective: Record<string, string[]>;
+}
+
+export interface Firewall {
+  /** `iptables-save` output of the default iptables (usually iptables-nft), or null when absent. */
+  iptables: string | null;
+  /** Which variant `iptables` is: "nf_tables", "legacy" or null. */
+  iptablesVariant: "nf_tables" | "legacy" | null;
+  /** `iptables-legacy-save` when that binary exists and differs from the default. */
+  iptablesLegacy: string | null;
+  /** `nft -j list ruleset` parsed, or null when nft is absent. */
+  nft: unknown | null;
+  /** `ip6tables-save` of the default variant, or null. */
+  ip6tables: string | null;
+}
+
+/** lstat of one path: what ChrootDir and JailedUser need to judge ownership rules. */
+export interface PathStat {
+  path: string;
+  exists: boolean;
+  uid: number;
+  gid: number;
+  /** Permission bits as a number (e.g. 0o755). */
+  mode: number;
+  type: "directory" | "file" | "symlink" | "other" | "missing";
+}
+
 export interface HostFacts {
   os: OsRelease;
   openssh: OpenSsh | null;
@@ -45,6 +88,10 @@ export interface HostFacts {
   groups: GroupEntry[];
   users: UserEntry[];
   shadow: Record<string, ShadowState>;
+  sshd: SshdConfig;
+  firewall: Firewall;
+  /** Stats of every path a resource asked about in this process, and of all their ancestors. */
+  paths: Record<string, PathStat>;
 }
 
 export interface Fact<K extends keyof HostFacts> {
@@ -165,4 +212,124 @@ export const shadow = fact({
   },
 });
 
-export const ALL_FACTS = [osRelease, openssh, nologin, serviceManager, tools, groups, users, shadow] as const;
+/** Decodes "path<TAB>base64" lines. */
+function files(out: string): FileContent[] {
+  return out
+    .split("\n")
+    .filter((l) => l.includes("\t"))
+    .map((l) => {
+      const [path, b64] = l.split("\t");
+      return { path, content: Buffer.from(b64.trim(), "base64").toString("utf8") };
+    });
+}
+
+const B64FILE = (f: string) => `printf '%s\\t' ${f}; base64 -w0 < ${f}; echo`;
+
+export const sshd = fact({
+  key: "sshd",
+  command: [
+    `[ -f /etc/ssh/sshd_config ] && { ${B64FILE("/etc/ssh/sshd_config")}; }`,
+    `for f in /etc/ssh/sshd_config.d/*; do [ -f "$f" ] && { ${B64FILE('"$f"')}; }; done`,
+    "echo '--test'",
+    "if t=$(sshd -t 2>&1); then echo ok; else echo fail; printf '%s\\n' \"$t\" | base64 -w0; echo; fi",
+    "echo '--effective'",
+    "sshd -T 2>/dev/null",
+  ].join("\n"),
+  parse(out) {
+    const [filePart, rest = ""] = ("\n" + out).split("\n--test\n");
+    const [testPart, effPart = ""] = rest.split("\n--effective\n");
+    const all = files(filePart);
+    const main = all.find((f) => f.path === "/etc/ssh/sshd_config") ?? null;
+    const dropins = all.filter((f) => f.path !== "/etc/ssh/sshd_config").sort((a, b) => (a.path < b.path ? -1 : 1));
+    const [verdict, err = ""] = testPart.trim().split("\n");
+    const effective: Record<string, string[]> = {};
+    for (const line of effPart.split("\n")) {
+      const m = /^(\S+)\s+(.*)$/.exec(line.trim());
+      if (m) (effective[m[1].toLowerCase()] ??= []).push(m[2]);
+    }
+    return {
+      main,
+      dropins,
+      valid: verdict === "ok",
+      error: verdict === "ok" ? "" : Buffer.from(err.trim(), "base64").toString("utf8").trim(),
+      effective,
+    };
+  },
+});
+
+export const firewall = fact({
+  key: "firewall",
+  command: [
+    "echo '--variant'; iptables -V 2>/dev/null",
+    "echo '--iptables'; iptables-save 2>/dev/null | grep -v '^#'",
+    "echo '--ip6tables'; ip6tables-save 2>/dev/null | grep -v '^#'",
+    "echo '--legacy'; if command -v iptables-legacy-save >/dev/null && ! iptables -V 2>/dev/null | grep -q legacy; then iptables-legacy-save 2>/dev/null | grep -v '^#'; fi",
+    "echo '--nft'; nft -j list ruleset 2>/dev/null",
+  ].join("\n"),
+  parse(out) {
+    const sec: Record<string, string> = {};
+    let cur = "";
+    for (const line of out.split("\n")) {
+      const m = /^--(variant|iptables|ip6tables|legacy|nft)$/.exec(line);
+      if (m) {
+        cur = m[1];
+        sec[cur] = "";
+      } else if (cur) sec[cur] += line + "\n";
+    }
+    const v = sec.variant ?? "";
+    let nft: unknown = null;
+    try {
+      nft = sec.nft?.trim() ? JSON.parse(sec.nft) : null;
+    } catch {
+      nft = null;
+    }
+    return {
+      iptablesVariant: /nf_tables/.test(v) ? "nf_tables" : /legacy/.test(v) ? "legacy" : null,
+      iptables: v.trim() ? (sec.iptables ?? "") : null,
+      ip6tables: v.trim() ? (sec.ip6tables ?? "") : null,
+      iptablesLegacy: sec.legacy?.trim() ? sec.legacy : null,
+      nft,
+    };
+  },
+});
+
+/** All ancestors of a path and the path itself, root first. */
+export function withAncestors(p: string): string[] {
+  const parts = p.split("/").filter(Boolean);
+  const out = ["/"];
+  for (let i = 1; i <= parts.length; i++) out.push("/" + parts.slice(0, i).join("/"));
+  return out;
+}
+
+/** Stats of the given paths (and their ancestors). Paths come from validated schemas and are quoted by the caller. */
+export function pathsFact(quotedPaths: string[]): Fact<"paths"> {
+  return {
+    key: "paths",
+    command: quotedPaths.length
+      ? `for p in ${quotedPaths.join(" ")}; do if [ -e "$p" ] || [ -L "$p" ]; then stat -c '%n|%u|%g|%a|%F' -- "$p"; else echo "$p|missing"; fi; done`
+      : "true",
+    parse(out) {
+      const r: Record<string, PathStat> = {};
+      for (const line of out.split("\n")) {
+        const f = line.split("|");
+        if (f.length === 2 && f[1] === "missing") {
+          r[f[0]] = { path: f[0], exists: false, uid: -1, gid: -1, mode: 0, type: "missing" };
+        } else if (f.length === 5) {
+          const t = f[4];
+          r[f[0]] = {
+            path: f[0],
+            exists: true,
+            uid: Number(f[1]),
+            gid: Number(f[2]),
+            mode: parseInt(f[3], 8),
+            type: t === "directory" ? "directory" : /regular/.test(t) ? "file" : t === "symbolic link" ? "symlink" : "other",
+          };
+        }
+      }
+      return r;
+    },
+  };
+}
+
+/** The facts every snapshot takes; `paths` is added per session with the paths resources asked about. */
+export const BASE_FACTS = [osRelease, openssh, nologin, serviceManager, tools, groups, users, shadow, sshd, firewall] as const;

@@ -1,18 +1,29 @@
 /**
- * One snapshot of a host: every fact's command in a single exec, parsed into {@link HostFacts}. Snapshots are cached
- * per host for the provider process (a Pulumi phase) and replaced by the one an apply prints after it changes the host.
+ * One snapshot of a host: every fact's command in a single exec, parsed into {@link HostFacts}.
+ *
+ * Snapshots are cached per host for the provider process (one Pulumi phase). Resources that need path stats register
+ * their paths; requests that arrive together (Pulumi runs resources in parallel) share one exec, and every later
+ * snapshot, including the one an apply prints after its changes, covers every path registered so far.
  */
-import { ALL_FACTS, HostFacts } from "./facts";
+import { BASE_FACTS, Fact, HostFacts, pathsFact, withAncestors } from "./facts";
 import { Session } from "../connection/pool";
 import { SftpJailError } from "../util/errors";
+import { quoteArg } from "../util/shell";
 
 const MARK = "@@sftp-jail:";
-const PATH_PREFIX = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH; LC_ALL=C; export LC_ALL";
+export const SNAPSHOT_MARK = MARK;
+export const SCRIPT_PREFIX = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH; LC_ALL=C; export LC_ALL";
+
+function factsFor(paths: Iterable<string>): Fact<keyof HostFacts>[] {
+  const all = new Set<string>();
+  for (const p of paths) for (const a of withAncestors(p)) all.add(a);
+  return [...BASE_FACTS, pathsFact([...all].sort().map(quoteArg))] as Fact<keyof HostFacts>[];
+}
 
 /** The probe script: each section starts with a marker line; a failing probe leaves its section empty. */
-export function snapshotScript(): string {
-  const parts = [PATH_PREFIX];
-  for (const f of ALL_FACTS) parts.push(`echo '${MARK}${f.key}'`, `{ ${f.command} ; } 2>/dev/null`);
+export function snapshotScript(paths: Iterable<string> = []): string {
+  const parts = [SCRIPT_PREFIX];
+  for (const f of factsFor(paths)) parts.push(`echo '${MARK}${f.key}'`, `{ ${f.command} ; } 2>/dev/null`);
   parts.push(`echo '${MARK}end'`);
   return parts.join("\n");
 }
@@ -31,47 +42,75 @@ export function parseSnapshot(output: string): HostFacts {
   }
   if (current !== "end") throw new Error("snapshot output is truncated (no end marker)");
   const facts: Partial<HostFacts> = {};
-  for (const f of ALL_FACTS) {
+  for (const f of factsFor([])) {
     (facts as Record<string, unknown>)[f.key] = f.parse(sections.get(f.key) ?? "");
   }
   return facts as HostFacts;
 }
 
-export const SNAPSHOT_MARK = MARK;
-
-interface CacheEntry {
-  at: number;
-  facts: Promise<HostFacts>;
+interface HostCache {
+  /** Every path registered on this host so far. */
+  paths: Set<string>;
+  current?: { at: number; covers: Set<string>; facts: Promise<HostFacts> };
+  /** Requests waiting for the next batched exec. */
+  pending?: Promise<HostFacts>;
 }
 const TTL_MS = 60_000;
+/** How long a request waits for others to join the same exec. */
+const BATCH_MS = 5;
 
-function cache(): Map<Session, CacheEntry> {
-  const g = globalThis as unknown as { [k: symbol]: Map<Session, CacheEntry> };
-  return (g[Symbol.for("sftp-jail.snapshots.v1")] ??= new Map());
+function cache(s: Session): HostCache {
+  const g = globalThis as unknown as { [k: symbol]: Map<Session, HostCache> };
+  const m = (g[Symbol.for("sftp-jail.snapshots.v2")] ??= new Map());
+  let c = m.get(s);
+  if (!c) m.set(s, (c = { paths: new Set() }));
+  return c;
 }
 
-/** Facts for a host: the cached snapshot of this phase, or one exec to take it. */
-export function observe(s: Session): Promise<HostFacts> {
-  const c = cache();
-  const hit = c.get(s);
-  if (hit && Date.now() - hit.at < TTL_MS) return hit.facts;
-  const facts = s.exec(snapshotScript()).then((r) => {
-    if (r.code !== 0 && !r.stdout.includes(MARK + "end")) {
-      throw new SftpJailError({ host: s.target }, `could not read host facts (exit ${r.code}): ${r.stderr.trim().slice(0, 500)}`,
-        "the login user must be root or have sudo rights (NOPASSWD, or set connection.sudo.password)");
+/** Paths registered on this session, for apply's trailing snapshot. */
+export function registeredPaths(s: Session): string[] {
+  return [...cache(s).paths];
+}
+
+function take(s: Session, c: HostCache): Promise<HostFacts> {
+  const covers = new Set(c.paths);
+  const facts = s.exec(snapshotScript(covers)).then((r) => {
+    if (!r.stdout.includes(MARK + "end")) {
+      throw new SftpJailError(
+        { host: s.target },
+        `could not read host facts (exit ${r.code}): ${r.stderr.trim().slice(0, 500)}`,
+        "the login user must be root or have sudo rights (NOPASSWD, or set connection.sudo.password)",
+      );
     }
     return parseSnapshot(r.stdout);
   });
-  c.set(s, { at: Date.now(), facts });
-  facts.catch(() => c.delete(s));
+  c.current = { at: Date.now(), covers, facts };
+  facts.catch(() => {
+    if (c.current?.facts === facts) c.current = undefined;
+  });
   return facts;
 }
 
+/** Facts for a host (and stats of `paths`): the cached snapshot of this phase, or one exec shared with concurrent requests. */
+export function observe(s: Session, paths: string[] = []): Promise<HostFacts> {
+  const c = cache(s);
+  for (const p of paths) c.paths.add(p);
+  const cur = c.current;
+  if (cur && Date.now() - cur.at < TTL_MS && paths.every((p) => cur.covers.has(p))) return cur.facts;
+  if (!c.pending) {
+    c.pending = new Promise<void>((r) => setTimeout(r, BATCH_MS)).then(() => {
+      c.pending = undefined;
+      return take(s, c);
+    });
+  }
+  return c.pending;
+}
+
 /** Records the snapshot an apply printed after its changes, so the next resource on this host needs no exec. */
-export function remember(s: Session, facts: HostFacts): void {
-  cache().set(s, { at: Date.now(), facts: Promise.resolve(facts) });
+export function remember(s: Session, facts: HostFacts, covers: Iterable<string>): void {
+  cache(s).current = { at: Date.now(), covers: new Set(covers), facts: Promise.resolve(facts) };
 }
 
 export function forget(s: Session): void {
-  cache().delete(s);
+  cache(s).current = undefined;
 }

@@ -20,12 +20,19 @@ export class PulumiProject {
   readonly backend: string;
   readonly env: NodeJS.ProcessEnv;
 
-  private constructor(readonly stack: string) {
+  /**
+   * @param program a directory holding `index.ts` (and a package.json whose main is index.ts); default: the root
+   *   Pulumi.yaml program. Test programs live in test/e2e/programs/<name>/ and import from "sftp-jail".
+   */
+  private constructor(
+    readonly stack: string,
+    program: string,
+  ) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `sj-proj-${stack}-`));
     this.backend = path.join(this.dir, ".state");
     fs.mkdirSync(this.backend);
     for (const f of ["Pulumi.yaml", "tsconfig.json"]) fs.copyFileSync(path.join(ROOT, f), path.join(this.dir, f));
-    fs.symlinkSync(path.join(ROOT, "program"), path.join(this.dir, "program"));
+    fs.symlinkSync(program, path.join(this.dir, "program"));
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));
     fs.copyFileSync(path.join(ROOT, "package.json"), path.join(this.dir, "package.json"));
     this.env = {
@@ -40,8 +47,8 @@ export class PulumiProject {
   }
 
   /** A project with a fresh stack. `pulumi` must be on PATH (`npm test` arranges it). */
-  static async create(stack: string): Promise<PulumiProject> {
-    const p = new PulumiProject(stack);
+  static async create(stack: string, program = path.join(ROOT, "program")): Promise<PulumiProject> {
+    const p = new PulumiProject(stack, program);
     await p.run(["stack", "init", stack, "--secrets-provider", "passphrase"], { check: true });
     return p;
   }

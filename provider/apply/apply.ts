@@ -4,7 +4,7 @@
  * so the next resource plans on the new state without another round trip.
  */
 import { Session } from "../connection/pool";
-import { SCRIPT_PREFIX, SNAPSHOT_MARK, forget, parseSnapshot, registeredPaths, remember, snapshotScript } from "../observe/snapshot";
+import { Needs, SCRIPT_PREFIX, SNAPSHOT_MARK, forget, parseSnapshot, registered, remember, snapshotScript } from "../observe/snapshot";
 import { HostFacts } from "../observe/facts";
 import { Plan } from "../plan/types";
 import { SftpJailError } from "../util/errors";
@@ -15,7 +15,7 @@ export const LOCK_FILE = "/run/lock/sftp-jail.lock";
 const STEP_MARK = "@@sftp-jail-step:";
 
 /** The script for a plan (pure; unit-tested). Steps run with `set -e` semantics, each announced for error reports. */
-export function applyScript(plan: Plan, paths: Iterable<string> = []): string {
+export function applyScript(plan: Plan, needs: Needs = {}): string {
   const lines = [
     SCRIPT_PREFIX,
     "umask 022",
@@ -25,7 +25,7 @@ export function applyScript(plan: Plan, paths: Iterable<string> = []): string {
   plan.forEach((s, i) => {
     lines.push(`echo ${quoteArg(`${STEP_MARK}${i}`)}`, `{ ${s.script} ; } || exit $?`);
   });
-  lines.push("exec 9>&-", snapshotScript(paths));
+  lines.push("exec 9>&-", snapshotScript(needs));
   return lines.join("\n");
 }
 
@@ -38,10 +38,10 @@ export interface ApplyContext {
 export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | undefined> {
   if (plan.length === 0) return undefined;
   for (const s of plan) log.info(`${ctx.resource} on ${ctx.session.conn.host}:${ctx.session.conn.port}: ${s.description}`);
-  const paths = registeredPaths(ctx.session);
+  const needs = registered(ctx.session);
   let r;
   try {
-    r = await ctx.session.exec(applyScript(plan, paths));
+    r = await ctx.session.exec(applyScript(plan, needs));
   } catch (e) {
     forget(ctx.session);
     throw e;
@@ -58,6 +58,6 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
     );
   }
   const facts = parseSnapshot(r.stdout.slice(idx));
-  remember(ctx.session, facts, paths);
+  remember(ctx.session, facts, needs);
   return facts;
 }

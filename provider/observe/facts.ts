@@ -92,6 +92,8 @@ export interface HostFacts {
   firewall: Firewall;
   /** Stats of every path a resource asked about in this process, and of all their ancestors. */
   paths: Record<string, PathStat>;
+  /** Contents of every file a resource asked to read in this process (absent key: file missing). */
+  files: Record<string, string>;
 }
 
 export interface Fact<K extends keyof HostFacts> {
@@ -331,5 +333,16 @@ export function pathsFact(quotedPaths: string[]): Fact<"paths"> {
   };
 }
 
-/** The facts every snapshot takes; `paths` is added per session with the paths resources asked about. */
+/** Contents of the given files (quoted by the caller), base64 so any byte survives the section parser. */
+export function filesFact(quotedPaths: string[]): Fact<"files"> {
+  return {
+    key: "files",
+    command: quotedPaths.length ? `for f in ${quotedPaths.join(" ")}; do [ -f "$f" ] && { ${B64FILE('"$f"')}; }; done` : "true",
+    parse(out) {
+      return Object.fromEntries(files(out).map((f) => [f.path, f.content]));
+    },
+  };
+}
+
+/** The facts every snapshot takes; `paths` and `files` are added per session with what resources asked about. */
 export const BASE_FACTS = [osRelease, openssh, nologin, serviceManager, tools, groups, users, shadow, sshd, firewall] as const;

@@ -5,7 +5,7 @@
  * their paths; requests that arrive together (Pulumi runs resources in parallel) share one exec, and every later
  * snapshot, including the one an apply prints after its changes, covers every path registered so far.
  */
-import { BASE_FACTS, Fact, HostFacts, pathsFact, withAncestors } from "./facts";
+import { BASE_FACTS, Fact, HostFacts, filesFact, pathsFact, withAncestors } from "./facts";
 import { Session } from "../connection/pool";
 import { SftpJailError } from "../util/errors";
 import { quoteArg } from "../util/shell";
@@ -14,16 +14,25 @@ const MARK = "@@sftp-jail:";
 export const SNAPSHOT_MARK = MARK;
 export const SCRIPT_PREFIX = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH; LC_ALL=C; export LC_ALL";
 
-function factsFor(paths: Iterable<string>): Fact<keyof HostFacts>[] {
+/** What resources asked a host's snapshot to cover, beyond the base facts. */
+export interface Needs {
+  /** Paths to stat (with all their ancestors). */
+  paths?: Iterable<string>;
+  /** Files to read. */
+  files?: Iterable<string>;
+}
+
+function factsFor(needs: Needs): Fact<keyof HostFacts>[] {
   const all = new Set<string>();
-  for (const p of paths) for (const a of withAncestors(p)) all.add(a);
-  return [...BASE_FACTS, pathsFact([...all].sort().map(quoteArg))] as Fact<keyof HostFacts>[];
+  for (const p of needs.paths ?? []) for (const a of withAncestors(p)) all.add(a);
+  const files = [...new Set(needs.files ?? [])].sort();
+  return [...BASE_FACTS, pathsFact([...all].sort().map(quoteArg)), filesFact(files.map(quoteArg))] as Fact<keyof HostFacts>[];
 }
 
 /** The probe script: each section starts with a marker line; a failing probe leaves its section empty. */
-export function snapshotScript(paths: Iterable<string> = []): string {
+export function snapshotScript(needs: Needs = {}): string {
   const parts = [SCRIPT_PREFIX];
-  for (const f of factsFor(paths)) parts.push(`echo '${MARK}${f.key}'`, `{ ${f.command} ; } 2>/dev/null`);
+  for (const f of factsFor(needs)) parts.push(`echo '${MARK}${f.key}'`, `{ ${f.command} ; } 2>/dev/null`);
   parts.push(`echo '${MARK}end'`);
   return parts.join("\n");
 }
@@ -42,16 +51,19 @@ export function parseSnapshot(output: string): HostFacts {
   }
   if (current !== "end") throw new Error("snapshot output is truncated (no end marker)");
   const facts: Partial<HostFacts> = {};
-  for (const f of factsFor([])) {
+  for (const f of factsFor({})) {
     (facts as Record<string, unknown>)[f.key] = f.parse(sections.get(f.key) ?? "");
   }
   return facts as HostFacts;
 }
 
-interface HostCache {
-  /** Every path registered on this host so far. */
+interface Registered {
   paths: Set<string>;
-  current?: { at: number; covers: Set<string>; facts: Promise<HostFacts> };
+  files: Set<string>;
+}
+
+interface HostCache extends Registered {
+  current?: { at: number; covers: Registered; facts: Promise<HostFacts> };
   /** Requests waiting for the next batched exec. */
   pending?: Promise<HostFacts>;
 }
@@ -63,17 +75,18 @@ function cache(s: Session): HostCache {
   const g = globalThis as unknown as { [k: symbol]: Map<Session, HostCache> };
   const m = (g[Symbol.for("sftp-jail.snapshots.v2")] ??= new Map());
   let c = m.get(s);
-  if (!c) m.set(s, (c = { paths: new Set() }));
+  if (!c) m.set(s, (c = { paths: new Set(), files: new Set() }));
   return c;
 }
 
-/** Paths registered on this session, for apply's trailing snapshot. */
-export function registeredPaths(s: Session): string[] {
-  return [...cache(s).paths];
+/** Everything registered on this session so far, for apply's trailing snapshot. */
+export function registered(s: Session): Registered {
+  const c = cache(s);
+  return { paths: new Set(c.paths), files: new Set(c.files) };
 }
 
 function take(s: Session, c: HostCache): Promise<HostFacts> {
-  const covers = new Set(c.paths);
+  const covers = { paths: new Set(c.paths), files: new Set(c.files) };
   const facts = s.exec(snapshotScript(covers)).then((r) => {
     if (!r.stdout.includes(MARK + "end")) {
       throw new SftpJailError(
@@ -91,12 +104,17 @@ function take(s: Session, c: HostCache): Promise<HostFacts> {
   return facts;
 }
 
-/** Facts for a host (and stats of `paths`): the cached snapshot of this phase, or one exec shared with concurrent requests. */
-export function observe(s: Session, paths: string[] = []): Promise<HostFacts> {
+/**
+ * Facts for a host, covering `needs`: the cached snapshot of this phase, or one exec shared with concurrent requests.
+ */
+export function observe(s: Session, needs: { paths?: string[]; files?: string[] } = {}): Promise<HostFacts> {
   const c = cache(s);
-  for (const p of paths) c.paths.add(p);
+  for (const p of needs.paths ?? []) c.paths.add(p);
+  for (const f of needs.files ?? []) c.files.add(f);
   const cur = c.current;
-  if (cur && Date.now() - cur.at < TTL_MS && paths.every((p) => cur.covers.has(p))) return cur.facts;
+  const covered =
+    cur && (needs.paths ?? []).every((p) => cur.covers.paths.has(p)) && (needs.files ?? []).every((f) => cur.covers.files.has(f));
+  if (cur && covered && Date.now() - cur.at < TTL_MS) return cur.facts;
   if (!c.pending) {
     c.pending = new Promise<void>((r) => setTimeout(r, BATCH_MS)).then(() => {
       c.pending = undefined;
@@ -107,8 +125,8 @@ export function observe(s: Session, paths: string[] = []): Promise<HostFacts> {
 }
 
 /** Records the snapshot an apply printed after its changes, so the next resource on this host needs no exec. */
-export function remember(s: Session, facts: HostFacts, covers: Iterable<string>): void {
-  cache(s).current = { at: Date.now(), covers: new Set(covers), facts: Promise.resolve(facts) };
+export function remember(s: Session, facts: HostFacts, covers: Registered): void {
+  cache(s).current = { at: Date.now(), covers, facts: Promise.resolve(facts) };
 }
 
 export function forget(s: Session): void {

@@ -70,3 +70,29 @@ export function failuresOf(error: z.ZodError): CheckFailure[] {
     reason: i.message,
   }));
 }
+
+/** File modes as octal strings ("0755"): what admins write, and what previews show. */
+export const octalMode = (what: string) =>
+  z
+    .string({ error: `${what} must be an octal string such as "0755"` })
+    .regex(/^0[0-7]{3}$/, { error: `${what} must be an octal string such as "0755" (4 digits, leading 0)` });
+
+/** A relative path inside another directory: components of safe characters, no "..", ".", or empty parts. */
+export const relPath = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9._@+=,-]*(\/[A-Za-z0-9_][A-Za-z0-9._@+=,-]*)*$/, {
+      error: `${what} must be a relative path like "upload" or "in/new" (letters, digits, ._@+=,-; no "..", no leading "/")`,
+    })
+    .max(1024);
+
+/** An OpenSSH public key line, one key only. */
+export const publicKey = z
+  .string({ error: "each key must be a string" })
+  .regex(
+    /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [\x20-\x7e]{0,200})?$/,
+    {
+      error:
+        'each key must be one public key line "type base64 [comment]" (ssh-ed25519, ecdsa-sha2-*, ssh-rsa, sk-*) with no options and no newline',
+    },
+  );

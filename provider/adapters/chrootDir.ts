@@ -1,0 +1,147 @@
+/**
+ * ChrootDir adapter: a root-owned jail directory that satisfies OpenSSH's ChrootDirectory rule, with writable
+ * subdirectories for uploads. Problems with existing ancestors are reported at preview (check observes the host once,
+ * after the inputs passed the schema).
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { observe } from "../observe/snapshot";
+import { HostFacts } from "../observe/facts";
+import { apply } from "../apply/apply";
+import { ChrootDesired, ancestorProblem, chrootPaths, planChroot, planChrootDelete } from "../plan/chrootDir";
+import { absPath, octalMode, posixName, relPath } from "../schema/common";
+import { checkInputs, containsUnknown, parseKnown, planOrThrow, sameConnection, sessionFor } from "./base";
+import { log } from "../util/log";
+
+export const TYPE = "ChrootDir";
+
+const subdirShape = z.strictObject({
+  /** Relative path inside the chroot, e.g. "upload". */
+  path: relPath("subdirs[].path"),
+  /** Owner (a user name; usually the jailed user). */
+  owner: posixName("user"),
+  /** Group (a group name). */
+  group: posixName("group"),
+  /** Mode, e.g. "0755" or "0750". */
+  mode: octalMode("subdirs[].mode").default("0755"),
+});
+
+/** The schema: the single source of truth for ChrootDir's inputs, defaults and messages. */
+export const chrootDirShape = {
+  path: absPath("path").refine((p) => p !== "/", { error: "path must not be / (the jail would be the whole host)" }),
+  /** Always root (OpenSSH requires it); an input only so that refresh can show an owner that drifted. */
+  owner: z.literal("root", { error: 'owner must be "root": OpenSSH refuses a ChrootDirectory owned by anyone else' }).default("root"),
+  /** Group of the chroot directory itself. With mode 0750 this is who may enter. */
+  group: posixName("group").default("root"),
+  mode: octalMode("mode")
+    .default("0755")
+    .refine((m) => (parseInt(m, 8) & 0o022) === 0, {
+      error: "mode must not let group or others write (OpenSSH refuses such a ChrootDirectory): use 0755 or 0750",
+    }),
+  /** Repair existing ancestors that break OpenSSH's rule (chown root, chmod go-w) instead of failing. */
+  fixAncestors: z.boolean().default(false),
+  subdirs: z.array(subdirShape).default([]),
+  /** On destroy: "retain" (default) keeps any files (moved to /var/lib/sftp-jail/retained), "delete" removes them. */
+  onDelete: z.enum(["retain", "delete"], { error: 'onDelete must be "retain" or "delete"' }).default("retain"),
+};
+const fieldsSchema = z.strictObject(chrootDirShape).superRefine((d, ctx) => {
+  const seen = new Set<string>();
+  d.subdirs.forEach((s, i) => {
+    if (seen.has(s.path)) ctx.addIssue({ code: "custom", path: ["subdirs", i, "path"], message: `subdir "${s.path}" is listed twice` });
+    seen.add(s.path);
+  });
+});
+type Fields = z.output<typeof fieldsSchema>;
+
+interface Outputs extends Fields {
+  connection: unknown;
+  /** Ancestors this resource created (removed on destroy when empty). */
+  createdAncestors: string[];
+}
+
+const label = (p: string) => `${TYPE} "${p}"`;
+const fields = (o: Record<string, unknown>): Fields =>
+  parseKnown(fieldsSchema, Object.fromEntries(Object.keys(chrootDirShape).map((k) => [k, o[k]])), label(String(o.path)));
+
+export async function check(_olds: unknown, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+  const { inputs, failures } = checkInputs(chrootDirShape, news);
+  if (failures.length || containsUnknown(inputs)) return { inputs, failures };
+  const d = fieldsSchema.safeParse(Object.fromEntries(Object.keys(chrootDirShape).map((k) => [k, inputs[k]])));
+  if (!d.success) return { inputs, failures: d.error.issues.map((i) => ({ property: i.path.join("."), reason: i.message })) };
+  // The one preview-time look at the host: an ancestor that breaks OpenSSH's rule is a failure of `path` now,
+  // not a surprise during `up`. An unreachable host is not a check failure; create reports it.
+  try {
+    const s = sessionFor(inputs.connection, label(d.data.path));
+    const facts = await observe(s, { paths: chrootPaths(d.data) });
+    const problem = d.data.fixAncestors ? undefined : ancestorProblem(d.data, facts);
+    if (problem) failures.push({ property: "path", reason: `${problem.what} on ${s.target}. Fix: ${problem.fix}` });
+  } catch (e) {
+    log.debug(`${label(d.data.path)}: preview-time host check skipped: ${(e as Error).message}`);
+  }
+  return { inputs, failures };
+}
+
+export async function diff(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+  const keys = Object.keys(chrootDirShape) as (keyof Fields)[];
+  const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+  const replaces = news.path !== olds.path ? ["path"] : [];
+  return { changes: changed.length > 0 || !sameConnection(olds.connection, news.connection), replaces, deleteBeforeReplace: false };
+}
+
+async function converge(d: Fields, connection: unknown, prevCreated: string[]): Promise<Outputs> {
+  const s = sessionFor(connection, label(d.path));
+  const facts = await observe(s, { paths: chrootPaths(d) });
+  const plan = planOrThrow(s, label(d.path), () => planChroot(d as ChrootDesired, facts));
+  await apply({ session: s, resource: label(d.path) }, plan.steps);
+  return { ...d, connection, createdAncestors: [...new Set([...prevCreated, ...plan.createdAncestors])] };
+}
+
+export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
+  const d = fields(inputs);
+  return { id: `chroot${d.path}`, outs: await converge(d, inputs.connection, []) };
+}
+
+const octal = (m: number) => "0" + (m & 0o7777).toString(8).padStart(3, "0");
+
+/** What the host has, expressed as inputs, so refresh shows real drift on the field that drifted. */
+export function observedInputs(props: Outputs, f: HostFacts): Record<string, unknown> | undefined {
+  const st = f.paths[props.path];
+  if (!st?.exists) return undefined;
+  const userName = (uid: number) => f.users.find((u) => u.uid === uid)?.name ?? String(uid);
+  const groupName = (gid: number) => f.groups.find((g) => g.gid === gid)?.name ?? String(gid);
+  return {
+    path: props.path,
+    owner: userName(st.uid),
+    group: groupName(st.gid),
+    mode: octal(st.mode),
+    fixAncestors: props.fixAncestors,
+    subdirs: props.subdirs.flatMap((sd) => {
+      const ss = f.paths[`${props.path}/${sd.path}`];
+      return ss?.exists ? [{ path: sd.path, owner: userName(ss.uid), group: groupName(ss.gid), mode: octal(ss.mode) }] : [];
+    }),
+    onDelete: props.onDelete,
+    connection: props.connection,
+  };
+}
+
+export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult> {
+  if (!props) throw new Error(`${TYPE} ${id}: cannot read without prior state (import is not supported by dynamic providers)`);
+  const s = sessionFor(props.connection, label(props.path));
+  const facts = await observe(s, { paths: chrootPaths(props) });
+  const inputs = observedInputs(props, facts);
+  if (!inputs) return {};
+  return { id, props: { ...props, ...inputs, createdAncestors: props.createdAncestors }, inputs };
+}
+
+export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  const d = fields(news);
+  return { outs: await converge(d, news.connection, olds.createdAncestors ?? []) };
+}
+
+async function remove(_id: string, props: Outputs): Promise<void> {
+  const s = sessionFor(props.connection, label(props.path));
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
+  const plan = planOrThrow(s, label(props.path), () => planChrootDelete(props, stamp));
+  await apply({ session: s, resource: label(props.path) }, plan);
+}
+export { remove as delete };

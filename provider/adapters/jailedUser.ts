@@ -1,0 +1,121 @@
+/**
+ * JailedUser adapter: schema + provider methods for one chrooted, key-only SFTP account.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { observe } from "../observe/snapshot";
+import { HostFacts } from "../observe/facts";
+import { apply } from "../apply/apply";
+import { DEFAULT_KEYS_DIR, UserDesired, isMember, keyFile, parseKeys, planUser, planUserDelete } from "../plan/jailedUser";
+import { absPath, posixId, posixName, publicKey } from "../schema/common";
+import { checkInputs, parseKnown, planOrThrow, sameConnection, sessionFor } from "./base";
+
+export const TYPE = "JailedUser";
+
+/** The schema: the single source of truth for JailedUser's inputs, defaults and messages. */
+export const jailedUserShape = {
+  name: posixName("user"),
+  uid: posixId("uid").optional(),
+  /** The SFTP group (its `Match Group` block jails the user). New users get it as primary group. */
+  group: posixName("group"),
+  extraGroups: z.array(posixName("group")).default([]),
+  /** The user's home = its chroot (root-owned; see ChrootDir). */
+  home: absPath("home"),
+  /** Login shell; default: the host's nologin (/usr/sbin/nologin on Debian, /sbin/nologin on RHEL). */
+  shell: absPath("shell").optional(),
+  /** The exact set of keys allowed to log in. */
+  authorizedKeys: z.array(publicKey).max(1000).default([]),
+  /** Root-owned directory (outside any jail) holding one key file per user; sshd's AuthorizedKeysFile must name it. */
+  keysDir: absPath("keysDir").default(DEFAULT_KEYS_DIR),
+  /** Keep the shadow password field at "*": key-only, but not locked (so key login works with UsePAM no too). */
+  keyOnly: z.boolean().default(true),
+};
+const fieldsSchema = z.strictObject(jailedUserShape).superRefine((d, ctx) => {
+  if (new Set(d.authorizedKeys).size !== d.authorizedKeys.length) {
+    ctx.addIssue({ code: "custom", path: ["authorizedKeys"], message: "authorizedKeys lists the same key twice" });
+  }
+  if (d.extraGroups.includes(d.group)) ctx.addIssue({ code: "custom", path: ["extraGroups"], message: `extraGroups repeats group "${d.group}"` });
+});
+type Fields = z.output<typeof fieldsSchema>;
+
+interface Outputs extends Fields {
+  connection: unknown;
+  uidActual: number;
+  /** The shell used when `shell` is not set (the host's nologin). */
+  defaultShell: string;
+  adopted: boolean;
+}
+
+const label = (n: string) => `${TYPE} "${n}"`;
+const fields = (o: Record<string, unknown>): Fields =>
+  parseKnown(fieldsSchema, Object.fromEntries(Object.keys(jailedUserShape).map((k) => [k, o[k]])), label(String(o.name)));
+const needs = (d: Pick<Fields, "keysDir" | "name">) => ({ paths: [d.keysDir], files: [keyFile(d)] });
+
+export async function check(_olds: unknown, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+  return checkInputs(jailedUserShape, news);
+}
+
+export async function diff(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+  const replaces = ["name", "uid"].filter((k) => news[k] !== undefined && JSON.stringify(news[k]) !== JSON.stringify(olds[k as keyof Outputs]));
+  if (news.name !== olds.name && !replaces.includes("name")) replaces.push("name");
+  const want: Record<string, unknown> = { ...news, shell: news.shell ?? olds.defaultShell };
+  const have: Record<string, unknown> = { ...olds, shell: olds.shell ?? olds.defaultShell };
+  const keys = Object.keys(jailedUserShape) as (keyof Fields)[];
+  const changed = keys.some((k) => JSON.stringify(want[k]) !== JSON.stringify(have[k]));
+  return { changes: changed || replaces.length > 0 || !sameConnection(olds.connection, news.connection), replaces, deleteBeforeReplace: true };
+}
+
+async function converge(d: Fields, connection: unknown, adoptedBefore?: boolean): Promise<Outputs> {
+  const s = sessionFor(connection, label(d.name));
+  const facts = await observe(s, needs(d));
+  const plan = planOrThrow(s, label(d.name), () => planUser(d as UserDesired, facts));
+  const after = (await apply({ session: s, resource: label(d.name) }, plan.steps)) ?? facts;
+  const u = after.users.find((x) => x.name === d.name)!;
+  return { ...d, connection, uidActual: u.uid, defaultShell: after.nologin ?? "", adopted: adoptedBefore ?? plan.adopted };
+}
+
+export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
+  const d = fields(inputs);
+  return { id: `user/${d.name}`, outs: await converge(d, inputs.connection) };
+}
+
+/** The account as the host has it, expressed as inputs (refresh then shows drift on the field that drifted). */
+export function observedInputs(props: Outputs, f: HostFacts): Fields | undefined {
+  const u = f.users.find((x) => x.name === props.name);
+  if (!u) return undefined;
+  const primary = f.groups.find((g) => g.gid === u.gid)?.name ?? String(u.gid);
+  const keys = f.files[keyFile(props)];
+  return {
+    name: props.name,
+    uid: props.uid !== undefined ? u.uid : undefined,
+    group: isMember(f, props.name, props.group) ? props.group : primary,
+    extraGroups: props.extraGroups.filter((g) => isMember(f, props.name, g)),
+    home: u.home,
+    shell: props.shell === undefined && u.shell === f.nologin ? undefined : u.shell,
+    authorizedKeys: keys === undefined ? [] : parseKeys(keys),
+    keysDir: props.keysDir,
+    keyOnly: props.keyOnly ? f.shadow[props.name] === "*" : false,
+  };
+}
+
+export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult> {
+  if (!props) throw new Error(`${TYPE} ${id}: cannot read without prior state (import is not supported by dynamic providers)`);
+  const s = sessionFor(props.connection, label(props.name));
+  const facts = await observe(s, needs(props));
+  const observed = observedInputs(props, facts);
+  if (!observed) return {};
+  const inputs = Object.fromEntries(Object.entries({ ...observed, connection: props.connection }).filter(([, v]) => v !== undefined));
+  return { id, props: { ...props, ...observed }, inputs };
+}
+
+export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  return { outs: await converge(fields(news), news.connection, olds.adopted) };
+}
+
+async function remove(_id: string, props: Outputs): Promise<void> {
+  const s = sessionFor(props.connection, label(props.name));
+  const facts = await observe(s, needs(props));
+  const plan = planOrThrow(s, label(props.name), () => planUserDelete(props, props.adopted, facts));
+  await apply({ session: s, resource: label(props.name) }, plan);
+}
+export { remove as delete };

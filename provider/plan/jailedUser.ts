@@ -1,0 +1,114 @@
+/**
+ * JailedUser planner: a key-only account whose home is its chroot, in the SFTP group, with its authorized keys kept
+ * as an exact set in a root-owned file outside the jail. Only what differs is changed: a key change rewrites that one
+ * key file, a shell change is one usermod.
+ */
+import { HostFacts } from "../observe/facts";
+import { atomicWrite } from "./files";
+import { Plan, PlanError, Step, cmd } from "./types";
+
+export const DEFAULT_KEYS_DIR = "/etc/ssh/sftp-jail/authorized_keys";
+
+export interface UserDesired {
+  name: string;
+  uid?: number;
+  group: string;
+  extraGroups: string[];
+  home: string;
+  /** Undefined: the host's nologin. */
+  shell?: string;
+  authorizedKeys: string[];
+  keysDir: string;
+  keyOnly: boolean;
+}
+
+export const keyFile = (d: Pick<UserDesired, "keysDir" | "name">) => `${d.keysDir}/${d.name}`;
+
+/** The key file's exact content for a key set. */
+export function renderKeys(keys: string[]): string {
+  return keys.length ? keys.join("\n") + "\n" : "";
+}
+
+/** Keys in a key file as sshd reads them (blank lines and comments are not keys). */
+export function parseKeys(content: string): string[] {
+  return content
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
+}
+
+export function resolveShell(d: Pick<UserDesired, "shell">, f: HostFacts): string {
+  if (d.shell) return d.shell;
+  if (!f.nologin) throw new PlanError("no nologin shell found on the host (looked in /usr/sbin, /sbin, /usr/bin)", "set shell explicitly");
+  return f.nologin;
+}
+
+export function isMember(f: HostFacts, user: string, group: string): boolean {
+  const g = f.groups.find((x) => x.name === group);
+  const u = f.users.find((x) => x.name === user);
+  return !!g && !!u && (u.gid === g.gid || g.members.includes(user));
+}
+
+/** Create or converge the account and its key file. `adopted` tells whether the account existed before. */
+export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: boolean } {
+  for (const g of [d.group, ...d.extraGroups]) {
+    if (!f.groups.some((x) => x.name === g)) throw new PlanError(`group "${g}" does not exist`, "create the SftpGroup first (dependsOn), or fix the group name");
+  }
+  const shell = resolveShell(d, f);
+  const existing = f.users.find((u) => u.name === d.name);
+  const steps: Step[] = [];
+  if (!existing) {
+    if (d.uid !== undefined) {
+      const owner = f.users.find((u) => u.uid === d.uid);
+      if (owner) throw new PlanError(`uid ${d.uid} is already used by user "${owner.name}"`, "choose a free uid or omit uid");
+    }
+    steps.push(
+      cmd(`create user ${d.name}`, [
+        "useradd", "--no-create-home", "--home-dir", d.home, "--shell", shell, "--gid", d.group,
+        ...(d.uid !== undefined ? ["--uid", d.uid] : []),
+        ...(d.extraGroups.length ? ["--groups", d.extraGroups.join(",")] : []),
+        "--comment", "sftp-jail", "--", d.name,
+      ]),
+    );
+  } else {
+    if (d.uid !== undefined && existing.uid !== d.uid) {
+      throw new PlanError(`user "${d.name}" exists with uid ${existing.uid}, not ${d.uid}`, `set uid: ${existing.uid} to adopt it, or remove uid`);
+    }
+    if (existing.home !== d.home) steps.push(cmd(`set home of ${d.name} to ${d.home}`, ["usermod", "--home", d.home, "--", d.name]));
+    if (existing.shell !== shell) steps.push(cmd(`set shell of ${d.name} to ${shell}`, ["usermod", "--shell", shell, "--", d.name]));
+    for (const g of [d.group, ...d.extraGroups]) {
+      if (!isMember(f, d.name, g)) steps.push(cmd(`add ${d.name} to group ${g}`, ["usermod", "--append", "--groups", g, "--", d.name]));
+    }
+  }
+  // useradd leaves "!" (Debian) or "!!" (RHEL) there, which OpenSSH treats as locked when UsePAM is no.
+  if (d.keyOnly && (!existing || f.shadow[d.name] !== "*")) {
+    steps.push(cmd(`make ${d.name} key-only (password field "*", not locked)`, ["usermod", "--password", "*", "--", d.name]));
+  }
+  steps.push(...keySteps(d, f));
+  return { steps, adopted: !!existing };
+}
+
+function keySteps(d: UserDesired, f: HostFacts): Step[] {
+  const path = keyFile(d);
+  const want = renderKeys(d.authorizedKeys);
+  if (f.files[path] === want) return [];
+  const steps: Step[] = [];
+  const missingDirs = [d.keysDir.split("/").slice(0, -1).join("/"), d.keysDir].filter((p) => p && !f.paths[p]?.exists);
+  if (missingDirs.length) {
+    steps.push(cmd(`create ${missingDirs.join(", ")} (root:root 0755)`, ["install", "-d", "-m", "0755", "-o", "root", "-g", "root", ...missingDirs]));
+  }
+  steps.push(atomicWrite({ path, content: want, mode: 0o644, owner: "root", group: "root" }, `write ${d.authorizedKeys.length} authorized key(s) of ${d.name} to ${path}`));
+  return steps;
+}
+
+/** Removes the account (never its files) and its key file. Accounts that were adopted keep existing. */
+export function planUserDelete(d: Pick<UserDesired, "name" | "keysDir">, adopted: boolean, f: HostFacts): Plan {
+  const steps: Step[] = [];
+  if (!adopted && f.users.some((u) => u.name === d.name)) {
+    // No --remove: uploaded files stay (ChrootDir decides what happens to them).
+    steps.push(cmd(`delete user ${d.name} (files kept)`, ["userdel", "--", d.name]));
+  }
+  const path = keyFile(d);
+  if (f.files[path] !== undefined) steps.push(cmd(`remove ${path}`, ["rm", "-f", "--", path, `${path}.sftp-jail.bak`]));
+  return steps;
+}

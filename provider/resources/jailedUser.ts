@@ -1,0 +1,53 @@
+/**
+ * JailedUser: a chrooted, key-only SFTP account.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ConnectionInput } from "../connection/schema";
+import * as adapter from "../adapters/jailedUser";
+import { MODULE, dynamicProvider, secretConnection, withSecretConnection } from "./dynamic";
+
+/** Arguments of {@link JailedUser}. */
+export interface JailedUserArgs {
+  /** How to reach the host; same fields as @pulumi/command's `remote.Connection`. Always stored encrypted. */
+  readonly connection: pulumi.Input<ConnectionInput>;
+  /** Login name. A new name replaces the account. */
+  readonly name: pulumi.Input<string>;
+  /** Numeric uid; omit to let the host choose. A new uid replaces the account. */
+  readonly uid?: pulumi.Input<number>;
+  /** The SFTP group; new accounts get it as primary group. */
+  readonly group: pulumi.Input<string>;
+  /** More supplementary groups. */
+  readonly extraGroups?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Home directory = the chroot (a root-owned ChrootDir). */
+  readonly home: pulumi.Input<string>;
+  /** Login shell; default: the host's nologin. */
+  readonly shell?: pulumi.Input<string>;
+  /** Exact set of public keys allowed to log in ("type base64 [comment]"). */
+  readonly authorizedKeys?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Root-owned directory with one key file per user; default /etc/ssh/sftp-jail/authorized_keys. */
+  readonly keysDir?: pulumi.Input<string>;
+  /** Keep the password field "*" (key-only, not locked); default true. */
+  readonly keyOnly?: pulumi.Input<boolean>;
+}
+
+/**
+ * A chrooted, key-only SFTP account. Adopts an account that already exists (changing only what differs); destroy
+ * deletes only accounts it created, and never their files.
+ */
+export class JailedUser extends pulumi.dynamic.Resource {
+  declare readonly name: pulumi.Output<string>;
+  /** The uid the host assigned. */
+  declare readonly uidActual: pulumi.Output<number>;
+  declare readonly adopted: pulumi.Output<boolean>;
+
+  constructor(name: string, args: JailedUserArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      dynamicProvider(adapter),
+      name,
+      { ...args, connection: secretConnection(args.connection), uidActual: undefined, defaultShell: undefined, adopted: undefined },
+      withSecretConnection(opts),
+      MODULE,
+      adapter.TYPE,
+    );
+  }
+}

@@ -1,0 +1,75 @@
+import { ancestorProblem, planChroot, planChrootDelete, ruleViolation } from "../../provider/plan/chrootDir";
+import { PathStat } from "../../provider/observe/facts";
+import { debian12 } from "./fixtures";
+
+const dir = (path: string, uid = 0, mode = 0o755, gid = 0): PathStat => ({ path, exists: true, uid, gid, mode, type: "directory" });
+const missing = (path: string): PathStat => ({ path, exists: false, uid: -1, gid: -1, mode: 0, type: "missing" });
+
+function facts(stats: PathStat[]) {
+  const f = debian12({
+    groups: [{ name: "sftponly", gid: 2001, members: [] }],
+    users: [{ name: "alice", uid: 3001, gid: 2001, home: "/srv/sftp/alice", shell: "/usr/sbin/nologin" }],
+  });
+  for (const s of stats) f.paths[s.path] = s;
+  return f;
+}
+
+const want = {
+  path: "/srv/sftp/alice",
+  group: "root",
+  mode: "0755",
+  fixAncestors: false,
+  subdirs: [{ path: "upload", owner: "alice", group: "sftponly", mode: "0755" }],
+};
+
+describe("ChrootDir planner", () => {
+  it("creates missing components root-owned, then the jail, then the user's upload dir", () => {
+    const f = facts([missing("/srv/sftp"), missing("/srv/sftp/alice"), missing("/srv/sftp/alice/upload")]);
+    const p = planChroot(want, f);
+    expect(p.createdAncestors).toEqual(["/srv/sftp"]);
+    expect(p.steps.map((s) => s.script)).toEqual([
+      "install -d -m 0755 -o root -g root /srv/sftp",
+      "install -d -m 0755 -o root -g root /srv/sftp/alice",
+      "install -d -m 0755 -o alice -g sftponly /srv/sftp/alice/upload",
+    ]);
+  });
+
+  it("plans nothing when the host matches", () => {
+    const f = facts([dir("/srv/sftp"), dir("/srv/sftp/alice"), dir("/srv/sftp/alice/upload", 3001, 0o755, 2001)]);
+    expect(planChroot(want, f).steps).toEqual([]);
+  });
+
+  it("repairs a jail made group-writable by hand, and only that", () => {
+    const f = facts([dir("/srv/sftp"), dir("/srv/sftp/alice", 0, 0o775), dir("/srv/sftp/alice/upload", 3001, 0o755, 2001)]);
+    expect(planChroot(want, f).steps.map((s) => s.script)).toEqual(["chmod 0755 /srv/sftp/alice"]);
+  });
+
+  it("names a bad ancestor and the fix, unless asked to fix ancestors", () => {
+    const f = facts([dir("/srv/sftp", 1000, 0o775), missing("/srv/sftp/alice"), missing("/srv/sftp/alice/upload")]);
+    const e = ancestorProblem(want, f);
+    expect(e?.what).toMatch(/\/srv\/sftp is owned by uid 1000, not root/);
+    expect(e?.fix).toMatch(/chown root:root \/srv\/sftp && chmod go-w \/srv\/sftp.*fixAncestors: true/);
+    const fixed = planChroot({ ...want, fixAncestors: true }, f);
+    expect(fixed.steps.slice(0, 2).map((s) => s.script)).toEqual(["chown root /srv/sftp", "chmod go-w /srv/sftp"]);
+  });
+
+  it("refuses symlinks in the path", () => {
+    expect(ruleViolation({ ...dir("/srv"), type: "symlink" })).toMatch(/symbolic link/);
+  });
+
+  it("refuses an upload dir whose owner does not exist yet, saying to create the user first", () => {
+    const f = facts([dir("/srv/sftp"), dir("/srv/sftp/alice"), missing("/srv/sftp/alice/upload")]);
+    expect(() => planChroot({ ...want, subdirs: [{ path: "upload", owner: "bob", group: "sftponly", mode: "0755" }] }, f)).toThrow(
+      /user "bob".*does not exist/,
+    );
+  });
+
+  it("never deletes files on destroy unless asked: a non-empty jail is moved to the retained area", () => {
+    const [step] = planChrootDelete({ path: "/srv/sftp/alice", subdirs: [{ path: "upload" }], createdAncestors: [], onDelete: "retain" }, "20261126T000000");
+    expect(step.script).toContain("rmdir /srv/sftp/alice/upload 2>/dev/null || true");
+    expect(step.script).toContain("mv -- /srv/sftp/alice /var/lib/sftp-jail/retained/srv_sftp_alice.20261126T000000");
+    expect(step.script).not.toContain("rm -rf");
+    const [del] = planChrootDelete({ path: "/srv/sftp/alice", subdirs: [], createdAncestors: [], onDelete: "delete" }, "x");
+    expect(del.script).toBe("rm -rf --one-file-system -- /srv/sftp/alice");
+  });
+});

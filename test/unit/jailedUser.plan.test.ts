@@ -1,0 +1,81 @@
+import { parseKeys, planUser, planUserDelete, renderKeys } from "../../provider/plan/jailedUser";
+import { debian12 } from "./fixtures";
+
+const KEY1 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm348UCZ7ssSrHpUT+uO4T88k70bT+WDyMpZmU8my9M alice@laptop";
+const KEY2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDZNw0DjWke+B1i7lM2cz9+rQmp0zpLbQiCkwHtrWV1c alice@phone";
+const want = {
+  name: "alice",
+  group: "sftponly",
+  extraGroups: [],
+  home: "/srv/sftp/alice",
+  authorizedKeys: [KEY1],
+  keysDir: "/etc/ssh/sftp-jail/authorized_keys",
+  keyOnly: true,
+};
+const group = { name: "sftponly", gid: 2001, members: [] as string[] };
+const alice = { name: "alice", uid: 3001, gid: 100, home: "/srv/sftp/alice", shell: "/usr/sbin/nologin" };
+
+describe("JailedUser planner", () => {
+  it("creates a key-only user with the host's nologin and writes its key file atomically", () => {
+    const f = debian12({ groups: [group] });
+    const p = planUser(want, f);
+    expect(p.adopted).toBe(false);
+    const scripts = p.steps.map((s) => s.script);
+    expect(scripts[0]).toBe(
+      "useradd --no-create-home --home-dir /srv/sftp/alice --shell /usr/sbin/nologin --gid sftponly --comment sftp-jail -- alice",
+    );
+    expect(scripts[1]).toBe("usermod --password '*' -- alice");
+    expect(scripts[2]).toBe("install -d -m 0755 -o root -g root /etc/ssh/sftp-jail /etc/ssh/sftp-jail/authorized_keys");
+    expect(scripts[3]).toMatch(/base64 -d > \/etc\/ssh\/sftp-jail\/authorized_keys\/alice\.sftp-jail\.tmp.*mv -f/);
+  });
+
+  it.each(["!", "!!", "!*", "locked-hash"] as const)("turns a shadow field of %s into * (key login with UsePAM no)", (state) => {
+    const f = debian12({ groups: [{ ...group, members: ["alice"] }], users: [alice] });
+    f.shadow.alice = state;
+    f.files["/etc/ssh/sftp-jail/authorized_keys/alice"] = renderKeys([KEY1]);
+    f.paths["/etc/ssh/sftp-jail/authorized_keys"] = { path: "", exists: true, uid: 0, gid: 0, mode: 0o755, type: "directory" };
+    expect(planUser(want, f).steps.map((s) => s.script)).toEqual(["usermod --password '*' -- alice"]);
+  });
+
+  it("adopts a hand-made user: adds group membership and shell, nothing else", () => {
+    const f = debian12({ groups: [group], users: [{ ...alice, shell: "/bin/bash" }] });
+    f.shadow.alice = "*";
+    f.files["/etc/ssh/sftp-jail/authorized_keys/alice"] = renderKeys([KEY1]);
+    const p = planUser(want, f);
+    expect(p.adopted).toBe(true);
+    expect(p.steps.map((s) => s.script)).toEqual([
+      "usermod --shell /usr/sbin/nologin -- alice",
+      "usermod --append --groups sftponly -- alice",
+    ]);
+  });
+
+  it("a key change rewrites only the key file", () => {
+    const f = debian12({ groups: [{ ...group, members: ["alice"] }], users: [alice] });
+    f.shadow.alice = "*";
+    f.files["/etc/ssh/sftp-jail/authorized_keys/alice"] = renderKeys([KEY1]);
+    f.paths["/etc/ssh/sftp-jail/authorized_keys"] = { path: "", exists: true, uid: 0, gid: 0, mode: 0o755, type: "directory" };
+    f.paths["/etc/ssh/sftp-jail"] = f.paths["/etc/ssh/sftp-jail/authorized_keys"];
+    const steps = planUser({ ...want, authorizedKeys: [KEY1, KEY2] }, f).steps;
+    expect(steps).toHaveLength(1);
+    expect(steps[0].description).toBe("write 2 authorized key(s) of alice to /etc/ssh/sftp-jail/authorized_keys/alice");
+  });
+
+  it("refuses a uid held by someone else, and a missing group", () => {
+    expect(() => planUser({ ...want, uid: 0 + 1 }, debian12({ groups: [group] }))).toThrow(/uid 1 is already used by user "daemon"/);
+    expect(() => planUser(want, debian12())).toThrow(/group "sftponly" does not exist/);
+  });
+
+  it("deletes the account without its files, and leaves adopted accounts", () => {
+    const f = debian12({ groups: [group], users: [alice] });
+    f.files["/etc/ssh/sftp-jail/authorized_keys/alice"] = "";
+    expect(planUserDelete(want, false, f).map((s) => s.script)).toEqual([
+      "userdel -- alice",
+      "rm -f -- /etc/ssh/sftp-jail/authorized_keys/alice /etc/ssh/sftp-jail/authorized_keys/alice.sftp-jail.bak",
+    ]);
+    expect(planUserDelete(want, true, f).map((s) => s.script)).toHaveLength(1);
+  });
+
+  it("reads keys as sshd does", () => {
+    expect(parseKeys(`# managed\n${KEY1}\n\n${KEY2}\n`)).toEqual([KEY1, KEY2]);
+  });
+});

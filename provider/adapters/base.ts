@@ -85,3 +85,12 @@ export function planOrThrow<T>(s: Session, resource: string, f: () => T): T {
 export function sameConnection(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
+
+/** Drops undefined values (protobuf Structs cannot carry them), recursively. */
+export function defined<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(defined) as T;
+  if (v && typeof v === "object") {
+    return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, defined(x)])) as T;
+  }
+  return v;
+}

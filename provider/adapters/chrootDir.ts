@@ -10,7 +10,7 @@ import { HostFacts } from "../observe/facts";
 import { apply } from "../apply/apply";
 import { ChrootDesired, ancestorProblem, chrootPaths, planChroot, planChrootDelete } from "../plan/chrootDir";
 import { absPath, octalMode, posixName, relPath } from "../schema/common";
-import { checkInputs, containsUnknown, parseKnown, planOrThrow, sameConnection, sessionFor } from "./base";
+import { checkInputs, containsUnknown, parseKnown, planOrThrow, sameConnection, sessionFor, defined } from "./base";
 import { log } from "../util/log";
 
 export const TYPE = "ChrootDir";
@@ -98,7 +98,7 @@ async function converge(d: Fields, connection: unknown, prevCreated: string[]): 
 
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const d = fields(inputs);
-  return { id: `chroot${d.path}`, outs: await converge(d, inputs.connection, []) };
+  return { id: `chroot${d.path}`, outs: defined(await converge(d, inputs.connection, [])) };
 }
 
 const octal = (m: number) => "0" + (m & 0o7777).toString(8).padStart(3, "0");
@@ -130,12 +130,12 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
   const facts = await observe(s, { paths: chrootPaths(props) });
   const inputs = observedInputs(props, facts);
   if (!inputs) return {};
-  return { id, props: { ...props, ...inputs, createdAncestors: props.createdAncestors }, inputs };
+  return { id, props: defined({ ...props, ...inputs, createdAncestors: props.createdAncestors }), inputs: defined(inputs) };
 }
 
 export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const d = fields(news);
-  return { outs: await converge(d, news.connection, olds.createdAncestors ?? []) };
+  return { outs: defined(await converge(d, news.connection, olds.createdAncestors ?? [])) };
 }
 
 async function remove(_id: string, props: Outputs): Promise<void> {

@@ -8,7 +8,7 @@ import { HostFacts } from "../observe/facts";
 import { apply } from "../apply/apply";
 import { DEFAULT_KEYS_DIR, UserDesired, isMember, keyFile, parseKeys, planUser, planUserDelete } from "../plan/jailedUser";
 import { absPath, posixId, posixName, publicKey } from "../schema/common";
-import { checkInputs, parseKnown, planOrThrow, sameConnection, sessionFor } from "./base";
+import { checkInputs, parseKnown, planOrThrow, sameConnection, sessionFor, defined } from "./base";
 
 export const TYPE = "JailedUser";
 
@@ -76,7 +76,7 @@ async function converge(d: Fields, connection: unknown, adoptedBefore?: boolean)
 
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const d = fields(inputs);
-  return { id: `user/${d.name}`, outs: await converge(d, inputs.connection) };
+  return { id: `user/${d.name}`, outs: defined(await converge(d, inputs.connection)) };
 }
 
 /** The account as the host has it, expressed as inputs (refresh then shows drift on the field that drifted). */
@@ -104,12 +104,12 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
   const facts = await observe(s, needs(props));
   const observed = observedInputs(props, facts);
   if (!observed) return {};
-  const inputs = Object.fromEntries(Object.entries({ ...observed, connection: props.connection }).filter(([, v]) => v !== undefined));
-  return { id, props: { ...props, ...observed }, inputs };
+  const inputs = defined({ ...observed, connection: props.connection });
+  return { id, props: defined({ ...props, ...observed }), inputs };
 }
 
 export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
-  return { outs: await converge(fields(news), news.connection, olds.adopted) };
+  return { outs: defined(await converge(fields(news), news.connection, olds.adopted)) };
 }
 
 async function remove(_id: string, props: Outputs): Promise<void> {

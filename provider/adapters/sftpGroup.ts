@@ -8,7 +8,7 @@ import { observe } from "../observe/snapshot";
 import { apply } from "../apply/apply";
 import { planGroupCreate, planGroupDelete, planGroupUpdate } from "../plan/sftpGroup";
 import { posixId, posixName } from "../schema/common";
-import { UNKNOWN, checkInputs, parseKnown, planOrThrow, sameConnection, sessionFor } from "./base";
+import { UNKNOWN, checkInputs, parseKnown, planOrThrow, sameConnection, sessionFor, defined } from "./base";
 
 /** The schema: the single source of truth for SftpGroup's inputs, defaults and messages. */
 export const sftpGroupShape = {
@@ -64,7 +64,7 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
   const after = (await apply({ session: s, resource: label(d.name) }, plan.steps)) ?? facts;
   const g = after.groups.find((x) => x.name === d.name)!;
   const outs: Outputs = { ...d, connection: inputs.connection, actualGid: g.gid, adopted: plan.adopted };
-  return { id: groupId(d.name), outs };
+  return { id: groupId(d.name), outs: defined(outs) };
 }
 
 export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult> {
@@ -81,7 +81,7 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
     system: props.system,
     connection: props.connection,
   };
-  return { id, props: outs, inputs };
+  return { id, props: defined(outs), inputs: defined(inputs) };
 }
 
 export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
@@ -92,7 +92,7 @@ export async function update(_id: string, olds: Outputs, news: Record<string, un
   const after = (await apply({ session: s, resource: label(d.name) }, plan)) ?? facts;
   const g = after.groups.find((x) => x.name === d.name)!;
   const outs: Outputs = { ...d, connection: news.connection, actualGid: g.gid, adopted: olds.adopted };
-  return { outs };
+  return { outs: defined(outs) };
 }
 
 async function remove(_id: string, props: Outputs): Promise<void> {

@@ -16,8 +16,11 @@ export interface FileSpec {
 
 export const backupPath = (path: string) => `${path}.sftp-jail.bak`;
 
-/** Writes `spec` atomically; `validate`, if given, runs with `%s` replaced by the temp file and must exit 0. */
-export function atomicWrite(spec: FileSpec, description: string, validate?: string[]): Step {
+/**
+ * Writes `spec` atomically; `validate`, if given, runs with `%s` replaced by the temp file and must exit 0.
+ * `backup: false` skips the .bak copy (for files nothing ever reverts, such as key files).
+ */
+export function atomicWrite(spec: FileSpec, description: string, validate?: string[], opts: { backup?: boolean } = {}): Step {
   const tmp = `${spec.path}.sftp-jail.tmp`;
   const b64 = Buffer.from(spec.content, "utf8").toString("base64");
   const lines = [
@@ -26,7 +29,7 @@ export function atomicWrite(spec: FileSpec, description: string, validate?: stri
     quote(["chown", `${spec.owner}:${spec.group}`, tmp]),
     quote(["chmod", spec.mode.toString(8).padStart(4, "0"), tmp]),
     ...(validate ? [`${quote(validate.map((a) => (a === "%s" ? tmp : a)))} || { rc=$?; rm -f ${quoteArg(tmp)}; exit $rc; }`] : []),
-    `if [ -e ${quoteArg(spec.path)} ]; then cp -p ${quoteArg(spec.path)} ${quoteArg(backupPath(spec.path))}; fi`,
+    ...(opts.backup === false ? [] : [`if [ -e ${quoteArg(spec.path)} ]; then cp -p ${quoteArg(spec.path)} ${quoteArg(backupPath(spec.path))}; fi`]),
     quote(["sync", tmp]) + " 2>/dev/null || true",
     quote(["mv", "-f", tmp, spec.path]),
   ];

@@ -97,7 +97,7 @@ function keySteps(d: UserDesired, f: HostFacts): Step[] {
   if (missingDirs.length) {
     steps.push(cmd(`create ${missingDirs.join(", ")} (root:root 0755)`, ["install", "-d", "-m", "0755", "-o", "root", "-g", "root", ...missingDirs]));
   }
-  steps.push(atomicWrite({ path, content: want, mode: 0o644, owner: "root", group: "root" }, `write ${d.authorizedKeys.length} authorized key(s) of ${d.name} to ${path}`));
+  steps.push(atomicWrite({ path, content: want, mode: 0o644, owner: "root", group: "root" }, `write ${d.authorizedKeys.length} authorized key(s) of ${d.name} to ${path}`, undefined, { backup: false }));
   return steps;
 }
 
@@ -109,6 +109,6 @@ export function planUserDelete(d: Pick<UserDesired, "name" | "keysDir">, adopted
     steps.push(cmd(`delete user ${d.name} (files kept)`, ["userdel", "--", d.name]));
   }
   const path = keyFile(d);
-  if (f.files[path] !== undefined) steps.push(cmd(`remove ${path}`, ["rm", "-f", "--", path, `${path}.sftp-jail.bak`]));
+  if (f.files[path] !== undefined) steps.push(cmd(`remove ${path}`, ["rm", "-f", "--", path]));
   return steps;
 }

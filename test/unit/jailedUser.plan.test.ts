@@ -70,7 +70,7 @@ describe("JailedUser planner", () => {
     f.files["/etc/ssh/sftp-jail/authorized_keys/alice"] = "";
     expect(planUserDelete(want, false, f).map((s) => s.script)).toEqual([
       "userdel -- alice",
-      "rm -f -- /etc/ssh/sftp-jail/authorized_keys/alice /etc/ssh/sftp-jail/authorized_keys/alice.sftp-jail.bak",
+      "rm -f -- /etc/ssh/sftp-jail/authorized_keys/alice",
     ]);
     expect(planUserDelete(want, true, f).map((s) => s.script)).toHaveLength(1);
   });

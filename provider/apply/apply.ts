@@ -37,7 +37,7 @@ export interface ApplyContext {
 /** Runs a plan and returns the host's facts after it. An empty plan costs nothing. */
 export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | undefined> {
   if (plan.length === 0) return undefined;
-  for (const s of plan) log.info(`${ctx.resource} on ${ctx.session.conn.host}:${ctx.session.conn.port}: ${s.description}`);
+  const where = `${ctx.resource} on ${ctx.session.conn.host}:${ctx.session.conn.port}`;
   const needs = registered(ctx.session);
   let r;
   try {
@@ -57,6 +57,8 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
       "fix the cause on the host or in the program, then run `pulumi up` again; completed steps are not repeated",
     );
   }
+  // Logged once done, so a refused or failed change never reads as applied.
+  for (const s of plan) log.info(`${where}: ${s.description}`);
   const facts = parseSnapshot(r.stdout.slice(idx));
   remember(ctx.session, facts, needs);
   return facts;

@@ -39,19 +39,20 @@ export async function applyGuarded(ctx: ApplyContext, change: GuardedChange): Pr
     await confirmFreshLogin(ctx.session);
     return facts;
   } catch (e) {
-    log.warn(`${ctx.resource}: a fresh login failed after the change (${(e as Error).message}); reverting`);
+    const cause = e instanceof SftpJailError ? e.what : (e as Error).message;
+    log.warn(`${ctx.resource}: a fresh login failed after the change (${cause}); reverting`);
     try {
       await apply(ctx, change.revert);
     } catch (re) {
       throw new SftpJailError(
         { host: ctx.session.target, resource: ctx.resource },
-        `${change.what} locked out a fresh login AND the revert failed: ${(re as Error).message}`,
+        `${change.what} locked out a fresh login AND the revert failed: ${re instanceof SftpJailError ? re.what : (re as Error).message}`,
         "use the host's console to restore the .sftp-jail.bak files and reload sshd / the firewall",
       );
     }
     throw new SftpJailError(
       { host: ctx.session.target, resource: ctx.resource },
-      `${change.what} would lock the operator out: a fresh login as ${ctx.session.conn.user} failed afterwards (${(e as Error).message}). The change was reverted`,
+      `${change.what} would lock the operator out: a fresh login as ${ctx.session.conn.user} failed afterwards (${cause}). The change was reverted`,
       "make sure the change does not apply to the operator (check Match criteria, AllowUsers/DenyUsers, firewall rules for the SSH port)",
     );
   }

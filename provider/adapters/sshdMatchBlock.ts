@@ -1,0 +1,280 @@
+/**
+ * SshdMatchBlock adapter: schema + the provider methods, wired observe → plan → applyGuarded. Runs in the
+ * dynamic-provider process; the resource class (resources/sshdMatchBlock.ts) only points Pulumi at this module.
+ *
+ * Drift is read from OUR drop-in file (we render it, so we can parse it exactly), and the Subsystem wish is checked
+ * against `sshd -T` (OpenSSH's own view), so `pulumi preview --refresh` shows the field that was edited by hand.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { observe } from "../observe/snapshot";
+import { apply } from "../apply/apply";
+import { applyGuarded } from "../apply/guarded";
+import { Session } from "../connection/pool";
+import { BlockPlan, Operator, planBlock, planBlockDelete } from "../plan/sshd";
+import { BlockDesired, DIRECTIVES, DIRECTIVE_NAMES, MatchCriteria, parseBlock, renderCriteria } from "../plan/sshdRender";
+import { port } from "../schema/common";
+import { SftpJailError } from "../util/errors";
+import { log } from "../util/log";
+import { checkInputs, containsUnknown, parseKnown, planOrThrow, sameConnection, sessionFor } from "./base";
+
+// ---- Schema ----------------------------------------------------------------------------------------------------------
+
+/** A pattern-list criterion: tokens matching `re`, `!` negation allowed, at least one positive pattern. */
+function patternList(what: string, re: RegExp, allowed: string) {
+  return z
+    .array(
+      z
+        .string({ error: `match.${what} entries must be strings` })
+        .min(1, { error: `match.${what} entries must not be empty` })
+        .max(255, { error: `match.${what} entries must be at most 255 characters` })
+        .regex(re, { error: `match.${what} entries may contain only ${allowed}, with an optional leading "!" to negate` }),
+      { error: `match.${what} must be a list of patterns, e.g. ["sftp"]` },
+    )
+    .min(1, { error: `match.${what} must list at least one pattern (omit it to not match on ${what})` })
+    .refine((l) => l.some((t) => !t.startsWith("!")), {
+      error: `match.${what} has only negated patterns, which OpenSSH never matches; add a positive one, e.g. ["*", "!admin"]`,
+    });
+}
+
+const NAMEPAT = /^!?[A-Za-z0-9_.*?][A-Za-z0-9_.*?-]*$/;
+const HOSTPAT = /^!?[A-Za-z0-9.*?-]+$/;
+const ADDRPAT = /^!?(?:[0-9A-Fa-f:.*?]+|[0-9A-Fa-f:.]+\/[0-9]{1,3})$/;
+
+const CRITERIA_KEYS = ["all", "User", "Group", "Host", "LocalAddress", "LocalPort", "Address"];
+
+/** The Match criteria; all given ones must hold. */
+export const matchSchema = z
+  .strictObject(
+    {
+      all: z.literal(true, { error: "match.all must be true (omit it otherwise)" }).optional(),
+      User: patternList("User", NAMEPAT, "letters, digits, _ . - and the wildcards * ?").optional(),
+      Group: patternList("Group", NAMEPAT, "letters, digits, _ . - and the wildcards * ?").optional(),
+      Host: patternList("Host", HOSTPAT, "letters, digits, . - and the wildcards * ?").optional(),
+      LocalAddress: patternList("LocalAddress", ADDRPAT, "IP addresses with wildcards * ?, or CIDR prefixes").optional(),
+      LocalPort: port("match.LocalPort").optional(),
+      Address: patternList("Address", ADDRPAT, "IP addresses with wildcards * ?, or CIDR prefixes").optional(),
+    },
+    { error: (i) => (i.code === "unrecognized_keys" ? `unknown Match criterion; allowed: ${CRITERIA_KEYS.join(", ")}` : undefined) },
+  )
+  .refine((m) => CRITERIA_KEYS.some((k) => (m as Record<string, unknown>)[k] !== undefined), {
+    error: `match needs at least one criterion (${CRITERIA_KEYS.join(", ")}); use { all: true } to match every connection`,
+  })
+  .refine((m) => !m.all || Object.keys(m).length === 1, { error: "match.all cannot be combined with other criteria" });
+
+const SAFE_TEXT = /^[^\n\r#"'\\]*$/;
+const TOKENS = /%(?![%hUu])/;
+
+/** Checks one directive value against its kind; returns the normalised value or a reason. */
+function directiveValue(key: string, raw: string | boolean): { value: string } | { reason: string } {
+  const spec = DIRECTIVES[key];
+  let v = typeof raw === "boolean" ? (raw ? "yes" : "no") : raw;
+  if (v === "" || v.trim() !== v) return { reason: `${key} must not be empty or start/end with spaces` };
+  if (!SAFE_TEXT.test(v)) return { reason: `${key} must not contain newlines, "#", quotes or backslashes (sshd_config cannot carry them safely)` };
+  switch (spec.kind) {
+    case "enum":
+      v = v.toLowerCase();
+      return spec.values.includes(v) ? { value: v } : { reason: `${key} must be one of ${spec.values.join(", ")}` };
+    case "path":
+      if (v === "none") return { value: v };
+      if (!spec.tokens && v.includes("%")) return { reason: `${key} does not expand % tokens` };
+      // A path may start with a token that expands to an absolute path (%h: the home directory).
+      if (!/^(?:\/|%[hUu])[A-Za-z0-9._@+=,/%-]*$/.test(v)) {
+        return { reason: `${key} must be an absolute path (or start with %h) of letters, digits and ._@+=,-/ (or none)` };
+      }
+      if (TOKENS.test(v)) return { reason: `${key} may use only the tokens %h, %u, %U and %%` };
+      return { value: v };
+    case "paths": {
+      if (v === "none") return { value: v };
+      const bad = v.split(" ").find((p) => !/^[A-Za-z0-9._@+=,/%~-]+$/.test(p) || TOKENS.test(p));
+      return bad === undefined
+        ? { value: v }
+        : { reason: `${key}: "${bad}" must be a path of letters, digits and ._@+=,-/~ using only the tokens %h, %u, %U, %% (paths separated by single spaces, or none)` };
+    }
+    case "command":
+      return /^[A-Za-z0-9._@+=,/%:-]+( [A-Za-z0-9._@+=,/%:-]+)*$/.test(v)
+        ? { value: v }
+        : { reason: `${key} must be a command of letters, digits and ._@+=,/%:- separated by single spaces, e.g. "internal-sftp -d /upload" (no shell metacharacters)` };
+  }
+}
+
+/** Directives: OpenSSH keywords (exact spelling) → value; booleans become yes/no. */
+export const directivesSchema = z
+  .record(z.string(), z.union([z.string(), z.boolean()], { error: "directive values must be strings (or booleans for yes/no)" }), {
+    error: 'directives must be an object of sshd keywords to values, e.g. { ChrootDirectory: "%h", ForceCommand: "internal-sftp" }',
+  })
+  .transform((dirs, ctx) => {
+    const out: Record<string, string> = {};
+    for (const [k, raw] of Object.entries(dirs)) {
+      if (!DIRECTIVES[k]) {
+        const near = DIRECTIVE_NAMES.find((n) => n.toLowerCase() === k.toLowerCase());
+        ctx.addIssue({
+          code: "custom",
+          path: [k],
+          message: near
+            ? `"${k}" must be spelled ${near}`
+            : `"${k}" is not a keyword sftp-jail allows inside a Match block; allowed: ${DIRECTIVE_NAMES.join(", ")}`,
+        });
+        continue;
+      }
+      const r = directiveValue(k, raw);
+      if ("reason" in r) ctx.addIssue({ code: "custom", path: [k], message: r.reason });
+      else out[k] = r.value;
+    }
+    if (Object.keys(out).length === 0 && Object.keys(dirs).length === 0) {
+      ctx.addIssue({ code: "custom", message: "directives must set at least one keyword" });
+    }
+    return out;
+  });
+
+/** The schema: the single source of truth for SshdMatchBlock's inputs, defaults and messages. */
+export const sshdMatchBlockShape = {
+  /** Names the block on the host (its file is /etc/ssh/sshd_config.d/NN-sftp-jail-<name>.conf). */
+  name: z
+    .string({ error: "name must be a string" })
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, { error: "name must be 1-64 letters, digits, _ or - (it becomes part of a file name); set name explicitly" }),
+  /** 0–99; lower is read first, and for a keyword several matching blocks set, the lowest order wins. */
+  order: z
+    .number({ error: "order must be a number" })
+    .int({ error: "order must be a whole number" })
+    .min(0, { error: "order must be between 0 and 99" })
+    .max(99, { error: "order must be between 0 and 99" })
+    .default(50),
+  match: matchSchema,
+  directives: directivesSchema,
+  /** Make sure `Subsystem sftp internal-sftp` is set on the host while this block exists. */
+  subsystemInternalSftp: z.boolean({ error: "subsystemInternalSftp must be true or false" }).default(true),
+};
+const fieldsSchema = z.strictObject(sshdMatchBlockShape);
+type Fields = z.output<typeof fieldsSchema>;
+
+/** What state keeps: inputs as normalised, plus where the block lives and what was written. */
+interface Outputs extends Fields {
+  connection: unknown;
+  /** The drop-in file. */
+  path: string;
+  /** Its content as written. */
+  content: string;
+}
+
+export const TYPE = "SshdMatchBlock";
+const label = (name: string) => `${TYPE} "${name}"`;
+const FIELD_KEYS = ["name", "order", "match", "directives", "subsystemInternalSftp"] as const;
+
+function fields(o: Record<string, unknown>): Fields {
+  return parseKnown(fieldsSchema, Object.fromEntries(FIELD_KEYS.map((k) => [k, o[k]])), label(String(o.name)));
+}
+
+/** The operator: who logs in, and which methods its connection can use (the change must keep one of them working). */
+function operatorOf(s: Session): Operator {
+  const auth: Array<"publickey" | "password"> = [];
+  if (s.conn.privateKey || s.conn.agentSocketPath) auth.push("publickey");
+  if (s.conn.password) auth.push("password");
+  return { user: s.conn.user, auth };
+}
+
+/** JSON with sorted keys, for comparing normalised values. */
+function stable(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stable).join(",")}]`;
+  if (v && typeof v === "object") {
+    return `{${Object.keys(v)
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+// ---- Provider methods -----------------------------------------------------------------------------------------------
+
+export async function check(_olds: unknown, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+  const { inputs, failures } = checkInputs(sshdMatchBlockShape, news);
+  return { inputs, failures };
+}
+
+/**
+ * Which fields changed. Dynamic providers cannot return a detailed diff; the engine shows the changed input paths
+ * itself (old inputs from state, refreshed by read(), against the program's), e.g. `directives.X11Forwarding`.
+ */
+export async function diff(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+  const changed = FIELD_KEYS.filter((k) => containsUnknown(news[k]) || stable(news[k]) !== stable(olds[k]));
+  // Another host is another block: create it there, then delete it here.
+  const oc = (olds.connection ?? {}) as Record<string, unknown>;
+  const nc = news.connection as Record<string, unknown> | undefined;
+  const moved = containsUnknown(nc) || !nc || nc.host !== oc.host || nc.port !== oc.port;
+  // Same host, other credentials: an update that changes nothing on the host but keeps state's connection current.
+  const creds = !sameConnection(olds.connection, news.connection);
+  return { changes: changed.length > 0 || moved || creds, replaces: moved ? ["connection"] : [], deleteBeforeReplace: false };
+}
+
+/** Runs a guarded plan, then drops its backups; a refusal gets a fix that fits it. */
+async function run(s: Session, d: { name: string }, plan: BlockPlan): Promise<void> {
+  const resource = label(d.name);
+  try {
+    await applyGuarded({ session: s, resource }, { steps: plan.steps, revert: plan.revert, what: `the sshd configuration with ${plan.path}` });
+  } catch (e) {
+    if (e instanceof SftpJailError && /lock the operator out|sshd -t refused|SSH_CONNECTION/.test(e.what)) {
+      throw new SftpJailError(
+        { host: `${s.conn.host}:${s.conn.port}`, resource },
+        e.what,
+        `narrow match so it does not cover the operator "${s.conn.user}" (e.g. a Group the operator is not in), or drop the directive named above`,
+      );
+    }
+    throw e;
+  }
+  if (plan.steps.length) await apply({ session: s, resource }, plan.cleanup);
+}
+
+export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
+  const d = fields(inputs);
+  const s = sessionFor(inputs.connection, label(d.name));
+  const facts = await observe(s);
+  const plan = planOrThrow(s, label(d.name), () => planBlock(d as BlockDesired, facts, operatorOf(s)));
+  log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: Match ${renderCriteria(d.match as MatchCriteria)} in ${plan.path}`);
+  await run(s, d, plan);
+  const outs: Outputs = { ...d, connection: inputs.connection, path: plan.path, content: plan.content };
+  return { id: plan.path, outs };
+}
+
+export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult> {
+  if (!props) throw new Error(`${TYPE} ${id}: cannot read without prior state (import is not supported by dynamic providers)`);
+  const s = sessionFor(props.connection, label(props.name));
+  const facts = await observe(s);
+  const file = facts.sshd.dropins.find((f) => f.path === props.path);
+  if (!file) return {}; // removed by hand: refresh drops it and the next up writes it again
+  if (!facts.sshd.valid) log.warn(`${label(props.name)} on ${s.target}: sshd -t fails on the current configuration: ${facts.sshd.error}`);
+  const parsed = parseBlock(file.content);
+  // Our header says what the block asked for; sshd -T says whether the host really has it.
+  const subsystem = (facts.sshd.effective.subsystem ?? []).some((v) => /^sftp\s+internal-sftp(\s|$)/.test(v));
+  const inputs = {
+    name: props.name,
+    order: props.order,
+    match: parsed.match as Fields["match"],
+    directives: parsed.directives,
+    subsystemInternalSftp: parsed.wantsSubsystem && subsystem,
+    connection: props.connection,
+  };
+  const outs: Outputs = { ...props, ...inputs, content: file.content };
+  return { id, props: outs, inputs };
+}
+
+export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  const d = fields(news);
+  const s = sessionFor(news.connection, label(d.name));
+  const facts = await observe(s);
+  const plan = planOrThrow(s, label(d.name), () =>
+    planBlock(d as BlockDesired, facts, operatorOf(s), { name: olds.name, order: olds.order }),
+  );
+  await run(s, d, plan);
+  const outs: Outputs = { ...d, connection: news.connection, path: plan.path, content: plan.content };
+  return { outs };
+}
+
+async function remove(_id: string, props: Outputs): Promise<void> {
+  const s = sessionFor(props.connection, label(props.name));
+  const facts = await observe(s);
+  const plan = planOrThrow(s, label(props.name), () => planBlockDelete(props.name, props.order, facts, operatorOf(s)));
+  await run(s, props, plan);
+}
+export { remove as delete };

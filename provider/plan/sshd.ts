@@ -1,0 +1,270 @@
+/**
+ * SshdMatchBlock planner: (desired block, host facts, operator) → guarded steps. Pure; the steps it returns are
+ * shell built from rendered contents (base64), fixed text and {@link quote}d values only.
+ *
+ * One change, in one exec under the host lock (apply.ts): write the block's drop-in (backup kept) → settle the main
+ * file's `Subsystem sftp` line from the block files now present → `sshd -t` on the whole configuration, then
+ * `sshd -T -C` for the operator's own connection → reload. A refusal restores the files in the same exec and never
+ * reloads. After the reload, applyGuarded proves a fresh login; if that fails it runs `revert`.
+ *
+ * Subsystem: the main file's `Subsystem sftp` line is rewritten while ANY block file on the host carries the
+ * {@link WANTS_SUBSYSTEM} header, and restored (byte for byte, from /etc/ssh/sshd_config.sftp-jail.orig) when none
+ * does. The count is taken on the host, under the lock, from the block files themselves, so blocks created or deleted
+ * in parallel never disagree about it. The edit must be in the main file: OpenSSH 9.2 refuses a second
+ * `Subsystem sftp` ("Subsystem 'sftp' already defined"), so a drop-in cannot override Debian's line.
+ */
+import { HostFacts } from "../observe/facts";
+import { backupPath, atomicWrite, removeWithBackup } from "./files";
+import { Plan, PlanError, Step } from "./types";
+import { quoteArg } from "../util/shell";
+import { createHash } from "crypto";
+import {
+  BlockDesired,
+  DROPIN_DIR,
+  MAIN_CONFIG,
+  MAIN_ORIG,
+  WANTS_SUBSYSTEM,
+  blockPath,
+  findSubsystem,
+  isTransformed,
+  mainIncludes,
+  parseBlock,
+  parseBlockPath,
+  renderBlock,
+  transformMain,
+  untransformMain,
+} from "./sshdRender";
+
+/** Who runs sftp-jail: the change must leave them able to log in and run commands. */
+export interface Operator {
+  user: string;
+  /** Methods the operator's connection can use. */
+  auth: ReadonlyArray<"publickey" | "password">;
+}
+
+export interface BlockPlan {
+  /** The guarded change; empty when the host already matches. */
+  steps: Plan;
+  /** Undo after a failed fresh login: restore the block files, settle the main file, check, reload. */
+  revert: Plan;
+  /** After the fresh login worked: drop the backups so sshd_config.d holds only real config. */
+  cleanup: Plan;
+  /** The block's file. */
+  path: string;
+  /** Its rendered content ("" on delete). */
+  content: string;
+}
+
+/** The planner's view of our block files on the host: path → wants Subsystem internal-sftp. */
+function ourBlocks(facts: HostFacts): Map<string, boolean> {
+  const m = new Map<string, boolean>();
+  for (const f of facts.sshd.dropins) if (parseBlockPath(f.path)) m.set(f.path, parseBlock(f.content).wantsSubsystem);
+  return m;
+}
+
+function preconditions(facts: HostFacts, path: string | undefined): void {
+  const o = facts.openssh;
+  if (!o || !o.sshdPath) throw new PlanError("sshd (OpenSSH server) was not found on the host", "install openssh-server");
+  if (o.major < 8 || (o.major === 8 && o.minor < 2)) {
+    throw new PlanError(
+      `OpenSSH ${o.version} is too old: SshdMatchBlock writes drop-in files, which need Include (OpenSSH 8.2 or newer)`,
+      "upgrade openssh-server to 8.2 or newer",
+    );
+  }
+  const main = facts.sshd.main;
+  if (!main) throw new PlanError(`${MAIN_CONFIG} is missing`, "reinstall openssh-server or restore the file");
+  if (!facts.sshd.valid) {
+    throw new PlanError(
+      `the current sshd configuration is already invalid (sshd -t: ${facts.sshd.error || "no message"})`,
+      "fix sshd_config by hand first (run `sshd -t` on the host); sftp-jail only changes a configuration sshd accepts",
+    );
+  }
+  if (path && !mainIncludes(main.content, path)) {
+    throw new PlanError(
+      `${MAIN_CONFIG} does not include ${DROPIN_DIR}/*.conf before its first Match, so a block written there would be ignored`,
+      `add the line "Include ${DROPIN_DIR}/*.conf" at the top of ${MAIN_CONFIG} (Debian 12, Ubuntu 20.04+ and RHEL 9 ship it)`,
+    );
+  }
+}
+
+const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
+const b64 = (s: string) => quoteArg(Buffer.from(s, "utf8").toString("base64"));
+
+/**
+ * The host-side Subsystem step. `pristine` is the main file without our edit, `edited` with it (both rendered here);
+ * the script picks one from the block files present under the lock, and refuses if the main file is neither (someone
+ * edited it since it was read). The main file keeps its owner and mode (cp -p onto the temp file, then rename).
+ * `root` prefixes every path (tests run the script on a scratch directory).
+ */
+export function subsystemScript(pristine: string, edited: string, root = ""): string {
+  const m = quoteArg(root + MAIN_CONFIG);
+  const o = quoteArg(root + MAIN_ORIG);
+  const t = quoteArg(`${root}${MAIN_CONFIG}.sftp-jail.tmp`);
+  const P = sha256(pristine);
+  const T = sha256(edited);
+  const changed = `{ echo "${MAIN_CONFIG} changed while sftp-jail was planning; run pulumi up again" >&2; exit 1; }`;
+  return [
+    "sj_want=0",
+    `for f in ${quoteArg(root + DROPIN_DIR)}/[0-9][0-9]-sftp-jail-*.conf; do if [ -f "$f" ] && grep -qxF ${quoteArg(WANTS_SUBSYSTEM)} "$f"; then sj_want=1; fi; done`,
+    `sj_cur=$(sha256sum < ${m} | cut -d' ' -f1)`,
+    `sj_put() { cp -p ${m} ${t} && printf '%s' "$1" | base64 -d > ${t} && mv -f ${t} ${m}; }`,
+    `if [ $sj_want = 1 ]; then`,
+    `  if [ "$sj_cur" = ${T} ]; then :`,
+    `  elif [ "$sj_cur" = ${P} ]; then cp -p ${m} ${o} && sj_put ${b64(edited)}`,
+    `  else ${changed}; fi`,
+    `else`,
+    `  if [ "$sj_cur" = ${P} ]; then rm -f ${o}`,
+    `  elif [ "$sj_cur" = ${T} ]; then`,
+    `    if [ -f ${o} ] && [ "$(sha256sum < ${o} | cut -d' ' -f1)" = ${P} ]; then mv -f ${o} ${m}; else sj_put ${b64(pristine)} && rm -f ${o}; fi`,
+    `  else ${changed}; fi`,
+    `fi`,
+  ].join("\n");
+}
+
+/** Puts a file back as it was before this exec's changes (a no-op when the change never got that far). */
+function restoreScript(path: string, existedBefore: boolean): string {
+  const bak = quoteArg(backupPath(path));
+  return existedBefore ? `if [ -e ${bak} ]; then mv -f ${bak} ${quoteArg(path)}; fi` : `rm -f ${quoteArg(path)} ${bak}`;
+}
+
+/**
+ * `sshd -t` on the whole configuration, then `sshd -T -C` for the operator's own connection (user, and the address
+ * and port from SSH_CONNECTION of this session — found in a parent process when sudo dropped it). Anything that would
+ * stop the operator from logging in and running commands runs `revert` and fails with the cause.
+ */
+export function verifyScript(op: Operator, revert: string): string {
+  const pub = op.auth.includes("publickey");
+  const pw = op.auth.includes("password");
+  const lines = [
+    `sj_revert() {\n${revert}\n}`,
+    `sj_fail() { sj_revert; printf '%s The configuration was restored and sshd was not reloaded.\\n' "$1" >&2; exit 1; }`,
+    `if ! sj_out=$(sshd -t 2>&1); then sj_fail "sshd -t refused the configuration with this change: $sj_out."; fi`,
+    `sj_sc=\${SSH_CONNECTION:-}; sj_p=$PPID`,
+    `while [ -z "$sj_sc" ] && [ "\${sj_p:-1}" -gt 1 ]; do sj_sc=$(tr '\\0' '\\n' < /proc/$sj_p/environ 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p'); sj_p=$(sed 's/.*) //' /proc/$sj_p/stat 2>/dev/null | cut -d' ' -f2); done`,
+    `set -- $sj_sc`,
+    `[ $# -ge 4 ] || sj_fail "could not find this session's SSH_CONNECTION to check the operator's access."`,
+    `sj_ctx=user=${quoteArg(op.user)}",host=$1,addr=$1,laddr=$3,lport=$4"`,
+    `if ! sj_eff=$(sshd -T -C "$sj_ctx" 2>&1); then sj_fail "sshd -T -C $sj_ctx failed: $sj_eff."; fi`,
+    `sj_get() { printf '%s\\n' "$sj_eff" | awk -v k="$1" '$1 == k { sub(/^[^ ]+ /, ""); print; exit }'; }`,
+    `sj_deny() { sj_fail "this change would lock the operator out: $1 for ${op.user} (sshd -T -C $sj_ctx)."; }`,
+    `sj_v=$(sj_get forcecommand); case "$sj_v" in ''|none) ;; *) sj_deny "ForceCommand $sj_v would apply";; esac`,
+    `sj_v=$(sj_get chrootdirectory); case "$sj_v" in ''|none) ;; *) sj_deny "ChrootDirectory $sj_v would apply";; esac`,
+    `sj_v=$(sj_get maxsessions); [ "$sj_v" != 0 ] || sj_deny "MaxSessions 0 would apply"`,
+    `sj_pub=$(sj_get pubkeyauthentication); sj_pw=$(sj_get passwordauthentication); sj_kb=$(sj_get kbdinteractiveauthentication)`,
+    `sj_ok=0; ${pub ? `[ "$sj_pub" = yes ] && sj_ok=1; ` : ""}${pw ? `{ [ "$sj_pw" = yes ] || [ "$sj_kb" = yes ]; } && sj_ok=1; ` : ""}true`,
+    `[ $sj_ok = 1 ] || sj_deny "${pub ? "PubkeyAuthentication $sj_pub" : ""}${pub && pw ? ", " : ""}${pw ? "PasswordAuthentication $sj_pw, KbdInteractiveAuthentication $sj_kb" : ""} would disable the way sftp-jail logs in"`,
+    `sj_v=$(sj_get authenticationmethods); case "$sj_v" in ''|any) ;; *) printf '%s\\n' $sj_v | grep -qxE '${op.auth.map((a) => (a === "password" ? "password|keyboard-interactive" : a)).join("|")}' || sj_deny "AuthenticationMethods $sj_v would apply";; esac`,
+  ];
+  if (op.user === "root") {
+    lines.push(
+      `sj_v=$(sj_get permitrootlogin); case "$sj_v" in no|forced-commands-only) sj_deny "PermitRootLogin $sj_v would apply";; without-password|prohibit-password) ${pub ? ":" : `sj_deny "PermitRootLogin $sj_v would refuse password logins"`};; esac`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Reloads sshd the way this host runs it. After a HUP sshd re-execs; the fresh-login dial retries cover the gap. */
+export function reloadScript(facts: HostFacts): string {
+  switch (facts.serviceManager) {
+    case "systemd":
+      return "systemctl reload ssh.service 2>/dev/null || systemctl reload sshd.service";
+    case "sysv":
+      return "if [ -x /etc/init.d/ssh ]; then service ssh reload >/dev/null; else service sshd reload >/dev/null; fi";
+    default:
+      return '[ -s /run/sshd.pid ] && kill -HUP "$(cat /run/sshd.pid)" || { echo "no /run/sshd.pid: cannot reload sshd" >&2; exit 1; }';
+  }
+}
+
+interface FileChange {
+  path: string;
+  /** New content, or undefined to remove. */
+  content?: string;
+}
+
+/** The guarded plan for a set of block-file changes. */
+function planChanges(facts: HostFacts, op: Operator, changes: FileChange[]): Plan[] {
+  const main = facts.sshd.main?.content ?? "";
+  const blocks = ourBlocks(facts);
+  const current = new Map(facts.sshd.dropins.map((f) => [f.path, f.content]));
+  const effective = changes.filter((c) => current.get(c.path) !== c.content);
+
+  const after = new Map(blocks);
+  for (const c of changes) {
+    if (c.content === undefined) after.delete(c.path);
+    else after.set(c.path, parseBlock(c.content).wantsSubsystem);
+  }
+  const want = [...after.values()].some(Boolean);
+  const pristine = isTransformed(main) ? untransformMain(main) : main;
+  let edited = transformMain(pristine);
+  if (want) {
+    // A Subsystem sftp line in a drop-in that is not ours wins over (and conflicts with) one in the main file.
+    for (const f of facts.sshd.dropins) {
+      if (parseBlockPath(f.path) || !f.path.endsWith(".conf")) continue;
+      const s = findSubsystem(f.content);
+      if (s && s.command !== "internal-sftp") {
+        throw new PlanError(
+          `${f.path} sets "Subsystem sftp ${s.command}", which sftp-jail cannot override from ${MAIN_CONFIG}`,
+          `change that line to "Subsystem sftp internal-sftp", or set subsystemInternalSftp: false on every SshdMatchBlock of this host`,
+        );
+      }
+      if (s) edited = pristine;
+    }
+  }
+  const mainNeeds = want ? main !== edited : main !== pristine;
+  if (effective.length === 0 && !mainNeeds) return [[], [], []];
+  // Only a file we write must be reachable through the Include; removing one needs just a sane configuration.
+  preconditions(facts, changes.find((c) => c.content !== undefined)?.path);
+
+  const restore = changes.map((c) => restoreScript(c.path, current.has(c.path))).join("\n");
+  const settle = subsystemScript(pristine, edited);
+  const write: Step[] = effective.map((c) =>
+    c.content === undefined
+      ? removeWithBackup(c.path, `remove ${c.path}`)
+      : atomicWrite({ path: c.path, content: c.content, mode: 0o644, owner: 0, group: 0 }, `write ${c.path}`),
+  );
+  const steps: Step[] = [
+    ...write,
+    { description: "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)", script: settle },
+    { description: "check the whole sshd configuration and the operator's access (sshd -t, sshd -T -C)", script: verifyScript(op, `${restore}\n${settle}`) },
+    { description: "reload sshd", script: reloadScript(facts) },
+  ];
+  const revert: Step[] = [
+    { description: "restore the previous block files", script: restore },
+    { description: "restore the Subsystem sftp line of sshd_config", script: settle },
+    { description: "check and reload sshd", script: `sshd -t && { ${reloadScript(facts)} ; }` },
+  ];
+  const cleanup: Step[] = [
+    { description: "remove the backups of this change", script: `rm -f ${changes.map((c) => quoteArg(backupPath(c.path))).join(" ")}` },
+  ];
+  return [steps, revert, cleanup];
+}
+
+/**
+ * Create or update a block. `previous` is where the block lived before (a new name or order moves the file).
+ * Refuses a second file for the same block name (another order) that this resource does not own.
+ */
+export function planBlock(d: BlockDesired, facts: HostFacts, op: Operator, previous?: { name: string; order: number }): BlockPlan {
+  const path = blockPath(d.name, d.order);
+  const content = renderBlock(d);
+  const changes: FileChange[] = [{ path, content }];
+  const prevPath = previous ? blockPath(previous.name, previous.order) : undefined;
+  if (prevPath && prevPath !== path) changes.unshift({ path: prevPath, content: undefined });
+  for (const f of facts.sshd.dropins) {
+    const b = parseBlockPath(f.path);
+    if (b && b.name === d.name && f.path !== path && f.path !== prevPath) {
+      throw new PlanError(
+        `${f.path} already holds an sftp-jail block named "${d.name}" (order ${b.order})`,
+        `give this SshdMatchBlock another name, or remove the other resource (or that file, if it is a leftover)`,
+      );
+    }
+  }
+  const [steps, revert, cleanup] = planChanges(facts, op, changes);
+  return { steps, revert, cleanup, path, content };
+}
+
+/** Delete a block; the main file's Subsystem line goes back when no remaining block wants it. */
+export function planBlockDelete(name: string, order: number, facts: HostFacts, op: Operator): BlockPlan {
+  const path = blockPath(name, order);
+  const [steps, revert, cleanup] = planChanges(facts, op, [{ path, content: undefined }]);
+  return { steps, revert, cleanup, path, content: "" };
+}

@@ -1,0 +1,242 @@
+/**
+ * SshdMatchBlock rendering: the directive table, the drop-in file a block is written as, the parser that reads OUR
+ * rendered file back for drift, and the reversible edit of the main sshd_config that sets `Subsystem sftp
+ * internal-sftp`. Pure: no I/O; OpenSSH itself (`sshd -t`, `sshd -T -C`) stays the judge of validity on the host.
+ *
+ * Where blocks live: one drop-in per block in /etc/ssh/sshd_config.d/. Measured on Debian 12 (OpenSSH 9.2): a `Match`
+ * in an included file ends at the end of that file — the main file's `Subsystem` line after the `Include` is still
+ * accepted by `sshd -t` (the same line after a Match in the main file is refused: "Directive 'Subsystem' is not
+ * allowed within a Match block"). So a block can never swallow the admin's directives, and removing a block is
+ * deleting a file.
+ */
+
+/** Drop-in directory read by Debian/Ubuntu/RHEL 9's `Include /etc/ssh/sshd_config.d/*.conf`. */
+export const DROPIN_DIR = "/etc/ssh/sshd_config.d";
+export const MAIN_CONFIG = "/etc/ssh/sshd_config";
+/** Pristine copy of the main file, kept while our Subsystem edit is in place. */
+export const MAIN_ORIG = `${MAIN_CONFIG}.sftp-jail.orig`;
+
+/** Header line a block file carries when it wants `Subsystem sftp internal-sftp` (the host-side reference count). */
+export const WANTS_SUBSYSTEM = "# sftp-jail: wants Subsystem sftp internal-sftp";
+
+/** How a directive's value is validated. */
+export type ValueKind =
+  | { kind: "enum"; values: readonly string[] }
+  /** An absolute path (tokens allowed when `tokens`), or `none`. */
+  | { kind: "path"; tokens: boolean }
+  /** One or more space-separated paths, absolute or relative to the home directory, tokens allowed, or `none`. */
+  | { kind: "paths" }
+  /** A command line without shell metacharacters, or `none`. */
+  | { kind: "command" };
+
+const YES_NO = { kind: "enum", values: ["yes", "no"] } as const;
+const FORWARDING = { kind: "enum", values: ["yes", "no", "all", "local", "remote"] } as const;
+
+/**
+ * Directives a block may set: keywords OpenSSH (≥ 8.2) accepts inside `Match`, restricted to those that matter for
+ * SFTP jails. Order here is the order they are rendered in.
+ */
+export const DIRECTIVES: Readonly<Record<string, ValueKind>> = {
+  ChrootDirectory: { kind: "path", tokens: true },
+  ForceCommand: { kind: "command" },
+  AllowTcpForwarding: FORWARDING,
+  AllowStreamLocalForwarding: FORWARDING,
+  AllowAgentForwarding: YES_NO,
+  X11Forwarding: YES_NO,
+  GatewayPorts: { kind: "enum", values: ["yes", "no", "clientspecified"] },
+  PermitTunnel: { kind: "enum", values: ["yes", "no", "point-to-point", "ethernet"] },
+  DisableForwarding: YES_NO,
+  PermitTTY: YES_NO,
+  PermitUserRC: YES_NO,
+  PasswordAuthentication: YES_NO,
+  KbdInteractiveAuthentication: YES_NO,
+  PubkeyAuthentication: YES_NO,
+  AuthorizedKeysFile: { kind: "paths" },
+  Banner: { kind: "path", tokens: false },
+};
+export const DIRECTIVE_NAMES = Object.keys(DIRECTIVES);
+
+/** Match criteria, rendered in this order. All given criteria must hold (OpenSSH ANDs them). */
+export interface MatchCriteria {
+  /** `Match all`: every connection. Excludes the other criteria. */
+  all?: boolean;
+  User?: string[];
+  Group?: string[];
+  Host?: string[];
+  LocalAddress?: string[];
+  /** OpenSSH's `Match LocalPort` takes a single port. */
+  LocalPort?: number;
+  Address?: string[];
+}
+export const CRITERIA = ["User", "Group", "Host", "LocalAddress", "LocalPort", "Address"] as const;
+
+export interface BlockDesired {
+  /** Identifies the block on the host (part of its file name). */
+  name: string;
+  /** 0–99: blocks are read in this order; for a keyword set by several matching blocks, the lowest order wins. */
+  order: number;
+  match: MatchCriteria;
+  directives: Record<string, string>;
+  subsystemInternalSftp: boolean;
+}
+
+/** The drop-in a block lives in: `NN-sftp-jail-<name>.conf`, so glob order (lexical) is `order`, then name. */
+export function blockPath(name: string, order: number): string {
+  return `${DROPIN_DIR}/${String(order).padStart(2, "0")}-sftp-jail-${name}.conf`;
+}
+
+const BLOCK_FILE = /^\/etc\/ssh\/sshd_config\.d\/(\d\d)-sftp-jail-([A-Za-z0-9_-]+)\.conf$/;
+
+/** Name and order of one of our block files, or undefined for any other file (backups, temp files, the admin's). */
+export function parseBlockPath(path: string): { name: string; order: number } | undefined {
+  const m = BLOCK_FILE.exec(path);
+  return m ? { name: m[2], order: Number(m[1]) } : undefined;
+}
+
+/** The `Match` line's arguments. */
+export function renderCriteria(m: MatchCriteria): string {
+  if (m.all) return "all";
+  const parts: string[] = [];
+  for (const k of CRITERIA) {
+    const v = m[k];
+    if (v === undefined) continue;
+    parts.push(`${k} ${Array.isArray(v) ? v.join(",") : String(v)}`);
+  }
+  return parts.join(" ");
+}
+
+/** The whole drop-in file for a block. */
+export function renderBlock(d: BlockDesired): string {
+  const lines = [
+    `# Managed by sftp-jail: SshdMatchBlock "${d.name}" (order ${d.order}). Hand edits are reported as drift and`,
+    "# reverted by `pulumi up --refresh`; remove the resource rather than this file.",
+    ...(d.subsystemInternalSftp ? [WANTS_SUBSYSTEM] : []),
+    `Match ${renderCriteria(d.match)}`,
+  ];
+  for (const k of DIRECTIVE_NAMES) if (d.directives[k] !== undefined) lines.push(`\t${k} ${d.directives[k]}`);
+  return lines.join("\n") + "\n";
+}
+
+const CANONICAL_DIRECTIVE = new Map(DIRECTIVE_NAMES.map((k) => [k.toLowerCase(), k]));
+const CANONICAL_CRITERION = new Map<string, string>([...CRITERIA.map((k) => [k.toLowerCase(), k] as [string, string])]);
+
+/**
+ * Reads one of OUR block files back into fields, for drift. Tolerant of hand edits: keyword case is normalised,
+ * a keyword we do not manage is kept as written (so it shows up as drift and `up` removes it), comments are ignored.
+ */
+export function parseBlock(content: string): Pick<BlockDesired, "match" | "directives"> & { wantsSubsystem: boolean } {
+  const match: MatchCriteria = {};
+  const directives: Record<string, string> = {};
+  let wantsSubsystem = false;
+  let seenMatch = false;
+  for (const raw of content.split("\n")) {
+    const line = raw.trim();
+    if (line === WANTS_SUBSYSTEM) wantsSubsystem = true;
+    if (line === "" || line.startsWith("#")) continue;
+    const m = /^(\S+?)(?:\s*=\s*|\s+)(.*)$/.exec(line);
+    const keyword = m ? m[1] : line;
+    const rest = m ? m[2].trim() : "";
+    if (keyword.toLowerCase() === "match" && !seenMatch) {
+      seenMatch = true;
+      const toks = rest.split(/\s+/).filter(Boolean);
+      for (let i = 0; i < toks.length; i++) {
+        const k = toks[i].toLowerCase();
+        if (k === "all") {
+          match.all = true;
+          continue;
+        }
+        const c = CANONICAL_CRITERION.get(k) ?? toks[i];
+        const v = toks[++i] ?? "";
+        if (c === "LocalPort") match.LocalPort = Number(v);
+        else (match as Record<string, unknown>)[c] = v.split(",");
+      }
+      continue;
+    }
+    directives[CANONICAL_DIRECTIVE.get(keyword.toLowerCase()) ?? keyword] = rest;
+  }
+  return { match, directives, wantsSubsystem };
+}
+
+// ---- The main file's `Subsystem sftp` line --------------------------------------------------------------------------
+
+const MARK_REPLACED = "# sftp-jail: replaced ";
+const MARK_INSERTED = "# sftp-jail: inserted the next line";
+const MARK_TAIL = " (restored when no SshdMatchBlock wants Subsystem sftp internal-sftp any more)";
+export const SUBSYSTEM_LINE = "Subsystem sftp internal-sftp";
+const SUBSYSTEM_SFTP = /^\s*subsystem(?:\s*=\s*|\s+)sftp\s+(\S+)/i;
+const MATCH_LINE = /^\s*match(\s|=|$)/i;
+
+/** Where `Subsystem sftp` is defined in a config text (outside Match; sshd refuses it inside), and its command. */
+export function findSubsystem(content: string): { line: number; command: string } | undefined {
+  const lines = content.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    if (MATCH_LINE.test(lines[i])) return undefined;
+    const m = SUBSYSTEM_SFTP.exec(lines[i]);
+    if (m) return { line: i, command: m[1] };
+  }
+  return undefined;
+}
+
+/** True when the main file carries our Subsystem edit. */
+export function isTransformed(main: string): boolean {
+  return main.split("\n").some((l) => l.startsWith(MARK_REPLACED) || l === MARK_INSERTED + MARK_TAIL);
+}
+
+/**
+ * The main file with `Subsystem sftp internal-sftp`: the existing `Subsystem sftp` line is replaced (the original is
+ * kept verbatim, JSON-quoted, in a marker comment, so {@link untransformMain} restores it byte for byte), or, when
+ * there is none, the line is inserted at the top (always outside any Match). Unchanged when it already says so.
+ */
+export function transformMain(pristine: string): string {
+  if (isTransformed(pristine)) return pristine;
+  const found = findSubsystem(pristine);
+  const lines = pristine.split("\n");
+  if (found?.command === "internal-sftp") return pristine;
+  if (found) {
+    lines.splice(found.line, 1, MARK_REPLACED + JSON.stringify(lines[found.line]) + MARK_TAIL, SUBSYSTEM_LINE);
+  } else {
+    lines.splice(0, 0, MARK_INSERTED + MARK_TAIL, SUBSYSTEM_LINE);
+  }
+  return lines.join("\n");
+}
+
+/** Undoes {@link transformMain}, keeping every other line as it is now (hand edits elsewhere survive). */
+export function untransformMain(main: string): string {
+  const lines = main.split("\n");
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i];
+    const next = lines[i + 1];
+    if (l.startsWith(MARK_REPLACED) && l.endsWith(MARK_TAIL)) {
+      out.push(JSON.parse(l.slice(MARK_REPLACED.length, l.length - MARK_TAIL.length)) as string);
+      if (next === SUBSYSTEM_LINE) i++;
+    } else if (l === MARK_INSERTED + MARK_TAIL) {
+      if (next === SUBSYSTEM_LINE) i++;
+    } else out.push(l);
+  }
+  return out.join("\n");
+}
+
+/** Converts an Include glob to a RegExp (glob(3): `*` and `?` do not cross `/`). */
+function globRe(glob: string): RegExp {
+  const re = glob.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]");
+  return new RegExp(`^${re}$`);
+}
+
+/**
+ * True when the main file includes `path` unconditionally: an `Include` whose glob matches it, before the first
+ * `Match` (an Include inside a Match applies only to that Match). Relative Include paths are relative to /etc/ssh.
+ */
+export function mainIncludes(main: string, path: string): boolean {
+  for (const line of main.split("\n")) {
+    if (MATCH_LINE.test(line)) return false;
+    const m = /^\s*include(?:\s*=\s*|\s+)(.*)$/i.exec(line);
+    if (!m) continue;
+    for (let g of m[1].trim().split(/\s+/)) {
+      g = g.replace(/^"(.*)"$/, "$1");
+      if (!g.startsWith("/")) g = `/etc/ssh/${g}`;
+      if (globRe(g).test(path)) return true;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,124 @@
+import { HostFacts } from "../../provider/observe/facts";
+import { Operator, planBlock, planBlockDelete, reloadScript } from "../../provider/plan/sshd";
+import { BlockDesired, blockPath, renderBlock, transformMain } from "../../provider/plan/sshdRender";
+import { PlanError } from "../../provider/plan/types";
+import { debian12 } from "./fixtures";
+
+const OP: Operator = { user: "root", auth: ["publickey"] };
+const JAIL: BlockDesired = {
+  name: "jail",
+  order: 50,
+  match: { Group: ["sftp"] },
+  directives: { ChrootDirectory: "%h", ForceCommand: "internal-sftp", X11Forwarding: "no", AllowTcpForwarding: "no" },
+  subsystemInternalSftp: true,
+};
+const PATH = blockPath("jail", 50);
+
+/** Debian 12 facts as captured, with our block files written and the main file as sftp-jail leaves it. */
+function withBlocks(...blocks: BlockDesired[]): HostFacts {
+  const f = debian12();
+  for (const b of blocks) f.sshd.dropins.push({ path: blockPath(b.name, b.order), content: renderBlock(b) });
+  if (blocks.some((b) => b.subsystemInternalSftp)) f.sshd.main!.content = transformMain(f.sshd.main!.content);
+  return f;
+}
+
+/** The contents a step ships (base64-encoded: atomicWrite's printf, the Subsystem step's sj_put). */
+function shipped(script: string): string[] {
+  return [...script.matchAll(/(?:printf '%s'|sj_put) '?([A-Za-z0-9+/=]{8,})'?/g)].map((m) => Buffer.from(m[1], "base64").toString("utf8"));
+}
+
+describe("SshdMatchBlock planner", () => {
+  it("creates: write the drop-in, settle Subsystem, verify (sshd -t + sshd -T -C for the operator), reload", () => {
+    const p = planBlock(JAIL, debian12(), OP);
+    expect(p.path).toBe(PATH);
+    expect(p.steps.map((s) => s.description)).toEqual([
+      `write ${PATH}`,
+      "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)",
+      "check the whole sshd configuration and the operator's access (sshd -t, sshd -T -C)",
+      "reload sshd",
+    ]);
+    expect(shipped(p.steps[0].script)).toEqual([renderBlock(JAIL)]);
+    // Both versions of the main file travel; the host picks one from the block files present under the lock.
+    const main = debian12().sshd.main!.content;
+    expect(shipped(p.steps[1].script).sort()).toEqual([main, transformMain(main)].sort());
+    expect(p.steps[2].script).toContain("sshd -t");
+    expect(p.steps[2].script).toContain("sshd -T -C");
+    expect(p.steps[3].script).toBe("if [ -x /etc/init.d/ssh ]; then service ssh reload >/dev/null; else service sshd reload >/dev/null; fi");
+    expect(p.revert.map((s) => s.description)).toEqual([
+      "restore the previous block files",
+      "restore the Subsystem sftp line of sshd_config",
+      "check and reload sshd",
+    ]);
+    expect(p.revert[0].script).toBe(`rm -f ${PATH} ${PATH}.sftp-jail.bak`);
+    expect(p.cleanup[0].script).toBe(`rm -f ${PATH}.sftp-jail.bak`);
+  });
+
+  it("plans nothing when the block and the Subsystem line are already in place", () => {
+    expect(planBlock(JAIL, withBlocks(JAIL), OP).steps).toEqual([]);
+  });
+
+  it("rewrites a block edited by hand, restoring from the backup on revert", () => {
+    const f = withBlocks(JAIL);
+    f.sshd.dropins[0].content = f.sshd.dropins[0].content.replace("X11Forwarding no", "X11Forwarding yes");
+    const p = planBlock(JAIL, f, OP);
+    expect(shipped(p.steps[0].script)).toEqual([renderBlock(JAIL)]);
+    expect(p.revert[0].script).toBe(`if [ -e ${PATH}.sftp-jail.bak ]; then mv -f ${PATH}.sftp-jail.bak ${PATH}; fi`);
+  });
+
+  it("moves the file when order changes", () => {
+    const p = planBlock({ ...JAIL, order: 20 }, withBlocks(JAIL), OP, { name: "jail", order: 50 });
+    expect(p.steps.slice(0, 2).map((s) => s.description)).toEqual([`remove ${PATH}`, `write ${blockPath("jail", 20)}`]);
+  });
+
+  it("deletes the block; the main file goes back only when no block wants internal-sftp", () => {
+    const other: BlockDesired = { ...JAIL, name: "other", order: 60 };
+    const p = planBlockDelete("jail", 50, withBlocks(JAIL, other), OP);
+    expect(p.steps[0].description).toBe(`remove ${PATH}`);
+    // Already gone and nothing left to settle: no change.
+    expect(planBlockDelete("jail", 50, debian12(), OP).steps).toEqual([]);
+    // Gone, but the main file still carries our edit (e.g. removed by hand): settle it.
+    const leftover = debian12();
+    leftover.sshd.main!.content = transformMain(leftover.sshd.main!.content);
+    expect(planBlockDelete("jail", 50, leftover, OP).steps.length).toBeGreaterThan(0);
+  });
+
+  it("does not touch the main file for a block that does not want internal-sftp", () => {
+    const p = planBlock({ ...JAIL, subsystemInternalSftp: false }, debian12(), OP);
+    expect(p.steps.length).toBe(4);
+    expect(planBlock({ ...JAIL, subsystemInternalSftp: false }, withBlocks({ ...JAIL, subsystemInternalSftp: false }), OP).steps).toEqual([]);
+  });
+
+  it("refuses what it cannot do safely, saying how to fix it", () => {
+    const old = debian12();
+    old.openssh = { ...old.openssh!, version: "8.1p1", major: 8, minor: 1 };
+    expect(() => planBlock(JAIL, old, OP)).toThrow(/OpenSSH 8.1p1 is too old.*8\.2/);
+
+    const noInclude = debian12();
+    noInclude.sshd.main!.content = noInclude.sshd.main!.content.replace(/^Include .*$/m, "");
+    expect(() => planBlock(JAIL, noInclude, OP)).toThrow(/does not include \/etc\/ssh\/sshd_config.d\/\*\.conf/);
+
+    const broken = debian12();
+    broken.sshd.valid = false;
+    broken.sshd.error = "line 3: Bad configuration option: Foo";
+    expect(() => planBlock(JAIL, broken, OP)).toThrow(/already invalid.*Bad configuration option/);
+
+    const foreign = debian12();
+    foreign.sshd.dropins.push({ path: "/etc/ssh/sshd_config.d/10-admin.conf", content: "Subsystem sftp /usr/lib/openssh/sftp-server\n" });
+    try {
+      planBlock(JAIL, foreign, OP);
+      throw new Error("expected a refusal");
+    } catch (e) {
+      expect(e).toBeInstanceOf(PlanError);
+      expect((e as PlanError).what).toContain("10-admin.conf");
+      expect((e as PlanError).fix).toContain("subsystemInternalSftp: false");
+    }
+
+    expect(() => planBlock(JAIL, withBlocks({ ...JAIL, order: 10 }), OP)).toThrow(/already holds an sftp-jail block named "jail"/);
+  });
+
+  it("reloads sshd the way the host runs it", () => {
+    const f = debian12();
+    expect(reloadScript({ ...f, serviceManager: "systemd" })).toContain("systemctl reload ssh.service");
+    expect(reloadScript({ ...f, serviceManager: "none" })).toContain('kill -HUP "$(cat /run/sshd.pid)"');
+  });
+});

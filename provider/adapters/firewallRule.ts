@@ -1,0 +1,297 @@
+/**
+ * FirewallRule adapter: schema + the provider methods, wired to observe → plan → apply. Runs in the dynamic-provider
+ * process; the resource class (resources/firewallRule.ts) only points Pulumi at this module.
+ *
+ * Every change goes through confirm-or-revert ({@link applyGuarded}): after the rule is written, a fresh SSH login
+ * must still work, else the table saved just before the change is restored. The ruleset is persisted only after that.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { Session } from "../connection/pool";
+import { HostFacts } from "../observe/facts";
+import { forget, observe } from "../observe/snapshot";
+import { apply } from "../apply/apply";
+import { applyGuarded } from "../apply/guarded";
+import {
+  Backend,
+  CT_STATES,
+  COMMENT_PREFIX,
+  MAX_PORTS,
+  RuleDesired,
+  Target,
+  describeSpec,
+  desiredSpec,
+  locate,
+  parseCidr,
+  planPersist,
+  planRuleConverge,
+  planRuleDelete,
+} from "../plan/firewall";
+import { failuresOf, port } from "../schema/common";
+import { log } from "../util/log";
+import { UNKNOWN, checkInputs, containsUnknown, parseKnown, planOrThrow, sessionFor } from "./base";
+
+const chainName = z
+  .string({ error: "chain must be a string" })
+  .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,27}$/, {
+    error: 'chain must be 1–28 letters, digits, "_" or "-", starting with a letter or "_" (e.g. INPUT, or input for nftables)',
+  });
+
+/** The schema: the single source of truth for FirewallRule's inputs, defaults and messages. */
+export const firewallRuleShape = {
+  /**
+   * Identifies the rule on the host: its comment is `sftp-jail:<name>`, which is how sftp-jail finds it again.
+   * Unique per host. Defaults to the resource name (set by the resource class).
+   */
+  name: z
+    .string({ error: "name must be a string" })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.@+=-]{0,99}$/, {
+      error:
+        'name (the rule\'s comment is "sftp-jail:<name>"; it defaults to the resource name) must be 1–100 letters, digits or _.@+=- starting with a letter or digit: no spaces, quotes, colons or newlines; set name explicitly',
+    }),
+  /** iptables (the host's default variant), iptables-legacy, nftables, or auto (detect; kept once chosen). */
+  backend: z
+    .enum(["auto", "iptables", "iptables-legacy", "nftables"], { error: 'backend must be "auto", "iptables", "iptables-legacy" or "nftables"' })
+    .default("auto"),
+  /** Chain. Default: INPUT (iptables, table filter) or input (nftables). */
+  chain: chainName.optional(),
+  /** nftables only: "<family> <name>", family inet, ip or ip6. Default "inet filter". */
+  table: z
+    .string({ error: "table must be a string" })
+    .regex(/^(inet|ip|ip6) [A-Za-z_][A-Za-z0-9_-]{0,31}$/, { error: 'table must be "<family> <name>" with family inet, ip or ip6, e.g. "inet filter"' })
+    .optional(),
+  protocol: z.enum(["tcp", "udp"], { error: 'protocol must be "tcp" or "udp"' }).default("tcp"),
+  /** One destination port; give this or `ports`. */
+  port: port("port").optional(),
+  /** Several destination ports (at most 15); give this or `port`. */
+  ports: z
+    .array(port("ports[]"), { error: "ports must be a list of port numbers" })
+    .min(1, { error: "ports must not be empty (or use port)" })
+    .max(MAX_PORTS, { error: `ports may list at most ${MAX_PORTS} ports (iptables multiport limit); split the rule` })
+    .refine((p) => new Set(p).size === p.length, { error: "ports must not repeat a port" })
+    .optional(),
+  /** Source address or network (CIDR), IPv4 or IPv6; host bits must be zero. Omit for any source. */
+  source: z
+    .string({ error: "source must be a string" })
+    .transform((s, ctx) => {
+      try {
+        return parseCidr(s.trim()).text;
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: `source: ${(e as Error).message}` });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  /** conntrack states to match, e.g. ["NEW"]. Omit for any state. */
+  state: z
+    .array(z.enum(CT_STATES, { error: `state entries must be one of ${CT_STATES.join(", ")} (upper case)` }), {
+      error: 'state must be a list, e.g. ["NEW"]',
+    })
+    .min(1, { error: 'state must not be empty; omit it to match any state' })
+    .refine((s) => new Set(s).size === s.length, { error: "state must not repeat a state" })
+    .optional(),
+  action: z.enum(["ACCEPT", "DROP", "REJECT"], { error: 'action must be "ACCEPT", "DROP" or "REJECT"' }).default("ACCEPT"),
+  /**
+   * top: before every rule that is not sftp-jail's; bottom: after them; beforeReject: before the chain's first
+   * REJECT/DROP rule (appended when there is none). Default beforeReject.
+   */
+  position: z
+    .enum(["top", "bottom", "beforeReject"], { error: 'position must be "top", "bottom" or "beforeReject"' })
+    .default("beforeReject"),
+  /** Also save the ruleset where the distro loads it at boot (Debian: /etc/iptables/rules.v4, /etc/nftables.conf). */
+  persist: z.boolean({ error: "persist must be true or false" }).default(false),
+};
+
+const fieldsSchema = z.strictObject(firewallRuleShape).superRefine((f, ctx) => {
+  if ((f.port === undefined) === (f.ports === undefined)) {
+    ctx.addIssue({ code: "custom", path: ["port"], message: "give exactly one of port or ports" });
+  }
+  if (f.table !== undefined && f.backend !== "nftables" && f.backend !== "auto") {
+    ctx.addIssue({ code: "custom", path: ["table"], message: `table applies to nftables only; remove it for backend ${f.backend}` });
+  }
+});
+type Fields = z.output<typeof fieldsSchema>;
+
+/** Drift markers: the class passes them as `true` (desired); read reports what it observed. */
+const DRIFT_KEYS = ["inPosition", "matchesSpec"] as const;
+
+/** What state keeps: inputs as normalised, where the rule went, and what was observed. */
+interface Outputs extends Fields {
+  connection: unknown;
+  /** The backend used (auto resolved at create; never re-guessed). */
+  resolvedBackend: Backend;
+  /** "filter" (iptables) or "<family> <name>" (nftables). */
+  resolvedTable: string;
+  resolvedChain: string;
+  family: Target["family"];
+  /** The comment that marks the rule: sftp-jail:<name>. */
+  comment: string;
+  /** The rule in words. */
+  rule: string;
+  /** The rule is where `position` wants it. */
+  inPosition: boolean;
+  /** The rule exists once, with exactly the declared match and action. */
+  matchesSpec: boolean;
+}
+
+export const TYPE = "FirewallRule";
+const label = (name: string) => `${TYPE} "${name}"`;
+
+function fields(o: Record<string, unknown>): Fields {
+  const keys = Object.keys(firewallRuleShape);
+  const picked = Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+  return parseKnown(fieldsSchema, picked, label(String(o.name)));
+}
+
+function desired(f: Fields): RuleDesired {
+  return {
+    name: f.name,
+    backend: f.backend,
+    chain: f.chain,
+    table: f.table,
+    protocol: f.protocol,
+    ports: [...(f.ports ?? [f.port!])].sort((a, b) => a - b),
+    source: f.source,
+    state: f.state ?? [],
+    action: f.action,
+    position: f.position,
+  };
+}
+
+const targetOf = (o: Outputs): Target => ({ backend: o.resolvedBackend, table: o.resolvedTable, chain: o.resolvedChain, family: o.family });
+
+/**
+ * Firewall work on one host runs one resource at a time in this process, each on a fresh snapshot: planners use
+ * rule positions and handles, which a concurrent change to the same chain would make stale.
+ */
+async function serialized<T>(s: Session, f: () => Promise<T>): Promise<T> {
+  const g = globalThis as unknown as { [k: symbol]: Map<string, Promise<unknown>> };
+  const m = (g[Symbol.for("sftp-jail.firewall.queue.v1")] ??= new Map());
+  const prev = m.get(s.target) ?? Promise.resolve();
+  const run = prev.catch(() => undefined).then(f);
+  m.set(s.target, run);
+  return run;
+}
+
+async function fresh(s: Session): Promise<HostFacts> {
+  forget(s);
+  return observe(s);
+}
+
+function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts): Outputs {
+  const d = desired(f);
+  const loc = locate(d, t, facts);
+  return {
+    ...f,
+    connection,
+    resolvedBackend: t.backend,
+    resolvedTable: t.table,
+    resolvedChain: t.chain,
+    family: t.family,
+    comment: COMMENT_PREFIX + f.name,
+    rule: describeSpec(desiredSpec(d, t)),
+    inPosition: loc.inPosition,
+    matchesSpec: loc.matchesSpec,
+  };
+}
+
+/** Converges the rule (create and update share it): guarded change, then persistence once confirmed. */
+async function converge(f: Fields, connection: unknown, previous?: Backend, persistAnyway = false): Promise<Outputs> {
+  const s = sessionFor(connection, label(f.name));
+  const ctx = { session: s, resource: label(f.name) };
+  return serialized(s, async () => {
+    const facts = await fresh(s);
+    const plan = planOrThrow(s, ctx.resource, () => planRuleConverge(desired(f), facts, previous));
+    const t = plan.located.target;
+    let after = (await applyGuarded(ctx, plan)) ?? facts;
+    if (f.persist && (plan.steps.length || persistAnyway)) {
+      const persist = planOrThrow(s, ctx.resource, () => planPersist(t, after));
+      after = (await apply(ctx, persist)) ?? after;
+    }
+    const outs = outputsOf(f, connection, t, after);
+    if (!outs.inPosition || !outs.matchesSpec) {
+      log.warn(`${ctx.resource}: the rule is not in place after the change (another tool may be editing ${t.table} ${t.chain})`);
+    }
+    return outs;
+  });
+}
+
+export async function check(_olds: unknown, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+  const rest = { ...news };
+  for (const k of DRIFT_KEYS) delete rest[k];
+  const { inputs, failures } = checkInputs(firewallRuleShape, rest);
+  const keys = Object.keys(firewallRuleShape);
+  if (!failures.length && !keys.some((k) => containsUnknown(inputs[k]))) {
+    // Cross-field rules (port xor ports, table only for nftables), once every field is known.
+    const r = fieldsSchema.safeParse(Object.fromEntries(keys.filter((k) => inputs[k] !== undefined).map((k) => [k, inputs[k]])));
+    if (!r.success) failures.push(...failuresOf(r.error));
+  }
+  return { inputs: { ...inputs, inPosition: true, matchesSpec: true }, failures };
+}
+
+const sameHost = (a: unknown, b: unknown): boolean => {
+  const x = a as { host?: unknown; port?: unknown } | undefined;
+  const y = b as { host?: unknown; port?: unknown } | undefined;
+  return x?.host === y?.host && (x?.port ?? 22) === (y?.port ?? 22);
+};
+
+export async function diff(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+  const differs = (k: string) => JSON.stringify(news[k] ?? null) !== JSON.stringify((olds as unknown as Record<string, unknown>)[k] ?? null);
+  const replaces = ["name", "backend", "chain", "table"].filter(differs);
+  if (!sameHost(olds.connection, news.connection)) replaces.push("connection");
+  // iptables keeps IPv4 and IPv6 in separate tables: a source of the other family is a different rule.
+  if (olds.resolvedBackend !== "nftables" && news.source !== UNKNOWN) {
+    const fam = typeof news.source === "string" && news.source.includes(":") ? "ipv6" : "ipv4";
+    if (fam !== olds.family) replaces.push("source");
+  }
+  const fieldChanged = ["protocol", "port", "ports", "source", "state", "action", "position", "persist"].some(differs);
+  const drift = olds.inPosition === false || olds.matchesSpec === false;
+  return {
+    changes: replaces.length > 0 || fieldChanged || drift || JSON.stringify(olds.connection) !== JSON.stringify(news.connection),
+    replaces,
+    // The new rule may reuse the old comment; the old one must be gone first or create would adopt it.
+    deleteBeforeReplace: true,
+  };
+}
+
+export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
+  const f = fields(inputs);
+  const outs = await converge(f, inputs.connection);
+  return { id: `firewall/${f.name}`, outs };
+}
+
+export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult> {
+  if (!props) throw new Error(`${TYPE} ${id}: cannot read without prior state (import is not supported by dynamic providers)`);
+  const f = fields(props as unknown as Record<string, unknown>);
+  const s = sessionFor(props.connection, label(f.name));
+  const t = targetOf(props);
+  const facts = await serialized(s, () => fresh(s));
+  const loc = locate(desired(f), t, facts);
+  if (!loc.ours.length) return {}; // deleted by hand: refresh drops it and the next up recreates it
+  const outs: Outputs = { ...props, inPosition: loc.inPosition, matchesSpec: loc.matchesSpec };
+  // Inputs stay the program's; only the drift markers carry what was observed, so a preview shows them changing.
+  const inputs: Record<string, unknown> = { connection: props.connection, inPosition: loc.inPosition, matchesSpec: loc.matchesSpec };
+  for (const k of Object.keys(firewallRuleShape)) if ((props as unknown as Record<string, unknown>)[k] !== undefined) inputs[k] = (props as unknown as Record<string, unknown>)[k];
+  return { id, props: outs, inputs };
+}
+
+export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+  const f = fields(news);
+  const outs = await converge(f, news.connection, olds.resolvedBackend, !olds.persist);
+  return { outs };
+}
+
+async function remove(_id: string, props: Outputs): Promise<void> {
+  const f = fields(props as unknown as Record<string, unknown>);
+  const s = sessionFor(props.connection, label(f.name));
+  const ctx = { session: s, resource: label(f.name) };
+  const t = targetOf(props);
+  await serialized(s, async () => {
+    const facts = await fresh(s);
+    const plan = planOrThrow(s, ctx.resource, () => planRuleDelete(desired(f), t, facts));
+    // Removing a rule can lock out too (an ACCEPT for SSH in front of a REJECT), so it is guarded like a change.
+    const after = await applyGuarded(ctx, plan);
+    if (f.persist && after) await apply(ctx, planOrThrow(s, ctx.resource, () => planPersist(t, after)));
+  });
+}
+export { remove as delete };

@@ -1,0 +1,841 @@
+/**
+ * FirewallRule planner: one rule, marked by its comment `sftp-jail:<name>`, in the host's packet filter.
+ *
+ * Pure: parsers for what the host printed (`iptables-save` text, `nft -j list ruleset` JSON) and planners that turn
+ * (desired rule, facts) into steps. Both backends are reduced to the same model: an ordered list of rules per chain,
+ * each with its comment, whether it is a REJECT/DROP, and a canonical {@link RuleSpec} of its match and action.
+ * Our rule is found by its comment (never by position), so runs are idempotent and drift is visible:
+ * - missing: no rule carries our comment;
+ * - moved: it carries our comment but its place no longer satisfies `position`;
+ * - edited: its match/action differs from the spec (or it appears more than once).
+ *
+ * Commands are argument vectors built from validated fields only; the one exception is deleting an iptables rule by
+ * the exact tokens `iptables-save` printed for it, which are passed as quoted arguments, never interpreted by a shell.
+ */
+import { isIPv6 } from "net";
+import { HostFacts } from "../observe/facts";
+import { quote, quoteArg } from "../util/shell";
+import { Plan, PlanError, Step, cmd } from "./types";
+
+export type Backend = "iptables" | "iptables-legacy" | "nftables";
+export type BackendChoice = Backend | "auto";
+export type Protocol = "tcp" | "udp";
+export type Action = "ACCEPT" | "DROP" | "REJECT";
+export type Position = "top" | "bottom" | "beforeReject";
+/** conntrack states in the order iptables prints them. */
+export const CT_STATES = ["INVALID", "NEW", "RELATED", "ESTABLISHED", "UNTRACKED"] as const;
+export type CtState = (typeof CT_STATES)[number];
+/** ipv4/ipv6: the rule matches one family; any: both (nftables `inet` tables only). */
+export type Family = "ipv4" | "ipv6" | "any";
+
+/** Every rule sftp-jail owns carries a comment starting with this. */
+export const COMMENT_PREFIX = "sftp-jail:";
+/** Where confirm-or-revert keeps the ruleset as it was before a change (tmpfs: gone after a reboot, as is the change). */
+export const BACKUP_DIR = "/run/sftp-jail/firewall";
+/** iptables' multiport match takes at most 15 ports. */
+export const MAX_PORTS = 15;
+
+/** The desired rule, as the adapter's schema normalised it. */
+export interface RuleDesired {
+  /** Identifies the rule on the host: its comment is `sftp-jail:<name>`. */
+  name: string;
+  backend: BackendChoice;
+  /** Chain; default INPUT (iptables) or input (nftables). */
+  chain?: string;
+  /** nftables only: "<family> <table>", default "inet filter". */
+  table?: string;
+  protocol: Protocol;
+  /** Sorted, unique, 1..15 ports. */
+  ports: number[];
+  /** Canonical CIDR (see {@link parseCidr}). */
+  source?: string;
+  /** Canonical order (see {@link CT_STATES}); empty: any state. */
+  state: CtState[];
+  action: Action;
+  position: Position;
+}
+
+/** Match + action of a rule in one canonical form for both backends: two rules are the same iff their specs are. */
+export interface RuleSpec {
+  family: Family;
+  protocol: Protocol | null;
+  ports: number[];
+  /** Canonical CIDR; null for "any address" (including 0.0.0.0/0 and ::/0). */
+  source: string | null;
+  state: CtState[];
+  action: Action | null;
+  /** Matches or options sftp-jail does not write (their presence means the rule was edited). */
+  extra: string[];
+}
+
+/** Where a rule lives: resolved once at create and kept in state, so later runs never re-guess. */
+export interface Target {
+  backend: Backend;
+  family: Family;
+  /** iptables: "filter"; nftables: "<family> <name>". */
+  table: string;
+  chain: string;
+}
+
+/** One rule as observed, in chain order. */
+export interface ObservedRule {
+  chain: string;
+  comment: string | null;
+  /** Target/verdict is REJECT or DROP. */
+  terminal: boolean;
+  spec: RuleSpec;
+  /** iptables: the tokens after `-A <chain>` as iptables-save printed them. */
+  args?: string[];
+  /** nftables: the rule's handle. */
+  handle?: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Addresses
+
+function v4Bytes(s: string): number[] | null {
+  const m = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.exec(s);
+  return m ? m.slice(1).map(Number) : null;
+}
+
+function v6Groups(s: string): number[] | null {
+  if (!/^[0-9A-Fa-f:.]+$/.test(s) || !isIPv6(s)) return null;
+  let str = s.toLowerCase();
+  const m = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(str);
+  if (m) {
+    const b = v4Bytes(m[2]);
+    if (!b) return null;
+    str = m[1] + ((b[0] << 8) | b[1]).toString(16) + ":" + ((b[2] << 8) | b[3]).toString(16);
+  }
+  const parts = str.split("::");
+  const head = parts[0] ? parts[0].split(":") : [];
+  const tail = parts.length === 2 && parts[1] ? parts[1].split(":") : [];
+  const fill = parts.length === 2 ? 8 - head.length - tail.length : 0;
+  const groups = [...head, ...Array<string>(fill).fill("0"), ...tail].map((x) => parseInt(x, 16));
+  return groups.length === 8 && groups.every((g) => g >= 0 && g <= 0xffff) ? groups : null;
+}
+
+/** RFC 5952 text (what inet_ntop, iptables-save and nft print): lower case, longest zero run of 2+ groups as "::". */
+function v6Text(g: number[]): string {
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (bestLen < 2) return hex.join(":");
+  return hex.slice(0, best).join(":") + "::" + hex.slice(best + bestLen).join(":");
+}
+
+/** A parsed CIDR: family and canonical text as iptables-save and nft print it (a bare address gets /32 or /128). */
+export interface Cidr {
+  family: "ipv4" | "ipv6";
+  text: string;
+  /** True for 0.0.0.0/0 and ::/0: every address of the family. */
+  any: boolean;
+}
+
+/**
+ * Parses a CIDR strictly. Throws an Error whose message says what is wrong and what to write instead; host bits must
+ * be zero because the kernel would silently clear them and the rule would then never match its own spec.
+ */
+export function parseCidr(input: string): Cidr {
+  const [addr, len, ...rest] = input.split("/");
+  if (rest.length) throw new Error(`"${input}" has more than one "/"`);
+  const b4 = v4Bytes(addr);
+  const g6 = b4 ? null : v6Groups(addr);
+  if (!b4 && !g6) throw new Error(`"${addr}" is not an IPv4 or IPv6 address (write e.g. 203.0.113.0/24 or 2001:db8::/32)`);
+  const bits = b4 ? 32 : 128;
+  if (len !== undefined && !/^(0|[1-9]\d{0,2})$/.test(len)) throw new Error(`prefix length "${len}" must be a number 0–${bits}`);
+  const prefix = len === undefined ? bits : Number(len);
+  if (prefix > bits) throw new Error(`prefix length /${prefix} is longer than ${bits} bits`);
+  const words = b4 ?? g6!;
+  const width = b4 ? 8 : 16;
+  const masked = words.map((w, i) => {
+    const keep = Math.max(0, Math.min(width, prefix - i * width));
+    return keep === 0 ? 0 : (w >> (width - keep)) << (width - keep);
+  });
+  if (masked.some((w, i) => w !== words[i])) {
+    const net = b4 ? masked.join(".") : v6Text(masked);
+    throw new Error(`"${input}" has host bits set; the network is ${net}/${prefix}`);
+  }
+  const text = (b4 ? b4.join(".") : v6Text(g6!)) + "/" + prefix;
+  return { family: b4 ? "ipv4" : "ipv6", text, any: prefix === 0 };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Specs
+
+const sortStates = (s: string[]): CtState[] =>
+  [...new Set(s.map((x) => x.toUpperCase()))].sort((a, b) => CT_STATES.indexOf(a as CtState) - CT_STATES.indexOf(b as CtState)) as CtState[];
+
+/** The spec a desired rule has on `target`. */
+export function desiredSpec(d: RuleDesired, target: Target): RuleSpec {
+  const src = d.source ? parseCidr(d.source) : null;
+  return {
+    family: target.family,
+    protocol: d.protocol,
+    ports: [...d.ports].sort((a, b) => a - b),
+    source: src && !src.any ? src.text : null,
+    state: sortStates(d.state),
+    action: d.action,
+    extra: [],
+  };
+}
+
+export function sameSpec(a: RuleSpec, b: RuleSpec): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** A rule in words, for logs, previews and the `rule` output. */
+export function describeSpec(s: RuleSpec): string {
+  const parts = [s.action ?? "(no action)", s.protocol ?? "any protocol"];
+  if (s.ports.length) parts.push(`port${s.ports.length > 1 ? "s" : ""} ${s.ports.join(",")}`);
+  parts.push(s.source ? `from ${s.source}` : s.family === "any" ? "from anywhere" : `from any ${s.family} address`);
+  if (s.state.length) parts.push(`state ${s.state.join(",")}`);
+  if (s.extra.length) parts.push(`plus ${s.extra.join(" ")}`);
+  return parts.join(" ");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// iptables
+
+/** Splits one iptables-save line into tokens; double quotes group, and `\"` / `\\` inside them are escapes. */
+export function tokenize(line: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  let has = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === '"') {
+      has = true;
+      for (i++; i < line.length && line[i] !== '"'; i++) {
+        if (line[i] === "\\" && i + 1 < line.length) i++;
+        cur += line[i];
+      }
+    } else if (c === " " || c === "\t") {
+      if (has) out.push(cur);
+      cur = "";
+      has = false;
+    } else {
+      cur += c;
+      has = true;
+    }
+  }
+  if (has) out.push(cur);
+  return out;
+}
+
+/** One table of an iptables-save dump. */
+export interface IptTable {
+  /** Chains in the order declared, with their policy ("-" for user chains). */
+  chains: Array<{ name: string; policy: string }>;
+  /** `-A` lines in order, split into chain and tokens. */
+  rules: Array<{ chain: string; args: string[] }>;
+}
+
+/** Parses the `*<table>` section of iptables-save output; null when the table is absent. */
+export function parseIptablesSave(text: string | null, table = "filter"): IptTable | null {
+  if (!text) return null;
+  let inTable = false;
+  let found: IptTable | null = null;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    if (line.startsWith("*")) {
+      inTable = line.slice(1) === table;
+      if (inTable) found = { chains: [], rules: [] };
+    } else if (!inTable || !found) continue;
+    else if (line === "COMMIT") inTable = false;
+    else if (line.startsWith(":")) {
+      const [name, policy] = line.slice(1).split(/\s+/);
+      found.chains.push({ name, policy });
+    } else {
+      // `iptables-save -c` prefixes "[packets:bytes] "; the facts do not, but tolerate it.
+      const toks = tokenize(line.replace(/^\[\d+:\d+\]\s+/, ""));
+      if (toks[0] === "-A" && toks[1]) found.rules.push({ chain: toks[1], args: toks.slice(2) });
+    }
+  }
+  return found;
+}
+
+const DEFAULT_REJECT = new Set(["icmp-port-unreachable", "icmp6-port-unreachable"]);
+const KNOWN_MODULES = new Set(["tcp", "udp", "multiport", "conntrack", "comment"]);
+
+/** Reads the tokens of one iptables rule into a spec plus its comment. */
+export function iptablesRule(args: string[], family: "ipv4" | "ipv6"): { spec: RuleSpec; comment: string | null } {
+  const spec: RuleSpec = { family, protocol: null, ports: [], source: null, state: [], action: null, extra: [] };
+  let comment: string | null = null;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const v = args[i + 1];
+    if (a === "!") spec.extra.push(a);
+    else if (a === "-s" && v !== undefined) {
+      i++;
+      try {
+        const c = parseCidr(v);
+        spec.source = c.any ? null : c.text;
+      } catch {
+        spec.extra.push(`-s ${v}`);
+      }
+    } else if (a === "-p" && v !== undefined) {
+      i++;
+      if (v === "tcp" || v === "udp") spec.protocol = v;
+      else spec.extra.push(`-p ${v}`);
+    } else if (a === "-m" && v !== undefined) {
+      i++;
+      if (!KNOWN_MODULES.has(v)) spec.extra.push(`-m ${v}`);
+    } else if ((a === "--dport" || a === "--dports") && v !== undefined) {
+      i++;
+      for (const p of v.split(",")) {
+        if (/^\d+$/.test(p)) spec.ports.push(Number(p));
+        else spec.extra.push(`${a} ${p}`);
+      }
+    } else if (a === "--ctstate" && v !== undefined) {
+      i++;
+      spec.state = sortStates(v.split(","));
+    } else if (a === "--comment" && v !== undefined) {
+      i++;
+      comment = v;
+    } else if (a === "-j" && v !== undefined) {
+      i++;
+      if (v === "ACCEPT" || v === "DROP" || v === "REJECT") spec.action = v;
+      else spec.extra.push(`-j ${v}`);
+    } else if (a === "--reject-with" && v !== undefined) {
+      i++;
+      if (!DEFAULT_REJECT.has(v)) spec.extra.push(`--reject-with ${v}`);
+    } else spec.extra.push(a);
+  }
+  spec.ports.sort((x, y) => x - y);
+  return { spec, comment };
+}
+
+/** The argument list sftp-jail writes for a rule (after `-I/-A <chain>`). */
+export function iptablesArgs(d: RuleDesired, comment: string): string[] {
+  const src = d.source ? parseCidr(d.source) : null;
+  const ports = [...d.ports].sort((a, b) => a - b);
+  return [
+    ...(src && !src.any ? ["-s", src.text] : []),
+    "-p",
+    d.protocol,
+    ...(ports.length === 1 ? ["-m", d.protocol, "--dport", String(ports[0])] : ["-m", "multiport", "--dports", ports.join(",")]),
+    ...(d.state.length ? ["-m", "conntrack", "--ctstate", sortStates(d.state).join(",")] : []),
+    "-m",
+    "comment",
+    "--comment",
+    comment,
+    "-j",
+    d.action,
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// nftables
+
+interface NftTable {
+  family: string;
+  name: string;
+}
+interface NftChain {
+  family: string;
+  table: string;
+  name: string;
+  type?: string;
+  hook?: string;
+  prio?: number;
+  policy?: string;
+}
+interface NftRule {
+  family: string;
+  table: string;
+  chain: string;
+  handle: number;
+  comment?: string;
+  expr: unknown[];
+}
+/** `nft -j list ruleset`, split by object kind. */
+export interface NftRuleset {
+  tables: NftTable[];
+  chains: NftChain[];
+  rules: NftRule[];
+  /** Other objects (sets, maps, counters, ...) per "family name" of their table. */
+  others: Record<string, number>;
+}
+
+/** Splits the `nft -j` document into tables, chains and rules (rules keep their listed order: chain order). */
+export function parseNft(json: unknown): NftRuleset | null {
+  const items = (json as { nftables?: unknown[] } | null)?.nftables;
+  if (!Array.isArray(items)) return null;
+  const r: NftRuleset = { tables: [], chains: [], rules: [], others: {} };
+  for (const it of items as Array<Record<string, Record<string, unknown>>>) {
+    const [kind, body] = Object.entries(it)[0] ?? [];
+    if (kind === "table") r.tables.push(body as unknown as NftTable);
+    else if (kind === "chain") r.chains.push(body as unknown as NftChain);
+    else if (kind === "rule") r.rules.push(body as unknown as NftRule);
+    else if (kind !== "metainfo" && body && typeof body.table === "string") {
+      const k = `${body.family} ${body.table}`;
+      r.others[k] = (r.others[k] ?? 0) + 1;
+    }
+  }
+  return r;
+}
+
+const IPTABLES_TABLES = new Set(["filter", "nat", "mangle", "raw", "security"]);
+const BUILTIN_CHAINS = new Set(["INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"]);
+
+/** True for the tables iptables-nft makes (`ip filter` with chain INPUT, ...): they belong to the iptables backend. */
+export function isIptablesNftTable(rs: NftRuleset, t: NftTable): boolean {
+  return (
+    (t.family === "ip" || t.family === "ip6") &&
+    IPTABLES_TABLES.has(t.name) &&
+    rs.chains.some((c) => c.family === t.family && c.table === t.name && BUILTIN_CHAINS.has(c.name))
+  );
+}
+
+const asList = (v: unknown): unknown[] =>
+  Array.isArray(v) ? v : v && typeof v === "object" && Array.isArray((v as { set?: unknown[] }).set) ? (v as { set: unknown[] }).set : [v];
+
+/** Reads one nft rule's expressions into a spec. */
+export function nftRule(expr: unknown[], tableFamily: string): RuleSpec {
+  const spec: RuleSpec = {
+    family: tableFamily === "ip" ? "ipv4" : tableFamily === "ip6" ? "ipv6" : "any",
+    protocol: null,
+    ports: [],
+    source: null,
+    state: [],
+    action: null,
+    extra: [],
+  };
+  for (const e of expr as Array<Record<string, any>>) {
+    const m = e.match;
+    const left = m?.left;
+    if (m && m.op === "==" && left?.payload?.field === "saddr" && (left.payload.protocol === "ip" || left.payload.protocol === "ip6")) {
+      const r = m.right;
+      const txt = typeof r === "string" ? r : r?.prefix ? `${r.prefix.addr}/${r.prefix.len}` : null;
+      try {
+        const c = parseCidr(String(txt));
+        spec.source = c.text;
+        spec.family = c.family;
+      } catch {
+        spec.extra.push(JSON.stringify(e));
+      }
+    } else if (m && m.op === "==" && left?.payload?.field === "dport" && (left.payload.protocol === "tcp" || left.payload.protocol === "udp")) {
+      spec.protocol = left.payload.protocol;
+      for (const p of asList(m.right)) {
+        if (typeof p === "number") spec.ports.push(p);
+        else spec.extra.push(JSON.stringify(p));
+      }
+    } else if (m && m.op === "==" && left?.meta?.key === "l4proto" && (m.right === "tcp" || m.right === "udp")) {
+      spec.protocol = m.right;
+    } else if (m && m.op === "==" && left?.meta?.key === "nfproto" && (m.right === "ipv4" || m.right === "ipv6")) {
+      spec.family = m.right;
+    } else if (m && (m.op === "in" || m.op === "==") && left?.ct?.key === "state") {
+      spec.state = sortStates(asList(m.right).map(String));
+    } else if ("counter" in e) {
+      /* counters are bookkeeping, not part of the rule's meaning */
+    } else if ("accept" in e) spec.action = "ACCEPT";
+    else if ("drop" in e) spec.action = "DROP";
+    else if ("reject" in e) spec.action = "REJECT";
+    else spec.extra.push(JSON.stringify(e));
+  }
+  spec.ports.sort((a, b) => a - b);
+  return spec;
+}
+
+/** The nft tokens sftp-jail writes for a rule (after `nft add rule <family> <table> <chain>`). */
+export function nftTokens(d: RuleDesired, target: Target, comment: string): string[] {
+  const src = d.source ? parseCidr(d.source) : null;
+  const ports = [...d.ports].sort((a, b) => a - b);
+  const states = sortStates(d.state).map((s) => s.toLowerCase());
+  const t: string[] = [];
+  if (src && src.any && target.family === "any") t.push("meta", "nfproto", src.family);
+  else if (src && !src.any) t.push(src.family === "ipv4" ? "ip" : "ip6", "saddr", src.text);
+  t.push(d.protocol, "dport", ports.length === 1 ? String(ports[0]) : `{ ${ports.join(", ")} }`);
+  if (states.length) t.push("ct", "state", states.length === 1 ? states[0] : `{ ${states.join(", ")} }`);
+  // The comment is validated (letters, digits and _.@+=-:), so it is safe inside nft's own double quotes.
+  t.push(d.action === "ACCEPT" ? "accept" : d.action === "DROP" ? "drop" : "reject", "comment", `"${comment}"`);
+  return t;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Choosing the backend and the target
+
+const commentOf = (name: string) => COMMENT_PREFIX + name;
+
+function hasInputRules(t: IptTable | null): boolean {
+  return !!t && t.rules.length > 0;
+}
+
+/** Native nft base chains hooked on input that filter something. */
+function nftInputRules(rs: NftRuleset | null): number {
+  if (!rs) return 0;
+  const native = rs.tables.filter((t) => !isIptablesNftTable(rs, t));
+  let n = 0;
+  for (const t of native) {
+    for (const c of rs.chains.filter((c) => c.family === t.family && c.table === t.name && c.hook === "input")) {
+      n += rs.rules.filter((r) => r.family === t.family && r.table === t.name && r.chain === c.name).length;
+    }
+  }
+  return n;
+}
+
+/**
+ * Picks the backend for `auto`: the one that already holds filtering rules (a rule in another backend would be
+ * evaluated separately and could not open what this one rejects); with none, native nftables if a base input chain
+ * exists, else the default iptables, else nft. Several backends in use is ambiguous and refused.
+ */
+export function chooseBackend(facts: HostFacts): Backend {
+  const fw = facts.firewall;
+  const rs = parseNft(fw.nft);
+  const used: Backend[] = [];
+  if (nftInputRules(rs) > 0) used.push("nftables");
+  if (hasInputRules(parseIptablesSave(fw.iptables)) || hasInputRules(parseIptablesSave(fw.ip6tables))) {
+    used.push(fw.iptablesVariant === "legacy" ? "iptables-legacy" : "iptables");
+  }
+  if (fw.iptablesVariant !== "legacy" && hasInputRules(parseIptablesSave(fw.iptablesLegacy))) used.push("iptables-legacy");
+  if (used.length === 1) return used[0];
+  if (used.length > 1) {
+    throw new PlanError(
+      `backend "auto" is ambiguous: filter rules exist in ${used.join(" and ")}`,
+      `set backend to the one that holds your REJECT/DROP rules (${used.map((u) => `"${u}"`).join(" or ")})`,
+    );
+  }
+  const nativeInput = rs?.chains.some((c) => c.hook === "input" && !isIptablesNftTable(rs, rs.tables.find((t) => t.family === c.family && t.name === c.table)!));
+  if (nativeInput) return "nftables";
+  if (fw.iptablesVariant) return fw.iptablesVariant === "legacy" ? "iptables-legacy" : "iptables";
+  if (rs) return "nftables";
+  throw new PlanError("neither iptables nor nft was found on the host", "install nftables (Debian/Ubuntu: apt-get install nftables) or iptables");
+}
+
+/**
+ * Where the rule goes. `previous` is the backend state recorded at create, so later runs never switch backends.
+ * Defaults: iptables table filter chain INPUT; nftables table `inet filter` chain `input` (Debian's stock layout).
+ */
+export function resolveTarget(d: RuleDesired, facts: HostFacts, previous?: Backend): Target {
+  const backend = previous ?? (d.backend === "auto" ? chooseBackend(facts) : d.backend);
+  const src = d.source ? parseCidr(d.source) : null;
+  if (backend === "nftables") {
+    if (facts.firewall.nft === null) {
+      throw new PlanError("backend nftables was chosen but `nft` is not available on the host", "install nftables, or choose backend iptables");
+    }
+    const table = d.table ?? "inet filter";
+    const fam = table.split(" ")[0];
+    if (src && fam !== "inet" && (fam === "ip") !== (src.family === "ipv4")) {
+      throw new PlanError(`source ${src.text} is ${src.family} but table "${table}" is family ${fam}`, `use table "inet ${table.split(" ")[1]}" or a ${fam === "ip" ? "IPv4" : "IPv6"} source`);
+    }
+    const family: Family = fam === "ip" ? "ipv4" : fam === "ip6" ? "ipv6" : src ? src.family : "any";
+    return { backend, family, table, chain: d.chain ?? "input" };
+  }
+  if (d.table !== undefined) {
+    throw new PlanError(`table "${d.table}" applies to nftables only, but the backend is ${backend}`, "remove table (iptables rules go in the filter table), or set backend: \"nftables\"");
+  }
+  const family: Family = src?.family ?? "ipv4";
+  if (backend === "iptables-legacy" && family === "ipv6" && facts.firewall.iptablesVariant !== "legacy") {
+    throw new PlanError("IPv6 rules with iptables-legacy are not supported yet (the host facts do not include ip6tables-legacy-save)", "use an IPv4 source, or backend \"nftables\"");
+  }
+  if (backend === "iptables" && !facts.firewall.iptablesVariant) {
+    throw new PlanError("backend iptables was chosen but `iptables` is not available on the host", "install iptables, or choose backend nftables");
+  }
+  return { backend, family, table: "filter", chain: d.chain ?? "INPUT" };
+}
+
+/** The iptables binary for a target: `iptables`/`ip6tables`, or the `-legacy` ones when legacy is not the default. */
+function iptBin(t: Target, facts: HostFacts): string {
+  const base = t.family === "ipv6" ? "ip6tables" : "iptables";
+  return t.backend === "iptables-legacy" && facts.firewall.iptablesVariant !== "legacy" ? `${base}-legacy` : base;
+}
+
+function iptSave(t: Target, facts: HostFacts): string | null {
+  const fw = facts.firewall;
+  if (t.family === "ipv6") return fw.ip6tables;
+  return t.backend === "iptables-legacy" && fw.iptablesVariant !== "legacy" ? fw.iptablesLegacy : fw.iptables;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Locating our rule
+
+/** The chain as observed, and our rule in it. */
+export interface Located {
+  target: Target;
+  /** The table exists (iptables: built-in chains always count as existing). */
+  tableExists: boolean;
+  chainExists: boolean;
+  /** Rules of the target chain, in order. */
+  rules: ObservedRule[];
+  /** Rules carrying our comment anywhere in the table (normally one, in the target chain). */
+  ours: ObservedRule[];
+  /** Our rule exists exactly once, in the target chain, where `position` wants it. */
+  inPosition: boolean;
+  /** Our rule exists exactly once and its match and action are exactly the desired ones. */
+  matchesSpec: boolean;
+  /** nft: the table's chains, rules and other objects (for removing a table sftp-jail created). */
+  nft?: { chains: NftChain[]; rules: number; others: number };
+}
+
+const isOurs = (r: ObservedRule) => !!r.comment && r.comment.startsWith(COMMENT_PREFIX);
+
+/**
+ * Whether `position` holds for our rule at `index` of `rules`. Only rules that are not sftp-jail's count, so several
+ * sftp-jail rules never fight over the same place:
+ * - top: no foreign rule before it; bottom: no foreign rule after it;
+ * - beforeReject: no foreign REJECT/DROP rule before it (with none in the chain, anywhere is fine).
+ */
+export function positionHolds(position: Position, rules: ObservedRule[], index: number): boolean {
+  const before = rules.slice(0, index).filter((r) => !isOurs(r));
+  const after = rules.slice(index + 1).filter((r) => !isOurs(r));
+  if (position === "top") return before.length === 0;
+  if (position === "bottom") return after.length === 0;
+  return !before.some((r) => r.terminal);
+}
+
+/** Where our rule goes in `others` (the chain without our rule): the index to insert before. */
+export function insertIndex(position: Position, others: ObservedRule[]): number {
+  if (position === "top") return 0;
+  if (position === "bottom") return others.length;
+  const i = others.findIndex((r) => r.terminal && !isOurs(r));
+  return i < 0 ? others.length : i;
+}
+
+export function locate(d: RuleDesired, target: Target, facts: HostFacts): Located {
+  const comment = commentOf(d.name);
+  const want = desiredSpec(d, target);
+  let all: ObservedRule[] = [];
+  let tableExists = false;
+  let chainExists = false;
+  let nft: Located["nft"];
+  if (target.backend === "nftables") {
+    const rs = parseNft(facts.firewall.nft);
+    const [fam, name] = target.table.split(" ");
+    tableExists = !!rs?.tables.some((t) => t.family === fam && t.name === name);
+    if (rs && tableExists) {
+      const chains = rs.chains.filter((c) => c.family === fam && c.table === name);
+      chainExists = chains.some((c) => c.name === target.chain);
+      const rules = rs.rules.filter((r) => r.family === fam && r.table === name);
+      all = rules.map((r) => {
+        const spec = nftRule(r.expr, fam);
+        return { chain: r.chain, comment: r.comment ?? null, terminal: spec.action === "DROP" || spec.action === "REJECT", spec, handle: r.handle };
+      });
+      nft = { chains, rules: rules.length, others: rs.others[target.table] ?? 0 };
+    }
+  } else {
+    const t = parseIptablesSave(iptSave(target, facts));
+    tableExists = !!t;
+    chainExists = BUILTIN_CHAINS.has(target.chain) || !!t?.chains.some((c) => c.name === target.chain);
+    all = (t?.rules ?? []).map((r) => {
+      const { spec, comment: c } = iptablesRule(r.args, target.family === "ipv6" ? "ipv6" : "ipv4");
+      return { chain: r.chain, comment: c, terminal: spec.action === "DROP" || spec.action === "REJECT", spec, args: r.args };
+    });
+  }
+  const rules = all.filter((r) => r.chain === target.chain);
+  const ours = all.filter((r) => r.comment === comment);
+  const idx = rules.findIndex((r) => r.comment === comment);
+  const single = ours.length === 1 && idx >= 0;
+  return {
+    target,
+    tableExists,
+    chainExists,
+    rules,
+    ours,
+    inPosition: single && positionHolds(d.position, rules, idx),
+    matchesSpec: single && sameSpec(ours[0].spec, want),
+    nft,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Plans
+
+/** A guarded change: steps, the steps that restore the exact previous ruleset, and words for errors. */
+export interface FirewallPlan {
+  steps: Plan;
+  revert: Plan;
+  what: string;
+}
+
+const backupFile = (name: string, t: Target) => `${BACKUP_DIR}/${name}.${t.backend === "nftables" ? "nft" : t.family === "ipv6" ? "v6" : "v4"}`;
+
+/** Saves the table as it is, so revert can restore it exactly (iptables with counters; nft as a reloadable script). */
+function backupStep(name: string, t: Target, facts: HostFacts): Step {
+  const f = quoteArg(backupFile(name, t));
+  const mk = quote(["mkdir", "-p", BACKUP_DIR]);
+  if (t.backend === "nftables") {
+    const [fam, tbl] = t.table.split(" ");
+    // "table X" + "delete table X" + the listing: loading it replaces the table atomically, whether or not it exists.
+    return {
+      description: `save nft table ${t.table} for revert`,
+      script: `${mk} && { echo ${quoteArg(`table ${fam} ${tbl}`)}; echo ${quoteArg(`delete table ${fam} ${tbl}`)}; ${quote(["nft", "list", "table", fam, tbl])} 2>/dev/null || true; } > ${f}`,
+    };
+  }
+  const save = `${iptBin(t, facts)}-save`;
+  return {
+    description: `save ${save} filter table for revert`,
+    script: `${mk} && { ${quote([save, "-c", "-t", "filter"])} 2>/dev/null || true; } > ${f}`,
+  };
+}
+
+function revertStep(d: RuleDesired, t: Target, facts: HostFacts): Step {
+  const f = quoteArg(backupFile(d.name, t));
+  if (t.backend === "nftables") {
+    return { description: `restore nft table ${t.table} as it was`, script: quote(["nft", "-f", backupFile(d.name, t)]) };
+  }
+  const bin = iptBin(t, facts);
+  // Without a saved filter table (it did not exist), removing our rule is the exact inverse.
+  const del = `while ${quote([bin, "-w", "-t", "filter", "-D", t.chain, ...iptablesArgs(d, commentOf(d.name))])} 2>/dev/null; do :; done`;
+  return {
+    description: `restore the ${bin} filter table as it was`,
+    script: `if grep -q '^\\*filter' ${f}; then ${quote([`${bin}-restore`, "-w", "-c"])} < ${f}; else ${del}; fi`,
+  };
+}
+
+function deleteSteps(loc: Located, facts: HostFacts): Step[] {
+  const t = loc.target;
+  if (t.backend === "nftables") {
+    const [fam, tbl] = t.table.split(" ");
+    return loc.ours.map((r) => cmd(`delete rule ${r.comment} (handle ${r.handle}) from ${t.table} ${r.chain}`, ["nft", "delete", "rule", fam, tbl, r.chain, "handle", r.handle!]));
+  }
+  const bin = iptBin(t, facts);
+  return loc.ours.map((r) => cmd(`delete rule ${r.comment} from ${bin} ${r.chain}`, [bin, "-w", "-t", "filter", "-D", r.chain, ...r.args!]));
+}
+
+const NFT_HOOKS = new Set(["input", "forward", "output"]);
+
+function insertSteps(d: RuleDesired, loc: Located, facts: HostFacts): Step[] {
+  const t = loc.target;
+  const comment = commentOf(d.name);
+  const others = loc.rules.filter((r) => r.comment !== comment);
+  const at = insertIndex(d.position, others);
+  const where = at === others.length ? "at the end" : `before rule ${at + 1}`;
+  const desc = `insert ${describeSpec(desiredSpec(d, t))} as ${comment} into ${t.backend} ${t.table} ${t.chain} ${where}`;
+  if (t.backend === "nftables") {
+    const [fam, tbl] = t.table.split(" ");
+    const steps: Step[] = [];
+    if (!loc.tableExists) steps.push(cmd(`create nft table ${t.table}`, ["nft", "add", "table", fam, tbl]));
+    if (!loc.chainExists) {
+      if (!NFT_HOOKS.has(t.chain)) {
+        throw new PlanError(`chain "${t.chain}" does not exist in nft table ${t.table}`, `create it first, or use chain "input"`);
+      }
+      steps.push(cmd(`create base chain ${t.chain} in ${t.table}`, ["nft", "add", "chain", fam, tbl, t.chain, `{ type filter hook ${t.chain} priority filter ; policy accept ; }`]));
+    }
+    const tokens = nftTokens(d, t, comment);
+    const argv =
+      at === others.length
+        ? ["nft", "add", "rule", fam, tbl, t.chain, ...tokens]
+        : ["nft", "insert", "rule", fam, tbl, t.chain, "position", others[at].handle!, ...tokens];
+    return [...steps, cmd(desc, argv)];
+  }
+  if (!loc.chainExists) {
+    throw new PlanError(`chain "${t.chain}" does not exist in the ${t.backend} filter table`, "create it first, or use chain INPUT");
+  }
+  const bin = iptBin(t, facts);
+  const argv = at === others.length ? [bin, "-w", "-t", "filter", "-A", t.chain] : [bin, "-w", "-t", "filter", "-I", t.chain, at + 1];
+  return [cmd(desc, [...argv, ...iptablesArgs(d, comment)])];
+}
+
+/** Ports sshd listens on (`sshd -T`), default 22. */
+export function sshPorts(facts: HostFacts): number[] {
+  const p = (facts.sshd.effective.port ?? []).map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  return p.length ? p : [22];
+}
+
+/**
+ * Refuses a REJECT/DROP on sshd's port that also hits established connections: it would cut the SSH session sftp-jail
+ * needs to confirm the change and, if a fresh login fails, to revert it. Limited to NEW (and INVALID) connections,
+ * existing sessions survive, so a lockout is detected by the fresh login and reverted.
+ */
+function refuseSshCut(d: RuleDesired, facts: HostFacts): void {
+  if (d.action === "ACCEPT" || d.protocol !== "tcp") return;
+  const hit = d.ports.filter((p) => sshPorts(facts).includes(p));
+  if (!hit.length) return;
+  const newOnly = d.state.length > 0 && d.state.every((s) => s === "NEW" || s === "INVALID");
+  if (newOnly) return;
+  throw new PlanError(
+    `a ${d.action} rule on tcp port ${hit.join(",")} (the port sshd listens on) that is not limited to state NEW would cut established SSH sessions, including the one sftp-jail needs to confirm or revert this change`,
+    `add state: ["NEW"] (existing sessions keep working and a lockout of new logins is detected and reverted), or use another port`,
+  );
+}
+
+/** Create or converge: an empty plan when our rule is present once, in place and exactly as specified. */
+export function planRuleConverge(d: RuleDesired, facts: HostFacts, previous?: Backend): FirewallPlan & { located: Located } {
+  const target = resolveTarget(d, facts, previous);
+  const loc = locate(d, target, facts);
+  const what = `firewall rule ${commentOf(d.name)} (${describeSpec(desiredSpec(d, target))}) in ${target.backend} ${target.table} ${target.chain}`;
+  if (loc.inPosition && loc.matchesSpec) return { steps: [], revert: [], what, located: loc };
+  refuseSshCut(d, facts);
+  const steps = [backupStep(d.name, target, facts), ...deleteSteps(loc, facts), ...insertSteps(d, loc, facts)];
+  return { steps, revert: [revertStep(d, target, facts)], what, located: loc };
+}
+
+/**
+ * Removes exactly our rule(s). On nftables, a table left with nothing but the one empty, accept-policy base chain
+ * sftp-jail would have created is removed too (it filters nothing), so destroy leaves the ruleset as it found it.
+ */
+export function planRuleDelete(d: RuleDesired, target: Target, facts: HostFacts): FirewallPlan {
+  const loc = locate(d, target, facts);
+  const what = `removing firewall rule ${commentOf(d.name)} from ${target.backend} ${target.table} ${target.chain}`;
+  if (!loc.ours.length) return { steps: [], revert: [], what };
+  const steps = [backupStep(d.name, target, facts), ...deleteSteps(loc, facts)];
+  if (target.backend === "nftables" && loc.nft) {
+    const onlyOurs = loc.nft.rules === loc.ours.length && loc.nft.others === 0;
+    const c = loc.nft.chains;
+    const bare = c.length === 1 && c[0].name === target.chain && c[0].hook === target.chain && c[0].type === "filter" && (c[0].prio ?? 0) === 0 && c[0].policy === "accept";
+    if (onlyOurs && bare) {
+      const [fam, tbl] = target.table.split(" ");
+      steps.push(cmd(`delete nft table ${target.table} (now empty)`, ["nft", "delete", "table", fam, tbl]));
+    }
+  }
+  return { steps, revert: [revertStep(d, target, facts)], what };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Persistence
+
+const isDebianLike = (f: HostFacts) => f.os.id === "debian" || f.os.id === "ubuntu" || f.os.idLike.includes("debian");
+const isRhelLike = (f: HostFacts) => ["rhel", "centos", "fedora", "rocky", "almalinux"].includes(f.os.id) || f.os.idLike.some((x) => x === "rhel" || x === "fedora");
+
+/** Where the distro loads the saved ruleset from at boot. */
+export function persistPath(t: Target, facts: HostFacts): string {
+  if (isDebianLike(facts)) {
+    if (t.backend === "nftables") return "/etc/nftables.conf";
+    return t.family === "ipv6" ? "/etc/iptables/rules.v6" : "/etc/iptables/rules.v4";
+  }
+  if (isRhelLike(facts)) {
+    if (t.backend === "nftables") return "/etc/sysconfig/nftables.conf";
+    return t.family === "ipv6" ? "/etc/sysconfig/ip6tables" : "/etc/sysconfig/iptables";
+  }
+  throw new PlanError(`persist: do not know where ${facts.os.prettyName} keeps its saved ${t.backend} ruleset`, "set persist: false and save the ruleset with your distribution's tool");
+}
+
+/**
+ * Writes the live ruleset where the distro loads it at boot, atomically (temp file, then rename), after the change
+ * was confirmed. nftables: every native table as "table X / delete table X / listing", so loading it replaces those
+ * tables without flushing iptables-nft's or anyone else's; checked with `nft -c` before the rename.
+ */
+export function planPersist(t: Target, facts: HostFacts): Plan {
+  const path = persistPath(t, facts);
+  const tmp = `${path}.sftp-jail.tmp`;
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  if (t.backend === "nftables") {
+    const rs = parseNft(facts.firewall.nft);
+    const tables = (rs?.tables ?? []).filter((x) => !isIptablesNftTable(rs!, x));
+    const body = tables
+      .map((x) => `echo ${quoteArg(`table ${x.family} ${x.name}`)}; echo ${quoteArg(`delete table ${x.family} ${x.name}`)}; ${quote(["nft", "list", "table", x.family, x.name])}`)
+      .join("; ");
+    const script = [
+      `{ echo '#!/usr/sbin/nft -f'; echo '# Written by sftp-jail from the live ruleset; each table is replaced as a whole.'; ${body || "true"}; } > ${quoteArg(tmp)}`,
+      quote(["nft", "-c", "-f", tmp]),
+      quote(["chmod", "0755", tmp]),
+      quote(["mv", "-f", tmp, path]),
+    ].join(" && ");
+    return [{ description: `save the nftables ruleset to ${path}`, script }];
+  }
+  const save = `${iptBin(t, facts)}-save`;
+  const script = [quote(["mkdir", "-p", dir]), `${quote([save])} > ${quoteArg(tmp)}`, quote(["chmod", "0640", tmp]), quote(["mv", "-f", tmp, path])].join(" && ");
+  return [{ description: `save the ${save} ruleset to ${path}`, script }];
+}

@@ -1,0 +1,293 @@
+/**
+ * FirewallRule planner and parsers, on firewall facts captured from real sandbox hosts. test/unit/fixtures/firewall-*.txt
+ * is the raw output of the provider's own probe (`firewall.command` in provider/observe/facts.ts), parsed here by its
+ * own parser. Captured with: `sandbox.sh up fw-1`, the admin rules named in each describe() via `sandbox.sh console`,
+ * then `sandbox.sh console fw-1 "$(node -p 'require("./bin/provider/observe/facts").firewall.command')"`.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { HostFacts, firewall } from "../../provider/observe/facts";
+import {
+  RuleDesired,
+  chooseBackend,
+  iptablesRule,
+  locate,
+  parseCidr,
+  parseIptablesSave,
+  planPersist,
+  planRuleConverge,
+  planRuleDelete,
+  resolveTarget,
+  tokenize,
+} from "../../provider/plan/firewall";
+import { PlanError } from "../../provider/plan/types";
+import { debian12 } from "./fixtures";
+
+/** Debian 12 facts with the firewall section of a capture (optionally edited, to describe drift). */
+function withFirewall(name: string, edit: (raw: string) => string = (s) => s): HostFacts {
+  const raw = fs.readFileSync(path.join(__dirname, "fixtures", `firewall-${name}.txt`), "utf8");
+  return { ...debian12(), firewall: firewall.parse(edit(raw)) };
+}
+
+const rule = (over: Partial<RuleDesired> = {}): RuleDesired => ({
+  name: "new",
+  backend: "auto",
+  protocol: "tcp",
+  ports: [2022],
+  state: ["NEW"],
+  action: "ACCEPT",
+  position: "beforeReject",
+  ...over,
+});
+const partnerA = rule({ name: "partner-a", ports: [2222, 2223], source: "198.51.100.0/24" });
+const scripts = (p: { steps: ReadonlyArray<{ script: string }> }) => p.steps.map((s) => s.script);
+
+describe("parseCidr", () => {
+  it("accepts IPv4 networks and bare addresses, in the form iptables-save prints", () => {
+    expect(parseCidr("198.51.100.0/24")).toEqual({ family: "ipv4", text: "198.51.100.0/24", any: false });
+    expect(parseCidr("203.0.113.7").text).toBe("203.0.113.7/32");
+    expect(parseCidr("0.0.0.0/0").any).toBe(true);
+  });
+
+  it("canonicalises IPv6 the way inet_ntop does", () => {
+    expect(parseCidr("2001:DB8:0:0:0::/32").text).toBe("2001:db8::/32");
+    expect(parseCidr("2001:db8:0:1:0:0:0:1").text).toBe("2001:db8:0:1::1/128");
+    expect(parseCidr("::/0")).toEqual({ family: "ipv6", text: "::/0", any: true });
+  });
+
+  it("refuses host bits, naming the network to write instead", () => {
+    expect(() => parseCidr("198.51.100.7/24")).toThrow(/host bits set; the network is 198\.51\.100\.0\/24/);
+    expect(() => parseCidr("2001:db8::1/32")).toThrow(/the network is 2001:db8::\/32/);
+  });
+
+  it.each(["10.0.0.256/8", "010.0.0.0/8", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/8/9", "fe80::1%eth0", "1.2.3.4 ", "::g/64", "2001:db8::/129", "example.com"])(
+    "refuses %j",
+    (s) => expect(() => parseCidr(s)).toThrow(),
+  );
+});
+
+describe("iptables-save parsing", () => {
+  it("tokenizes quoted comments with escapes", () => {
+    expect(tokenize('-A INPUT -m comment --comment "a \\"b\\" c" -j ACCEPT')).toEqual(["-A", "INPUT", "-m", "comment", "--comment", 'a "b" c', "-j", "ACCEPT"]);
+  });
+
+  it("reads rules of the filter table in order, ignoring counters and other tables", () => {
+    const t = parseIptablesSave("*nat\n-A PREROUTING -j ACCEPT\nCOMMIT\n*filter\n:INPUT DROP [1:2]\n[3:4] -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n");
+    expect(t).toEqual({ chains: [{ name: "INPUT", policy: "DROP" }], rules: [{ chain: "INPUT", args: ["-p", "tcp", "-m", "tcp", "--dport", "22", "-j", "ACCEPT"] }] });
+    expect(parseIptablesSave("")).toBeNull();
+  });
+
+  it("flags matches sftp-jail does not write as extra, so an edited rule is drift", () => {
+    const { spec, comment } = iptablesRule(["-i", "eth0", "-p", "tcp", "-m", "tcp", "--dport", "22", "-m", "comment", "--comment", "sftp-jail:x", "-j", "ACCEPT"], "ipv4");
+    expect(comment).toBe("sftp-jail:x");
+    expect(spec.extra).toEqual(["-i", "eth0"]);
+  });
+});
+
+describe("backend choice", () => {
+  it("uses the backend that already holds filter rules", () => {
+    expect(chooseBackend(withFirewall("iptables-nft"))).toBe("iptables");
+    expect(chooseBackend(withFirewall("nftables"))).toBe("nftables");
+    expect(chooseBackend(withFirewall("iptables-legacy"))).toBe("iptables-legacy");
+  });
+
+  it("falls back to the default iptables on a host with no rules", () => {
+    expect(chooseBackend(withFirewall("empty"))).toBe("iptables");
+  });
+
+  it("refuses to guess when two backends filter", () => {
+    const both = withFirewall("nftables");
+    both.firewall.iptables = withFirewall("iptables-nft").firewall.iptables;
+    expect(() => chooseBackend(both)).toThrow(/ambiguous: filter rules exist in nftables and iptables/);
+  });
+
+  it("refuses a table for iptables and an IPv6 source for an ip table", () => {
+    const f = withFirewall("iptables-nft");
+    expect(() => resolveTarget(rule({ table: "inet filter" }), f)).toThrow(/applies to nftables only/);
+    expect(() => resolveTarget(rule({ backend: "nftables", table: "ip filter", source: "2001:db8::/32" }), f)).toThrow(/is ipv6 but table "ip filter"/);
+  });
+});
+
+describe("iptables planner (captured iptables-nft host: ACCEPT 22, ACCEPT icmp, sftp-jail:partner-a, REJECT)", () => {
+  const facts = withFirewall("iptables-nft");
+
+  it("finds an existing rule by its comment and plans nothing", () => {
+    const p = planRuleConverge(partnerA, facts);
+    expect(p.located.inPosition && p.located.matchesSpec).toBe(true);
+    expect(p.steps).toEqual([]);
+  });
+
+  it("inserts beforeReject just before the first REJECT/DROP, after saving the table for revert", () => {
+    const p = planRuleConverge(rule(), facts);
+    expect(scripts(p)).toEqual([
+      "mkdir -p /run/sftp-jail/firewall && { iptables-save -c -t filter 2>/dev/null || true; } > /run/sftp-jail/firewall/new.v4",
+      "iptables -w -t filter -I INPUT 4 -p tcp -m tcp --dport 2022 -m conntrack --ctstate NEW -m comment --comment sftp-jail:new -j ACCEPT",
+    ]);
+    expect(scripts({ steps: p.revert })).toEqual([
+      "if grep -q '^\\*filter' /run/sftp-jail/firewall/new.v4; then iptables-restore -w -c < /run/sftp-jail/firewall/new.v4; else while iptables -w -t filter -D INPUT -p tcp -m tcp --dport 2022 -m conntrack --ctstate NEW -m comment --comment sftp-jail:new -j ACCEPT 2>/dev/null; do :; done; fi",
+    ]);
+  });
+
+  it("puts top first and bottom last, with multiport for several ports", () => {
+    expect(scripts(planRuleConverge(rule({ position: "top", ports: [2, 1], state: [] }), facts))[1]).toBe(
+      "iptables -w -t filter -I INPUT 1 -p tcp -m multiport --dports 1,2 -m comment --comment sftp-jail:new -j ACCEPT",
+    );
+    expect(scripts(planRuleConverge(rule({ position: "bottom", protocol: "udp", action: "DROP" }), facts))[1]).toBe(
+      "iptables -w -t filter -A INPUT -p udp -m udp --dport 2022 -m conntrack --ctstate NEW -m comment --comment sftp-jail:new -j DROP",
+    );
+  });
+
+  it("reports a rule moved behind the REJECT and moves it back", () => {
+    const moved = withFirewall("iptables-nft", (raw) => {
+      const line = raw.split("\n").find((l) => l.includes("sftp-jail:partner-a"))!;
+      return raw.replace(line + "\n", "").replace("-A INPUT -j REJECT --reject-with icmp-port-unreachable\n", `-A INPUT -j REJECT --reject-with icmp-port-unreachable\n${line}\n`);
+    });
+    const p = planRuleConverge(partnerA, moved);
+    expect(p.located.inPosition).toBe(false);
+    expect(p.located.matchesSpec).toBe(true);
+    expect(scripts(p).slice(1)).toEqual([
+      "iptables -w -t filter -D INPUT -s 198.51.100.0/24 -p tcp -m multiport --dports 2222,2223 -m conntrack --ctstate NEW -m comment --comment sftp-jail:partner-a -j ACCEPT",
+      "iptables -w -t filter -I INPUT 3 -s 198.51.100.0/24 -p tcp -m multiport --dports 2222,2223 -m conntrack --ctstate NEW -m comment --comment sftp-jail:partner-a -j ACCEPT",
+    ]);
+  });
+
+  it("top holds behind other sftp-jail rules only; bottom holds before them only", () => {
+    const loc = locate(rule({ name: "partner-a", position: "top" }), resolveTarget(partnerA, facts), facts);
+    expect(loc.inPosition).toBe(false); // ACCEPT 22 and icmp are foreign rules in front of it
+    expect(locate({ ...partnerA, position: "bottom" }, resolveTarget(partnerA, facts), facts).inPosition).toBe(false);
+  });
+
+  it("rewrites an edited rule and removes duplicates", () => {
+    const edited = planRuleConverge({ ...partnerA, state: [] }, facts);
+    expect(edited.located.matchesSpec).toBe(false);
+    expect(scripts(edited)[1]).toMatch(/^iptables -w -t filter -D INPUT .*--ctstate NEW/);
+    expect(scripts(edited)[2]).not.toMatch(/conntrack/);
+    const dup = withFirewall("iptables-nft", (raw) => raw.replace(/(-A INPUT -s 198[^\n]*\n)/, "$1$1"));
+    const p = planRuleConverge(partnerA, dup);
+    expect(p.located.ours).toHaveLength(2);
+    expect(scripts(p).filter((s) => s.includes(" -D INPUT "))).toHaveLength(2);
+  });
+
+  it("uses ip6tables for an IPv6 source and finds the captured v6 rule in place", () => {
+    const v6 = rule({ name: "partner-v6", source: "2001:DB8::/32", ports: [2222], state: [] });
+    const p = planRuleConverge({ ...v6, source: parseCidr(v6.source!).text }, facts);
+    expect(p.located.target).toEqual({ backend: "iptables", family: "ipv6", table: "filter", chain: "INPUT" });
+    expect(p.steps).toEqual([]);
+    expect(scripts(planRuleConverge(rule({ source: "2001:db8::/32" }), facts))[1]).toBe(
+      "ip6tables -w -t filter -I INPUT 2 -s 2001:db8::/32 -p tcp -m tcp --dport 2022 -m conntrack --ctstate NEW -m comment --comment sftp-jail:new -j ACCEPT",
+    );
+  });
+
+  it("deletes exactly our rule by the tokens iptables-save printed", () => {
+    const t = resolveTarget(partnerA, facts);
+    expect(scripts(planRuleDelete(partnerA, t, facts)).slice(1)).toEqual([
+      "iptables -w -t filter -D INPUT -s 198.51.100.0/24 -p tcp -m multiport --dports 2222,2223 -m conntrack --ctstate NEW -m comment --comment sftp-jail:partner-a -j ACCEPT",
+    ]);
+    expect(planRuleDelete(rule(), t, facts).steps).toEqual([]);
+  });
+
+  it("refuses a REJECT/DROP on sshd's port that would cut established sessions, and guards one limited to NEW", () => {
+    expect(() => planRuleConverge(rule({ ports: [22], action: "DROP", state: [] }), facts)).toThrow(PlanError);
+    expect(() => planRuleConverge(rule({ ports: [22, 80], action: "REJECT", state: ["NEW", "ESTABLISHED"] }), facts)).toThrow(
+      /tcp port 22 \(the port sshd listens on\).*state NEW/,
+    );
+    const ok = planRuleConverge(rule({ ports: [22], action: "DROP", state: ["NEW"], position: "top" }), facts);
+    expect(scripts(ok)[1]).toBe("iptables -w -t filter -I INPUT 1 -p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -m comment --comment sftp-jail:new -j DROP");
+    expect(() => planRuleConverge(rule({ ports: [22], action: "DROP", protocol: "udp", state: [] }), facts)).not.toThrow();
+  });
+
+  it("persists to /etc/iptables/rules.v4 atomically on Debian", () => {
+    expect(scripts({ steps: planPersist(resolveTarget(rule(), facts), facts) })).toEqual([
+      "mkdir -p /etc/iptables && iptables-save > /etc/iptables/rules.v4.sftp-jail.tmp && chmod 0640 /etc/iptables/rules.v4.sftp-jail.tmp && mv -f /etc/iptables/rules.v4.sftp-jail.tmp /etc/iptables/rules.v4",
+    ]);
+  });
+});
+
+describe("iptables-legacy planner (captured host: legacy rules beside a default iptables-nft)", () => {
+  const facts = withFirewall("iptables-legacy");
+
+  it("reads and writes through the -legacy binaries", () => {
+    const found = planRuleConverge(rule({ name: "legacy-a", ports: [2222], state: [], position: "beforeReject" }), facts);
+    expect(found.located.target.backend).toBe("iptables-legacy");
+    expect(found.steps).toEqual([]);
+    const p = planRuleConverge(rule(), facts);
+    expect(scripts(p)[0]).toContain("iptables-legacy-save -c -t filter");
+    expect(scripts(p)[1]).toBe("iptables-legacy -w -t filter -I INPUT 3 -p tcp -m tcp --dport 2022 -m conntrack --ctstate NEW -m comment --comment sftp-jail:new -j ACCEPT");
+    expect(scripts({ steps: p.revert })[0]).toContain("iptables-legacy-restore -w -c <");
+  });
+
+  it("refuses IPv6 with legacy, naming what is missing", () => {
+    expect(() => planRuleConverge(rule({ source: "2001:db8::/32" }), facts)).toThrow(/ip6tables-legacy-save/);
+  });
+});
+
+describe("nftables planner (captured host: inet filter input with accept 22, sftp-jail:partner-a, icmp, reject)", () => {
+  const facts = withFirewall("nftables");
+
+  it("finds the rule in nft JSON by its comment and plans nothing", () => {
+    const p = planRuleConverge(partnerA, facts);
+    expect(p.located.target).toEqual({ backend: "nftables", family: "ipv4", table: "inet filter", chain: "input" });
+    expect(p.steps).toEqual([]);
+  });
+
+  it("inserts before the reject by handle, with nft tokens built from validated parts", () => {
+    const p = planRuleConverge(rule({ source: "2001:db8::/32", ports: [2022, 2023], state: ["ESTABLISHED", "NEW"] }), facts);
+    expect(scripts(p)).toEqual([
+      "mkdir -p /run/sftp-jail/firewall && { echo 'table inet filter'; echo 'delete table inet filter'; nft list table inet filter 2>/dev/null || true; } > /run/sftp-jail/firewall/new.nft",
+      `nft insert rule inet filter input position 6 ip6 saddr 2001:db8::/32 tcp dport '{ 2022, 2023 }' ct state '{ new, established }' accept comment '"sftp-jail:new"'`,
+    ]);
+    expect(scripts({ steps: p.revert })).toEqual(["nft -f /run/sftp-jail/firewall/new.nft"]);
+  });
+
+  it("moves a rule found after the reject, deleting it by handle", () => {
+    const moved = withFirewall("nftables", (raw) => {
+      const j = JSON.parse(raw.split("--nft\n")[1]);
+      const items = j.nftables as Array<Record<string, { handle?: number }>>;
+      const i = items.findIndex((x) => x.rule?.handle === 4);
+      items.push(...items.splice(i, 1));
+      return raw.split("--nft\n")[0] + "--nft\n" + JSON.stringify(j);
+    });
+    const p = planRuleConverge(partnerA, moved);
+    expect(p.located.inPosition).toBe(false);
+    expect(scripts(p).slice(1)).toEqual([
+      "nft delete rule inet filter input handle 4",
+      `nft insert rule inet filter input position 6 ip saddr 198.51.100.0/24 tcp dport '{ 2222, 2223 }' ct state new accept comment '"sftp-jail:partner-a"'`,
+    ]);
+  });
+
+  it("creates table and base chain on a host with none, and removes them again when the last rule goes", () => {
+    const empty = withFirewall("empty");
+    const p = planRuleConverge(rule({ backend: "nftables", state: [] }), empty);
+    expect(scripts(p).slice(1)).toEqual([
+      "nft add table inet filter",
+      "nft add chain inet filter input '{ type filter hook input priority filter ; policy accept ; }'",
+      `nft add rule inet filter input tcp dport 2022 accept comment '"sftp-jail:new"'`,
+    ]);
+    const after = withFirewall("empty", (raw) =>
+      raw.replace(
+        /\]\}\s*$/,
+        `, {"table": {"family": "inet", "name": "filter", "handle": 9}}, {"chain": {"family": "inet", "table": "filter", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": 0, "policy": "accept"}}, {"rule": {"family": "inet", "table": "filter", "chain": "input", "handle": 2, "comment": "sftp-jail:new", "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 2022}}, {"accept": null}]}}]}`,
+      ),
+    );
+    const t = resolveTarget(rule({ backend: "nftables" }), after);
+    expect(scripts(planRuleDelete(rule({ backend: "nftables", state: [] }), t, after)).slice(1)).toEqual([
+      "nft delete rule inet filter input handle 2",
+      "nft delete table inet filter",
+    ]);
+    // The admin's table (more rules) stays.
+    expect(scripts(planRuleDelete(partnerA, resolveTarget(partnerA, facts), facts)).slice(1)).toEqual(["nft delete rule inet filter input handle 4"]);
+  });
+
+  it("persists only native tables, each replaced as a whole, checked with nft -c", () => {
+    const mixed = withFirewall("iptables-nft");
+    const s = planPersist({ backend: "nftables", family: "any", table: "inet filter", chain: "input" }, mixed)[0].script;
+    expect(s).not.toContain("ip filter"); // iptables-nft's tables are not nft's to save
+    const own = planPersist({ backend: "nftables", family: "any", table: "inet filter", chain: "input" }, facts)[0].script;
+    expect(own).toContain("echo 'table inet filter'; echo 'delete table inet filter'; nft list table inet filter");
+    expect(own).toContain("nft -c -f /etc/nftables.conf.sftp-jail.tmp && chmod 0755 /etc/nftables.conf.sftp-jail.tmp && mv -f /etc/nftables.conf.sftp-jail.tmp /etc/nftables.conf");
+  });
+
+  it("refuses a missing custom chain", () => {
+    expect(() => planRuleConverge(rule({ chain: "sftp_in" }), facts)).toThrow(/chain "sftp_in" does not exist in nft table inet filter/);
+  });
+});

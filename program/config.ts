@@ -15,17 +15,54 @@ const connection = z
     hostKey: z.string().optional(),
   });
 
+const jailUser = z.strictObject({
+  name: z.string(),
+  uid: z.number().int().optional(),
+  keys: z.array(z.string()).default([]),
+  writableDirs: z.array(z.string()).optional(),
+});
+
+/** A jail rolled out to every host whose labels include all of `hosts` (or to every host when omitted). */
+const jail = z.strictObject({
+  hosts: z.record(z.string(), z.string()).optional(),
+  group: z.strictObject({ name: z.string(), gid: z.number().int().optional() }),
+  chrootBase: z.string().optional(),
+  fixAncestors: z.boolean().optional(),
+  users: z.array(jailUser).default([]),
+  sshdDirectives: z.record(z.string(), z.string()).optional(),
+  onDelete: z.enum(["retain", "delete"]).optional(),
+});
+
 const fleetSchema = z.strictObject({
   hosts: z
-    .array(z.strictObject({ name: z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: "host name: letters, digits, . _ -" }), connection }))
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: "host name: letters, digits, . _ -" }),
+        labels: z.record(z.string(), z.string()).default({}),
+        connection,
+      }),
+    )
     .min(1, { error: "list at least one host" }),
   groups: z.array(z.strictObject({ name: z.string(), gid: z.number().int().optional(), system: z.boolean().optional() })).default([]),
+  jails: z.array(jail).default([]),
+  /** Safe waves: `canary` hosts first (a count, or a percentage like "10%"), then waves of `waveSize` hosts. */
+  rollout: z
+    .strictObject({
+      canary: z.union([z.number().int().min(0), z.string().regex(/^\d{1,3}%$/, { error: 'canary must be a count or a percentage like "10%"' })]).default(0),
+      waveSize: z.number().int().min(1, { error: "waveSize must be at least 1" }).optional(),
+    })
+    .default({ canary: 0 }),
 });
 export type Fleet = z.output<typeof fleetSchema>;
 
 export function readFleet(): Fleet {
   const cfg = new pulumi.Config();
-  const raw = { hosts: cfg.requireObject("hosts"), groups: cfg.getObject("groups") };
+  const raw = {
+    hosts: cfg.requireObject("hosts"),
+    groups: cfg.getObject("groups"),
+    jails: cfg.getObject("jails"),
+    rollout: cfg.getObject("rollout"),
+  };
   const r = fleetSchema.safeParse(raw);
   if (!r.success) {
     const lines = r.error.issues.map((i) => `sftp-jail:${i.path.join(".")}: ${i.message}`);
@@ -40,4 +77,20 @@ export function connectionOf(h: Fleet["hosts"][number]): pulumi.Input<Record<str
   const c: Record<string, unknown> = { ...rest };
   if (privateKeyFile) c.privateKey = fs.readFileSync(privateKeyFile, "utf8");
   return pulumi.secret(c);
+}
+
+/**
+ * Splits hosts into waves: the canary wave, then waves of `waveSize` (all remaining hosts in one wave when unset).
+ * Pure, so the preview and the tests see the same split.
+ */
+export function waves<T>(hosts: T[], rollout: Fleet["rollout"]): T[][] {
+  const n = hosts.length;
+  const canary =
+    typeof rollout.canary === "string" ? Math.max(1, Math.ceil((n * Number(rollout.canary.slice(0, -1))) / 100)) : rollout.canary;
+  const out: T[][] = [];
+  if (canary > 0) out.push(hosts.slice(0, Math.min(canary, n)));
+  const rest = hosts.slice(Math.min(canary, n));
+  const size = rollout.waveSize ?? Math.max(rest.length, 1);
+  for (let i = 0; i < rest.length; i += size) out.push(rest.slice(i, i + size));
+  return out;
 }

@@ -1,19 +1,55 @@
 /**
- * The root program: converges every host of the fleet described in stack config.
+ * The root program: converges every host of the fleet described in stack config (see README, "Stack config"),
+ * in waves: each wave's resources depend on every resource of the wave before, so a failure stops the rollout
+ * before the next wave is touched.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { SftpGroup } from "sftp-jail";
-import { connectionOf, readFleet } from "./config";
+import { SftpGroup, SftpJailHost } from "sftp-jail";
+import { connectionOf, readFleet, waves } from "./config";
 
 const fleet = readFleet();
 
-/** Resource names follow the declared names (stable across reordering); odd characters are left to the schema to refuse. */
+/** Resource names follow the declared names (stable across reordering and re-waving). */
 const resourceSafe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, "_");
 
+const plan = waves(fleet.hosts, fleet.rollout);
+if (plan.length > 1) {
+  plan.forEach((w, i) => pulumi.log.info(`rollout wave ${i}${i === 0 && fleet.rollout.canary ? " (canary)" : ""}: ${w.map((h) => h.name).join(", ")}`));
+}
+
+export const rollout = plan.map((w) => w.map((h) => h.name));
 export const hosts: Record<string, pulumi.Output<number>[]> = {};
-for (const h of fleet.hosts) {
-  const connection = connectionOf(h);
-  hosts[h.name] = fleet.groups.map(
-    (g) => new SftpGroup(`${h.name}-${resourceSafe(g.name)}`, { connection: connection as never, name: g.name, gid: g.gid, system: g.system }).actualGid,
-  );
+
+let previousWave: pulumi.Resource[] = [];
+for (const wave of plan) {
+  const thisWave: pulumi.Resource[] = [];
+  for (const h of wave) {
+    const connection = connectionOf(h) as never;
+    const opts = { dependsOn: previousWave };
+    const groups = fleet.groups.map(
+      (g) => new SftpGroup(`${h.name}-${resourceSafe(g.name)}`, { connection, name: g.name, gid: g.gid, system: g.system }, opts),
+    );
+    hosts[h.name] = groups.map((g) => g.actualGid);
+    thisWave.push(...groups);
+    for (const j of fleet.jails) {
+      const selected = Object.entries(j.hosts ?? {}).every(([k, v]) => h.labels[k] === v);
+      if (!selected) continue;
+      thisWave.push(
+        new SftpJailHost(
+          `${h.name}-${resourceSafe(j.group.name)}`,
+          {
+            connection,
+            group: j.group,
+            chrootBase: j.chrootBase,
+            fixAncestors: j.fixAncestors,
+            users: j.users.map((u) => ({ name: u.name, uid: u.uid, authorizedKeys: u.keys, writableDirs: u.writableDirs })),
+            sshdDirectives: j.sshdDirectives,
+            onDelete: j.onDelete,
+          },
+          opts,
+        ),
+      );
+    }
+  }
+  previousWave = thisWave;
 }

@@ -53,9 +53,15 @@ export class PulumiProject {
     return p;
   }
 
-  /** Writes the stack's config (values are JSON, which is YAML). */
-  setConfig(values: Record<string, unknown>): void {
-    const file = path.join(this.dir, `Pulumi.${this.stack}.yaml`);
+  /** Adds another stack to the project (for multi-stack tests). */
+  async addStack(name: string): Promise<void> {
+    await this.run(["stack", "init", name, "--secrets-provider", "passphrase"], { check: true });
+    await this.run(["stack", "select", this.stack], { check: true });
+  }
+
+  /** Writes a stack's config (values are JSON, which is YAML). */
+  setConfig(values: Record<string, unknown>, stack = this.stack): void {
+    const file = path.join(this.dir, `Pulumi.${stack}.yaml`);
     const existing = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
     const salt = /^encryptionsalt: .*$/m.exec(existing)?.[0];
     const lines = [salt ?? "", "config:"];

@@ -1,0 +1,67 @@
+/**
+ * The multi-stack rollout command (Automation API): 3 stacks, one host each, canary then waves of one. The second
+ * stack fails; the third is never touched.
+ */
+import { spawn } from "child_process";
+import * as path from "path";
+import { Sandbox, startSandbox } from "../sandbox";
+import { PulumiProject, ROOT } from "./pulumi";
+import { stackWaves } from "../../provider/cli/rollout";
+
+jest.setTimeout(10 * 60_000);
+
+let sb: Sandbox;
+let p: PulumiProject;
+const stacks = ["site-a", "site-b", "site-c"];
+
+function rollout(args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [path.join(ROOT, "bin/provider/cli/rollout.js"), ...args], { cwd: p.dir, env: p.env });
+    let out = "";
+    c.stdout.on("data", (d) => (out += d));
+    c.stderr.on("data", (d) => (out += d));
+    c.on("close", (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+beforeAll(async () => {
+  sb = await startSandbox(["auto-1", "auto-2", "auto-3"]);
+  p = await PulumiProject.create(stacks[0]);
+  await p.addStack(stacks[1]);
+  await p.addStack(stacks[2]);
+  stacks.forEach((s, i) =>
+    p.setConfig(
+      {
+        hosts: [{ name: s, connection: { host: "127.0.0.1", port: sb.hosts[i].port, user: "root", privateKeyFile: sb.keyPath, hostKey: sb.hosts[i].hostKey } }],
+        groups: [{ name: "sftp", gid: 2400 }],
+      },
+      s,
+    ),
+  );
+});
+
+afterAll(async () => {
+  for (const s of stacks) await p?.run(["destroy", "--yes", "--skip-preview", "--stack", s]);
+  p?.cleanup();
+  await sb?.stop();
+});
+
+test("waves: canary, then waves of the set size", () => {
+  expect(stackWaves(["a", "b", "c", "d", "e"], 1, 2)).toEqual([["a"], ["b", "c"], ["d", "e"]]);
+});
+
+test("rolls 3 stacks and halts when the second fails, leaving the third untouched", async () => {
+  await sb.hosts[1].console("groupadd -g 998 sftp"); // site-b's host conflicts: its update fails
+  const r = await rollout(["--stacks", stacks.join(","), "--canary", "1", "--wave-size", "1"]);
+  expect(r.code).toBe(1);
+  expect(r.out).toMatch(/^site-a\s+0\s+succeeded\s+create 2\s/m);
+  expect(r.out).toMatch(/^site-b\s+1\s+failed\s+.*already exists with gid 998/m);
+  expect(r.out).toMatch(/^site-c\s+2\s+skipped\s+-\s+-/m);
+  expect((await sb.hosts[0].console("getent group sftp")).stdout.trim()).toBe("sftp:x:2400:");
+  expect(await sb.hosts[2].connectionCount()).toBe(0);
+
+  await sb.hosts[1].console("groupdel sftp");
+  const again = await rollout(["--stacks", stacks.join(","), "--canary", "1", "--wave-size", "2", "--concurrency", "2"]);
+  expect(again.code).toBe(0);
+  expect(again.out).toMatch(/^site-c\s+1\s+succeeded/m);
+});

@@ -31,6 +31,8 @@ const jail = z.strictObject({
   users: z.array(jailUser).default([]),
   sshdDirectives: z.record(z.string(), z.string()).optional(),
   onDelete: z.enum(["retain", "delete"]).optional(),
+  /** Firewall opening; fields as FirewallRule (port, ports, source, state, position, backend, chain, table, persist). */
+  firewall: z.looseObject({}).optional(),
 });
 
 const fleetSchema = z.strictObject({

@@ -45,6 +45,7 @@ for (const wave of plan) {
             users: j.users.map((u) => ({ name: u.name, uid: u.uid, authorizedKeys: u.keys, writableDirs: u.writableDirs })),
             sshdDirectives: j.sshdDirectives,
             onDelete: j.onDelete,
+            firewall: j.firewall as never,
           },
           opts,
         ),

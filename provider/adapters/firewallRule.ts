@@ -9,6 +9,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { Session } from "../connection/pool";
 import { HostFacts } from "../observe/facts";
+import { Plan } from "../plan/types";
 import { forget, observe } from "../observe/snapshot";
 import { apply } from "../apply/apply";
 import { applyGuarded } from "../apply/guarded";
@@ -291,7 +292,20 @@ async function remove(_id: string, props: Outputs): Promise<void> {
     const plan = planOrThrow(s, ctx.resource, () => planRuleDelete(desired(f), t, facts));
     // Removing a rule can lock out too (an ACCEPT for SSH in front of a REJECT), so it is guarded like a change.
     const after = await applyGuarded(ctx, plan);
-    if (f.persist && after) await apply(ctx, planOrThrow(s, ctx.resource, () => planPersist(t, after)));
+    if (after) {
+      const onlyIf = f.persist ? undefined : COMMENT_PREFIX + f.name;
+      // Without persist, a distro we cannot persist on is not an error: there is no saved file to clean.
+      const persist = f.persist ? planOrThrow(s, ctx.resource, () => planPersist(t, after)) : tryPlan(() => planPersist(t, after, onlyIf));
+      await apply(ctx, persist);
+    }
   });
 }
 export { remove as delete };
+
+function tryPlan(f: () => Plan): Plan {
+  try {
+    return f();
+  } catch {
+    return [];
+  }
+}

@@ -1,23 +1,68 @@
 /**
- * Confirm-or-revert for changes that can cut the operator off (sshd config, firewall): apply, then prove that a
- * *fresh* login with the operator's credentials still works through the normal path; if it does not, run the revert
- * steps over the connection that is still open (existing sessions survive an sshd reload) and fail loudly.
+ * Confirm-or-revert for changes that can cut the operator off (sshd config, firewall).
+ *
+ * 1. In the same exec as the change (under the host lock), a dead-man timer is armed on the host: a detached process
+ *    that, after `revertAfterSeconds`, runs the revert steps (restore the saved state, reload) unless disarmed.
+ * 2. The change is applied.
+ * 3. A *fresh* SSH login with the operator's credentials must succeed through the normal path.
+ * 4. Success disarms the timer. Failure disarms it and reverts at once over the connection that is still open
+ *    (existing sessions survive an sshd reload), then fails loudly. If sftp-jail dies, or the network drops, between
+ *    2 and 4, the host heals itself when the timer fires.
  */
+import { randomBytes } from "crypto";
 import { Client } from "ssh2";
 import { Session, dialWithRetry } from "../connection/pool";
 import { HostFacts } from "../observe/facts";
-import { Plan } from "../plan/types";
+import { Plan, Step } from "../plan/types";
 import { SftpJailError } from "../util/errors";
 import { log } from "../util/log";
-import { apply, ApplyContext } from "./apply";
+import { quote, quoteArg } from "../util/shell";
+import { LOCK_FILE, apply, ApplyContext } from "./apply";
+import { SCRIPT_PREFIX } from "../observe/snapshot";
 
 export interface GuardedChange {
   /** Steps that make the change (they should keep backups). */
   steps: Plan;
-  /** Steps that undo it, restoring the saved state and reloading. */
+  /** Steps that undo it, restoring the saved state and reloading. Must work on their own, from a timer. */
   revert: Plan;
   /** What could lock the operator out, for the error message. */
   what: string;
+}
+
+/** Where armed timers live on the host (tmpfs: a reboot disarms them, and also undoes nothing that needs undoing). */
+export const DEADMAN_DIR = "/run/sftp-jail";
+
+/** The timer for one change (pure; unit-tested). */
+export function deadman(id: string, seconds: number, revert: Plan) {
+  const base = `${DEADMAN_DIR}/deadman-${id}`;
+  const revertScript = [SCRIPT_PREFIX, ...revert.map((s) => `{ ${s.script} ; }`)].join("\n");
+  // The detached timer takes the host lock before reverting, so it never interleaves with a running apply.
+  const timer = [
+    `sleep ${seconds}`,
+    `if [ -e ${quoteArg(base + ".armed")} ]; then`,
+    `  exec 9>${LOCK_FILE}; flock -w 300 9`,
+    `  sh ${quoteArg(base + ".sh")} > ${quoteArg(base + ".log")} 2>&1`,
+    `  echo "sftp-jail: change ${id} was not confirmed within ${seconds}s; reverted (log: ${base}.log)" > /dev/kmsg 2>/dev/null || true`,
+    "fi",
+    `rm -f ${quoteArg(base + ".armed")} ${quoteArg(base + ".sh")} ${quoteArg(base + ".pid")}`,
+  ].join("\n");
+  const arm: Step = {
+    description: `arm a ${seconds}s dead-man timer that reverts this change unless it is confirmed`,
+    script: [
+      `${quote(["install", "-d", "-m", "0700", "-o", "root", "-g", "root", DEADMAN_DIR])} || exit 1`,
+      `printf '%s' ${quoteArg(Buffer.from(revertScript).toString("base64"))} | base64 -d > ${quoteArg(base + ".sh")} || exit 1`,
+      `touch ${quoteArg(base + ".armed")} || exit 1`,
+      // 9>&-: the apply holds the host lock on fd 9; the timer must not keep it for its lifetime.
+      `setsid sh -c ${quoteArg(timer)} < /dev/null > /dev/null 2>&1 9>&- &`,
+      `echo $! > ${quoteArg(base + ".pid")}`,
+    ].join("\n"),
+  };
+  // setsid made the timer a process-group leader: killing the group takes its `sleep` too.
+  const disarm: Step = {
+    description: "disarm the dead-man timer",
+    script: `rm -f ${quoteArg(base + ".armed")}; if [ -f ${quoteArg(base + ".pid")} ]; then kill -- -$(cat ${quoteArg(base + ".pid")}) 2>/dev/null; fi; rm -f ${quoteArg(base + ".sh")} ${quoteArg(base + ".pid")}`,
+  };
+  return { arm, disarm };
 }
 
 /** A brand-new SSH connection (not the pooled one) that logs in and runs `true` as root. */
@@ -32,22 +77,30 @@ export async function confirmFreshLogin(s: Session): Promise<void> {
   }
 }
 
+/** Fault injection for the crash suite: pause between applying and confirming (never set in normal use). */
+async function testPause(): Promise<void> {
+  const ms = Number(process.env.SFTPJAIL_TEST_PAUSE_BEFORE_CONFIRM_MS ?? 0);
+  if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+}
+
 export async function applyGuarded(ctx: ApplyContext, change: GuardedChange): Promise<HostFacts | undefined> {
   if (change.steps.length === 0) return undefined;
-  const facts = await apply(ctx, change.steps);
+  const id = `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+  const { arm, disarm } = deadman(id, ctx.session.conn.revertAfterSeconds ?? 60, change.revert);
+  const facts = await apply(ctx, [arm, ...change.steps]);
+  await testPause();
   try {
     await confirmFreshLogin(ctx.session);
-    return facts;
   } catch (e) {
     const cause = e instanceof SftpJailError ? e.what : (e as Error).message;
     log.warn(`${ctx.resource}: a fresh login failed after the change (${cause}); reverting`);
     try {
-      await apply(ctx, change.revert);
+      await apply(ctx, [disarm, ...change.revert]);
     } catch (re) {
       throw new SftpJailError(
         { host: ctx.session.target, resource: ctx.resource },
         `${change.what} locked out a fresh login AND the revert failed: ${re instanceof SftpJailError ? re.what : (re as Error).message}`,
-        "use the host's console to restore the .sftp-jail.bak files and reload sshd / the firewall",
+        `the dead-man timer could not be relied on either; use the host's console to restore the .sftp-jail.bak files and reload sshd / the firewall`,
       );
     }
     throw new SftpJailError(
@@ -56,4 +109,6 @@ export async function applyGuarded(ctx: ApplyContext, change: GuardedChange): Pr
       "make sure the change does not apply to the operator (check Match criteria, AllowUsers/DenyUsers, firewall rules for the SSH port)",
     );
   }
+  await apply(ctx, [disarm]);
+  return facts;
 }

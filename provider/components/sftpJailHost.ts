@@ -9,6 +9,7 @@ import { SftpGroup } from "../resources/sftpGroup";
 import { SshdMatchBlock } from "../resources/sshdMatchBlock";
 import { ChrootDir } from "../resources/chrootDir";
 import { JailedUser } from "../resources/jailedUser";
+import { FirewallRule, FirewallRuleArgs } from "../resources/firewallRule";
 import { DEFAULT_KEYS_DIR } from "../plan/jailedUser";
 
 /** One jailed user of a {@link SftpJailHost}. */
@@ -42,6 +43,11 @@ export interface SftpJailHostArgs {
   readonly keysDir?: string;
   /** On destroy, what happens to files in the chroots: "retain" (default) or "delete". */
   readonly onDelete?: "retain" | "delete";
+  /**
+   * A firewall opening for the SFTP clients (the admin's "ACCEPT tcp 2222 before the REJECT rule"). Defaults:
+   * port 22, action ACCEPT, position beforeReject, backend auto.
+   */
+  readonly firewall?: Omit<FirewallRuleArgs, "connection" | "action">;
 }
 
 /** The directives that make a jail: what the admin's hand-written `Match Group` block held. */
@@ -62,6 +68,7 @@ export class SftpJailHost extends pulumi.ComponentResource {
   readonly matchBlock: SshdMatchBlock;
   readonly users: Record<string, JailedUser> = {};
   readonly chroots: Record<string, ChrootDir> = {};
+  readonly firewallRule?: FirewallRule;
 
   constructor(name: string, args: SftpJailHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sftpjail:index:SftpJailHost", name, {}, opts);
@@ -109,6 +116,13 @@ export class SftpJailHost extends pulumi.ComponentResource {
       },
       { ...parent, dependsOn: [this.group, ...jailed] },
     );
+    if (args.firewall) {
+      this.firewallRule = new FirewallRule(
+        `${name}-firewall`,
+        { port: 22, position: "beforeReject", ...args.firewall, connection, action: "ACCEPT" },
+        parent,
+      );
+    }
     this.registerOutputs({});
   }
 }

@@ -4,12 +4,28 @@
  */
 import { z } from "zod";
 import { hostName, port } from "../schema/common";
+import { keyBlobProblem } from "../util/sshkey";
+
+const HOST_KEY_LINE = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( [^\x00-\x1f\x7f]*)?$/;
 
 const hostKeyLine = z
   .string()
-  .regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa|rsa-sha2-(256|512)) [A-Za-z0-9+/]+={0,3}( [^\n\r]*)?$/, {
+  .regex(HOST_KEY_LINE, {
     error: 'hostKey must be one public key in authorized_keys format, e.g. "ssh-ed25519 AAAAC3Nz..." (see ssh-keyscan)',
+  })
+  .superRefine((line, ctx) => {
+    if (!HOST_KEY_LINE.test(line)) return;
+    const [type, b64] = line.split(" ");
+    const problem = keyBlobProblem(type, b64);
+    if (problem) ctx.addIssue({ code: "custom", message: `hostKey is not a well-formed public key: ${problem} (copy the line from ssh-keyscan)` });
   });
+
+/** A local file or socket path: absolute (nothing expands "~" here), without control characters. */
+const localPath = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .regex(/^\/[^\x00-\x1f\x7f]*$/, { error: `${what} must be an absolute path without control characters ("~" is not expanded)` })
+    .max(4096, { error: `${what} is longer than PATH_MAX` });
 
 const base = {
   host: hostName,
@@ -21,7 +37,7 @@ const base = {
   password: z.string().optional(),
   privateKey: z.string().optional(),
   privateKeyPassword: z.string().optional(),
-  agentSocketPath: z.string().optional(),
+  agentSocketPath: localPath("agentSocketPath").optional(),
   hostKey: hostKeyLine.optional(),
 };
 
@@ -38,17 +54,38 @@ export const connectionSchema = z
     dialErrorLimit: z.number().int().min(1, { error: "dialErrorLimit must be at least 1" }).max(100).default(10),
     /** Seconds for one dial, handshake included (pulumi-command's default is 15). */
     perDialTimeout: z.number().int().min(1).max(3600).default(15),
+    /**
+     * Dead-man timer for sshd and firewall changes: the host itself restores the previous state and reloads this many
+     * seconds after a change unless sftp-jail has confirmed a fresh login by then (so a crash or a cut network heals).
+     */
+    revertAfterSeconds: z
+      .number()
+      .int()
+      .min(10, { error: "revertAfterSeconds must be at least 10 (time to reconnect and confirm)" })
+      .max(3600)
+      .default(60),
     /** A bastion to reach `host` through. */
     proxy: proxySchema.optional(),
     /** known_hosts file to verify the host key against when no `hostKey` is pinned (default ~/.ssh/known_hosts). */
-    knownHostsFile: z.string().optional(),
+    knownHostsFile: localPath("knownHostsFile").optional(),
     /** Accept any host key. Exists for throw-away labs only; every run warns loudly. */
     dangerouslyTrustAnyHostKey: z.boolean().default(false),
     /**
      * How to become root when `user` is not root: `true` uses `sudo -n` (NOPASSWD), `{ password }` feeds sudo a
      * password on stdin. Default: sudo -n when user is not root.
      */
-    sudo: z.union([z.boolean(), z.strictObject({ password: z.string().min(1) })]).optional(),
+    sudo: z
+      .union([
+        z.boolean(),
+        z.strictObject({
+          // sudo -S reads one line: a line break would end the password early and leave the rest on the script's stdin.
+          password: z
+            .string({ error: "sudo.password must be a string" })
+            .min(1, { error: "sudo.password must not be empty" })
+            .regex(/^[^\n\r\x00]*$/, { error: "sudo.password must not contain line breaks or NUL (sudo reads one line)" }),
+        }),
+      ], { error: 'sudo must be true, false, or { password: "..." }' })
+      .optional(),
   })
   .superRefine((c, ctx) => {
     if (!c.password && !c.privateKey && !c.agentSocketPath) {

@@ -817,8 +817,19 @@ export function persistPath(t: Target, facts: HostFacts): string {
  * was confirmed. nftables: every native table as "table X / delete table X / listing", so loading it replaces those
  * tables without flushing iptables-nft's or anyone else's; checked with `nft -c` before the rename.
  */
-export function planPersist(t: Target, facts: HostFacts): Plan {
+export function planPersist(t: Target, facts: HostFacts, onlyIfMentions?: string): Plan {
   const path = persistPath(t, facts);
+  const steps = planPersistTo(path, t, facts);
+  if (onlyIfMentions === undefined) return steps;
+  // A rule without persist can still sit in the saved file (another rule's persist saved the live ruleset while it
+  // existed); when it goes, the file is re-saved so a reboot does not bring it back. A false match only re-saves.
+  return steps.map((st) => ({
+    description: `${st.description} (it still mentions ${onlyIfMentions})`,
+    script: `if grep -qF -- ${quoteArg(onlyIfMentions)} ${quoteArg(path)} 2>/dev/null; then ${st.script}; fi`,
+  }));
+}
+
+function planPersistTo(path: string, t: Target, facts: HostFacts): Plan {
   const tmp = `${path}.sftp-jail.tmp`;
   const dir = path.slice(0, path.lastIndexOf("/"));
   if (t.backend === "nftables") {

@@ -15,6 +15,15 @@ const keys: Record<string, string> = {};
 const baseline: string[] = [];
 
 // Contents and names, not link counts: overlayfs changes a directory's link count when it is copied up.
+// The admin's ruleset: loopback and established traffic, then REJECT everything else.
+const ADMIN_RULES = [
+  "iptables -A INPUT -i lo -j ACCEPT",
+  "iptables -A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT",
+  "iptables -A INPUT -j REJECT --reject-with icmp-port-unreachable",
+].join(" && ");
+const RULES = "iptables-save -t filter | grep -v '^[#:]' ";
+const baselineRules: string[] = [];
+
 const SSHD_FILES = "cd /etc/ssh && sha256sum sshd_config sshd_config.d/* 2>/dev/null; stat -c '%n %a %U:%G' sshd_config sshd_config.d";
 
 function config(extra: { bobKeys?: string[] } = {}) {
@@ -31,6 +40,7 @@ function config(extra: { bobKeys?: string[] } = {}) {
           { name: "alice", keys: [keys.alice] },
           { name: "bob", keys: extra.bobKeys ?? [keys.bob] },
         ],
+        firewall: { port: 22, state: ["NEW"], position: "beforeReject" },
       },
     ],
   };
@@ -48,7 +58,11 @@ beforeAll(async () => {
   keys.bob2 = await c.keygen("bob2");
   // Host 3 runs sshd with UsePAM no: there a locked shadow field ("!", "!!") refuses key login.
   await sb.hosts[2].console("sed -i 's/^UsePAM yes/UsePAM no/' /etc/ssh/sshd_config && sshd -t && kill -HUP $(cat /run/sshd.pid)");
-  for (const h of sb.hosts) baseline.push((await h.console(SSHD_FILES)).stdout);
+  for (const h of sb.hosts) {
+    await h.console(ADMIN_RULES);
+    baseline.push((await h.console(SSHD_FILES)).stdout);
+    baselineRules.push((await h.console(RULES)).stdout);
+  }
   p = await PulumiProject.create("jail");
   p.setConfig(config());
 });
@@ -79,6 +93,12 @@ test("one up converges the admin's end state on 3 hosts; a second up changes not
     expect((await h.console("stat -c '%U:%G %a' /srv/sftp/alice /srv/sftp/alice/upload; getent passwd alice; grep '^alice:' /etc/shadow | cut -d: -f2")).stdout).toBe(
       "root:root 755\nalice:sftp 755\n" + `alice:x:${(await h.console("id -u alice")).stdout.trim()}:2200:sftp-jail:/srv/sftp/alice:/usr/sbin/nologin\n*\n`,
     );
+  }
+  for (const h of sb.hosts) {
+    // The opening sits just before the admin's REJECT rule.
+    const rules = (await h.console("iptables -S INPUT")).stdout.split("\n").filter((l) => l.startsWith("-A INPUT"));
+    expect(rules[2]).toMatch(/-p tcp .*--dport 22 .*sftp-jail:h\d-sftp-firewall.* -j ACCEPT/);
+    expect(rules[3]).toMatch(/-j REJECT/);
   }
   const again = await p.up();
   expect(again.code).toBe(0);
@@ -112,9 +132,11 @@ test("each kind of drift is reported on the right resource and field, and up res
   await h2.console("echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm348UCZ7ssSrHpUT+uO4T88k70bT+WDyMpZmU8my9M intruder' >> /etc/ssh/sftp-jail/authorized_keys/alice");
   await h3.console("chmod 775 /srv/sftp/alice");
   await h1.console("usermod -g users bob");
+  await h2.console("iptables -S INPUT | grep -- '--comment' | grep sftp-jail | sed 's/^-A/-D/' | xargs -L1 iptables");
   const pv = await p.preview("--refresh");
   expect(pv.code).toBe(0);
-  expect(summary(pv.stdout)).toMatchObject({ update: 4 });
+  expect(summary(pv.stdout)).toMatchObject({ update: 4, create: 1 });
+  expect(pv.stdout).toMatch(/\+ pulumi-nodejs:dynamic\/sftpjail:FirewallRule: \(create\)\s+\[urn=[^\]]*::h2-sftp-firewall\]/);
   expect(pv.stdout).toMatch(/h1-sftp-alice\][\s\S]*?~ shell\s*:\s*"\/bin\/bash" => "\/usr\/sbin\/nologin"|h1-sftp-alice\][\s\S]*?- shell\s*: "\/bin\/bash"/);
   expect(pv.stdout).toMatch(/h2-sftp-alice\][\s\S]*?authorizedKeys[\s\S]*?intruder/);
   expect(pv.stdout).toMatch(/h3-sftp-alice-chroot\][\s\S]*?~ mode\s*: "0775" => "0755"/);
@@ -126,6 +148,7 @@ test("each kind of drift is reported on the right resource and field, and up res
   expect((await h1.console("id -nG bob")).stdout.split(/\s+/)).toContain("sftp"); // membership, as Match Group sees it
   expect((await h2.console("cat /etc/ssh/sftp-jail/authorized_keys/alice")).stdout).toBe(keys.alice + "\n");
   expect((await h3.console("stat -c %a /srv/sftp/alice")).stdout.trim()).toBe("755");
+  expect((await h2.console("iptables -S INPUT")).stdout).toMatch(/sftp-jail:h2-sftp-firewall/);
   const clean = await p.preview("--refresh");
   expect(summary(clean.stdout).update ?? 0).toBe(0);
   await operatorCanLogIn();
@@ -155,11 +178,12 @@ test("a shadow field of ! or !! left by useradd ends as *, and key login works w
   }
 });
 
-test("destroy returns sshd_config byte for byte and keeps the uploaded files", async () => {
+test("destroy returns sshd_config byte for byte and the firewall ruleset as it was, and keeps the uploaded files", async () => {
   const d = await p.destroy();
   expect(d.code).toBe(0);
   for (const [i, h] of sb.hosts.entries()) {
     expect((await h.console(SSHD_FILES)).stdout).toBe(baseline[i]);
+    expect((await h.console(RULES)).stdout).toBe(baselineRules[i]);
     expect((await h.console("getent passwd alice bob || true")).stdout).toBe("");
   }
   const kept = await sb.hosts[0].console("cat /var/lib/sftp-jail/retained/srv_sftp_alice.*/upload/report.csv");

@@ -2,7 +2,7 @@
  * Drives the real `pulumi` CLI for end-to-end tests: a throw-away project directory that points at the repo's root
  * program, a local file backend and an empty passphrase. Nothing here calls provider methods directly.
  */
-import { spawn } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -85,6 +85,14 @@ export class PulumiProject {
         } else resolve(r);
       });
     });
+  }
+
+  /**
+   * Starts `pulumi` in its own process group (so a test can SIGKILL it together with its plugins, as a crash would)
+   * and returns the child; `extraEnv` is added to the environment.
+   */
+  start(args: string[], extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
+    return spawn("pulumi", [...args, "--non-interactive"], { cwd: this.dir, env: { ...this.env, ...extraEnv }, detached: true, stdio: "ignore" });
   }
 
   up(...extra: string[]): Promise<RunResult> {

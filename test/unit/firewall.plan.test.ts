@@ -196,6 +196,11 @@ describe("iptables planner (captured iptables-nft host: ACCEPT 22, ACCEPT icmp, 
     expect(() => planRuleConverge(rule({ ports: [22], action: "DROP", protocol: "udp", state: [] }), facts)).not.toThrow();
   });
 
+  it("re-saves after deleting a rule without persist only if the saved file still mentions it", () => {
+    const [st] = planPersist(resolveTarget(rule(), facts), facts, "sftp-jail:new");
+    expect(st.script).toMatch(/^if grep -qF -- sftp-jail:new \/etc\/iptables\/rules\.v4 2>\/dev\/null; then mkdir -p \/etc\/iptables && iptables-save > .*; fi$/);
+  });
+
   it("persists to /etc/iptables/rules.v4 atomically on Debian", () => {
     expect(scripts({ steps: planPersist(resolveTarget(rule(), facts), facts) })).toEqual([
       "mkdir -p /etc/iptables && iptables-save > /etc/iptables/rules.v4.sftp-jail.tmp && chmod 0640 /etc/iptables/rules.v4.sftp-jail.tmp && mv -f /etc/iptables/rules.v4.sftp-jail.tmp /etc/iptables/rules.v4",

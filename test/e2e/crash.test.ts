@@ -1,0 +1,83 @@
+/**
+ * Crash suite (issue 4): `pulumi` and its plugins are SIGKILLed in the middle of an sshd change, after the change is
+ * live but before sftp-jail confirmed it. The host's dead-man timer must restore the previous configuration within
+ * revertAfterSeconds, leave no partial file, and the next `pulumi up` must converge.
+ */
+import { Sandbox, SandboxHost, startSandbox } from "../sandbox";
+import { PulumiProject, summary } from "./pulumi";
+import { Clients } from "./clients";
+
+jest.setTimeout(10 * 60_000);
+
+const T = 10;
+let sb: Sandbox;
+let p: PulumiProject;
+let c: Clients;
+let h: SandboxHost;
+let baseline: string;
+const SSHD_FILES = "cd /etc/ssh && sha256sum sshd_config sshd_config.d/* 2>/dev/null; true";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what: string, f: () => Promise<boolean>, ms: number): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < ms) {
+    if (await f()) return Date.now() - start;
+    await sleep(200);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+beforeAll(async () => {
+  sb = await startSandbox(["crash-1"]);
+  h = sb.hosts[0];
+  c = new Clients(sb.hosts);
+  baseline = (await h.console(SSHD_FILES)).stdout;
+  p = await PulumiProject.create("crash");
+  p.setConfig({
+    hosts: [{ name: "c1", connection: { host: "127.0.0.1", port: h.port, user: "root", privateKeyFile: sb.keyPath, hostKey: h.hostKey, revertAfterSeconds: T } }],
+    jails: [{ group: { name: "sftp", gid: 2600 }, users: [{ name: "alice", keys: [await c.keygen("alice")] }] }],
+  });
+});
+
+afterAll(async () => {
+  await p?.destroy();
+  p?.cleanup();
+  c?.cleanup();
+  await sb?.stop();
+});
+
+test("SIGKILL between an sshd change and its confirmation: the host restores itself within T", async () => {
+  const child = p.start(["up", "--yes", "--skip-preview"], { SFTPJAIL_TEST_PAUSE_BEFORE_CONFIRM_MS: "60000" });
+  await waitFor("the Match block to go live", async () => (await h.console("ls /etc/ssh/sshd_config.d/")).stdout.includes("sftp-jail"), 120_000);
+  await sleep(300);
+  process.kill(-child.pid!, "SIGKILL"); // pulumi, the language host and the dynamic provider: the whole group
+  const live = (await h.console("ls /run/sftp-jail/ && sshd -T -C user=alice,host=x,addr=127.0.0.1 | grep ^forcecommand")).stdout;
+  expect(live).toMatch(/deadman-.*\.armed/);
+  expect(live).toMatch(/forcecommand internal-sftp/);
+
+  const healedAfter = await waitFor(
+    "the dead-man timer to restore sshd_config and finish",
+    async () => (await h.console(SSHD_FILES)).stdout === baseline && !(await h.console("ls /run/sftp-jail/")).stdout.includes(".armed"),
+    (T + 15) * 1000,
+  );
+  expect(healedAfter).toBeLessThan((T + 5) * 1000);
+  expect((await h.console("find /etc/ssh -name '*.sftp-jail.tmp'")).stdout).toBe("");
+  expect((await h.console("sshd -t && pgrep -x sshd >/dev/null && echo up")).stdout.trim()).toBe("up");
+  expect((await c.ssh(h, "root", sb.keyPath, "echo ok")).stdout.trim()).toBe("ok");
+});
+
+test("after the documented recovery, the next pulumi up converges, and the jail works", async () => {
+  // README "After a crash": release the killed run's stack lock, drop its pending creates, then up as usual.
+  await p.run(["cancel", "--yes"], { check: true });
+  await p.run(["refresh", "--yes", "--clear-pending-creates"], { check: true });
+  const up = await p.up("--refresh");
+  expect(up.stdout + up.stderr).not.toMatch(/error:/);
+  expect(up.code).toBe(0);
+  const pv = await p.preview("--refresh");
+  expect(pv.code).toBe(0);
+  expect(summary(pv.stdout).create ?? 0).toBe(0);
+  expect(summary(pv.stdout).update ?? 0).toBe(0);
+  expect((await c.sftp(h, "alice", "alice", "ls /\n")).code).toBe(0);
+  // The confirmed change left no timer behind.
+  expect((await h.console("ls /run/sftp-jail/")).stdout).not.toMatch(/armed/);
+});

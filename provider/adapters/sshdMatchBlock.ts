@@ -91,6 +91,10 @@ function directiveValue(key: string, raw: string | boolean): { value: string } |
         ? { value: v }
         : { reason: `${key}: "${bad}" must be a path of letters, digits and ._@+=,-/~ using only the tokens %h, %u, %U, %% (paths separated by single spaces, or none)` };
     }
+    case "patterns":
+      return /^!?[A-Za-z0-9._*?@-]+( !?[A-Za-z0-9._*?@-]+)*$/.test(v)
+        ? { value: v }
+        : { reason: `${key} must be user/group patterns of letters, digits and ._-*?@ (optionally starting with !), separated by single spaces` };
     case "command":
       return /^[A-Za-z0-9._@+=,/%:-]+( [A-Za-z0-9._@+=,/%:-]+)*$/.test(v)
         ? { value: v }

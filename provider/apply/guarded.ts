@@ -58,17 +58,28 @@ export function deadman(id: string, seconds: number, revert: Plan) {
     ].join("\n"),
   };
   // setsid made the timer a process-group leader: killing the group takes its `sleep` too.
+  const stop = `rm -f ${quoteArg(base + ".armed")}; if [ -f ${quoteArg(base + ".pid")} ]; then kill -- -$(cat ${quoteArg(base + ".pid")}) 2>/dev/null; fi; rm -f ${quoteArg(base + ".sh")} ${quoteArg(base + ".pid")}`;
   const disarm: Step = {
     description: "disarm the dead-man timer",
-    script: `rm -f ${quoteArg(base + ".armed")}; if [ -f ${quoteArg(base + ".pid")} ]; then kill -- -$(cat ${quoteArg(base + ".pid")}) 2>/dev/null; fi; rm -f ${quoteArg(base + ".sh")} ${quoteArg(base + ".pid")}`,
+    // Exit 3 when the timer is gone already: it fired, so the change was reverted and must not count as confirmed.
+    script: `[ -e ${quoteArg(base + ".armed")} ] || { echo "the dead-man timer had already fired and reverted the change" >&2; exit 3; }; ${stop}`,
   };
-  return { arm, disarm };
+  /** Stops the timer whatever its state (before reverting by hand, or after a refused change). */
+  const cancel: Step = { description: "cancel the dead-man timer", script: stop };
+  return { arm, disarm, cancel };
 }
 
 /** A brand-new SSH connection (not the pooled one) that logs in and runs `true` as root. */
 export async function confirmFreshLogin(s: Session): Promise<void> {
-  // sshd refuses connections for a few ms after a HUP; dialWithRetry covers that with quick retries.
-  const client: Client = await dialWithRetry({ ...s.conn, dialErrorLimit: Math.max(3, Math.min(s.conn.dialErrorLimit, 6)) });
+  // sshd refuses connections for a few ms after a HUP; dialWithRetry covers that with quick retries. The whole
+  // confirmation must end well before the dead-man timer fires (3 dials of at most T/6 each), or a login that only
+  // works because the timer reverted the change would pass for a confirmation.
+  const t = s.conn.revertAfterSeconds ?? 60;
+  const client: Client = await dialWithRetry({
+    ...s.conn,
+    dialErrorLimit: 3,
+    perDialTimeout: Math.max(2, Math.min(s.conn.perDialTimeout, Math.floor(t / 6))),
+  });
   try {
     const r = await new Session(s.conn, client).exec("true");
     if (r.code !== 0) throw new Error(`a fresh login worked but running a command as root failed (exit ${r.code}): ${r.stderr.trim()}`);
@@ -86,8 +97,17 @@ async function testPause(): Promise<void> {
 export async function applyGuarded(ctx: ApplyContext, change: GuardedChange): Promise<HostFacts | undefined> {
   if (change.steps.length === 0) return undefined;
   const id = `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
-  const { arm, disarm } = deadman(id, ctx.session.conn.revertAfterSeconds ?? 60, change.revert);
-  const facts = await apply(ctx, [arm, ...change.steps]);
+  const { arm, disarm, cancel } = deadman(id, ctx.session.conn.revertAfterSeconds ?? 60, change.revert);
+  let facts: HostFacts | undefined;
+  try {
+    facts = await apply(ctx, [arm, ...change.steps]);
+  } catch (e) {
+    // A step refused or failed (its own checks restore what it touched): the timer must not fire later and revert
+    // a change that never happened over one that may come next. If the host is unreachable this fails too, and the
+    // timer stays armed, which is the point.
+    await apply(ctx, [cancel]).catch(() => log.warn(`${ctx.resource}: could not disarm the dead-man timer ${id}; it will run the revert in ${ctx.session.conn.revertAfterSeconds}s`));
+    throw e;
+  }
   await testPause();
   try {
     await confirmFreshLogin(ctx.session);
@@ -95,7 +115,7 @@ export async function applyGuarded(ctx: ApplyContext, change: GuardedChange): Pr
     const cause = e instanceof SftpJailError ? e.what : (e as Error).message;
     log.warn(`${ctx.resource}: a fresh login failed after the change (${cause}); reverting`);
     try {
-      await apply(ctx, [disarm, ...change.revert]);
+      await apply(ctx, [cancel, ...change.revert]);
     } catch (re) {
       throw new SftpJailError(
         { host: ctx.session.target, resource: ctx.resource },
@@ -109,6 +129,14 @@ export async function applyGuarded(ctx: ApplyContext, change: GuardedChange): Pr
       "make sure the change does not apply to the operator (check Match criteria, AllowUsers/DenyUsers, firewall rules for the SSH port)",
     );
   }
-  await apply(ctx, [disarm]);
+  try {
+    await apply(ctx, [disarm]);
+  } catch (e) {
+    throw new SftpJailError(
+      { host: ctx.session.target, resource: ctx.resource },
+      `${change.what} was not confirmed within revertAfterSeconds (${ctx.session.conn.revertAfterSeconds}s): the host's dead-man timer reverted it (${e instanceof SftpJailError ? e.what : (e as Error).message})`,
+      "raise connection.revertAfterSeconds if logins to this host are slow, then run `pulumi up` again",
+    );
+  }
   return facts;
 }

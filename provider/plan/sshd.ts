@@ -148,6 +148,16 @@ export function verifyScript(op: Operator, revert: string): string {
     `sj_get() { printf '%s\\n' "$sj_eff" | awk -v k="$1" '$1 == k { sub(/^[^ ]+ /, ""); print; exit }'; }`,
     `sj_deny() { sj_fail "this change would lock the operator out: $1 for ${op.user} (sshd -T -C $sj_ctx)."; }`,
     `sj_v=$(sj_get forcecommand); case "$sj_v" in ''|none) ;; *) sj_deny "ForceCommand $sj_v would apply";; esac`,
+    // Access lists, evaluated with sshd's pattern rules (* and ? are shell glob characters too; set -f stops
+    // pathname expansion; "user@host" patterns are judged on their user part only, which errs towards refusing).
+    `sj_all() { printf '%s\\n' "$sj_eff" | awk -v k="$1" '$1 == k { sub(/^[^ ]+ /, ""); print }'; }`,
+    `sj_in() { sj_hit=0; for sj_p in $2; do sj_n=\${sj_p#!}; sj_n=\${sj_n%%@*}; case "$1" in $sj_n) if [ "$sj_p" != "\${sj_p#!}" ]; then return 1; fi; sj_hit=1;; esac; done; [ $sj_hit = 1 ]; }`,
+    `set -f; sj_u=${quoteArg(op.user)}; sj_groups=$(id -Gn "$sj_u" 2>/dev/null)`,
+    `sj_v=$(sj_all denyusers); if [ -n "$sj_v" ] && sj_in "$sj_u" "$sj_v"; then sj_deny "DenyUsers $sj_v would apply"; fi`,
+    `sj_v=$(sj_all allowusers); if [ -n "$sj_v" ] && ! sj_in "$sj_u" "$sj_v"; then sj_deny "AllowUsers $sj_v would not include it"; fi`,
+    `sj_v=$(sj_all denygroups); if [ -n "$sj_v" ]; then for sj_g in $sj_groups; do if sj_in "$sj_g" "$sj_v"; then sj_deny "DenyGroups $sj_v would apply (group $sj_g)"; fi; done; fi`,
+    `sj_v=$(sj_all allowgroups); if [ -n "$sj_v" ]; then sj_ok=0; for sj_g in $sj_groups; do if sj_in "$sj_g" "$sj_v"; then sj_ok=1; fi; done; [ $sj_ok = 1 ] || sj_deny "AllowGroups $sj_v would not include any of its groups ($sj_groups)"; fi`,
+    `set +f`,
     `sj_v=$(sj_get chrootdirectory); case "$sj_v" in ''|none) ;; *) sj_deny "ChrootDirectory $sj_v would apply";; esac`,
     `sj_v=$(sj_get maxsessions); [ "$sj_v" != 0 ] || sj_deny "MaxSessions 0 would apply"`,
     `sj_pub=$(sj_get pubkeyauthentication); sj_pw=$(sj_get passwordauthentication); sj_kb=$(sj_get kbdinteractiveauthentication)`,

@@ -27,7 +27,9 @@ export type ValueKind =
   /** One or more space-separated paths, absolute or relative to the home directory, tokens allowed, or `none`. */
   | { kind: "paths" }
   /** A command line without shell metacharacters, or `none`. */
-  | { kind: "command" };
+  | { kind: "command" }
+  /** Space-separated user/group patterns (`*`, `?`, `!` negation, `user@host`), as AllowUsers/DenyUsers take. */
+  | { kind: "patterns" };
 
 const YES_NO = { kind: "enum", values: ["yes", "no"] } as const;
 const FORWARDING = { kind: "enum", values: ["yes", "no", "all", "local", "remote"] } as const;
@@ -53,6 +55,12 @@ export const DIRECTIVES: Readonly<Record<string, ValueKind>> = {
   PubkeyAuthentication: YES_NO,
   AuthorizedKeysFile: { kind: "paths" },
   Banner: { kind: "path", tokens: false },
+  // Access control: useful per Match (e.g. DenyUsers for an Address), and exactly what can lock the operator out,
+  // so the operator check evaluates them before any reload.
+  AllowUsers: { kind: "patterns" },
+  DenyUsers: { kind: "patterns" },
+  AllowGroups: { kind: "patterns" },
+  DenyGroups: { kind: "patterns" },
 };
 export const DIRECTIVE_NAMES = Object.keys(DIRECTIVES);
 

@@ -7,4 +7,4 @@ export { SshdMatchBlock, SshdMatchBlockArgs } from "./resources/sshdMatchBlock";
 export { ChrootDir, ChrootDirArgs, ChrootSubdir } from "./resources/chrootDir";
 export { JailedUser, JailedUserArgs } from "./resources/jailedUser";
 export { SftpJailHost, SftpJailHostArgs, SftpJailUser, jailDirectives } from "./components/sftpJailHost";
-export { ConnectionInput } from "./connection/schema";
+export { ConnectionArgs, ProxyConnectionArgs } from "./resources/dynamic";

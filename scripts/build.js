@@ -27,13 +27,23 @@ const srcTime = Math.max(newest(path.join(root, "provider")), fs.statSync(path.j
 const stamp = path.join(target, ".built");
 if (fs.existsSync(stamp) && Number(fs.readFileSync(stamp, "utf8")) >= srcTime) process.exit(0);
 
-fs.rmSync(out, { recursive: true, force: true });
-execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(root, "tsconfig.json")], {
+// Build and install through temp directories renamed into place, so a concurrent build or a reader never sees a
+// half-written package.
+const tmpOut = `${out}.tmp-${process.pid}`;
+const tmpTarget = `${target}.tmp-${process.pid}`;
+fs.rmSync(tmpOut, { recursive: true, force: true });
+execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(root, "tsconfig.json"), "--outDir", tmpOut], {
   stdio: "inherit",
 });
-fs.rmSync(target, { recursive: true, force: true });
-fs.mkdirSync(target, { recursive: true });
-fs.cpSync(out, path.join(target, "bin"), { recursive: true });
-fs.copyFileSync(path.join(root, "package.json"), path.join(target, "package.json"));
-fs.writeFileSync(stamp, String(srcTime));
+fs.rmSync(tmpTarget, { recursive: true, force: true });
+fs.mkdirSync(tmpTarget, { recursive: true });
+fs.cpSync(tmpOut, path.join(tmpTarget, "bin"), { recursive: true });
+fs.copyFileSync(path.join(root, "package.json"), path.join(tmpTarget, "package.json"));
+fs.writeFileSync(path.join(tmpTarget, ".built"), String(srcTime));
+for (const [tmp, dest] of [[tmpOut, out], [tmpTarget, target]]) {
+  const old = `${dest}.old-${process.pid}`;
+  if (fs.existsSync(dest)) fs.renameSync(dest, old);
+  fs.renameSync(tmp, dest);
+  fs.rmSync(old, { recursive: true, force: true });
+}
 console.error(`[build] compiled provider/ and installed it as node_modules/sftp-jail`);

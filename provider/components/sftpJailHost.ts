@@ -4,7 +4,7 @@
  * the firewall opening.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConnectionInput } from "../connection/schema";
+import { ConnectionArgs } from "../resources/dynamic";
 import { SftpGroup } from "../resources/sftpGroup";
 import { SshdMatchBlock } from "../resources/sshdMatchBlock";
 import { ChrootDir } from "../resources/chrootDir";
@@ -27,7 +27,7 @@ export interface SftpJailUser {
 /** Arguments of {@link SftpJailHost}. */
 export interface SftpJailHostArgs {
   /** How to reach the host; same fields as @pulumi/command's `remote.Connection`. */
-  readonly connection: pulumi.Input<ConnectionInput>;
+  readonly connection: pulumi.Input<ConnectionArgs>;
   /** The SFTP group whose members are jailed. */
   readonly group: { readonly name: string; readonly gid?: number };
   /** Parent of the per-user chroots (each user's chroot and home is `<chrootBase>/<user>`); default /srv/sftp. */

@@ -2,9 +2,8 @@
  * ChrootDir: a jail directory for OpenSSH's ChrootDirectory, plus writable subdirectories for uploads.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConnectionInput } from "../connection/schema";
 import * as adapter from "../adapters/chrootDir";
-import { MODULE, dynamicProvider, secretConnection, withSecretConnection } from "./dynamic";
+import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs } from "./dynamic";
 
 /** A directory inside the chroot that a user may write to. */
 export interface ChrootSubdir {
@@ -21,7 +20,7 @@ export interface ChrootSubdir {
 /** Arguments of {@link ChrootDir}. */
 export interface ChrootDirArgs {
   /** How to reach the host; same fields as @pulumi/command's `remote.Connection`. Always stored encrypted. */
-  readonly connection: pulumi.Input<ConnectionInput>;
+  readonly connection: pulumi.Input<ConnectionArgs>;
   /** Absolute, normalised path of the jail. Every component must be root-owned and not group/other-writable. */
   readonly path: pulumi.Input<string>;
   /** Group of the jail directory (owner is always root); default "root". */

@@ -4,7 +4,6 @@
  * So the provider's methods capture nothing but the adapter *module*, which the provider process then requires.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConnectionInput } from "../connection/schema";
 
 /** The methods an adapter module exports. */
 export interface AdapterModule {
@@ -27,14 +26,45 @@ export function dynamicProvider(m: AdapterModule): pulumi.dynamic.ResourceProvid
   };
 }
 
+/** A bastion, as in @pulumi/command's `remote.ProxyConnection`. */
+export interface ProxyConnectionArgs {
+  host: pulumi.Input<string>;
+  port?: pulumi.Input<number>;
+  user?: pulumi.Input<string>;
+  password?: pulumi.Input<string>;
+  privateKey?: pulumi.Input<string>;
+  privateKeyPassword?: pulumi.Input<string>;
+  agentSocketPath?: pulumi.Input<string>;
+  dialErrorLimit?: pulumi.Input<number>;
+  perDialTimeout?: pulumi.Input<number>;
+  hostKey?: pulumi.Input<string>;
+}
+
+/**
+ * How to reach a host: @pulumi/command's `remote.Connection` fields (so one object can serve both providers), plus
+ * sftp-jail's own. Validated by the connection schema (provider/connection/schema.ts) at preview.
+ */
+export interface ConnectionArgs extends ProxyConnectionArgs {
+  /** A bastion to reach `host` through. */
+  proxy?: pulumi.Input<ProxyConnectionArgs>;
+  /** known_hosts file to check the host key against when no `hostKey` is pinned (default ~/.ssh/known_hosts). */
+  knownHostsFile?: pulumi.Input<string>;
+  /** Accept any host key. For throw-away labs only; every run warns. */
+  dangerouslyTrustAnyHostKey?: pulumi.Input<boolean>;
+  /** Become root with sudo: `true` for `sudo -n`, `{ password }` to feed sudo a password (default: sudo -n unless root). */
+  sudo?: pulumi.Input<boolean | { password: pulumi.Input<string> }>;
+  /** Dead-man timer for sshd and firewall changes, in seconds (default 60). */
+  revertAfterSeconds?: pulumi.Input<number>;
+}
+
 /** Resource options every sftp-jail resource gets: the connection is always kept encrypted in state. */
 export function withSecretConnection(opts: pulumi.CustomResourceOptions | undefined): pulumi.CustomResourceOptions {
   return { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] };
 }
 
 /** Wraps the connection input so it is a secret in state, whatever the caller passed. */
-export function secretConnection(c: pulumi.Input<ConnectionInput>): pulumi.Output<ConnectionInput> {
-  return pulumi.secret(pulumi.output(c)) as pulumi.Output<ConnectionInput>;
+export function secretConnection(c: pulumi.Input<ConnectionArgs>): pulumi.Output<unknown> {
+  return pulumi.secret(pulumi.output(c));
 }
 
 /** The Pulumi type token module: resources read as `sftpjail:<Type>` in previews. */

@@ -2,14 +2,13 @@
  * FirewallRule: one packet-filter rule on one host (e.g. the opening for SFTP), in iptables or nftables.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConnectionInput } from "../connection/schema";
 import * as adapter from "../adapters/firewallRule";
-import { MODULE, dynamicProvider, secretConnection, withSecretConnection } from "./dynamic";
+import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs } from "./dynamic";
 
 /** Arguments of {@link FirewallRule}. */
 export interface FirewallRuleArgs {
   /** How to reach the host; same fields as @pulumi/command's `remote.Connection`. Always stored encrypted. */
-  readonly connection: pulumi.Input<ConnectionInput>;
+  readonly connection: pulumi.Input<ConnectionArgs>;
   /**
    * Identifies the rule on the host through its comment `sftp-jail:<name>`; unique per host. Default: the resource
    * name. Letters, digits and `_.@+=-`, at most 100. A new name replaces the rule.

@@ -2,14 +2,13 @@
  * JailedUser: a chrooted, key-only SFTP account.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConnectionInput } from "../connection/schema";
 import * as adapter from "../adapters/jailedUser";
-import { MODULE, dynamicProvider, secretConnection, withSecretConnection } from "./dynamic";
+import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs } from "./dynamic";
 
 /** Arguments of {@link JailedUser}. */
 export interface JailedUserArgs {
   /** How to reach the host; same fields as @pulumi/command's `remote.Connection`. Always stored encrypted. */
-  readonly connection: pulumi.Input<ConnectionInput>;
+  readonly connection: pulumi.Input<ConnectionArgs>;
   /** Login name. A new name replaces the account. */
   readonly name: pulumi.Input<string>;
   /** Numeric uid; omit to let the host choose. A new uid replaces the account. */

@@ -2,14 +2,13 @@
  * SftpGroup: a local group on one host (the group a `Match Group` block and jailed users refer to).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConnectionInput } from "../connection/schema";
 import * as adapter from "../adapters/sftpGroup";
-import { MODULE, dynamicProvider, secretConnection, withSecretConnection } from "./dynamic";
+import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs } from "./dynamic";
 
 /** Arguments of {@link SftpGroup}. */
 export interface SftpGroupArgs {
   /** How to reach the host; same fields as @pulumi/command's `remote.Connection`. Always stored encrypted. */
-  readonly connection: pulumi.Input<ConnectionInput>;
+  readonly connection: pulumi.Input<ConnectionArgs>;
   /** Group name (POSIX: `[a-z_][a-z0-9_-]*`, at most 32 characters). A new name replaces the group. */
   readonly name: pulumi.Input<string>;
   /** Numeric gid; omit to let the host choose. Changing it runs `groupmod` in place. */

@@ -2,9 +2,8 @@
  * SshdMatchBlock: one `Match` block of sshd_config on one host, kept in its own drop-in file.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConnectionInput } from "../connection/schema";
 import * as adapter from "../adapters/sshdMatchBlock";
-import { MODULE, dynamicProvider, secretConnection, withSecretConnection } from "./dynamic";
+import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs } from "./dynamic";
 
 /** Match criteria; all given ones must hold. Pattern lists allow the wildcards `*` `?` and `!` negation. */
 export interface SshdMatchCriteria {
@@ -27,7 +26,7 @@ export interface SshdMatchCriteria {
 /** Arguments of {@link SshdMatchBlock}. */
 export interface SshdMatchBlockArgs {
   /** How to reach the host; same fields as @pulumi/command's `remote.Connection`. Always stored encrypted. */
-  readonly connection: pulumi.Input<ConnectionInput>;
+  readonly connection: pulumi.Input<ConnectionArgs>;
   /** Names the block on the host (1-64 of `A-Za-z0-9_-`). Default: the resource name. */
   readonly name?: pulumi.Input<string>;
   /**

@@ -15,6 +15,10 @@ import { quote } from "../util/shell";
 /** sshd's MaxSessions defaults to 10; stay below it so a busy host never refuses a channel. */
 const MAX_CHANNELS = 8;
 
+/** What to do after the wire failed: every change is a planned step applied whole, so a re-run completes the rest. */
+const RERUN_FIX =
+  "check that the host is up and reachable over SSH (network, firewall, sshd), then run `pulumi up` again: it re-reads the host and applies only what is still missing";
+
 export interface ExecResult {
   stdout: string;
   stderr: string;
@@ -69,9 +73,18 @@ export class Session {
   async exec(script: string): Promise<ExecResult> {
     await this.acquire();
     try {
-      const client = await this.connect();
-      statsFor(this.target).execs++;
-      return await this.run(client, script);
+      // A refused channel open ran nothing, so it is safe to retry: sshd counts a session until its teardown is
+      // complete, so under heavy parallelism it can briefly refuse one even below MaxSessions.
+      for (let attempt = 0; ; attempt++) {
+        const client = await this.connect();
+        statsFor(this.target).execs++;
+        try {
+          return await this.run(client, script);
+        } catch (e) {
+          if (!(e instanceof ChannelOpenError) || attempt >= 6) throw e;
+          await new Promise((r) => setTimeout(r, 25 * 2 ** attempt));
+        }
+      }
     } finally {
       this.release();
     }
@@ -98,7 +111,7 @@ export class Session {
     const { command, stdin } = this.wrap(script);
     return new Promise((resolve, reject) => {
       client.exec(command, (err: Error | undefined, ch: ClientChannel) => {
-        if (err) return reject(this.wireError("could not open an exec channel", err));
+        if (err) return reject(new ChannelOpenError(this.wireError("could not open an exec channel", err)));
         const out: Buffer[] = [];
         const errb: Buffer[] = [];
         let code: number | null = null;
@@ -131,7 +144,7 @@ export class Session {
 
   private wireError(what: string, err: Error | undefined): SftpJailError {
     const detail = err ? `: ${redact(err.message, secretsOf(this.conn))}` : "";
-    return new SftpJailError({ host: this.target }, `${what}${detail}`, "check that the host is up and reachable, then run again");
+    return new SftpJailError({ host: this.target }, `${what}${detail}`, RERUN_FIX);
   }
 
   private acquire(): Promise<void> {
@@ -168,9 +181,12 @@ export class Session {
   }
 }
 
-/** The pooled session for a connection (same host, port, user and credentials share one). */
+/**
+ * The pooled session for a connection. Only identical connections share one: host key settings are part of the key,
+ * so a resource that pins a host key never rides on a connection another resource dialled with weaker checks.
+ */
 export function session(conn: Connection): Session {
-  const key = JSON.stringify([conn.host, conn.port, conn.user, conn.proxy?.host, conn.proxy?.port, secretsOf(conn)]);
+  const key = JSON.stringify(conn);
   const p = pool();
   let s = p.sessions.get(key);
   if (!s) p.sessions.set(key, (s = new Session(conn)));
@@ -184,6 +200,14 @@ export function closeAll(): void {
 }
 
 class HostKeyError extends SftpJailError {}
+/** sshd refused to open a channel: nothing ran. */
+class ChannelOpenError extends SftpJailError {
+  constructor(e: SftpJailError) {
+    super(e.where, e.what, e.fix);
+  }
+}
+/** Local credential problems (unreadable key, wrong passphrase): final, like a refused authentication. */
+class CredentialError extends SftpJailError {}
 
 /** Decides which keys the host may present; throws for an unknown host unless trust is explicitly waived. */
 function expectedKeys(c: Connection | ProxyConnection): { keys: PublicKey[]; source: string } | "any" {
@@ -222,7 +246,7 @@ function connectConfig(c: Connection | ProxyConnection, timeoutMs: number, prese
 
 function hostKeyError(c: Connection | ProxyConnection, presented: Buffer | undefined): HostKeyError {
   const expected = expectedKeys(c);
-  const got = presented ? `${blobType(presented)} ${fingerprint(presented)}` : "no key";
+  const got = presented ? `${blobType(presented)} ${fingerprint(presented)}` : "no host key of the expected type";
   if (expected === "any") return new HostKeyError({ host: describe(c) }, "host key check failed");
   if (expected.keys.length === 0) {
     return new HostKeyError(
@@ -255,13 +279,32 @@ function dialOnce(c: Connection | ProxyConnection, timeoutMs: number, sock?: Nod
       resolve(client);
     });
     client.once("error", (e: Error & { level?: string }) => {
-      if (/verification failed/i.test(e.message)) return fail(hostKeyError(c, presented.blob));
+      if (/Host denied \(verification failed\)/i.test(e.message)) return fail(hostKeyError(c, presented.blob));
+      // The host offers no key of the pinned/known type(s): as final as a mismatch, and nothing was run either.
+      if (/no matching host key format/i.test(e.message)) return fail(hostKeyError(c, undefined));
       fail(e);
     });
     client.once("close", () => fail(new Error("connection closed during handshake")));
-    const cfg = connectConfig(c, timeoutMs, presented);
-    if (sock) cfg.sock = sock as never;
-    client.connect(cfg);
+    try {
+      const cfg = connectConfig(c, timeoutMs, presented);
+      if (sock) cfg.sock = sock as never;
+      client.connect(cfg);
+    } catch (e) {
+      // Thrown before any byte is sent: an unreadable private key or a wrong passphrase. Retrying cannot help.
+      settled = true;
+      const m = (e as Error).message;
+      if (!/privateKey/.test(m)) return reject(e);
+      const field = /passphrase|decrypt|integrity/i.test(m) ? "privateKeyPassword" : "privateKey";
+      return reject(
+        new CredentialError(
+          { host: describe(c) },
+          `connection.${field}: ${redact(m, secretsOf(c as Connection))}`,
+          field === "privateKey"
+            ? "give the private key itself (OpenSSH or PEM format), e.g. the content of ~/.ssh/id_ed25519, not the .pub file or a path"
+            : "set connection.privateKeyPassword to the key's passphrase (keep it secret: pulumi config set --secret)",
+        ),
+      );
+    }
     client.setNoDelay(true);
   });
 }
@@ -290,7 +333,7 @@ export async function dialWithRetry(c: Connection): Promise<Client> {
       return client;
     } catch (e) {
       last = e as Error;
-      if (e instanceof HostKeyError) throw e;
+      if (e instanceof HostKeyError || e instanceof CredentialError) throw e;
       if (/authentication methods failed|All configured authentication/i.test(last.message)) {
         throw new SftpJailError(
           { host: describe(c) },
@@ -304,6 +347,6 @@ export async function dialWithRetry(c: Connection): Promise<Client> {
   throw new SftpJailError(
     { host: describe(c) },
     `could not connect after ${limit} attempts: ${redact(last?.message ?? "unknown error", secretsOf(c))}`,
-    "check host, port and that sshd is running; raise connection.dialErrorLimit for slow networks",
+    `${RERUN_FIX}; check connection.host and connection.port; raise connection.dialErrorLimit for slow networks`,
   );
 }

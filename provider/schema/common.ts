@@ -2,7 +2,9 @@
  * Field validators shared by the resource schemas. Each message says what is allowed, so a `check` failure tells the
  * user the fix without reading code.
  */
+import { isIPv6 } from "net";
 import { z } from "zod";
+import { keyBlobProblem } from "../util/sshkey";
 
 /**
  * POSIX-portable user/group names as shadow-utils accept them by default: lower case letter or underscore first, then
@@ -46,7 +48,7 @@ export const hostName = z
   .refine(
     (h) =>
       /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(h) ||
-      /^[0-9A-Fa-f:.]+$/.test(h) && h.includes(":"),
+      (/^[0-9A-Fa-f:.]+$/.test(h) && isIPv6(h)),
     { error: "host must be a DNS name, an IPv4 address or an IPv6 address" },
   );
 
@@ -84,15 +86,22 @@ export const relPath = (what: string) =>
     .regex(/^[A-Za-z0-9_][A-Za-z0-9._@+=,-]*(\/[A-Za-z0-9_][A-Za-z0-9._@+=,-]*)*$/, {
       error: `${what} must be a relative path like "upload" or "in/new" (letters, digits, ._@+=,-; no "..", no leading "/")`,
     })
-    .max(1024);
+    .max(1024, { error: `${what} must be at most 1024 characters` });
 
-/** An OpenSSH public key line, one key only. */
+/** An OpenSSH public key line: type, base64, optional printable comment; no options, no second key. */
+const KEY_LINE =
+  /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [\x20-\x7e]{0,200})?$/;
+
+/** An OpenSSH public key line, one key only, whose base64 part really is a key of the type it names. */
 export const publicKey = z
   .string({ error: "each key must be a string" })
-  .regex(
-    /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [\x20-\x7e]{0,200})?$/,
-    {
-      error:
-        'each key must be one public key line "type base64 [comment]" (ssh-ed25519, ecdsa-sha2-*, ssh-rsa, sk-*) with no options and no newline',
-    },
-  );
+  .regex(KEY_LINE, {
+    error:
+      'each key must be one public key line "type base64 [comment]" (ssh-ed25519, ecdsa-sha2-*, ssh-rsa, sk-*) with no options and no newline',
+  })
+  .superRefine((line, ctx) => {
+    if (!KEY_LINE.test(line)) return; // the line itself is wrong: one message is enough
+    const [type, b64] = line.split(" ");
+    const problem = keyBlobProblem(type, b64);
+    if (problem) ctx.addIssue({ code: "custom", message: `each key must be a well-formed public key: ${problem} (copy the whole line of the .pub file)` });
+  });

@@ -41,7 +41,9 @@ cd "$ROOT"
 stamp="node_modules/.sftpjail-lock-$(sha256sum package-lock.json 2>/dev/null | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   log "installing npm packages under $(node --version)"
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+  # --ignore-scripts: nothing here needs an install script (ssh2's native speedups are optional), and one would try
+  # to download @pulumi/command's plugin from a site these machines cannot reach.
+  if [ -f package-lock.json ]; then npm ci --ignore-scripts --no-audit --no-fund >&2; else npm install --ignore-scripts --no-audit --no-fund >&2; fi
   stamp="node_modules/.sftpjail-lock-$(sha256sum package-lock.json | cut -c1-16)"
   touch "$stamp"
 fi

@@ -1,7 +1,6 @@
 /**
  * The fleet as stack config, validated with zod so a mistake names its config path before anything connects.
  */
-import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 
@@ -10,7 +9,7 @@ const connection = z
     host: z.string(),
     port: z.number().int().optional(),
     user: z.string().optional(),
-    /** Path of a private key file; read here and passed on as a secret. */
+    /** Path of a private key file, read by the provider when it dials (the key never enters Pulumi). */
     privateKeyFile: z.string().optional(),
     hostKey: z.string().optional(),
   });
@@ -19,7 +18,19 @@ const jailUser = z.strictObject({
   name: z.string(),
   uid: z.number().int().optional(),
   keys: z.array(z.string()).default([]),
-  writableDirs: z.array(z.string()).optional(),
+  /** Names (owner: the user, group: the jail's group, 0755), or exact descriptions of hand-made directories. */
+  writableDirs: z
+    .array(
+      z.union([
+        z.string(),
+        z.strictObject({ path: z.string(), owner: z.string().optional(), group: z.string().optional(), mode: z.string().optional() }),
+      ]),
+    )
+    .optional(),
+  /** The chroot (= home): path (default <chrootBase>/<name>), group (default root), mode (default "0755"). */
+  chroot: z.strictObject({ path: z.string().optional(), group: z.string().optional(), mode: z.string().optional() }).optional(),
+  /** false: leave the password field as it is (default true: "*", key-only). */
+  keyOnly: z.boolean().optional(),
 });
 
 /** A jail rolled out to every host whose labels include all of `hosts` (or to every host when omitted). */
@@ -29,7 +40,12 @@ const jail = z.strictObject({
   chrootBase: z.string().optional(),
   fixAncestors: z.boolean().optional(),
   users: z.array(jailUser).default([]),
-  sshdDirectives: z.record(z.string(), z.string()).optional(),
+  /** Overrides of the Match block's directives; null drops a default one (to describe a hand-written block). */
+  sshdDirectives: z.record(z.string(), z.string().nullable()).optional(),
+  /** Keep Subsystem sftp internal-sftp set while the block exists (default true). */
+  subsystemInternalSftp: z.boolean().optional(),
+  /** Keys stay where a hand-made jail keeps them (an sshd AuthorizedKeysFile pattern, e.g. .ssh/authorized_keys), read-only. */
+  authorizedKeysFile: z.string().optional(),
   onDelete: z.enum(["retain", "delete"]).optional(),
   /** Firewall opening; fields as FirewallRule (port, ports, source, state, position, backend, chain, table, persist). */
   firewall: z.looseObject({}).optional(),
@@ -73,12 +89,9 @@ export function readFleet(): Fleet {
   return r.data;
 }
 
-/** The resource connection for a host: the key file is read and kept secret. */
+/** The resource connection for a host, kept secret. A privateKeyFile is passed on as a path: the provider reads it. */
 export function connectionOf(h: Fleet["hosts"][number]): pulumi.Input<Record<string, unknown>> {
-  const { privateKeyFile, ...rest } = h.connection;
-  const c: Record<string, unknown> = { ...rest };
-  if (privateKeyFile) c.privateKey = fs.readFileSync(privateKeyFile, "utf8");
-  return pulumi.secret(c);
+  return pulumi.secret({ ...h.connection });
 }
 
 /**

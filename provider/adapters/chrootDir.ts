@@ -9,7 +9,7 @@ import { observe } from "../observe/snapshot";
 import { HostFacts } from "../observe/facts";
 import { apply } from "../apply/apply";
 import { ChrootDesired, ancestorProblem, chrootPaths, planChroot, planChrootDelete } from "../plan/chrootDir";
-import { absPath, octalMode, posixName, relPath } from "../schema/common";
+import { failuresOf, jailPath, octalMode, posixName, relPath } from "../schema/common";
 import { checkInputs, containsUnknown, parseKnown, planOrThrow, sameConnection, sessionFor, defined } from "./base";
 import { log } from "../util/log";
 
@@ -28,7 +28,7 @@ const subdirShape = z.strictObject({
 
 /** The schema: the single source of truth for ChrootDir's inputs, defaults and messages. */
 export const chrootDirShape = {
-  path: absPath("path").refine((p) => p !== "/", { error: "path must not be / (the jail would be the whole host)" }),
+  path: jailPath("path"),
   /** Always root (OpenSSH requires it); an input only so that refresh can show an owner that drifted. */
   owner: z.literal("root", { error: 'owner must be "root": OpenSSH refuses a ChrootDirectory owned by anyone else' }).default("root"),
   /** Group of the chroot directory itself. With mode 0750 this is who may enter. */
@@ -57,6 +57,10 @@ interface Outputs extends Fields {
   connection: unknown;
   /** Ancestors this resource created (removed on destroy when empty). */
   createdAncestors: string[];
+  /** The chroot existed before (a hand-made jail, adopted): destroy leaves it, and everything in it, in place. */
+  adopted?: boolean;
+  /** Subdirectories this resource created (relative); of an adopted chroot, only these are removed, when empty. */
+  createdSubdirs?: string[];
 }
 
 const label = (p: string) => `${TYPE} "${p}"`;
@@ -67,7 +71,7 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
   const { inputs, failures } = checkInputs(chrootDirShape, news);
   if (failures.length || containsUnknown(inputs)) return { inputs, failures };
   const d = fieldsSchema.safeParse(Object.fromEntries(Object.keys(chrootDirShape).map((k) => [k, inputs[k]])));
-  if (!d.success) return { inputs, failures: d.error.issues.map((i) => ({ property: i.path.join("."), reason: i.message })) };
+  if (!d.success) return { inputs, failures: failuresOf(d.error) };
   // The one preview-time look at the host: an ancestor that breaks OpenSSH's rule is a failure of `path` now,
   // not a surprise during `up`. An unreachable host is not a check failure; create reports it.
   try {
@@ -88,17 +92,26 @@ export async function diff(_id: string, olds: Outputs, news: Record<string, unkn
   return { changes: changed.length > 0 || !sameConnection(olds.connection, news.connection), replaces, deleteBeforeReplace: false };
 }
 
-async function converge(d: Fields, connection: unknown, prevCreated: string[]): Promise<Outputs> {
+async function converge(d: Fields, connection: unknown, prev?: Outputs): Promise<Outputs> {
   const s = sessionFor(connection, label(d.path));
   const facts = await observe(s, { paths: chrootPaths(d) });
   const plan = planOrThrow(s, label(d.path), () => planChroot(d as ChrootDesired, facts));
   await apply({ session: s, resource: label(d.path) }, plan.steps);
-  return { ...d, connection, createdAncestors: [...new Set([...prevCreated, ...plan.createdAncestors])] };
+  const adopted = prev ? !!prev.adopted : plan.adopted;
+  if (!prev && adopted) {
+    log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: adopted the existing jail${plan.steps.length ? "" : " as it is"}; destroy leaves it and its files in place`);
+  }
+  return {
+    ...d,
+    connection,
+    createdAncestors: [...new Set([...(prev?.createdAncestors ?? []), ...plan.createdAncestors])],
+    ...(adopted ? { adopted, createdSubdirs: [...new Set([...(prev?.createdSubdirs ?? []), ...plan.createdSubdirs])] } : {}),
+  };
 }
 
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const d = fields(inputs);
-  return { id: `chroot${d.path}`, outs: defined(await converge(d, inputs.connection, [])) };
+  return { id: `chroot${d.path}`, outs: defined(await converge(d, inputs.connection)) };
 }
 
 const octal = (m: number) => "0" + (m & 0o7777).toString(8).padStart(3, "0");
@@ -135,7 +148,7 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
 
 export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const d = fields(news);
-  return { outs: defined(await converge(d, news.connection, olds.createdAncestors ?? [])) };
+  return { outs: defined(await converge(d, news.connection, { ...olds, createdAncestors: olds.createdAncestors ?? [] })) };
 }
 
 async function remove(_id: string, props: Outputs): Promise<void> {

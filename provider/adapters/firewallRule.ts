@@ -133,6 +133,12 @@ interface Outputs extends Fields {
   inPosition: boolean;
   /** The rule exists once, with exactly the declared match and action. */
   matchesSpec: boolean;
+  /**
+   * The rule is the admin's own, adopted as it was (same spec, no sftp-jail comment): nothing was inserted, drift is
+   * judged on that rule, and destroy leaves it in place (removing an SSH opening nobody asked to remove could lock
+   * everyone out).
+   */
+  adopted?: boolean;
 }
 
 export const TYPE = "FirewallRule";
@@ -179,9 +185,9 @@ async function fresh(s: Session): Promise<HostFacts> {
   return observe(s);
 }
 
-function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts): Outputs {
+function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts, adopted = false): Outputs {
   const d = desired(f);
-  const loc = locate(d, t, facts);
+  const loc = locate(d, t, facts, adopted ? desiredSpec(d, t) : undefined);
   return {
     ...f,
     connection,
@@ -193,23 +199,28 @@ function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts):
     rule: describeSpec(desiredSpec(d, t)),
     inPosition: loc.inPosition,
     matchesSpec: loc.matchesSpec,
+    ...(adopted ? { adopted } : {}),
   };
 }
 
 /** Converges the rule (create and update share it): guarded change, then persistence once confirmed. */
-async function converge(f: Fields, connection: unknown, previous?: Backend, persistAnyway = false): Promise<Outputs> {
+async function converge(f: Fields, connection: unknown, previous?: Backend, persistAnyway = false, adoptFrom?: RuleDesired): Promise<Outputs> {
   const s = sessionFor(connection, label(f.name));
   const ctx = { session: s, resource: label(f.name) };
   return serialized(s, async () => {
     const facts = await fresh(s);
-    const plan = planOrThrow(s, ctx.resource, () => planRuleConverge(desired(f), facts, previous));
+    const plan = planOrThrow(s, ctx.resource, () => planRuleConverge(desired(f), facts, previous, adoptFrom));
     const t = plan.located.target;
+    const adopted = plan.steps.length === 0 && plan.located.adopted;
+    if (adopted && !previous) {
+      log.info(`${ctx.resource} on ${s.conn.host}:${s.conn.port}: adopted the existing rule "${describeSpec(plan.located.ours[0].spec)}" in ${t.backend} ${t.table} ${t.chain} as it is (no sftp-jail comment added; destroy leaves it)`);
+    }
     let after = (await applyGuarded(ctx, plan)) ?? facts;
     if (f.persist && (plan.steps.length || persistAnyway)) {
       const persist = planOrThrow(s, ctx.resource, () => planPersist(t, after));
       after = (await apply(ctx, persist)) ?? after;
     }
-    const outs = outputsOf(f, connection, t, after);
+    const outs = outputsOf(f, connection, t, after, adopted);
     if (!outs.inPosition || !outs.matchesSpec) {
       log.warn(`${ctx.resource}: the rule is not in place after the change (another tool may be editing ${t.table} ${t.chain})`);
     }
@@ -257,7 +268,8 @@ export async function diff(_id: string, olds: Outputs, news: Record<string, unkn
 
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const f = fields(inputs);
-  const outs = await converge(f, inputs.connection);
+  // An existing rule with exactly this spec (an admin's hand-made opening) is adopted instead of duplicated.
+  const outs = await converge(f, inputs.connection, undefined, false, desired(f));
   return { id: `firewall/${f.name}`, outs };
 }
 
@@ -267,7 +279,7 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
   const s = sessionFor(props.connection, label(f.name));
   const t = targetOf(props);
   const facts = await serialized(s, () => fresh(s));
-  const loc = locate(desired(f), t, facts);
+  const loc = locate(desired(f), t, facts, props.adopted ? desiredSpec(desired(f), t) : undefined);
   if (!loc.ours.length) return {}; // deleted by hand: refresh drops it and the next up recreates it
   const outs: Outputs = { ...props, inPosition: loc.inPosition, matchesSpec: loc.matchesSpec };
   // Inputs stay the program's; only the drift markers carry what was observed, so a preview shows them changing.
@@ -278,7 +290,9 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
 
 export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const f = fields(news);
-  const outs = await converge(f, news.connection, olds.resolvedBackend, !olds.persist);
+  // An adopted rule is found by the spec it had; if the new spec differs, it is replaced by ours.
+  const adoptFrom = olds.adopted ? desired(fields(olds as unknown as Record<string, unknown>)) : undefined;
+  const outs = await converge(f, news.connection, olds.resolvedBackend, !olds.persist, adoptFrom);
   return { outs };
 }
 
@@ -289,6 +303,7 @@ async function remove(_id: string, props: Outputs): Promise<void> {
   const t = targetOf(props);
   await serialized(s, async () => {
     const facts = await fresh(s);
+    // Only rules carrying our comment are removed: an adopted rule (the admin's own) stays where it was.
     const plan = planOrThrow(s, ctx.resource, () => planRuleDelete(desired(f), t, facts));
     // Removing a rule can lock out too (an ACCEPT for SSH in front of a REJECT), so it is guarded like a change.
     const after = await applyGuarded(ctx, plan);

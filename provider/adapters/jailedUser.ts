@@ -6,27 +6,34 @@ import { z } from "zod";
 import { observe } from "../observe/snapshot";
 import { HostFacts } from "../observe/facts";
 import { apply } from "../apply/apply";
-import { DEFAULT_KEYS_DIR, UserDesired, isMember, keyFile, parseKeys, planUser, planUserDelete } from "../plan/jailedUser";
-import { absPath, posixId, posixName, publicKey } from "../schema/common";
-import { checkInputs, parseKnown, planOrThrow, sameConnection, sessionFor, defined } from "./base";
+import { DEFAULT_KEYS_DIR, UserDesired, isMember, keyFile, keyLines, parseKeys, planUser, planUserDelete } from "../plan/jailedUser";
+import { absPath, jailPath, keysDirPath, posixId, posixName, publicKey } from "../schema/common";
+import { checkInputs, containsUnknown, parseKnown, planOrThrow, sameConnection, sessionFor, defined } from "./base";
+import { failuresOf } from "../schema/common";
+import { log } from "../util/log";
 
 export const TYPE = "JailedUser";
 
 /** The schema: the single source of truth for JailedUser's inputs, defaults and messages. */
 export const jailedUserShape = {
-  name: posixName("user"),
+  name: posixName("user").refine((n) => n !== "root", { error: "name must not be root: sftp-jail jails accounts, it does not take over the operator's" }),
   uid: posixId("uid").optional(),
   /** The SFTP group (its `Match Group` block jails the user). New users get it as primary group. */
   group: posixName("group"),
   extraGroups: z.array(posixName("group")).default([]),
   /** The user's home = its chroot (root-owned; see ChrootDir). */
-  home: absPath("home"),
+  home: jailPath("home"),
   /** Login shell; default: the host's nologin (/usr/sbin/nologin on Debian, /sbin/nologin on RHEL). */
   shell: absPath("shell").optional(),
   /** The exact set of keys allowed to log in. */
   authorizedKeys: z.array(publicKey).max(1000).default([]),
   /** Root-owned directory (outside any jail) holding one key file per user; sshd's AuthorizedKeysFile must name it. */
-  keysDir: absPath("keysDir").default(DEFAULT_KEYS_DIR),
+  keysDir: keysDirPath("keysDir").default(DEFAULT_KEYS_DIR),
+  /**
+   * Adopt a key file kept elsewhere (e.g. the user's ~/.ssh/authorized_keys inside the jail, where a hand-made jail
+   * has it) read-only: authorizedKeys must equal its keys; drift is reported, a change is refused, destroy leaves it.
+   */
+  authorizedKeysFile: absPath("authorizedKeysFile").optional(),
   /** Keep the shadow password field at "*": key-only, but not locked (so key login works with UsePAM no too). */
   keyOnly: z.boolean().default(true),
 };
@@ -35,6 +42,15 @@ const fieldsSchema = z.strictObject(jailedUserShape).superRefine((d, ctx) => {
     ctx.addIssue({ code: "custom", path: ["authorizedKeys"], message: "authorizedKeys lists the same key twice" });
   }
   if (d.extraGroups.includes(d.group)) ctx.addIssue({ code: "custom", path: ["extraGroups"], message: `extraGroups repeats group "${d.group}"` });
+  // An adopted key file is read as root on every run: only the places key files live, never any file of the system.
+  const f = d.authorizedKeysFile;
+  if (f !== undefined && !/\/\.ssh\/authorized_keys2?$/.test(f) && !(f.endsWith(`/${d.name}`) && keysDirPath("").safeParse(f.slice(0, -d.name.length - 1)).success)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["authorizedKeysFile"],
+      message: `authorizedKeysFile must be a user's .ssh/authorized_keys (or authorized_keys2), or <dir>/${d.name} with <dir> a key directory of its own under /etc/ssh/, /etc/sftp-jail/ or /var/lib/sftp-jail/`,
+    });
+  }
 });
 type Fields = z.output<typeof fieldsSchema>;
 
@@ -52,7 +68,13 @@ const fields = (o: Record<string, unknown>): Fields =>
 const needs = (d: Pick<Fields, "keysDir" | "name">) => ({ paths: [d.keysDir], files: [keyFile(d)] });
 
 export async function check(_olds: unknown, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
-  return checkInputs(jailedUserShape, news);
+  const r = checkInputs(jailedUserShape, news);
+  // Cross-field rules too, at preview, once every field is known.
+  if (!r.failures.length && !containsUnknown(r.inputs)) {
+    const full = fieldsSchema.safeParse(Object.fromEntries(Object.keys(jailedUserShape).map((k) => [k, r.inputs[k]])));
+    if (!full.success) r.failures.push(...failuresOf(full.error));
+  }
+  return r;
 }
 
 export async function diff(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
@@ -71,6 +93,9 @@ async function converge(d: Fields, connection: unknown, adoptedBefore?: boolean)
   const plan = planOrThrow(s, label(d.name), () => planUser(d as UserDesired, facts));
   const after = (await apply({ session: s, resource: label(d.name) }, plan.steps)) ?? facts;
   const u = after.users.find((x) => x.name === d.name)!;
+  if (adoptedBefore === undefined && plan.adopted) {
+    log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing account (uid ${u.uid})${plan.steps.length ? `, changing ${plan.steps.length} thing(s)` : " as it is"}; destroy keeps it`);
+  }
   return { ...d, connection, uidActual: u.uid, defaultShell: after.nologin ?? "", adopted: adoptedBefore ?? plan.adopted };
 }
 
@@ -92,8 +117,10 @@ export function observedInputs(props: Outputs, f: HostFacts): Fields | undefined
     extraGroups: props.extraGroups.filter((g) => isMember(f, props.name, g)),
     home: u.home,
     shell: props.shell === undefined && u.shell === f.nologin ? undefined : u.shell,
-    authorizedKeys: keys === undefined ? [] : parseKeys(keys),
+    // From an adopted file, only lines that are keys (whatever else it holds never reaches state or a preview).
+    authorizedKeys: keys === undefined ? [] : props.authorizedKeysFile ? keyLines(keys) : parseKeys(keys),
     keysDir: props.keysDir,
+    authorizedKeysFile: props.authorizedKeysFile,
     keyOnly: props.keyOnly ? f.shadow[props.name] === "*" : false,
   };
 }

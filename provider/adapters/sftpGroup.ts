@@ -8,6 +8,7 @@ import { observe } from "../observe/snapshot";
 import { apply } from "../apply/apply";
 import { planGroupCreate, planGroupDelete, planGroupUpdate } from "../plan/sftpGroup";
 import { posixId, posixName } from "../schema/common";
+import { log } from "../util/log";
 import { UNKNOWN, checkInputs, parseKnown, planOrThrow, sameConnection, sessionFor, defined } from "./base";
 
 /** The schema: the single source of truth for SftpGroup's inputs, defaults and messages. */
@@ -63,6 +64,7 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
   const plan = planOrThrow(s, label(d.name), () => planGroupCreate(d, facts));
   const after = (await apply({ session: s, resource: label(d.name) }, plan.steps)) ?? facts;
   const g = after.groups.find((x) => x.name === d.name)!;
+  if (plan.adopted) log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing group (gid ${g.gid}); destroy leaves it`);
   const outs: Outputs = { ...d, connection: inputs.connection, actualGid: g.gid, adopted: plan.adopted };
   return { id: groupId(d.name), outs: defined(outs) };
 }

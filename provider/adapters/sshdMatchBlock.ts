@@ -11,8 +11,9 @@ import { observe } from "../observe/snapshot";
 import { apply } from "../apply/apply";
 import { applyGuarded } from "../apply/guarded";
 import { Session } from "../connection/pool";
-import { BlockPlan, Operator, planBlock, planBlockDelete } from "../plan/sshd";
-import { BlockDesired, DIRECTIVES, DIRECTIVE_NAMES, MatchCriteria, parseBlock, renderCriteria } from "../plan/sshdRender";
+import { BlockPlan, InPlace, Operator, findAdoptable, planBlock, planBlockDelete, planInPlace, planInPlaceRestore } from "../plan/sshd";
+import { blocksFor, findMatchBlocks, matchLabel, sameCriteria } from "../plan/sshdAdopt";
+import { BlockDesired, DIRECTIVES, DIRECTIVE_NAMES, MAIN_CONFIG, MatchCriteria, blockPath, parseBlock, renderCriteria } from "../plan/sshdRender";
 import { port } from "../schema/common";
 import { SftpJailError } from "../util/errors";
 import { log } from "../util/log";
@@ -155,10 +156,15 @@ type Fields = z.output<typeof fieldsSchema>;
 /** What state keeps: inputs as normalised, plus where the block lives and what was written. */
 interface Outputs extends Fields {
   connection: unknown;
-  /** The drop-in file. */
+  /** The drop-in file (for a block adopted in place: the file that holds it). */
   path: string;
-  /** Its content as written. */
+  /** Its content as written (for a block adopted in place: the block's text). */
   content: string;
+  /**
+   * Set when the block is a hand-written one adopted where it was (see plan/sshdAdopt.ts): its file, the admin's
+   * original text (destroy puts it back) and the text sftp-jail last left.
+   */
+  inPlace?: InPlace;
 }
 
 export const TYPE = "SshdMatchBlock";
@@ -172,7 +178,7 @@ function fields(o: Record<string, unknown>): Fields {
 /** The operator: who logs in, and which methods its connection can use (the change must keep one of them working). */
 function operatorOf(s: Session): Operator {
   const auth: Array<"publickey" | "password"> = [];
-  if (s.conn.privateKey || s.conn.agentSocketPath) auth.push("publickey");
+  if (s.conn.privateKey || s.conn.privateKeyFile || s.conn.agentSocketPath) auth.push("publickey");
   if (s.conn.password) auth.push("password");
   return { user: s.conn.user, auth };
 }
@@ -234,17 +240,44 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
   const d = fields(inputs);
   const s = sessionFor(inputs.connection, label(d.name));
   const facts = await observe(s);
-  const plan = planOrThrow(s, label(d.name), () => planBlock(d as BlockDesired, facts, operatorOf(s)));
-  log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: Match ${renderCriteria(d.match as MatchCriteria)} in ${plan.path}`);
+  // Our own file first (a lost state); else a hand-written block with the same criteria is adopted where it is.
+  // (A comment-only marker left by an earlier in-place adoption is not a block: the hand-written one is adopted again.)
+  const own = facts.sshd.dropins.some((f) => f.path === blockPath(d.name, d.order) && findMatchBlocks(f.content).length > 0);
+  const hand = own ? undefined : planOrThrow(s, label(d.name), () => findAdoptable(d as BlockDesired, facts));
+  const plan = planOrThrow(s, label(d.name), () =>
+    hand ? planInPlace(d as BlockDesired, facts, operatorOf(s), { file: hand.file, original: hand.block.text }) : planBlock(d as BlockDesired, facts, operatorOf(s)),
+  );
+  log.info(
+    hand
+      ? `${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the hand-written "${matchLabel(d.match as MatchCriteria)}" block in ${hand.file} (line ${hand.block.start + 1}) in place, ${plan.steps.length ? "editing only the lines that differ" : "unchanged"}`
+      : `${label(d.name)} on ${s.conn.host}:${s.conn.port}: Match ${renderCriteria(d.match as MatchCriteria)} in ${plan.path}`,
+  );
   await run(s, d, plan);
-  const outs: Outputs = { ...d, connection: inputs.connection, path: plan.path, content: plan.content };
-  return { id: plan.path, outs };
+  const inPlace: InPlace | undefined = "inPlace" in plan ? (plan.inPlace as InPlace | undefined) : undefined;
+  const outs: Outputs = { ...d, connection: inputs.connection, path: plan.path, content: plan.content, ...(inPlace ? { inPlace } : {}) };
+  return { id: inPlace ? `${inPlace.file}#${matchLabel(d.match as MatchCriteria)}` : plan.path, outs };
+}
+
+/** Drift of a block adopted in place, read from the file that holds it (found again by its criteria). */
+function readInPlace(props: Outputs & { inPlace: InPlace }, facts: Awaited<ReturnType<typeof observe>>): Outputs | undefined {
+  const at = props.inPlace;
+  const text = at.file === MAIN_CONFIG ? facts.sshd.main?.content : facts.sshd.dropins.find((f) => f.path === at.file)?.content;
+  const found = text === undefined ? [] : blocksFor(text, props.match as MatchCriteria);
+  if (found.length !== 1) return undefined;
+  const subsystem = (facts.sshd.effective.subsystem ?? []).some((v) => /^sftp\s+internal-sftp(\s|$)/.test(v));
+  return { ...props, directives: found[0].directives, subsystemInternalSftp: props.subsystemInternalSftp && subsystem, content: found[0].text };
 }
 
 export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult> {
   if (!props) throw new Error(`${TYPE} ${id}: cannot read without prior state (import is not supported by dynamic providers)`);
   const s = sessionFor(props.connection, label(props.name));
   const facts = await observe(s);
+  if (props.inPlace) {
+    const outs = readInPlace(props as Outputs & { inPlace: InPlace }, facts);
+    if (!outs) return {}; // the hand-written block is gone: refresh drops it and the next up writes our own drop-in
+    const { name, order, match, directives, subsystemInternalSftp } = outs;
+    return { id, props: outs, inputs: { name, order, match, directives, subsystemInternalSftp, connection: props.connection } };
+  }
   const file = facts.sshd.dropins.find((f) => f.path === props.path);
   if (!file) return {}; // removed by hand: refresh drops it and the next up writes it again
   if (!facts.sshd.valid) log.warn(`${label(props.name)} on ${s.target}: sshd -t fails on the current configuration: ${facts.sshd.error}`);
@@ -266,19 +299,31 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
 export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const d = fields(news);
   const s = sessionFor(news.connection, label(d.name));
-  const facts = await observe(s);
+  let facts = await observe(s);
+  const previous = { name: olds.name, order: olds.order };
+  let at = olds.inPlace;
+  if (at && !sameCriteria(olds.match as Record<string, unknown>, d.match as Record<string, unknown>)) {
+    // New criteria: the adopted block is the admin's again (as it was), and this block gets its own drop-in.
+    const back = planOrThrow(s, label(d.name), () => planInPlaceRestore(olds, facts, operatorOf(s), at!));
+    await run(s, d, back);
+    facts = await observe(s);
+    at = undefined;
+  }
   const plan = planOrThrow(s, label(d.name), () =>
-    planBlock(d as BlockDesired, facts, operatorOf(s), { name: olds.name, order: olds.order }),
+    at ? planInPlace(d as BlockDesired, facts, operatorOf(s), at, previous) : planBlock(d as BlockDesired, facts, operatorOf(s), previous),
   );
   await run(s, d, plan);
-  const outs: Outputs = { ...d, connection: news.connection, path: plan.path, content: plan.content };
+  const inPlace: InPlace | undefined = "inPlace" in plan ? (plan.inPlace as InPlace | undefined) : undefined;
+  const outs: Outputs = { ...d, connection: news.connection, path: plan.path, content: plan.content, ...(inPlace ? { inPlace } : {}) };
   return { outs };
 }
 
 async function remove(_id: string, props: Outputs): Promise<void> {
   const s = sessionFor(props.connection, label(props.name));
   const facts = await observe(s);
-  const plan = planOrThrow(s, label(props.name), () => planBlockDelete(props.name, props.order, facts, operatorOf(s)));
+  const plan = planOrThrow(s, label(props.name), () =>
+    props.inPlace ? planInPlaceRestore(props, facts, operatorOf(s), props.inPlace) : planBlockDelete(props.name, props.order, facts, operatorOf(s)),
+  );
   await run(s, props, plan);
 }
 export { remove as delete };

@@ -20,8 +20,30 @@ export interface SftpJailUser {
   readonly uid?: number;
   /** Exact set of public keys allowed to log in. */
   readonly authorizedKeys: pulumi.Input<pulumi.Input<string>[]>;
-  /** Directories inside the chroot the user may write to; default ["upload"]. */
-  readonly writableDirs?: string[];
+  /**
+   * Directories inside the chroot the user may write to; default ["upload"]. A name gets owner = the user, group =
+   * the SFTP group, mode 0755; give `{ path, owner?, group?, mode? }` to describe a hand-made one exactly.
+   */
+  readonly writableDirs?: ReadonlyArray<string | SftpJailDir>;
+  /**
+   * The chroot (= home) directory: `path` (default `<chrootBase>/<name>`), `group` (default "root") and `mode`
+   * (default "0755"). A hand-made jail is often root:<user's group> 0750: say so here and it is adopted unchanged.
+   */
+  readonly chroot?: { readonly path?: string; readonly group?: string; readonly mode?: string };
+  /** Keep the password field "*" (default true); false leaves it as it is (e.g. the "!" useradd wrote). */
+  readonly keyOnly?: boolean;
+}
+
+/** A writable directory inside a chroot, described exactly. */
+export interface SftpJailDir {
+  /** Relative path inside the chroot. */
+  readonly path: string;
+  /** Default: the user. */
+  readonly owner?: string;
+  /** Default: the SFTP group. */
+  readonly group?: string;
+  /** Default "0755". */
+  readonly mode?: string;
 }
 
 /** Arguments of {@link SftpJailHost}. */
@@ -35,8 +57,20 @@ export interface SftpJailHostArgs {
   /** Repair existing ancestors of chrootBase that break OpenSSH's rule; default false. */
   readonly fixAncestors?: boolean;
   readonly users: SftpJailUser[];
-  /** Extra or overriding directives for the Match block (e.g. { PasswordAuthentication: "no" }). */
-  readonly sshdDirectives?: Record<string, string>;
+  /**
+   * Extra or overriding directives for the Match block (e.g. { PasswordAuthentication: "no" }); `null` drops one of
+   * {@link jailDirectives} (to describe a hand-written block that does not set it).
+   */
+  readonly sshdDirectives?: Record<string, string | null>;
+  /** Keep `Subsystem sftp internal-sftp` set while the block exists (default true); see SshdMatchBlock. */
+  readonly subsystemInternalSftp?: boolean;
+  /**
+   * Where the users' keys are, as an sshd AuthorizedKeysFile pattern (`%h`, `%u`; relative = inside the home), when
+   * they stay where a hand-made jail keeps them, e.g. ".ssh/authorized_keys". Each user's file is then adopted
+   * read-only (see JailedUser.authorizedKeysFile) and the Match block's AuthorizedKeysFile is this pattern. Default:
+   * sftp-jail's root-owned `<keysDir>/%u`, outside the jails, written by sftp-jail.
+   */
+  readonly authorizedKeysFile?: string;
   /** Position of the Match block among other managed blocks; default 50. */
   readonly sshdOrder?: number;
   /** Root-owned directory of per-user key files; default /etc/ssh/sftp-jail/authorized_keys. */
@@ -63,6 +97,19 @@ export function jailDirectives(keysDir: string): Record<string, string> {
   };
 }
 
+/** One user's key file for an AuthorizedKeysFile pattern, as sshd expands it (%h, %u, %%; relative to the home). */
+export function expandKeysFile(pattern: string, user: string, home: string): string {
+  if (/\s/.test(pattern.trim())) throw new Error(`authorizedKeysFile "${pattern}" must name one file (sftp-jail adopts one key file per user)`);
+  const p = pattern.trim().replace(/%([hu%])/g, (_, t: string) => (t === "h" ? home : t === "u" ? user : "%"));
+  return p.startsWith("/") ? p : `${home}/${p}`;
+}
+
+/** The Match block's directives: the jail's, the key file pattern, then the program's overrides (null drops one). */
+export function blockDirectives(keysDir: string, keysPattern?: string, overrides: Record<string, string | null> = {}): Record<string, string> {
+  const out: Record<string, string | null> = { ...jailDirectives(keysDir), ...(keysPattern ? { AuthorizedKeysFile: keysPattern } : {}), ...overrides };
+  return Object.fromEntries(Object.entries(out).filter((e): e is [string, string] => e[1] !== null && e[1] !== undefined));
+}
+
 export class SftpJailHost extends pulumi.ComponentResource {
   readonly group: SftpGroup;
   readonly matchBlock: SshdMatchBlock;
@@ -72,6 +119,16 @@ export class SftpJailHost extends pulumi.ComponentResource {
 
   constructor(name: string, args: SftpJailHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("sftpjail:index:SftpJailHost", name, {}, opts);
+    // Cross-resource rules no single resource can see: caught at preview, before anything connects.
+    const seen = new Map<string, string>();
+    for (const u of args.users) {
+      for (const key of [`name ${u.name}`, ...(u.uid !== undefined ? [`uid ${u.uid}`] : [])]) {
+        if (seen.has(key)) {
+          throw new pulumi.ResourceError(`SftpJailHost "${name}": users lists ${key} twice (${seen.get(key)} and ${u.name}); each user needs its own name and uid`, this);
+        }
+        seen.set(key, u.name);
+      }
+    }
     const parent = { parent: this };
     const base = args.chrootBase ?? "/srv/sftp";
     const keysDir = args.keysDir ?? DEFAULT_KEYS_DIR;
@@ -81,10 +138,20 @@ export class SftpJailHost extends pulumi.ComponentResource {
 
     const jailed: pulumi.Resource[] = [];
     for (const u of args.users) {
-      const home = `${base}/${u.name}`;
+      const home = u.chroot?.path ?? `${base}/${u.name}`;
       const user = new JailedUser(
         `${name}-${u.name}`,
-        { connection, name: u.name, uid: u.uid, group: args.group.name, home, authorizedKeys: u.authorizedKeys, keysDir },
+        {
+          connection,
+          name: u.name,
+          uid: u.uid,
+          group: args.group.name,
+          home,
+          authorizedKeys: u.authorizedKeys,
+          keysDir,
+          authorizedKeysFile: args.authorizedKeysFile === undefined ? undefined : expandKeysFile(args.authorizedKeysFile, u.name, home),
+          keyOnly: u.keyOnly,
+        },
         { ...parent, dependsOn: [this.group] },
       );
       const chroot = new ChrootDir(
@@ -92,9 +159,15 @@ export class SftpJailHost extends pulumi.ComponentResource {
         {
           connection,
           path: home,
+          group: u.chroot?.group,
+          mode: u.chroot?.mode,
           fixAncestors: args.fixAncestors,
           onDelete: args.onDelete,
-          subdirs: (u.writableDirs ?? ["upload"]).map((d) => ({ path: d, owner: u.name, group: args.group.name, mode: "0755" })),
+          subdirs: (u.writableDirs ?? ["upload"]).map((d) =>
+            typeof d === "string"
+              ? { path: d, owner: u.name, group: args.group.name, mode: "0755" }
+              : { path: d.path, owner: d.owner ?? u.name, group: d.group ?? args.group.name, mode: d.mode ?? "0755" },
+          ),
         },
         { ...parent, dependsOn: [user] },
       );
@@ -111,8 +184,8 @@ export class SftpJailHost extends pulumi.ComponentResource {
         name: `group-${args.group.name}`,
         order: args.sshdOrder ?? 50,
         match: { Group: [args.group.name] },
-        directives: { ...jailDirectives(keysDir), ...(args.sshdDirectives ?? {}) },
-        subsystemInternalSftp: true,
+        directives: blockDirectives(keysDir, args.authorizedKeysFile, args.sshdDirectives),
+        subsystemInternalSftp: args.subsystemInternalSftp ?? true,
       },
       { ...parent, dependsOn: [this.group, ...jailed] },
     );

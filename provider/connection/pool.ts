@@ -5,6 +5,7 @@
  * The pool lives on `globalThis` because Pulumi serializes the provider object: nothing live may be captured in it,
  * and one dynamic-provider process serves every resource of a run.
  */
+import { readFileSync } from "fs";
 import { Client, ClientChannel, ConnectConfig } from "ssh2";
 import { Connection, ProxyConnection, describe, secretsOf } from "./schema";
 import { PublicKey, algorithmsFor, blobType, fingerprint, knownHostKeys, parseKeyLine } from "./hostkey";
@@ -200,6 +201,19 @@ export function closeAll(): void {
 }
 
 class HostKeyError extends SftpJailError {}
+
+/** Reads connection.privateKeyFile (final error if unreadable: retrying cannot help). */
+function readKeyFile(c: Connection | ProxyConnection): string {
+  try {
+    return readFileSync(c.privateKeyFile!, "utf8");
+  } catch (e) {
+    throw new CredentialError(
+      { host: describe(c) },
+      `connection.privateKeyFile ${c.privateKeyFile} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      "point privateKeyFile at a readable key file on the machine that runs pulumi, or pass the key as a secret in privateKey",
+    );
+  }
+}
 /** sshd refused to open a channel: nothing ran. */
 class ChannelOpenError extends SftpJailError {
   constructor(e: SftpJailError) {
@@ -231,6 +245,7 @@ function connectConfig(c: Connection | ProxyConnection, timeoutMs: number, prese
     keepaliveCountMax: 4,
   };
   if (c.privateKey) cfg.privateKey = c.privateKey;
+  if (c.privateKeyFile) cfg.privateKey = readKeyFile(c);
   if (c.privateKeyPassword) cfg.passphrase = c.privateKeyPassword;
   if (c.password) cfg.password = c.password;
   if (c.agentSocketPath) cfg.agent = c.agentSocketPath;
@@ -292,6 +307,7 @@ function dialOnce(c: Connection | ProxyConnection, timeoutMs: number, sock?: Nod
     } catch (e) {
       // Thrown before any byte is sent: an unreadable private key or a wrong passphrase. Retrying cannot help.
       settled = true;
+      if (e instanceof SftpJailError) return reject(e);
       const m = (e as Error).message;
       if (!/privateKey/.test(m)) return reject(e);
       const field = /passphrase|decrypt|integrity/i.test(m) ? "privateKeyPassword" : "privateKey";

@@ -36,6 +36,11 @@ const base = {
     .default("root"),
   password: z.string().optional(),
   privateKey: z.string().optional(),
+  /**
+   * Path of a private key file on the machine running Pulumi, read by the provider when it dials: the key itself
+   * then never enters Pulumi (no state, no RegisterResource payload in --debug logs).
+   */
+  privateKeyFile: localPath("privateKeyFile").optional(),
   privateKeyPassword: z.string().optional(),
   agentSocketPath: localPath("agentSocketPath").optional(),
   hostKey: hostKeyLine.optional(),
@@ -88,11 +93,14 @@ export const connectionSchema = z
       .optional(),
   })
   .superRefine((c, ctx) => {
-    if (!c.password && !c.privateKey && !c.agentSocketPath) {
+    if (c.privateKey && c.privateKeyFile) {
+      ctx.addIssue({ code: "custom", path: ["privateKeyFile"], message: "give privateKey or privateKeyFile, not both" });
+    }
+    if (!c.password && !c.privateKey && !c.privateKeyFile && !c.agentSocketPath) {
       ctx.addIssue({
         code: "custom",
         path: ["privateKey"],
-        message: "give one of privateKey, password or agentSocketPath so sftp-jail can log in",
+        message: "give one of privateKey, privateKeyFile, password or agentSocketPath so sftp-jail can log in",
       });
     }
     if (c.hostKey && c.dangerouslyTrustAnyHostKey) {

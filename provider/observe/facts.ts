@@ -79,6 +79,25 @@ export interface PathStat {
   type: "directory" | "file" | "symlink" | "other" | "missing";
 }
 
+/** One `user=` line of /etc/rssh.conf: rssh's per-user umask, allowed protocols and chroot. */
+export interface RsshUser {
+  name: string;
+  umask: string;
+  /** Protocols the access bits allow, of rsync, rdist, cvs, sftp, scp (rssh's order). */
+  allow: string[];
+  /** The user's chroot path, or null when the line names none (rssh then uses the global `chrootpath`). */
+  chroot: string | null;
+}
+
+/** /etc/rssh.conf, as far as moving its users into a Match-based jail needs it. */
+export interface RsshConf {
+  /** Global `chrootpath`, or null. */
+  chrootPath: string | null;
+  /** Protocols allowed globally (`allowsftp`, `allowscp`, ...). */
+  allow: string[];
+  users: RsshUser[];
+}
+
 export interface HostFacts {
   os: OsRelease;
   openssh: OpenSsh | null;
@@ -94,6 +113,8 @@ export interface HostFacts {
   paths: Record<string, PathStat>;
   /** Contents of every file a resource asked to read in this process (absent key: file missing). */
   files: Record<string, string>;
+  /** /etc/rssh.conf parsed, or null when the host has none (a leftover of rssh jails, read by sftp-jail-migrate). */
+  rssh: RsshConf | null;
 }
 
 export interface Fact<K extends keyof HostFacts> {
@@ -295,6 +316,46 @@ export const firewall = fact({
   },
 });
 
+const RSSH_BITS = ["rsync", "rdist", "cvs", "sftp", "scp"];
+const unquote = (v: string) => v.trim().replace(/^"(.*)"$/, "$1");
+
+/** Parses rssh.conf text (pure): `keyword [= value]` lines, `#` comments, values optionally in double quotes. */
+export function parseRsshConf(text: string): RsshConf {
+  const conf: RsshConf = { chrootPath: null, allow: [], users: [] };
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/(^|\s)#.*$/, "").trim();
+    const m = /^([A-Za-z]+)\s*(?:=\s*(.*))?$/.exec(line);
+    if (!m) continue;
+    const key = m[1].toLowerCase();
+    const value = unquote(m[2] ?? "");
+    if (key === "chrootpath") conf.chrootPath = value || null;
+    else if (key.startsWith("allow") && RSSH_BITS.includes(key.slice(5))) conf.allow.push(key.slice(5));
+    else if (key === "user") {
+      // user=name:umask:access bits[:chroot path], the path itself possibly quoted.
+      const [name, umask = "", bits = "", ...rest] = value.split(":");
+      if (!name) continue;
+      const chroot = unquote(rest.join(":"));
+      conf.users.push({
+        name: name.trim(),
+        umask: umask.trim(),
+        allow: RSSH_BITS.filter((_, i) => bits.trim()[i] === "1"),
+        chroot: chroot || null,
+      });
+    }
+  }
+  return conf;
+}
+
+export const rssh = fact({
+  key: "rssh",
+  // base64, like every file fact, so no line of the file can look like a section marker.
+  command: `[ -f /etc/rssh.conf ] && { printf 'rssh.conf\\t'; base64 -w0 < /etc/rssh.conf; echo; }`,
+  parse(out) {
+    const m = /^rssh\.conf\t([A-Za-z0-9+/=]*)$/m.exec(out);
+    return m ? parseRsshConf(Buffer.from(m[1], "base64").toString("utf8")) : null;
+  },
+});
+
 /** All ancestors of a path and the path itself, root first. */
 export function withAncestors(p: string): string[] {
   const parts = p.split("/").filter(Boolean);
@@ -345,4 +406,89 @@ export function filesFact(quotedPaths: string[]): Fact<"files"> {
 }
 
 /** The facts every snapshot takes; `paths` and `files` are added per session with what resources asked about. */
-export const BASE_FACTS = [osRelease, openssh, nologin, serviceManager, tools, groups, users, shadow, sshd, firewall] as const;
+export const BASE_FACTS = [osRelease, openssh, nologin, serviceManager, tools, groups, users, shadow, sshd, firewall, rssh] as const;
+
+// ---- Migration survey (sftp-jail-migrate only; not part of the provider's snapshots) ---------------------------------
+
+/** One account as sshd itself judges it: what sshd -T -C says for a login by that user, and what the jail holds. */
+export interface SurveyUser {
+  name: string;
+  /** `sshd -T -C user=<name>,...` values of chrootdirectory, forcecommand, authorizedkeysfile (lower-case keys). */
+  sshd: Record<string, string>;
+  /** The chroot sshd would use, tokens expanded (null when none applies). */
+  chroot: string | null;
+  /** lstat of the chroot, its ancestors, and the directories one and two levels inside it (hidden ones skipped). */
+  stats: Record<string, PathStat>;
+  /** Every AuthorizedKeysFile sshd would read for the user, expanded; content null when the file is missing. */
+  keyFiles: Array<{ path: string; content: string | null; owner?: string }>;
+}
+
+/** Marker of the survey's section (after the snapshot's end marker, which the snapshot parser ignores). */
+export const SURVEY_MARK = "@@sftp-jail-migrate:survey";
+
+/**
+ * Which accounts sshd jails, in one exec: every account with uid >= UID_MIN (not nobody) and every account named in
+ * /etc/rssh.conf is judged by `sshd -T -C` (OpenSSH's own Match evaluation, with a neutral client address from
+ * TEST-NET-1 that no traffic ever goes to). For jailed accounts (and rssh.conf's), the chroot is stat'ed and the
+ * authorized_keys files sshd would read are printed, base64-encoded. Read-only.
+ */
+export const accountSurvey = {
+  command: [
+    `echo '${SURVEY_MARK}'`,
+    "sj_min=$(awk '$1==\"UID_MIN\"{print $2; exit}' /etc/login.defs 2>/dev/null); [ -n \"$sj_min\" ] || sj_min=1000",
+    "sj_rssh=$(sed -n 's/^[[:space:]]*user[[:space:]]*=[[:space:]]*\"\\{0,1\\}\\([a-z_][a-z0-9_.-]*\\):.*/\\1/p' /etc/rssh.conf 2>/dev/null)",
+    // %h, %u and %% as sshd expands them (awk -v: values are data, never code).
+    "sj_xp() { awk -v s=\"$1\" -v h=\"$2\" -v u=\"$3\" 'BEGIN{o=\"\";n=length(s);for(i=1;i<=n;i++){c=substr(s,i,1);d=substr(s,i+1,1);if(c==\"%\"&&d==\"h\"){o=o h;i++}else if(c==\"%\"&&d==\"u\"){o=o u;i++}else if(c==\"%\"&&d==\"%\"){o=o \"%\";i++}else o=o c}print o}'; }",
+    "sj_stat() { stat --printf 'stat\\t%n|%u|%g|%a|%F\\n' -- \"$@\" 2>/dev/null; }",
+    "set -f",
+    "while IFS=: read -r sj_u sj_x sj_uid sj_gid sj_gecos sj_home sj_shell; do",
+    "  case \"$sj_uid\" in ''|*[!0-9]*) continue;; esac",
+    "  sj_r=0; for sj_n in $sj_rssh; do [ \"$sj_n\" = \"$sj_u\" ] && sj_r=1; done",
+    "  if [ $sj_r = 0 ] && { [ \"$sj_uid\" -lt \"$sj_min\" ] || [ \"$sj_uid\" -eq 65534 ]; }; then continue; fi",
+    "  sj_t=$(sshd -T -C \"user=$sj_u,host=sftp-jail-migrate,addr=192.0.2.1\" < /dev/null 2>/dev/null)",
+    "  sj_get() { printf '%s\\n' \"$sj_t\" | awk -v k=\"$1\" '$1==k{sub(/^[^ ]+ /,\"\");print;exit}'; }",
+    "  sj_cd=$(sj_get chrootdirectory)",
+    "  if [ $sj_r = 0 ] && { [ -z \"$sj_cd\" ] || [ \"$sj_cd\" = none ]; }; then continue; fi",
+    "  printf 'user\\t%s\\n' \"$sj_u\"",
+    "  for sj_k in chrootdirectory forcecommand authorizedkeysfile; do printf 'sshd\\t%s %s\\n' \"$sj_k\" \"$(sj_get $sj_k)\"; done",
+    "  if [ -n \"$sj_cd\" ] && [ \"$sj_cd\" != none ]; then",
+    "    sj_c=$(sj_xp \"$sj_cd\" \"$sj_home\" \"$sj_u\"); printf 'chroot\\t%s\\n' \"$sj_c\"",
+    "    sj_p=$sj_c; while :; do sj_stat \"$sj_p\"; [ \"$sj_p\" = / ] || [ -z \"$sj_p\" ] && break; sj_p=$(dirname -- \"$sj_p\"); done",
+    "    [ -d \"$sj_c\" ] && [ ! -L \"$sj_c\" ] && find \"$sj_c\" -mindepth 1 -maxdepth 2 -type d ! -path '*/.*' -exec stat --printf 'stat\\t%n|%u|%g|%a|%F\\n' -- {} + 2>/dev/null",
+    "  fi",
+    "  for sj_f in $(sj_get authorizedkeysfile); do",
+    "    [ \"$sj_f\" = none ] && continue",
+    "    sj_f=$(sj_xp \"$sj_f\" \"$sj_home\" \"$sj_u\"); case \"$sj_f\" in /*) ;; *) sj_f=\"$sj_home/$sj_f\";; esac",
+    "    if [ -f \"$sj_f\" ]; then printf 'keys\\t%s\\t%s\\t' \"$sj_f\" \"$(stat -c %U -- \"$sj_f\")\"; base64 -w0 < \"$sj_f\"; echo; else printf 'nokeys\\t%s\\n' \"$sj_f\"; fi",
+    "  done",
+    "done < /etc/passwd",
+    "set +f",
+  ].join("\n"),
+
+  /** Parses the survey section (pure; tested on output captured from sandbox hosts). */
+  parse(out: string): SurveyUser[] {
+    const at = out.indexOf(SURVEY_MARK);
+    const users: SurveyUser[] = [];
+    let cur: SurveyUser | undefined;
+    const statLines: string[] = [];
+    const flush = () => {
+      if (cur) cur.stats = pathsFact([]).parse(statLines.splice(0).join("\n"));
+    };
+    for (const line of (at < 0 ? "" : out.slice(at + SURVEY_MARK.length)).split("\n")) {
+      const [kind, ...rest] = line.split("\t");
+      if (kind === "user") {
+        flush();
+        users.push((cur = { name: rest[0], sshd: {}, chroot: null, stats: {}, keyFiles: [] }));
+      } else if (!cur) continue;
+      else if (kind === "sshd") {
+        const m = /^(\S+) ?(.*)$/.exec(rest.join("\t"));
+        if (m && m[2]) cur.sshd[m[1]] = m[2];
+      } else if (kind === "chroot") cur.chroot = rest[0] || null;
+      else if (kind === "stat") statLines.push(rest.join("\t"));
+      else if (kind === "keys") cur.keyFiles.push({ path: rest[0], owner: rest[1], content: Buffer.from(rest[2] ?? "", "base64").toString("utf8") });
+      else if (kind === "nokeys") cur.keyFiles.push({ path: rest[0], content: null });
+    }
+    flush();
+    return users;
+  },
+};

@@ -89,9 +89,14 @@ function dirSteps(p: string, owner: string, group: string, mode: string, f: Host
   return steps;
 }
 
-/** Creates or converges the chroot and its writable subdirectories. */
-export function planChroot(d: ChrootDesired, f: HostFacts): { steps: Plan; createdAncestors: string[] } {
+/**
+ * Creates or converges the chroot and its writable subdirectories. `adopted`: the chroot existed already (a jail made
+ * by hand), so destroy leaves it where it is; `createdSubdirs`: subdirectories this plan creates (relative paths).
+ */
+export function planChroot(d: ChrootDesired, f: HostFacts): { steps: Plan; createdAncestors: string[]; adopted: boolean; createdSubdirs: string[] } {
   const anc = ancestorSteps(d, f);
+  const adopted = !!f.paths[d.path]?.exists;
+  const createdSubdirs = d.subdirs.filter((sub) => !f.paths[`${d.path}/${sub.path}`]?.exists).map((sub) => sub.path);
   const steps = [...anc.steps, ...dirSteps(d.path, "root", d.group, d.mode, f, "chroot")];
   for (const sub of d.subdirs) {
     const full = `${d.path}/${sub.path}`;
@@ -103,7 +108,7 @@ export function planChroot(d: ChrootDesired, f: HostFacts): { steps: Plan; creat
     }
     steps.push(...dirSteps(full, sub.owner, sub.group, sub.mode, f, "writable directory"));
   }
-  return { steps, createdAncestors: anc.created };
+  return { steps, createdAncestors: anc.created, adopted, createdSubdirs };
 }
 
 /** The first ancestor that would make `check` fail, for a preview-time error (no steps are planned). */
@@ -122,9 +127,10 @@ export function ancestorProblem(d: ChrootDesired, f: HostFacts): PlanError | und
  * anything is moved whole to RETAIN_DIR (root-only), unless the program asked for deletion with onDelete: "delete".
  */
 export function planChrootDelete(
-  d: { path: string; subdirs: { path: string }[]; createdAncestors: string[]; onDelete: "retain" | "delete" },
+  d: { path: string; subdirs: { path: string }[]; createdAncestors: string[]; onDelete: "retain" | "delete"; adopted?: boolean; createdSubdirs?: string[] },
   stamp: string,
 ): Plan {
+  if (d.adopted) return planAdoptedChrootDelete(d.path, d.createdSubdirs ?? []);
   const p = quoteArg(d.path);
   if (d.onDelete === "delete") {
     if (d.path.split("/").filter(Boolean).length < 2) throw new PlanError(`refusing to delete ${d.path} recursively`, "use a deeper chroot path");
@@ -149,6 +155,22 @@ export function planChrootDelete(
     "fi",
   ].join("\n");
   return [{ description: `remove ${d.path}, keeping any files in ${RETAIN_DIR}`, script }, ...removeAncestors(d.createdAncestors)];
+}
+
+/**
+ * Destroy of a chroot that existed before sftp-jail (adopted): it and everything in it stay exactly where they are,
+ * whatever `onDelete` says — the jail was the admin's. Only subdirectories sftp-jail created are removed, and only
+ * while empty.
+ */
+export function planAdoptedChrootDelete(path: string, createdSubdirs: string[]): Plan {
+  if (!createdSubdirs.length) return [];
+  const dirs = [...createdSubdirs].sort((a, b) => b.split("/").length - a.split("/").length).map((s) => quoteArg(`${path}/${s}`));
+  return [
+    {
+      description: `remove the empty subdirectories sftp-jail created in ${path} (${createdSubdirs.join(", ")}); the adopted jail itself stays`,
+      script: `for sj_d in ${dirs.join(" ")}; do rmdir "$sj_d" 2>/dev/null || true; done`,
+    },
+  ];
 }
 
 function removeAncestors(created: string[]): Step[] {

@@ -569,8 +569,13 @@ export interface Located {
   chainExists: boolean;
   /** Rules of the target chain, in order. */
   rules: ObservedRule[];
-  /** Rules carrying our comment anywhere in the table (normally one, in the target chain). */
+  /** Rules carrying our comment anywhere in the table (normally one, in the target chain), or the adopted rule. */
   ours: ObservedRule[];
+  /**
+   * The rule tracked is not one sftp-jail wrote but an existing one adopted as it is: no rule carries our comment,
+   * and a rule without an sftp-jail comment in the target chain has exactly the spec adoption looked for.
+   */
+  adopted: boolean;
   /** Our rule exists exactly once, in the target chain, where `position` wants it. */
   inPosition: boolean;
   /** Our rule exists exactly once and its match and action are exactly the desired ones. */
@@ -603,7 +608,11 @@ export function insertIndex(position: Position, others: ObservedRule[]): number 
   return i < 0 ? others.length : i;
 }
 
-export function locate(d: RuleDesired, target: Target, facts: HostFacts): Located {
+/**
+ * Finds our rule. `adopt`: with no rule carrying our comment, take the first rule of the target chain that has no
+ * sftp-jail comment and exactly this spec as ours (an admin's hand-made opening, adopted instead of duplicated).
+ */
+export function locate(d: RuleDesired, target: Target, facts: HostFacts, adopt?: RuleSpec): Located {
   const comment = commentOf(d.name);
   const want = desiredSpec(d, target);
   let all: ObservedRule[] = [];
@@ -634,8 +643,16 @@ export function locate(d: RuleDesired, target: Target, facts: HostFacts): Locate
     });
   }
   const rules = all.filter((r) => r.chain === target.chain);
-  const ours = all.filter((r) => r.comment === comment);
-  const idx = rules.findIndex((r) => r.comment === comment);
+  let ours = all.filter((r) => r.comment === comment);
+  let idx = rules.findIndex((r) => r.comment === comment);
+  let adopted = false;
+  if (ours.length === 0 && adopt) {
+    idx = rules.findIndex((r) => !isOurs(r) && sameSpec(r.spec, adopt));
+    if (idx >= 0) {
+      ours = [rules[idx]];
+      adopted = true;
+    }
+  }
   const single = ours.length === 1 && idx >= 0;
   return {
     target,
@@ -643,6 +660,7 @@ export function locate(d: RuleDesired, target: Target, facts: HostFacts): Locate
     chainExists,
     rules,
     ours,
+    adopted,
     inPosition: single && positionHolds(d.position, rules, idx),
     matchesSpec: single && sameSpec(ours[0].spec, want),
     nft,
@@ -709,7 +727,8 @@ const NFT_HOOKS = new Set(["input", "forward", "output"]);
 function insertSteps(d: RuleDesired, loc: Located, facts: HostFacts): Step[] {
   const t = loc.target;
   const comment = commentOf(d.name);
-  const others = loc.rules.filter((r) => r.comment !== comment);
+  // Without the rules about to be deleted (ours, or the adopted one being replaced).
+  const others = loc.rules.filter((r) => r.comment !== comment && !loc.ours.includes(r));
   const at = insertIndex(d.position, others);
   const where = at === others.length ? "at the end" : `before rule ${at + 1}`;
   const desc = `insert ${describeSpec(desiredSpec(d, t))} as ${comment} into ${t.backend} ${t.table} ${t.chain} ${where}`;
@@ -762,9 +781,14 @@ function refuseSshCut(d: RuleDesired, facts: HostFacts): void {
 }
 
 /** Create or converge: an empty plan when our rule is present once, in place and exactly as specified. */
-export function planRuleConverge(d: RuleDesired, facts: HostFacts, previous?: Backend): FirewallPlan & { located: Located } {
+/**
+ * Create or converge. `adoptFrom`: the rule whose spec an existing rule may have to be adopted (create: the desired
+ * rule itself; update of an adopted rule: the previous one). An adopted rule that already is what `d` wants is kept
+ * as it is (no steps); otherwise it is replaced by ours, in place of nothing else.
+ */
+export function planRuleConverge(d: RuleDesired, facts: HostFacts, previous?: Backend, adoptFrom?: RuleDesired): FirewallPlan & { located: Located } {
   const target = resolveTarget(d, facts, previous);
-  const loc = locate(d, target, facts);
+  const loc = locate(d, target, facts, adoptFrom ? desiredSpec(adoptFrom, target) : undefined);
   const what = `firewall rule ${commentOf(d.name)} (${describeSpec(desiredSpec(d, target))}) in ${target.backend} ${target.table} ${target.chain}`;
   if (loc.inPosition && loc.matchesSpec) return { steps: [], revert: [], what, located: loc };
   refuseSshCut(d, facts);

@@ -19,10 +19,16 @@ export interface UserDesired {
   shell?: string;
   authorizedKeys: string[];
   keysDir: string;
+  /**
+   * A key file the admin keeps elsewhere (e.g. the user's ~/.ssh/authorized_keys inside the jail), adopted read-only:
+   * its keys are compared and reported as drift, never written, and destroy leaves it.
+   */
+  authorizedKeysFile?: string;
   keyOnly: boolean;
 }
 
-export const keyFile = (d: Pick<UserDesired, "keysDir" | "name">) => `${d.keysDir}/${d.name}`;
+/** The file holding the user's keys: the adopted one, or sftp-jail's own root-owned `<keysDir>/<name>`. */
+export const keyFile = (d: Pick<UserDesired, "keysDir" | "name"> & { authorizedKeysFile?: string }) => d.authorizedKeysFile ?? `${d.keysDir}/${d.name}`;
 
 /** The key file's exact content for a key set. */
 export function renderKeys(keys: string[]): string {
@@ -35,6 +41,14 @@ export function parseKeys(content: string): string[] {
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith("#"));
+}
+
+/** A public key in a line (options may precede it): a line sshd would try to use as a key. */
+const KEY_TOKEN = /(^|\s)(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) AAAA[A-Za-z0-9+/]/;
+
+/** The key lines of a file sftp-jail did not write (an adopted one): whatever else it holds is not a key, and ignored. */
+export function keyLines(content: string): string[] {
+  return parseKeys(content).filter((l) => KEY_TOKEN.test(l));
 }
 
 export function resolveShell(d: Pick<UserDesired, "shell">, f: HostFacts): string {
@@ -71,6 +85,13 @@ export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: 
       ]),
     );
   } else {
+    // Adopting means taking the account over (shell, home, password field): never one of the system's own.
+    if (existing.uid < 1000) {
+      throw new PlanError(
+        `"${d.name}" is an existing system account (uid ${existing.uid}); sftp-jail would replace its shell, home and password field`,
+        "choose another name for the jailed user",
+      );
+    }
     if (d.uid !== undefined && existing.uid !== d.uid) {
       throw new PlanError(`user "${d.name}" exists with uid ${existing.uid}, not ${d.uid}`, `set uid: ${existing.uid} to adopt it, or remove uid`);
     }
@@ -90,6 +111,16 @@ export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: 
 
 function keySteps(d: UserDesired, f: HostFacts): Step[] {
   const path = keyFile(d);
+  if (d.authorizedKeysFile) {
+    // Adopted read-only: sftp-jail writes key files only where it created them, never into a directory the jailed
+    // user may write to (a symlink planted there would turn a root write into anyone's file).
+    const have = keyLines(f.files[path] ?? "");
+    if (JSON.stringify(have) === JSON.stringify(d.authorizedKeys)) return [];
+    throw new PlanError(
+      `the keys of ${d.name} live in ${path}, which sftp-jail adopted read-only, and they differ from authorizedKeys (the file has ${have.length} key(s): ${have.map((k) => k.split(" ").slice(2).join(" ") || k.split(" ")[0]).join(", ") || "none"})`,
+      `to let sftp-jail manage the keys, remove authorizedKeysFile (SftpJailHost: authorizedKeysFile and sshdDirectives.AuthorizedKeysFile): the keys then move to root-owned ${d.keysDir}/${d.name} outside the jail; or edit ${path} by hand to match`,
+    );
+  }
   const want = renderKeys(d.authorizedKeys);
   if (f.files[path] === want) return [];
   const steps: Step[] = [];
@@ -102,13 +133,14 @@ function keySteps(d: UserDesired, f: HostFacts): Step[] {
 }
 
 /** Removes the account (never its files) and its key file. Accounts that were adopted keep existing. */
-export function planUserDelete(d: Pick<UserDesired, "name" | "keysDir">, adopted: boolean, f: HostFacts): Plan {
+export function planUserDelete(d: Pick<UserDesired, "name" | "keysDir" | "authorizedKeysFile">, adopted: boolean, f: HostFacts): Plan {
   const steps: Step[] = [];
   if (!adopted && f.users.some((u) => u.name === d.name)) {
     // No --remove: uploaded files stay (ChrootDir decides what happens to them).
     steps.push(cmd(`delete user ${d.name} (files kept)`, ["userdel", "--", d.name]));
   }
   const path = keyFile(d);
-  if (f.files[path] !== undefined) steps.push(cmd(`remove ${path}`, ["rm", "-f", "--", path]));
+  // An adopted key file is the admin's (or the user's): it stays.
+  if (!d.authorizedKeysFile && f.files[path] !== undefined) steps.push(cmd(`remove ${path}`, ["rm", "-f", "--", path]));
   return steps;
 }

@@ -20,6 +20,7 @@ import { quoteArg } from "../util/shell";
 import { createHash } from "crypto";
 import {
   BlockDesired,
+  DIRECTIVE_NAMES,
   DROPIN_DIR,
   MAIN_CONFIG,
   MAIN_ORIG,
@@ -34,6 +35,7 @@ import {
   transformMain,
   untransformMain,
 } from "./sshdRender";
+import { ConfigBlock, adoptionChanges, blockText, blocksFor, droppedByAdoption, editBlock, findMatchBlocks, matchLabel, replaceBlock } from "./sshdAdopt";
 
 /** Who runs sftp-jail: the change must leave them able to log in and run commands. */
 export interface Operator {
@@ -192,8 +194,34 @@ interface FileChange {
 }
 
 /** The guarded plan for a set of block-file changes. */
-function planChanges(facts: HostFacts, op: Operator, changes: FileChange[]): Plan[] {
-  const main = facts.sshd.main?.content ?? "";
+/**
+ * An edit of a config file that is not one of our block files (sshd_config, or an admin's drop-in): the whole file
+ * goes from `before` (as observed) to `after`. The write refuses if the file is no longer `before` on the host.
+ */
+export interface FileEdit {
+  path: string;
+  before: string;
+  after: string;
+  description: string;
+}
+
+/** Writes `e.after` over `e.path` if it still is `e.before`, keeping owner and mode and a backup for revert. */
+function editStep(e: FileEdit): Step {
+  const f = quoteArg(e.path);
+  const tmp = quoteArg(`${e.path}.sftp-jail.tmp`);
+  return {
+    description: e.description,
+    script: [
+      `[ "$(sha256sum < ${f} | cut -d' ' -f1)" = ${sha256(e.before)} ] || { echo ${quoteArg(`${e.path} changed while sftp-jail was planning; run pulumi up again`)} >&2; exit 1; }`,
+      `cp -p ${f} ${quoteArg(backupPath(e.path))} && cp -p ${f} ${tmp} && printf '%s' ${b64(e.after)} | base64 -d > ${tmp} && { sync ${tmp} 2>/dev/null || true; } && mv -f ${tmp} ${f}`,
+    ].join("\n"),
+  };
+}
+
+function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edits: FileEdit[] = []): Plan[] {
+  const mainEdit = edits.find((e) => e.path === MAIN_CONFIG);
+  const main = mainEdit ? mainEdit.after : (facts.sshd.main?.content ?? "");
+  const realEdits = edits.filter((e) => e.before !== e.after);
   const blocks = ourBlocks(facts);
   const current = new Map(facts.sshd.dropins.map((f) => [f.path, f.content]));
   const effective = changes.filter((c) => current.get(c.path) !== c.content);
@@ -221,10 +249,12 @@ function planChanges(facts: HostFacts, op: Operator, changes: FileChange[]): Pla
     }
   }
   const mainNeeds = want ? main !== edited : main !== pristine;
-  if (effective.length === 0 && !mainNeeds) return [[], [], []];
+  if (effective.length === 0 && !mainNeeds && realEdits.length === 0) return [[], [], []];
   // Only a file we write must be reachable through the Include; removing one needs just a sane configuration.
   preconditions(facts, changes.find((c) => c.content !== undefined)?.path);
 
+  // Edited files go back last: the Subsystem settle works on the edited main file, then the original returns.
+  const restoreEdits = realEdits.map((e) => restoreScript(e.path, true)).join("\n");
   const restore = changes.map((c) => restoreScript(c.path, current.has(c.path))).join("\n");
   const settle = subsystemScript(pristine, edited);
   const write: Step[] = effective.map((c) =>
@@ -233,18 +263,24 @@ function planChanges(facts: HostFacts, op: Operator, changes: FileChange[]): Pla
       : atomicWrite({ path: c.path, content: c.content, mode: 0o644, owner: 0, group: 0 }, `write ${c.path}`),
   );
   const steps: Step[] = [
+    ...realEdits.map(editStep),
     ...write,
     { description: "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)", script: settle },
-    { description: "check the whole sshd configuration and the operator's access (sshd -t, sshd -T -C)", script: verifyScript(op, `${restore}\n${settle}`) },
+    {
+      description: "check the whole sshd configuration and the operator's access (sshd -t, sshd -T -C)",
+      script: verifyScript(op, [restore, settle, restoreEdits].filter(Boolean).join("\n")),
+    },
     { description: "reload sshd", script: reloadScript(facts) },
   ];
   const revert: Step[] = [
     { description: "restore the previous block files", script: restore },
     { description: "restore the Subsystem sftp line of sshd_config", script: settle },
+    ...(realEdits.length ? [{ description: `restore ${realEdits.map((e) => e.path).join(", ")} as it was`, script: restoreEdits }] : []),
     { description: "check and reload sshd", script: `sshd -t && { ${reloadScript(facts)} ; }` },
   ];
+  const backups = [...changes.map((c) => c.path), ...realEdits.map((e) => e.path)];
   const cleanup: Step[] = [
-    { description: "remove the backups of this change", script: `rm -f ${changes.map((c) => quoteArg(backupPath(c.path))).join(" ")}` },
+    { description: "remove the backups of this change", script: `rm -f ${backups.map((p) => quoteArg(backupPath(p))).join(" ")}` },
   ];
   return [steps, revert, cleanup];
 }
@@ -277,4 +313,150 @@ export function planBlockDelete(name: string, order: number, facts: HostFacts, o
   const path = blockPath(name, order);
   const [steps, revert, cleanup] = planChanges(facts, op, [{ path, content: undefined }]);
   return { steps, revert, cleanup, path, content: "" };
+}
+
+// ---- Hand-written blocks, adopted in place ---------------------------------------------------------------------------
+
+/** A hand-written block this resource adopted where it was: its file, its text then, and its text as last written. */
+export interface InPlace {
+  file: string;
+  /** The admin's block text at adoption: what destroy puts back. */
+  original: string;
+  /** The block text sftp-jail left (to tell on destroy whether anyone edited it since). */
+  written: string;
+}
+
+/** The text of a config file as observed: the main file or any drop-in. */
+function configText(facts: HostFacts, file: string): string | undefined {
+  if (file === MAIN_CONFIG) return facts.sshd.main?.content;
+  return facts.sshd.dropins.find((f) => f.path === file)?.content;
+}
+
+/** Config files a hand-written block can live in: the main file and drop-ins sshd reads that are not sftp-jail's. */
+function handFiles(facts: HostFacts): Array<{ path: string; content: string }> {
+  const main = facts.sshd.main;
+  const out = main ? [{ path: MAIN_CONFIG, content: main.content }] : [];
+  for (const f of facts.sshd.dropins) {
+    if (!parseBlockPath(f.path) && f.path.endsWith(".conf") && (!main || mainIncludes(main.content, f.path))) out.push(f);
+  }
+  return out;
+}
+
+/**
+ * The hand-written block with exactly `d`'s Match criteria, if there is one: SshdMatchBlock adopts it in place
+ * instead of writing a second block beside it. Refuses when there are several, and when adopting would drop a
+ * keyword the admin set that the program does not declare.
+ */
+export function findAdoptable(d: BlockDesired, facts: HostFacts): { file: string; block: ConfigBlock } | undefined {
+  const found = handFiles(facts).flatMap((f) => blocksFor(f.content, d.match).map((block) => ({ file: f.path, block })));
+  if (found.length === 0) return undefined;
+  const label = `"${matchLabel(d.match)}"`;
+  if (found.length > 1) {
+    throw new PlanError(
+      `${found.length} hand-written ${label} blocks exist (${found.map((f) => `${f.file} line ${f.block.start + 1}`).join(", ")}); sshd applies the first value of each keyword across them`,
+      "merge them into one block by hand (sshd -T -C user=<a jailed user>,host=x,addr=x shows what applies now), then run pulumi up again",
+    );
+  }
+  const { file, block } = found[0];
+  const dropped = droppedByAdoption(block, d.directives);
+  if (dropped.length) {
+    const unmanaged = dropped.filter((k) => !DIRECTIVE_NAMES.includes(k));
+    throw new PlanError(
+      `the hand-written ${label} block in ${file} (line ${block.start + 1}) also sets ${dropped.map((k) => `${k} ${block.directives[k]}`.trim()).join(", ")}, which this block does not declare; adopting it would drop ${dropped.length > 1 ? "them" : "it"}`,
+      unmanaged.length
+        ? `sftp-jail does not manage ${unmanaged.join(", ")} inside a Match block: move ${unmanaged.length > 1 ? "them" : "it"} out of that block by hand (and declare the rest in directives / sshdDirectives), then run pulumi up again`
+        : `declare ${dropped.map((k) => `${k}: "${block.directives[k]}"`).join(", ")} in directives (SftpJailHost: sshdDirectives) to keep ${dropped.length > 1 ? "them" : "it"}, or remove ${dropped.length > 1 ? "them" : "it"} from the hand-written block first`,
+    );
+  }
+  return found[0];
+}
+
+/** The drop-in an adopted block keeps only when it needs the main file's Subsystem edit: the host-side reference count. */
+export function renderMarker(d: Pick<BlockDesired, "name" | "order" | "match">, file: string): string {
+  return [
+    `# Managed by sftp-jail: SshdMatchBlock "${d.name}" (order ${d.order}) adopted the hand-written "${matchLabel(d.match)}" block in ${file},`,
+    "# which stays there. This file holds no configuration; it only records that the block wants:",
+    WANTS_SUBSYSTEM,
+    "",
+  ].join("\n");
+}
+
+/** True when `Subsystem sftp internal-sftp` is the admin's own setting (main file, or a drop-in not ours). */
+function nativeInternalSftp(facts: HostFacts, main: string): boolean {
+  const pristine = isTransformed(main) ? untransformMain(main) : main;
+  if (findSubsystem(pristine)?.command === "internal-sftp") return true;
+  return facts.sshd.dropins.some((f) => !parseBlockPath(f.path) && f.path.endsWith(".conf") && findSubsystem(f.content)?.command === "internal-sftp");
+}
+
+function describeEdit(block: ConfigBlock, want: Record<string, string>, file: string, match: BlockDesired["match"]): string {
+  const order = (k: string) => (DIRECTIVE_NAMES.includes(k) ? DIRECTIVE_NAMES.indexOf(k) : DIRECTIVE_NAMES.length);
+  const byOrder = (a: string, b: string) => order(a) - order(b);
+  const { changed, added } = adoptionChanges(block, want);
+  changed.sort(byOrder);
+  added.sort(byOrder);
+  const removed = droppedByAdoption(block, want);
+  const parts = [
+    ...(changed.length ? [`set ${changed.map((k) => `${k} ${want[k]}`).join(", ")}`] : []),
+    ...(added.length ? [`add ${added.map((k) => `${k} ${want[k]}`).join(", ")}`] : []),
+    ...(removed.length ? [`remove ${removed.join(", ")}`] : []),
+  ];
+  return `edit the hand-written "${matchLabel(match)}" block in ${file} in place: ${parts.join("; ") || "reformat"}`;
+}
+
+/**
+ * Converges a block adopted in place: only the directive lines that differ change (none: an empty plan, the host
+ * is not touched). `original` is the admin's text, kept for destroy. When the block is gone from its file, the
+ * resource falls back to its own drop-in (the plan then has no `inPlace`).
+ */
+export function planInPlace(
+  d: BlockDesired,
+  facts: HostFacts,
+  op: Operator,
+  at: { file: string; original?: string },
+  previous?: { name: string; order: number },
+): BlockPlan & { inPlace?: InPlace } {
+  const content = configText(facts, at.file);
+  const blocks = content === undefined ? [] : blocksFor(content, d.match);
+  if (blocks.length === 0) return planBlock(d, facts, op, previous);
+  if (blocks.length > 1) {
+    throw new PlanError(
+      `${at.file} now holds ${blocks.length} "${matchLabel(d.match)}" blocks`,
+      "merge them into one by hand, then run pulumi up again",
+    );
+  }
+  const after = editBlock(content!, blocks[0], d.directives);
+  const edits: FileEdit[] = [{ path: at.file, before: content!, after, description: describeEdit(blocks[0], d.directives, at.file, d.match) }];
+  const mainAfter = at.file === MAIN_CONFIG ? after : (facts.sshd.main?.content ?? "");
+  const marker = blockPath(d.name, d.order);
+  const changes: FileChange[] = [
+    { path: marker, content: d.subsystemInternalSftp && !nativeInternalSftp(facts, mainAfter) ? renderMarker(d, at.file) : undefined },
+  ];
+  const prev = previous ? blockPath(previous.name, previous.order) : undefined;
+  if (prev && prev !== marker) changes.unshift({ path: prev, content: undefined });
+  const [steps, revert, cleanup] = planChanges(facts, op, changes, edits);
+  const written = blockText(after, d.match) ?? "";
+  return { steps, revert, cleanup, path: at.file, content: written, inPlace: { file: at.file, original: at.original ?? blocks[0].text, written } };
+}
+
+/**
+ * Destroy of an adopted block: the admin's block goes back. Unchanged since sftp-jail last wrote it, it is replaced by
+ * the original text byte for byte; edited by someone since, its directives are set back to the original ones (the
+ * rest of their edit stays). A block removed by hand stays removed. The marker drop-in, if any, goes.
+ */
+export function planInPlaceRestore(
+  d: Pick<BlockDesired, "name" | "order" | "match">,
+  facts: HostFacts,
+  op: Operator,
+  at: InPlace,
+): BlockPlan {
+  const content = configText(facts, at.file);
+  const blocks = content === undefined ? [] : blocksFor(content, d.match);
+  const edits: FileEdit[] = [];
+  if (blocks.length === 1) {
+    const b = blocks[0];
+    const after = b.text === at.written ? replaceBlock(content!, b, at.original) : editBlock(content!, b, findMatchBlocks(at.original)[0]?.directives ?? {});
+    edits.push({ path: at.file, before: content!, after, description: `put the hand-written "${matchLabel(d.match)}" block in ${at.file} back as it was before sftp-jail adopted it` });
+  }
+  const [steps, revert, cleanup] = planChanges(facts, op, [{ path: blockPath(d.name, d.order), content: undefined }], edits);
+  return { steps, revert, cleanup, path: at.file, content: "" };
 }

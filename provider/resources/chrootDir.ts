@@ -42,12 +42,14 @@ export class ChrootDir extends pulumi.dynamic.Resource {
   declare readonly group: pulumi.Output<string>;
   /** Ancestors this resource created (removed on destroy when empty). */
   declare readonly createdAncestors: pulumi.Output<string[]>;
+  /** The jail existed before (made by hand) and was adopted: destroy leaves it and its files in place. */
+  declare readonly adopted: pulumi.Output<boolean | undefined>;
 
   constructor(name: string, args: ChrootDirArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       dynamicProvider(adapter),
       name,
-      { ...args, connection: secretConnection(args.connection), createdAncestors: undefined },
+      { ...args, connection: secretConnection(args.connection), createdAncestors: undefined, adopted: undefined },
       withSecretConnection(opts),
       MODULE,
       adapter.TYPE,

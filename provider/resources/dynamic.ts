@@ -33,6 +33,8 @@ export interface ProxyConnectionArgs {
   user?: pulumi.Input<string>;
   password?: pulumi.Input<string>;
   privateKey?: pulumi.Input<string>;
+  /** A private key file on the machine running pulumi, read when dialling (the key never enters Pulumi). */
+  privateKeyFile?: pulumi.Input<string>;
   privateKeyPassword?: pulumi.Input<string>;
   agentSocketPath?: pulumi.Input<string>;
   dialErrorLimit?: pulumi.Input<number>;

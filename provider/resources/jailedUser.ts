@@ -25,6 +25,11 @@ export interface JailedUserArgs {
   readonly authorizedKeys?: pulumi.Input<pulumi.Input<string>[]>;
   /** Root-owned directory with one key file per user; default /etc/ssh/sftp-jail/authorized_keys. */
   readonly keysDir?: pulumi.Input<string>;
+  /**
+   * Adopt a key file kept elsewhere (e.g. ~/.ssh/authorized_keys inside a hand-made jail) read-only: its keys must
+   * equal `authorizedKeys`; sftp-jail reports drift, refuses to write it, and destroy leaves it.
+   */
+  readonly authorizedKeysFile?: pulumi.Input<string>;
   /** Keep the password field "*" (key-only, not locked); default true. */
   readonly keyOnly?: pulumi.Input<boolean>;
 }

@@ -105,3 +105,34 @@ export const publicKey = z
     const problem = keyBlobProblem(type, b64);
     if (problem) ctx.addIssue({ code: "custom", message: `each key must be a well-formed public key: ${problem} (copy the whole line of the .pub file)` });
   });
+
+/** Top-level directories that hold the system itself: never a jail, never a place to write key files into. */
+const SYSTEM_TOP = new Set(["bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "root", "run", "sbin", "sys", "tmp", "usr"]);
+/** System directories under /var. */
+const SYSTEM_VAR = new Set(["backups", "cache", "lib", "local", "lock", "log", "mail", "opt", "run", "spool", "tmp"]);
+
+/**
+ * A jail (chroot, and so the jailed user's home): an absolute, normalised path at least two levels deep that is not
+ * inside the system's own directories — destroy may move a jail away, and its owner rules are forced on every ancestor.
+ */
+export const jailPath = (what: string) =>
+  absPath(what).superRefine((p, ctx) => {
+    const parts = p.split("/").filter(Boolean);
+    if (parts.length < 2) {
+      ctx.addIssue({ code: "custom", message: `${what} must be at least two levels deep, e.g. /srv/sftp/<user> (got ${p})` });
+    } else if (SYSTEM_TOP.has(parts[0]) || (parts[0] === "var" && SYSTEM_VAR.has(parts[1]))) {
+      ctx.addIssue({ code: "custom", message: `${what} must not be inside /${parts[0]}${parts[0] === "var" ? "/" + parts[1] : ""} (a system directory): use e.g. /srv/sftp/<user>` });
+    }
+  });
+
+/**
+ * Where per-user key files live: a directory of its own under /etc/ssh (not sshd_config.d or ssh_config.d), or under
+ * /etc/sftp-jail or /var/lib/sftp-jail — never a directory whose files the system reads for something else.
+ */
+export const keysDirPath = (what: string) =>
+  absPath(what).refine(
+    (p) =>
+      (/^\/etc\/ssh\/[^/]+(\/.+)?$/.test(p) && !/^\/etc\/ssh\/(sshd_config\.d|ssh_config\.d|moduli|ssh_host_[^/]*)(\/|$)/.test(p)) ||
+      /^\/(etc|var\/lib)\/sftp-jail(\/.+)?$/.test(p),
+    { error: `${what} must be a directory of its own under /etc/ssh/ (e.g. /etc/ssh/sftp-jail/authorized_keys), /etc/sftp-jail/ or /var/lib/sftp-jail/` },
+  );

@@ -20,23 +20,6 @@ async function stillAccepted(type: keyof typeof ADAPTERS, set: Record<string, un
   expect(r.failures ?? []).toEqual([]);
 }
 
-describe("known holes (owner: adapters/jailedUser.ts)", () => {
-  it("HOLE, still accepted: name root: create would adopt root, set its shell to nologin, its password to *, its home to the jail", () =>
-    stillAccepted("JailedUser", { name: "root" }));
-  it("HOLE, still accepted: home /: the user's chroot (ChrootDirectory %h) would be the whole host", () => stillAccepted("JailedUser", { home: "/" }));
-  it("HOLE, still accepted: keysDir /etc with name passwd: the key file write replaces /etc/passwd", () =>
-    stillAccepted("JailedUser", { keysDir: "/etc", name: "passwd" }));
-  it("HOLE, still accepted: the same key twice: only create's parse refuses it, after connecting (check skips the cross-field rules)", () =>
-    stillAccepted("JailedUser", { "authorizedKeys.1": KEY_A }));
-  it("HOLE, still accepted: extraGroups repeating group: likewise refused only in create", () =>
-    stillAccepted("JailedUser", { extraGroups: [BASE.JailedUser.group] }));
-});
-
-describe("known holes (owner: adapters/chrootDir.ts)", () => {
-  it("HOLE, still accepted: path /etc: adopted as a jail; destroy then moves /etc to the retain dir (or rm -rf with onDelete delete)", () =>
-    stillAccepted("ChrootDir", { path: "/etc" }));
-});
-
 describe("known holes (owner: adapters/sshdMatchBlock.ts)", () => {
   it("HOLE, still accepted: Banner /etc/shadow: sshd (root) sends the file to every matching client before authentication", () =>
     stillAccepted("SshdMatchBlock", { "directives.Banner": "/etc/shadow" }));

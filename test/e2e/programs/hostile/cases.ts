@@ -76,11 +76,12 @@ export const CASES: readonly HostileCase[] = [
   c({ id: "conn-knownhosts-rel", type: "JailedUser", what: "relative knownHostsFile", set: { "connection.knownHostsFile": "known_hosts" }, property: "connection.knownHostsFile", reason: /knownHostsFile must be an absolute path without control characters/ }),
   c({ id: "conn-knownhosts-nul", type: "SftpGroup", what: "knownHostsFile with NUL", set: { "connection.knownHostsFile": "/tmp/kh\u0000x" }, property: "connection.knownHostsFile", reason: /knownHostsFile must be an absolute path without control characters/ }),
   c({ id: "conn-sudo-newline", type: "SftpGroup", what: "sudo password with a newline (rest would reach the script's stdin)", set: { "connection.user": "operator", "connection.sudo": { password: "pw\nrm -rf /" } }, property: "connection.sudo.password", reason: /sudo.password must not contain line breaks or NUL/ }),
-  c({ id: "conn-unknown-field", type: "FirewallRule", what: "unknown connection field (privateKeyFile)", set: { "connection.privateKeyFile": "/root/.ssh/id_ed25519" }, property: "connection", reason: /Unrecognized key: "privateKeyFile"/ }),
+  c({ id: "conn-unknown-field", type: "FirewallRule", what: "unknown connection field (identityFile)", set: { "connection.identityFile": "/root/.ssh/id_ed25519" }, property: "connection", reason: /Unrecognized key: "identityFile"/ }),
+  c({ id: "conn-keyfile-relative", type: "SftpGroup", what: "relative privateKeyFile", set: { "connection.privateKeyFile": "id_ed25519" }, property: "connection.privateKeyFile", reason: /privateKeyFile must be an absolute path/ }),
   c({ id: "conn-proxy-subst", type: "SshdMatchBlock", what: "bastion host with command substitution", set: { "connection.proxy": { host: "$(id)" } }, property: "connection.proxy.host", reason: /host must be a DNS name/ }),
   c({ id: "conn-dial-limit-0", type: "SftpGroup", what: "dialErrorLimit 0", set: { "connection.dialErrorLimit": 0 }, property: "connection.dialErrorLimit", reason: /dialErrorLimit must be at least 1/ }),
   c({ id: "conn-trust-and-pin", type: "JailedUser", what: "dangerouslyTrustAnyHostKey together with a pinned key", set: { "connection.dangerouslyTrustAnyHostKey": true }, property: "connection.dangerouslyTrustAnyHostKey", reason: /contradict each other/, alone: "connection" }),
-  c({ id: "conn-no-credentials", type: "SshdMatchBlock", what: "no credentials at all", set: { "connection.privateKey": null }, property: "connection.privateKey", reason: /give one of privateKey, password or agentSocketPath/, alone: "connection" }),
+  c({ id: "conn-no-credentials", type: "SshdMatchBlock", what: "no credentials at all", set: { "connection.privateKey": null }, property: "connection.privateKey", reason: /give one of privateKey, privateKeyFile, password or agentSocketPath/, alone: "connection" }),
 
   // ---- SftpGroup ---------------------------------------------------------------------------------------------------
   c({ id: "group-name-subst", type: "SftpGroup", what: "name with $(id)", set: { name: "$(id)" }, property: "name", reason: NAME_CHARS }),
@@ -114,10 +115,19 @@ export const CASES: readonly HostileCase[] = [
   c({ id: "user-key-dss", type: "JailedUser", what: "ssh-dss key (not accepted by OpenSSH 9)", set: { "authorizedKeys.4": "ssh-dss AAAAB3NzaC1kc3MAAACBAP" }, property: "authorizedKeys[4]", reason: KEY_LINE }),
   c({ id: "user-keysdir-dotdot", type: "JailedUser", what: "keysDir escaping with ..", set: { keysDir: "/etc/ssh/../.." }, property: "keysDir", reason: NORMALISED }),
   c({ id: "user-keyonly-string", type: "JailedUser", what: "keyOnly as a string", set: { keyOnly: "no" }, property: "keyOnly", reason: /expected boolean/i }),
+  c({ id: "user-root", type: "JailedUser", what: "name root (would take over the operator's account)", set: { name: "root" }, property: "name", reason: /name must not be root/ }),
+  c({ id: "user-home-root", type: "JailedUser", what: "home / (the jail would be the whole host)", set: { home: "/" }, property: "home", reason: /home must be at least two levels deep/ }),
+  c({ id: "user-home-system", type: "JailedUser", what: "home inside /etc", set: { home: "/etc/ssh" }, property: "home", reason: /home must not be inside \/etc \(a system directory\)/ }),
+  c({ id: "user-keysdir-etc", type: "JailedUser", what: "keysDir /etc (name passwd would overwrite /etc/passwd)", set: { keysDir: "/etc" }, property: "keysDir", reason: /keysDir must be a directory of its own under \/etc\/ssh\// }),
+  c({ id: "user-keysdir-dropins", type: "JailedUser", what: "keysDir sshd_config.d (sshd would read key files as config)", set: { keysDir: "/etc/ssh/sshd_config.d" }, property: "keysDir", reason: /keysDir must be a directory of its own/ }),
+  c({ id: "user-key-twice", type: "JailedUser", what: "the same key twice (cross-field, at preview)", set: { "authorizedKeys.1": KEY_A }, property: "authorizedKeys", reason: /authorizedKeys lists the same key twice/, alone: "resource" }),
+  c({ id: "user-extra-repeats", type: "JailedUser", what: "extraGroups repeating group (cross-field, at preview)", set: { extraGroups: ["sftp"] }, property: "extraGroups", reason: /extraGroups repeats group "sftp"/, alone: "resource" }),
 
   // ---- ChrootDir ---------------------------------------------------------------------------------------------------
   c({ id: "chroot-dotdot", type: "ChrootDir", what: "path escaping with ..", set: { path: "/srv/../etc" }, property: "path", reason: NORMALISED }),
-  c({ id: "chroot-root", type: "ChrootDir", what: "path / (the whole host)", set: { path: "/" }, property: "path", reason: /path must not be \// }),
+  c({ id: "chroot-root", type: "ChrootDir", what: "path / (the whole host)", set: { path: "/" }, property: "path", reason: /path must be at least two levels deep/ }),
+  c({ id: "chroot-etc", type: "ChrootDir", what: "path /etc/x (a system directory; destroy could move it)", set: { path: "/etc/ssh" }, property: "path", reason: /path must not be inside \/etc \(a system directory\)/ }),
+  c({ id: "chroot-var-lib", type: "ChrootDir", what: "path /var/lib/dpkg", set: { path: "/var/lib/dpkg" }, property: "path", reason: /path must not be inside \/var\/lib/ }),
   c({ id: "chroot-subdir-long", type: "ChrootDir", what: "subdir path of 1025 characters", set: { "subdirs.0.path": "a".repeat(1025) }, property: "subdirs[0].path", reason: /subdirs\[\]\.path must be at most 1024 characters/ }),
   c({ id: "chroot-owner", type: "ChrootDir", what: "owner other than root", set: { owner: "alice" }, property: "owner", reason: /owner must be "root"/ }),
   c({ id: "chroot-group-dash", type: "ChrootDir", what: "group that is an option", set: { group: "-g" }, property: "group", reason: NAME_CHARS }),
@@ -128,7 +138,7 @@ export const CASES: readonly HostileCase[] = [
   c({ id: "chroot-subdir-owner", type: "ChrootDir", what: "subdir owner with a shell separator", set: { "subdirs.0.owner": "alice;id" }, property: "subdirs[0].owner", reason: NAME_CHARS }),
   c({ id: "chroot-subdir-mode", type: "ChrootDir", what: "subdir mode of 3 digits", set: { "subdirs.0.mode": "777" }, property: "subdirs[0].mode", reason: /subdirs\[\]\.mode must be an octal string/ }),
   c({ id: "chroot-ondelete", type: "ChrootDir", what: "unknown onDelete", set: { onDelete: "purge" }, property: "onDelete", reason: /onDelete must be "retain" or "delete"/ }),
-  c({ id: "chroot-subdir-twice", type: "ChrootDir", what: "the same subdir twice", set: { "subdirs.1": { path: "upload", owner: "alice", group: "sftp" } }, property: "subdirs.1.path", reason: /subdir "upload" is listed twice/, alone: "resource" }),
+  c({ id: "chroot-subdir-twice", type: "ChrootDir", what: "the same subdir twice", set: { "subdirs.1": { path: "upload", owner: "alice", group: "sftp" } }, property: "subdirs[1].path", reason: /subdir "upload" is listed twice/, alone: "resource" }),
 
   // ---- SshdMatchBlock ----------------------------------------------------------------------------------------------
   c({ id: "sshd-name-dotdot", type: "SshdMatchBlock", what: "name ../etc (part of a file name)", set: { name: "../etc" }, property: "name", reason: /name must be 1-64 letters, digits, _ or -/ }),

@@ -1,0 +1,524 @@
+#!/usr/bin/env node
+/**
+ * sftp-jail-migrate: reads hosts whose SFTP jails were made by hand (a `Match Group` block with ChrootDirectory and
+ * ForceCommand internal-sftp, accounts in that group, root-owned homes, keys, a firewall opening; leftovers of rssh
+ * in /etc/rssh.conf) and writes the stack config (YAML) for the root program that describes them AS THEY ARE, so
+ * that `pulumi up` adopts them without changing anything on the hosts. Hardening (keys moved out of the jails,
+ * password fields "*", the jail's default directives) is then a deliberate, reviewable edit of that config.
+ *
+ *   sftp-jail-migrate [defaults] --host HOST [options] [--host HOST [options]]... [--out FILE]
+ *
+ *   options (before the first --host: defaults for every host; after one: for that host)
+ *     --name NAME               host name in the config (default: host, with . and : as -)
+ *     --port N  --user USER     (defaults 22, root)
+ *     --private-key-file FILE   read when dialling, here and by the program (privateKeyFile)
+ *     --host-key "TYPE BASE64"  pin the host key; or --known-hosts-file FILE (default ~/.ssh/known_hosts)
+ *     --sudo                    log in as USER and become root with sudo -n
+ *     --label KEY=VALUE         labels of the host (repeatable); the host's jails select it by `host: NAME`
+ *     --group NAME              the SFTP group suggested for rssh users when a host has no Match block (default sftp)
+ *
+ * Each host is read with the same connection code as the resources (pooled ssh2 session, host key verified before
+ * authentication) in ONE exec: the provider's snapshot plus a survey of the accounts sshd jails (`sshd -T -C`, the
+ * chroots' ownership and modes, the authorized_keys files sshd reads). Nothing is changed on any host.
+ */
+import * as fs from "fs";
+import { connectionSchema } from "../connection/schema";
+import { closeAll, session } from "../connection/pool";
+import { HostFacts, PathStat, SurveyUser, accountSurvey } from "../observe/facts";
+import { SNAPSHOT_MARK, parseSnapshot, snapshotScript } from "../observe/snapshot";
+import { MAIN_CONFIG, DIRECTIVE_NAMES, mainIncludes, parseBlockPath } from "../plan/sshdRender";
+import { ConfigBlock, findMatchBlocks, normalValue } from "../plan/sshdAdopt";
+import { DEFAULT_KEYS_DIR, isMember, keyLines } from "../plan/jailedUser";
+import { ObservedRule, RuleDesired, locate, resolveTarget, sshPorts } from "../plan/firewall";
+import { blockDirectives } from "../components/sftpJailHost";
+import { publicKey } from "../schema/common";
+import { SftpJailError } from "../util/errors";
+
+// ---- Options -----------------------------------------------------------------------------------------------------
+
+/** A host as the root program's `sftp-jail:hosts` lists it. */
+export interface HostSpec {
+  name: string;
+  labels: Record<string, string>;
+  connection: {
+    host: string;
+    port?: number;
+    user?: string;
+    privateKeyFile?: string;
+    hostKey?: string;
+    knownHostsFile?: string;
+    sudo?: boolean;
+  };
+}
+
+export interface MigrateOptions {
+  hosts: HostSpec[];
+  out?: string;
+  /** Group suggested for rssh users on a host without a jail block. */
+  group: string;
+}
+
+const defaultName = (host: string) => host.replace(/[^A-Za-z0-9_.-]/g, "-");
+
+/** Parses the command line (pure). Options before the first --host are defaults for every host. */
+export function parseArgs(argv: string[]): MigrateOptions {
+  const defaults: Omit<HostSpec, "name"> & { name?: string } = { labels: {}, connection: { host: "" } };
+  const hosts: Array<typeof defaults> = [];
+  let cur = defaults;
+  let out: string | undefined;
+  let group = "sftp";
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith("--")) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === "--host") {
+      cur = { labels: { ...defaults.labels }, connection: { ...defaults.connection, host: next() } };
+      hosts.push(cur);
+    } else if (a === "--name") cur.name = next();
+    else if (a === "--port") {
+      const v = next();
+      if (!/^\d{1,5}$/.test(v)) throw new Error(`--port takes a number, got "${v}"`);
+      cur.connection.port = Number(v);
+    } else if (a === "--user") cur.connection.user = next();
+    else if (a === "--private-key-file") cur.connection.privateKeyFile = next();
+    else if (a === "--host-key") cur.connection.hostKey = next();
+    else if (a === "--known-hosts-file") cur.connection.knownHostsFile = next();
+    else if (a === "--sudo") cur.connection.sudo = true;
+    else if (a === "--label") {
+      const m = /^([^=]+)=(.*)$/.exec(next());
+      if (!m) throw new Error("--label takes KEY=VALUE");
+      cur.labels[m[1]] = m[2];
+    } else if (a === "--group") group = next();
+    else if (a === "--out") out = next();
+    else throw new Error(`unknown argument ${a}`);
+  }
+  if (!hosts.length) throw new Error("give at least one --host");
+  const specs = hosts.map((h) => {
+    const name = h.name ?? defaultName(h.connection.host);
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`host name "${name}": letters, digits, . _ - (set --name)`);
+    const order = ["host", "port", "user", "sudo", "privateKeyFile", "hostKey", "knownHostsFile"] as const;
+    const connection = Object.fromEntries(order.filter((k) => h.connection[k] !== undefined).map((k) => [k, h.connection[k]])) as HostSpec["connection"];
+    return { name, labels: { ...h.labels, host: name }, connection };
+  });
+  const dup = specs.find((s, i) => specs.findIndex((t) => t.name === s.name) !== i);
+  if (dup) throw new Error(`two hosts are named "${dup.name}" (set --name)`);
+  return { hosts: specs, out, group };
+}
+
+// ---- Reading a host ----------------------------------------------------------------------------------------------
+
+/** One host as read: the provider's facts plus the account survey, from one exec. */
+export interface HostReading {
+  facts: HostFacts;
+  survey: SurveyUser[];
+}
+
+/** The one script a host runs: the snapshot, then the survey (after the snapshot's end marker). */
+export function migrateScript(): string {
+  return `${snapshotScript()}\n${accountSurvey.command}`;
+}
+
+/** Parses what {@link migrateScript} printed (pure). */
+export function parseReading(stdout: string): HostReading {
+  return { facts: parseSnapshot(stdout), survey: accountSurvey.parse(stdout) };
+}
+
+/** Connects as the resources do (same schema, pool, host key checks) and reads the host in one exec. */
+export async function readHost(h: HostSpec): Promise<HostReading> {
+  // The connection exactly as the resources get it from the root program (privateKeyFile is read when dialling).
+  const parsed = connectionSchema.safeParse(h.connection);
+  if (!parsed.success) {
+    const why = parsed.error.issues.map((i) => `${i.path.join(".") || "connection"}: ${i.message}`).join("; ");
+    throw new SftpJailError({ host: h.name }, `invalid connection: ${why}`);
+  }
+  const s = session(parsed.data);
+  const r = await s.exec(migrateScript());
+  if (r.code !== 0 || !r.stdout.includes(`${SNAPSHOT_MARK}end`)) {
+    throw new SftpJailError(
+      { host: s.target },
+      `could not read the host (exit ${r.code}): ${r.stderr.trim().slice(0, 500)}`,
+      "the login user must be root or have sudo rights (NOPASSWD; pass --sudo)",
+    );
+  }
+  return parseReading(r.stdout);
+}
+
+// ---- Describing a host as stack config -----------------------------------------------------------------------------
+
+/** A writable directory as the root program's config takes it (fields at their defaults are left out). */
+type DirConfig = string | { path: string; owner?: string; group?: string; mode?: string };
+
+/** A jail as the root program's config takes it (`sftp-jail:jails[]`). */
+export interface JailConfig {
+  hosts: Record<string, string>;
+  group: { name: string; gid?: number };
+  chrootBase?: string;
+  authorizedKeysFile?: string;
+  subsystemInternalSftp?: boolean;
+  sshdDirectives?: Record<string, string | null>;
+  users: Array<{
+    name: string;
+    uid?: number;
+    keyOnly?: boolean;
+    keys: string[];
+    chroot?: { path?: string; group?: string; mode?: string };
+    writableDirs?: DirConfig[];
+  }>;
+  firewall?: Record<string, unknown>;
+}
+
+/** What one host contributes: its jails, notes (written as comments), and suggestions left commented out. */
+export interface HostDescription {
+  host: HostSpec;
+  jails: JailConfig[];
+  notes: string[];
+  /**
+   * What would CHANGE the host if enabled (accounts only rssh.conf jails), written commented out: users to add to
+   * jail number `into` of this host, or (no `into`) a whole jail for a host without one.
+   */
+  suggestions: Array<{ note: string; jail: JailConfig; into?: number }>;
+}
+
+const octal = (m: number) => "0" + (m & 0o7777).toString(8).padStart(3, "0");
+const parentOf = (p: string) => p.slice(0, p.lastIndexOf("/")) || "/";
+
+interface FoundBlock extends ConfigBlock {
+  file: string;
+}
+
+/** Every Match block sshd reads: the main file, then the included drop-ins in name order. */
+function matchBlocks(f: HostFacts): FoundBlock[] {
+  const main = f.sshd.main;
+  const files = [
+    ...(main ? [{ path: MAIN_CONFIG, content: main.content }] : []),
+    ...f.sshd.dropins.filter((d) => d.path.endsWith(".conf") && (!main || mainIncludes(main.content, d.path))),
+  ];
+  return files.flatMap((file) => findMatchBlocks(file.content).map((b) => ({ ...b, file: file.path })));
+}
+
+/** A jail block: `Match Group <one group>` with a ChrootDirectory and ForceCommand internal-sftp. */
+function jailGroup(b: ConfigBlock): string | undefined {
+  const keys = Object.keys(b.match);
+  const g = b.match.Group;
+  if (keys.length !== 1 || !g || g.length !== 1 || g[0].startsWith("!") || /[*?]/.test(g[0])) return undefined;
+  if (!b.directives.ChrootDirectory || b.directives.ChrootDirectory === "none") return undefined;
+  if (!/^internal-sftp(\s|$)/.test(b.directives.ForceCommand ?? "")) return undefined;
+  return g[0];
+}
+
+/** The keys of a file that the config can carry; the rest are reported (and the file then differs: adoption refuses). */
+function usableKeys(content: string, where: string, notes: string[]): string[] {
+  const out: string[] = [];
+  for (const line of keyLines(content)) {
+    if (out.includes(line)) notes.push(`${where}: lists a key twice; sftp-jail carries it once, so the file differs from keys and adoption refuses until the duplicate line is removed`);
+    else if (publicKey.safeParse(line).success) out.push(line);
+    else notes.push(`${where}: a key line sftp-jail cannot carry (options such as from="..." or command="...") was left out; the file then differs from keys and adoption refuses until you decide: ${line.slice(0, 60)}${line.length > 60 ? "..." : ""}`);
+  }
+  return out;
+}
+
+/** The SSH opening to adopt: the first ACCEPT for sshd's port, before any REJECT/DROP, that the config can express. */
+function sshOpening(f: HostFacts, notes: string[], host: string): Record<string, unknown> | undefined {
+  const ports = sshPorts(f);
+  const probe: RuleDesired = { name: "migrate", backend: "auto", protocol: "tcp", ports, state: [], action: "ACCEPT", position: "beforeReject" };
+  let rules: ObservedRule[];
+  try {
+    rules = locate(probe, resolveTarget(probe, f), f).rules;
+  } catch (e) {
+    notes.push(`${host}: no firewall opening described (${(e as Error).message})`);
+    return undefined;
+  }
+  for (const r of rules) {
+    if (r.terminal) break;
+    const s = r.spec;
+    if (s.action !== "ACCEPT" || s.protocol !== "tcp" || s.extra.length || !s.ports.some((p) => ports.includes(p))) continue;
+    if (r.comment?.startsWith("sftp-jail:")) continue;
+    return {
+      ...(s.ports.length === 1 ? { port: s.ports[0] } : { ports: s.ports }),
+      ...(s.source ? { source: s.source } : {}),
+      ...(s.state.length ? { state: s.state } : {}),
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Describes one host (pure): its jail blocks as jails of the root program's config, with every value as the host has
+ * it, so that `pulumi up` adopts everything unchanged. What the config cannot express is written as a note.
+ */
+export function describeHost(host: HostSpec, r: HostReading, opts: { group?: string } = {}): HostDescription {
+  const f = r.facts;
+  const notes: string[] = [];
+  const suggestions: HostDescription["suggestions"] = [];
+  const jails: JailConfig[] = [];
+  const byName = new Map(r.survey.map((u) => [u.name, u]));
+  const covered = new Set<string>();
+  const blocks = matchBlocks(f);
+  const subsystem = (f.sshd.effective.subsystem ?? []).some((v) => /^sftp\s+internal-sftp(\s|$)/.test(v));
+  const userName = (uid: number) => f.users.find((u) => u.uid === uid)?.name ?? String(uid);
+  const groupName = (gid: number) => f.groups.find((g) => g.gid === gid)?.name ?? String(gid);
+
+  for (const b of blocks) {
+    if (!jailGroup(b) && b.directives.ChrootDirectory && b.directives.ChrootDirectory !== "none") {
+      notes.push(`${host.name}: the block "Match ${b.text.split("\n")[0].replace(/^\s*match\s*/i, "")}" in ${b.file} jails accounts, but only "Match Group <group>" blocks with ForceCommand internal-sftp are described; move them to a group`);
+    }
+  }
+  const seen = new Set<string>();
+  for (const b of blocks) {
+    const groupNameOf = jailGroup(b);
+    if (!groupNameOf || seen.has(groupNameOf)) continue;
+    seen.add(groupNameOf);
+    const g = f.groups.find((x) => x.name === groupNameOf);
+    if (!g) {
+      notes.push(`${host.name}: ${b.file} jails group "${groupNameOf}", which does not exist; skipped`);
+      continue;
+    }
+    const jail: JailConfig = { hosts: { host: host.name }, group: { name: g.name, gid: g.gid }, users: [] };
+    const members = f.users.filter((u) => isMember(f, u.name, g.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
+
+    // Which AuthorizedKeysFile the jail's users have: the block's own, else sshd's global one.
+    const effective = r.survey.find((u) => u.chroot && members.some((m) => m.name === u.name))?.sshd.authorizedkeysfile;
+    const patterns = (effective ?? b.directives.AuthorizedKeysFile ?? ".ssh/authorized_keys")
+      .split(" ")
+      .filter(Boolean);
+    const own = `${DEFAULT_KEYS_DIR}/%u`;
+    const pick = (u: SurveyUser) => u.keyFiles.findIndex((k) => k.content !== null && keyLines(k.content).length > 0);
+    const used = new Set(members.map((m) => byName.get(m.name)).filter((u): u is SurveyUser => !!u).map(pick).filter((i) => i >= 0));
+    const patternIndex = used.size ? Math.min(...used) : 0;
+    if (used.size > 1) notes.push(`${host.name}: the users of group ${g.name} keep keys in different files (${[...used].map((i) => patterns[i]).join(", ")}); only ${patterns[patternIndex]} is described`);
+    const pattern = patterns[patternIndex] ?? ".ssh/authorized_keys";
+    if (pattern !== own) jail.authorizedKeysFile = pattern;
+
+    for (const m of members) {
+      const s = byName.get(m.name);
+      if (!s?.chroot) {
+        notes.push(`${host.name}: ${m.name} is in group ${g.name} but sshd does not jail it (sshd -T -C user=${m.name}); not described`);
+        continue;
+      }
+      covered.add(m.name);
+      const user: JailConfig["users"][number] = { name: m.name, uid: m.uid, keys: [] };
+      if (f.shadow[m.name] !== "*") {
+        user.keyOnly = false;
+        notes.push(`${host.name}: ${m.name}'s password field is "${f.shadow[m.name] ?? "?"}", kept (keyOnly: false); with "*" key login works under UsePAM no as well`);
+      }
+      if (s.chroot !== m.home) notes.push(`${host.name}: ${m.name} is jailed in ${s.chroot} but its home is ${m.home}; sftp-jail jails with ChrootDirectory %h, so adoption sets the home to ${s.chroot}`);
+      if (f.nologin && m.shell !== f.nologin) notes.push(`${host.name}: ${m.name}'s shell is ${m.shell}; adoption sets it to ${f.nologin}`);
+      const st: PathStat | undefined = s.stats[s.chroot];
+      const chroot: NonNullable<JailConfig["users"][number]["chroot"]> = {};
+      if (st?.exists) {
+        if (st.uid !== 0) notes.push(`${host.name}: ${s.chroot} is owned by ${userName(st.uid)}, not root: sshd refuses this chroot; adoption makes it root-owned`);
+        if (st.gid !== 0) chroot.group = groupName(st.gid);
+        if (octal(st.mode) !== "0755") chroot.mode = octal(st.mode);
+      }
+      user.chroot = chroot;
+      // Writable directories: the user's (or anyone's but root's) directories in the jail's root-owned structure.
+      const dirs: DirConfig[] = [];
+      const inside = Object.values(s.stats)
+        .filter((p) => p.path.startsWith(s.chroot + "/") && p.type === "directory")
+        .sort((a, b) => (a.path < b.path ? -1 : 1));
+      for (const d of inside) {
+        const rel = d.path.slice(s.chroot.length + 1);
+        const parent = s.stats[parentOf(d.path)];
+        if (d.uid === 0 || (rel.includes("/") && parent && parent.uid !== 0)) continue; // structure, or the user's own content
+        const owner = userName(d.uid);
+        const group = groupName(d.gid);
+        const mode = octal(d.mode);
+        const exact = { path: rel, ...(owner !== m.name ? { owner } : {}), ...(group !== g.name ? { group } : {}), ...(mode !== "0755" ? { mode } : {}) };
+        dirs.push(Object.keys(exact).length === 1 ? rel : exact);
+      }
+      user.writableDirs = dirs;
+      const keyFile = s.keyFiles[patterns.indexOf(pattern)] ?? s.keyFiles[0];
+      user.keys = keyFile?.content ? usableKeys(keyFile.content, `${host.name}: ${keyFile.path}`, notes) : [];
+      jail.users.push(user);
+    }
+    // The user's home is the chroot (%h): the most common parent is chrootBase, the others get chroot.path.
+    const parents = new Map<string, number>();
+    for (const u of jail.users) {
+      const c = byName.get(u.name)!.chroot!;
+      if (c.endsWith(`/${u.name}`)) parents.set(parentOf(c), (parents.get(parentOf(c)) ?? 0) + 1);
+    }
+    const base = [...parents.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+    if (base) jail.chrootBase = base;
+    for (const u of jail.users) {
+      const c = byName.get(u.name)!.chroot!;
+      if (c !== `${base}/${u.name}`) u.chroot = { path: c, ...u.chroot };
+      if (u.chroot && !Object.keys(u.chroot).length) delete u.chroot;
+    }
+
+    // The block's directives against what SftpJailHost would write: only the differences, null for a default it lacks.
+    const want = blockDirectives(DEFAULT_KEYS_DIR, jail.authorizedKeysFile);
+    const dirs: Record<string, string | null> = {};
+    for (const k of Object.keys(want)) if (b.directives[k] === undefined) dirs[k] = null;
+    for (const [k, v] of Object.entries(b.directives)) {
+      if (!DIRECTIVE_NAMES.includes(k)) {
+        notes.push(`${host.name}: the block "Match Group ${g.name}" in ${b.file} sets ${k}, which sftp-jail does not manage inside a Match block; move it out of the block by hand before pulumi up (adoption refuses to drop it)`);
+      } else if (want[k] === undefined || normalValue(k, want[k]) !== v) dirs[k] = v;
+    }
+    if (Object.keys(dirs).length) jail.sshdDirectives = dirs;
+    if (!subsystem) jail.subsystemInternalSftp = false;
+    jails.push(jail);
+  }
+
+  const fw = jails.length ? sshOpening(f, notes, host.name) : undefined;
+  if (fw) jails[0].firewall = fw;
+  else if (jails.length) notes.push(`${host.name}: no firewall rule found that accepts sshd's port before a REJECT/DROP; none described`);
+
+  // rssh: accounts it jailed that sshd does not (yet) are suggestions, commented out, since enabling them changes the host.
+  const rssh = f.rssh;
+  if (rssh) {
+    const pending: JailConfig["users"] = [];
+    for (const ru of rssh.users) {
+      // rssh ignores every global setting (chrootpath too) for a user that has a user= line.
+      const chroot = ru.chroot;
+      if (covered.has(ru.name)) {
+        const s = byName.get(ru.name)!;
+        notes.push(`${host.name}: /etc/rssh.conf also lists ${ru.name} (chroot ${chroot ?? "none"}); sshd's Match block jails it in ${s.chroot} now${chroot && chroot !== s.chroot ? " — a different place" : ""}, so the rssh.conf line is a leftover`);
+        continue;
+      }
+      const account = f.users.find((u) => u.name === ru.name);
+      if (!account) {
+        notes.push(`${host.name}: /etc/rssh.conf lists ${ru.name}, which has no account; skipped`);
+        continue;
+      }
+      const s = byName.get(ru.name);
+      const keyFile = s?.keyFiles.find((k) => k.content !== null);
+      pending.push({
+        name: ru.name,
+        uid: account.uid,
+        keys: keyFile?.content ? usableKeys(keyFile.content, `${host.name}: ${keyFile.path}`, notes) : [],
+        ...(chroot ? { chroot: { path: chroot } } : {}),
+        writableDirs: ["upload"],
+      });
+    }
+    if (pending.length) {
+      const target = jails[0] ?? { hosts: { host: host.name }, group: { name: opts.group ?? "sftp" }, users: [] };
+      suggestions.push({
+        note: `${host.name}: /etc/rssh.conf jails ${pending.map((u) => u.name).join(", ")} (rssh: ${rssh.users.filter((u) => pending.some((p) => p.name === u.name)).map((u) => `${u.name} allows ${u.allow.join("+") || "nothing"}`).join("; ")}), which sshd does not. Uncomment to move them into the jail: pulumi up then adds them to group ${target.group.name}, sets their shell to nologin and their home to the chroot, and makes the chroot root-owned (it CHANGES the host)`,
+        jail: { ...target, users: pending },
+        ...(jails[0] ? { into: 0 } : {}),
+      });
+    }
+  }
+  jails.splice(0, jails.length, ...jails.map(ordered));
+  if (!jails.length && !suggestions.length) notes.push(`${host.name}: no jail found (no "Match Group" block with ChrootDirectory and ForceCommand internal-sftp, no /etc/rssh.conf)`);
+  return { host, jails, notes, suggestions };
+}
+
+/** The same jail with its keys in reading order (YAML keeps insertion order). */
+function ordered(j: JailConfig): JailConfig {
+  const { hosts, group, chrootBase, authorizedKeysFile, subsystemInternalSftp, sshdDirectives, users, firewall } = j;
+  const ordUsers = users.map(({ name, uid, keyOnly, chroot, writableDirs, keys }) => ({ name, uid, keyOnly, chroot, writableDirs, keys }));
+  return { hosts, group, chrootBase, authorizedKeysFile, subsystemInternalSftp, sshdDirectives, users: ordUsers, firewall };
+}
+
+// ---- YAML ----------------------------------------------------------------------------------------------------------
+
+const PLAIN = /^[A-Za-z_/][A-Za-z0-9_./@+-]*$/;
+const RESERVED = /^(true|false|yes|no|on|off|null|y|n|~)$/i;
+
+/** A scalar as YAML: plain when unambiguous, else a JSON string (which YAML reads as a double-quoted scalar). */
+function scalar(v: unknown): string {
+  if (v === null || v === undefined) return "null";
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  const s = String(v);
+  return PLAIN.test(s) && !RESERVED.test(s) ? s : JSON.stringify(s);
+}
+
+/** A value written commented out (a suggestion), with an optional note above it. */
+class Commented {
+  constructor(
+    readonly note: string | undefined,
+    readonly value: unknown,
+  ) {}
+}
+
+const key = (k: string) => (/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/.test(k) && !RESERVED.test(k) ? k : JSON.stringify(k));
+const isInline = (v: unknown) => v === null || typeof v !== "object" || (Array.isArray(v) ? v.length === 0 : Object.keys(v as object).length === 0);
+const inline = (v: unknown) => (Array.isArray(v) ? "[]" : v && typeof v === "object" ? "{}" : scalar(v));
+
+/** Renders a value as block YAML lines at `indent` (undefined fields are left out). */
+export function toYaml(v: unknown, indent = 0): string[] {
+  const pad = " ".repeat(indent);
+  if (Array.isArray(v)) {
+    return v.flatMap((item) => {
+      if (item instanceof Commented) {
+        const lines = toYaml([item.value], indent);
+        return [...(item.note ? [`${pad}# ${item.note}:`] : []), ...lines.map((l) => `${pad}# ${l.slice(indent)}`)];
+      }
+      if (isInline(item)) return [`${pad}- ${inline(item)}`];
+      const lines = toYaml(item, indent + 2);
+      return [`${pad}- ${lines[0].slice(indent + 2)}`, ...lines.slice(1)];
+    });
+  }
+  if (v && typeof v === "object") {
+    return Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .flatMap(([k, x]) => (isInline(x) ? [`${pad}${key(k)}: ${inline(x)}`] : [`${pad}${key(k)}:`, ...toYaml(x, indent + 2)]));
+  }
+  return [`${pad}${scalar(v)}`];
+}
+
+/** The whole stack config file (pure). */
+export function renderConfig(descriptions: HostDescription[], when = new Date()): string {
+  const lines = [
+    `# Written by sftp-jail-migrate on ${when.toISOString()} from ${descriptions.map((d) => d.host.name).join(", ")}.`,
+    "# It describes the jails as they are: `pulumi up` with this config adopts them without changing the hosts",
+    "# (keys stay where they are and are only read, password fields stay, hand-written Match blocks and firewall",
+    "# rules are adopted in place). To harden later, drop authorizedKeysFile, keyOnly: false and the null",
+    "# sshdDirectives: pulumi up then moves keys to root-owned files outside the jails, sets \"*\", and adds the",
+    "# jail's default directives to the block, confirm-or-revert. See README, \"Adopting hand-made jails\".",
+  ];
+  const notes = descriptions.flatMap((d) => d.notes);
+  if (notes.length) lines.push("#", "# Notes:", ...notes.map((n) => `#   - ${n}`));
+  lines.push("config:");
+  lines.push(...toYaml({ "sftp-jail:hosts": descriptions.map((d) => ({ name: d.host.name, labels: d.host.labels, connection: d.host.connection })) }, 2));
+  // Suggested users go, commented out, at the end of their jail's users; suggested jails after the jails.
+  const jails: unknown[] = descriptions.flatMap((d) =>
+    d.jails.map((j, i) => {
+      const extra = d.suggestions.filter((s) => s.into === i).flatMap((s) => s.jail.users.map((u, k) => new Commented(k === 0 ? s.note : undefined, u)));
+      return extra.length ? { ...j, users: [...j.users, ...extra] } : j;
+    }),
+  );
+  const whole = descriptions.flatMap((d) => d.suggestions.filter((s) => s.into === undefined).map((s) => new Commented(s.note, s.jail)));
+  if (jails.length) lines.push("  sftp-jail:jails:", ...toYaml([...jails, ...whole], 4));
+  else if (whole.length) lines.push("  sftp-jail:jails: []", ...toYaml(whole, 4));
+  return lines.join("\n") + "\n";
+}
+
+// ---- Command line ----------------------------------------------------------------------------------------------------
+
+export async function migrate(o: MigrateOptions): Promise<string> {
+  try {
+    const readings = await Promise.all(o.hosts.map(async (h) => ({ h, r: await readHost(h) })));
+    return renderConfig(readings.map(({ h, r }) => describeHost(h, r, { group: o.group })));
+  } finally {
+    closeAll();
+  }
+}
+
+if (require.main === module) {
+  let o: MigrateOptions;
+  try {
+    o = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`sftp-jail-migrate: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  migrate(o).then(
+    (yaml) => {
+      for (const l of yaml.split("\n").filter((x) => x.startsWith("#   - "))) console.error(`note: ${l.slice(6)}`);
+      if (o.out) {
+        fs.writeFileSync(o.out, yaml);
+        console.error(`sftp-jail-migrate: wrote ${o.out}`);
+        process.exit(0);
+      } else process.stdout.write(yaml, () => process.exit(0));
+    },
+    (e) => {
+      console.error(`sftp-jail-migrate: ${(e as Error).message}`);
+      process.exit(1);
+    },
+  );
+}

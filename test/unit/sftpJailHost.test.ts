@@ -1,0 +1,61 @@
+/**
+ * The component's composition, with Pulumi's mocks (no engine, no host): which resources it declares, in which
+ * dependency order, and the cross-resource rules it enforces at preview.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
+pulumi.runtime.setMocks(
+  {
+    newResource: (args) => {
+      registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+      return { id: `${args.name}-id`, state: args.inputs };
+    },
+    call: (args) => args.inputs,
+  },
+  "project",
+  "stack",
+  true,
+);
+
+// The installed package (scripts/build.js puts it in node_modules, as users get it): Pulumi serializes dynamic
+// providers even under mocks, and only code under node_modules is captured by reference.
+import { SftpJailHost } from "sftp-jail";
+
+const connection = { host: "127.0.0.1", privateKeyFile: "/root/.ssh/id_ed25519", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm348UCZ7ssSrHpUT+uO4T88k70bT+WDyMpZmU8my9M" };
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm348UCZ7ssSrHpUT+uO4T88k70bT+WDyMpZmU8my9M a@b";
+
+describe("SftpJailHost", () => {
+  it("declares group, users, chroots, the firewall opening and the Match block", async () => {
+    registered.length = 0;
+    new SftpJailHost("h1", {
+      connection,
+      group: { name: "sftp", gid: 2200 },
+      users: [{ name: "alice", authorizedKeys: [KEY] }, { name: "bob", authorizedKeys: [KEY], writableDirs: ["in", "out"] }],
+      firewall: { port: 2222 },
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const byName = Object.fromEntries(registered.map((r) => [r.name, r]));
+    expect(Object.keys(byName).sort()).toEqual(
+      ["h1", "h1-alice", "h1-alice-chroot", "h1-bob", "h1-bob-chroot", "h1-firewall", "h1-group", "h1-match"].sort(),
+    );
+    expect(byName["h1-match"].inputs.match).toEqual({ Group: ["sftp"] });
+    expect(byName["h1-match"].inputs.directives).toMatchObject({ ChrootDirectory: "%h", ForceCommand: "internal-sftp", AuthorizedKeysFile: "/etc/ssh/sftp-jail/authorized_keys/%u" });
+    expect(byName["h1-bob-chroot"].inputs.subdirs).toEqual([
+      { path: "in", owner: "bob", group: "sftp", mode: "0755" },
+      { path: "out", owner: "bob", group: "sftp", mode: "0755" },
+    ]);
+    expect(byName["h1-firewall"].inputs).toMatchObject({ port: 2222, action: "ACCEPT", position: "beforeReject" });
+  });
+
+  it("refuses two users with the same name or uid, at preview", () => {
+    expect(
+      () =>
+        new SftpJailHost("h2", {
+          connection,
+          group: { name: "sftp" },
+          users: [{ name: "alice", uid: 3001, authorizedKeys: [KEY] }, { name: "bob", uid: 3001, authorizedKeys: [KEY] }],
+        }),
+    ).toThrow(/users lists uid 3001 twice \(alice and bob\)/);
+  });
+});

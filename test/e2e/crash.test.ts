@@ -1,7 +1,7 @@
 /**
- * Crash suite (issue 4): `pulumi` and its plugins are SIGKILLed in the middle of an sshd change, after the change is
- * live but before sftp-jail confirmed it. The host's dead-man timer must restore the previous configuration within
- * revertAfterSeconds, leave no partial file, and the next `pulumi up` must converge.
+ * Crash suite (issue 4): `pulumi` and its plugins are SIGKILLed in the middle of an sshd change and a firewall change,
+ * after both are live but before sftp-jail confirmed them. The host's dead-man timers must restore the previous sshd
+ * configuration and ruleset within revertAfterSeconds, leave no partial file, and the next `pulumi up` must converge.
  */
 import { Sandbox, SandboxHost, startSandbox } from "../sandbox";
 import { PulumiProject, summary } from "./pulumi";
@@ -16,6 +16,8 @@ let c: Clients;
 let h: SandboxHost;
 let baseline: string;
 const SSHD_FILES = "cd /etc/ssh && sha256sum sshd_config sshd_config.d/* 2>/dev/null; true";
+const RULES = "iptables-save -t filter | grep -v '^[#:]'";
+let baselineRules: string;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor(what: string, f: () => Promise<boolean>, ms: number): Promise<number> {
@@ -31,11 +33,19 @@ beforeAll(async () => {
   sb = await startSandbox(["crash-1"]);
   h = sb.hosts[0];
   c = new Clients(sb.hosts);
+  await h.console("iptables -A INPUT -i lo -j ACCEPT && iptables -A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT && iptables -A INPUT -j REJECT");
   baseline = (await h.console(SSHD_FILES)).stdout;
+  baselineRules = (await h.console(RULES)).stdout;
   p = await PulumiProject.create("crash");
   p.setConfig({
     hosts: [{ name: "c1", connection: { host: "127.0.0.1", port: h.port, user: "root", privateKeyFile: sb.keyPath, hostKey: h.hostKey, revertAfterSeconds: T } }],
-    jails: [{ group: { name: "sftp", gid: 2600 }, users: [{ name: "alice", keys: [await c.keygen("alice")] }] }],
+    jails: [
+      {
+        group: { name: "sftp", gid: 2600 },
+        users: [{ name: "alice", keys: [await c.keygen("alice")] }],
+        firewall: { port: 22, state: ["NEW"], position: "beforeReject" },
+      },
+    ],
   });
 });
 
@@ -46,9 +56,11 @@ afterAll(async () => {
   await sb?.stop();
 });
 
-test("SIGKILL between an sshd change and its confirmation: the host restores itself within T", async () => {
+test("SIGKILL between sshd and firewall changes and their confirmation: the host restores itself within T", async () => {
   const child = p.start(["up", "--yes", "--skip-preview"], { SFTPJAIL_TEST_PAUSE_BEFORE_CONFIRM_MS: "60000" });
-  await waitFor("the Match block to go live", async () => (await h.console("ls /etc/ssh/sshd_config.d/")).stdout.includes("sftp-jail"), 120_000);
+  await waitFor("the firewall rule and the Match block to go live", async () =>
+    (await h.console("iptables -S INPUT")).stdout.includes("sftp-jail:") &&
+    (await h.console("ls /etc/ssh/sshd_config.d/")).stdout.includes("sftp-jail"), 120_000);
   await sleep(300);
   process.kill(-child.pid!, "SIGKILL"); // pulumi, the language host and the dynamic provider: the whole group
   const live = (await h.console("ls /run/sftp-jail/ && sshd -T -C user=alice,host=x,addr=127.0.0.1 | grep ^forcecommand")).stdout;
@@ -56,8 +68,11 @@ test("SIGKILL between an sshd change and its confirmation: the host restores its
   expect(live).toMatch(/forcecommand internal-sftp/);
 
   const healedAfter = await waitFor(
-    "the dead-man timer to restore sshd_config and finish",
-    async () => (await h.console(SSHD_FILES)).stdout === baseline && !(await h.console("ls /run/sftp-jail/")).stdout.includes(".armed"),
+    "the dead-man timers to restore sshd_config and the ruleset, and finish",
+    async () =>
+      (await h.console(SSHD_FILES)).stdout === baseline &&
+      (await h.console(RULES)).stdout === baselineRules &&
+      !(await h.console("ls /run/sftp-jail/")).stdout.includes(".armed"),
     (T + 15) * 1000,
   );
   expect(healedAfter).toBeLessThan((T + 5) * 1000);
@@ -78,6 +93,7 @@ test("after the documented recovery, the next pulumi up converges, and the jail 
   expect(summary(pv.stdout).create ?? 0).toBe(0);
   expect(summary(pv.stdout).update ?? 0).toBe(0);
   expect((await c.sftp(h, "alice", "alice", "ls /\n")).code).toBe(0);
+  expect((await h.console("iptables -S INPUT")).stdout).toMatch(/sftp-jail:c1-sftp-firewall/);
   // The confirmed change left no timer behind.
   expect((await h.console("ls /run/sftp-jail/")).stdout).not.toMatch(/armed/);
 });

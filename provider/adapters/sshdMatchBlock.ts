@@ -6,6 +6,7 @@
  * against `sshd -T` (OpenSSH's own view), so `pulumi preview --refresh` shows the field that was edited by hand.
  */
 import type * as pulumi from "@pulumi/pulumi";
+import { isIP } from "net";
 import { z } from "zod";
 import { observe } from "../observe/snapshot";
 import { apply } from "../apply/apply";
@@ -42,6 +43,27 @@ const NAMEPAT = /^!?[A-Za-z0-9_.*?][A-Za-z0-9_.*?-]*$/;
 const HOSTPAT = /^!?[A-Za-z0-9.*?-]+$/;
 const ADDRPAT = /^!?(?:[0-9A-Fa-f:.*?]+|[0-9A-Fa-f:.]+\/[0-9]{1,3})$/;
 
+/** Why an address pattern is not one OpenSSH can use, or undefined: CIDRs and literal addresses must be real ones. */
+export function addressProblem(raw: string): string | undefined {
+  const p = raw.replace(/^!/, "");
+  if (/[*?]/.test(p)) return undefined; // wildcard patterns are matched as text
+  const [addr, prefix, extra] = p.split("/");
+  const family = isIP(addr);
+  if (!family || extra !== undefined) return `"${raw}" is not an IP address or CIDR prefix`;
+  if (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128))) {
+    return `"${raw}" has a prefix length above ${family === 4 ? 32 : 128}`;
+  }
+  return undefined;
+}
+
+const addressList = (what: string) =>
+  patternList(what, ADDRPAT, "IP addresses with wildcards * ?, or CIDR prefixes").superRefine((l, ctx) => {
+    l.forEach((a, i) => {
+      const why = addressProblem(a);
+      if (why) ctx.addIssue({ code: "custom", path: [i], message: `match.${what}: ${why}` });
+    });
+  });
+
 const CRITERIA_KEYS = ["all", "User", "Group", "Host", "LocalAddress", "LocalPort", "Address"];
 
 /** The Match criteria; all given ones must hold. */
@@ -52,9 +74,9 @@ export const matchSchema = z
       User: patternList("User", NAMEPAT, "letters, digits, _ . - and the wildcards * ?").optional(),
       Group: patternList("Group", NAMEPAT, "letters, digits, _ . - and the wildcards * ?").optional(),
       Host: patternList("Host", HOSTPAT, "letters, digits, . - and the wildcards * ?").optional(),
-      LocalAddress: patternList("LocalAddress", ADDRPAT, "IP addresses with wildcards * ?, or CIDR prefixes").optional(),
+      LocalAddress: addressList("LocalAddress").optional(),
       LocalPort: port("match.LocalPort").optional(),
-      Address: patternList("Address", ADDRPAT, "IP addresses with wildcards * ?, or CIDR prefixes").optional(),
+      Address: addressList("Address").optional(),
     },
     { error: (i) => (i.code === "unrecognized_keys" ? `unknown Match criterion; allowed: ${CRITERIA_KEYS.join(", ")}` : undefined) },
   )
@@ -84,6 +106,10 @@ function directiveValue(key: string, raw: string | boolean): { value: string } |
         return { reason: `${key} must be an absolute path (or start with %h) of letters, digits and ._@+=,-/ (or none)` };
       }
       if (TOKENS.test(v)) return { reason: `${key} may use only the tokens %h, %u, %U and %%` };
+      // sshd (root) sends the Banner file to every matching client before authentication: only banner files.
+      if (key === "Banner" && v !== "none" && !/^\/etc\/(issue(\.net)?|ssh\/banner[A-Za-z0-9._-]*|sftp-jail\/[A-Za-z0-9._/-]+)$/.test(v)) {
+        return { reason: `Banner must be /etc/issue, /etc/issue.net, /etc/ssh/banner* or a file under /etc/sftp-jail/ (sshd sends it to clients before they log in)` };
+      }
       return { value: v };
     case "paths": {
       if (v === "none") return { value: v };

@@ -23,7 +23,8 @@ if command -v pulumi >/dev/null 2>&1 && command -v pulumi-language-nodejs >/dev/
 fi
 
 mkdir -p "$BIN"
-export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
+# GOTOOLCHAIN=auto: a Go older than the modules need fetches the right toolchain from the Go module proxy.
+export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=auto
 LDFLAGS="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
 
 if [ ! -x "$BIN/pulumi" ]; then

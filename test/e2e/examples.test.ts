@@ -29,6 +29,7 @@ afterAll(async () => {
 
 test("examples/single-host converges, jails its partner, and is idempotent", async () => {
   const up = await p.up();
+  expect(up.stdout + up.stderr).not.toMatch(/error:/);
   expect(up.code).toBe(0);
   const h = sb.hosts[0];
   const put = await c.sftp(h, "acme", "acme", `put ${c.file("x.txt", "x")} upload/x.txt\n`);

@@ -91,6 +91,11 @@ export class Session {
     }
   }
 
+  /** Resolves once the connection is up (dialling it if needed). */
+  async ready(): Promise<void> {
+    await this.connect();
+  }
+
   /** Runs a script and rejects with a clear error unless it exits 0. */
   async check(script: string, what: string, resource?: string): Promise<string> {
     const r = await this.exec(script);

@@ -66,6 +66,8 @@ interface HostCache extends Registered {
   current?: { at: number; covers: Registered; facts: Promise<HostFacts> };
   /** Requests waiting for the next batched exec. */
   pending?: Promise<HostFacts>;
+  /** The snapshot exec now running, if any. */
+  inflight?: Promise<HostFacts>;
 }
 const TTL_MS = 60_000;
 /** How long a request waits for others to join the same exec. */
@@ -115,13 +117,29 @@ export function observe(s: Session, needs: { paths?: string[]; files?: string[] 
   const covered =
     cur && (needs.paths ?? []).every((p) => cur.covers.paths.has(p)) && (needs.files ?? []).every((f) => cur.covers.files.has(f));
   if (cur && covered && Date.now() - cur.at < TTL_MS) return cur.facts;
-  if (!c.pending) {
-    c.pending = new Promise<void>((r) => setTimeout(r, BATCH_MS)).then(() => {
-      c.pending = undefined;
-      return take(s, c);
-    });
-  }
+  if (!c.pending) c.pending = nextBatch(s, c);
   return c.pending;
+}
+
+/**
+ * The next snapshot exec, shared by every request that arrives until it starts. It starts after the one in flight
+ * (so requests that trickle in while an exec runs share ONE follow-up instead of one exec each) and after the
+ * connection is up (a first dial takes long enough for Pulumi's parallel reads of a host to all register), and it
+ * covers every path and file registered by then.
+ */
+async function nextBatch(s: Session, c: HostCache): Promise<HostFacts> {
+  try {
+    await c.inflight?.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, BATCH_MS));
+    await s.ready();
+  } catch (e) {
+    c.pending = undefined;
+    throw e;
+  }
+  c.pending = undefined;
+  const t = take(s, c);
+  c.inflight = t;
+  return t;
 }
 
 /** Records the snapshot an apply printed after its changes, so the next resource on this host needs no exec. */

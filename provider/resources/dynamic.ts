@@ -15,7 +15,16 @@ export interface AdapterModule {
   delete(id: string, props: any): Promise<void>;
 }
 
+/** One provider object per adapter: Pulumi caches a provider's serialization by object, so reuse saves seconds. */
+const providers = new WeakMap<AdapterModule, pulumi.dynamic.ResourceProvider>();
+
 export function dynamicProvider(m: AdapterModule): pulumi.dynamic.ResourceProvider {
+  let p = providers.get(m);
+  if (!p) providers.set(m, (p = makeProvider(m)));
+  return p;
+}
+
+function makeProvider(m: AdapterModule): pulumi.dynamic.ResourceProvider {
   return {
     check: (olds, news) => m.check(olds, news),
     diff: (id, olds, news) => m.diff(id, olds, news),

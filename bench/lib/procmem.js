@@ -1,0 +1,114 @@
+// Peak memory of a process tree, sampled from /proc every `intervalMs`: the dynamic provider process (node running
+// @pulumi/pulumi's cmd/dynamic-provider, started by pulumi as pulumi-resource-pulumi-nodejs) and the whole tree.
+// Per process the kernel's own high-water mark (VmHWM) is used, so a peak between two samples is not missed.
+"use strict";
+const fs = require("fs");
+
+function readStatus(pid) {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const num = (k) => Number((new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(s) || [])[1] || 0);
+    return { ppid: num("PPid"), rssKiB: num("VmRSS"), hwmKiB: num("VmHWM") };
+  } catch {
+    return undefined;
+  }
+}
+
+const TICK = 100; // USER_HZ: clock ticks per second in /proc/PID/stat (100 on Linux)
+
+/** utime + stime of a process, in ticks. */
+function cpuTicks(pid) {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A short label for a process: what part of a run it is. */
+function role(cmd) {
+  if (/cmd\/dynamic-provider\/index\.js/.test(cmd)) return "provider";
+  if (/cmd\/run\/index\.js/.test(cmd)) return "program";
+  if (/pulumi-language-nodejs/.test(cmd)) return "language-host";
+  if (/(^|\/)pulumi\s/.test(cmd)) return "engine";
+  if (/ansible|pyinfra|python/.test(cmd)) return "python";
+  if (/(^|\/)(ssh|sftp)\s/.test(cmd)) return "ssh-client";
+  return "other";
+}
+
+function cmdline(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+  } catch {
+    return "";
+  }
+}
+
+/** Starts sampling the tree under `rootPid`; `stop()` returns { providerPeakMiB, treePeakMiB, providerPids }. */
+function sampleTree(rootPid, intervalMs = 50) {
+  const provider = new Map(); // pid -> peak KiB
+  let treePeak = 0;
+  const cpu = new Map(); // pid -> { ticks, role }
+  const children = (pid) => {
+    const out = [];
+    let tasks = [];
+    try {
+      tasks = fs.readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return out;
+    }
+    for (const t of tasks) {
+      try {
+        for (const c of fs.readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").split(" ")) if (c) out.push(Number(c));
+      } catch {
+        /* gone */
+      }
+    }
+    return out;
+  };
+  const tick = () => {
+    // Walk the tree from the root through /proc/PID/task/*/children (cheap: no scan of all of /proc).
+    let tree = 0;
+    const todo = [rootPid];
+    const seen = new Set();
+    while (todo.length) {
+      const pid = todo.pop();
+      if (seen.has(pid)) continue;
+      seen.add(pid);
+      const st = readStatus(pid);
+      if (!st) continue;
+      tree += st.rssKiB;
+      const t = cpuTicks(pid);
+      if (t !== undefined) {
+        const c = cpu.get(pid);
+        if (c) c.ticks = Math.max(c.ticks, t);
+        else cpu.set(pid, { ticks: t, role: role(cmdline(pid)) });
+      }
+      if (provider.has(pid) || /cmd\/dynamic-provider\/index\.js/.test(cmdline(pid))) {
+        provider.set(pid, Math.max(provider.get(pid) ?? 0, st.hwmKiB, st.rssKiB));
+      }
+      todo.push(...children(pid));
+    }
+    treePeak = Math.max(treePeak, tree);
+  };
+  const timer = setInterval(tick, intervalMs);
+  tick();
+  return {
+    stop() {
+      clearInterval(timer);
+      const peak = Math.max(0, ...provider.values());
+      const cpuSeconds = {};
+      for (const c of cpu.values()) cpuSeconds[c.role] = +((cpuSeconds[c.role] ?? 0) + c.ticks / TICK).toFixed(2);
+      return {
+        providerPeakMiB: +(peak / 1024).toFixed(1),
+        treePeakMiB: +(treePeak / 1024).toFixed(1),
+        providerProcesses: provider.size,
+        cpuSeconds,
+      };
+    },
+  };
+}
+
+module.exports = { sampleTree };

@@ -3,6 +3,7 @@
  * after both are live but before sftp-jail confirmed them. The host's dead-man timers must restore the previous sshd
  * configuration and ruleset within revertAfterSeconds, leave no partial file, and the next `pulumi up` must converge.
  */
+import * as fs from "fs";
 import { Sandbox, SandboxHost, startSandbox } from "../sandbox";
 import { PulumiProject, summary } from "./pulumi";
 import { Clients } from "./clients";
@@ -19,6 +20,35 @@ const SSHD_FILES = "cd /etc/ssh && sha256sum sshd_config sshd_config.d/* 2>/dev/
 const RULES = "iptables-save -t filter | grep -v '^[#:]'";
 let baselineRules: string;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Running (not a zombie awaiting its reaper). */
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Every process below `pid` (from /proc), deepest last. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => (children.get(p) ?? []).forEach((c) => (out.push(c), walk(c)));
+  walk(pid);
+  return out;
+}
 
 async function waitFor(what: string, f: () => Promise<boolean>, ms: number): Promise<number> {
   const start = Date.now();
@@ -62,10 +92,22 @@ test("SIGKILL between sshd and firewall changes and their confirmation: the host
     (await h.console("iptables -S INPUT")).stdout.includes("sftp-jail:") &&
     (await h.console("ls /etc/ssh/sshd_config.d/")).stdout.includes("sftp-jail"), 120_000);
   await sleep(300);
-  process.kill(-child.pid!, "SIGKILL"); // pulumi, the language host and the dynamic provider: the whole group
+  // pulumi, the language host and the dynamic provider: plugins run in process groups of their own, so collect every
+  // descendant first and kill them all, as a crash of the machine running pulumi would.
+  const all = descendants(child.pid!);
+  process.kill(-child.pid!, "SIGKILL");
+  for (const pid of all) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
   const live = (await h.console("ls /run/sftp-jail/ && sshd -T -C user=alice,host=x,addr=127.0.0.1 | grep ^forcecommand")).stdout;
   expect(live).toMatch(/deadman-.*\.armed/);
   expect(live).toMatch(/forcecommand internal-sftp/);
+  await sleep(200);
+  expect(all.filter(alive)).toEqual([]); // nothing of the run survives to confirm
 
   const healedAfter = await waitFor(
     "the dead-man timers to restore sshd_config and the ruleset, and finish",

@@ -34,7 +34,16 @@ if (process.argv.includes("--down")) {
 console.log("==> starting 3 sandbox hosts (first run builds the Debian 12 rootfs: ~30 s)");
 sh("bash", [sandbox, "rootfs"], { capture: true });
 const hosts = JSON.parse(sh("bash", [sandbox, "up", "--json", "--fresh", ...names], { capture: true }).stdout);
-const keyFile = path.join(process.env.SFTPJAIL_SANDBOX_STATE || "/run/sftp-jail-sandbox", "keys", "id_ed25519");
+const state = process.env.SFTPJAIL_SANDBOX_STATE || "/run/sftp-jail-sandbox";
+const keyFile = path.join(state, "keys", "id_ed25519");
+// Two partners' keys for the jailed users (generated here, never committed).
+const demoKeys = path.join(state, "demo-keys");
+fs.mkdirSync(demoKeys, { recursive: true, mode: 0o700 });
+const partnerKey = (name) => {
+  const f = path.join(demoKeys, name);
+  if (!fs.existsSync(f)) execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${name}@demo`, "-f", f]);
+  return fs.readFileSync(f + ".pub", "utf8").trim();
+};
 
 // A fresh stack each run: the hosts are new, so old state would describe machines that no longer exist.
 pulumi(["stack", "rm", "--yes", "--force"], { allowFail: true, capture: true });
@@ -44,7 +53,17 @@ const config = {
     name: h.name,
     connection: { host: "127.0.0.1", port: h.port, user: "root", privateKeyFile: keyFile, hostKey: h.hostKeyEd25519 },
   })),
-  groups: [{ name: "sftponly", gid: 2001 }],
+  jails: [
+    {
+      group: { name: "sftp", gid: 2200 },
+      chrootBase: "/srv/sftp",
+      users: [
+        { name: "acme", keys: [partnerKey("acme")] },
+        { name: "globex", keys: [partnerKey("globex")], writableDirs: ["in", "out"] },
+      ],
+      firewall: { port: 22, state: ["NEW"], position: "beforeReject" },
+    },
+  ],
 };
 const salt = fs.readFileSync(stackFile, "utf8").match(/^encryptionsalt: .*$/m);
 fs.writeFileSync(
@@ -63,8 +82,12 @@ if (/to (create|update|delete|replace)/.test(pv.stdout)) {
   console.error("demo: the second preview wanted changes; convergence is broken");
   process.exit(1);
 }
+const kh = path.join(demoKeys, "known_hosts");
+fs.writeFileSync(kh, hosts.map((h) => `[127.0.0.1]:${h.port} ${h.hostKeyEd25519}`).join("\n") + "\n");
 console.log(`
-==> done: 3 hosts converged, second preview clean.
-    Look around:  npm run sandbox -- console demo-1 getent group sftponly
-    Drift:        npm run sandbox -- console demo-2 groupdel sftponly; then: npm run pulumi -- preview --refresh --stack demo
+==> done: 3 hosts converged (group, 2 jailed users with chroots and keys, Match block, firewall opening),
+    second preview clean.
+    SFTP in as a partner: sftp -i ${path.join(demoKeys, "acme")} -o UserKnownHostsFile=${kh} -P ${hosts[0].port} acme@127.0.0.1
+    Look around:  npm run sandbox -- console demo-1 sshd -T -C user=acme,host=x,addr=127.0.0.1
+    Drift:        npm run sandbox -- console demo-2 chmod 775 /srv/sftp/acme; then: npm run pulumi -- preview --refresh --stack demo
     Tear down:    npm run demo -- --down`);

@@ -94,8 +94,24 @@ async function testPause(): Promise<void> {
   if (ms > 0) await new Promise((r) => setTimeout(r, ms));
 }
 
-export async function applyGuarded(ctx: ApplyContext, change: GuardedChange): Promise<HostFacts | undefined> {
-  if (change.steps.length === 0) return undefined;
+/**
+ * Guarded changes on one host run one at a time in this process: another change's reload must not land while a fresh
+ * login is confirming this one (sshd drops connections that are mid-handshake when it re-execs on HUP).
+ */
+function serialised<T>(s: Session, f: () => Promise<T>): Promise<T> {
+  const g = globalThis as unknown as { [k: symbol]: Map<Session, Promise<unknown>> };
+  const chains = (g[Symbol.for("sftp-jail.guarded.v1")] ??= new Map());
+  const run = (chains.get(s) ?? Promise.resolve()).catch(() => undefined).then(f);
+  chains.set(s, run);
+  return run;
+}
+
+export function applyGuarded(ctx: ApplyContext, change: GuardedChange): Promise<HostFacts | undefined> {
+  if (change.steps.length === 0) return Promise.resolve(undefined);
+  return serialised(ctx.session, () => guardedNow(ctx, change));
+}
+
+async function guardedNow(ctx: ApplyContext, change: GuardedChange): Promise<HostFacts | undefined> {
   const id = `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
   const { arm, disarm, cancel } = deadman(id, ctx.session.conn.revertAfterSeconds ?? 60, change.revert);
   let facts: HostFacts | undefined;

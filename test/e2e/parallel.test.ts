@@ -80,6 +80,7 @@ test("round 2: change every block and every user's keys in parallel", async () =
 
 test("round 3: destroy everything in parallel, then create it again", async () => {
   const d = await p.destroy("--parallel", "64");
+  expect((d.stdout + d.stderr).split("\n").filter((l) => /error:/.test(l))).toEqual([]);
   expect(d.code).toBe(0);
   expect((await h.console("ls /etc/ssh/sshd_config.d/ | grep -c sftp-jail || true")).stdout.trim()).toBe("0");
   expect((await h.console("grep -c '^u[0-9]*:' /etc/passwd || true")).stdout.trim()).toBe("0");

@@ -13,6 +13,7 @@ import { RESOURCES, byToken, token, typeOfUrn, PluginResource } from "./resource
 import { reveal, sealConnection } from "./secrets";
 import { detailedDiff, DiffKind } from "./diff";
 import { seedFor } from "./importing";
+import { connectionSchema } from "../connection/schema";
 
 export const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "..", "package.json"), "utf8")) as { version: string }).version;
 
@@ -34,8 +35,12 @@ export class SftpJailProvider implements provider.Provider {
 
   /** Called by main.ts with the provider's configuration. */
   configure(config: Record<string, unknown>): void {
-    const c = reveal(config.connection);
-    this.connection = typeof c === "string" ? JSON.parse(c) : c;
+    const raw = reveal(config.connection);
+    const c = typeof raw === "string" ? JSON.parse(raw) : raw;
+    // Normalised as every resource's connection is (defaults filled in), so an imported resource's state equals
+    // what check makes of a program that gives no connection. A bad one is kept as is: check then names the field.
+    const parsed = c === undefined ? undefined : connectionSchema.safeParse(c);
+    this.connection = parsed?.success ? parsed.data : c;
   }
 
   private resource(urn: string): PluginResource {

@@ -3,7 +3,8 @@
 #   dist/pulumi-resource-sftpjail-v<version>-linux-amd64.tar.gz   the provider plugin, for
 #        pulumi plugin install resource sftpjail <version> --file <that file>
 #   dist/sdk/python/ and dist/pulumi_sftpjail-<version>-py3-none-any.whl   the Python SDK, generated from the schema
-#        by the CLI's own `pulumi package gen-sdk`
+#        by the CLI's own generator (`pulumi package gen-sdk`, or the same code through sftpjail-gen-sdk)
+#   dist/sdk/nodejs/ and dist/sftp-jail-sftpjail-<version>.tgz            the Node.js SDK, the same way
 # The plugin is the compiled provider/ plus its production node_modules; it needs Node.js >= 22 on PATH.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,3 +47,12 @@ fi
 PYENV="$(dirname "$(command -v pulumi)")/python-venv"
 "$PYENV/bin/pip" wheel -q --no-deps --no-build-isolation -w "$DIST" "$DIST/sdk/python" >&2
 log "python sdk: $(ls "$DIST"/*.whl)"
+
+# 3. The Node.js SDK (for JavaScript/TypeScript programs that prefer the plugin to the dynamic resources), as an npm
+# tarball: generated the same way, compiled with this repo's TypeScript and @pulumi/pulumi, packed from bin/.
+sftpjail-gen-sdk nodejs provider/plugin/schema.json "$DIST/sdk/nodejs"
+ln -s "$ROOT/node_modules" "$DIST/sdk/nodejs/node_modules"
+(cd "$DIST/sdk/nodejs" && node "$ROOT/node_modules/typescript/bin/tsc" -p tsconfig.json >&2 \
+  && cp package.json README.md bin/ && npm pack ./bin --pack-destination "$DIST" --silent >/dev/null)
+rm "$DIST/sdk/nodejs/node_modules"
+log "nodejs sdk: $(ls "$DIST"/*.tgz | grep -v pulumi-resource)"

@@ -116,6 +116,9 @@ beforeAll(async () => {
   const tgz = path.join(dist, `pulumi-resource-sftpjail-v${VERSION}-linux-amd64.tar.gz`);
   const inst = await exec(["pulumi", "plugin", "install", "resource", "sftpjail", VERSION, "--file", tgz], { ...env, PULUMI_HOME: home }, work);
   if (inst.code !== 0) throw new Error(`plugin install failed:\n${inst.stdout}\n${inst.stderr}`);
+  // The Node.js SDK is built by the same script (not driven here: TypeScript programs are covered by the other suites).
+  const npmSdk = await exec(["tar", "tzf", path.join(dist, `sftp-jail-sftpjail-${VERSION}.tgz`)], env, work);
+  expect(npmSdk.stdout).toMatch(/^package\/jailedUser\.js$/m);
   const wheel = path.join(dist, `pulumi_sftpjail-${VERSION}-py3-none-any.whl`);
   const pip = await exec([path.join(pulumiBin(), "python-venv", "bin", "pip"), "install", "-q", "--no-deps", "--target", pysdk, wheel], env, work);
   if (pip.code !== 0) throw new Error(`pip install of the wheel failed:\n${pip.stderr}`);

@@ -15,7 +15,7 @@ import { Session } from "../connection/pool";
 import { BlockPlan, InPlace, Operator, findAdoptable, planBlock, planBlockDelete, planInPlace, planInPlaceRestore } from "../plan/sshd";
 import { blocksFor, findMatchBlocks, matchLabel, sameCriteria } from "../plan/sshdAdopt";
 import { BlockDesired, DIRECTIVES, DIRECTIVE_NAMES, MAIN_CONFIG, MatchCriteria, blockPath, parseBlock, renderCriteria } from "../plan/sshdRender";
-import { port } from "../schema/common";
+import { BANNER_RULE, hostPathProblem, isBannerPath, jailProblem, port } from "../schema/common";
 import { SftpJailError } from "../util/errors";
 import { log } from "../util/log";
 import { checkInputs, containsUnknown, parseKnown, planOrThrow, sameConnection, sessionFor } from "./base";
@@ -86,7 +86,37 @@ export const matchSchema = z
   .refine((m) => !m.all || Object.keys(m).length === 1, { error: "match.all cannot be combined with other criteria" });
 
 const SAFE_TEXT = /^[^\n\r#"'\\]*$/;
-const TOKENS = /%(?![%hUu])/;
+
+/**
+ * Why one path value of a directive is refused, or undefined. Every path value goes through the one host-path type
+ * (schema/common.ts): sshd's tokens are first replaced by stand-ins of the same shape (%u: a user name, %U: a uid;
+ * %h only as the whole first component, since it expands to an absolute path), then the result must be an absolute,
+ * normalised host path, then the directive's own prefix rule applies. So `%h/../..`, `/etc/sftp-jail/../shadow` and
+ * `ChrootDirectory /` are all refused as written.
+ */
+export function directivePathProblem(key: string, raw: string, tokens: boolean): string | undefined {
+  if (!tokens && raw.includes("%")) return `${key} does not expand % tokens`;
+  if (/%(?![hUu])/.test(raw)) return `${key} may use only the tokens %h, %u and %U`;
+  if (/.%h/.test(raw) || /^%h[^/]/.test(raw)) return `${key} may use %h only at the start, as in %h or %h/sub (it expands to the home directory)`;
+  const home = raw.startsWith("%h");
+  // AuthorizedKeysFile: a relative path is relative to the home directory, like %h/.
+  const relative = DIRECTIVES[key]?.kind === "paths" && !home && !raw.startsWith("/");
+  const path = (home ? "/home/u" + raw.slice(2) : relative ? "/home/u/" + raw : raw).replace(/%u/g, "u").replace(/%U/g, "1000");
+  const problem = hostPathProblem(key, path);
+  if (problem) return home || relative ? problem.replace(/an absolute path/, "an absolute path (or start with %h)") : problem;
+  return PATH_RULES[key]?.(path, home || relative);
+}
+
+/** The allowed-prefix rule of each path directive, for a value that is already a normalised host path. */
+const PATH_RULES: Record<string, (p: string, inHome: boolean) => string | undefined> = {
+  // "/" (or anything the host needs) as a chroot is no confinement at all; a jail is a jail path, or under %h.
+  ChrootDirectory: (p, inHome) =>
+    p === "/" ? "ChrootDirectory / is no confinement at all: use %h or a jail path such as /srv/sftp/%u" : inHome ? undefined : jailProblem("ChrootDirectory", p),
+  // sshd (root) sends the Banner file to every matching client before authentication: only banner files. At apply
+  // time the file must also be a root-owned regular file in a root-owned directory chain (plan/sshd.ts).
+  Banner: (p) => (isBannerPath(p) ? undefined : BANNER_RULE),
+  // AuthorizedKeysFile: sshd opens these with the user's own privileges, so any normalised path is harmless to root.
+};
 
 /** Checks one directive value against its kind; returns the normalised value or a reason. */
 function directiveValue(key: string, raw: string | boolean): { value: string } | { reason: string } {
@@ -99,24 +129,14 @@ function directiveValue(key: string, raw: string | boolean): { value: string } |
       v = v.toLowerCase();
       return spec.values.includes(v) ? { value: v } : { reason: `${key} must be one of ${spec.values.join(", ")}` };
     case "path":
-      if (v === "none") return { value: v };
-      if (!spec.tokens && v.includes("%")) return { reason: `${key} does not expand % tokens` };
-      // A path may start with a token that expands to an absolute path (%h: the home directory).
-      if (!/^(?:\/|%[hUu])[A-Za-z0-9._@+=,/%-]*$/.test(v)) {
-        return { reason: `${key} must be an absolute path (or start with %h) of letters, digits and ._@+=,-/ (or none)` };
-      }
-      if (TOKENS.test(v)) return { reason: `${key} may use only the tokens %h, %u, %U and %%` };
-      // sshd (root) sends the Banner file to every matching client before authentication: only banner files.
-      if (key === "Banner" && v !== "none" && !/^\/etc\/(issue(\.net)?|ssh\/banner[A-Za-z0-9._-]*|sftp-jail\/[A-Za-z0-9._/-]+)$/.test(v)) {
-        return { reason: `Banner must be /etc/issue, /etc/issue.net, /etc/ssh/banner* or a file under /etc/sftp-jail/ (sshd sends it to clients before they log in)` };
-      }
-      return { value: v };
     case "paths": {
       if (v === "none") return { value: v };
-      const bad = v.split(" ").find((p) => !/^[A-Za-z0-9._@+=,/%~-]+$/.test(p) || TOKENS.test(p));
-      return bad === undefined
-        ? { value: v }
-        : { reason: `${key}: "${bad}" must be a path of letters, digits and ._@+=,-/~ using only the tokens %h, %u, %U, %% (paths separated by single spaces, or none)` };
+      const entries = spec.kind === "paths" ? v.split(" ") : [v];
+      for (const e of entries) {
+        const problem = directivePathProblem(key, e, spec.kind === "paths" || spec.tokens);
+        if (problem) return { reason: problem };
+      }
+      return { value: v };
     }
     case "patterns":
       return /^!?[A-Za-z0-9._*?@-]+( !?[A-Za-z0-9._*?@-]+)*$/.test(v)

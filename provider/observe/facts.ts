@@ -394,11 +394,15 @@ export function pathsFact(quotedPaths: string[]): Fact<"paths"> {
   };
 }
 
-/** Contents of the given files (quoted by the caller), base64 so any byte survives the section parser. */
+/**
+ * Contents of the given files (quoted by the caller), base64 so any byte survives the section parser. Read through
+ * the no-follow library (util/hostpath.ts): no symlink in any component is followed, a FIFO cannot hang the probe,
+ * and a file that is not a plain regular file is reported as absent (its refusal goes to the probe's stderr).
+ */
 export function filesFact(quotedPaths: string[]): Fact<"files"> {
   return {
     key: "files",
-    command: quotedPaths.length ? `for f in ${quotedPaths.join(" ")}; do [ -f "$f" ] && { ${B64FILE('"$f"')}; }; done` : "true",
+    command: quotedPaths.length ? `for f in ${quotedPaths.join(" ")}; do if sj_b=$(sj_read "$f"); then printf '%s\t%s\n' "$f" "$sj_b"; fi; done` : "true",
     parse(out) {
       return Object.fromEntries(files(out).map((f) => [f.path, f.content]));
     },

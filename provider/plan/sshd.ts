@@ -16,6 +16,7 @@
 import { HostFacts } from "../observe/facts";
 import { backupPath, atomicWrite, removeWithBackup } from "./files";
 import { Plan, PlanError, Step } from "./types";
+import { hp } from "../util/hostpath";
 import { quoteArg } from "../util/shell";
 import { createHash } from "crypto";
 import {
@@ -305,7 +306,18 @@ export function planBlock(d: BlockDesired, facts: HostFacts, op: Operator, previ
     }
   }
   const [steps, revert, cleanup] = planChanges(facts, op, changes);
-  return { steps, revert, cleanup, path, content };
+  return { steps: withBannerCheck(d, steps), revert, cleanup, path, content };
+}
+
+/**
+ * sshd sends the Banner file, as root, to every matching client before authentication. The schema allows only banner
+ * paths; here, on the host, before anything changes, the file must also be a root-owned regular file that group and
+ * others cannot write, reached through root-owned directories without a symlink (util/hostpath.ts).
+ */
+export function withBannerCheck(d: Pick<BlockDesired, "directives">, steps: Plan): Plan {
+  const banner = d.directives.Banner;
+  if (!steps.length || banner === undefined || banner === "none") return steps;
+  return [{ description: `check that the Banner ${banner} is a root-owned regular file in root-owned directories`, script: hp.fileOk(banner) }, ...steps];
 }
 
 /** Delete a block; the main file's Subsystem line goes back when no remaining block wants it. */
@@ -435,7 +447,7 @@ export function planInPlace(
   if (prev && prev !== marker) changes.unshift({ path: prev, content: undefined });
   const [steps, revert, cleanup] = planChanges(facts, op, changes, edits);
   const written = blockText(after, d.match) ?? "";
-  return { steps, revert, cleanup, path: at.file, content: written, inPlace: { file: at.file, original: at.original ?? blocks[0].text, written } };
+  return { steps: withBannerCheck(d, steps), revert, cleanup, path: at.file, content: written, inPlace: { file: at.file, original: at.original ?? blocks[0].text, written } };
 }
 
 /**

@@ -31,7 +31,7 @@ import { ConfigBlock, findMatchBlocks, normalValue } from "../plan/sshdAdopt";
 import { DEFAULT_KEYS_DIR, isMember, keyLines } from "../plan/jailedUser";
 import { ObservedRule, RuleDesired, locate, resolveTarget, sshPorts } from "../plan/firewall";
 import { blockDirectives } from "../components/sftpJailHost";
-import { publicKey } from "../schema/common";
+import { publicKey, relPath } from "../schema/common";
 import { SftpJailError } from "../util/errors";
 
 // ---- Options -----------------------------------------------------------------------------------------------------
@@ -323,6 +323,11 @@ export function describeHost(host: HostSpec, r: HostReading, opts: { group?: str
         const rel = d.path.slice(s.chroot.length + 1);
         const parent = s.stats[parentOf(d.path)];
         if (d.uid === 0 || (rel.includes("/") && parent && parent.uid !== 0)) continue; // structure, or the user's own content
+        // A name sftp-jail could not manage (a jailed user may name a directory anything) is reported, never described.
+        if (!relPath("").safeParse(rel).success) {
+          notes.push(`${host.name}: ${m.name}'s directory ${JSON.stringify(rel)} in ${s.chroot} has a name sftp-jail does not accept; not described`);
+          continue;
+        }
         const owner = userName(d.uid);
         const group = groupName(d.gid);
         const mode = octal(d.mode);

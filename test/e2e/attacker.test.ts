@@ -115,6 +115,7 @@ test("the middle-dir trick (root's data/app renamed, a symlink to /var in its pl
   const up = await p.up("--refresh");
   expect(up.code).not.toBe(0);
   expect(up.stdout + up.stderr).toContain(`refused: ${JAIL}/data/app is a symbolic link`);
+  expect(up.stdout + up.stderr).toContain("a jailed user may have planted a link there"); // the error says what to do
   expect(await outside()).toBe(outsideBefore);
   // mallory undoes the trap; the next repair goes through and only touches the jail.
   expect((await asMallory("rm data/app\nrename data/app.old data/app\n")).code).toBe(0);

@@ -9,6 +9,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { accountSurvey } from "../../provider/observe/facts";
 import { SCRIPT_PREFIX } from "../../provider/observe/snapshot";
+import { describeHost } from "../../provider/cli/migrate";
+import { reading } from "./adoptFixtures";
 
 let root: string;
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm348UCZ7ssSrHpUT+uO4T88k70bT+WDyMpZmU8my9M alice@laptop";
@@ -78,5 +80,18 @@ describe("the migrate survey frames every host-supplied field", () => {
     const { users, out } = survey();
     expect(users[0].keyFiles).toEqual([{ path: `${jail}/.ssh/authorized_keys`, content: null }]);
     expect(out).not.toContain(Buffer.from("root:$6$hash").toString("base64").slice(0, 12));
+  });
+});
+
+describe("sftp-jail-migrate with a directory name sftp-jail cannot manage", () => {
+  it("notes it and leaves it out of writableDirs (never writes the name into the config)", () => {
+    const r = reading("hand");
+    const alice = r.survey.find((u) => u.name === "alice")!;
+    const up = alice.stats["/home/alice/upload"];
+    const weird = "/home/alice/in\nbox";
+    alice.stats[weird] = { ...up, path: weird };
+    const d = describeHost({ name: "hand", labels: { host: "hand" }, connection: { host: "127.0.0.1", port: 2222, privateKeyFile: "/k" } }, r);
+    expect(d.jails[0].users.find((u) => u.name === "alice")!.writableDirs).toEqual([{ path: "upload", group: "alice" }]); // as before: the weird one is not there
+    expect(d.notes).toContain(`hand: alice's directory "in\\nbox" in /home/alice has a name sftp-jail does not accept; not described`);
   });
 });

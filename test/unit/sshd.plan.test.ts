@@ -142,6 +142,9 @@ describe("SshdMatchBlock planner", () => {
       const f = noInclude();
       const done = afterEdit(f, planBlock(JAIL, f, OP));
       expect(planBlock(JAIL, done, OP).steps).toEqual([]);
+      // The region alone (the Subsystem line not yet settled) still counts as a block that wants internal-sftp.
+      const regionOnly = { ...f, sshd: { ...f.sshd, main: { path: MAIN_CONFIG, content: shipped(planBlock(JAIL, f, OP).steps[0].script)[0] } } };
+      expect(planBlock(JAIL, regionOnly, OP).steps.map((s) => s.description)).toContain("settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)");
       expect(blockContent(done, PATH)).toBe(renderBlock(JAIL));
       const early = { ...JAIL, name: "early", order: 10, match: { Group: ["partners"] } };
       const two = shipped(planBlock(early, done, OP).steps[0].script)[0];

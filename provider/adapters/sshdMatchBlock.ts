@@ -9,12 +9,13 @@ import type * as pulumi from "@pulumi/pulumi";
 import { isIP } from "net";
 import { z } from "zod";
 import { observe } from "../observe/snapshot";
+import { HostFacts } from "../observe/facts";
 import { apply } from "../apply/apply";
 import { applyGuarded } from "../apply/guarded";
 import { Session } from "../connection/pool";
-import { BlockPlan, InPlace, Operator, findAdoptable, planBlock, planBlockDelete, planInPlace, planInPlaceRestore } from "../plan/sshd";
+import { BlockPlan, InPlace, Operator, blockContent, findAdoptable, planBlock, planBlockDelete, planInPlace, planInPlaceRestore } from "../plan/sshd";
 import { blocksFor, findMatchBlocks, matchLabel, sameCriteria } from "../plan/sshdAdopt";
-import { BlockDesired, DIRECTIVES, DIRECTIVE_NAMES, MAIN_CONFIG, MatchCriteria, blockPath, parseBlock, renderCriteria } from "../plan/sshdRender";
+import { BlockDesired, DIRECTIVES, DIRECTIVE_NAMES, MAIN_CONFIG, MatchCriteria, blockPath, parseBlock, renderCriteria, splitRegion } from "../plan/sshdRender";
 import { BANNER_RULE, hostPathProblem, isBannerPath, jailProblem, port } from "../schema/common";
 import { SftpJailError } from "../util/errors";
 import { log } from "../util/log";
@@ -282,23 +283,45 @@ async function run(s: Session, d: { name: string }, plan: BlockPlan): Promise<vo
   if (plan.steps.length) await apply({ session: s, resource }, plan.cleanup);
 }
 
+/** The edit step's refusal when the file changed since it was observed (see editStep in plan/sshd.ts). */
+const STALE = /changed while sftp-jail was planning/;
+
+/**
+ * Observes, plans and runs; when the plan was made on facts another change on this host has since made stale (blocks
+ * of a host without Include share the main file, and Pulumi runs them in parallel), observes again and re-plans. The
+ * stale plan changed nothing: its first step is the check that refused it.
+ */
+async function converge<P extends BlockPlan>(s: Session, d: { name: string }, make: (facts: HostFacts) => P): Promise<P> {
+  for (let attempt = 1; ; attempt++) {
+    const facts = await observe(s);
+    const plan = planOrThrow(s, label(d.name), () => make(facts));
+    try {
+      await run(s, d, plan);
+      return plan;
+    } catch (e) {
+      if (attempt >= 5 || !(e instanceof SftpJailError && STALE.test(e.what))) throw e;
+      log.debug(`${label(d.name)} on ${s.target}: sshd_config changed while planning (another block's change); planning again`);
+    }
+  }
+}
+
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const d = fields(inputs);
   const s = sessionFor(inputs.connection, label(d.name));
-  const facts = await observe(s);
-  // Our own file first (a lost state); else a hand-written block with the same criteria is adopted where it is.
-  // (A comment-only marker left by an earlier in-place adoption is not a block: the hand-written one is adopted again.)
-  const own = facts.sshd.dropins.some((f) => f.path === blockPath(d.name, d.order) && findMatchBlocks(f.content).length > 0);
-  const hand = own ? undefined : planOrThrow(s, label(d.name), () => findAdoptable(d as BlockDesired, facts));
-  const plan = planOrThrow(s, label(d.name), () =>
-    hand ? planInPlace(d as BlockDesired, facts, operatorOf(s), { file: hand.file, original: hand.block.text }) : planBlock(d as BlockDesired, facts, operatorOf(s)),
-  );
+  let hand: ReturnType<typeof findAdoptable>;
+  const plan = await converge(s, d, (facts) => {
+    // Our own block first (a lost state); else a hand-written block with the same criteria is adopted where it is.
+    // (A comment-only marker left by an earlier in-place adoption is not a block: the hand-written one is adopted again.)
+    const mine = blockContent(facts, blockPath(d.name, d.order));
+    const own = mine !== undefined && findMatchBlocks(mine).length > 0;
+    hand = own ? undefined : findAdoptable(d as BlockDesired, facts);
+    return hand ? planInPlace(d as BlockDesired, facts, operatorOf(s), { file: hand.file, original: hand.block.text }) : planBlock(d as BlockDesired, facts, operatorOf(s));
+  });
   log.info(
     hand
-      ? `${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the hand-written "${matchLabel(d.match as MatchCriteria)}" block in ${hand.file} (line ${hand.block.start + 1}) in place, ${plan.steps.length ? "editing only the lines that differ" : "unchanged"}`
+      ? `${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the hand-written "${matchLabel(d.match as MatchCriteria)}" block in ${hand!.file} (line ${hand!.block.start + 1}) in place, ${plan.steps.length ? "editing only the lines that differ" : "unchanged"}`
       : `${label(d.name)} on ${s.conn.host}:${s.conn.port}: Match ${renderCriteria(d.match as MatchCriteria)} in ${plan.path}`,
   );
-  await run(s, d, plan);
   const inPlace: InPlace | undefined = "inPlace" in plan ? (plan.inPlace as InPlace | undefined) : undefined;
   const outs: Outputs = { ...d, connection: inputs.connection, path: plan.path, content: plan.content, ...(inPlace ? { inPlace } : {}) };
   return { id: inPlace ? `${inPlace.file}#${matchLabel(d.match as MatchCriteria)}` : plan.path, outs };
@@ -307,7 +330,8 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
 /** Drift of a block adopted in place, read from the file that holds it (found again by its criteria). */
 function readInPlace(props: Outputs & { inPlace: InPlace }, facts: Awaited<ReturnType<typeof observe>>): Outputs | undefined {
   const at = props.inPlace;
-  const text = at.file === MAIN_CONFIG ? facts.sshd.main?.content : facts.sshd.dropins.find((f) => f.path === at.file)?.content;
+  const main = facts.sshd.main?.content;
+  const text = at.file === MAIN_CONFIG ? (main === undefined ? undefined : splitRegion(main).rest) : facts.sshd.dropins.find((f) => f.path === at.file)?.content;
   const found = text === undefined ? [] : blocksFor(text, props.match as MatchCriteria);
   if (found.length !== 1) return undefined;
   const subsystem = (facts.sshd.effective.subsystem ?? []).some((v) => /^sftp\s+internal-sftp(\s|$)/.test(v));
@@ -324,10 +348,10 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
     const { name, order, match, directives, subsystemInternalSftp } = outs;
     return { id, props: outs, inputs: { name, order, match, directives, subsystemInternalSftp, connection: props.connection } };
   }
-  const file = facts.sshd.dropins.find((f) => f.path === props.path);
-  if (!file) return {}; // removed by hand: refresh drops it and the next up writes it again
+  const content = blockContent(facts, props.path);
+  if (content === undefined) return {}; // removed by hand: refresh drops it and the next up writes it again
   if (!facts.sshd.valid) log.warn(`${label(props.name)} on ${s.target}: sshd -t fails on the current configuration: ${facts.sshd.error}`);
-  const parsed = parseBlock(file.content);
+  const parsed = parseBlock(content);
   // Our header says what the block asked for; sshd -T says whether the host really has it.
   const subsystem = (facts.sshd.effective.subsystem ?? []).some((v) => /^sftp\s+internal-sftp(\s|$)/.test(v));
   const inputs = {
@@ -338,27 +362,24 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
     subsystemInternalSftp: parsed.wantsSubsystem && subsystem,
     connection: props.connection,
   };
-  const outs: Outputs = { ...props, ...inputs, content: file.content };
+  const outs: Outputs = { ...props, ...inputs, content };
   return { id, props: outs, inputs };
 }
 
 export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const d = fields(news);
   const s = sessionFor(news.connection, label(d.name));
-  let facts = await observe(s);
   const previous = { name: olds.name, order: olds.order };
   let at = olds.inPlace;
   if (at && !sameCriteria(olds.match as Record<string, unknown>, d.match as Record<string, unknown>)) {
     // New criteria: the adopted block is the admin's again (as it was), and this block gets its own drop-in.
-    const back = planOrThrow(s, label(d.name), () => planInPlaceRestore(olds, facts, operatorOf(s), at!));
-    await run(s, d, back);
-    facts = await observe(s);
+    const was = at;
+    await converge(s, d, (facts) => planInPlaceRestore(olds, facts, operatorOf(s), was));
     at = undefined;
   }
-  const plan = planOrThrow(s, label(d.name), () =>
+  const plan = await converge(s, d, (facts) =>
     at ? planInPlace(d as BlockDesired, facts, operatorOf(s), at, previous) : planBlock(d as BlockDesired, facts, operatorOf(s), previous),
   );
-  await run(s, d, plan);
   const inPlace: InPlace | undefined = "inPlace" in plan ? (plan.inPlace as InPlace | undefined) : undefined;
   const outs: Outputs = { ...d, connection: news.connection, path: plan.path, content: plan.content, ...(inPlace ? { inPlace } : {}) };
   return { outs };
@@ -366,10 +387,8 @@ export async function update(_id: string, olds: Outputs, news: Record<string, un
 
 async function remove(_id: string, props: Outputs): Promise<void> {
   const s = sessionFor(props.connection, label(props.name));
-  const facts = await observe(s);
-  const plan = planOrThrow(s, label(props.name), () =>
+  await converge(s, props, (facts) =>
     props.inPlace ? planInPlaceRestore(props, facts, operatorOf(s), props.inPlace) : planBlockDelete(props.name, props.order, facts, operatorOf(s)),
   );
-  await run(s, props, plan);
 }
 export { remove as delete };

@@ -27,8 +27,8 @@ import {
   createdObjects,
   planPersist,
   planRuleConverge,
-  planUnpersist,
   planRuleDelete,
+  planUnpersist,
 } from "../plan/firewall";
 import { failuresOf, port } from "../schema/common";
 import { log } from "../util/log";
@@ -320,12 +320,10 @@ async function remove(_id: string, props: Outputs): Promise<void> {
     // Removing a rule can lock out too (an ACCEPT for SSH in front of a REJECT), so it is guarded like a change.
     // Even with our rule gone already, a persisted file may still wait to be put back.
     const after = (await applyGuarded(ctx, plan)) ?? facts;
-    {
-      const onlyIf = f.persist ? undefined : COMMENT_PREFIX + f.name;
-      // Without persist, a distro we cannot persist on is not an error: there is no saved file to clean.
-      const persist = f.persist ? planOrThrow(s, ctx.resource, () => planUnpersist(t, after, f.name)) : tryPlan(() => planPersist(t, after, onlyIf));
-      await apply(ctx, persist);
-    }
+    const onlyIf = f.persist ? undefined : COMMENT_PREFIX + f.name;
+    // Without persist, a distro we cannot persist on is not an error: there is no saved file to clean.
+    const persist = f.persist ? planOrThrow(s, ctx.resource, () => planUnpersist(t, after, f.name)) : tryPlan(() => planPersist(t, after, onlyIf));
+    await apply(ctx, persist);
   });
 }
 export { remove as delete };

@@ -751,9 +751,23 @@ export function createdObjects(t: Target, before: HostFacts, after: HostFacts): 
  * inverse (delete what was inserted, re-insert what was removed where it was) is run; iptables-nft's restore would
  * re-create the whole table (new handles, a new place in `nft list ruleset`). Otherwise the saved table is restored.
  */
-function revertStep(d: RuleDesired, t: Target, facts: HostFacts, inverse?: { added: boolean; removed: Array<{ at: number; args: string[]; chain: string }> }): Step {
+function revertStep(
+  d: RuleDesired,
+  t: Target,
+  facts: HostFacts,
+  inverse?: { added: boolean; removed: Array<{ at: number; args: string[]; chain: string }>; tableExisted?: boolean; chainExisted?: boolean },
+): Step {
   const f = quoteArg(backupFile(d.name, t));
   if (t.backend === "nftables") {
+    if (inverse?.added && inverse.removed.length === 0) {
+      // A pure insert: delete the rule(s) carrying our comment (found by handle now), then the table or chain the
+      // change created. Loading the saved table instead would re-create it (a new place in `nft list ruleset`).
+      const [fam, tbl] = t.table.split(" ");
+      const sed = `s/.* comment "${commentOf(d.name).replace(/\./g, "\\.")}" # handle \\([0-9][0-9]*\\)$/\\1/p`;
+      const del = `for h in $(${quote(["nft", "-a", "list", "chain", fam, tbl, t.chain])} 2>/dev/null | sed -n ${quoteArg(sed)}); do ${quote(["nft", "delete", "rule", fam, tbl, t.chain, "handle"])} "$h" || sj_failed=1; done; [ -z "\${sj_failed:-}" ]`;
+      const created = !inverse.tableExisted ? [quote(["nft", "delete", "table", fam, tbl])] : !inverse.chainExisted ? [quote(["nft", "delete", "chain", fam, tbl, t.chain])] : [];
+      return { description: `remove ${commentOf(d.name)} from nft table ${t.table} again`, script: [del, ...created].join(" && ") };
+    }
     return { description: `restore nft table ${t.table} as it was`, script: quote(["nft", "-f", backupFile(d.name, t)]) };
   }
   const bin = iptBin(t, facts);
@@ -867,7 +881,8 @@ export function planRuleConverge(d: RuleDesired, facts: HostFacts, previous?: Ba
   if (loc.inPosition && loc.matchesSpec) return { steps: [], revert: [], what, located: loc };
   refuseSshCut(d, facts);
   const steps = [backupStep(d.name, target, facts), ...deleteSteps(loc, facts), ...insertSteps(d, loc, facts)];
-  return { steps, revert: [revertStep(d, target, facts, { added: true, removed: removedRules(loc) })], what, located: loc };
+  const inverse = { added: true, removed: removedRules(loc), tableExisted: loc.tableExists, chainExisted: loc.chainExists };
+  return { steps, revert: [revertStep(d, target, facts, inverse)], what, located: loc };
 }
 
 /**

@@ -31,6 +31,8 @@ const ADMIN: Record<HostKey, string> = {
     "nft add rule inet filter input ct state established,related accept",
     "nft add rule inet filter input tcp dport 22 accept",
     "nft add rule inet filter input counter reject",
+    // A second table listed after it: a revert that re-created inet filter would move it behind this one.
+    "nft add table ip admin_extra",
   ].join(" && "),
   leg: ["iptables-legacy -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", "iptables-legacy -A INPUT -p tcp --dport 22 -j ACCEPT", "iptables-legacy -A INPUT -j DROP"].join(" && "),
   // No firewall at all (no filter table in iptables-nft, no nft table): whatever a change creates must go again.

@@ -4,6 +4,7 @@
  * own parser. Captured with: `sandbox.sh up fw-1`, the admin rules named in each describe() via `sandbox.sh console`,
  * then `sandbox.sh console fw-1 "$(node -p 'require("./bin/provider/observe/facts").firewall.command')"`.
  */
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { HostFacts, firewall } from "../../provider/observe/facts";
@@ -23,6 +24,7 @@ import {
   tokenize,
 } from "../../provider/plan/firewall";
 import { PlanError } from "../../provider/plan/types";
+import { quoteArg } from "../../provider/util/shell";
 import { debian12 } from "./fixtures";
 
 /** Debian 12 facts with the firewall section of a capture (optionally edited, to describe drift). */
@@ -293,7 +295,23 @@ describe("nftables planner (captured host: inet filter input with accept 22, sft
       "mkdir -p /run/sftp-jail/firewall && { echo 'table inet filter'; echo 'delete table inet filter'; nft list table inet filter 2>/dev/null || true; } > /run/sftp-jail/firewall/new.nft",
       `nft insert rule inet filter input position 6 ip6 saddr 2001:db8::/32 tcp dport '{ 2022, 2023 }' ct state '{ new, established }' accept comment '"sftp-jail:new"'`,
     ]);
-    expect(scripts({ steps: p.revert })).toEqual(["nft -f /run/sftp-jail/firewall/new.nft"]);
+    // A pure insert is undone by deleting the rule that carries our comment (not by re-loading the table, which would
+    // re-create it). Run by a real sh with `nft` stubbed to print a listing as `nft -a` does and record the rest.
+    const [revert] = scripts({ steps: p.revert });
+    const listing = [
+      "table inet filter { # handle 3",
+      "\tchain input { # handle 1",
+      "\t\ttype filter hook input priority filter; policy accept;",
+      "\t\ttcp dport 22 accept # handle 4",
+      '\t\tip6 saddr 2001:db8::/32 tcp dport { 2022, 2023 } ct state { established, new } accept comment "sftp-jail:new" # handle 7',
+      '\t\ttcp dport 2022 accept comment "sftp-jail:newer" # handle 8',
+      '\t\ttcp dport 2024 accept comment "sftp-jail:neW" # handle 9',
+      "\t\tcounter packets 0 bytes 0 reject # handle 5",
+      "\t}",
+      "}",
+    ].join("\n");
+    const stub = `nft() { if [ "$1" = -a ]; then printf '%s\\n' ${quoteArg(listing)}; else echo "nft $*"; fi; }`;
+    expect(execFileSync("sh", ["-c", `${stub}\n${revert}`]).toString()).toBe("nft delete rule inet filter input handle 7\n");
   });
 
   it("moves a rule found after the reject, deleting it by handle", () => {
@@ -320,6 +338,7 @@ describe("nftables planner (captured host: inet filter input with accept 22, sft
       "nft add chain inet filter input '{ type filter hook input priority filter ; policy accept ; }'",
       `nft add rule inet filter input tcp dport 2022 accept comment '"sftp-jail:new"'`,
     ]);
+    expect(scripts({ steps: p.revert })[0]).toMatch(/; \[ -z "\$\{sj_failed:-\}" \] && nft delete table inet filter$/); // it was not there
     const after = withFirewall("empty", (raw) =>
       raw.replace(
         /\]\}\s*$/,

@@ -201,9 +201,10 @@ describe("FirewallRule through the pulumi CLI", () => {
   });
 
   it("refuses or reverts a DROP on the SSH port, naming the cause, and the hosts keep working", async () => {
-    const before = await Promise.all([ruleset(hosts.ipt), ruleset(hosts.nft)]);
+    const before = await Promise.all([ruleset(hosts.ipt), ruleset(hosts.nft), ruleset(hosts.leg)]);
     configure([
       ...RULES,
+      { host: "leg", id: "no-new-ssh", backend: "iptables-legacy", port: 22, action: "DROP", state: ["NEW"], position: "top" },
       // Would cut established sessions too: refused before anything changes.
       { host: "ipt", id: "no-ssh", port: 22, action: "DROP", position: "top" },
       // Limited to new connections: applied, a fresh login fails, reverted (iptables-restore / nft -f).
@@ -216,18 +217,19 @@ describe("FirewallRule through the pulumi CLI", () => {
     expect(r.code).not.toBe(0);
     expect(out).toMatch(/FirewallRule "no-ssh" on 127\.0\.0\.1:\d+: a DROP rule on tcp port 22 \(the port sshd listens on\)/);
     expect(out).toMatch(/fix: add state: \["NEW"\]/);
-    for (const name of ["ipt-no-new-ssh", "nft-no-new-ssh"]) {
+    for (const name of ["ipt-no-new-ssh", "nft-no-new-ssh", "leg-no-new-ssh"]) {
       // The engine prints each failed resource under its URN name, then our message.
       const at = out.indexOf(`FirewallRule (${name}):`);
       expect(at).toBeGreaterThan(-1);
       expect(out.slice(at, at + 1500)).toMatch(
-        /FirewallRule "no-new-ssh" on root@127\.0\.0\.1:\d+: firewall rule sftp-jail:no-new-ssh \(DROP tcp port 22 .*\) in (iptables filter INPUT|nftables inet filter input) would lock the operator out: a fresh login as root failed afterwards .*The change was reverted/s,
+        /FirewallRule "no-new-ssh" on root@127\.0\.0\.1:\d+: firewall rule sftp-jail:no-new-ssh \(DROP tcp port 22 .*\) in (iptables filter INPUT|nftables inet filter input|iptables-legacy filter INPUT) would lock the operator out: a fresh login as root failed afterwards .*The change was reverted/s,
       );
     }
     expect(Date.now() - started).toBeLessThan(60_000);
-    expect(await Promise.all([ruleset(hosts.ipt), ruleset(hosts.nft)])).toEqual(before);
+    expect(await Promise.all([ruleset(hosts.ipt), ruleset(hosts.nft), ruleset(hosts.leg)])).toEqual(before);
     await expectLogin(hosts.ipt);
     await expectLogin(hosts.nft);
+    await expectLogin(hosts.leg);
     configure(RULES);
   });
 

@@ -274,4 +274,22 @@ describe("FirewallRule through the pulumi CLI", () => {
     expect(await ruleset(hosts.bare)).toBe(baseline.bare);
     expect(await savedFiles(hosts.bare)).toBe(files.bare);
   });
+
+  it("persist turned off puts the file back at once; a file edited by hand since is re-saved, not overwritten with the old one", async () => {
+    const rule = { host: "bare", id: "keep-nft", backend: "nftables", port: 2223 };
+    configure([{ ...rule, persist: true }]);
+    await ok(proj.up(), "up");
+    configure([{ ...rule, persist: false }]);
+    await ok(proj.up(), "up");
+    expect(await savedFiles(hosts.bare)).toBe(files.bare); // the rule is live, the boot-time file is Debian's again
+    configure([{ ...rule, persist: true }]);
+    await ok(proj.up(), "up");
+    await hosts.bare.console("echo '# the admin was here' >> /etc/nftables.conf");
+    await ok(proj.destroy(), "destroy");
+    const after = (await hosts.bare.console("cat /etc/nftables.conf; ls -A /var/lib/sftp-jail/firewall")).stdout;
+    expect(after).not.toContain("sftp-jail:keep-nft"); // a reboot does not bring the rule back
+    expect(after).toContain("Written by sftp-jail from the live ruleset"); // re-saved: the hand edit was not silently replaced by the old file
+    expect(after).not.toMatch(/\.orig|\.sha256|\.rules/); // and the bookkeeping is gone
+    expect(await ruleset(hosts.bare)).toBe(baseline.bare);
+  });
 });

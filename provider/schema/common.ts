@@ -5,7 +5,7 @@
 import { isIPv6 } from "net";
 import { posix } from "path";
 import { z } from "zod";
-import { keyBlobProblem } from "../util/sshkey";
+import { keyBlobProblem, keyCommentProblem } from "../util/sshkey";
 
 /**
  * POSIX-portable user/group names as shadow-utils accept them by default: lower case letter or underscore first, then
@@ -127,7 +127,10 @@ export const relPath = (what: string) =>
 const KEY_LINE =
   /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [\x20-\x7e]{0,200})?$/;
 
-/** An OpenSSH public key line, one key only, whose base64 part really is a key of the type it names. */
+/**
+ * An OpenSSH public key line, one key only, whose base64 part really is a key of the type it names, and whose comment
+ * carries no second key (sshd would ignore it silently).
+ */
 export const publicKey = z
   .string({ error: "each key must be a string" })
   .regex(KEY_LINE, {
@@ -136,8 +139,8 @@ export const publicKey = z
   })
   .superRefine((line, ctx) => {
     if (!KEY_LINE.test(line)) return; // the line itself is wrong: one message is enough
-    const [type, b64] = line.split(" ");
-    const problem = keyBlobProblem(type, b64);
+    const [type, b64, ...comment] = line.split(" ");
+    const problem = keyBlobProblem(type, b64) ?? keyCommentProblem(comment.join(" "));
     if (problem) ctx.addIssue({ code: "custom", message: `each key must be a well-formed public key: ${problem} (copy the whole line of the .pub file)` });
   });
 

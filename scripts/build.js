@@ -26,6 +26,19 @@ function newest(dir) {
 
 const tsc = (project, outDir) =>
   execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", project, "--outDir", outDir], { stdio: "inherit" });
+/** The root program into `dir`, with a package.json of its own: a copy elsewhere (the bench pins one) is a whole
+ * package, and the nodejs runtime does not warn that it found no package.json for the program. */
+function buildProgram(dir, time) {
+  tsc(path.join(root, "program", "tsconfig.json"), dir);
+  const pkg = {
+    name: "sftp-jail-fleet-program",
+    private: true,
+    description: "The root program, compiled from program/ by scripts/build.js.",
+    main: "index.js",
+  };
+  fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+  fs.writeFileSync(path.join(dir, ".built"), String(time));
+}
 /** Moves `tmp` to `dest` (replacing it) in two renames, so a reader sees the old or the new tree, never half of one. */
 function replace(tmp, dest) {
   const old = `${dest}.old-${process.pid}`;
@@ -54,15 +67,13 @@ if (!fresh(stamp, srcTime)) {
   fs.copyFileSync(path.join(root, "package.json"), path.join(tmpTarget, "package.json"));
   fs.writeFileSync(path.join(tmpTarget, ".built"), String(srcTime));
   replace(tmpTarget, target);
-  tsc(path.join(root, "program", "tsconfig.json"), path.join(tmpOut, "program"));
-  fs.writeFileSync(path.join(tmpOut, "program", ".built"), String(progTime));
+  buildProgram(path.join(tmpOut, "program"), progTime);
   replace(tmpOut, out);
   console.error(`[build] compiled provider/ and installed it as node_modules/sftp-jail; compiled program/ to bin/program`);
 } else if (!fresh(progStamp, progTime)) {
   const tmp = path.join(out, `program.tmp-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
-  tsc(path.join(root, "program", "tsconfig.json"), tmp);
-  fs.writeFileSync(path.join(tmp, ".built"), String(progTime));
+  buildProgram(tmp, progTime);
   replace(tmp, path.join(out, "program"));
   console.error(`[build] compiled program/ to bin/program`);
 }

@@ -47,8 +47,10 @@ function plainMessage(e: Error & { code?: string }): string {
       return `unknown option ${option ?? e.message}`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
       return /does not take/.test(e.message) ? `${option} takes no value` : `${option} needs a value`;
-    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
-      return `unexpected argument "${/argument '([^']*)'/.exec(e.message)?.[1] ?? e.message}" (every argument is an --option)`;
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL": {
+      const arg = /argument '([^']*)'/.exec(e.message)?.[1] ?? e.message;
+      return `unexpected argument "${arg}" (every argument is an --option)`;
+    }
     default:
       return e.message;
   }
@@ -57,7 +59,8 @@ function plainMessage(e: Error & { code?: string }): string {
 /** A whole number in [min, max] given to `option`. */
 export function wholeNumber(option: string, value: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d{1,15}$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new UsageError(`${option} takes a whole number${max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : min > 0 ? ` of at least ${min}` : ""}, got "${value}"`);
+    const range = max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : min > 0 ? ` of at least ${min}` : "";
+    throw new UsageError(`${option} takes a whole number${range}, got "${value}"`);
   }
   return Number(value);
 }

@@ -235,7 +235,7 @@ describe("ChrootDir and JailedUser adopt a hand-made jail", () => {
     const more = planChroot({ ...d, subdirs: [...d.subdirs, { path: "out", owner: "alice", group: "sftp", mode: "0755" }] }, { ...f, paths: { ...f.paths, "/home/alice/out": { path: "/home/alice/out", exists: false, uid: -1, gid: -1, mode: 0, type: "missing" } } });
     expect(more.createdSubdirs).toEqual(["out"]);
     expect(planChrootDelete({ ...d, createdAncestors: [], onDelete: "retain", adopted: true, createdSubdirs: ["out"] }, "x").map((s) => s.script)).toEqual([
-      'for sj_d in /home/alice/out; do rmdir "$sj_d" 2>/dev/null || true; done',
+      "{ sj_rmdir /home/alice/out 2 || true; }",
     ]);
   });
 

@@ -55,7 +55,7 @@ function ancestorSteps(d: ChrootDesired, f: HostFacts): { steps: Step[]; created
   for (const a of withAncestors(d.path).slice(0, -1)) {
     const s = stat(f, a);
     if (!s.exists) {
-      steps.push(cmd(`create ${a} (root:root 0755)`, ["install", "-d", "-m", "0755", "-o", "root", "-g", "root", a]));
+      steps.push(cmd(`create ${a} (root:root 0755)`, ["install", "-d", "-m", "0755", "-o", "root", "-g", "root", a], { paths: [a] }));
       created.push(a);
       continue;
     }
@@ -69,8 +69,8 @@ function ancestorSteps(d: ChrootDesired, f: HostFacts): { steps: Step[]; created
           : `choose a chroot path whose every component is a real directory`,
       );
     }
-    steps.push(cmd(`make ${a} root-owned and not group/other-writable`, ["chown", "root", a]));
-    steps.push(cmd(`remove group/other write from ${a}`, ["chmod", "go-w", a]));
+    steps.push(cmd(`make ${a} root-owned and not group/other-writable`, ["chown", "root", a], { paths: [a] }));
+    steps.push(cmd(`remove group/other write from ${a}`, ["chmod", "go-w", a], { paths: [a] }));
   }
   return { steps, created };
 }
@@ -81,11 +81,11 @@ function dirSteps(p: string, owner: string, group: string, mode: string, f: Host
   if (uid === undefined) throw new PlanError(`user "${owner}" (owner of ${p}) does not exist`, "create the JailedUser first (the SftpJailHost component orders this for you)");
   if (gid === undefined) throw new PlanError(`group "${group}" (group of ${p}) does not exist`, "create the SftpGroup first");
   const s = stat(f, p);
-  if (!s.exists) return [cmd(`create ${what} ${p} (${owner}:${group} ${mode})`, ["install", "-d", "-m", mode, "-o", owner, "-g", group, p])];
+  if (!s.exists) return [cmd(`create ${what} ${p} (${owner}:${group} ${mode})`, ["install", "-d", "-m", mode, "-o", owner, "-g", group, p], { paths: [p] })];
   if (s.type !== "directory") throw new PlanError(`${p} exists and is not a directory`, `move it away or choose another path`);
   const steps: Step[] = [];
-  if (s.uid !== uid || s.gid !== gid) steps.push(cmd(`set owner of ${p} to ${owner}:${group}`, ["chown", `${owner}:${group}`, p]));
-  if (octal(s.mode) !== mode) steps.push(cmd(`set mode of ${p} to ${mode}`, ["chmod", mode, p]));
+  if (s.uid !== uid || s.gid !== gid) steps.push(cmd(`set owner of ${p} to ${owner}:${group}`, ["chown", `${owner}:${group}`, p], { paths: [p] }));
+  if (octal(s.mode) !== mode) steps.push(cmd(`set mode of ${p} to ${mode}`, ["chmod", mode, p], { paths: [p] }));
   return steps;
 }
 
@@ -104,7 +104,7 @@ export function planChroot(d: ChrootDesired, f: HostFacts): { steps: Plan; creat
     const parts = sub.path.split("/");
     for (let i = 1; i < parts.length; i++) {
       const mid = `${d.path}/${parts.slice(0, i).join("/")}`;
-      if (!(f.paths[mid]?.exists)) steps.push(cmd(`create ${mid}`, ["install", "-d", "-m", "0755", "-o", "root", "-g", "root", mid]));
+      if (!(f.paths[mid]?.exists)) steps.push(cmd(`create ${mid}`, ["install", "-d", "-m", "0755", "-o", "root", "-g", "root", mid], { paths: [mid] }));
     }
     steps.push(...dirSteps(full, sub.owner, sub.group, sub.mode, f, "writable directory"));
   }
@@ -135,7 +135,7 @@ export function planChrootDelete(
   if (d.onDelete === "delete") {
     if (d.path.split("/").filter(Boolean).length < 2) throw new PlanError(`refusing to delete ${d.path} recursively`, "use a deeper chroot path");
     return [
-      cmd(`delete ${d.path} and everything in it (onDelete: "delete")`, ["rm", "-rf", "--one-file-system", "--", d.path]),
+      cmd(`delete ${d.path} and everything in it (onDelete: "delete")`, ["rm", "-rf", "--one-file-system", "--", d.path], { paths: [d.path] }),
       ...removeAncestors(d.createdAncestors),
     ];
   }
@@ -154,7 +154,7 @@ export function planChrootDelete(
     "  fi",
     "fi",
   ].join("\n");
-  return [{ description: `remove ${d.path}, keeping any files in ${RETAIN_DIR}`, script }, ...removeAncestors(d.createdAncestors)];
+  return [{ description: `remove ${d.path}, keeping any files in ${RETAIN_DIR}`, script, effects: { paths: [d.path, RETAIN_DIR, dest] } }, ...removeAncestors(d.createdAncestors)];
 }
 
 /**
@@ -169,6 +169,7 @@ export function planAdoptedChrootDelete(path: string, createdSubdirs: string[]):
     {
       description: `remove the empty subdirectories sftp-jail created in ${path} (${createdSubdirs.join(", ")}); the adopted jail itself stays`,
       script: `for sj_d in ${dirs.join(" ")}; do rmdir "$sj_d" 2>/dev/null || true; done`,
+      effects: { paths: createdSubdirs.map((s) => `${path}/${s}`) },
     },
   ];
 }
@@ -176,5 +177,5 @@ export function planAdoptedChrootDelete(path: string, createdSubdirs: string[]):
 function removeAncestors(created: string[]): Step[] {
   if (!created.length) return [];
   const rev = [...created].reverse().map(quoteArg).join(" ");
-  return [{ description: `remove directories created for the chroot (${created.join(", ")}) if empty`, script: `for a in ${rev}; do rmdir "$a" 2>/dev/null || true; done` }];
+  return [{ description: `remove directories created for the chroot (${created.join(", ")}) if empty`, script: `for a in ${rev}; do rmdir "$a" 2>/dev/null || true; done`, effects: { paths: created } }];
 }

@@ -33,7 +33,7 @@ export function atomicWrite(spec: FileSpec, description: string, validate?: stri
     quote(["sync", tmp]) + " 2>/dev/null || true",
     quote(["mv", "-f", tmp, spec.path]),
   ];
-  return { description, script: lines.join(" && ") };
+  return { description, script: lines.join(" && "), effects: { paths: [spec.path, tmp, backupPath(spec.path)] } };
 }
 
 /** Restores the backup an {@link atomicWrite} kept (or removes the file if there was none before). */
@@ -42,7 +42,7 @@ export function restoreBackup(path: string, existedBefore: boolean, description:
   const script = existedBefore
     ? quote(["mv", "-f", bak, path])
     : `rm -f ${quoteArg(path)} ${quoteArg(bak)}`;
-  return { description, script };
+  return { description, script, effects: { paths: [path, bak] } };
 }
 
 /** Removes a file, keeping a backup for revert. */
@@ -50,5 +50,6 @@ export function removeWithBackup(path: string, description: string): Step {
   return {
     description,
     script: `if [ -e ${quoteArg(path)} ]; then cp -p ${quoteArg(path)} ${quoteArg(backupPath(path))} && rm -f ${quoteArg(path)}; fi`,
+    effects: { paths: [path, backupPath(path)] },
   };
 }

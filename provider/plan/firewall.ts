@@ -15,7 +15,11 @@
 import { isIPv6 } from "net";
 import { HostFacts } from "../observe/facts";
 import { quote, quoteArg } from "../util/shell";
-import { Plan, PlanError, Step, cmd } from "./types";
+import { Effects, Plan, PlanError, Step, cmd as stepOf } from "./types";
+
+/** Rule changes touch the ruleset only (guarded by confirm-or-revert); files they write say so themselves. */
+const FIREWALL: Effects = { service: "firewall" };
+const cmd = (description: string, argv: ReadonlyArray<string | number>): Step => stepOf(description, argv, FIREWALL);
 
 export type Backend = "iptables" | "iptables-legacy" | "nftables";
 export type BackendChoice = Backend | "auto";
@@ -688,12 +692,14 @@ function backupStep(name: string, t: Target, facts: HostFacts): Step {
     // "table X" + "delete table X" + the listing: loading it replaces the table atomically, whether or not it exists.
     return {
       description: `save nft table ${t.table} for revert`,
+      effects: { paths: [backupFile(name, t)] },
       script: `${mk} && { echo ${quoteArg(`table ${fam} ${tbl}`)}; echo ${quoteArg(`delete table ${fam} ${tbl}`)}; ${quote(["nft", "list", "table", fam, tbl])} 2>/dev/null || true; } > ${f}`,
     };
   }
   const save = `${iptBin(t, facts)}-save`;
   return {
     description: `save ${save} filter table for revert`,
+    effects: { paths: [backupFile(name, t)] },
     script: `${mk} && { ${quote([save, "-c", "-t", "filter"])} 2>/dev/null || true; } > ${f}`,
   };
 }
@@ -701,13 +707,14 @@ function backupStep(name: string, t: Target, facts: HostFacts): Step {
 function revertStep(d: RuleDesired, t: Target, facts: HostFacts): Step {
   const f = quoteArg(backupFile(d.name, t));
   if (t.backend === "nftables") {
-    return { description: `restore nft table ${t.table} as it was`, script: quote(["nft", "-f", backupFile(d.name, t)]) };
+    return { description: `restore nft table ${t.table} as it was`, script: quote(["nft", "-f", backupFile(d.name, t)]), effects: FIREWALL };
   }
   const bin = iptBin(t, facts);
   // Without a saved filter table (it did not exist), removing our rule is the exact inverse.
   const del = `while ${quote([bin, "-w", "-t", "filter", "-D", t.chain, ...iptablesArgs(d, commentOf(d.name))])} 2>/dev/null; do :; done`;
   return {
     description: `restore the ${bin} filter table as it was`,
+    effects: FIREWALL,
     script: `if grep -q '^\\*filter' ${f}; then ${quote([`${bin}-restore`, "-w", "-c"])} < ${f}; else ${del}; fi`,
   };
 }
@@ -849,6 +856,7 @@ export function planPersist(t: Target, facts: HostFacts, onlyIfMentions?: string
   // existed); when it goes, the file is re-saved so a reboot does not bring it back. A false match only re-saves.
   return steps.map((st) => ({
     description: `${st.description} (it still mentions ${onlyIfMentions})`,
+    effects: st.effects,
     script: `if grep -qF -- ${quoteArg(onlyIfMentions)} ${quoteArg(path)} 2>/dev/null; then ${st.script}; fi`,
   }));
 }
@@ -868,9 +876,9 @@ function planPersistTo(path: string, t: Target, facts: HostFacts): Plan {
       quote(["chmod", "0755", tmp]),
       quote(["mv", "-f", tmp, path]),
     ].join(" && ");
-    return [{ description: `save the nftables ruleset to ${path}`, script }];
+    return [{ description: `save the nftables ruleset to ${path}`, script, effects: { paths: [path, tmp] } }];
   }
   const save = `${iptBin(t, facts)}-save`;
   const script = [quote(["mkdir", "-p", dir]), `${quote([save])} > ${quoteArg(tmp)}`, quote(["chmod", "0640", tmp]), quote(["mv", "-f", tmp, path])].join(" && ");
-  return [{ description: `save the ${save} ruleset to ${path}`, script }];
+  return [{ description: `save the ${save} ruleset to ${path}`, script, effects: { paths: [path, tmp] } }];
 }

@@ -35,9 +35,11 @@ export async function diagnoseAccess(s: Session, failed: ExecResult): Promise<Sf
       shell = undefined; // no sftp subsystem that bypasses the shell: say what the shell printed
     }
     const said = clean(probe.stderr || probe.stdout);
+    // "This account is currently not available." is what nologin prints (util-linux and shadow alike).
+    const kind = shell ? `is ${shell}` : /currently not available/i.test(said) ? "is nologin" : "runs no commands";
     return new OperatorAccessError(
       where,
-      `login as ${user} works, but ${shell ? `${user}'s shell is ${shell}` : `${user}'s login shell runs no commands`}${said ? ` (it printed "${said}")` : ""}, so nothing can run on the host`,
+      `login as ${user} works, but ${user}'s shell ${kind}${said ? ` (it printed "${said}")` : ""}, so nothing can run on the host`,
       `from the host's console, give ${user} a login shell again (e.g. usermod --shell /bin/bash ${user}), or connect as another account that has one`,
     );
   }

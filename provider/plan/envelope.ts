@@ -31,12 +31,12 @@ export function envelopeOf(op: OperatorFacts, f: Pick<HostFacts, "groups">): Env
   const add = (p: string, reason: string) => {
     if (!why.has(p)) why.set(p, reason);
   };
+  add(op.home, `the home of ${op.user}`);
+  for (const a of withAncestors(op.home).slice(0, -1)) add(a, `an ancestor of ${op.home}, the home of ${op.user}`);
   for (const k of op.keyFiles) {
     add(k, `an authorized_keys file sshd reads for ${op.user}`);
     for (const a of withAncestors(dirname(k)).reverse()) add(a, a === dirname(k) ? `the directory of ${k}, a key file sshd reads for ${op.user}` : `an ancestor of ${k}, a key file sshd reads for ${op.user}`);
   }
-  add(op.home, `the home of ${op.user}`);
-  for (const a of withAncestors(op.home).slice(0, -1)) add(a, `an ancestor of ${op.home}, the home of ${op.user}`);
   return { accounts, groups, paths: new Set(why.keys()), keyDirs: [...new Set(op.keyFiles.map(dirname))], why, };
 }
 
@@ -67,6 +67,15 @@ export function envelopeProblem(plan: Plan, f: HostFacts): PlanError | undefined
         return new PlanError(
           `"${s.description}" would change the group ${g}, which ${who(op)} is in: that changes the operator's own groups (and with them sudo or AllowGroups)`,
           `use an SFTP group the operator is not a member of (connection.user ${op.user} is in: ${[...env.groups].sort().join(", ")})`,
+        );
+      }
+    }
+    // Another account joining one of the operator's groups shares what those groups may read or do (its home, sudo).
+    for (const g of e.memberships ?? []) {
+      if (env.groups.has(g)) {
+        return new PlanError(
+          `"${s.description}" would add a member to the group ${g}, which ${who(op)} is in: a jailed user must not share the operator's groups`,
+          `use groups the operator is not a member of (connection.user ${op.user} is in: ${[...env.groups].sort().join(", ")})`,
         );
       }
     }

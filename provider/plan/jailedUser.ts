@@ -77,7 +77,10 @@ export function resolveShell(d: Pick<UserDesired, "shell" | "allowLoginShell">, 
 
 /** Refuses a jailed user in a group that grants privilege: the wanted groups, and those an adopted account has. */
 function refusePrivilegedGroups(d: UserDesired, f: HostFacts): void {
-  const u = f.users.find((x) => x.name === d.name);
+  // The operator's own account is refused by the envelope (apply) with the right fix: never advise taking it out of
+  // its groups.
+  const isOperator = !!f.operator && [f.operator.user, f.operator.runAs].includes(d.name);
+  const u = isOperator ? undefined : f.users.find((x) => x.name === d.name);
   const current = u ? f.groups.filter((g) => g.gid === u.gid || g.members.includes(d.name)).map((g) => g.name) : [];
   for (const g of [...new Set([d.group, ...d.extraGroups, ...current])]) {
     const why = privilegedGroup(g, f);
@@ -118,7 +121,7 @@ export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: 
         ...(d.uid !== undefined ? ["--uid", d.uid] : []),
         ...(d.extraGroups.length ? ["--groups", d.extraGroups.join(",")] : []),
         "--comment", "sftp-jail", "--", d.name,
-      ], { accounts: [d.name], memberships: d.extraGroups }),
+      ], { accounts: [d.name], memberships: [d.group, ...d.extraGroups] }),
     );
   } else {
     // Adopting means taking the account over (shell, home, password field): never one of the system's own.

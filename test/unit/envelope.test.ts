@@ -9,7 +9,8 @@ import { assumeExisting, envelopeOf, envelopeProblem, privilegedGroup } from "..
 import { planUser, planUserDelete } from "../../provider/plan/jailedUser";
 import { planGroupCreate, planGroupDelete, planGroupUpdate } from "../../provider/plan/sftpGroup";
 import { Plan, PlanError, Step } from "../../provider/plan/types";
-import { debian12 } from "./fixtures";
+import { parseSnapshot } from "../../provider/observe/snapshot";
+import { captured, debian12 } from "./fixtures";
 
 const OPSUDO: OperatorFacts = {
   user: "opsudo", uid: 1001, gid: 1001, gids: [1001, 27], home: "/home/opsudo", shell: "/bin/bash", via: "sudo", runAs: "root",
@@ -192,3 +193,23 @@ function withPaths(f: HostFacts): HostFacts {
   for (const p of ["/home/opsudo/jail", "/srv/sftp", "/srv/sftp/alice", "/srv/sftp/a"]) paths[p] = missing(p);
   return { ...f, paths };
 }
+
+describe("operator facts captured from a sandbox host (opsudo, password sudo)", () => {
+  const f = parseSnapshot(captured("debian12-opsudo"));
+
+  it("knows who logs in, its groups, home, key files and how it becomes root", () => {
+    expect(f.operator).toEqual({ ...OPSUDO, gids: [1001, 27] });
+  });
+
+  it("reads the sudoers files as root and finds the groups they name (comments are not rules)", () => {
+    expect(f.sudoers).toEqual({ files: ["/etc/sudoers", "/etc/sudoers.d/README", "/etc/sudoers.d/operator"], groups: ["sudo"], gids: [] });
+  });
+
+  it("resolves shells through merged /usr", () => {
+    expect(f.realpaths).toMatchObject({ "/sbin/nologin": "/usr/sbin/nologin", "/bin/false": "/usr/bin/false", "/bin/bash": "/usr/bin/bash" });
+  });
+
+  it("judges a JailedUser named after the captured operator by the envelope", () => {
+    expect(refused(planUser({ ...user, name: "opsudo", group: "users", home: "/home/opsudo" }, f).steps, f)).toMatch(/would change the account opsudo/);
+  });
+});

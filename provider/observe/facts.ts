@@ -403,12 +403,14 @@ export const operator = fact({
     'printf \'user\\t%s\\n\' "$sj_u"',
     'printf \'via\\t%s\\n\' "${SUDO_USER:+sudo}"',
     'printf \'runas\\t%s\\n\' "$(id -un)"',
-    "awk -F: -v u=\"$sj_u\" '$1==u{print \"passwd\\t\" $0; exit}' /etc/passwd",
+    // getent: an operator from LDAP/sssd is not in /etc/passwd.
+    'sj_pw=$(getent passwd -- "$sj_u" 2>/dev/null | head -n 1); [ -n "$sj_pw" ] || sj_pw=$(awk -F: -v u="$sj_u" \'$1==u{print; exit}\' /etc/passwd)',
+    'printf \'passwd\\t%s\\n\' "$sj_pw"',
     'printf \'gids\\t%s\\n\' "$(id -G -- "$sj_u")"',
     '[ -n "${SUDO_USER:-}" ] && { printf \'sudol\\t\'; sudo -n -l -U "$sj_u" 2>/dev/null | base64 -w0; echo; }',
     FIND_SSH_CONNECTION,
     "set -- $sj_sc",
-    'sj_h=$(awk -F: -v u="$sj_u" \'$1==u{print $6; exit}\' /etc/passwd)',
+    'sj_h=$(printf \'%s\\n\' "$sj_pw" | cut -d: -f6)',
     // %h, %u and %% as sshd expands them (awk -v: values are data, never code); relative entries are under the home.
     'for sj_f in $(sshd -T -C "user=$sj_u,host=${1:-127.0.0.1},addr=${1:-127.0.0.1},laddr=${3:-127.0.0.1},lport=${4:-22}" 2>/dev/null | awk \'$1=="authorizedkeysfile"{for(i=2;i<=NF;i++)print $i}\'); do',
     '  [ "$sj_f" = none ] && continue',

@@ -51,7 +51,7 @@ const jail = z.strictObject({
   firewall: z.looseObject({}).optional(),
 });
 
-const fleetSchema = z.strictObject({
+export const fleetSchema = z.strictObject({
   hosts: z
     .array(
       z.strictObject({

@@ -50,10 +50,14 @@ fi
 export PATH="$ROOT/node_modules/.bin:$PATH"
 node scripts/build.js >&2
 
-# 4. The real Pulumi CLI (built once per machine when none is on PATH), offline and with a local state backend.
+# 4. The real Pulumi CLI (built once per machine when none is on PATH), offline and with a local state backend. The
+# dynamic-provider launcher sits next to it, where the engine looks for bundled plugins (see setup-pulumi.sh).
 PULUMI_BIN="$(bash scripts/setup-pulumi.sh)"
-# The dynamic-provider launcher ships inside @pulumi/pulumi; the engine finds it on PATH.
-export PATH="$PULUMI_BIN:$ROOT/node_modules/@pulumi/pulumi:$PATH"
+export PATH="$PULUMI_BIN:$PATH"
+if [ ! -x "$(dirname "$(readlink -f "$PULUMI_BIN/pulumi")")/pulumi-resource-pulumi-nodejs" ]; then
+  log "this pulumi has no pulumi-resource-pulumi-nodejs beside it: using @pulumi/pulumi's from PATH (pulumi warns)"
+  export PATH="$PATH:$ROOT/node_modules/@pulumi/pulumi"
+fi
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_HOME="${PULUMI_HOME:-$SFTPJAIL_CACHE/pulumi-home}"
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$ROOT/.pulumi-state}"

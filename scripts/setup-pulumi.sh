@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Provides the real Pulumi CLI, the Node.js language host and the dynamic-provider launcher on PATH.
+# Provides the real Pulumi CLI, the Node.js language host and the dynamic-provider launcher in one directory.
 # A `pulumi` already on PATH (what real users have) is used as is. Otherwise the CLI is built once per machine from the
 # Go module proxy into a cache outside the repo, because the official installer's download site is unreachable here.
 # Prints the directory to put on PATH.
@@ -80,6 +80,18 @@ GO
       github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs >&2)
   mv "$BIN/pulumi-language-nodejs.tmp" "$BIN/pulumi-language-nodejs"
   rm -rf "$work"
+fi
+
+# The dynamic-provider launcher: a small sh script inside the @pulumi/pulumi npm package that official Pulumi installs
+# also ship next to the `pulumi` binary, where the engine looks for bundled plugins. Found on PATH anywhere else, it
+# works but every run warns "using pulumi-resource-pulumi-nodejs from $PATH" (3 times per preview); and `pulumi
+# plugin install` refuses it ("bundled with Pulumi"). It resolves @pulumi/pulumi from the project it is started in, so
+# one copy serves every project. Copied then renamed: idempotent and safe when several setups run at once.
+launcher="$BIN/pulumi-resource-pulumi-nodejs"
+if [ ! -x "$launcher" ]; then
+  cp "$ROOT/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs" "$launcher.tmp.$$"
+  chmod 755 "$launcher.tmp.$$"
+  mv -f "$launcher.tmp.$$" "$launcher"
 fi
 
 echo "$BIN"

@@ -1,6 +1,7 @@
-// Our tool: the repo's root Pulumi program (program/) run by the real `pulumi` CLI, as test/e2e/pulumi.ts does it —
-// a throw-away project dir (Pulumi.yaml + symlinks to program/ and node_modules), a local file backend in it and an
-// empty passphrase. The fleet is the stack config (`hosts`, `jails`) described in program/config.ts.
+// Our tool: the repo's root Pulumi program (program/, compiled to bin/program) run by the real `pulumi` CLI, as
+// test/e2e/pulumi.ts does it — a throw-away project dir (Pulumi.yaml + symlinks to bin/program and node_modules), a
+// local file backend in it and an empty passphrase. The fleet is the stack config (`hosts`, `jails`) described in
+// program/config.ts.
 "use strict";
 const fs = require("fs");
 const os = require("os");
@@ -11,10 +12,10 @@ const { KEY, ROOT } = require("./sandbox");
 const { sampleTree } = require("./procmem");
 
 /**
- * A private, pinned copy of what `pulumi up` runs: program/ and the installed sftp-jail package, beside symlinks to
- * every other package of the repo's node_modules. Other engineers rebuild node_modules/sftp-jail while they work;
- * without the copy a run could load half a package. Also keeps the provider the same for the whole bench.
- * Layout: <dir>/node_modules/{sftp-jail (copy), @pulumi → repo, …}, <dir>/program (copy).
+ * A private, pinned copy of what `pulumi up` runs: bin/program (the compiled root program) and the installed
+ * sftp-jail package, beside symlinks to every other package of the repo's node_modules. Other engineers rebuild
+ * node_modules/sftp-jail while they work; without the copy a run could load half a package. Also keeps the provider the same for the whole bench.
+ * Layout: <dir>/node_modules/{sftp-jail (copy), @pulumi → repo, …}, <dir>/program (copy of bin/program).
  */
 function pinnedTree(dir, providerDir) {
   const nm = path.join(dir, "node_modules");
@@ -35,7 +36,7 @@ function pinnedTree(dir, providerDir) {
     if (attempt >= 20) throw new Error("node_modules/sftp-jail is missing or incomplete: run `node scripts/build.js`");
     execFileSync("sleep", ["0.5"]);
   }
-  fs.cpSync(path.join(ROOT, "program"), path.join(dir, "program"), { recursive: true });
+  fs.cpSync(path.join(ROOT, "bin", "program"), path.join(dir, "program"), { recursive: true });
   return { nodeModules: nm, program: path.join(dir, "program") };
 }
 
@@ -50,7 +51,9 @@ class Ours {
     this.backend = path.join(this.dir, ".state");
     fs.mkdirSync(this.backend);
     for (const f of ["Pulumi.yaml", "tsconfig.json", "package.json"]) fs.copyFileSync(path.join(ROOT, f), path.join(this.dir, f));
-    fs.symlinkSync(tree?.program ?? path.join(ROOT, "program"), path.join(this.dir, "program"));
+    // Pulumi.yaml runs bin/program/index.js: the root program as scripts/build.js compiled it.
+    fs.mkdirSync(path.join(this.dir, "bin"));
+    fs.symlinkSync(tree?.program ?? path.join(ROOT, "bin", "program"), path.join(this.dir, "bin", "program"));
     fs.symlinkSync(tree?.nodeModules ?? path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));
     this.env = {
       ...process.env,

@@ -24,9 +24,11 @@ import {
   desiredSpec,
   locate,
   parseCidr,
+  createdObjects,
   planPersist,
   planRuleConverge,
   planRuleDelete,
+  planUnpersist,
 } from "../plan/firewall";
 import { failuresOf, port } from "../schema/common";
 import { log } from "../util/log";
@@ -139,6 +141,11 @@ interface Outputs extends Fields {
    * everyone out).
    */
   adopted?: boolean;
+  /**
+   * nft objects this rule's changes created ("table", "chain:<name>"; see createdObjects): destroy removes them again
+   * once empty, so the ruleset ends exactly as it was. Absent in state written before it existed.
+   */
+  created?: string[];
 }
 
 export const TYPE = "FirewallRule";
@@ -185,7 +192,7 @@ async function fresh(s: Session): Promise<HostFacts> {
   return observe(s);
 }
 
-function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts, adopted = false): Outputs {
+function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts, adopted = false, created: string[] = []): Outputs {
   const d = desired(f);
   const loc = locate(d, t, facts, adopted ? desiredSpec(d, t) : undefined);
   return {
@@ -200,27 +207,32 @@ function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts, 
     inPosition: loc.inPosition,
     matchesSpec: loc.matchesSpec,
     ...(adopted ? { adopted } : {}),
+    created,
   };
 }
 
 /** Converges the rule (create and update share it): guarded change, then persistence once confirmed. */
-async function converge(f: Fields, connection: unknown, previous?: Backend, persistAnyway = false, adoptFrom?: RuleDesired): Promise<Outputs> {
+async function converge(f: Fields, connection: unknown, previous?: Outputs, persistAnyway = false, adoptFrom?: RuleDesired): Promise<Outputs> {
   const s = sessionFor(connection, label(f.name));
   const ctx = { session: s, resource: label(f.name) };
   return serialized(s, async () => {
     const facts = await fresh(s);
-    const plan = planOrThrow(s, ctx.resource, () => planRuleConverge(desired(f), facts, previous, adoptFrom));
+    const plan = planOrThrow(s, ctx.resource, () => planRuleConverge(desired(f), facts, previous?.resolvedBackend, adoptFrom));
     const t = plan.located.target;
     const adopted = plan.steps.length === 0 && plan.located.adopted;
     if (adopted && !previous) {
       log.info(`${ctx.resource} on ${s.conn.host}:${s.conn.port}: adopted the existing rule "${describeSpec(plan.located.ours[0].spec)}" in ${t.backend} ${t.table} ${t.chain} as it is (no sftp-jail comment added; destroy leaves it)`);
     }
     let after = (await applyGuarded(ctx, plan)) ?? facts;
+    const created = [...new Set([...(previous?.created ?? []), ...createdObjects(t, facts, after)])];
     if (f.persist && (plan.steps.length || persistAnyway)) {
-      const persist = planOrThrow(s, ctx.resource, () => planPersist(t, after));
+      const persist = planOrThrow(s, ctx.resource, () => planPersist(t, after, undefined, f.name));
       after = (await apply(ctx, persist)) ?? after;
+    } else if (!f.persist && previous?.persist) {
+      // persist turned off: the saved file goes back to what it was (or is re-saved without this rule).
+      after = (await apply(ctx, tryPlan(() => planUnpersist(t, after, f.name)))) ?? after;
     }
-    const outs = outputsOf(f, connection, t, after, adopted);
+    const outs = outputsOf(f, connection, t, after, adopted, created);
     if (!outs.inPosition || !outs.matchesSpec) {
       log.warn(`${ctx.resource}: the rule is not in place after the change (another tool may be editing ${t.table} ${t.chain})`);
     }
@@ -292,7 +304,7 @@ export async function update(_id: string, olds: Outputs, news: Record<string, un
   const f = fields(news);
   // An adopted rule is found by the spec it had; if the new spec differs, it is replaced by ours.
   const adoptFrom = olds.adopted ? desired(fields(olds as unknown as Record<string, unknown>)) : undefined;
-  const outs = await converge(f, news.connection, olds.resolvedBackend, !olds.persist, adoptFrom);
+  const outs = await converge(f, news.connection, olds, !olds.persist, adoptFrom);
   return { outs };
 }
 
@@ -304,15 +316,14 @@ async function remove(_id: string, props: Outputs): Promise<void> {
   await serialized(s, async () => {
     const facts = await fresh(s);
     // Only rules carrying our comment are removed: an adopted rule (the admin's own) stays where it was.
-    const plan = planOrThrow(s, ctx.resource, () => planRuleDelete(desired(f), t, facts));
+    const plan = planOrThrow(s, ctx.resource, () => planRuleDelete(desired(f), t, facts, props.created));
     // Removing a rule can lock out too (an ACCEPT for SSH in front of a REJECT), so it is guarded like a change.
-    const after = await applyGuarded(ctx, plan);
-    if (after) {
-      const onlyIf = f.persist ? undefined : COMMENT_PREFIX + f.name;
-      // Without persist, a distro we cannot persist on is not an error: there is no saved file to clean.
-      const persist = f.persist ? planOrThrow(s, ctx.resource, () => planPersist(t, after)) : tryPlan(() => planPersist(t, after, onlyIf));
-      await apply(ctx, persist);
-    }
+    // Even with our rule gone already, a persisted file may still wait to be put back.
+    const after = (await applyGuarded(ctx, plan)) ?? facts;
+    const onlyIf = f.persist ? undefined : COMMENT_PREFIX + f.name;
+    // Without persist, a distro we cannot persist on is not an error: there is no saved file to clean.
+    const persist = f.persist ? planOrThrow(s, ctx.resource, () => planUnpersist(t, after, f.name)) : tryPlan(() => planPersist(t, after, onlyIf));
+    await apply(ctx, persist);
   });
 }
 export { remove as delete };

@@ -9,13 +9,14 @@ import type * as pulumi from "@pulumi/pulumi";
 import { isIP } from "net";
 import { z } from "zod";
 import { observe } from "../observe/snapshot";
+import { HostFacts } from "../observe/facts";
 import { apply } from "../apply/apply";
 import { applyGuarded } from "../apply/guarded";
 import { Session } from "../connection/pool";
-import { BlockPlan, InPlace, Operator, findAdoptable, planBlock, planBlockDelete, planInPlace, planInPlaceRestore } from "../plan/sshd";
+import { BlockPlan, InPlace, Operator, blockContent, findAdoptable, planBlock, planBlockDelete, planInPlace, planInPlaceRestore } from "../plan/sshd";
 import { blocksFor, findMatchBlocks, matchLabel, sameCriteria } from "../plan/sshdAdopt";
-import { BlockDesired, DIRECTIVES, DIRECTIVE_NAMES, MAIN_CONFIG, MatchCriteria, blockPath, parseBlock, renderCriteria } from "../plan/sshdRender";
-import { port } from "../schema/common";
+import { BlockDesired, DIRECTIVES, DIRECTIVE_NAMES, MAIN_CONFIG, MatchCriteria, blockPath, parseBlock, renderCriteria, splitRegion } from "../plan/sshdRender";
+import { BANNER_RULE, hostPathProblem, isBannerPath, jailProblem, port } from "../schema/common";
 import { SftpJailError } from "../util/errors";
 import { log } from "../util/log";
 import { checkInputs, containsUnknown, parseKnown, planOrThrow, sameConnection, sessionFor } from "./base";
@@ -86,7 +87,37 @@ export const matchSchema = z
   .refine((m) => !m.all || Object.keys(m).length === 1, { error: "match.all cannot be combined with other criteria" });
 
 const SAFE_TEXT = /^[^\n\r#"'\\]*$/;
-const TOKENS = /%(?![%hUu])/;
+
+/**
+ * Why one path value of a directive is refused, or undefined. Every path value goes through the one host-path type
+ * (schema/common.ts): sshd's tokens are first replaced by stand-ins of the same shape (%u: a user name, %U: a uid;
+ * %h only as the whole first component, since it expands to an absolute path), then the result must be an absolute,
+ * normalised host path, then the directive's own prefix rule applies. So `%h/../..`, `/etc/sftp-jail/../shadow` and
+ * `ChrootDirectory /` are all refused as written.
+ */
+export function directivePathProblem(key: string, raw: string, tokens: boolean): string | undefined {
+  if (!tokens && raw.includes("%")) return `${key} does not expand % tokens`;
+  if (/%(?![hUu])/.test(raw)) return `${key} may use only the tokens %h, %u and %U`;
+  if (/.%h/.test(raw) || /^%h[^/]/.test(raw)) return `${key} may use %h only at the start, as in %h or %h/sub (it expands to the home directory)`;
+  const home = raw.startsWith("%h");
+  // AuthorizedKeysFile: a relative path is relative to the home directory, like %h/.
+  const relative = DIRECTIVES[key]?.kind === "paths" && !home && !raw.startsWith("/");
+  const path = (home ? "/home/u" + raw.slice(2) : relative ? "/home/u/" + raw : raw).replace(/%u/g, "u").replace(/%U/g, "1000");
+  const problem = hostPathProblem(key, path);
+  if (problem) return home || relative ? problem.replace(/an absolute path/, "an absolute path (or start with %h)") : problem;
+  return PATH_RULES[key]?.(path, home || relative);
+}
+
+/** The allowed-prefix rule of each path directive, for a value that is already a normalised host path. */
+const PATH_RULES: Record<string, (p: string, inHome: boolean) => string | undefined> = {
+  // "/" (or anything the host needs) as a chroot is no confinement at all; a jail is a jail path, or under %h.
+  ChrootDirectory: (p, inHome) =>
+    p === "/" ? "ChrootDirectory / is no confinement at all: use %h or a jail path such as /srv/sftp/%u" : inHome ? undefined : jailProblem("ChrootDirectory", p),
+  // sshd (root) sends the Banner file to every matching client before authentication: only banner files. At apply
+  // time the file must also be a root-owned regular file in a root-owned directory chain (plan/sshd.ts).
+  Banner: (p) => (isBannerPath(p) ? undefined : BANNER_RULE),
+  // AuthorizedKeysFile: sshd opens these with the user's own privileges, so any normalised path is harmless to root.
+};
 
 /** Checks one directive value against its kind; returns the normalised value or a reason. */
 function directiveValue(key: string, raw: string | boolean): { value: string } | { reason: string } {
@@ -99,24 +130,14 @@ function directiveValue(key: string, raw: string | boolean): { value: string } |
       v = v.toLowerCase();
       return spec.values.includes(v) ? { value: v } : { reason: `${key} must be one of ${spec.values.join(", ")}` };
     case "path":
-      if (v === "none") return { value: v };
-      if (!spec.tokens && v.includes("%")) return { reason: `${key} does not expand % tokens` };
-      // A path may start with a token that expands to an absolute path (%h: the home directory).
-      if (!/^(?:\/|%[hUu])[A-Za-z0-9._@+=,/%-]*$/.test(v)) {
-        return { reason: `${key} must be an absolute path (or start with %h) of letters, digits and ._@+=,-/ (or none)` };
-      }
-      if (TOKENS.test(v)) return { reason: `${key} may use only the tokens %h, %u, %U and %%` };
-      // sshd (root) sends the Banner file to every matching client before authentication: only banner files.
-      if (key === "Banner" && v !== "none" && !/^\/etc\/(issue(\.net)?|ssh\/banner[A-Za-z0-9._-]*|sftp-jail\/[A-Za-z0-9._/-]+)$/.test(v)) {
-        return { reason: `Banner must be /etc/issue, /etc/issue.net, /etc/ssh/banner* or a file under /etc/sftp-jail/ (sshd sends it to clients before they log in)` };
-      }
-      return { value: v };
     case "paths": {
       if (v === "none") return { value: v };
-      const bad = v.split(" ").find((p) => !/^[A-Za-z0-9._@+=,/%~-]+$/.test(p) || TOKENS.test(p));
-      return bad === undefined
-        ? { value: v }
-        : { reason: `${key}: "${bad}" must be a path of letters, digits and ._@+=,-/~ using only the tokens %h, %u, %U, %% (paths separated by single spaces, or none)` };
+      const entries = spec.kind === "paths" ? v.split(" ") : [v];
+      for (const e of entries) {
+        const problem = directivePathProblem(key, e, spec.kind === "paths" || spec.tokens);
+        if (problem) return { reason: problem };
+      }
+      return { value: v };
     }
     case "patterns":
       return /^!?[A-Za-z0-9._*?@-]+( !?[A-Za-z0-9._*?@-]+)*$/.test(v)
@@ -262,23 +283,45 @@ async function run(s: Session, d: { name: string }, plan: BlockPlan): Promise<vo
   if (plan.steps.length) await apply({ session: s, resource }, plan.cleanup);
 }
 
+/** The edit step's refusal when the file changed since it was observed (see editStep in plan/sshd.ts). */
+const STALE = /changed while sftp-jail was planning/;
+
+/**
+ * Observes, plans and runs; when the plan was made on facts another change on this host has since made stale (blocks
+ * of a host without Include share the main file, and Pulumi runs them in parallel), observes again and re-plans. The
+ * stale plan changed nothing: its first step is the check that refused it.
+ */
+async function converge<P extends BlockPlan>(s: Session, d: { name: string }, make: (facts: HostFacts) => P): Promise<P> {
+  for (let attempt = 1; ; attempt++) {
+    const facts = await observe(s);
+    const plan = planOrThrow(s, label(d.name), () => make(facts));
+    try {
+      await run(s, d, plan);
+      return plan;
+    } catch (e) {
+      if (attempt >= 5 || !(e instanceof SftpJailError && STALE.test(e.what))) throw e;
+      log.debug(`${label(d.name)} on ${s.target}: sshd_config changed while planning (another block's change); planning again`);
+    }
+  }
+}
+
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const d = fields(inputs);
   const s = sessionFor(inputs.connection, label(d.name));
-  const facts = await observe(s);
-  // Our own file first (a lost state); else a hand-written block with the same criteria is adopted where it is.
-  // (A comment-only marker left by an earlier in-place adoption is not a block: the hand-written one is adopted again.)
-  const own = facts.sshd.dropins.some((f) => f.path === blockPath(d.name, d.order) && findMatchBlocks(f.content).length > 0);
-  const hand = own ? undefined : planOrThrow(s, label(d.name), () => findAdoptable(d as BlockDesired, facts));
-  const plan = planOrThrow(s, label(d.name), () =>
-    hand ? planInPlace(d as BlockDesired, facts, operatorOf(s), { file: hand.file, original: hand.block.text }) : planBlock(d as BlockDesired, facts, operatorOf(s)),
-  );
+  let hand: ReturnType<typeof findAdoptable>;
+  const plan = await converge(s, d, (facts) => {
+    // Our own block first (a lost state); else a hand-written block with the same criteria is adopted where it is.
+    // (A comment-only marker left by an earlier in-place adoption is not a block: the hand-written one is adopted again.)
+    const mine = blockContent(facts, blockPath(d.name, d.order));
+    const own = mine !== undefined && findMatchBlocks(mine).length > 0;
+    hand = own ? undefined : findAdoptable(d as BlockDesired, facts);
+    return hand ? planInPlace(d as BlockDesired, facts, operatorOf(s), { file: hand.file, original: hand.block.text }) : planBlock(d as BlockDesired, facts, operatorOf(s));
+  });
   log.info(
     hand
-      ? `${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the hand-written "${matchLabel(d.match as MatchCriteria)}" block in ${hand.file} (line ${hand.block.start + 1}) in place, ${plan.steps.length ? "editing only the lines that differ" : "unchanged"}`
+      ? `${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the hand-written "${matchLabel(d.match as MatchCriteria)}" block in ${hand!.file} (line ${hand!.block.start + 1}) in place, ${plan.steps.length ? "editing only the lines that differ" : "unchanged"}`
       : `${label(d.name)} on ${s.conn.host}:${s.conn.port}: Match ${renderCriteria(d.match as MatchCriteria)} in ${plan.path}`,
   );
-  await run(s, d, plan);
   const inPlace: InPlace | undefined = "inPlace" in plan ? (plan.inPlace as InPlace | undefined) : undefined;
   const outs: Outputs = { ...d, connection: inputs.connection, path: plan.path, content: plan.content, ...(inPlace ? { inPlace } : {}) };
   return { id: inPlace ? `${inPlace.file}#${matchLabel(d.match as MatchCriteria)}` : plan.path, outs };
@@ -287,7 +330,8 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
 /** Drift of a block adopted in place, read from the file that holds it (found again by its criteria). */
 function readInPlace(props: Outputs & { inPlace: InPlace }, facts: Awaited<ReturnType<typeof observe>>): Outputs | undefined {
   const at = props.inPlace;
-  const text = at.file === MAIN_CONFIG ? facts.sshd.main?.content : facts.sshd.dropins.find((f) => f.path === at.file)?.content;
+  const main = facts.sshd.main?.content;
+  const text = at.file === MAIN_CONFIG ? (main === undefined ? undefined : splitRegion(main).rest) : facts.sshd.dropins.find((f) => f.path === at.file)?.content;
   const found = text === undefined ? [] : blocksFor(text, props.match as MatchCriteria);
   if (found.length !== 1) return undefined;
   const subsystem = (facts.sshd.effective.subsystem ?? []).some((v) => /^sftp\s+internal-sftp(\s|$)/.test(v));
@@ -304,10 +348,10 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
     const { name, order, match, directives, subsystemInternalSftp } = outs;
     return { id, props: outs, inputs: { name, order, match, directives, subsystemInternalSftp, connection: props.connection } };
   }
-  const file = facts.sshd.dropins.find((f) => f.path === props.path);
-  if (!file) return {}; // removed by hand: refresh drops it and the next up writes it again
+  const content = blockContent(facts, props.path);
+  if (content === undefined) return {}; // removed by hand: refresh drops it and the next up writes it again
   if (!facts.sshd.valid) log.warn(`${label(props.name)} on ${s.target}: sshd -t fails on the current configuration: ${facts.sshd.error}`);
-  const parsed = parseBlock(file.content);
+  const parsed = parseBlock(content);
   // Our header says what the block asked for; sshd -T says whether the host really has it.
   const subsystem = (facts.sshd.effective.subsystem ?? []).some((v) => /^sftp\s+internal-sftp(\s|$)/.test(v));
   const inputs = {
@@ -318,27 +362,24 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
     subsystemInternalSftp: parsed.wantsSubsystem && subsystem,
     connection: props.connection,
   };
-  const outs: Outputs = { ...props, ...inputs, content: file.content };
+  const outs: Outputs = { ...props, ...inputs, content };
   return { id, props: outs, inputs };
 }
 
 export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const d = fields(news);
   const s = sessionFor(news.connection, label(d.name));
-  let facts = await observe(s);
   const previous = { name: olds.name, order: olds.order };
   let at = olds.inPlace;
   if (at && !sameCriteria(olds.match as Record<string, unknown>, d.match as Record<string, unknown>)) {
     // New criteria: the adopted block is the admin's again (as it was), and this block gets its own drop-in.
-    const back = planOrThrow(s, label(d.name), () => planInPlaceRestore(olds, facts, operatorOf(s), at!));
-    await run(s, d, back);
-    facts = await observe(s);
+    const was = at;
+    await converge(s, d, (facts) => planInPlaceRestore(olds, facts, operatorOf(s), was));
     at = undefined;
   }
-  const plan = planOrThrow(s, label(d.name), () =>
+  const plan = await converge(s, d, (facts) =>
     at ? planInPlace(d as BlockDesired, facts, operatorOf(s), at, previous) : planBlock(d as BlockDesired, facts, operatorOf(s), previous),
   );
-  await run(s, d, plan);
   const inPlace: InPlace | undefined = "inPlace" in plan ? (plan.inPlace as InPlace | undefined) : undefined;
   const outs: Outputs = { ...d, connection: news.connection, path: plan.path, content: plan.content, ...(inPlace ? { inPlace } : {}) };
   return { outs };
@@ -346,10 +387,8 @@ export async function update(_id: string, olds: Outputs, news: Record<string, un
 
 async function remove(_id: string, props: Outputs): Promise<void> {
   const s = sessionFor(props.connection, label(props.name));
-  const facts = await observe(s);
-  const plan = planOrThrow(s, label(props.name), () =>
+  await converge(s, props, (facts) =>
     props.inPlace ? planInPlaceRestore(props, facts, operatorOf(s), props.inPlace) : planBlockDelete(props.name, props.order, facts, operatorOf(s)),
   );
-  await run(s, props, plan);
 }
 export { remove as delete };

@@ -11,6 +11,7 @@ import { Plan } from "../plan/types";
 import { SftpJailError } from "../util/errors";
 import { log } from "../util/log";
 import { quoteArg } from "../util/shell";
+import { REFUSED } from "../util/hostpath";
 
 export const LOCK_FILE = "/run/lock/sftp-jail.lock";
 const STEP_MARK = "@@sftp-jail-step:";
@@ -68,7 +69,9 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
     throw new SftpJailError(
       { host: `${ctx.session.conn.host}:${ctx.session.conn.port}`, resource: ctx.resource },
       `step "${failed?.description}" failed (exit ${r.code}): ${r.stderr.trim().slice(0, 2000) || "no error output"}`,
-      "fix the cause on the host or in the program, then run `pulumi up` again; completed steps are not repeated",
+      r.code === REFUSED
+        ? "sftp-jail refused to act on that path (it does not follow symlinks, and acts only through root-owned directories where a jail needs them), and this step changed nothing; look at the path on the host (a jailed user may have planted a link there), move it away, then run `pulumi up --refresh` again"
+        : "fix the cause on the host or in the program, then run `pulumi up` again; completed steps are not repeated",
     );
   }
   // Logged once done, so a refused or failed change never reads as applied.

@@ -5,17 +5,7 @@
  * in /etc/rssh.conf) and writes the stack config (YAML) for the root program that describes them AS THEY ARE, so
  * that `pulumi up` adopts them without changing anything on the hosts. Hardening (keys moved out of the jails,
  * password fields "*", the jail's default directives) is then a deliberate, reviewable edit of that config.
- *
- *   sftp-jail-migrate [defaults] --host HOST [options] [--host HOST [options]]... [--out FILE]
- *
- *   options (before the first --host: defaults for every host; after one: for that host)
- *     --name NAME               host name in the config (default: host, with . and : as -)
- *     --port N  --user USER     (defaults 22, root)
- *     --private-key-file FILE   read when dialling, here and by the program (privateKeyFile)
- *     --host-key "TYPE BASE64"  pin the host key; or --known-hosts-file FILE (default ~/.ssh/known_hosts)
- *     --sudo                    log in as USER and become root with sudo -n
- *     --label KEY=VALUE         labels of the host (repeatable); the host's jails select it by `host: NAME`
- *     --group NAME              the SFTP group suggested for rssh users when a host has no Match block (default sftp)
+ * Usage: {@link USAGE}.
  *
  * Each host is read with the same connection code as the resources (pooled ssh2 session, host key verified before
  * authentication) in ONE exec: the provider's snapshot plus a survey of the accounts sshd jails (`sshd -T -C`, the
@@ -31,8 +21,39 @@ import { ConfigBlock, findMatchBlocks, normalValue } from "../plan/sshdAdopt";
 import { DEFAULT_KEYS_DIR, isMember, keyLines } from "../plan/jailedUser";
 import { ObservedRule, RuleDesired, locate, resolveTarget, sshPorts } from "../plan/firewall";
 import { blockDirectives } from "../components/sftpJailHost";
-import { publicKey } from "../schema/common";
+import { publicKey, relPath } from "../schema/common";
 import { SftpJailError } from "../util/errors";
+import { EXIT, UsageError, main, optionTokens, wholeNumber } from "./args";
+
+export const USAGE = `usage: sftp-jail-migrate [defaults] --host HOST [options] [--host HOST [options]]... [--out FILE]
+
+Reads hosts whose SFTP jails were made by hand and writes the stack config (YAML) of the root program that
+describes them as they are, so that \`pulumi up\` adopts them without changing anything. Each host is read in one
+SSH exec; nothing is changed on any host.
+
+options (before the first --host: defaults for every host; after one: for that host)
+  --host HOST               a host to read (repeat for more hosts)
+  --name NAME               its name in the config (default: HOST with . and : as -)
+  --port N                  SSH port (default 22)
+  --user USER               login user (default root)
+  --private-key-file FILE   the key to log in with, read here and by the program (privateKeyFile)
+  --host-key "TYPE BASE64"  pin the host key; or --known-hosts-file FILE (default ~/.ssh/known_hosts)
+  --sudo                    log in as USER and become root with sudo -n
+  --label KEY=VALUE         a label of the host (repeatable); the host's jails select it by \`host: NAME\`
+  --group NAME              the SFTP group suggested for rssh users on a host without a Match block (default sftp)
+  --out FILE                write the config to FILE (default: standard output); notes go to standard error
+  -h, --help                print this help
+
+examples:
+  sftp-jail-migrate --private-key-file ~/.ssh/id_ed25519 --host files1.example.com --host files2.example.com \\
+      --port 2222 --label site=fra --out Pulumi.prod.yaml
+  sftp-jail-migrate --user deploy --sudo --host 10.0.0.5 --name fra-1 --host-key "ssh-ed25519 AAAA..."
+
+exit codes:
+  0  the config was written
+  1  a host could not be read (the message names it and says what to do); nothing was written
+  2  usage error: no host was contacted
+`;
 
 // ---- Options -----------------------------------------------------------------------------------------------------
 
@@ -60,51 +81,60 @@ export interface MigrateOptions {
 
 const defaultName = (host: string) => host.replace(/[^A-Za-z0-9_.-]/g, "-");
 
-/** Parses the command line (pure). Options before the first --host are defaults for every host. */
+const OPTIONS = {
+  host: { type: "string", multiple: true },
+  name: { type: "string", multiple: true },
+  port: { type: "string", multiple: true },
+  user: { type: "string", multiple: true },
+  "private-key-file": { type: "string", multiple: true },
+  "host-key": { type: "string", multiple: true },
+  "known-hosts-file": { type: "string", multiple: true },
+  sudo: { type: "boolean", multiple: true },
+  label: { type: "string", multiple: true },
+  group: { type: "string" },
+  out: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * Parses the command line (pure); a {@link UsageError} says what is wrong with it. Options before the first --host
+ * are defaults for every host; after one, they are that host's.
+ */
 export function parseArgs(argv: string[]): MigrateOptions {
   const defaults: Omit<HostSpec, "name"> & { name?: string } = { labels: {}, connection: { host: "" } };
   const hosts: Array<typeof defaults> = [];
   let cur = defaults;
   let out: string | undefined;
   let group = "sftp";
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith("--")) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === "--host") {
-      cur = { labels: { ...defaults.labels }, connection: { ...defaults.connection, host: next() } };
+  for (const { name: option, raw, value } of optionTokens(argv, OPTIONS)) {
+    const v = value ?? "";
+    if (option === "host") {
+      cur = { labels: { ...defaults.labels }, connection: { ...defaults.connection, host: v } };
       hosts.push(cur);
-    } else if (a === "--name") cur.name = next();
-    else if (a === "--port") {
-      const v = next();
-      if (!/^\d{1,5}$/.test(v)) throw new Error(`--port takes a number, got "${v}"`);
-      cur.connection.port = Number(v);
-    } else if (a === "--user") cur.connection.user = next();
-    else if (a === "--private-key-file") cur.connection.privateKeyFile = next();
-    else if (a === "--host-key") cur.connection.hostKey = next();
-    else if (a === "--known-hosts-file") cur.connection.knownHostsFile = next();
-    else if (a === "--sudo") cur.connection.sudo = true;
-    else if (a === "--label") {
-      const m = /^([^=]+)=(.*)$/.exec(next());
-      if (!m) throw new Error("--label takes KEY=VALUE");
+    } else if (option === "name") cur.name = v;
+    else if (option === "port") cur.connection.port = wholeNumber(raw, v, 1, 65535);
+    else if (option === "user") cur.connection.user = v;
+    else if (option === "private-key-file") cur.connection.privateKeyFile = v;
+    else if (option === "host-key") cur.connection.hostKey = v;
+    else if (option === "known-hosts-file") cur.connection.knownHostsFile = v;
+    else if (option === "sudo") cur.connection.sudo = true;
+    else if (option === "label") {
+      const m = /^([^=]+)=(.*)$/.exec(v);
+      if (!m) throw new UsageError(`--label takes KEY=VALUE, got "${v}"`);
       cur.labels[m[1]] = m[2];
-    } else if (a === "--group") group = next();
-    else if (a === "--out") out = next();
-    else throw new Error(`unknown argument ${a}`);
+    } else if (option === "group") group = v;
+    else if (option === "out") out = v;
   }
-  if (!hosts.length) throw new Error("give at least one --host");
+  if (!hosts.length) throw new UsageError("give at least one --host");
   const specs = hosts.map((h) => {
     const name = h.name ?? defaultName(h.connection.host);
-    if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`host name "${name}": letters, digits, . _ - (set --name)`);
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new UsageError(`host name "${name}": letters, digits, . _ - (set --name)`);
     const order = ["host", "port", "user", "sudo", "privateKeyFile", "hostKey", "knownHostsFile"] as const;
     const connection = Object.fromEntries(order.filter((k) => h.connection[k] !== undefined).map((k) => [k, h.connection[k]])) as HostSpec["connection"];
     return { name, labels: { ...h.labels, host: name }, connection };
   });
   const dup = specs.find((s, i) => specs.findIndex((t) => t.name === s.name) !== i);
-  if (dup) throw new Error(`two hosts are named "${dup.name}" (set --name)`);
+  if (dup) throw new UsageError(`two hosts are named "${dup.name}" (set --name)`);
   return { hosts: specs, out, group };
 }
 
@@ -323,6 +353,11 @@ export function describeHost(host: HostSpec, r: HostReading, opts: { group?: str
         const rel = d.path.slice(s.chroot.length + 1);
         const parent = s.stats[parentOf(d.path)];
         if (d.uid === 0 || (rel.includes("/") && parent && parent.uid !== 0)) continue; // structure, or the user's own content
+        // A name sftp-jail could not manage (a jailed user may name a directory anything) is reported, never described.
+        if (!relPath("").safeParse(rel).success) {
+          notes.push(`${host.name}: ${m.name}'s directory ${JSON.stringify(rel)} in ${s.chroot} has a name sftp-jail does not accept; not described`);
+          continue;
+        }
         const owner = userName(d.uid);
         const group = groupName(d.gid);
         const mode = octal(d.mode);
@@ -492,7 +527,17 @@ export function renderConfig(descriptions: HostDescription[], when = new Date())
 
 export async function migrate(o: MigrateOptions): Promise<string> {
   try {
-    const readings = await Promise.all(o.hosts.map(async (h) => ({ h, r: await readHost(h) })));
+    const readings = await Promise.all(
+      o.hosts.map(async (h) => {
+        try {
+          return { h, r: await readHost(h) };
+        } catch (e) {
+          // The connection code names the address; the config names the host.
+          const msg = (e as Error).message;
+          throw msg.includes(h.name) ? e : new Error(`${h.name}: ${msg}`);
+        }
+      }),
+    );
     return renderConfig(readings.map(({ h, r }) => describeHost(h, r, { group: o.group })));
   } finally {
     closeAll();
@@ -500,25 +545,18 @@ export async function migrate(o: MigrateOptions): Promise<string> {
 }
 
 if (require.main === module) {
-  let o: MigrateOptions;
-  try {
-    o = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    console.error(`sftp-jail-migrate: ${(e as Error).message}`);
-    process.exit(2);
-  }
-  migrate(o).then(
-    (yaml) => {
+  main({
+    name: "sftp-jail-migrate",
+    usage: USAGE,
+    parse: parseArgs,
+    run: async (o) => {
+      const yaml = await migrate(o);
       for (const l of yaml.split("\n").filter((x) => x.startsWith("#   - "))) console.error(`note: ${l.slice(6)}`);
       if (o.out) {
         fs.writeFileSync(o.out, yaml);
         console.error(`sftp-jail-migrate: wrote ${o.out}`);
-        process.exit(0);
-      } else process.stdout.write(yaml, () => process.exit(0));
+      } else await new Promise<void>((resolve) => process.stdout.write(yaml, () => resolve()));
+      return EXIT.OK;
     },
-    (e) => {
-      console.error(`sftp-jail-migrate: ${(e as Error).message}`);
-      process.exit(1);
-    },
-  );
+  });
 }

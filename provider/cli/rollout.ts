@@ -2,12 +2,38 @@
 /**
  * sftp-jail-rollout: rolls one change out across many stacks (e.g. one per site) with Pulumi's Automation API — a
  * canary first, then waves of bounded concurrency — stopping at the first failed stack, then prints a summary table.
- * Pulumi is the engine (its hosted deployments can run the same stacks); this only orders the runs.
- *
- *   sftp-jail-rollout --stacks fra,ams,nyc,sfo [--canary 1] [--wave-size 2] [--concurrency 2] [--preview] [--refresh]
- *                     [--dir <project dir>]
+ * Pulumi is the engine (its hosted deployments can run the same stacks); this only orders the runs. Usage: {@link USAGE}.
  */
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import * as fs from "fs";
+import * as path from "path";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { EXIT, UsageError, main, optionTokens, wholeNumber } from "./args";
+
+export const USAGE = `usage: sftp-jail-rollout --stacks NAME[,NAME...] [options]
+
+Runs \`pulumi up\` (or preview) on several stacks of one Pulumi project: the canary stacks first, then waves of
+--wave-size stacks, at most --concurrency at a time. The first failed stack stops the rollout: stacks already
+running finish, every later stack is skipped. A table of every stack's result follows.
+
+options:
+  --stacks A,B,C      the stacks, in rollout order (required)
+  --canary N          stacks in the first wave, alone (default 1; 0: no canary)
+  --wave-size N       stacks per later wave (default 1)
+  --concurrency N     stacks of one wave run at the same time (default 1)
+  --preview           preview only: change nothing
+  --refresh           read every host again before the preview or update (drift check)
+  --dir DIR           the Pulumi project directory holding Pulumi.yaml (default: the current directory)
+  -h, --help          print this help
+
+examples:
+  sftp-jail-rollout --stacks fra,ams,nyc,sfo --preview --refresh
+  sftp-jail-rollout --stacks fra,ams,nyc,sfo --canary 1 --wave-size 2 --concurrency 2 --dir ~/fleet
+
+exit codes:
+  0  every stack succeeded
+  1  a stack failed (the table names it, its host and the fix); later stacks were skipped
+  2  usage error: no stack was touched
+`;
 
 export interface RolloutOptions {
   stacks: string[];
@@ -38,11 +64,77 @@ export function stackWaves(stacks: string[], canary: number, waveSize: number): 
   return out;
 }
 
+/** A host of the fleet, as the stack config lists it (`<project>:hosts`). */
+export interface FleetHost {
+  name: string;
+  address: string;
+}
+
+/** The fleet's hosts in a stack's config: every `*:hosts` value that lists `{ name, connection: { host, port } }`. */
+export function fleetHosts(config: Record<string, { value: string }>): FleetHost[] {
+  const out: FleetHost[] = [];
+  for (const [key, { value }] of Object.entries(config)) {
+    if (!key.endsWith(":hosts")) continue;
+    let hosts: unknown;
+    try {
+      hosts = JSON.parse(value);
+    } catch {
+      continue;
+    }
+    if (!Array.isArray(hosts)) continue;
+    for (const h of hosts as Array<{ name?: unknown; connection?: { host?: unknown; port?: unknown } }>) {
+      if (typeof h?.name === "string" && typeof h.connection?.host === "string") {
+        out.push({ name: h.name, address: `${h.connection.host}:${typeof h.connection.port === "number" ? h.connection.port : 22}` });
+      }
+    }
+  }
+  return out;
+}
+
+/** Names each fleet host where the text gives only its address: `on 127.0.0.1:2202` -> `on h2 (127.0.0.1:2202)`. */
+export function nameHosts(text: string, hosts: FleetHost[]): string {
+  let out = text;
+  for (const h of hosts) {
+    const escaped = h.address.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    // An address, possibly with user@, not part of a longer address or port, and not already named.
+    const re = new RegExp(`(?<![\\w.:@-])((?:[\\w.-]+@)?${escaped})(?!\\d)(?!\\))`, "g");
+    out = out.replace(re, `${h.name} ($1)`);
+  }
+  return out;
+}
+
+/**
+ * The error of a failed run that says what went wrong, whole: from its "Diagnostics:" section (progress lines carry
+ * only an error's first line), the first error that is not the stack's generic "update failed", with the lines
+ * indented under it (the "fix:" line of an sftp-jail error), each trimmed.
+ */
+export function firstError(output: string): string[] {
+  const diag = output.lastIndexOf("Diagnostics:");
+  const lines = (diag >= 0 ? output.slice(diag) : output).split("\n");
+  const blocks: string[][] = [];
+  lines.forEach((l, i) => {
+    if (!/(^|\s)error: /.test(l)) return;
+    const indent = l.search(/\S/);
+    const block = [l.slice(l.indexOf("error: ") + "error: ".length).trim()];
+    for (const m of lines.slice(i + 1)) {
+      if (!m.trim() || m.search(/\S/) <= indent) break;
+      block.push(m.trim());
+    }
+    blocks.push(block);
+  });
+  const generic = (b: string[]) => /^(update|preview|refresh|destroy) failed$|^\d+ errors?$/.test(b[0]);
+  const chosen = blocks.find((b) => !generic(b)) ?? blocks[0] ?? [output.split("\n").find((l) => l.trim())?.trim() ?? "failed without output"];
+  return chosen.map((l) => (l.length > 300 ? `${l.slice(0, 297)}...` : l));
+}
+
 async function runOne(o: RolloutOptions, stack: string, wave: number): Promise<StackResult> {
   const started = Date.now();
   const print = o.print ?? (() => undefined);
+  let s: Stack | undefined;
   try {
-    const s = await LocalWorkspace.selectStack({ stackName: stack, workDir: o.dir });
+    // Loaded here, not at the top: --help and usage errors answer without loading Pulumi's SDK (~1 s).
+    const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+    s = await LocalWorkspace.selectStack({ stackName: stack, workDir: o.dir });
     print(`[${stack}] ${o.preview ? "preview" : "up"} (wave ${wave})`);
     const onOutput = (line: string) => print(`[${stack}] ${line.trimEnd()}`);
     const changes: Record<string, number> = {};
@@ -55,9 +147,10 @@ async function runOne(o: RolloutOptions, stack: string, wave: number): Promise<S
     }
     return { stack, wave, result: "succeeded", changes, seconds: (Date.now() - started) / 1000 };
   } catch (e) {
-    const msg = (e as Error).message;
-    const firstError = /error: (.*)/.exec(msg)?.[1] ?? msg.split("\n")[0];
-    return { stack, wave, result: "failed", changes: {}, seconds: (Date.now() - started) / 1000, error: firstError.slice(0, 300) };
+    // The stack's own config names its hosts; without it (no such stack) the addresses stay as they are.
+    const hosts = s ? fleetHosts(await s.getAllConfig().catch(() => ({}))) : [];
+    const error = firstError((e as Error).message).map((l) => nameHosts(l, hosts));
+    return { stack, wave, result: "failed", changes: {}, seconds: (Date.now() - started) / 1000, error: error.join("\n") };
   }
 }
 
@@ -88,7 +181,7 @@ export async function rollout(o: RolloutOptions): Promise<StackResult[]> {
   return results.sort((a, b) => order.get(a.stack)! - order.get(b.stack)!);
 }
 
-/** The summary table. */
+/** The summary table; an error's further lines ("fix: ...") go under its first, in the error column. */
 export function table(results: StackResult[]): string {
   const rows = results.map((r) => [
     r.stack,
@@ -99,55 +192,65 @@ export function table(results: StackResult[]): string {
     r.error ?? "",
   ]);
   const head = ["stack", "wave", "result", "changes", "time", "error"];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => Math.max(...r[i].split("\n").map((l) => l.length)))));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
-  return [line(head), line(widths.map((n) => "-".repeat(n))), ...rows.map(line)].join("\n");
+  const errorColumn = widths.slice(0, 5).reduce((n, w) => n + w + 2, 0);
+  return [
+    line(head),
+    line(widths.map((n) => "-".repeat(n))),
+    ...rows.flatMap((r) => {
+      const [first, ...more] = r[5].split("\n");
+      return [line([...r.slice(0, 5), first]), ...more.map((l) => " ".repeat(errorColumn) + l)];
+    }),
+  ].join("\n");
 }
 
-function parseArgs(argv: string[]): RolloutOptions {
-  const o: RolloutOptions = { stacks: [], canary: 1, waveSize: 1, concurrency: 1, preview: false, refresh: false, dir: process.cwd() };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const int = (v: string) => {
-      if (!/^\d+$/.test(v)) throw new Error(`${a} takes a whole number, got "${v}"`);
-      return Number(v);
-    };
-    if (a === "--stacks") o.stacks = next().split(",").map((s) => s.trim()).filter(Boolean);
-    else if (a === "--canary") o.canary = int(next());
-    else if (a === "--wave-size") o.waveSize = Math.max(1, int(next()));
-    else if (a === "--concurrency") o.concurrency = Math.max(1, int(next()));
-    else if (a === "--dir") o.dir = next();
-    else if (a === "--preview") o.preview = true;
-    else if (a === "--refresh") o.refresh = true;
-    else throw new Error(`unknown argument ${a}`);
+const OPTIONS = {
+  stacks: { type: "string" },
+  canary: { type: "string" },
+  "wave-size": { type: "string" },
+  concurrency: { type: "string" },
+  preview: { type: "boolean" },
+  refresh: { type: "boolean" },
+  dir: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Parses the command line (pure); a {@link UsageError} says what is wrong with it. */
+export function parseArgs(argv: string[], cwd = process.cwd()): RolloutOptions {
+  const o: RolloutOptions = { stacks: [], canary: 1, waveSize: 1, concurrency: 1, preview: false, refresh: false, dir: cwd };
+  for (const t of optionTokens(argv, OPTIONS)) {
+    const v = t.value ?? "";
+    if (t.name === "stacks") o.stacks = v.split(",").map((x) => x.trim()).filter(Boolean);
+    else if (t.name === "canary") o.canary = wholeNumber(t.raw, v);
+    else if (t.name === "wave-size") o.waveSize = wholeNumber(t.raw, v, 1);
+    else if (t.name === "concurrency") o.concurrency = wholeNumber(t.raw, v, 1);
+    else if (t.name === "dir") o.dir = path.resolve(cwd, v);
+    else if (t.name === "preview") o.preview = true;
+    else if (t.name === "refresh") o.refresh = true;
   }
-  if (!o.stacks.length) throw new Error("--stacks is required (comma-separated stack names)");
-  for (const s of o.stacks) if (!/^[A-Za-z0-9_.\/-]+$/.test(s)) throw new Error(`stack name "${s}" has characters Pulumi does not allow`);
+  if (!o.stacks.length) throw new UsageError("--stacks is required (comma-separated stack names)");
+  for (const s of o.stacks) if (!/^[A-Za-z0-9_.\/-]+$/.test(s)) throw new UsageError(`stack name "${s}" has characters Pulumi does not allow`);
+  const dup = o.stacks.find((s, i) => o.stacks.indexOf(s) !== i);
+  if (dup) throw new UsageError(`--stacks lists "${dup}" twice`);
   return o;
 }
 
 if (require.main === module) {
-  let o: RolloutOptions;
-  try {
-    o = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    console.error(`sftp-jail-rollout: ${(e as Error).message}`);
-    process.exit(2);
-  }
-  o.print = (l) => console.log(l);
-  rollout(o).then(
-    (results) => {
+  main({
+    name: "sftp-jail-rollout",
+    usage: USAGE,
+    parse: (argv) => {
+      const o = parseArgs(argv);
+      if (!["Pulumi.yaml", "Pulumi.yml"].some((f) => fs.existsSync(path.join(o.dir, f)))) {
+        throw new UsageError(`${o.dir} is not a Pulumi project (no Pulumi.yaml there): give the project's directory with --dir`);
+      }
+      return o;
+    },
+    run: async (o) => {
+      const results = await rollout({ ...o, print: (l) => console.log(l) });
       console.log("\n" + table(results));
-      process.exit(results.some((r) => r.result !== "succeeded") ? 1 : 0);
+      return results.every((r) => r.result === "succeeded") ? EXIT.OK : EXIT.FAILED;
     },
-    (e) => {
-      console.error(`sftp-jail-rollout: ${(e as Error).message}`);
-      process.exit(1);
-    },
-  );
+  });
 }

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { hostName, port } from "../schema/common";
-import { keyBlobProblem } from "../util/sshkey";
+import { keyBlobProblem, keyCommentProblem } from "../util/sshkey";
 
 const HOST_KEY_LINE = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( [^\x00-\x1f\x7f]*)?$/;
 
@@ -15,8 +15,8 @@ const hostKeyLine = z
   })
   .superRefine((line, ctx) => {
     if (!HOST_KEY_LINE.test(line)) return;
-    const [type, b64] = line.split(" ");
-    const problem = keyBlobProblem(type, b64);
+    const [type, b64, ...comment] = line.split(" ");
+    const problem = keyBlobProblem(type, b64) ?? keyCommentProblem(comment.join(" "));
     if (problem) ctx.addIssue({ code: "custom", message: `hostKey is not a well-formed public key: ${problem} (copy the line from ssh-keyscan)` });
   });
 

@@ -550,11 +550,15 @@ export function pathsFact(quotedPaths: string[]): Fact<"paths"> {
   };
 }
 
-/** Contents of the given files (quoted by the caller), base64 so any byte survives the section parser. */
+/**
+ * Contents of the given files (quoted by the caller), base64 so any byte survives the section parser. Read through
+ * the no-follow library (util/hostpath.ts): no symlink in any component is followed, a FIFO cannot hang the probe,
+ * and a file that is not a plain regular file is reported as absent (its refusal goes to the probe's stderr).
+ */
 export function filesFact(quotedPaths: string[]): Fact<"files"> {
   return {
     key: "files",
-    command: quotedPaths.length ? `for f in ${quotedPaths.join(" ")}; do [ -f "$f" ] && { ${B64FILE('"$f"')}; }; done` : "true",
+    command: quotedPaths.length ? `for f in ${quotedPaths.join(" ")}; do if sj_b=$(sj_read "$f"); then printf '%s\t%s\n' "$f" "$sj_b"; fi; done` : "true",
     parse(out) {
       return Object.fromEntries(files(out).map((f) => [f.path, f.content]));
     },
@@ -586,7 +590,12 @@ export const SURVEY_MARK = "@@sftp-jail-migrate:survey";
  * Which accounts sshd jails, in one exec: every account with uid >= UID_MIN (not nobody) and every account named in
  * /etc/rssh.conf is judged by `sshd -T -C` (OpenSSH's own Match evaluation, with a neutral client address from
  * TEST-NET-1 that no traffic ever goes to). For jailed accounts (and rssh.conf's), the chroot is stat'ed and the
- * authorized_keys files sshd would read are printed, base64-encoded. Read-only.
+ * authorized_keys files sshd would read are printed. Read-only.
+ *
+ * File names are data, not lines: a jailed user names what they upload (newlines and tabs included), so every field
+ * the host supplies (names, paths, sshd values, owners, contents) travels base64-encoded; only the record kind and
+ * the numeric stat fields are plain. No name can end a record or start another. Key files are read through the
+ * no-follow library (util/hostpath.ts): a symlink, FIFO or hard link a jailed user planted is not followed.
  */
 export const accountSurvey = {
   command: [
@@ -595,7 +604,9 @@ export const accountSurvey = {
     "sj_rssh=$(sed -n 's/^[[:space:]]*user[[:space:]]*=[[:space:]]*\"\\{0,1\\}\\([a-z_][a-z0-9_.-]*\\):.*/\\1/p' /etc/rssh.conf 2>/dev/null)",
     // %h, %u and %% as sshd expands them (awk -v: values are data, never code).
     "sj_xp() { awk -v s=\"$1\" -v h=\"$2\" -v u=\"$3\" 'BEGIN{o=\"\";n=length(s);for(i=1;i<=n;i++){c=substr(s,i,1);d=substr(s,i+1,1);if(c==\"%\"&&d==\"h\"){o=o h;i++}else if(c==\"%\"&&d==\"u\"){o=o u;i++}else if(c==\"%\"&&d==\"%\"){o=o \"%\";i++}else o=o c}print o}'; }",
-    "sj_stat() { stat --printf 'stat\\t%n|%u|%g|%a|%F\\n' -- \"$@\" 2>/dev/null; }",
+    "sj_b64() { printf '%s' \"$1\" | base64 -w0; }",
+    // stat <base64 path> <uid>|<gid>|<mode>|<type>: the numbers and stat's own type words are the only plain text.
+    "sj_stat() { for sj_q; do if sj_s=$(stat --printf '%u|%g|%a|%F' -- \"$sj_q\" 2>/dev/null); then printf 'stat\\t%s\\t%s\\n' \"$(sj_b64 \"$sj_q\")\" \"$sj_s\"; fi; done; }",
     "set -f",
     "while IFS=: read -r sj_u sj_x sj_uid sj_gid sj_gecos sj_home sj_shell; do",
     "  case \"$sj_uid\" in ''|*[!0-9]*) continue;; esac",
@@ -603,48 +614,55 @@ export const accountSurvey = {
     "  if [ $sj_r = 0 ] && { [ \"$sj_uid\" -lt \"$sj_min\" ] || [ \"$sj_uid\" -eq 65534 ]; }; then continue; fi",
     "  sj_t=$(sshd -T -C \"user=$sj_u,host=sftp-jail-migrate,addr=192.0.2.1\" < /dev/null 2>/dev/null)",
     "  sj_get() { printf '%s\\n' \"$sj_t\" | awk -v k=\"$1\" '$1==k{sub(/^[^ ]+ /,\"\");print;exit}'; }",
-    "  sj_cd=$(sj_get chrootdirectory)",
-    "  if [ $sj_r = 0 ] && { [ -z \"$sj_cd\" ] || [ \"$sj_cd\" = none ]; }; then continue; fi",
-    "  printf 'user\\t%s\\n' \"$sj_u\"",
-    "  for sj_k in chrootdirectory forcecommand authorizedkeysfile; do printf 'sshd\\t%s %s\\n' \"$sj_k\" \"$(sj_get $sj_k)\"; done",
-    "  if [ -n \"$sj_cd\" ] && [ \"$sj_cd\" != none ]; then",
-    "    sj_c=$(sj_xp \"$sj_cd\" \"$sj_home\" \"$sj_u\"); printf 'chroot\\t%s\\n' \"$sj_c\"",
+    "  sj_cdir=$(sj_get chrootdirectory)",
+    "  if [ $sj_r = 0 ] && { [ -z \"$sj_cdir\" ] || [ \"$sj_cdir\" = none ]; }; then continue; fi",
+    "  printf 'user\\t%s\\n' \"$(sj_b64 \"$sj_u\")\"",
+    "  for sj_k in chrootdirectory forcecommand authorizedkeysfile; do printf 'sshd\\t%s\\t%s\\n' $sj_k \"$(sj_b64 \"$(sj_get $sj_k)\")\"; done",
+    "  if [ -n \"$sj_cdir\" ] && [ \"$sj_cdir\" != none ]; then",
+    "    sj_c=$(sj_xp \"$sj_cdir\" \"$sj_home\" \"$sj_u\"); printf 'chroot\\t%s\\n' \"$(sj_b64 \"$sj_c\")\"",
     "    sj_p=$sj_c; while :; do sj_stat \"$sj_p\"; [ \"$sj_p\" = / ] || [ -z \"$sj_p\" ] && break; sj_p=$(dirname -- \"$sj_p\"); done",
-    "    [ -d \"$sj_c\" ] && [ ! -L \"$sj_c\" ] && find \"$sj_c\" -mindepth 1 -maxdepth 2 -type d ! -path '*/.*' -exec stat --printf 'stat\\t%n|%u|%g|%a|%F\\n' -- {} + 2>/dev/null",
+    // find passes each name as one argument (never a line); the inner sh frames it like sj_stat.
+    "    [ -d \"$sj_c\" ] && [ ! -L \"$sj_c\" ] && find \"$sj_c\" -mindepth 1 -maxdepth 2 -type d ! -path '*/.*' -exec sh -c 'for q; do if s=$(stat --printf \"%u|%g|%a|%F\" -- \"$q\" 2>/dev/null); then printf \"stat\\t%s\\t%s\\n\" \"$(printf %s \"$q\" | base64 -w0)\" \"$s\"; fi; done' sj {} + 2>/dev/null",
     "  fi",
     "  for sj_f in $(sj_get authorizedkeysfile); do",
     "    [ \"$sj_f\" = none ] && continue",
     "    sj_f=$(sj_xp \"$sj_f\" \"$sj_home\" \"$sj_u\"); case \"$sj_f\" in /*) ;; *) sj_f=\"$sj_home/$sj_f\";; esac",
-    "    if [ -f \"$sj_f\" ]; then printf 'keys\\t%s\\t%s\\t' \"$sj_f\" \"$(stat -c %U -- \"$sj_f\")\"; base64 -w0 < \"$sj_f\"; echo; else printf 'nokeys\\t%s\\n' \"$sj_f\"; fi",
+    "    if sj_kb=$(sj_read \"$sj_f\" 2>/dev/null); then printf 'keys\\t%s\\t%s\\t%s\\n' \"$(sj_b64 \"$sj_f\")\" \"$(sj_b64 \"$(stat -c %U -- \"$sj_f\")\")\" \"$sj_kb\"; else printf 'nokeys\\t%s\\n' \"$(sj_b64 \"$sj_f\")\"; fi",
     "  done",
     "done < /etc/passwd",
     "set +f",
   ].join("\n"),
 
-  /** Parses the survey section (pure; tested on output captured from sandbox hosts). */
+  /** Parses the survey section (pure; tested on output captured from sandbox hosts). Every text field is base64. */
   parse(out: string): SurveyUser[] {
     const at = out.indexOf(SURVEY_MARK);
     const users: SurveyUser[] = [];
     let cur: SurveyUser | undefined;
-    const statLines: string[] = [];
-    const flush = () => {
-      if (cur) cur.stats = pathsFact([]).parse(statLines.splice(0).join("\n"));
-    };
+    const text = (b64: string | undefined) => Buffer.from(b64 ?? "", "base64").toString("utf8");
     for (const line of (at < 0 ? "" : out.slice(at + SURVEY_MARK.length)).split("\n")) {
       const [kind, ...rest] = line.split("\t");
-      if (kind === "user") {
-        flush();
-        users.push((cur = { name: rest[0], sshd: {}, chroot: null, stats: {}, keyFiles: [] }));
-      } else if (!cur) continue;
+      if (kind === "user") users.push((cur = { name: text(rest[0]), sshd: {}, chroot: null, stats: {}, keyFiles: [] }));
+      else if (!cur) continue;
       else if (kind === "sshd") {
-        const m = /^(\S+) ?(.*)$/.exec(rest.join("\t"));
-        if (m && m[2]) cur.sshd[m[1]] = m[2];
-      } else if (kind === "chroot") cur.chroot = rest[0] || null;
-      else if (kind === "stat") statLines.push(rest.join("\t"));
-      else if (kind === "keys") cur.keyFiles.push({ path: rest[0], owner: rest[1], content: Buffer.from(rest[2] ?? "", "base64").toString("utf8") });
-      else if (kind === "nokeys") cur.keyFiles.push({ path: rest[0], content: null });
+        const v = text(rest[1]);
+        if (rest[0] && v) cur.sshd[rest[0]] = v;
+      } else if (kind === "chroot") cur.chroot = text(rest[0]) || null;
+      else if (kind === "stat") {
+        const p = text(rest[0]);
+        const f = (rest[1] ?? "").split("|");
+        if (f.length !== 4) continue;
+        const t = f[3];
+        cur.stats[p] = {
+          path: p,
+          exists: true,
+          uid: Number(f[0]),
+          gid: Number(f[1]),
+          mode: parseInt(f[2], 8),
+          type: t === "directory" ? "directory" : /regular/.test(t) ? "file" : t === "symbolic link" ? "symlink" : "other",
+        };
+      } else if (kind === "keys") cur.keyFiles.push({ path: text(rest[0]), owner: text(rest[1]), content: text(rest[2]) });
+      else if (kind === "nokeys") cur.keyFiles.push({ path: text(rest[0]), content: null });
     }
-    flush();
     return users;
   },
 };

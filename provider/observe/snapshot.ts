@@ -9,10 +9,12 @@ import { BASE_FACTS, Fact, HostFacts, filesFact, pathsFact, realpathsFact, withA
 import { diagnoseAccess } from "./access";
 import { Session } from "../connection/pool";
 import { quoteArg } from "../util/shell";
+import { HOSTPATH_LIB } from "../util/hostpath";
 
 const MARK = "@@sftp-jail:";
 export const SNAPSHOT_MARK = MARK;
-export const SCRIPT_PREFIX = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH; LC_ALL=C; export LC_ALL";
+/** Every script sftp-jail runs on a host starts with this: a fixed PATH and locale, and the no-follow path library. */
+export const SCRIPT_PREFIX = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH; LC_ALL=C; export LC_ALL", HOSTPATH_LIB].join("\n");
 
 /** What resources asked a host's snapshot to cover, beyond the base facts. */
 export interface Needs {

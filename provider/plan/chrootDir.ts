@@ -3,8 +3,17 @@
  * must be owned by root and not writable by group or others; users write only into subdirectories they own.
  */
 import { HostFacts, PathStat, withAncestors } from "../observe/facts";
-import { quote, quoteArg } from "../util/shell";
-import { Plan, PlanError, Step, cmd } from "./types";
+import { depth, hp } from "../util/hostpath";
+import { quoteArg } from "../util/shell";
+import { Plan, PlanError, Step } from "./types";
+
+/**
+ * Every step here acts through util/hostpath.ts: walked from `/` without following a symlink, the chroot and its
+ * ancestors required to be root's (so only root could have swapped them), and the change made on the pinned directory
+ * itself. A jailed user who swaps something inside a writable directory makes a step refuse, never redirects it.
+ */
+/** A step on host paths: what it changes is declared with it (the operator envelope judges it). */
+const step = (description: string, paths: string[], script: string): Step => ({ description, script, effects: { paths } });
 
 export interface SubdirDesired {
   path: string;
@@ -55,7 +64,7 @@ function ancestorSteps(d: ChrootDesired, f: HostFacts): { steps: Step[]; created
   for (const a of withAncestors(d.path).slice(0, -1)) {
     const s = stat(f, a);
     if (!s.exists) {
-      steps.push(cmd(`create ${a} (root:root 0755)`, ["install", "-d", "-m", "0755", "-o", "root", "-g", "root", a], { paths: [a] }));
+      steps.push(step(`create ${a} (root:root 0755)`, [a], hp.dir(a, depth(a) - 1, "root", "root", "0755")));
       created.push(a);
       continue;
     }
@@ -69,24 +78,31 @@ function ancestorSteps(d: ChrootDesired, f: HostFacts): { steps: Step[]; created
           : `choose a chroot path whose every component is a real directory`,
       );
     }
-    steps.push(cmd(`make ${a} root-owned and not group/other-writable`, ["chown", "root", a], { paths: [a] }));
-    steps.push(cmd(`remove group/other write from ${a}`, ["chmod", "go-w", a], { paths: [a] }));
+    steps.push(step(`make ${a} root-owned and not group/other-writable`, [a], hp.chownDir(a, depth(a) - 1, "root")));
+    steps.push(step(`remove group/other write from ${a}`, [a], hp.chmodDir(a, depth(a) - 1, "go-w")));
   }
   return { steps, created };
 }
 
-function dirSteps(p: string, owner: string, group: string, mode: string, f: HostFacts, what: string): Step[] {
+/**
+ * Steps for one directory of the jail. `trusted`: how many components below `/` must be root's on the way to its
+ * parent (the chroot's depth for a writable directory: the chroot and its ancestors; below it the user may own things).
+ */
+function dirSteps(p: string, owner: string, group: string, mode: string, f: HostFacts, what: string, trusted: number): Step[] {
   const uid = uidOf(f, owner);
   const gid = gidOf(f, group);
   if (uid === undefined) throw new PlanError(`user "${owner}" (owner of ${p}) does not exist`, "create the JailedUser first (the SftpJailHost component orders this for you)");
   if (gid === undefined) throw new PlanError(`group "${group}" (group of ${p}) does not exist`, "create the SftpGroup first");
   const s = stat(f, p);
-  if (!s.exists) return [cmd(`create ${what} ${p} (${owner}:${group} ${mode})`, ["install", "-d", "-m", mode, "-o", owner, "-g", group, p], { paths: [p] })];
+  const set = (d: string) => [step(d, [p], hp.dir(p, trusted, owner, group, mode))];
+  if (!s.exists) return set(`create ${what} ${p} (${owner}:${group} ${mode})`);
   if (s.type !== "directory") throw new PlanError(`${p} exists and is not a directory`, `move it away or choose another path`);
-  const steps: Step[] = [];
-  if (s.uid !== uid || s.gid !== gid) steps.push(cmd(`set owner of ${p} to ${owner}:${group}`, ["chown", `${owner}:${group}`, p], { paths: [p] }));
-  if (octal(s.mode) !== mode) steps.push(cmd(`set mode of ${p} to ${mode}`, ["chmod", mode, p], { paths: [p] }));
-  return steps;
+  const wrongOwner = s.uid !== uid || s.gid !== gid;
+  const wrongMode = octal(s.mode) !== mode;
+  if (wrongOwner && wrongMode) return set(`set owner of ${p} to ${owner}:${group} and mode to ${mode}`);
+  if (wrongOwner) return set(`set owner of ${p} to ${owner}:${group}`);
+  if (wrongMode) return set(`set mode of ${p} to ${mode}`);
+  return [];
 }
 
 /**
@@ -97,16 +113,23 @@ export function planChroot(d: ChrootDesired, f: HostFacts): { steps: Plan; creat
   const anc = ancestorSteps(d, f);
   const adopted = !!f.paths[d.path]?.exists;
   const createdSubdirs = d.subdirs.filter((sub) => !f.paths[`${d.path}/${sub.path}`]?.exists).map((sub) => sub.path);
-  const steps = [...anc.steps, ...dirSteps(d.path, "root", d.group, d.mode, f, "chroot")];
-  for (const sub of d.subdirs) {
-    const full = `${d.path}/${sub.path}`;
-    // Intermediate components of a nested subdir are the jail's own structure: root-owned, like the chroot.
+  const jail = depth(d.path);
+  const steps = [...anc.steps, ...dirSteps(d.path, "root", d.group, d.mode, f, "chroot", jail - 1)];
+  // Parents before children, so a listed directory is converged once, with its own owner, before anything below it.
+  const listed = new Set(d.subdirs.map((s) => s.path));
+  const made = new Set<string>();
+  for (const sub of [...d.subdirs].sort((a, b) => a.path.split("/").length - b.path.split("/").length)) {
+    // Intermediate components that are not listed themselves are the jail's own structure: root-owned, like the
+    // chroot. Listed ones get their listed owner from their own entry (never reset to root here).
     const parts = sub.path.split("/");
     for (let i = 1; i < parts.length; i++) {
-      const mid = `${d.path}/${parts.slice(0, i).join("/")}`;
-      if (!(f.paths[mid]?.exists)) steps.push(cmd(`create ${mid}`, ["install", "-d", "-m", "0755", "-o", "root", "-g", "root", mid], { paths: [mid] }));
+      const rel = parts.slice(0, i).join("/");
+      const mid = `${d.path}/${rel}`;
+      if (listed.has(rel) || made.has(rel) || f.paths[mid]?.exists) continue;
+      made.add(rel);
+      steps.push(step(`create ${mid}`, [mid], hp.dir(mid, jail, "root", "root", "0755")));
     }
-    steps.push(...dirSteps(full, sub.owner, sub.group, sub.mode, f, "writable directory"));
+    steps.push(...dirSteps(`${d.path}/${sub.path}`, sub.owner, sub.group, sub.mode, f, "writable directory", jail));
   }
   return { steps, createdAncestors: anc.created, adopted, createdSubdirs };
 }
@@ -131,25 +154,24 @@ export function planChrootDelete(
   stamp: string,
 ): Plan {
   if (d.adopted) return planAdoptedChrootDelete(d.path, d.createdSubdirs ?? []);
-  const p = quoteArg(d.path);
+  const jail = depth(d.path);
   if (d.onDelete === "delete") {
-    if (d.path.split("/").filter(Boolean).length < 2) throw new PlanError(`refusing to delete ${d.path} recursively`, "use a deeper chroot path");
-    return [
-      cmd(`delete ${d.path} and everything in it (onDelete: "delete")`, ["rm", "-rf", "--one-file-system", "--", d.path], { paths: [d.path] }),
-      ...removeAncestors(d.createdAncestors),
-    ];
+    if (jail < 2) throw new PlanError(`refusing to delete ${d.path} recursively`, "use a deeper chroot path");
+    return [step(`delete ${d.path} and everything in it (onDelete: "delete")`, [d.path], hp.rmtree(d.path, jail - 1)), ...removeAncestors(d.createdAncestors)];
   }
   const dest = `${RETAIN_DIR}/${d.path.slice(1).replace(/\//g, "_")}.${stamp}`;
-  const subs = [...d.subdirs].reverse().flatMap((s) => {
-    const parts = s.path.split("/");
-    return parts.map((_, i) => quoteArg(`${d.path}/${parts.slice(0, parts.length - i).join("/")}`));
-  });
+  // Deepest first; each one only if it is an empty real directory (a swapped one stays, and so the jail is retained).
+  const subs = [...new Set(d.subdirs.flatMap((s) => s.path.split("/").map((_, i, parts) => parts.slice(0, i + 1).join("/"))))]
+    .sort((a, b) => b.split("/").length - a.split("/").length)
+    .map((s) => `${hp.rmdir(`${d.path}/${s}`, jail)} || true`);
+  const retainParent = RETAIN_DIR.slice(0, RETAIN_DIR.lastIndexOf("/"));
   const script = [
-    `if [ -d ${p} ]; then`,
-    ...(subs.length ? [`  rmdir ${subs.join(" ")} 2>/dev/null || true`] : []),
-    `  if ! rmdir ${p} 2>/dev/null; then`,
-    `    ${quote(["install", "-d", "-m", "0700", "-o", "root", "-g", "root", RETAIN_DIR])}`,
-    `    ${quote(["mv", "--", d.path, dest])}`,
+    `if [ -d ${quoteArg(d.path)} ]; then`,
+    ...subs.map((l) => `  ${l}`),
+    `  if ! ${hp.rmdir(d.path, jail - 1)}; then`,
+    `    ${hp.dir(retainParent, depth(retainParent) - 1, "root", "root", "0755")}`,
+    `    ${hp.dir(RETAIN_DIR, depth(RETAIN_DIR) - 1, "root", "root", "0700")}`,
+    `    ${hp.mvdir(d.path, jail - 1, dest)}`,
     `    echo ${quoteArg(`retained files of ${d.path} in ${dest}`)} >&2`,
     "  fi",
     "fi",
@@ -164,11 +186,11 @@ export function planChrootDelete(
  */
 export function planAdoptedChrootDelete(path: string, createdSubdirs: string[]): Plan {
   if (!createdSubdirs.length) return [];
-  const dirs = [...createdSubdirs].sort((a, b) => b.split("/").length - a.split("/").length).map((s) => quoteArg(`${path}/${s}`));
+  const dirs = [...createdSubdirs].sort((a, b) => b.split("/").length - a.split("/").length);
   return [
     {
       description: `remove the empty subdirectories sftp-jail created in ${path} (${createdSubdirs.join(", ")}); the adopted jail itself stays`,
-      script: `for sj_d in ${dirs.join(" ")}; do rmdir "$sj_d" 2>/dev/null || true; done`,
+      script: dirs.map((s) => `{ ${hp.rmdir(`${path}/${s}`, depth(path))} || true; }`).join("\n"),
       effects: { paths: createdSubdirs.map((s) => `${path}/${s}`) },
     },
   ];
@@ -176,6 +198,6 @@ export function planAdoptedChrootDelete(path: string, createdSubdirs: string[]):
 
 function removeAncestors(created: string[]): Step[] {
   if (!created.length) return [];
-  const rev = [...created].reverse().map(quoteArg).join(" ");
-  return [{ description: `remove directories created for the chroot (${created.join(", ")}) if empty`, script: `for a in ${rev}; do rmdir "$a" 2>/dev/null || true; done`, effects: { paths: created } }];
+  const script = [...created].reverse().map((a) => `{ ${hp.rmdir(a, depth(a) - 1)} || true; }`).join("\n");
+  return [{ description: `remove directories created for the chroot (${created.join(", ")}) if empty`, script, effects: { paths: created } }];
 }

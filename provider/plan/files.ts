@@ -5,6 +5,7 @@
  */
 import { Step } from "./types";
 import { quote, quoteArg } from "../util/shell";
+import { hp } from "../util/hostpath";
 
 export interface FileSpec {
   path: string;
@@ -19,21 +20,28 @@ export const backupPath = (path: string) => `${path}.sftp-jail.bak`;
 /**
  * Writes `spec` atomically; `validate`, if given, runs with `%s` replaced by the temp file and must exit 0.
  * `backup: false` skips the .bak copy (for files nothing ever reverts, such as key files).
+ *
+ * Root writes only into a directory whose whole chain is root's (util/hostpath.ts walks it without following a
+ * symlink, and refuses otherwise); everything after the walk names plain files in that pinned directory, so no path
+ * is resolved again. The rename replaces whatever name is there (a symlink included) without following it.
  */
 export function atomicWrite(spec: FileSpec, description: string, validate?: string[], opts: { backup?: boolean } = {}): Step {
-  const tmp = `${spec.path}.sftp-jail.tmp`;
+  const name = spec.path.slice(spec.path.lastIndexOf("/") + 1);
+  const tmp = `./${name}.sftp-jail.tmp`;
+  const here = `./${name}`;
   const b64 = Buffer.from(spec.content, "utf8").toString("base64");
   const lines = [
+    hp.enterParent(spec.path),
     `rm -f ${quoteArg(tmp)}`,
     `printf '%s' ${quoteArg(b64)} | base64 -d > ${quoteArg(tmp)}`,
-    quote(["chown", `${spec.owner}:${spec.group}`, tmp]),
+    quote(["chown", "-h", `${spec.owner}:${spec.group}`, tmp]),
     quote(["chmod", spec.mode.toString(8).padStart(4, "0"), tmp]),
     ...(validate ? [`${quote(validate.map((a) => (a === "%s" ? tmp : a)))} || { rc=$?; rm -f ${quoteArg(tmp)}; exit $rc; }`] : []),
-    ...(opts.backup === false ? [] : [`if [ -e ${quoteArg(spec.path)} ]; then cp -p ${quoteArg(spec.path)} ${quoteArg(backupPath(spec.path))}; fi`]),
+    ...(opts.backup === false ? [] : [`if [ -e ${quoteArg(here)} ]; then cp -p ${quoteArg(here)} ${quoteArg(`./${backupPath(name)}`)}; fi`]),
     quote(["sync", tmp]) + " 2>/dev/null || true",
-    quote(["mv", "-f", tmp, spec.path]),
+    quote(["mv", "-f", tmp, here]),
   ];
-  return { description, script: lines.join(" && "), effects: { paths: [spec.path, tmp, backupPath(spec.path)] } };
+  return { description, script: `( ${lines.join(" && ")} )`, effects: { paths: [spec.path, `${spec.path}.sftp-jail.tmp`, backupPath(spec.path)] } };
 }
 
 /** Restores the backup an {@link atomicWrite} kept (or removes the file if there was none before). */

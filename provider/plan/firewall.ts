@@ -697,26 +697,113 @@ function backupStep(name: string, t: Target, facts: HostFacts): Step {
     };
   }
   const save = `${iptBin(t, facts)}-save`;
+  const nt = nftOfIptables(t, facts);
+  // iptables-nft keeps the table in nft: which of its chains exist (or that it does not) is part of "as it was",
+  // since the change (or iptables-restore) creates the table and its built-in chains on demand.
+  const chains = nt
+    ? ` && { if command -v nft >/dev/null && ${quote(["nft", "list", "table", ...nt])} >/dev/null 2>&1; then echo table; ${NFT_CHAINS(nt)}; else echo none; fi; } > ${quoteArg(backupFile(name, t) + ".chains")}`
+    : "";
   return {
     description: `save ${save} filter table for revert`,
-    effects: { paths: [backupFile(name, t)] },
-    script: `${mk} && { ${quote([save, "-c", "-t", "filter"])} 2>/dev/null || true; } > ${f}`,
+    effects: { paths: [backupFile(name, t), backupFile(name, t) + ".chains"] },
+    script: `${mk} && { ${quote([save, "-c", "-t", "filter"])} 2>/dev/null || true; } > ${f}${chains}`,
   };
 }
 
-function revertStep(d: RuleDesired, t: Target, facts: HostFacts): Step {
+/** Chain names of an nft table, one per line (from `nft list table`, whose chain lines read "\tchain NAME {"). */
+const NFT_CHAINS = (nt: [string, string]) => `${quote(["nft", "list", "table", ...nt])} 2>/dev/null | sed -n 's/^[[:space:]]*chain \\([^ ]*\\) {$/\\1/p'`;
+
+/** The nft table iptables-nft keeps a target's filter table in (`ip filter` / `ip6 filter`), or undefined. */
+function nftOfIptables(t: Target, facts: HostFacts): [string, string] | undefined {
+  if (t.backend !== "iptables" || facts.firewall.iptablesVariant !== "nf_tables") return undefined;
+  return [t.family === "ipv6" ? "ip6" : "ip", "filter"];
+}
+
+/** The nft table a target lives in: its own (nftables), iptables-nft's (`ip`/`ip6 filter`), or none (legacy). */
+export function nftTableOf(t: Target, facts: HostFacts): [string, string] | undefined {
+  if (t.backend === "nftables") return t.table.split(" ") as [string, string];
+  return nftOfIptables(t, facts);
+}
+
+/** One nft table as `nft -j list ruleset` showed it. */
+function nftObjects(facts: HostFacts, [fam, name]: [string, string]) {
+  const rs = parseNft(facts.firewall.nft);
+  return {
+    exists: !!rs?.tables.some((t) => t.family === fam && t.name === name),
+    chains: (rs?.chains ?? []).filter((c) => c.family === fam && c.table === name).map((c) => c.name),
+    rules: (rs?.rules ?? []).filter((r) => r.family === fam && r.table === name),
+    others: rs?.others[`${fam} ${name}`] ?? 0,
+  };
+}
+
+/**
+ * What a change created in nft (the target's table, or chains of it), from the facts before and after it: destroy
+ * removes exactly these again once they are empty, so the ruleset is as it was before sftp-jail. "table" or
+ * "chain:<name>". Empty for iptables-legacy (its tables cannot be removed) and when nft is not installed.
+ */
+export function createdObjects(t: Target, before: HostFacts, after: HostFacts): string[] {
+  const nt = nftTableOf(t, after);
+  if (!nt || before.firewall.nft === null || after.firewall.nft === null) return [];
+  const b = nftObjects(before, nt);
+  const a = nftObjects(after, nt);
+  if (!a.exists) return [];
+  if (!b.exists) return ["table"];
+  return a.chains.filter((c) => !b.chains.includes(c)).map((c) => `chain:${c}`);
+}
+
+/**
+ * The revert of a change: `inverse` says what the change did to the chain — inserted our rule (`added`), removed these
+ * rules (`removed`, with their 1-based positions). iptables: when every removed rule was in the target chain, the exact
+ * inverse (delete what was inserted, re-insert what was removed where it was) is run; iptables-nft's restore would
+ * re-create the whole table (new handles, a new place in `nft list ruleset`). Otherwise the saved table is restored.
+ */
+function revertStep(
+  d: RuleDesired,
+  t: Target,
+  facts: HostFacts,
+  inverse?: { added: boolean; removed: Array<{ at: number; args: string[]; chain: string }>; tableExisted?: boolean; chainExisted?: boolean },
+): Step {
   const f = quoteArg(backupFile(d.name, t));
   if (t.backend === "nftables") {
+    if (inverse?.added && inverse.removed.length === 0) {
+      // A pure insert: delete the rule(s) carrying our comment (found by handle now), then the table or chain the
+      // change created. Loading the saved table instead would re-create it (a new place in `nft list ruleset`).
+      const [fam, tbl] = t.table.split(" ");
+      const sed = `s/.* comment "${commentOf(d.name).replace(/\./g, "\\.")}" # handle \\([0-9][0-9]*\\)$/\\1/p`;
+      const del = `for h in $(${quote(["nft", "-a", "list", "chain", fam, tbl, t.chain])} 2>/dev/null | sed -n ${quoteArg(sed)}); do ${quote(["nft", "delete", "rule", fam, tbl, t.chain, "handle"])} "$h" || sj_failed=1; done; [ -z "\${sj_failed:-}" ]`;
+      const created = !inverse.tableExisted ? [quote(["nft", "delete", "table", fam, tbl])] : !inverse.chainExisted ? [quote(["nft", "delete", "chain", fam, tbl, t.chain])] : [];
+      return { description: `remove ${commentOf(d.name)} from nft table ${t.table} again`, script: [del, ...created].join(" && "), effects: FIREWALL };
+    }
     return { description: `restore nft table ${t.table} as it was`, script: quote(["nft", "-f", backupFile(d.name, t)]), effects: FIREWALL };
   }
   const bin = iptBin(t, facts);
-  // Without a saved filter table (it did not exist), removing our rule is the exact inverse.
   const del = `while ${quote([bin, "-w", "-t", "filter", "-D", t.chain, ...iptablesArgs(d, commentOf(d.name))])} 2>/dev/null; do :; done`;
-  return {
-    description: `restore the ${bin} filter table as it was`,
-    effects: FIREWALL,
-    script: `if grep -q '^\\*filter' ${f}; then ${quote([`${bin}-restore`, "-w", "-c"])} < ${f}; else ${del}; fi`,
-  };
+  const exact = inverse && inverse.removed.every((r) => r.chain === t.chain);
+  const reinsert = exact
+    ? [...inverse.removed].sort((a, b) => a.at - b.at).map((r) => quote([bin, "-w", "-t", "filter", "-I", t.chain, r.at, ...r.args]))
+    : [];
+  const restore = exact
+    ? [...(inverse.added ? [del] : []), ...reinsert].join(" && ") || "true"
+    : // Without a saved filter table (it did not exist), removing our rule is the exact inverse.
+      `if grep -q '^\\*filter' ${f}; then ${quote([`${bin}-restore`, "-w", "-c"])} < ${f}; else ${del}; fi`;
+  const nt = nftOfIptables(t, facts);
+  if (!nt) return { description: `restore the ${bin} filter table as it was`, script: restore, effects: FIREWALL };
+  // iptables-nft: then remove what the change or the restore created in nft — the table itself when it was not there
+  // (and holds no rule now), else the (empty) chains that were not there. `nft delete chain` refuses a chain with rules.
+  const chainsFile = quoteArg(backupFile(d.name, t) + ".chains");
+  const prune = [
+    `if command -v nft >/dev/null && [ -s ${chainsFile} ]; then`,
+    `if [ "$(head -n 1 ${chainsFile})" = none ]; then`,
+    `if ! ${quote([`${bin}-save`, "-t", "filter"])} 2>/dev/null | grep -q '^-A'; then ${quote(["nft", "delete", "table", ...nt])} 2>/dev/null || true; fi;`,
+    `else for c in $(${NFT_CHAINS(nt)}); do tail -n +2 ${chainsFile} | grep -qxF -- "$c" || ${quote(["nft", "delete", "chain", ...nt])} "$c" 2>/dev/null || true; done; fi;`,
+    "fi",
+  ].join(" ");
+  return { description: `restore the ${bin} filter table as it was`, script: `{ ${restore}; } && ${prune}`, effects: FIREWALL };
+}
+
+/** The rules a plan deletes (ours, or the adopted one being replaced), each with its 1-based place in its chain. */
+function removedRules(loc: Located): Array<{ at: number; args: string[]; chain: string }> {
+  return loc.ours.map((r) => ({ at: loc.rules.indexOf(r) + 1, args: r.args ?? [], chain: loc.rules.includes(r) ? r.chain : "" }));
 }
 
 function deleteSteps(loc: Located, facts: HostFacts): Step[] {
@@ -800,18 +887,39 @@ export function planRuleConverge(d: RuleDesired, facts: HostFacts, previous?: Ba
   if (loc.inPosition && loc.matchesSpec) return { steps: [], revert: [], what, located: loc };
   refuseSshCut(d, facts);
   const steps = [backupStep(d.name, target, facts), ...deleteSteps(loc, facts), ...insertSteps(d, loc, facts)];
-  return { steps, revert: [revertStep(d, target, facts)], what, located: loc };
+  const inverse = { added: true, removed: removedRules(loc), tableExisted: loc.tableExists, chainExisted: loc.chainExists };
+  return { steps, revert: [revertStep(d, target, facts, inverse)], what, located: loc };
 }
 
 /**
  * Removes exactly our rule(s). On nftables, a table left with nothing but the one empty, accept-policy base chain
  * sftp-jail would have created is removed too (it filters nothing), so destroy leaves the ruleset as it found it.
  */
-export function planRuleDelete(d: RuleDesired, target: Target, facts: HostFacts): FirewallPlan {
+export function planRuleDelete(d: RuleDesired, target: Target, facts: HostFacts, created?: string[]): FirewallPlan {
   const loc = locate(d, target, facts);
   const what = `removing firewall rule ${commentOf(d.name)} from ${target.backend} ${target.table} ${target.chain}`;
   if (!loc.ours.length) return { steps: [], revert: [], what };
   const steps = [backupStep(d.name, target, facts), ...deleteSteps(loc, facts)];
+  const revert = [revertStep(d, target, facts, { added: false, removed: removedRules(loc) })];
+  const nt = nftTableOf(target, facts);
+  if (created && nt) {
+    // Exactly what this rule's changes created (see createdObjects), once nothing but our rules is in it.
+    const o = nftObjects(facts, nt);
+    // Rules that stay after ours go (iptables-nft: judged on iptables-save, which names our comment the same way).
+    const rules: Array<{ chain: string; comment: string | null }> =
+      target.backend === "nftables"
+        ? o.rules.map((r) => ({ chain: r.chain, comment: r.comment ?? null }))
+        : (parseIptablesSave(iptSave(target, facts))?.rules ?? []).map((r) => ({ chain: r.chain, comment: iptablesRule(r.args, "ipv4").comment }));
+    const left = (chain?: string) => rules.filter((r) => (chain === undefined || r.chain === chain) && r.comment !== commentOf(d.name)).length;
+    if (created.includes("table") && o.exists && left() === 0 && o.others === 0) {
+      steps.push(cmd(`delete nft table ${nt.join(" ")} (sftp-jail created it; now empty)`, ["nft", "delete", "table", ...nt]));
+    } else {
+      for (const c of created.filter((x) => x.startsWith("chain:")).map((x) => x.slice(6))) {
+        if (o.chains.includes(c) && left(c) === 0) steps.push(cmd(`delete nft chain ${nt.join(" ")} ${c} (sftp-jail created it; now empty)`, ["nft", "delete", "chain", ...nt, c]));
+      }
+    }
+    return { steps, revert, what };
+  }
   if (target.backend === "nftables" && loc.nft) {
     const onlyOurs = loc.nft.rules === loc.ours.length && loc.nft.others === 0;
     const c = loc.nft.chains;
@@ -821,7 +929,7 @@ export function planRuleDelete(d: RuleDesired, target: Target, facts: HostFacts)
       steps.push(cmd(`delete nft table ${target.table} (now empty)`, ["nft", "delete", "table", fam, tbl]));
     }
   }
-  return { steps, revert: [revertStep(d, target, facts)], what };
+  return { steps, revert, what };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -843,22 +951,76 @@ export function persistPath(t: Target, facts: HostFacts): string {
   throw new PlanError(`persist: do not know where ${facts.os.prettyName} keeps its saved ${t.backend} ruleset`, "set persist: false and save the ruleset with your distribution's tool");
 }
 
+/** Where sftp-jail keeps, per persistence file, the file as it was before it first wrote it (survives reboots). */
+export const PERSIST_STATE = "/var/lib/sftp-jail/firewall";
+
+/** The bookkeeping files of one persistence file: `<key>.orig` (or `.absent`, `.mkdir`), `.rules/<name>`, `.sha256`. */
+function persistState(path: string) {
+  const k = `${PERSIST_STATE}/${path.replace(/^\//, "").replace(/\//g, "_")}`;
+  return { orig: `${k}.orig`, absent: `${k}.absent`, mkdir: `${k}.mkdir`, rules: `${k}.rules`, sha: `${k}.sha256` };
+}
+
+/** Records the sha256 of what sftp-jail just wrote, so a later restore can tell whether anyone edited the file since. */
+const recordSha = (path: string) => `sha256sum < ${quoteArg(path)} | cut -c1-64 > ${quoteArg(persistState(path).sha)}`;
+
 /**
  * Writes the live ruleset where the distro loads it at boot, atomically (temp file, then rename), after the change
  * was confirmed. nftables: every native table as "table X / delete table X / listing", so loading it replaces those
  * tables without flushing iptables-nft's or anyone else's; checked with `nft -c` before the rename.
+ *
+ * `rule` (a rule with `persist`): registers it as a user of the file, and before sftp-jail first writes the file keeps
+ * it as it was (or notes it was absent), so that {@link planUnpersist} can put it back byte for byte.
+ * Without `rule`, `onlyIfMentions`: re-saves only if the saved file mentions that text (a rule without persist that
+ * another rule's persist saved while it existed; when it goes, the file is re-saved so a reboot does not bring it back).
  */
-export function planPersist(t: Target, facts: HostFacts, onlyIfMentions?: string): Plan {
+export function planPersist(t: Target, facts: HostFacts, onlyIfMentions?: string, rule?: string): Plan {
   const path = persistPath(t, facts);
-  const steps = planPersistTo(path, t, facts);
+  const st = persistState(path);
+  const base = planPersistTo(path, t, facts);
+  if (rule !== undefined) {
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    const keep = [
+      quote(["install", "-d", "-m", "0700", PERSIST_STATE]),
+      `{ [ -e ${quoteArg(st.orig)} ] || [ -e ${quoteArg(st.absent)} ] || if [ -e ${quoteArg(path)} ]; then ${quote(["cp", "-p", path, st.orig])}; else : > ${quoteArg(st.absent)} && { [ -d ${quoteArg(dir)} ] || : > ${quoteArg(st.mkdir)}; }; fi; }`,
+      quote(["install", "-d", "-m", "0700", st.rules]),
+      `: > ${quoteArg(`${st.rules}/${rule}`)}`,
+    ].join(" && ");
+    return base.map((x) => ({ description: x.description, script: `${keep} && ${x.script} && ${recordSha(path)}`, effects: { paths: [...(x.effects.paths ?? []), `${st.rules}/${rule}`, st.sha] } }));
+  }
+  const steps = base.map((x) => ({ ...x, script: `${x.script} && { if [ -e ${quoteArg(st.sha)} ]; then ${recordSha(path)}; fi; }` }));
   if (onlyIfMentions === undefined) return steps;
-  // A rule without persist can still sit in the saved file (another rule's persist saved the live ruleset while it
-  // existed); when it goes, the file is re-saved so a reboot does not bring it back. A false match only re-saves.
-  return steps.map((st) => ({
-    description: `${st.description} (it still mentions ${onlyIfMentions})`,
-    effects: st.effects,
-    script: `if grep -qF -- ${quoteArg(onlyIfMentions)} ${quoteArg(path)} 2>/dev/null; then ${st.script}; fi`,
+  return steps.map((x) => ({
+    description: `${x.description} (it still mentions ${onlyIfMentions})`,
+    script: `if grep -qF -- ${quoteArg(onlyIfMentions)} ${quoteArg(path)} 2>/dev/null; then ${x.script}; fi`,
+    effects: x.effects,
   }));
+}
+
+/**
+ * Rule `rule` no longer wants the ruleset persisted (destroyed, or persist turned off). When it was the file's last
+ * sftp-jail user and nobody edited the file since sftp-jail last wrote it, the file goes back to exactly what it was
+ * before sftp-jail first wrote it (byte for byte, owner and mode; removed if there was none). Otherwise the live
+ * ruleset (now without the rule) is saved again, as before.
+ */
+export function planUnpersist(t: Target, facts: HostFacts, rule: string): Plan {
+  const path = persistPath(t, facts);
+  const st = persistState(path);
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  const tmp = `${path}.sftp-jail.tmp`;
+  const save = planPersistTo(path, t, facts).map((x) => x.script).join(" && ");
+  const restore = [
+    `if [ -e ${quoteArg(st.orig)} ]; then ${quote(["cp", "-p", st.orig, tmp])} && ${quote(["mv", "-f", tmp, path])};`,
+    `else rm -f ${quoteArg(path)} && { [ ! -e ${quoteArg(st.mkdir)} ] || rmdir ${quoteArg(dir)} 2>/dev/null || true; }; fi`,
+  ].join(" ");
+  const forget = quote(["rm", "-rf", st.orig, st.absent, st.mkdir, st.rules, st.sha]);
+  const script = [
+    `rm -f ${quoteArg(`${st.rules}/${rule}`)};`,
+    `if [ -e ${quoteArg(st.sha)} ] && [ -z "$(ls -A ${quoteArg(st.rules)} 2>/dev/null)" ]; then`,
+    `if [ "$(sha256sum < ${quoteArg(path)} 2>/dev/null | cut -c1-64)" = "$(cat ${quoteArg(st.sha)})" ]; then ${restore};`,
+    `else ${save}; fi && ${forget};`,
+    `else ${save} && { if [ -e ${quoteArg(st.sha)} ]; then ${recordSha(path)}; fi; }; fi`,
+  ].join(" ");
+  return [{ description: `put ${path} back as it was before sftp-jail, or save the ruleset without ${COMMENT_PREFIX}${rule}`, script, effects: { paths: [path, tmp, dir, st.orig, st.absent, st.mkdir, st.rules, st.sha] } }];
 }
 
 function planPersistTo(path: string, t: Target, facts: HostFacts): Plan {

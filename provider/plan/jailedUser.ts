@@ -6,6 +6,7 @@
 import { HostFacts, NON_LOGIN_SHELLS } from "../observe/facts";
 import { privilegedGroup } from "./envelope";
 import { atomicWrite } from "./files";
+import { depth, hp } from "../util/hostpath";
 import { Plan, PlanError, Step, cmd } from "./types";
 
 export const DEFAULT_KEYS_DIR = "/etc/ssh/sftp-jail/authorized_keys";
@@ -165,7 +166,8 @@ function keySteps(d: UserDesired, f: HostFacts): Step[] {
   const steps: Step[] = [];
   const missingDirs = [d.keysDir.split("/").slice(0, -1).join("/"), d.keysDir].filter((p) => p && !f.paths[p]?.exists);
   if (missingDirs.length) {
-    steps.push(cmd(`create ${missingDirs.join(", ")} (root:root 0755)`, ["install", "-d", "-m", "0755", "-o", "root", "-g", "root", ...missingDirs], { paths: missingDirs }));
+    // Created one component at a time in pinned, root-only parents (util/hostpath.ts), never through a symlink.
+    steps.push({ description: `create ${missingDirs.join(", ")} (root:root 0755)`, script: missingDirs.map((p) => hp.dir(p, depth(p) - 1, "root", "root", "0755")).join(" && "), effects: { paths: missingDirs } });
   }
   steps.push(atomicWrite({ path, content: want, mode: 0o644, owner: "root", group: "root" }, `write ${d.authorizedKeys.length} authorized key(s) of ${d.name} to ${path}`, undefined, { backup: false }));
   return steps;
@@ -184,6 +186,6 @@ export function planUserDelete(d: Pick<UserDesired, "name" | "keysDir" | "author
   }
   const path = keyFile(d);
   // An adopted key file is the admin's (or the user's): it stays.
-  if (!d.authorizedKeysFile && f.files[path] !== undefined) steps.push(cmd(`remove ${path}`, ["rm", "-f", "--", path], { paths: [path] }));
+  if (!d.authorizedKeysFile && f.files[path] !== undefined) steps.push({ description: `remove ${path}`, script: hp.rm(path, depth(path) - 1), effects: { paths: [path] } });
   return steps;
 }

@@ -15,7 +15,8 @@
  */
 import { HostFacts } from "../observe/facts";
 import { backupPath, atomicWrite, removeWithBackup } from "./files";
-import { Effects, Plan, PlanError, Step } from "./types";
+import { Effects, NO_EFFECTS, Plan, PlanError, Step } from "./types";
+import { hp } from "../util/hostpath";
 
 /** Checks and reloads of sshd: they change its running configuration, no account, group or path. */
 const SSHD: Effects = { service: "sshd" };
@@ -31,12 +32,15 @@ import {
   blockPath,
   findSubsystem,
   isTransformed,
+  mainFileMode,
   mainIncludes,
   parseBlock,
   parseBlockPath,
   renderBlock,
+  splitRegion,
   transformMain,
   untransformMain,
+  withRegion,
 } from "./sshdRender";
 import { ConfigBlock, adoptionChanges, blockText, blocksFor, droppedByAdoption, editBlock, findMatchBlocks, matchLabel, replaceBlock } from "./sshdAdopt";
 
@@ -60,20 +64,56 @@ export interface BlockPlan {
   content: string;
 }
 
-/** The planner's view of our block files on the host: path → wants Subsystem internal-sftp. */
-function ourBlocks(facts: HostFacts): Map<string, boolean> {
+/** Our drop-in block files on the host: path → wants Subsystem internal-sftp. */
+function dropinBlocks(facts: HostFacts): Map<string, boolean> {
   const m = new Map<string, boolean>();
   for (const f of facts.sshd.dropins) if (parseBlockPath(f.path)) m.set(f.path, parseBlock(f.content).wantsSubsystem);
   return m;
 }
 
+/** Our blocks in the main file's sftp-jail region (hosts without Include): path → wants Subsystem internal-sftp. */
+function regionBlocks(main: string): Map<string, boolean> {
+  return new Map(splitRegion(main).blocks.map((b) => [b.path, parseBlock(b.content).wantsSubsystem]));
+}
+
+/** Every block of ours on the host, wherever it lives. */
+function ourBlocks(facts: HostFacts): Map<string, boolean> {
+  return new Map([...dropinBlocks(facts), ...regionBlocks(facts.sshd.main?.content ?? "")]);
+}
+
+/** Oldest OpenSSH for blocks in drop-ins: a Match in an Included file ends with that file only since 8.2. */
+const MIN_DROPIN = { major: 8, minor: 2 };
+/**
+ * Oldest OpenSSH for blocks in the main file: 8.0 (RHEL 8), the oldest generation still in vendor support. Nothing
+ * older can be tested here, and the operator and jail checks rely on `sshd -T -C` with user, host, addr, laddr, lport.
+ */
+const MIN_MAIN = { major: 8, minor: 0 };
+const older = (o: { major: number; minor: number }, min: { major: number; minor: number }) => o.major < min.major || (o.major === min.major && o.minor < min.minor);
+
+/**
+ * Where this host's blocks live: in drop-ins when the main file includes sshd_config.d before its first Match and
+ * OpenSSH is 8.2 or newer; otherwise in a region at the end of the main file (see REGION_BEGIN).
+ */
+export function blockHome(facts: HostFacts): "dropin" | "main" {
+  const o = facts.openssh;
+  const main = facts.sshd.main?.content ?? "";
+  return mainFileMode(main) || (o !== null && older(o, MIN_DROPIN)) ? "main" : "dropin";
+}
+
+/** A block's text as it is on the host (its drop-in, or its part of the main file's region), or undefined. */
+export function blockContent(facts: HostFacts, path: string): string | undefined {
+  const f = facts.sshd.dropins.find((x) => x.path === path);
+  if (f) return f.content;
+  return splitRegion(facts.sshd.main?.content ?? "").blocks.find((b) => b.path === path)?.content;
+}
+
 function preconditions(facts: HostFacts, path: string | undefined): void {
   const o = facts.openssh;
   if (!o || !o.sshdPath) throw new PlanError("sshd (OpenSSH server) was not found on the host", "install openssh-server");
-  if (o.major < 8 || (o.major === 8 && o.minor < 2)) {
+  if (older(o, MIN_MAIN)) {
     throw new PlanError(
-      `OpenSSH ${o.version} is too old: SshdMatchBlock writes drop-in files, which need Include (OpenSSH 8.2 or newer)`,
-      "upgrade openssh-server to 8.2 or newer",
+      `OpenSSH ${o.version} is too old: sftp-jail needs OpenSSH ${MIN_MAIN.major}.${MIN_MAIN.minor} or newer (its lockout and jail checks rely on sshd -T -C)`,
+      `upgrade openssh-server to ${MIN_MAIN.major}.${MIN_MAIN.minor} or newer`,
     );
   }
   const main = facts.sshd.main;
@@ -111,6 +151,8 @@ export function subsystemScript(pristine: string, edited: string, root = ""): st
   return [
     "sj_want=0",
     `for f in ${quoteArg(root + DROPIN_DIR)}/[0-9][0-9]-sftp-jail-*.conf; do if [ -f "$f" ] && grep -qxF ${quoteArg(WANTS_SUBSYSTEM)} "$f"; then sj_want=1; fi; done`,
+    // Blocks in the main file's sftp-jail region (hosts without Include) count too.
+    `if grep -qxF ${quoteArg(WANTS_SUBSYSTEM)} ${m}; then sj_want=1; fi`,
     `sj_cur=$(sha256sum < ${m} | cut -d' ' -f1)`,
     `sj_put() { cp -p ${m} ${t} && printf '%s' "$1" | base64 -d > ${t} && mv -f ${t} ${m}; }`,
     `if [ $sj_want = 1 ]; then`,
@@ -226,15 +268,16 @@ function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edit
   const mainEdit = edits.find((e) => e.path === MAIN_CONFIG);
   const main = mainEdit ? mainEdit.after : (facts.sshd.main?.content ?? "");
   const realEdits = edits.filter((e) => e.before !== e.after);
-  const blocks = ourBlocks(facts);
   const current = new Map(facts.sshd.dropins.map((f) => [f.path, f.content]));
   const effective = changes.filter((c) => current.get(c.path) !== c.content);
 
-  const after = new Map(blocks);
+  // Blocks once this change is made: drop-ins with the changes applied, then the region of the main file as edited.
+  const after = dropinBlocks(facts);
   for (const c of changes) {
     if (c.content === undefined) after.delete(c.path);
     else after.set(c.path, parseBlock(c.content).wantsSubsystem);
   }
+  for (const [p, wants] of regionBlocks(main)) after.set(p, wants);
   const want = [...after.values()].some(Boolean);
   const pristine = isTransformed(main) ? untransformMain(main) : main;
   let edited = transformMain(pristine);
@@ -255,7 +298,8 @@ function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edit
   const mainNeeds = want ? main !== edited : main !== pristine;
   if (effective.length === 0 && !mainNeeds && realEdits.length === 0) return [[], [], []];
   // Only a file we write must be reachable through the Include; removing one needs just a sane configuration.
-  preconditions(facts, changes.find((c) => c.content !== undefined)?.path);
+  // Marker drop-ins (comment-only) need no Include: only a written block must be read by sshd.
+  preconditions(facts, changes.find((c) => c.content !== undefined && findMatchBlocks(c.content).length > 0)?.path);
 
   // Edited files go back last: the Subsystem settle works on the edited main file, then the original returns.
   const restoreEdits = realEdits.map((e) => restoreScript(e.path, true)).join("\n");
@@ -297,27 +341,75 @@ function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edit
 export function planBlock(d: BlockDesired, facts: HostFacts, op: Operator, previous?: { name: string; order: number }): BlockPlan {
   const path = blockPath(d.name, d.order);
   const content = renderBlock(d);
-  const changes: FileChange[] = [{ path, content }];
+  const writes: FileChange[] = [{ path, content }];
   const prevPath = previous ? blockPath(previous.name, previous.order) : undefined;
-  if (prevPath && prevPath !== path) changes.unshift({ path: prevPath, content: undefined });
-  for (const f of facts.sshd.dropins) {
-    const b = parseBlockPath(f.path);
-    if (b && b.name === d.name && f.path !== path && f.path !== prevPath) {
+  if (prevPath && prevPath !== path) writes.unshift({ path: prevPath, content: undefined });
+  for (const p of ourBlocks(facts).keys()) {
+    const b = parseBlockPath(p)!;
+    if (b.name === d.name && p !== path && p !== prevPath) {
       throw new PlanError(
-        `${f.path} already holds an sftp-jail block named "${d.name}" (order ${b.order})`,
-        `give this SshdMatchBlock another name, or remove the other resource (or that file, if it is a leftover)`,
+        `${blockHome(facts) === "main" ? `the sftp-jail region of ${MAIN_CONFIG}` : p} already holds an sftp-jail block named "${d.name}" (order ${b.order})`,
+        `give this SshdMatchBlock another name, or remove the other resource (or that block, if it is a leftover)`,
       );
     }
   }
-  const [steps, revert, cleanup] = planChanges(facts, op, changes);
-  return { steps, revert, cleanup, path, content };
+  const { changes, edits } = placement(facts, writes);
+  const [steps, revert, cleanup] = planChanges(facts, op, changes, edits);
+  return { steps: withBannerCheck(d, steps), revert, cleanup, path, content };
+}
+
+/**
+ * sshd sends the Banner file, as root, to every matching client before authentication. The schema allows only banner
+ * paths; here, on the host, before anything changes, the file must also be a root-owned regular file that group and
+ * others cannot write, reached through root-owned directories without a symlink (util/hostpath.ts).
+ */
+export function withBannerCheck(d: Pick<BlockDesired, "directives">, steps: Plan): Plan {
+  const banner = d.directives.Banner;
+  if (!steps.length || banner === undefined || banner === "none") return steps;
+  return [{ description: `check that the Banner ${banner} is a root-owned regular file in root-owned directories`, script: hp.fileOk(banner), effects: NO_EFFECTS }, ...steps];
 }
 
 /** Delete a block; the main file's Subsystem line goes back when no remaining block wants it. */
 export function planBlockDelete(name: string, order: number, facts: HostFacts, op: Operator): BlockPlan {
   const path = blockPath(name, order);
-  const [steps, revert, cleanup] = planChanges(facts, op, [{ path, content: undefined }]);
+  const { changes, edits } = placement(facts, [{ path, content: undefined }]);
+  const [steps, revert, cleanup] = planChanges(facts, op, changes, edits);
   return { steps, revert, cleanup, path, content: "" };
+}
+
+/**
+ * Turns block writes (path → content, or removal) into drop-in changes and, for the main file's region, one edit of
+ * the main file. Where the block belongs follows {@link blockHome}; a copy left in the other place (the admin added or
+ * removed the Include since) is removed in the same change, so a block is never in both.
+ */
+function placement(
+  facts: HostFacts,
+  writes: FileChange[],
+  handMain?: { rest: string; description: string },
+): { changes: FileChange[]; edits: FileEdit[] } {
+  const main = facts.sshd.main?.content ?? "";
+  const inMain = blockHome(facts) === "main";
+  const split = splitRegion(main);
+  const rest = handMain?.rest ?? split.rest;
+  const blocks = split.blocks;
+  const region = new Map(blocks.map((b) => [b.path, b.content]));
+  const changes: FileChange[] = [];
+  for (const w of writes) {
+    region.delete(w.path);
+    if (w.content !== undefined && inMain) {
+      region.set(w.path, w.content);
+      changes.push({ path: w.path, content: undefined });
+    } else changes.push(w);
+  }
+  const after = withRegion(rest, [...region].map(([path, content]) => ({ path, content })));
+  const region0 = withRegion("", blocks);
+  const regionChanged = withRegion("", [...region].map(([path, content]) => ({ path, content }))) !== region0;
+  const description = [
+    ...(handMain ? [handMain.description] : []),
+    ...(regionChanged ? [`update the sftp-jail region at the end of ${MAIN_CONFIG} (this sshd_config includes no sshd_config.d)`] : []),
+  ].join("; ");
+  const edits: FileEdit[] = after === main ? [] : [{ path: MAIN_CONFIG, before: main, after, description }];
+  return { changes, edits };
 }
 
 // ---- Hand-written blocks, adopted in place ---------------------------------------------------------------------------
@@ -331,16 +423,26 @@ export interface InPlace {
   written: string;
 }
 
-/** The text of a config file as observed: the main file or any drop-in. */
+/** The text of a config file as observed: the main file (without our region, which is never hand-written) or a drop-in. */
 function configText(facts: HostFacts, file: string): string | undefined {
-  if (file === MAIN_CONFIG) return facts.sshd.main?.content;
+  if (file === MAIN_CONFIG) return facts.sshd.main ? splitRegion(facts.sshd.main.content).rest : undefined;
   return facts.sshd.dropins.find((f) => f.path === file)?.content;
+}
+
+/**
+ * Drop-in changes and file edits for an edit of a hand-written file (its text as {@link configText} gave it) plus
+ * block writes: an edit of the main file and its region become ONE edit of the main file.
+ */
+function handPlacement(facts: HostFacts, file: string, before: string, after: string | undefined, description: string, writes: FileChange[]) {
+  if (file === MAIN_CONFIG) return placement(facts, writes, after === undefined ? undefined : { rest: after, description });
+  const p = placement(facts, writes);
+  return after === undefined ? p : { changes: p.changes, edits: [{ path: file, before, after, description }, ...p.edits] };
 }
 
 /** Config files a hand-written block can live in: the main file and drop-ins sshd reads that are not sftp-jail's. */
 function handFiles(facts: HostFacts): Array<{ path: string; content: string }> {
   const main = facts.sshd.main;
-  const out = main ? [{ path: MAIN_CONFIG, content: main.content }] : [];
+  const out = main ? [{ path: MAIN_CONFIG, content: splitRegion(main.content).rest }] : [];
   for (const f of facts.sshd.dropins) {
     if (!parseBlockPath(f.path) && f.path.endsWith(".conf") && (!main || mainIncludes(main.content, f.path))) out.push(f);
   }
@@ -430,17 +532,17 @@ export function planInPlace(
     );
   }
   const after = editBlock(content!, blocks[0], d.directives);
-  const edits: FileEdit[] = [{ path: at.file, before: content!, after, description: describeEdit(blocks[0], d.directives, at.file, d.match) }];
   const mainAfter = at.file === MAIN_CONFIG ? after : (facts.sshd.main?.content ?? "");
   const marker = blockPath(d.name, d.order);
-  const changes: FileChange[] = [
+  const writes: FileChange[] = [
     { path: marker, content: d.subsystemInternalSftp && !nativeInternalSftp(facts, mainAfter) ? renderMarker(d, at.file) : undefined },
   ];
   const prev = previous ? blockPath(previous.name, previous.order) : undefined;
-  if (prev && prev !== marker) changes.unshift({ path: prev, content: undefined });
+  if (prev && prev !== marker) writes.unshift({ path: prev, content: undefined });
+  const { changes, edits } = handPlacement(facts, at.file, content!, after, describeEdit(blocks[0], d.directives, at.file, d.match), writes);
   const [steps, revert, cleanup] = planChanges(facts, op, changes, edits);
   const written = blockText(after, d.match) ?? "";
-  return { steps, revert, cleanup, path: at.file, content: written, inPlace: { file: at.file, original: at.original ?? blocks[0].text, written } };
+  return { steps: withBannerCheck(d, steps), revert, cleanup, path: at.file, content: written, inPlace: { file: at.file, original: at.original ?? blocks[0].text, written } };
 }
 
 /**
@@ -456,12 +558,13 @@ export function planInPlaceRestore(
 ): BlockPlan {
   const content = configText(facts, at.file);
   const blocks = content === undefined ? [] : blocksFor(content, d.match);
-  const edits: FileEdit[] = [];
+  let after: string | undefined;
   if (blocks.length === 1) {
     const b = blocks[0];
-    const after = b.text === at.written ? replaceBlock(content!, b, at.original) : editBlock(content!, b, findMatchBlocks(at.original)[0]?.directives ?? {});
-    edits.push({ path: at.file, before: content!, after, description: `put the hand-written "${matchLabel(d.match)}" block in ${at.file} back as it was before sftp-jail adopted it` });
+    after = b.text === at.written ? replaceBlock(content!, b, at.original) : editBlock(content!, b, findMatchBlocks(at.original)[0]?.directives ?? {});
   }
-  const [steps, revert, cleanup] = planChanges(facts, op, [{ path: blockPath(d.name, d.order), content: undefined }], edits);
+  const description = `put the hand-written "${matchLabel(d.match)}" block in ${at.file} back as it was before sftp-jail adopted it`;
+  const { changes, edits } = handPlacement(facts, at.file, content ?? "", after, description, [{ path: blockPath(d.name, d.order), content: undefined }]);
+  const [steps, revert, cleanup] = planChanges(facts, op, changes, edits);
   return { steps, revert, cleanup, path: at.file, content: "" };
 }

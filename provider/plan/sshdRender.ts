@@ -248,3 +248,49 @@ export function mainIncludes(main: string, path: string): boolean {
   }
   return false;
 }
+
+// ---- Hosts whose main file includes no drop-ins (RHEL 8 and older defaults, many hand-kept configs) -----------------
+
+/**
+ * Where blocks live when the main file has no `Include` of sshd_config.d before its first Match: one region at the
+ * END of the main file, between these markers, holding each block exactly as its drop-in would read (a Match there
+ * runs to the end of the file, and nothing follows the region). Removing the last block removes the region, so the
+ * file is back byte for byte.
+ */
+export const REGION_BEGIN = "# BEGIN sftp-jail: Match blocks of SshdMatchBlock resources (this sshd_config includes no sshd_config.d)";
+/** The BEGIN marker when the file did not end with a newline: one was added before the region, and goes with it. */
+export const REGION_BEGIN_NL = `${REGION_BEGIN}; a final newline was added above`;
+export const REGION_END = "# END sftp-jail";
+/** The first line of a rendered block, and of an in-place adoption's marker (renderMarker in plan/sshd.ts). */
+const BLOCK_HEAD = /^# Managed by sftp-jail: SshdMatchBlock "([A-Za-z0-9_-]+)" \(order (\d+)\)/;
+
+/** True when blocks on this host must live in the main file: it includes no drop-in of ours before its first Match. */
+export function mainFileMode(main: string): boolean {
+  return !mainIncludes(main, blockPath("probe", 50));
+}
+
+/** The main file split into the admin's text (the region cut out) and our blocks in it (virtual drop-in paths). */
+export function splitRegion(main: string): { rest: string; blocks: Array<{ path: string; content: string }> } {
+  const lines = main.split("\n");
+  const begin = lines.findIndex((l) => l === REGION_BEGIN || l === REGION_BEGIN_NL);
+  if (begin < 0) return { rest: main, blocks: [] };
+  let end = lines.indexOf(REGION_END, begin + 1);
+  if (end < 0) end = lines.length - 1; // a region cut short by hand: everything after BEGIN was ours
+  const blocks: Array<{ path: string; lines: string[] }> = [];
+  for (const l of lines.slice(begin + 1, end)) {
+    const h = BLOCK_HEAD.exec(l);
+    if (h) blocks.push({ path: blockPath(h[1], Number(h[2])), lines: [] });
+    blocks[blocks.length - 1]?.lines.push(l);
+  }
+  let rest = [...lines.slice(0, begin), ...lines.slice(end + 1)].join("\n");
+  if (lines[begin] === REGION_BEGIN_NL && rest.endsWith("\n")) rest = rest.slice(0, -1);
+  return { rest, blocks: blocks.map((b) => ({ path: b.path, content: b.lines.join("\n") + "\n" })) };
+}
+
+/** The admin's text with our region (re)appended at the very end, blocks in drop-in order; no blocks, no region. */
+export function withRegion(rest: string, blocks: Array<{ path: string; content: string }>): string {
+  if (blocks.length === 0) return rest;
+  const body = [...blocks].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).map((b) => b.content).join("");
+  const nl = rest !== "" && !rest.endsWith("\n");
+  return `${rest}${nl ? "\n" : ""}${nl ? REGION_BEGIN_NL : REGION_BEGIN}\n${body}${REGION_END}\n`;
+}

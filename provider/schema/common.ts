@@ -3,8 +3,9 @@
  * user the fix without reading code.
  */
 import { isIPv6 } from "net";
+import { posix } from "path";
 import { z } from "zod";
-import { keyBlobProblem } from "../util/sshkey";
+import { keyBlobProblem, keyCommentProblem } from "../util/sshkey";
 
 /**
  * POSIX-portable user/group names as shadow-utils accept them by default: lower case letter or underscore first, then
@@ -28,17 +29,42 @@ export const posixId = (what: "uid" | "gid") =>
     .max(4294967294, { error: `${what} must be below 4294967295` })
     .refine((n) => n !== 65534, { error: `${what} 65534 is reserved for nobody/nogroup` });
 
-/** Absolute, normalised paths: no `..`, `.`, empty components, trailing slash, or characters a config file could misread. */
-export const absPath = (what: string) =>
-  z
-    .string({ error: `${what} must be a string` })
-    .max(4096, { error: `${what} is longer than PATH_MAX` })
-    .regex(/^\/[A-Za-z0-9._@+=,\/-]*$/, {
-      error: `${what} must be an absolute path of letters, digits and ._@+=,- (no spaces, quotes or control characters)`,
-    })
-    .refine((p) => p === "/" || (!p.endsWith("/") && !p.split("/").slice(1).some((c) => c === "" || c === "." || c === "..")), {
-      error: `${what} must be normalised: no "..", ".", "//" or trailing "/"`,
-    });
+/** Characters a host-path component may hold: printable ASCII that no config file or shell could misread. */
+const PATH_COMPONENT = /^[A-Za-z0-9._@+=,-]+$/;
+
+/**
+ * Why `p` is not an absolute, normalised host path, or undefined. The order matters and is the same for every field:
+ * absolute and normalised FIRST (compared with `path.posix.normalize` of the raw value, so `/a/../b`, `/a/./b`,
+ * `/a//b` and `/a/` are refused as written rather than silently resolved), then the characters of each component
+ * (no control, zero-width or non-ASCII characters, no spaces, quotes or shell metacharacters), then length.
+ * The allowed-prefix rule of the field comes after, in {@link hostPath}.
+ */
+export function hostPathProblem(what: string, p: string): string | undefined {
+  if (!p.startsWith("/")) return `${what} must be an absolute path of letters, digits and ._@+=,- (no spaces, quotes or control characters)`;
+  if (posix.normalize(p) !== p || (p !== "/" && p.endsWith("/")) || p.split("/").slice(1).some((c) => c === "." || c === "..")) {
+    return `${what} must be normalised: no "..", ".", "//" or trailing "/"`;
+  }
+  if (p !== "/" && !p.split("/").slice(1).every((c) => PATH_COMPONENT.test(c))) {
+    return `${what} must be an absolute path of letters, digits and ._@+=,- (no spaces, quotes or control characters)`;
+  }
+  if (p.length > 4096) return `${what} is longer than PATH_MAX`;
+  return undefined;
+}
+
+/**
+ * THE host-path type: every input that names a path on a host goes through it (chroots, subdirectories, homes, key
+ * directories and files, shells, and the path values of sshd directives). `within`, when given, is the field's
+ * allowed-prefix rule: it sees only a path that already passed {@link hostPathProblem} and returns why it is not
+ * allowed, or undefined. Every message starts with the field's name; `check` adds the property path.
+ */
+export const hostPath = (what: string, within?: (p: string) => string | undefined) =>
+  z.string({ error: `${what} must be a string` }).superRefine((p, ctx) => {
+    const problem = hostPathProblem(what, p) ?? within?.(p);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+/** An absolute host path with no prefix rule of its own (kept as a name for {@link hostPath} without one). */
+export const absPath = (what: string) => hostPath(what);
 
 /** Host names (RFC 1123 labels), IPv4 or bracket-free IPv6 literals. */
 export const hostName = z
@@ -79,20 +105,32 @@ export const octalMode = (what: string) =>
     .string({ error: `${what} must be an octal string such as "0755"` })
     .regex(/^0[0-7]{3}$/, { error: `${what} must be an octal string such as "0755" (4 digits, leading 0)` });
 
-/** A relative path inside another directory: components of safe characters, no "..", ".", or empty parts. */
+/**
+ * A relative path inside another directory (a jail's subdirectory): the host-path rules applied to "/" + the value,
+ * and every component starts with a letter, digit or "_" (no hidden, dot-dot or option-like names).
+ */
 export const relPath = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
-    .regex(/^[A-Za-z0-9_][A-Za-z0-9._@+=,-]*(\/[A-Za-z0-9_][A-Za-z0-9._@+=,-]*)*$/, {
-      error: `${what} must be a relative path like "upload" or "in/new" (letters, digits, ._@+=,-; no "..", no leading "/")`,
-    })
-    .max(1024, { error: `${what} must be at most 1024 characters` });
+    .max(1024, { error: `${what} must be at most 1024 characters` })
+    .superRefine((p, ctx) => {
+      if (p.length > 1024) return; // one message is enough
+      if (hostPathProblem(what, "/" + p) !== undefined || !p.split("/").every((c) => /^[A-Za-z0-9_]/.test(c))) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${what} must be a relative path like "upload" or "in/new" (letters, digits, ._@+=,-; no "..", no leading "/")`,
+        });
+      }
+    });
 
 /** An OpenSSH public key line: type, base64, optional printable comment; no options, no second key. */
 const KEY_LINE =
   /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [\x20-\x7e]{0,200})?$/;
 
-/** An OpenSSH public key line, one key only, whose base64 part really is a key of the type it names. */
+/**
+ * An OpenSSH public key line, one key only, whose base64 part really is a key of the type it names, and whose comment
+ * carries no second key (sshd would ignore it silently).
+ */
 export const publicKey = z
   .string({ error: "each key must be a string" })
   .regex(KEY_LINE, {
@@ -101,8 +139,8 @@ export const publicKey = z
   })
   .superRefine((line, ctx) => {
     if (!KEY_LINE.test(line)) return; // the line itself is wrong: one message is enough
-    const [type, b64] = line.split(" ");
-    const problem = keyBlobProblem(type, b64);
+    const [type, b64, ...comment] = line.split(" ");
+    const problem = keyBlobProblem(type, b64) ?? keyCommentProblem(comment.join(" "));
     if (problem) ctx.addIssue({ code: "custom", message: `each key must be a well-formed public key: ${problem} (copy the whole line of the .pub file)` });
   });
 
@@ -115,26 +153,30 @@ const SYSTEM_VAR = new Set(["backups", "cache", "lib", "local", "lock", "log", "
  * A jail (chroot, and so the jailed user's home): an absolute, normalised path at least two levels deep that is not
  * inside the system's own directories — destroy may move a jail away, and its owner rules are forced on every ancestor.
  */
-export const jailPath = (what: string) =>
-  absPath(what).superRefine((p, ctx) => {
-    const parts = p.split("/").filter(Boolean);
-    if (parts.length < 2) {
-      ctx.addIssue({ code: "custom", message: `${what} must be at least two levels deep, e.g. /srv/sftp/<user> (got ${p})` });
-    } else if (SYSTEM_TOP.has(parts[0]) || (parts[0] === "var" && SYSTEM_VAR.has(parts[1]))) {
-      ctx.addIssue({ code: "custom", message: `${what} must not be inside /${parts[0]}${parts[0] === "var" ? "/" + parts[1] : ""} (a system directory): use e.g. /srv/sftp/<user>` });
-    }
-  });
+export const jailPath = (what: string) => hostPath(what, (p) => jailProblem(what, p));
+
+/** The allowed-prefix rule of a jail (see {@link jailPath}), for a path that is already a host path. */
+export function jailProblem(what: string, p: string): string | undefined {
+  const parts = p.split("/").filter(Boolean);
+  if (parts.length < 2) return `${what} must be at least two levels deep, e.g. /srv/sftp/<user> (got ${p})`;
+  if (SYSTEM_TOP.has(parts[0]) || (parts[0] === "var" && SYSTEM_VAR.has(parts[1]))) {
+    return `${what} must not be inside /${parts[0]}${parts[0] === "var" ? "/" + parts[1] : ""} (a system directory): use e.g. /srv/sftp/<user>`;
+  }
+  return undefined;
+}
+
+/** True when `p` (a host path) is a key directory of its own: see {@link keysDirPath}. */
+export const isKeysDir = (p: string) =>
+  (/^\/etc\/ssh\/[^/]+(\/.+)?$/.test(p) && !/^\/etc\/ssh\/(sshd_config\.d|ssh_config\.d|moduli|ssh_host_[^/]*)(\/|$)/.test(p)) ||
+  /^\/(etc|var\/lib)\/sftp-jail(\/.+)?$/.test(p);
 
 /**
  * Where per-user key files live: a directory of its own under /etc/ssh (not sshd_config.d or ssh_config.d), or under
  * /etc/sftp-jail or /var/lib/sftp-jail — never a directory whose files the system reads for something else.
  */
 export const keysDirPath = (what: string) =>
-  absPath(what).refine(
-    (p) =>
-      (/^\/etc\/ssh\/[^/]+(\/.+)?$/.test(p) && !/^\/etc\/ssh\/(sshd_config\.d|ssh_config\.d|moduli|ssh_host_[^/]*)(\/|$)/.test(p)) ||
-      /^\/(etc|var\/lib)\/sftp-jail(\/.+)?$/.test(p),
-    { error: `${what} must be a directory of its own under /etc/ssh/ (e.g. /etc/ssh/sftp-jail/authorized_keys), /etc/sftp-jail/ or /var/lib/sftp-jail/` },
+  hostPath(what, (p) =>
+    isKeysDir(p) ? undefined : `${what} must be a directory of its own under /etc/ssh/ (e.g. /etc/ssh/sftp-jail/authorized_keys), /etc/sftp-jail/ or /var/lib/sftp-jail/`,
   );
 
 /**
@@ -148,3 +190,9 @@ export const unprivilegedGroup = (what: string) =>
   posixName("group").refine((g) => !(PRIVILEGED_GROUPS as readonly string[]).includes(g), {
     error: (i) => `${what} must not be ${String(i.input)}: it grants administrative rights (refused: ${PRIVILEGED_GROUPS.join(", ")}, gid 0, and any group named in the host's sudoers)`,
   });
+
+/** Files sshd may send to clients before they log in (Banner): the classic issue files and sftp-jail's own. */
+export const BANNER_RULE =
+  "Banner must be /etc/issue, /etc/issue.net, /etc/ssh/banner* or a file under /etc/sftp-jail/ (sshd sends it to clients before they log in)";
+/** True when the host path `p` is a place a Banner may be read from (see {@link BANNER_RULE}). */
+export const isBannerPath = (p: string) => /^\/etc\/(issue(\.net)?|ssh\/banner[A-Za-z0-9._-]*|sftp-jail\/[A-Za-z0-9._@+=,/-]+)$/.test(p);

@@ -50,3 +50,30 @@ export function keyBlobProblem(type: string, b64: string): string | undefined {
   }
   return undefined;
 }
+
+/** A key type name OpenSSH knows (certificates included): in a comment, the start of a second key. */
+const KEY_TYPE_TOKEN = /^(ssh-(ed25519|rsa|dss|xmss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256))(-cert-v01)?(@openssh\.com)?$/;
+/** The type name inside a blob: any of OpenSSH's families (a blob is a key whatever its exact type). */
+const BLOB_TYPE = /^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.-]+$/;
+
+/** True when `tok` is base64 whose decoding starts like an SSH key blob (a length, then a key type name). */
+function looksLikeBlob(tok: string): boolean {
+  if (!/^AAAA[A-Za-z0-9+/]+={0,3}$/.test(tok)) return false;
+  const b = Buffer.from(tok, "base64");
+  if (b.length < 8) return false;
+  const len = b.readUInt32BE(0);
+  return len > 0 && len <= 64 && 4 + len <= b.length && BLOB_TYPE.test(b.subarray(4, 4 + len).toString("latin1"));
+}
+
+/**
+ * Why the comment of a key line is not plain text, or undefined. sshd reads only the first key of a line and treats
+ * the rest as its comment: a second key pasted after the first (or its type, or its base64) would silently never
+ * work, so it is refused instead of stored.
+ */
+export function keyCommentProblem(comment: string): string | undefined {
+  for (const tok of comment.split(/\s+/).filter(Boolean)) {
+    if (KEY_TYPE_TOKEN.test(tok)) return `its comment contains "${tok.slice(0, 40)}", a key type: put each key in its own entry`;
+    if (looksLikeBlob(tok)) return `its comment contains a second key's base64 ("${tok.slice(0, 16)}..."): put each key in its own entry`;
+  }
+  return undefined;
+}

@@ -32,7 +32,7 @@ beforeAll(async () => {
   stacks.forEach((s, i) =>
     p.setConfig(
       {
-        hosts: [{ name: s, connection: { host: "127.0.0.1", port: sb.hosts[i].port, user: "root", privateKeyFile: sb.keyPath, hostKey: sb.hosts[i].hostKey } }],
+        hosts: [{ name: `h${i + 1}`, connection: { host: "127.0.0.1", port: sb.hosts[i].port, user: "root", privateKeyFile: sb.keyPath, hostKey: sb.hosts[i].hostKey } }],
         groups: [{ name: "sftp", gid: 2400 }],
       },
       s,
@@ -55,7 +55,8 @@ test("rolls 3 stacks and halts when the second fails, leaving the third untouche
   const r = await rollout(["--stacks", stacks.join(","), "--canary", "1", "--wave-size", "1"]);
   expect(r.code).toBe(1);
   expect(r.out).toMatch(/^site-a\s+0\s+succeeded\s+create 2\s/m);
-  expect(r.out).toMatch(/^site-b\s+1\s+failed\s+.*already exists with gid 998/m);
+  // The summary names the fleet's host beside its address, and keeps the error's fix on the line under it.
+  expect(r.out).toMatch(new RegExp(`^site-b\\s+1\\s+failed\\s+.* on h2 \\(127\\.0\\.0\\.1:${sb.hosts[1].port}\\): .*already exists with gid 998.*\\n\\s+fix: set gid: 998`, "m"));
   expect(r.out).toMatch(/^site-c\s+2\s+skipped\s+-\s+-/m);
   expect((await sb.hosts[0].console("getent group sftp")).stdout.trim()).toBe("sftp:x:2400:");
   expect(await sb.hosts[2].connectionCount()).toBe(0);

@@ -8,7 +8,7 @@ import * as path from "path";
 import { PulumiProject, RunResult, summary } from "./pulumi";
 import { Sandbox, SandboxHost, run, startSandbox } from "../sandbox";
 
-const NAMES = { ipt: "fw-e2e-ipt", nft: "fw-e2e-nft", leg: "fw-e2e-leg" } as const;
+const NAMES = { ipt: "fw-e2e-ipt", nft: "fw-e2e-nft", leg: "fw-e2e-leg", bare: "fw-e2e-bare" } as const;
 type HostKey = keyof typeof NAMES;
 
 /**
@@ -31,8 +31,12 @@ const ADMIN: Record<HostKey, string> = {
     "nft add rule inet filter input ct state established,related accept",
     "nft add rule inet filter input tcp dport 22 accept",
     "nft add rule inet filter input counter reject",
+    // A second table listed after it: a revert that re-created inet filter would move it behind this one.
+    "nft add table ip admin_extra",
   ].join(" && "),
   leg: ["iptables-legacy -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", "iptables-legacy -A INPUT -p tcp --dport 22 -j ACCEPT", "iptables-legacy -A INPUT -j DROP"].join(" && "),
+  // No firewall at all (no filter table in iptables-nft, no nft table): whatever a change creates must go again.
+  bare: "true",
 };
 
 const RULES = [
@@ -48,6 +52,18 @@ let sb: Sandbox;
 const hosts = {} as Record<HostKey, SandboxHost>;
 let proj: PulumiProject;
 let baseline: Record<HostKey, string>;
+let files: Record<HostKey, string>;
+
+/**
+ * The distro's saved rulesets, byte for byte (sha256, mode, owner, size) or their absence, and sftp-jail's own
+ * bookkeeping of them: `persist` may change these only while a rule wants it.
+ */
+async function savedFiles(h: SandboxHost): Promise<string> {
+  const r = await h.console(
+    "for f in /etc/nftables.conf /etc/iptables /etc/iptables/rules.v4 /etc/iptables/rules.v6; do if [ -e $f ]; then stat -c '%n %a %U:%G %s' $f; [ -f $f ] && sha256sum $f; else echo \"$f absent\"; fi; done; ls -A /var/lib/sftp-jail/firewall 2>/dev/null; true",
+  );
+  return r.stdout;
+}
 
 function configure(rules: object[]): void {
   const hostCfg = Object.fromEntries(Object.entries(hosts).map(([k, h]) => [k, { port: h.port, hostKey: h.hostKey }]));
@@ -62,12 +78,12 @@ async function ok(p: Promise<RunResult>, what: string): Promise<RunResult> {
 
 /**
  * Every ruleset of a host, minus comment lines and counters: what "unchanged" is judged on. iptables (nft and legacy,
- * v4 and v6) by their save output; native nftables by its `inet` tables (iptables-nft's own nft tables are judged
- * through iptables-save: a restore may re-create their empty built-in chains, which changes nothing).
+ * v4 and v6) by their save output, and the whole nft ruleset, every family: iptables-nft keeps its tables there, so an
+ * empty `ip filter` table or a built-in chain that a change or a restore created and left behind shows up.
  */
 async function ruleset(h: SandboxHost): Promise<string> {
   const r = await h.console(
-    "for s in iptables-save ip6tables-save iptables-legacy-save ip6tables-legacy-save; do echo \"== $s\"; $s 2>/dev/null; done; echo '== nft'; nft list ruleset inet",
+    "for s in iptables-save ip6tables-save iptables-legacy-save ip6tables-legacy-save; do echo \"== $s\"; $s 2>/dev/null; done; echo '== nft'; nft list ruleset",
   );
   return r.stdout
     .split("\n")
@@ -131,7 +147,9 @@ beforeAll(async () => {
     ipt: await ruleset(hosts.ipt),
     nft: await ruleset(hosts.nft),
     leg: await ruleset(hosts.leg),
+    bare: await ruleset(hosts.bare),
   };
+  files = Object.fromEntries(await Promise.all((Object.keys(NAMES) as HostKey[]).map(async (k) => [k, await savedFiles(hosts[k])] as const))) as Record<HostKey, string>;
   proj = await PulumiProject.create("firewall", path.join(__dirname, "programs", "firewall"));
 }, 120_000);
 
@@ -183,9 +201,10 @@ describe("FirewallRule through the pulumi CLI", () => {
   });
 
   it("refuses or reverts a DROP on the SSH port, naming the cause, and the hosts keep working", async () => {
-    const before = await Promise.all([ruleset(hosts.ipt), ruleset(hosts.nft)]);
+    const before = await Promise.all([ruleset(hosts.ipt), ruleset(hosts.nft), ruleset(hosts.leg)]);
     configure([
       ...RULES,
+      { host: "leg", id: "no-new-ssh", backend: "iptables-legacy", port: 22, action: "DROP", state: ["NEW"], position: "top" },
       // Would cut established sessions too: refused before anything changes.
       { host: "ipt", id: "no-ssh", port: 22, action: "DROP", position: "top" },
       // Limited to new connections: applied, a fresh login fails, reverted (iptables-restore / nft -f).
@@ -198,27 +217,79 @@ describe("FirewallRule through the pulumi CLI", () => {
     expect(r.code).not.toBe(0);
     expect(out).toMatch(/FirewallRule "no-ssh" on 127\.0\.0\.1:\d+: a DROP rule on tcp port 22 \(the port sshd listens on\)/);
     expect(out).toMatch(/fix: add state: \["NEW"\]/);
-    for (const name of ["ipt-no-new-ssh", "nft-no-new-ssh"]) {
+    for (const name of ["ipt-no-new-ssh", "nft-no-new-ssh", "leg-no-new-ssh"]) {
       // The engine prints each failed resource under its URN name, then our message.
       const at = out.indexOf(`FirewallRule (${name}):`);
       expect(at).toBeGreaterThan(-1);
       expect(out.slice(at, at + 1500)).toMatch(
-        /FirewallRule "no-new-ssh" on root@127\.0\.0\.1:\d+: firewall rule sftp-jail:no-new-ssh \(DROP tcp port 22 .*\) in (iptables filter INPUT|nftables inet filter input) would lock the operator out: a fresh login as root failed afterwards .*The change was reverted/s,
+        /FirewallRule "no-new-ssh" on root@127\.0\.0\.1:\d+: firewall rule sftp-jail:no-new-ssh \(DROP tcp port 22 .*\) in (iptables filter INPUT|nftables inet filter input|iptables-legacy filter INPUT) would lock the operator out: a fresh login as root failed afterwards .*The change was reverted/s,
       );
     }
     expect(Date.now() - started).toBeLessThan(60_000);
-    expect(await Promise.all([ruleset(hosts.ipt), ruleset(hosts.nft)])).toEqual(before);
+    expect(await Promise.all([ruleset(hosts.ipt), ruleset(hosts.nft), ruleset(hosts.leg)])).toEqual(before);
     await expectLogin(hosts.ipt);
     await expectLogin(hosts.nft);
+    await expectLogin(hosts.leg);
     configure(RULES);
   });
 
-  it("destroy leaves every ruleset exactly as the admin had it", async () => {
+  it("destroy leaves every ruleset exactly as the admin had it, and the saved rulesets byte for byte", async () => {
     await ok(proj.destroy(), "destroy");
     expect(await ruleset(hosts.ipt)).toBe(baseline.ipt);
     expect(await ruleset(hosts.nft)).toBe(baseline.nft);
     expect(await ruleset(hosts.leg)).toBe(baseline.leg);
-    expect((await hosts.ipt.console("cat /etc/iptables/rules.v4")).stdout).not.toContain("sftp-jail:");
-    expect((await hosts.nft.console("cat /etc/nftables.conf")).stdout).not.toContain("sftp-jail:");
+    // /etc/iptables did not exist (persist created it) and /etc/nftables.conf was Debian's own file.
+    expect(files.ipt).toMatch(/\/etc\/iptables absent/);
+    expect(await savedFiles(hosts.ipt)).toBe(files.ipt);
+    expect(await savedFiles(hosts.nft)).toBe(files.nft);
+  });
+
+  it("a refused change on a host without any firewall leaves no table or chain behind (iptables-nft and nftables)", async () => {
+    configure([
+      { host: "bare", id: "no-new-ssh-ipt", backend: "iptables", port: 22, action: "DROP", state: ["NEW"], position: "top" },
+      { host: "bare", id: "no-new-ssh-nft", backend: "nftables", port: 22, action: "DROP", state: ["NEW"], position: "top" },
+    ]);
+    const r = await proj.up();
+    expect(r.code).not.toBe(0);
+    for (const name of ["bare-no-new-ssh-ipt", "bare-no-new-ssh-nft"]) {
+      const at = (r.stdout + r.stderr).indexOf(`FirewallRule (${name}):`);
+      expect((r.stdout + r.stderr).slice(at, at + 1500)).toMatch(/would lock the operator out: .*The change was reverted/s);
+    }
+    expect(await ruleset(hosts.bare)).toBe(baseline.bare);
+    expect(baseline.bare).not.toMatch(/^table |^\*filter/m); // really bare: nothing to restore, only things to remove
+    expect(await savedFiles(hosts.bare)).toBe(files.bare);
+    await expectLogin(hosts.bare);
+  });
+
+  it("persist on a host without any firewall: destroy removes the tables it created and puts the saved files back", async () => {
+    configure([
+      { host: "bare", id: "keep-ipt", backend: "iptables", port: 2222, persist: true },
+      { host: "bare", id: "keep-nft", backend: "nftables", port: 2223, persist: true },
+    ]);
+    await ok(proj.up(), "up");
+    expect((await hosts.bare.console("cat /etc/iptables/rules.v4")).stdout).toContain("sftp-jail:keep-ipt");
+    expect((await hosts.bare.console("cat /etc/nftables.conf && nft -c -f /etc/nftables.conf")).stdout).toContain('comment "sftp-jail:keep-nft"');
+    expect(await savedFiles(hosts.bare)).not.toBe(files.bare);
+    await ok(proj.destroy(), "destroy");
+    expect(await ruleset(hosts.bare)).toBe(baseline.bare);
+    expect(await savedFiles(hosts.bare)).toBe(files.bare);
+  });
+
+  it("persist turned off puts the file back at once; a file edited by hand since is re-saved, not overwritten with the old one", async () => {
+    const rule = { host: "bare", id: "keep-nft", backend: "nftables", port: 2223 };
+    configure([{ ...rule, persist: true }]);
+    await ok(proj.up(), "up");
+    configure([{ ...rule, persist: false }]);
+    await ok(proj.up(), "up");
+    expect(await savedFiles(hosts.bare)).toBe(files.bare); // the rule is live, the boot-time file is Debian's again
+    configure([{ ...rule, persist: true }]);
+    await ok(proj.up(), "up");
+    await hosts.bare.console("echo '# the admin was here' >> /etc/nftables.conf");
+    await ok(proj.destroy(), "destroy");
+    const after = (await hosts.bare.console("cat /etc/nftables.conf; ls -A /var/lib/sftp-jail/firewall")).stdout;
+    expect(after).not.toContain("sftp-jail:keep-nft"); // a reboot does not bring the rule back
+    expect(after).toContain("Written by sftp-jail from the live ruleset"); // re-saved: the hand edit was not silently replaced by the old file
+    expect(after).not.toMatch(/\.orig|\.sha256|\.rules/); // and the bookkeeping is gone
+    expect(await ruleset(hosts.bare)).toBe(baseline.bare);
   });
 });

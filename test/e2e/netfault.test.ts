@@ -69,6 +69,20 @@ async function restoreForwarder(): Promise<void> {
 
 const groupsOnHost = async () => (await h.console("getent group | grep -c '^netg' || true")).stdout.trim();
 
+/** The host's processes by name (the console's own shell and ps included, the same every time). */
+const processes = async () => (await h.console("ps -e -o comm= | sort")).stdout;
+/** Processes before the run: the host is settled when it is back to exactly these (the run's sessions all ended). */
+let idle = "";
+
+/** Waits until everything the cut run left running on the host (sessions, a slowed groupadd) has exited. */
+async function quiet(): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    if ((await processes()) === idle) return;
+    await sleep(50);
+  }
+  throw new Error(`the host still runs what the cut run started:\n${await processes()}`);
+}
+
 beforeAll(async () => {
   sb = await startSandbox(["sec-net"]);
   h = sb.hosts[0];
@@ -92,6 +106,7 @@ afterAll(async () => {
 });
 
 test("a connection cut mid-apply fails promptly, naming the host and what to do; the re-run converges", async () => {
+  idle = await processes();
   const t0 = Date.now();
   const running = p.up();
   // Cut once a few groups exist: the apply phase is under way, most steps are still to come.
@@ -116,7 +131,7 @@ test("a connection cut mid-apply fails promptly, naming the host and what to do;
   }
   expect(out).toMatch(/fix: check that the host is up and reachable over SSH \(network, firewall, sshd\), then run `pulumi up` again: it re-reads the host and applies only what is still missing/);
   const names = async () => (await h.console("getent group | grep '^netg' | cut -d: -f1 || true")).stdout.split("\n").filter(Boolean);
-  await sleep(2000); // let anything still running on the host finish (a slowed groupadd takes 0.4 s)
+  await quiet(); // anything still running on the host finishes first (a slowed groupadd takes 0.4 s)
   const settled = await names();
   const inState = (JSON.parse(await p.exportState()).deployment.resources as { urn: string }[]).map((r) => r.urn.split("::").pop());
   unseen = settled.filter((g) => !inState.includes(g));

@@ -1,6 +1,7 @@
 /**
  * Drives the real `pulumi` CLI for end-to-end tests: a throw-away project directory that points at the repo's root
- * program, a local file backend and an empty passphrase. Nothing here calls provider methods directly.
+ * program (or a test program), a local file backend and an empty passphrase. Nothing here calls provider methods
+ * directly.
  */
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
@@ -8,6 +9,10 @@ import * as os from "os";
 import * as path from "path";
 
 export const ROOT = path.resolve(__dirname, "../..");
+/** The root program as Pulumi.yaml runs it: compiled to JavaScript by scripts/build.js. */
+export const ROOT_PROGRAM = path.join(ROOT, "bin", "program");
+/** The project file for a TypeScript test program (the root Pulumi.yaml runs the compiled root program). */
+const TS_PROJECT = ["name: sftp-jail", "runtime:", "  name: nodejs", "  options:", "    typescript: true", "main: program/", ""].join("\n");
 
 export interface RunResult {
   code: number;
@@ -21,8 +26,10 @@ export class PulumiProject {
   readonly env: NodeJS.ProcessEnv;
 
   /**
-   * @param program a directory holding `index.ts` (and a package.json whose main is index.ts); default: the root
-   *   Pulumi.yaml program. Test programs live in test/e2e/programs/<name>/ and import from "sftp-jail".
+   * @param program a directory holding `index.ts` (and a package.json whose main is index.ts), run through ts-node
+   *   as a user's TypeScript program is; or {@link ROOT_PROGRAM} (the default): the root program, compiled by
+   *   scripts/build.js, run by the repo's own Pulumi.yaml. Test programs live in test/e2e/programs/<name>/ and
+   *   import from "sftp-jail".
    */
   private constructor(
     readonly stack: string,
@@ -31,8 +38,15 @@ export class PulumiProject {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `sj-proj-${stack}-`));
     this.backend = path.join(this.dir, ".state");
     fs.mkdirSync(this.backend);
-    for (const f of ["Pulumi.yaml", "tsconfig.json"]) fs.copyFileSync(path.join(ROOT, f), path.join(this.dir, f));
-    fs.symlinkSync(program, path.join(this.dir, "program"));
+    fs.copyFileSync(path.join(ROOT, "tsconfig.json"), path.join(this.dir, "tsconfig.json"));
+    if (program === ROOT_PROGRAM) {
+      fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(this.dir, "Pulumi.yaml"));
+      fs.mkdirSync(path.join(this.dir, "bin"));
+      fs.symlinkSync(program, path.join(this.dir, "bin", "program"));
+    } else {
+      fs.writeFileSync(path.join(this.dir, "Pulumi.yaml"), TS_PROJECT);
+      fs.symlinkSync(program, path.join(this.dir, "program"));
+    }
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));
     fs.copyFileSync(path.join(ROOT, "package.json"), path.join(this.dir, "package.json"));
     this.env = {
@@ -47,7 +61,7 @@ export class PulumiProject {
   }
 
   /** A project with a fresh stack. `pulumi` must be on PATH (`npm test` arranges it). */
-  static async create(stack: string, program = path.join(ROOT, "program")): Promise<PulumiProject> {
+  static async create(stack: string, program = ROOT_PROGRAM): Promise<PulumiProject> {
     const p = new PulumiProject(stack, program);
     await p.run(["stack", "init", stack, "--secrets-provider", "passphrase"], { check: true });
     return p;

@@ -107,14 +107,38 @@ afterAll(async () => {
   await sb?.stop();
 });
 
+/**
+ * The runs every search looks at, made once by whichever test needs them first: each test passes alone (`-t`) and in
+ * any order. The succeeding runs: preview, up, and a refresh that logs to files.
+ */
+let succeeding: Promise<RunResult[]> | undefined;
+const succeedingRuns = () =>
+  (succeeding ??= (async () => {
+    await configure();
+    const pv = await cli("preview --diff --debug --logtostderr -v=9 --logflow", ["preview", "--diff", "--debug", "--logtostderr", "-v=9", "--logflow"]);
+    const up = await cli("up --debug --logtostderr -v=9 --logflow", ["up", "--yes", "--skip-preview", "--debug", "--logtostderr", "-v=9", "--logflow"]);
+    // A run whose logs go to glog's files instead of stderr (they land in TMPDIR).
+    const refresh = await cli("preview --refresh -v=9 --logflow (logs to files)", ["preview", "--refresh", "--diff", "-v=9", "--logflow"]);
+    return [pv, up, refresh];
+  })());
+/** Then a failing up (a user in a group that does not exist), and the up that removes the failing resource. */
+let failing: Promise<RunResult[]> | undefined;
+const failingRuns = () =>
+  (failing ??= (async () => {
+    await succeedingRuns();
+    await configure([
+      { id: "secbad", type: "JailedUser", args: { name: "secbad", group: "nosuchgroup", home: "/srv/sec/secbad", connection: opsudo() }, dependsOn: ["secgrp"] },
+    ]);
+    const up = await cli("failing up --debug --logtostderr -v=9 --logflow", ["up", "--yes", "--skip-preview", "--debug", "--logtostderr", "-v=9", "--logflow"]);
+    await configure();
+    const fixed = await cli("up after removing the failing resource", ["up", "--yes", "--skip-preview", "--debug"]);
+    return [up, fixed];
+  })());
+
 test("a run as a sudo-with-password user with a passphrase-protected key succeeds (the secrets are really used)", async () => {
-  await configure();
-  const pv = await cli("preview --diff --debug --logtostderr -v=9 --logflow", ["preview", "--diff", "--debug", "--logtostderr", "-v=9", "--logflow"]);
+  const [pv, up, refresh] = await succeedingRuns();
   expect(pv.code).toBe(0);
-  const up = await cli("up --debug --logtostderr -v=9 --logflow", ["up", "--yes", "--skip-preview", "--debug", "--logtostderr", "-v=9", "--logflow"]);
   expect(up.code).toBe(0);
-  // A run whose logs go to glog's files instead of stderr (they land in TMPDIR).
-  const refresh = await cli("preview --refresh -v=9 --logflow (logs to files)", ["preview", "--refresh", "--diff", "-v=9", "--logflow"]);
   expect(refresh.code).toBe(0);
   expect((await h.console("getent group secgrp; getent passwd secuser | cut -d: -f1,6; stat -c '%U %a' /srv/sec/secuser/upload")).stdout).toBe(
     "secgrp:x:2700:\nsecuser:/srv/sec/secuser\nsecuser 755\n",
@@ -123,18 +147,14 @@ test("a run as a sudo-with-password user with a passphrase-protected key succeed
 });
 
 test("a failing run (and its error messages) leaks nothing either", async () => {
-  await configure([
-    { id: "secbad", type: "JailedUser", args: { name: "secbad", group: "nosuchgroup", home: "/srv/sec/secbad", connection: opsudo() }, dependsOn: ["secgrp"] },
-  ]);
-  const up = await cli("failing up --debug --logtostderr -v=9 --logflow", ["up", "--yes", "--skip-preview", "--debug", "--logtostderr", "-v=9", "--logflow"]);
+  const [up, fixed] = await failingRuns();
   expect(up.code).not.toBe(0);
   expect(up.stdout + up.stderr).toMatch(/JailedUser "secbad" on 127\.0\.0\.1:\d+: group "nosuchgroup" does not exist/);
-  await configure();
-  const fixed = await cli("up after removing the failing resource", ["up", "--yes", "--skip-preview", "--debug"]);
   expect(fixed.code).toBe(0);
 });
 
 test("the state holds the secrets only encrypted (positive control: they are there, decryptable)", async () => {
+  await failingRuns();
   const plain = (await p.run(["stack", "export", "--show-secrets"], { check: true })).stdout;
   expect(leaks(plain).sort()).toEqual(secrets.map((x) => x.name).sort());
   const state = JSON.parse(await p.exportState());
@@ -152,6 +172,7 @@ test("the state holds the secrets only encrypted (positive control: they are the
 });
 
 test("no secret in plain text in the exported state or the serialized provider", async () => {
+  await failingRuns();
   const exported = await p.exportState();
   expect(leaks(exported)).toEqual([]);
   const state = JSON.parse(exported);
@@ -165,7 +186,8 @@ test("no secret in plain text in the exported state or the serialized provider",
   }
 });
 
-test("no secret in plain text in the backend's files, the stack config file, or PULUMI_HOME", () => {
+test("no secret in plain text in the backend's files, the stack config file, or PULUMI_HOME", async () => {
+  await failingRuns();
   const found: string[] = [];
   for (const f of [...filesUnder(p.backend), ...filesUnder(home)]) for (const l of leaks(f.text)) found.push(`${l} in ${f.file}`);
   const stackFile = fs.readFileSync(path.join(p.dir, "Pulumi.secrets.yaml"), "utf8");
@@ -175,7 +197,8 @@ test("no secret in plain text in the backend's files, the stack config file, or 
   expect(found).toEqual([]);
 });
 
-test("no secret in plain text in anything the CLI printed or logged, at -v=9 with --logflow", () => {
+test("no secret in plain text in anything the CLI printed or logged, at -v=9 with --logflow", async () => {
+  await failingRuns();
   const found: string[] = [];
   for (const r of printed) for (const l of leaks(r.out)) found.push(`${l} in the output of pulumi ${r.what}`);
   const logs = filesUnder(logDir);

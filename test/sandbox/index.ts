@@ -1,5 +1,6 @@
 /**
- * Jest helper for the sandbox hosts made by `test/sandbox/sandbox.sh`: real Debian 12 hosts running the real sshd,
+ * Jest helper for the sandbox hosts made by `test/sandbox/sandbox.sh`: real Debian hosts (11, 12 by default, or 13)
+ * running the real sshd,
  * each in its own namespaces, reachable on 127.0.0.1:<port>. Needs root (namespaces, mounts).
  *
  * ```ts
@@ -37,6 +38,8 @@ export interface ConsoleOptions {
 export interface SandboxHost {
   /** Host name; also its hostname inside. */
   readonly name: string;
+  /** Debian generation of its rootfs (see {@link Suite}). */
+  readonly suite: Suite;
   /** sshd is reachable on 127.0.0.1:port. */
   readonly port: number;
   /** PID (in the real machine's pid namespace) of the host's init; its namespaces are /proc/<pid>/ns/*. */
@@ -79,8 +82,14 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
+/** Debian generations the sandbox builds hosts of: bullseye (OpenSSH 8.4), bookworm (9.2), trixie (10.0). */
+export type Suite = "bullseye" | "bookworm" | "trixie";
+export const SUITES: readonly Suite[] = ["bullseye", "bookworm", "trixie"];
+
 /** Options of {@link startSandbox}. */
 export interface StartOptions {
+  /** Debian generation of the hosts; default bookworm (or $SFTPJAIL_SANDBOX_SUITE). */
+  readonly suite?: Suite;
   /** Also give each host a veth path from its own client netns (see `sandbox.sh net`). */
   readonly net?: boolean;
   /** Keep hosts of these names that are already running (with whatever state they have) instead of recreating them. */
@@ -128,6 +137,7 @@ function checked(r: RunResult, where: string, cmd: string, opts?: ConsoleOptions
 
 interface HostJson {
   name: string;
+  suite: Suite;
   port: number;
   pid: number;
   hostKeyEd25519: string;
@@ -142,6 +152,7 @@ function makeHost(j: HostJson): SandboxHost {
   const logPath = `/proc/${j.pid}/root/var/log/sshd.log`;
   return {
     name: j.name,
+    suite: j.suite,
     port: j.port,
     pid: j.pid,
     hostKey: j.hostKeyEd25519,
@@ -177,8 +188,9 @@ function makeHost(j: HostJson): SandboxHost {
  */
 export async function startSandbox(names: readonly string[], opts: StartOptions = {}): Promise<Sandbox> {
   if (process.getuid?.() !== 0) throw new Error("the sandbox needs root (namespaces and mounts); run the tests as root");
-  await sandboxSh(["rootfs"], "building the rootfs");
-  const flags = ["--json", ...(opts.net ? ["--net"] : []), ...(opts.reuse ? [] : ["--fresh"])];
+  const suite = opts.suite ? ["--suite", opts.suite] : [];
+  await sandboxSh(["rootfs", ...suite.slice(1)], "building the rootfs");
+  const flags = ["--json", ...(opts.net ? ["--net"] : []), ...(opts.reuse ? [] : ["--fresh"]), ...suite];
   const up = await sandboxSh(["up", ...flags, ...names], `starting ${names.join(", ")}`);
   const hosts = (JSON.parse(up.stdout) as HostJson[]).map(makeHost);
   const keys = path.join(STATE_DIR, "keys");

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# sandbox.sh — isolated Debian 12 hosts running the real OpenSSH sshd, for sftp-jail tests. No Docker: each host is an
+# sandbox.sh — isolated Debian hosts (11, 12 or 13) running the real OpenSSH sshd, for sftp-jail tests. No Docker: each host is an
 # overlayfs over one cached rootfs, in its own net/mount/uts/ipc/pid namespaces behind pivot_root, reachable from the
 # real machine only on 127.0.0.1:<port> (socat: TCP -> UNIX socket -> socat inside the host's netns -> 127.0.0.1:22).
 #
-#   sandbox.sh rootfs                      build (once, cached) the Debian 12 rootfs; prints its path
-#   sandbox.sh up [--json] [--net] [--fresh] NAME...
+#   sandbox.sh rootfs [SUITE]              build (once, cached) the rootfs of SUITE; prints its path
+#   sandbox.sh up [--json] [--net] [--fresh] [--suite SUITE] NAME...
 #                                          start hosts (NAME = hostname, [a-z0-9-], <= 32 chars); prints "NAME PORT";
 #                                          a running host is kept as it is, unless --fresh (then it is recreated)
 #   sandbox.sh console NAME [CMD...]       root shell / command inside the host (out of band, no ssh); exit code kept
@@ -14,7 +14,10 @@
 #   sandbox.sh client NAME CMD...          run CMD (on the real machine's filesystem) inside NAME's client netns
 #   sandbox.sh info NAME [--json]          one host's details
 #
-# Environment: SFTPJAIL_CACHE (default /var/cache/sftp-jail) holds the rootfs; SFTPJAIL_SANDBOX_STATE (default
+# SUITE is a Debian generation, each with its own OpenSSH: bullseye (Debian 11, OpenSSH 8.4), bookworm (12, 9.2; the
+# default) or trixie (13, 10.0, where sshd is split into sshd, sshd-session and sshd-auth).
+# Environment: SFTPJAIL_SANDBOX_SUITE (default bookworm) is the suite when none is given; SFTPJAIL_CACHE (default
+# /var/cache/sftp-jail) holds the rootfs; SFTPJAIL_SANDBOX_STATE (default
 # /run/sftp-jail-sandbox) holds keys/ (client keys, passphrase, opsudo's sudo password) and hosts/NAME/;
 # SFTPJAIL_SANDBOX_PORT_BASE (default 22200) is the first port tried.
 set -euo pipefail
@@ -24,14 +27,15 @@ SELF="$HERE/$(basename "${BASH_SOURCE[0]}")"
 CACHE="${SFTPJAIL_CACHE:-/var/cache/sftp-jail}"
 STATE="${SFTPJAIL_SANDBOX_STATE:-/run/sftp-jail-sandbox}"
 PORT_BASE="${SFTPJAIL_SANDBOX_PORT_BASE:-22200}"
-SUITE=bookworm
+SUITES=(bullseye bookworm trixie)
+SUITE="${SFTPJAIL_SANDBOX_SUITE:-bookworm}"
 PACKAGES=(openssh-server openssh-sftp-server openssh-client iptables nftables passwd login procps util-linux mount
           sudo iproute2)
-MIRRORS=(
-  "deb http://deb.debian.org/debian bookworm main"
-  "deb http://deb.debian.org/debian bookworm-updates main"
-  "deb http://deb.debian.org/debian-security bookworm-security main"
-)
+# The archive lines of a suite (the same three for every generation: main, its updates, its security updates).
+mirrors() {
+  printf '%s\n' "deb http://deb.debian.org/debian $1 main" "deb http://deb.debian.org/debian $1-updates main" \
+    "deb http://deb.debian.org/debian-security $1-security main"
+}
 CUSTOMIZE="$HERE/rootfs-customize.sh"
 # sshd runs with these options (also written to /etc/default/ssh so `service ssh restart` keeps them); sshd_config
 # itself stays Debian's default. A HUP re-execs sshd with its original argv, so they survive reloads.
@@ -47,32 +51,36 @@ need_cmds() {
 }
 
 # ---------------------------------------------------------------------------------------------------------- rootfs
+valid_suite() { [[ " ${SUITES[*]} " == *" $1 "* ]] || die "unknown suite '$1': use one of ${SUITES[*]}"; }
 recipe_hash() {
-  { printf '%s\n' "$SUITE" minbase "${PACKAGES[@]}" "${MIRRORS[@]}" "$SSHD_OPTS"; cat "$CUSTOMIZE"; } |
+  { printf '%s\n' "$1" minbase "${PACKAGES[@]}"; mirrors "$1"; printf '%s\n' "$SSHD_OPTS"; cat "$CUSTOMIZE"; } |
     sha256sum | cut -c1-12
 }
-rootfs_dir() { echo "$CACHE/rootfs-$SUITE-$(recipe_hash)"; }
+rootfs_dir() { echo "$CACHE/rootfs-$1-$(recipe_hash "$1")"; }
 
 cmd_rootfs() {
+  local suite="${1:-$SUITE}"
+  valid_suite "$suite"
   need_root rootfs; need_cmds mmdebstrap flock
-  local dir; dir="$(rootfs_dir)"
+  local dir; dir="$(rootfs_dir "$suite")"
   if [ -d "$dir" ]; then echo "$dir"; return 0; fi
   mkdir -p "$CACHE"
   exec 8>"$CACHE/.rootfs.lock"
   flock 8
   if [ -d "$dir" ]; then echo "$dir"; return 0; fi  # built meanwhile by another run
-  local tmp="$CACHE/.tmp-rootfs-$SUITE-$$" t0=$SECONDS
+  local tmp="$CACHE/.tmp-rootfs-$suite-$$" t0=$SECONDS
   rm -rf "$tmp"
   log "building $dir with mmdebstrap (once; takes ~20-60 s)"
-  local pkgs; pkgs="$(IFS=,; echo "${PACKAGES[*]}")"
+  local pkgs mirror_lines=(); pkgs="$(IFS=,; echo "${PACKAGES[*]}")"
+  mapfile -t mirror_lines < <(mirrors "$suite")
   if ! mmdebstrap --quiet --variant=minbase --format=directory --include="$pkgs" \
         --customize-hook="bash '$CUSTOMIZE' \"\$1\"" \
         --customize-hook="printf 'SSHD_OPTS=\"%s\"\\n' '$SSHD_OPTS' >\"\$1/etc/default/ssh\"" \
-        "$SUITE" "$tmp" "${MIRRORS[@]}" >&2 8>&-; then
+        "$suite" "$tmp" "${mirror_lines[@]}" >&2 8>&-; then
     rm -rf "$tmp"
     die "mmdebstrap failed; see the messages above (it needs deb.debian.org reachable)"
   fi
-  echo "$(recipe_hash)" >"$tmp/.sandbox-recipe"
+  echo "$(recipe_hash "$suite")" >"$tmp/.sandbox-recipe"
   mv -T "$tmp" "$dir"
   log "rootfs ready in $((SECONDS - t0)) s: $dir ($(du -sh "$dir" | cut -f1))"
   echo "$dir"
@@ -216,6 +224,7 @@ launch_host() {
   install -d -m 700 "$d"
   mkdir -p "$d/upper" "$d/work" "$d/root"
   alloc_index >"$d/index"
+  echo "$3" >"$d/suite"
   alloc_port >"$d/port"
   setsid unshare --net --mount --uts --ipc --pid --fork --kill-child --propagation private -- \
     bash "$SELF" __stage "$name" "$lower" "$d" </dev/null >"$d/stage.log" 2>&1 9>&- &
@@ -275,8 +284,9 @@ finish_host() {
 host_json() {
   local name="$1" d pid; d="$(hdir "$name")"
   pid="$(init_pid "$name" || echo 0)"
-  printf '{"name":%s,"port":%s,"pid":%s,"hostKeyEd25519":%s,"hostKeyEcdsa":%s,"stateDir":%s,"running":%s' \
-    "$(json_str "$name")" "$(cat "$d/port" 2>/dev/null || echo 0)" "$pid" \
+  printf '{"name":%s,"suite":%s,"port":%s,"pid":%s,"hostKeyEd25519":%s,"hostKeyEcdsa":%s,"stateDir":%s,"running":%s' \
+    "$(json_str "$name")" "$(json_str "$(cat "$d/suite" 2>/dev/null || echo bookworm)")" \
+    "$(cat "$d/port" 2>/dev/null || echo 0)" "$pid" \
     "$(json_str "$(cat "$d/host_ed25519.pub" 2>/dev/null)")" "$(json_str "$(cat "$d/host_ecdsa.pub" 2>/dev/null)")" \
     "$(json_str "$d")" "$(host_running "$name" && echo true || echo false)"
   if [ -s "$d/net" ]; then
@@ -298,28 +308,30 @@ print_hosts() {
 }
 
 cmd_up() {
-  local json=0 net=0 fresh=0 names=() n
+  local json=0 net=0 fresh=0 names=() n suite="$SUITE"
   while [ $# -gt 0 ]; do
     case "$1" in
       --json) json=1 ;; --net) net=1 ;; --fresh) fresh=1 ;;
-      -*) die "unknown option $1 (up [--json] [--net] [--fresh] NAME...)" ;;
+      --suite) [ $# -ge 2 ] || die "--suite needs a value"; suite="$2"; valid_suite "$suite"; shift ;;
+      -*) die "unknown option $1 (up [--json] [--net] [--fresh] [--suite SUITE] NAME...)" ;;
       *) valid_name "$1"; [[ " ${names[*]-} " != *" $1 "* ]] || die "name $1 given twice"; names+=("$1") ;;
     esac
     shift
   done
-  [ ${#names[@]} -gt 0 ] || die "usage: $0 up [--json] [--net] [--fresh] NAME..."
+  [ ${#names[@]} -gt 0 ] || die "usage: $0 up [--json] [--net] [--fresh] [--suite SUITE] NAME..."
   need_root up; need_cmds unshare nsenter socat ssh-keygen ip ss flock setsid
-  local lower; lower="$(cmd_rootfs)"
+  local lower; lower="$(cmd_rootfs "$suite")"
   lock_state
   ensure_keys
   local start=()
   UP_STARTED=()
   trap 'rc=$?; if [ $rc -ne 0 ]; then for n in ${UP_STARTED[@]+"${UP_STARTED[@]}"}; do down_one "$n"; done; fi' EXIT
   for n in "${names[@]}"; do
-    if [ $fresh = 0 ] && host_running "$n"; then continue; fi
+    # a running host of another suite is not the host asked for
+    if [ $fresh = 0 ] && host_running "$n" && [ "$(cat "$(hdir "$n")/suite" 2>/dev/null || echo bookworm)" = "$suite" ]; then continue; fi
     [ -d "$(hdir "$n")" ] && down_one "$n"
     UP_STARTED+=("$n")
-    launch_host "$n" "$lower"
+    launch_host "$n" "$lower" "$suite"
     start+=("$n")
   done
   for n in ${start[@]+"${start[@]}"}; do finish_host "$n"; done
@@ -450,7 +462,7 @@ cmd_client() {
 # ---------------------------------------------------------------------------------------------------------- main
 cmd="${1:-}"; shift || true
 case "$cmd" in
-  rootfs) cmd_rootfs ;;
+  rootfs) cmd_rootfs "$@" ;;
   up) cmd_up "$@" ;;
   down) cmd_down "$@" ;;
   console) cmd_console "$@" ;;

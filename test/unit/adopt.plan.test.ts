@@ -235,7 +235,7 @@ describe("ChrootDir and JailedUser adopt a hand-made jail", () => {
     const more = planChroot({ ...d, subdirs: [...d.subdirs, { path: "out", owner: "alice", group: "sftp", mode: "0755" }] }, { ...f, paths: { ...f.paths, "/home/alice/out": { path: "/home/alice/out", exists: false, uid: -1, gid: -1, mode: 0, type: "missing" } } });
     expect(more.createdSubdirs).toEqual(["out"]);
     expect(planChrootDelete({ ...d, createdAncestors: [], onDelete: "retain", adopted: true, createdSubdirs: ["out"] }, "x").map((s) => s.script)).toEqual([
-      'for sj_d in /home/alice/out; do rmdir "$sj_d" 2>/dev/null || true; done',
+      "{ sj_rmdir /home/alice/out 2 || true; }",
     ]);
   });
 
@@ -274,7 +274,8 @@ describe("ChrootDir and JailedUser adopt a hand-made jail", () => {
 describe("an adopted key file is only ever a key file", () => {
   const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm348UCZ7ssSrHpUT+uO4T88k70bT+WDyMpZmU8my9M a@b";
   const inputs = (authorizedKeysFile: string) => ({
-    connection: { host: "127.0.0.1", password: "pw", hostKey: KEY.split(" ").slice(0, 2).join(" ") },
+    // A valid JailedUser takes a preview-time look at its host (the operator envelope): a closed port, tried once.
+    connection: { host: "127.0.0.1", port: 1, dialErrorLimit: 1, password: "pw", hostKey: KEY.split(" ").slice(0, 2).join(" ") },
     name: "alice",
     group: "sftp",
     home: "/home/alice",

@@ -27,10 +27,11 @@ describe("ChrootDir planner", () => {
     const f = facts([missing("/srv/sftp"), missing("/srv/sftp/alice"), missing("/srv/sftp/alice/upload")]);
     const p = planChroot(want, f);
     expect(p.createdAncestors).toEqual(["/srv/sftp"]);
+    // Each through the no-follow library: the parent walked with its first N components required to be root's.
     expect(p.steps.map((s) => s.script)).toEqual([
-      "install -d -m 0755 -o root -g root /srv/sftp",
-      "install -d -m 0755 -o root -g root /srv/sftp/alice",
-      "install -d -m 0755 -o alice -g sftponly /srv/sftp/alice/upload",
+      "sj_dir /srv/sftp 1 root root 0755",
+      "sj_dir /srv/sftp/alice 2 root root 0755",
+      "sj_dir /srv/sftp/alice/upload 3 alice sftponly 0755",
     ]);
   });
 
@@ -41,7 +42,7 @@ describe("ChrootDir planner", () => {
 
   it("repairs a jail made group-writable by hand, and only that", () => {
     const f = facts([dir("/srv/sftp"), dir("/srv/sftp/alice", 0, 0o775), dir("/srv/sftp/alice/upload", 3001, 0o755, 2001)]);
-    expect(planChroot(want, f).steps.map((s) => s.script)).toEqual(["chmod 0755 /srv/sftp/alice"]);
+    expect(planChroot(want, f).steps.map((s) => s.script)).toEqual(["sj_dir /srv/sftp/alice 2 root root 0755"]);
   });
 
   it("names a bad ancestor and the fix, unless asked to fix ancestors", () => {
@@ -50,7 +51,7 @@ describe("ChrootDir planner", () => {
     expect(e?.what).toMatch(/\/srv\/sftp is owned by uid 1000, not root/);
     expect(e?.fix).toMatch(/chown root:root \/srv\/sftp && chmod go-w \/srv\/sftp.*fixAncestors: true/);
     const fixed = planChroot({ ...want, fixAncestors: true }, f);
-    expect(fixed.steps.slice(0, 2).map((s) => s.script)).toEqual(["chown root /srv/sftp", "chmod go-w /srv/sftp"]);
+    expect(fixed.steps.slice(0, 2).map((s) => s.script)).toEqual(["sj_chown_dir /srv/sftp 1 root", "sj_chmod_dir /srv/sftp 1 go-w"]);
   });
 
   it("refuses symlinks in the path", () => {
@@ -66,10 +67,23 @@ describe("ChrootDir planner", () => {
 
   it("never deletes files on destroy unless asked: a non-empty jail is moved to the retained area", () => {
     const [step] = planChrootDelete({ path: "/srv/sftp/alice", subdirs: [{ path: "upload" }], createdAncestors: [], onDelete: "retain" }, "20261126T000000");
-    expect(step.script).toContain("rmdir /srv/sftp/alice/upload 2>/dev/null || true");
-    expect(step.script).toContain("mv -- /srv/sftp/alice /var/lib/sftp-jail/retained/srv_sftp_alice.20261126T000000");
-    expect(step.script).not.toContain("rm -rf");
+    expect(step.script).toContain("sj_rmdir /srv/sftp/alice/upload 3 || true");
+    expect(step.script).toContain("sj_mvdir /srv/sftp/alice 2 /var/lib/sftp-jail/retained/srv_sftp_alice.20261126T000000");
+    expect(step.script).not.toMatch(/sj_rmtree|rm -rf/);
     const [del] = planChrootDelete({ path: "/srv/sftp/alice", subdirs: [], createdAncestors: [], onDelete: "delete" }, "x");
-    expect(del.script).toBe("rm -rf --one-file-system -- /srv/sftp/alice");
+    expect(del.script).toBe("sj_rmtree /srv/sftp/alice 2");
+  });
+
+  it("gives nested writable directories their listed owner on the first converge (data before data/in)", () => {
+    const f = facts([dir("/srv/sftp"), dir("/srv/sftp/alice"), missing("/srv/sftp/alice/data"), missing("/srv/sftp/alice/data/in"), missing("/srv/sftp/alice/data/app"), missing("/srv/sftp/alice/data/app/log")]);
+    const rw = (path: string) => ({ path, owner: "alice", group: "sftponly", mode: "0755" });
+    // Listed child first on purpose: the planner orders parents first, and never resets a listed parent to root.
+    const p = planChroot({ ...want, subdirs: [rw("data/in"), rw("data"), rw("data/app/log")] }, f);
+    expect(p.steps.map((s) => s.script)).toEqual([
+      "sj_dir /srv/sftp/alice/data 3 alice sftponly 0755",
+      "sj_dir /srv/sftp/alice/data/in 3 alice sftponly 0755",
+      "sj_dir /srv/sftp/alice/data/app 3 root root 0755",
+      "sj_dir /srv/sftp/alice/data/app/log 3 alice sftponly 0755",
+    ]);
   });
 });

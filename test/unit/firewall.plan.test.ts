@@ -4,12 +4,14 @@
  * own parser. Captured with: `sandbox.sh up fw-1`, the admin rules named in each describe() via `sandbox.sh console`,
  * then `sandbox.sh console fw-1 "$(node -p 'require("./bin/provider/observe/facts").firewall.command')"`.
  */
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { HostFacts, firewall } from "../../provider/observe/facts";
 import {
   RuleDesired,
   chooseBackend,
+  createdObjects,
   iptablesRule,
   locate,
   parseCidr,
@@ -17,10 +19,12 @@ import {
   planPersist,
   planRuleConverge,
   planRuleDelete,
+  planUnpersist,
   resolveTarget,
   tokenize,
 } from "../../provider/plan/firewall";
 import { PlanError } from "../../provider/plan/types";
+import { quoteArg } from "../../provider/util/shell";
 import { debian12 } from "./fixtures";
 
 /** Debian 12 facts with the firewall section of a capture (optionally edited, to describe drift). */
@@ -120,12 +124,38 @@ describe("iptables planner (captured iptables-nft host: ACCEPT 22, ACCEPT icmp, 
   it("inserts beforeReject just before the first REJECT/DROP, after saving the table for revert", () => {
     const p = planRuleConverge(rule(), facts);
     expect(scripts(p)).toEqual([
-      "mkdir -p /run/sftp-jail/firewall && { iptables-save -c -t filter 2>/dev/null || true; } > /run/sftp-jail/firewall/new.v4",
+      "mkdir -p /run/sftp-jail/firewall && { iptables-save -c -t filter 2>/dev/null || true; } > /run/sftp-jail/firewall/new.v4" +
+        // iptables-nft: which nft chains of `ip filter` exist (or that the table does not), for an exact revert.
+        " && { if command -v nft >/dev/null && nft list table ip filter >/dev/null 2>&1; then echo table; nft list table ip filter 2>/dev/null | sed -n 's/^[[:space:]]*chain \\([^ ]*\\) {$/\\1/p'; else echo none; fi; } > /run/sftp-jail/firewall/new.v4.chains",
       "iptables -w -t filter -I INPUT 4 -p tcp -m tcp --dport 2022 -m conntrack --ctstate NEW -m comment --comment sftp-jail:new -j ACCEPT",
     ]);
-    expect(scripts({ steps: p.revert })).toEqual([
-      "if grep -q '^\\*filter' /run/sftp-jail/firewall/new.v4; then iptables-restore -w -c < /run/sftp-jail/firewall/new.v4; else while iptables -w -t filter -D INPUT -p tcp -m tcp --dport 2022 -m conntrack --ctstate NEW -m comment --comment sftp-jail:new -j ACCEPT 2>/dev/null; do :; done; fi",
-    ]);
+    const [revert] = scripts({ steps: p.revert });
+    // The exact inverse of an insert: delete it (iptables-nft's restore would re-create the whole table).
+    expect(revert).toMatch(/^\{ while iptables -w -t filter -D INPUT -p tcp -m tcp --dport 2022 .*sftp-jail:new -j ACCEPT 2>\/dev\/null; do :; done; \} && /);
+    // Then what the change (or the restore) created in nft goes: the table when it was absent and holds no rule now,
+    // else every chain that was not listed before (nft refuses to delete a chain that still has rules).
+    expect(revert).toContain("if ! iptables-save -t filter 2>/dev/null | grep -q '^-A'; then nft delete table ip filter 2>/dev/null || true; fi;");
+    expect(revert).toContain(`tail -n +2 /run/sftp-jail/firewall/new.v4.chains | grep -qxF -- "$c" || nft delete chain ip filter "$c" 2>/dev/null || true`);
+  });
+
+  it("destroy removes the nft table or chains its create made, and only once they hold no other rule", () => {
+    const t = resolveTarget(partnerA, facts);
+    expect(scripts(planRuleDelete(partnerA, t, facts, ["table"])).slice(1)).toEqual([
+      expect.stringMatching(/^iptables -w -t filter -D INPUT .*sftp-jail:partner-a/),
+    ]); // the admin's rules are still in the table: it stays
+    const alone = withFirewall("iptables-nft", (raw) => raw.split("\n").filter((l) => !/^-A INPUT/.test(l) || l.includes("partner-a")).join("\n"));
+    expect(scripts(planRuleDelete(partnerA, t, alone, ["table"])).slice(2)).toEqual(["nft delete table ip filter"]);
+    expect(scripts(planRuleDelete(partnerA, t, alone, [])).slice(2)).toEqual([]); // it was there before: it stays
+  });
+
+  it("knows which nft objects a change created", () => {
+    const t = resolveTarget(rule(), facts);
+    const none = withFirewall("empty");
+    expect(createdObjects(t, facts, facts)).toEqual([]);
+    expect(createdObjects(t, none, facts)).toEqual(["table"]); // the captured empty host had no ip filter table
+    // A chain the table did not have before (iptables-nft creates built-in chains on demand).
+    const noInput = withFirewall("iptables-nft", (raw) => raw.replace(/\{"chain": \{"family": "ip", "table": "filter", "name": "INPUT"[^}]*\}\}, /, ""));
+    expect(createdObjects(t, noInput, facts)).toEqual(["chain:INPUT"]);
   });
 
   it("puts top first and bottom last, with multiport for several ports", () => {
@@ -149,6 +179,10 @@ describe("iptables planner (captured iptables-nft host: ACCEPT 22, ACCEPT icmp, 
       "iptables -w -t filter -D INPUT -s 198.51.100.0/24 -p tcp -m multiport --dports 2222,2223 -m conntrack --ctstate NEW -m comment --comment sftp-jail:partner-a -j ACCEPT",
       "iptables -w -t filter -I INPUT 3 -s 198.51.100.0/24 -p tcp -m multiport --dports 2222,2223 -m conntrack --ctstate NEW -m comment --comment sftp-jail:partner-a -j ACCEPT",
     ]);
+    // Its revert deletes the rule put back and re-inserts the moved one where it was (4th, behind the REJECT).
+    expect(scripts({ steps: p.revert })[0]).toMatch(
+      /^\{ while iptables -w -t filter -D INPUT -s 198\.51\.100\.0\/24 .*; do :; done && iptables -w -t filter -I INPUT 4 -s 198\.51\.100\.0\/24 -p tcp -m multiport --dports 2222,2223 -m conntrack --ctstate NEW -m comment --comment sftp-jail:partner-a -j ACCEPT; \} && /,
+    );
   });
 
   it("top holds behind other sftp-jail rules only; bottom holds before them only", () => {
@@ -202,9 +236,29 @@ describe("iptables planner (captured iptables-nft host: ACCEPT 22, ACCEPT icmp, 
   });
 
   it("persists to /etc/iptables/rules.v4 atomically on Debian", () => {
-    expect(scripts({ steps: planPersist(resolveTarget(rule(), facts), facts) })).toEqual([
-      "mkdir -p /etc/iptables && iptables-save > /etc/iptables/rules.v4.sftp-jail.tmp && chmod 0640 /etc/iptables/rules.v4.sftp-jail.tmp && mv -f /etc/iptables/rules.v4.sftp-jail.tmp /etc/iptables/rules.v4",
+    const save =
+      "mkdir -p /etc/iptables && iptables-save > /etc/iptables/rules.v4.sftp-jail.tmp && chmod 0640 /etc/iptables/rules.v4.sftp-jail.tmp && mv -f /etc/iptables/rules.v4.sftp-jail.tmp /etc/iptables/rules.v4";
+    const sha = "sha256sum < /etc/iptables/rules.v4 | cut -c1-64 > /var/lib/sftp-jail/firewall/etc_iptables_rules.v4.sha256";
+    expect(scripts({ steps: planPersist(resolveTarget(rule(), facts), facts) })).toEqual([`${save} && { if [ -e /var/lib/sftp-jail/firewall/etc_iptables_rules.v4.sha256 ]; then ${sha}; fi; }`]);
+    // A rule with persist: the file as it was (or its absence, and its directory's) is kept before the first write.
+    expect(scripts({ steps: planPersist(resolveTarget(rule(), facts), facts, undefined, "new") })).toEqual([
+      "install -d -m 0700 /var/lib/sftp-jail/firewall && " +
+        "{ [ -e /var/lib/sftp-jail/firewall/etc_iptables_rules.v4.orig ] || [ -e /var/lib/sftp-jail/firewall/etc_iptables_rules.v4.absent ] || " +
+        "if [ -e /etc/iptables/rules.v4 ]; then cp -p /etc/iptables/rules.v4 /var/lib/sftp-jail/firewall/etc_iptables_rules.v4.orig; " +
+        "else : > /var/lib/sftp-jail/firewall/etc_iptables_rules.v4.absent && { [ -d /etc/iptables ] || : > /var/lib/sftp-jail/firewall/etc_iptables_rules.v4.mkdir; }; fi; } && " +
+        "install -d -m 0700 /var/lib/sftp-jail/firewall/etc_iptables_rules.v4.rules && : > /var/lib/sftp-jail/firewall/etc_iptables_rules.v4.rules/new && " +
+        `${save} && ${sha}`,
     ]);
+  });
+
+  it("puts the saved file back byte for byte when its last persisting rule goes and nobody edited it since", () => {
+    const [st] = planUnpersist(resolveTarget(rule(), facts), facts, "new");
+    const k = "/var/lib/sftp-jail/firewall/etc_iptables_rules.v4";
+    expect(st.script).toContain(`rm -f ${k}.rules/new; if [ -e ${k}.sha256 ] && [ -z "$(ls -A ${k}.rules 2>/dev/null)" ]; then`);
+    expect(st.script).toContain(`if [ "$(sha256sum < /etc/iptables/rules.v4 2>/dev/null | cut -c1-64)" = "$(cat ${k}.sha256)" ]; then`);
+    expect(st.script).toContain(`if [ -e ${k}.orig ]; then cp -p ${k}.orig /etc/iptables/rules.v4.sftp-jail.tmp && mv -f /etc/iptables/rules.v4.sftp-jail.tmp /etc/iptables/rules.v4;`);
+    expect(st.script).toContain(`else rm -f /etc/iptables/rules.v4 && { [ ! -e ${k}.mkdir ] || rmdir /etc/iptables 2>/dev/null || true; }; fi`);
+    expect(st.script).toContain(`rm -rf ${k}.orig ${k}.absent ${k}.mkdir ${k}.rules ${k}.sha256`);
   });
 });
 
@@ -218,7 +272,7 @@ describe("iptables-legacy planner (captured host: legacy rules beside a default 
     const p = planRuleConverge(rule(), facts);
     expect(scripts(p)[0]).toContain("iptables-legacy-save -c -t filter");
     expect(scripts(p)[1]).toBe("iptables-legacy -w -t filter -I INPUT 3 -p tcp -m tcp --dport 2022 -m conntrack --ctstate NEW -m comment --comment sftp-jail:new -j ACCEPT");
-    expect(scripts({ steps: p.revert })[0]).toContain("iptables-legacy-restore -w -c <");
+    expect(scripts({ steps: p.revert })[0]).toMatch(/^while iptables-legacy -w -t filter -D INPUT .*sftp-jail:new -j ACCEPT 2>\/dev\/null; do :; done$/);
   });
 
   it("refuses IPv6 with legacy, naming what is missing", () => {
@@ -241,7 +295,23 @@ describe("nftables planner (captured host: inet filter input with accept 22, sft
       "mkdir -p /run/sftp-jail/firewall && { echo 'table inet filter'; echo 'delete table inet filter'; nft list table inet filter 2>/dev/null || true; } > /run/sftp-jail/firewall/new.nft",
       `nft insert rule inet filter input position 6 ip6 saddr 2001:db8::/32 tcp dport '{ 2022, 2023 }' ct state '{ new, established }' accept comment '"sftp-jail:new"'`,
     ]);
-    expect(scripts({ steps: p.revert })).toEqual(["nft -f /run/sftp-jail/firewall/new.nft"]);
+    // A pure insert is undone by deleting the rule that carries our comment (not by re-loading the table, which would
+    // re-create it). Run by a real sh with `nft` stubbed to print a listing as `nft -a` does and record the rest.
+    const [revert] = scripts({ steps: p.revert });
+    const listing = [
+      "table inet filter { # handle 3",
+      "\tchain input { # handle 1",
+      "\t\ttype filter hook input priority filter; policy accept;",
+      "\t\ttcp dport 22 accept # handle 4",
+      '\t\tip6 saddr 2001:db8::/32 tcp dport { 2022, 2023 } ct state { established, new } accept comment "sftp-jail:new" # handle 7',
+      '\t\ttcp dport 2022 accept comment "sftp-jail:newer" # handle 8',
+      '\t\ttcp dport 2024 accept comment "sftp-jail:neW" # handle 9',
+      "\t\tcounter packets 0 bytes 0 reject # handle 5",
+      "\t}",
+      "}",
+    ].join("\n");
+    const stub = `nft() { if [ "$1" = -a ]; then printf '%s\\n' ${quoteArg(listing)}; else echo "nft $*"; fi; }`;
+    expect(execFileSync("sh", ["-c", `${stub}\n${revert}`]).toString()).toBe("nft delete rule inet filter input handle 7\n");
   });
 
   it("moves a rule found after the reject, deleting it by handle", () => {
@@ -268,6 +338,7 @@ describe("nftables planner (captured host: inet filter input with accept 22, sft
       "nft add chain inet filter input '{ type filter hook input priority filter ; policy accept ; }'",
       `nft add rule inet filter input tcp dport 2022 accept comment '"sftp-jail:new"'`,
     ]);
+    expect(scripts({ steps: p.revert })[0]).toMatch(/; \[ -z "\$\{sj_failed:-\}" \] && nft delete table inet filter$/); // it was not there
     const after = withFirewall("empty", (raw) =>
       raw.replace(
         /\]\}\s*$/,

@@ -25,8 +25,9 @@ describe("JailedUser planner", () => {
       "useradd --no-create-home --home-dir /srv/sftp/alice --shell /usr/sbin/nologin --gid sftponly --comment sftp-jail -- alice",
     );
     expect(scripts[1]).toBe("usermod --password '*' -- alice");
-    expect(scripts[2]).toBe("install -d -m 0755 -o root -g root /etc/ssh/sftp-jail /etc/ssh/sftp-jail/authorized_keys");
-    expect(scripts[3]).toMatch(/base64 -d > \/etc\/ssh\/sftp-jail\/authorized_keys\/alice\.sftp-jail\.tmp.*mv -f/);
+    expect(scripts[2]).toBe("sj_dir /etc/ssh/sftp-jail 2 root root 0755 && sj_dir /etc/ssh/sftp-jail/authorized_keys 3 root root 0755");
+    // Written inside the pinned, root-only key directory: only plain names after the walk.
+    expect(scripts[3]).toMatch(/^\( sj_cd \/etc\/ssh\/sftp-jail\/authorized_keys && .*base64 -d > \.\/alice\.sftp-jail\.tmp.*mv -f \.\/alice\.sftp-jail\.tmp \.\/alice \)$/);
   });
 
   it.each(["!", "!!", "!*", "locked-hash"] as const)("turns a shadow field of %s into * (key login with UsePAM no)", (state) => {
@@ -70,7 +71,7 @@ describe("JailedUser planner", () => {
     f.files["/etc/ssh/sftp-jail/authorized_keys/alice"] = "";
     expect(planUserDelete(want, false, f).map((s) => s.script)).toEqual([
       "userdel -- alice",
-      "rm -f -- /etc/ssh/sftp-jail/authorized_keys/alice",
+      "sj_rm /etc/ssh/sftp-jail/authorized_keys/alice 4",
     ]);
     expect(planUserDelete(want, true, f).map((s) => s.script)).toHaveLength(1);
   });

@@ -226,8 +226,8 @@ describe("options", () => {
   it("refuses what it cannot use, saying why", () => {
     expect(() => parseArgs([])).toThrow("give at least one --host");
     expect(() => parseArgs(["--host", "a", "--name", "x", "--host", "b", "--name", "x"])).toThrow('two hosts are named "x"');
-    expect(() => parseArgs(["--host", "a", "--port", "ssh"])).toThrow('--port takes a number, got "ssh"');
-    expect(() => parseArgs(["--host", "a", "--frobnicate"])).toThrow("unknown argument --frobnicate");
+    expect(() => parseArgs(["--host", "a", "--port", "ssh"])).toThrow('--port takes a whole number from 1 to 65535, got "ssh"');
+    expect(() => parseArgs(["--host", "a", "--frobnicate"])).toThrow("unknown option --frobnicate");
     expect(() => parseArgs(["--host", "--port", "22"])).toThrow("--host needs a value");
   });
 });

@@ -25,16 +25,23 @@ import { SftpJailHost } from "sftp-jail";
 const connection = { host: "127.0.0.1", privateKeyFile: "/root/.ssh/id_ed25519", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm348UCZ7ssSrHpUT+uO4T88k70bT+WDyMpZmU8my9M" };
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm348UCZ7ssSrHpUT+uO4T88k70bT+WDyMpZmU8my9M a@b";
 
+/** Resolves once the mocks have registered the component and every child it exposes (each URN is known only then). */
+function registeredAll(host: SftpJailHost): Promise<unknown> {
+  const children: pulumi.Resource[] = [host, host.group, host.matchBlock, ...Object.values(host.users), ...Object.values(host.chroots)];
+  if (host.firewallRule) children.push(host.firewallRule);
+  return Promise.all(children.map((r) => new Promise((resolve) => r.urn.apply(resolve))));
+}
+
 describe("SftpJailHost", () => {
   it("declares group, users, chroots, the firewall opening and the Match block", async () => {
     registered.length = 0;
-    new SftpJailHost("h1", {
+    const host = new SftpJailHost("h1", {
       connection,
       group: { name: "sftp", gid: 2200 },
       users: [{ name: "alice", authorizedKeys: [KEY] }, { name: "bob", authorizedKeys: [KEY], writableDirs: ["in", "out"] }],
       firewall: { port: 2222 },
     });
-    await new Promise((r) => setTimeout(r, 100));
+    await registeredAll(host);
     const byName = Object.fromEntries(registered.map((r) => [r.name, r]));
     expect(Object.keys(byName).sort()).toEqual(
       ["h1", "h1-alice", "h1-alice-chroot", "h1-bob", "h1-bob-chroot", "h1-firewall", "h1-group", "h1-match"].sort(),

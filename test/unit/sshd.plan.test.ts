@@ -1,6 +1,6 @@
 import { HostFacts } from "../../provider/observe/facts";
-import { Operator, planBlock, planBlockDelete, reloadScript } from "../../provider/plan/sshd";
-import { BlockDesired, blockPath, renderBlock, transformMain } from "../../provider/plan/sshdRender";
+import { Operator, blockContent, blockHome, planBlock, planBlockDelete, reloadScript } from "../../provider/plan/sshd";
+import { BlockDesired, MAIN_CONFIG, REGION_BEGIN, REGION_END, blockPath, renderBlock, splitRegion, transformMain } from "../../provider/plan/sshdRender";
 import { PlanError } from "../../provider/plan/types";
 import { debian12 } from "./fixtures";
 
@@ -90,12 +90,8 @@ describe("SshdMatchBlock planner", () => {
 
   it("refuses what it cannot do safely, saying how to fix it", () => {
     const old = debian12();
-    old.openssh = { ...old.openssh!, version: "8.1p1", major: 8, minor: 1 };
-    expect(() => planBlock(JAIL, old, OP)).toThrow(/OpenSSH 8.1p1 is too old.*8\.2/);
-
-    const noInclude = debian12();
-    noInclude.sshd.main!.content = noInclude.sshd.main!.content.replace(/^Include .*$/m, "");
-    expect(() => planBlock(JAIL, noInclude, OP)).toThrow(/does not include \/etc\/ssh\/sshd_config.d\/\*\.conf/);
+    old.openssh = { ...old.openssh!, version: "7.9p1", major: 7, minor: 9 };
+    expect(() => planBlock(JAIL, old, OP)).toThrow(/OpenSSH 7.9p1 is too old.*8\.0 or newer/);
 
     const broken = debian12();
     broken.sshd.valid = false;
@@ -114,6 +110,73 @@ describe("SshdMatchBlock planner", () => {
     }
 
     expect(() => planBlock(JAIL, withBlocks({ ...JAIL, order: 10 }), OP)).toThrow(/already holds an sftp-jail block named "jail"/);
+  });
+
+  describe("a host whose sshd_config includes no drop-ins (RHEL 8 style)", () => {
+    const noInclude = () => {
+      const f = debian12();
+      f.sshd.main!.content = f.sshd.main!.content.replace(/^Include .*\n/m, "");
+      return f;
+    };
+    /** The facts after a plan's main-file edit and its Subsystem settle (what the next observation would read). */
+    const afterEdit = (f: HostFacts, p: ReturnType<typeof planBlock>): HostFacts => {
+      const main = shipped(p.steps[0].script)[0];
+      const wants = p.steps.some((s) => s.description.startsWith("settle")) && main.includes("wants Subsystem sftp internal-sftp");
+      return { ...f, sshd: { ...f.sshd, main: { path: MAIN_CONFIG, content: wants ? transformMain(main) : main } } };
+    };
+
+    it("writes the block at the end of the main file between markers, nothing in sshd_config.d", () => {
+      const f = noInclude();
+      const p = planBlock(JAIL, f, OP);
+      expect(p.path).toBe(PATH);
+      expect(p.steps[0].description).toMatch(/sftp-jail region at the end of \/etc\/ssh\/sshd_config/);
+      expect(p.steps.some((s) => s.description.startsWith("write /etc/ssh/sshd_config.d"))).toBe(false);
+      const main = shipped(p.steps[0].script)[0];
+      expect(main.startsWith(f.sshd.main!.content)).toBe(true);
+      expect(main.slice(f.sshd.main!.content.length)).toBe(`${REGION_BEGIN}\n${renderBlock(JAIL)}${REGION_END}\n`);
+      // The verify step still runs sshd -t and the operator's sshd -T -C before any reload.
+      expect(p.steps.map((s) => s.description)).toContain("check the whole sshd configuration and the operator's access (sshd -t, sshd -T -C)");
+    });
+
+    it("is idempotent, reads drift from the region, and a second block joins the region in drop-in order", () => {
+      const f = noInclude();
+      const done = afterEdit(f, planBlock(JAIL, f, OP));
+      expect(planBlock(JAIL, done, OP).steps).toEqual([]);
+      // The region alone (the Subsystem line not yet settled) still counts as a block that wants internal-sftp.
+      const regionOnly = { ...f, sshd: { ...f.sshd, main: { path: MAIN_CONFIG, content: shipped(planBlock(JAIL, f, OP).steps[0].script)[0] } } };
+      expect(planBlock(JAIL, regionOnly, OP).steps.map((s) => s.description)).toContain("settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)");
+      expect(blockContent(done, PATH)).toBe(renderBlock(JAIL));
+      const early = { ...JAIL, name: "early", order: 10, match: { Group: ["partners"] } };
+      const two = shipped(planBlock(early, done, OP).steps[0].script)[0];
+      expect(splitRegion(two).blocks.map((b) => b.path)).toEqual([blockPath("early", 10), PATH]);
+    });
+
+    it("removing the last block gives the main file back byte for byte, also without a final newline", () => {
+      for (const tail of ["\n", ""]) {
+        const f = noInclude();
+        f.sshd.main!.content = f.sshd.main!.content.replace(/\n$/, "") + tail;
+        const pristine = f.sshd.main!.content;
+        const created = planBlock({ ...JAIL, subsystemInternalSftp: false }, f, OP);
+        const del = planBlockDelete(JAIL.name, JAIL.order, afterEdit(f, created), OP);
+        expect(shipped(del.steps[0].script)[0]).toBe(pristine);
+      }
+    });
+
+    it("keeps the admin's lines that were appended after the region as global lines, before the region", () => {
+      const f = noInclude();
+      const done = afterEdit(f, planBlock(JAIL, f, OP));
+      done.sshd.main!.content += "PermitRootLogin prohibit-password\n";
+      const redo = shipped(planBlock({ ...JAIL, directives: { ...JAIL.directives, X11Forwarding: "yes" } }, done, OP).steps[0].script)[0];
+      expect(redo.indexOf("PermitRootLogin prohibit-password")).toBeLessThan(redo.indexOf(REGION_BEGIN));
+      expect(redo.endsWith(`${REGION_END}\n`)).toBe(true);
+    });
+
+    it("uses the main file on OpenSSH 8.0/8.1 even with an Include (a Match in an Included file runs on before 8.2)", () => {
+      const f = debian12();
+      f.openssh = { ...f.openssh!, version: "8.0p1", major: 8, minor: 0 };
+      expect(blockHome(f)).toBe("main");
+      expect(blockHome(debian12())).toBe("dropin");
+    });
   });
 
   it("reloads sshd the way the host runs it", () => {

@@ -1,0 +1,143 @@
+/**
+ * Host-side path operations that no unprivileged user can redirect: THE way every root-run step acts on a host path.
+ *
+ * Why: `chown`, `chmod`, `install -d`, `rmdir`, `mv` and `cat` resolve every component of the path they are given and
+ * follow symlinks in all but (sometimes) the last one. A jailed user owns the inside of their writable directories,
+ * so they can rename a root-owned directory there and put a symlink to /var in its place, or swap a checked directory
+ * for a symlink between the check and the change. Here a path is never handed to such a command. Instead the shell
+ * walks from `/` one component at a time: `lstat` the component by name (a symlink or non-directory is refused), `cd`
+ * into it, then compare `stat .` (device:inode) with what the lstat saw, so a swap between check and cd is detected
+ * and nothing is touched. The command then acts on `.` (or on one plain name inside the pinned directory), so a swap
+ * after the walk changes nothing: the shell holds the directory it checked, by inode.
+ *
+ * "Trusted" components are root-owned and not writable by group or others: only root can rename or replace what is
+ * inside them. Writes and the jail's own structure require a trusted chain; paths below a user's writable directory
+ * only need to be real directories all the way down.
+ *
+ * Every function runs in a subshell (`f() ( ... )`) so its `cd` never leaks; a refusal prints
+ * "sftp-jail: refused: ..." on stderr and exits 77. Plain POSIX sh (dash, busybox ash, bash) and GNU coreutils
+ * (`stat -c`, `dd iflag=nofollow`), which every supported host has.
+ */
+import { quote, quoteArg } from "./shell";
+
+/** Exit code of a refusal (sysexits' EX_NOPERM): the path was not what it must be, and nothing was changed. */
+export const REFUSED = 77;
+
+/**
+ * The shell library (defined once, prepended to every script sftp-jail runs on a host).
+ *
+ * - `sj_cd PATH [N]` (call only inside a subshell): walks to PATH as described above; the first N components below
+ *   `/` must be trusted (default: all). Sets `sj_trusted=1` when every component was trusted.
+ * - `sj_dir PATH N OWNER GROUP MODE`: creates PATH (in its pinned parent) if missing, then sets owner and mode on
+ *   the directory itself. N applies to the parent's walk; PATH itself need not be trusted (it may be fixed here).
+ * - `sj_chmod_dir PATH N MODE`: chmod (e.g. `go-w`) of the directory itself.
+ * - `sj_rmdir PATH N`: removes PATH if it is an empty directory; never follows a symlink.
+ * - `sj_rm PATH N`: removes the file PATH (a symlink there is removed, never followed).
+ * - `sj_rmtree PATH N`: removes the directory PATH and everything in it (`rm -rf --one-file-system` on one name).
+ * - `sj_mvdir PATH N DEST`: renames the directory PATH to DEST, a path inside a trusted directory.
+ * - `sj_read PATH [N]`: prints the regular file PATH base64-encoded; exit 1 when missing. Opened with O_NOFOLLOW and
+ *   O_NONBLOCK (a FIFO cannot hang the probe); a file with several hard links below an untrusted directory is refused
+ *   (it may be a link to a file the user cannot read).
+ * - `sj_file_ok PATH`: refuses unless PATH is a regular file owned by root, not writable by group or others, in a
+ *   trusted directory chain (a file root serves to others).
+ */
+export const HOSTPATH_LIB = [
+  "unset CDPATH",
+  "sj_die() { printf 'sftp-jail: refused: %s\\n' \"$*\" >&2; exit 77; }",
+  // One lstat: device:inode:uid:octal mode:links:type (type last; it may contain spaces).
+  "sj_id() { stat -c '%d:%i:%u:%a:%h:%F' -- \"$1\" 2>/dev/null; }",
+  "sj_split() { sj_dev=${1%%:*}; sj_r=${1#*:}; sj_ino=${sj_r%%:*}; sj_r=${sj_r#*:}; sj_uid=${sj_r%%:*}; sj_r=${sj_r#*:}; sj_mode=${sj_r%%:*}; sj_r=${sj_r#*:}; sj_links=${sj_r%%:*}; sj_type=${sj_r#*:}; }",
+  "sj_safe() { [ \"$sj_uid\" = 0 ] && [ $((0$sj_mode & 022)) -eq 0 ]; }",
+  // Enters one component of the current directory, checked: a real directory, the same inode after the cd.
+  "sj_step() {",
+  "  sj_s=$(sj_id \"$1\") || sj_die \"$2 does not exist\"",
+  "  sj_split \"$sj_s\"",
+  "  case \"$sj_type\" in directory) ;; 'symbolic link') sj_die \"$2 is a symbolic link\";; *) sj_die \"$2 is not a directory ($sj_type)\";; esac",
+  "  cd -P -- \"$1\" 2>/dev/null || sj_die \"cannot enter $2\"",
+  "  [ \"$(stat -c '%d:%i' .)\" = \"$sj_dev:$sj_ino\" ] || sj_die \"$2 was replaced while it was being checked\"",
+  "}",
+  "sj_cd() {",
+  "  sj_rest=${1#/}; sj_n=${2:-4096}; sj_at=; sj_k=0; sj_trusted=1",
+  "  case \"$1\" in /*) ;; *) sj_die \"$1 is not an absolute path\";; esac",
+  "  cd / || sj_die 'cannot enter /'",
+  "  while [ -n \"$sj_rest\" ]; do",
+  "    sj_c=${sj_rest%%/*}",
+  "    case \"$sj_rest\" in */*) sj_rest=${sj_rest#*/};; *) sj_rest=;; esac",
+  "    case \"$sj_c\" in ''|.|..) sj_die \"$1 is not a normalised path\";; esac",
+  "    sj_at=$sj_at/$sj_c; sj_k=$((sj_k + 1))",
+  "    sj_step \"$sj_c\" \"$sj_at\"",
+  "    if ! sj_safe; then",
+  "      sj_trusted=0",
+  "      [ \"$sj_k\" -gt \"$sj_n\" ] || sj_die \"$sj_at must be owned by root and not writable by group or others (uid $sj_uid, mode $sj_mode)\"",
+  "    fi",
+  "  done",
+  // Belt and braces: the kernel's idea of where we are must be the path asked for (no symlink was followed).
+  "  [ \"$(pwd -P)\" = \"${1:-/}\" ] || sj_die \"$1 resolves elsewhere ($(pwd -P))\"",
+  "}",
+  "sj_parent() { sj_pp=${1%/*}; [ -n \"$sj_pp\" ] || sj_pp=/; sj_base=${1##*/}; }",
+  "sj_dir() (",
+  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"",
+  "  if [ -z \"$(sj_id \"$sj_base\")\" ]; then mkdir -m 0700 -- \"$sj_base\" || exit; fi",
+  "  sj_step \"$sj_base\" \"$1\"",
+  "  chown -h -- \"$3:$4\" . && chmod -- \"$5\" .",
+  ")",
+  "sj_chmod_dir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"; sj_step \"$sj_base\" \"$1\"; chmod -- \"$3\" . )",
+  "sj_chown_dir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"; sj_step \"$sj_base\" \"$1\"; chown -h -- \"$3\" . )",
+  "sj_rmdir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"; rmdir -- \"$sj_base\" 2>/dev/null )",
+  "sj_rm() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"; rm -f -- \"$sj_base\" )",
+  "sj_rmtree() (",
+  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"",
+  "  sj_s=$(sj_id \"$sj_base\") || exit 0",
+  "  sj_split \"$sj_s\"; [ \"$sj_type\" = directory ] || sj_die \"$1 is not a directory ($sj_type)\"",
+  "  rm -rf --one-file-system -- \"$sj_base\"",
+  ")",
+  "sj_mvdir() (",
+  "  sj_parent \"$3\"; (sj_cd \"$sj_pp\") || exit",
+  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"",
+  "  sj_s=$(sj_id \"$sj_base\") || sj_die \"$1 does not exist\"",
+  "  sj_split \"$sj_s\"; [ \"$sj_type\" = directory ] || sj_die \"$1 is not a directory ($sj_type)\"",
+  "  mv -T -- \"$sj_base\" \"$3\"",
+  ")",
+  "sj_read() (",
+  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"${2:-0}\"",
+  "  sj_s=$(sj_id \"$sj_base\") || exit 1",
+  "  sj_split \"$sj_s\"",
+  "  case \"$sj_type\" in 'regular file'|'regular empty file') ;; *) sj_die \"$1 is not a regular file ($sj_type)\";; esac",
+  "  [ \"$sj_trusted\" = 1 ] || [ \"$sj_links\" = 1 ] || sj_die \"$1 has $sj_links hard links and its directory is not root's alone\"",
+  "  sj_b=$(dd if=\"$sj_base\" iflag=nofollow,nonblock bs=65536 2>/dev/null | base64 -w0) || sj_die \"cannot read $1\"",
+  "  [ \"$(sj_id \"$sj_base\")\" = \"$sj_s\" ] || sj_die \"$1 was replaced while it was being read\"",
+  "  printf '%s' \"$sj_b\"",
+  ")",
+  "sj_file_ok() (",
+  "  sj_parent \"$1\"; sj_cd \"$sj_pp\"",
+  "  sj_s=$(sj_id \"$sj_base\") || sj_die \"$1 does not exist\"",
+  "  sj_split \"$sj_s\"",
+  "  case \"$sj_type\" in 'regular file'|'regular empty file') ;; *) sj_die \"$1 is not a regular file ($sj_type)\";; esac",
+  "  sj_safe || sj_die \"$1 must be owned by root and not writable by group or others (uid $sj_uid, mode $sj_mode)\"",
+  ")",
+].join("\n");
+
+/** Number of components below `/` (the depth argument of the library's walks). */
+export const depth = (p: string) => p.split("/").filter(Boolean).length;
+
+/** The library call `fn path n ...args` as one quoted command line. */
+const call = (fn: string, path: string, n: number, ...args: Array<string | number>) => quote([fn, path, n, ...args]);
+
+/**
+ * Builders for steps: each returns one command line that calls the library. `trusted` is how many components below
+ * `/` must be root's (the chroot and its ancestors; everything for files root reads or writes outside the jails).
+ */
+export const hp = {
+  /** Create (if missing) and set owner:group and mode of a directory, acting on the directory itself. */
+  dir: (path: string, trusted: number, owner: string | number, group: string | number, mode: string) => call("sj_dir", path, trusted, owner, group, mode),
+  chmodDir: (path: string, trusted: number, mode: string) => call("sj_chmod_dir", path, trusted, mode),
+  chownDir: (path: string, trusted: number, owner: string) => call("sj_chown_dir", path, trusted, owner),
+  /** Remove an empty directory; a non-empty or swapped one is left (exit status non-zero). */
+  rmdir: (path: string, trusted: number) => call("sj_rmdir", path, trusted),
+  rm: (path: string, trusted: number) => call("sj_rm", path, trusted),
+  rmtree: (path: string, trusted: number) => call("sj_rmtree", path, trusted),
+  mvdir: (path: string, trusted: number, dest: string) => call("sj_mvdir", path, trusted, dest),
+  fileOk: (path: string) => quote(["sj_file_ok", path]),
+  /** The pinned-parent prefix of a script that then acts on the plain name (see files.ts's atomicWrite). */
+  enterParent: (path: string) => `sj_cd ${quoteArg(path.slice(0, path.lastIndexOf("/")) || "/")}`,
+};

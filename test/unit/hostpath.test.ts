@@ -1,0 +1,227 @@
+/**
+ * The no-follow path library (provider/util/hostpath.ts), run for real with /bin/sh on a scratch tree. The tree lives
+ * under /run (root-owned, 0755) rather than /tmp (1777, which the library rightly refuses to trust), and the tests
+ * chown to other uids, so they run as root like the provider does on a host.
+ *
+ * Races are made deterministic with stand-in commands earlier on PATH: a `stat` that swaps a directory for a symlink
+ * right after the library's lstat of it (between check and cd), and a `chown`/`chmod` that swaps the name after the
+ * walk (between cd and change). In every case nothing outside the scratch "jail" may change.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { HOSTPATH_LIB, REFUSED, depth, hp } from "../../provider/util/hostpath";
+import { atomicWrite } from "../../provider/plan/files";
+
+let root: string;
+let jail: string;
+let outside: string;
+let bin: string;
+const UID = 4242;
+
+function sh(script: string, env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync("/bin/sh", ["-c", `${HOSTPATH_LIB}\n${script}`], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 20000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+const st = (p: string) => fs.lstatSync(p);
+/** Owner, mode and (for files) content of everything under `dir`, to show nothing there changed. */
+function fingerprint(dir: string): string {
+  const out: string[] = [];
+  const walk = (p: string) => {
+    const s = fs.lstatSync(p);
+    out.push(`${path.relative(dir, p)} ${s.uid}:${s.gid} ${(s.mode & 0o7777).toString(8)} ${s.isFile() ? fs.readFileSync(p, "utf8") : s.isSymbolicLink() ? "-> " + fs.readlinkSync(p) : ""}`);
+    if (s.isDirectory()) for (const c of fs.readdirSync(p).sort()) walk(path.join(p, c));
+  };
+  walk(dir);
+  return out.join("\n");
+}
+/** A stand-in for `name` that runs `action` once (when `when` matches its arguments), then the real command. */
+function standIn(name: string, when: string, action: string) {
+  const real = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim();
+  const flag = path.join(bin, `${name}.done`);
+  fs.writeFileSync(
+    path.join(bin, name),
+    `#!/bin/sh\nr=0; "${real}" "$@" || r=$?\ncase "$*" in ${when}) if [ ! -e ${flag} ]; then : > ${flag}; ${action}; fi;; esac\nexit $r\n`,
+    { mode: 0o755 },
+  );
+}
+const withStandIns = () => ({ PATH: `${bin}:${process.env.PATH}` });
+
+beforeEach(() => {
+  root = fs.mkdtempSync("/run/sj-hostpath-");
+  fs.chmodSync(root, 0o755);
+  jail = path.join(root, "jail");
+  outside = path.join(root, "outside");
+  bin = fs.mkdtempSync("/run/sj-hostpath-bin-");
+  fs.mkdirSync(jail, { mode: 0o755 });
+  // The jailed user's writable data dir, with a root-owned structure dir (app) inside, as nested writableDirs make.
+  fs.mkdirSync(path.join(jail, "data/app/log"), { recursive: true, mode: 0o755 });
+  fs.chownSync(path.join(jail, "data"), UID, UID);
+  fs.chownSync(path.join(jail, "data/app/log"), UID, UID);
+  // What an attacker would love to own: stands for /var/log, /etc/shadow.
+  fs.mkdirSync(path.join(outside, "log"), { recursive: true, mode: 0o755 });
+  fs.writeFileSync(path.join(outside, "shadow"), "root:$6$secret:19000:0:99999:7:::\n", { mode: 0o640 });
+});
+afterEach(() => {
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.rmSync(bin, { recursive: true, force: true });
+});
+
+const J = () => depth(jail); // the jail and its ancestors must be root's
+
+describe("no-follow host paths", () => {
+  it("creates and converges a directory, acting on the directory itself", () => {
+    const r = sh(hp.dir(`${jail}/data/in`, J(), UID, UID, "0750"));
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(st(`${jail}/data/in`)).toMatchObject({ uid: UID, gid: UID });
+    expect(st(`${jail}/data/in`).mode & 0o7777).toBe(0o750);
+    expect(sh(hp.dir(`${jail}/data/in`, J(), 0, 0, "0755")).code).toBe(0); // converges an existing one
+    expect(st(`${jail}/data/in`)).toMatchObject({ uid: 0, gid: 0 });
+  });
+
+  it("refuses a symlink planted mid-path (the middle-dir rename trick) and touches nothing outside", () => {
+    // The jailed user renames root-owned data/app inside their data/ and puts a symlink to "/var" in its place.
+    fs.renameSync(`${jail}/data/app`, `${jail}/data/app.old`);
+    fs.symlinkSync(outside, `${jail}/data/app`);
+    const before = fingerprint(outside);
+    const r = sh(hp.dir(`${jail}/data/app/log`, J(), UID, UID, "0755"));
+    expect(r.code).toBe(REFUSED);
+    expect(r.stderr).toContain(`sftp-jail: refused: ${jail}/data/app is a symbolic link`);
+    expect(fingerprint(outside)).toBe(before);
+    // The same for every operation that walks a path.
+    for (const script of [hp.chmodDir(`${jail}/data/app/log`, J(), "0777"), hp.chownDir(`${jail}/data/app/log`, J(), String(UID)), hp.rmdir(`${jail}/data/app/log`, J()), hp.rmtree(`${jail}/data/app/log`, J()), hp.rm(`${jail}/data/app/shadow`, J())]) {
+      expect(sh(script).code).not.toBe(0);
+    }
+    expect(fingerprint(outside)).toBe(before);
+  });
+
+  it("refuses a symlink as the last component (upload/ replaced by a link to /etc)", () => {
+    fs.renameSync(`${jail}/data`, `${jail}/data.old`);
+    fs.symlinkSync(outside, `${jail}/data`);
+    const before = fingerprint(outside);
+    const r = sh(hp.dir(`${jail}/data`, J(), UID, UID, "0755"));
+    expect(r.code).toBe(REFUSED);
+    expect(r.stderr).toContain(`${jail}/data is a symbolic link`);
+    expect(fingerprint(outside)).toBe(before);
+  });
+
+  it("detects a swap between the check and the cd (dev:inode after the cd) and changes nothing", () => {
+    // Right after the library lstat()s data/app, the stand-in replaces it with a symlink to outside/.
+    standIn("stat", `*" -- app"`, `mv ${jail}/data/app ${jail}/data/app.old && ln -s ${outside} ${jail}/data/app`);
+    const before = fingerprint(outside);
+    const r = sh(hp.dir(`${jail}/data/app/log`, J(), UID, UID, "0755"), withStandIns());
+    expect(fs.existsSync(path.join(bin, "stat.done"))).toBe(true); // the swap really happened mid-walk
+    expect(r.code).toBe(REFUSED);
+    expect(r.stderr).toContain(`${jail}/data/app was replaced while it was being checked`);
+    expect(fingerprint(outside)).toBe(before);
+  });
+
+  it("a swap after the walk cannot redirect the change: it lands on the directory that was checked", () => {
+    // Between the cd into data/app/log and the chown, the name is swapped for a symlink to outside/log.
+    const log = `${jail}/data/app/log`;
+    const ino = st(log).ino;
+    fs.writeFileSync(
+      path.join(bin, "chown"),
+      `#!/bin/sh\nmv ${log} ${log}.moved && ln -s ${outside}/log ${log}\nexec "$(PATH=${process.env.PATH} command -v chown)" "$@"\n`,
+      { mode: 0o755 },
+    );
+    const before = fingerprint(outside);
+    const r = sh(hp.dir(log, J(), 0, 0, "0700"), withStandIns());
+    expect(r.code).toBe(0);
+    expect(fingerprint(outside)).toBe(before);
+    expect(st(`${log}.moved`)).toMatchObject({ ino, uid: 0 });
+    expect(st(`${log}.moved`).mode & 0o777).toBe(0o700);
+  });
+
+  it("requires the jail and its ancestors to be root's and not group/other-writable", () => {
+    fs.chmodSync(jail, 0o775);
+    const r = sh(hp.dir(`${jail}/data`, J(), UID, UID, "0755"));
+    expect(r.code).toBe(REFUSED);
+    expect(r.stderr).toContain(`${jail} must be owned by root and not writable by group or others (uid 0, mode 775)`);
+  });
+
+  it("removes only empty real directories and trees by name, never through or behind a symlink", () => {
+    fs.mkdirSync(`${outside}/empty`);
+    fs.symlinkSync(outside, `${jail}/data/link`);
+    const before = fingerprint(outside);
+    expect(sh(hp.rmdir(`${jail}/data/link/empty`, J())).code).not.toBe(0);
+    expect(sh(hp.rmtree(`${jail}/data`, J() - 1)).code).toBe(0); // rm -rf removes the link, not its target
+    expect(fs.existsSync(`${jail}/data`)).toBe(false);
+    expect(fingerprint(outside)).toBe(before);
+  });
+
+  it("moves a jail holding a symlink whole, without following it", () => {
+    fs.symlinkSync(`${outside}/shadow`, `${jail}/data/shadow`);
+    fs.mkdirSync(`${root}/retained`, { mode: 0o700 });
+    const before = fingerprint(outside);
+    expect(sh(hp.mvdir(jail, depth(jail) - 1, `${root}/retained/jail.1`))).toMatchObject({ code: 0 });
+    expect(fs.readlinkSync(`${root}/retained/jail.1/data/shadow`)).toBe(`${outside}/shadow`);
+    expect(fingerprint(outside)).toBe(before);
+  });
+
+  describe("reads", () => {
+    const read = (p: string) => sh(`sj_read ${p}`);
+
+    it("prints a regular file base64-encoded, and exits 1 (quietly) when it is missing", () => {
+      fs.writeFileSync(`${jail}/data/keys`, "ssh-ed25519 AAAA x\n");
+      expect(Buffer.from(read(`${jail}/data/keys`).stdout, "base64").toString()).toBe("ssh-ed25519 AAAA x\n");
+      expect(read(`${jail}/data/none`)).toMatchObject({ code: 1, stdout: "", stderr: "" });
+    });
+
+    it("refuses a symlink anywhere in the path, a FIFO (without hanging) and a hard link below a user's directory", () => {
+      fs.symlinkSync(`${outside}/shadow`, `${jail}/data/keys`);
+      fs.symlinkSync(outside, `${jail}/data/dir`);
+      fs.linkSync(`${outside}/shadow`, `${jail}/data/hard`);
+      spawnSync("mkfifo", [`${jail}/data/fifo`]);
+      for (const [p, why] of [
+        ["keys", "is not a regular file (symbolic link)"],
+        ["dir/shadow", "is a symbolic link"],
+        ["hard", "has 2 hard links"],
+        ["fifo", "is not a regular file (fifo)"],
+      ]) {
+        const r = read(`${jail}/data/${p}`);
+        expect(r.code).toBe(REFUSED);
+        expect(r.stdout).toBe("");
+        expect(r.stderr).toContain(why);
+      }
+    });
+
+    it("does not hang on a FIFO swapped in after the check (O_NONBLOCK) and reports the swap", () => {
+      fs.writeFileSync(`${jail}/data/keys`, "k\n");
+      standIn("stat", `*" -- keys"`, `rm ${jail}/data/keys && mkfifo ${jail}/data/keys`);
+      // The first stat of "keys" is the walk's check of the file: swap it for a FIFO before dd opens it.
+      const r = sh(`sj_read ${jail}/data/keys`, withStandIns());
+      expect(r.code).toBe(REFUSED);
+      expect(r.stdout).toBe("");
+    });
+  });
+
+  it("atomicWrite writes only through a root-owned chain, and never follows a planted link", () => {
+    fs.mkdirSync(`${root}/keys`, { mode: 0o755 });
+    const ok = sh(atomicWrite({ path: `${root}/keys/alice`, content: "k1\n", mode: 0o644, owner: 0, group: 0 }, "write").script);
+    expect(ok).toMatchObject({ code: 0 });
+    expect(fs.readFileSync(`${root}/keys/alice`, "utf8")).toBe("k1\n");
+    expect(sh(atomicWrite({ path: `${root}/keys/alice`, content: "k2\n", mode: 0o600, owner: 0, group: 0 }, "write").script).code).toBe(0);
+    expect(fs.readFileSync(`${root}/keys/alice`, "utf8")).toBe("k2\n");
+    expect(st(`${root}/keys/alice`).mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(`${root}/keys/alice.sftp-jail.bak`, "utf8")).toBe("k1\n"); // the previous version, for revert
+    // Into the jailed user's directory (not root's alone), or through a symlinked directory: refused.
+    const before = fingerprint(outside);
+    for (const p of [`${jail}/data/authorized_keys`, `${jail}/data/link/shadow`]) {
+      if (!fs.existsSync(`${jail}/data/link`)) fs.symlinkSync(outside, `${jail}/data/link`);
+      const r = sh(atomicWrite({ path: p, content: "evil\n", mode: 0o644, owner: UID, group: UID }, "write").script);
+      expect(r.code).toBe(REFUSED);
+    }
+    expect(fingerprint(outside)).toBe(before);
+  });
+
+  it("a file root serves to others (Banner) must be a root-owned regular file in a root-owned chain", () => {
+    fs.writeFileSync(`${root}/banner`, "hello\n", { mode: 0o644 });
+    expect(sh(hp.fileOk(`${root}/banner`)).code).toBe(0);
+    fs.symlinkSync(`${outside}/shadow`, `${root}/link`);
+    expect(sh(hp.fileOk(`${root}/link`)).stderr).toContain("is not a regular file (symbolic link)");
+    fs.chownSync(`${root}/banner`, UID, UID);
+    expect(sh(hp.fileOk(`${root}/banner`)).stderr).toContain("must be owned by root");
+    expect(sh(hp.fileOk(`${jail}/data/app/x`)).stderr).toContain(`${jail}/data must be owned by root`);
+  });
+});

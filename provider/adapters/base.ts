@@ -6,8 +6,12 @@ import { z } from "zod";
 import { Connection, connectionSchema } from "../connection/schema";
 import { Session, session } from "../connection/pool";
 import { CheckFailure, failuresOf } from "../schema/common";
-import { PlanError } from "../plan/types";
-import { SftpJailError } from "../util/errors";
+import { Plan, PlanError } from "../plan/types";
+import { envelopeProblem } from "../plan/envelope";
+import { HostFacts } from "../observe/facts";
+import { Needs, observe } from "../observe/snapshot";
+import { OperatorAccessError, SftpJailError } from "../util/errors";
+import { log } from "../util/log";
 
 /** The engine's placeholder for a value not known during preview (pulumi/sdk/nodejs/runtime/rpc.ts). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -93,4 +97,36 @@ export function defined<T>(v: T): T {
     return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, defined(x)])) as T;
   }
   return v;
+}
+
+/**
+ * The preview-time look every adapter's `check` takes once its inputs passed the schema: the host's snapshot (shared
+ * by the phase), the resource's plan on it, and that plan judged by the same envelope rule apply enforces — so a
+ * refusal shows at preview, naming the cause and the fix, before anything changes. A host whose operator access is
+ * broken is a failure of `connection`; an unreachable host is not a check failure (create reports it).
+ */
+export async function previewLook(
+  connection: unknown,
+  resource: string,
+  property: string,
+  needs: Needs,
+  plan: (f: HostFacts) => Plan,
+): Promise<CheckFailure[]> {
+  let s: Session;
+  let facts: HostFacts;
+  try {
+    s = sessionFor(connection, resource);
+    facts = await observe(s, { paths: [...(needs.paths ?? [])], files: [...(needs.files ?? [])] });
+  } catch (e) {
+    if (e instanceof OperatorAccessError) return [{ property: "connection", reason: e.message }];
+    log.debug(`${resource}: preview-time host check skipped: ${(e as Error).message}`);
+    return [];
+  }
+  try {
+    const problem = envelopeProblem(plan(facts), facts);
+    return problem ? [{ property, reason: `${problem.what} on ${s.target}. Fix: ${problem.fix}` }] : [];
+  } catch (e) {
+    if (e instanceof PlanError) return [{ property: e.property ?? property, reason: `${e.what} on ${s.target}. Fix: ${e.fix}` }];
+    throw e;
+  }
 }

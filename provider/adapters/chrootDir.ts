@@ -8,9 +8,10 @@ import { z } from "zod";
 import { observe } from "../observe/snapshot";
 import { HostFacts } from "../observe/facts";
 import { apply } from "../apply/apply";
-import { ChrootDesired, ancestorProblem, chrootPaths, planChroot, planChrootDelete } from "../plan/chrootDir";
+import { ChrootDesired, chrootPaths, planChroot, planChrootDelete } from "../plan/chrootDir";
 import { failuresOf, jailPath, octalMode, posixName, relPath } from "../schema/common";
-import { checkInputs, containsUnknown, parseKnown, planOrThrow, sameConnection, sessionFor, defined } from "./base";
+import { checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, defined } from "./base";
+import { assumeExisting } from "../plan/envelope";
 import { log } from "../util/log";
 
 export const TYPE = "ChrootDir";
@@ -72,18 +73,15 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
   if (failures.length || containsUnknown(inputs)) return { inputs, failures };
   const d = fieldsSchema.safeParse(Object.fromEntries(Object.keys(chrootDirShape).map((k) => [k, inputs[k]])));
   if (!d.success) return { inputs, failures: failuresOf(d.error) };
-  // The one preview-time look at the host: an ancestor that breaks OpenSSH's rule is a failure of `path` now,
-  // not a surprise during `up`. An unreachable host is not a check failure; create reports it.
-  try {
-    const s = sessionFor(inputs.connection, label(d.data.path));
-    const facts = await observe(s, { paths: chrootPaths(d.data) });
-    const problem = d.data.fixAncestors ? undefined : ancestorProblem(d.data, facts);
-    if (problem) failures.push({ property: "path", reason: `${problem.what} on ${s.target}. Fix: ${problem.fix}` });
-  } catch (e) {
-    log.debug(`${label(d.data.path)}: preview-time host check skipped: ${(e as Error).message}`);
-  }
+  // The one preview-time look at the host: an ancestor that breaks OpenSSH's rule, or a step that reaches the
+  // operator's home or key files, is a failure of `path` now, not a surprise during `up`. Owners the program
+  // creates in the same run are assumed to exist.
+  const owners = assumeOwners(d.data);
+  failures.push(...(await previewLook(inputs.connection, label(d.data.path), "path", { paths: chrootPaths(d.data) }, (f) => planChroot(d.data as ChrootDesired, assumeExisting(f, owners.users, owners.groups)).steps)));
   return { inputs, failures };
 }
+
+const assumeOwners = (d: Fields) => ({ users: d.subdirs.map((s) => s.owner), groups: [d.group, ...d.subdirs.map((s) => s.group)] });
 
 export async function diff(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
   const keys = Object.keys(chrootDirShape) as (keyof Fields)[];

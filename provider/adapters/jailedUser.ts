@@ -6,9 +6,12 @@ import { z } from "zod";
 import { observe } from "../observe/snapshot";
 import { HostFacts } from "../observe/facts";
 import { apply } from "../apply/apply";
+import { applyAccountChange } from "../apply/guarded";
+import { changesExistingAccounts } from "../plan/accounts";
+import { assumeExisting } from "../plan/envelope";
 import { DEFAULT_KEYS_DIR, UserDesired, isMember, keyFile, keyLines, parseKeys, planUser, planUserDelete } from "../plan/jailedUser";
-import { absPath, jailPath, keysDirPath, posixId, posixName, publicKey } from "../schema/common";
-import { checkInputs, containsUnknown, parseKnown, planOrThrow, sameConnection, sessionFor, defined } from "./base";
+import { absPath, jailPath, keysDirPath, posixId, posixName, publicKey, unprivilegedGroup } from "../schema/common";
+import { checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, defined } from "./base";
 import { failuresOf } from "../schema/common";
 import { log } from "../util/log";
 
@@ -19,12 +22,21 @@ export const jailedUserShape = {
   name: posixName("user").refine((n) => n !== "root", { error: "name must not be root: sftp-jail jails accounts, it does not take over the operator's" }),
   uid: posixId("uid").optional(),
   /** The SFTP group (its `Match Group` block jails the user). New users get it as primary group. */
-  group: posixName("group"),
-  extraGroups: z.array(posixName("group")).default([]),
+  group: unprivilegedGroup("group"),
+  /** More groups; none may grant privilege (see group). */
+  extraGroups: z.array(unprivilegedGroup("each of extraGroups")).default([]),
   /** The user's home = its chroot (root-owned; see ChrootDir). */
   home: jailPath("home"),
-  /** Login shell; default: the host's nologin (/usr/sbin/nologin on Debian, /sbin/nologin on RHEL). */
+  /**
+   * Login shell; default: the host's nologin (/usr/sbin/nologin on Debian, /sbin/nologin on RHEL). Anything that does
+   * not resolve on the host to nologin or false is refused unless allowLoginShell is true.
+   */
   shell: absPath("shell").optional(),
+  /**
+   * Let `shell` be a real login shell (e.g. /bin/bash). Off by default: the Match block is then the only thing that
+   * keeps the account in its jail, and a moment without it (an edit, a destroy) gives the user a shell on the host.
+   */
+  allowLoginShell: z.boolean({ error: "allowLoginShell must be true or false" }).default(false),
   /** The exact set of keys allowed to log in. */
   authorizedKeys: z.array(publicKey).max(1000).default([]),
   /** Root-owned directory (outside any jail) holding one key file per user; sshd's AuthorizedKeysFile must name it. */
@@ -65,7 +77,7 @@ interface Outputs extends Fields {
 const label = (n: string) => `${TYPE} "${n}"`;
 const fields = (o: Record<string, unknown>): Fields =>
   parseKnown(fieldsSchema, Object.fromEntries(Object.keys(jailedUserShape).map((k) => [k, o[k]])), label(String(o.name)));
-const needs = (d: Pick<Fields, "keysDir" | "name">) => ({ paths: [d.keysDir], files: [keyFile(d)] });
+const needs = (d: Pick<Fields, "keysDir" | "name"> & { shell?: string }) => ({ paths: [d.keysDir, ...(d.shell ? [d.shell] : [])], files: [keyFile(d)] });
 
 export async function check(_olds: unknown, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
   const r = checkInputs(jailedUserShape, news);
@@ -73,6 +85,11 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
   if (!r.failures.length && !containsUnknown(r.inputs)) {
     const full = fieldsSchema.safeParse(Object.fromEntries(Object.keys(jailedUserShape).map((k) => [k, r.inputs[k]])));
     if (!full.success) r.failures.push(...failuresOf(full.error));
+    // The plan on the host as it is (groups the program creates first assumed), judged like apply judges it.
+    else {
+      const d = full.data;
+      r.failures.push(...(await previewLook(r.inputs.connection, label(d.name), "name", needs(d), (f) => planUser(d as UserDesired, assumeExisting(f, [], [d.group, ...d.extraGroups])).steps)));
+    }
   }
   return r;
 }
@@ -91,7 +108,13 @@ async function converge(d: Fields, connection: unknown, adoptedBefore?: boolean)
   const s = sessionFor(connection, label(d.name));
   const facts = await observe(s, needs(d));
   const plan = planOrThrow(s, label(d.name), () => planUser(d as UserDesired, facts));
-  const after = (await apply({ session: s, resource: label(d.name) }, plan.steps)) ?? facts;
+  const ctx = { session: s, resource: label(d.name) };
+  // Changing an account that exists (shell, groups, home, password field) could change who may log in: confirmed by
+  // a fresh operator login, or its entries are put back exactly.
+  const after =
+    (changesExistingAccounts(plan.steps, facts)
+      ? await applyAccountChange(ctx, plan.steps, `the change of account ${d.name}`)
+      : await apply(ctx, plan.steps)) ?? facts;
   const u = after.users.find((x) => x.name === d.name)!;
   if (adoptedBefore === undefined && plan.adopted) {
     log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing account (uid ${u.uid})${plan.steps.length ? `, changing ${plan.steps.length} thing(s)` : " as it is"}; destroy keeps it`);
@@ -122,6 +145,7 @@ export function observedInputs(props: Outputs, f: HostFacts): Fields | undefined
     keysDir: props.keysDir,
     authorizedKeysFile: props.authorizedKeysFile,
     keyOnly: props.keyOnly ? f.shadow[props.name] === "*" : false,
+    allowLoginShell: props.allowLoginShell ?? false,
   };
 }
 

@@ -7,14 +7,14 @@ import { z } from "zod";
 import { observe } from "../observe/snapshot";
 import { apply } from "../apply/apply";
 import { planGroupCreate, planGroupDelete, planGroupUpdate } from "../plan/sftpGroup";
-import { posixId, posixName } from "../schema/common";
+import { posixId, unprivilegedGroup } from "../schema/common";
 import { log } from "../util/log";
-import { UNKNOWN, checkInputs, parseKnown, planOrThrow, sameConnection, sessionFor, defined } from "./base";
+import { UNKNOWN, checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, defined } from "./base";
 
 /** The schema: the single source of truth for SftpGroup's inputs, defaults and messages. */
 export const sftpGroupShape = {
-  /** Group name; renaming replaces the group. */
-  name: posixName("group"),
+  /** Group name; renaming replaces the group. Its members get jailed, so it must not be a group that grants privilege. */
+  name: unprivilegedGroup("name"),
   /** Numeric gid. Omit to let groupadd choose; a change is applied in place with groupmod. */
   gid: posixId("gid").optional(),
   /** Create as a system group (groupadd --system) when it does not exist yet. */
@@ -42,6 +42,9 @@ function fields(o: Record<string, unknown>): Fields {
 
 export async function check(_olds: unknown, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
   const { inputs, failures } = checkInputs(sftpGroupShape, news);
+  if (failures.length || containsUnknown(inputs)) return { inputs, failures };
+  const d = fieldsSchema.safeParse({ name: inputs.name, gid: inputs.gid, system: inputs.system });
+  if (d.success) failures.push(...(await previewLook(inputs.connection, label(d.data.name), "name", {}, (f) => planGroupUpdate(d.data, f))));
   return { inputs, failures };
 }
 

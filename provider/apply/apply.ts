@@ -4,7 +4,8 @@
  * so the next resource plans on the new state without another round trip.
  */
 import { Session } from "../connection/pool";
-import { Needs, SCRIPT_PREFIX, SNAPSHOT_MARK, forget, parseSnapshot, registered, remember, snapshotScript } from "../observe/snapshot";
+import { Needs, SCRIPT_PREFIX, SNAPSHOT_MARK, forget, observe, parseSnapshot, registered, remember, snapshotScript } from "../observe/snapshot";
+import { envelopeProblem } from "../plan/envelope";
 import { HostFacts } from "../observe/facts";
 import { Plan } from "../plan/types";
 import { SftpJailError } from "../util/errors";
@@ -35,9 +36,22 @@ export interface ApplyContext {
   resource: string;
 }
 
+/**
+ * The one gate every plan passes: its declared effects (types.ts) must stay outside the operator's envelope
+ * (plan/envelope.ts), judged on the host's current facts (the phase's snapshot, usually cached). Refused before
+ * anything runs.
+ */
+async function refuseInsideEnvelope(ctx: ApplyContext, plan: Plan): Promise<void> {
+  const problem = envelopeProblem(plan, await observe(ctx.session));
+  if (problem) {
+    throw new SftpJailError({ host: `${ctx.session.conn.host}:${ctx.session.conn.port}`, resource: ctx.resource }, `${problem.what}. Nothing was changed`, problem.fix);
+  }
+}
+
 /** Runs a plan and returns the host's facts after it. An empty plan costs nothing. */
 export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | undefined> {
   if (plan.length === 0) return undefined;
+  await refuseInsideEnvelope(ctx, plan);
   const where = `${ctx.resource} on ${ctx.session.conn.host}:${ctx.session.conn.port}`;
   const needs = registered(ctx.session);
   let r;

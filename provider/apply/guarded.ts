@@ -14,6 +14,7 @@ import { Client } from "ssh2";
 import { Session, dialWithRetry } from "../connection/pool";
 import { HostFacts } from "../observe/facts";
 import { Plan, Step } from "../plan/types";
+import { accountGuard } from "../plan/accounts";
 import { SftpJailError } from "../util/errors";
 import { log } from "../util/log";
 import { quote, quoteArg } from "../util/shell";
@@ -27,6 +28,8 @@ export interface GuardedChange {
   revert: Plan;
   /** What could lock the operator out, for the error message. */
   what: string;
+  /** Steps run with the disarm once the change is confirmed (e.g. dropping saved state). */
+  cleanup?: Plan;
 }
 
 /** Where armed timers live on the host (tmpfs: a reboot disarms them, and also undoes nothing that needs undoing). */
@@ -48,6 +51,7 @@ export function deadman(id: string, seconds: number, revert: Plan) {
   ].join("\n");
   const arm: Step = {
     description: `arm a ${seconds}s dead-man timer that reverts this change unless it is confirmed`,
+    effects: { paths: [base + ".sh", base + ".armed", base + ".pid"] },
     script: [
       `${quote(["install", "-d", "-m", "0700", "-o", "root", "-g", "root", DEADMAN_DIR])} || exit 1`,
       `printf '%s' ${quoteArg(Buffer.from(revertScript).toString("base64"))} | base64 -d > ${quoteArg(base + ".sh")} || exit 1`,
@@ -61,11 +65,12 @@ export function deadman(id: string, seconds: number, revert: Plan) {
   const stop = `rm -f ${quoteArg(base + ".armed")}; if [ -f ${quoteArg(base + ".pid")} ]; then kill -- -$(cat ${quoteArg(base + ".pid")}) 2>/dev/null; fi; rm -f ${quoteArg(base + ".sh")} ${quoteArg(base + ".pid")}`;
   const disarm: Step = {
     description: "disarm the dead-man timer",
+    effects: { paths: [base + ".sh", base + ".armed", base + ".pid"] },
     // Exit 3 when the timer is gone already: it fired, so the change was reverted and must not count as confirmed.
     script: `[ -e ${quoteArg(base + ".armed")} ] || { echo "the dead-man timer had already fired and reverted the change" >&2; exit 3; }; ${stop}`,
   };
   /** Stops the timer whatever its state (before reverting by hand, or after a refused change). */
-  const cancel: Step = { description: "cancel the dead-man timer", script: stop };
+  const cancel: Step = { description: "cancel the dead-man timer", script: stop, effects: { paths: [base + ".sh", base + ".armed", base + ".pid"] } };
   return { arm, disarm, cancel };
 }
 
@@ -146,7 +151,7 @@ async function guardedNow(ctx: ApplyContext, change: GuardedChange): Promise<Hos
     );
   }
   try {
-    await apply(ctx, [disarm]);
+    await apply(ctx, [disarm, ...(change.cleanup ?? [])]);
   } catch (e) {
     throw new SftpJailError(
       { host: ctx.session.target, resource: ctx.resource },
@@ -155,4 +160,14 @@ async function guardedNow(ctx: ApplyContext, change: GuardedChange): Promise<Hos
     );
   }
   return facts;
+}
+
+/**
+ * An account change (shell, groups, home, password field) under confirm-or-revert: the touched passwd/shadow/group/
+ * gshadow lines are saved host-side first, and restored exactly if a fresh operator login fails afterwards.
+ */
+export function applyAccountChange(ctx: ApplyContext, steps: Plan, what: string): Promise<HostFacts | undefined> {
+  const g = accountGuard(`${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`, steps);
+  if (!g) return apply(ctx, steps);
+  return applyGuarded(ctx, { steps: [g.save, ...steps], revert: [g.restore], cleanup: [g.drop], what });
 }

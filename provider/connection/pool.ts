@@ -91,6 +91,38 @@ export class Session {
     }
   }
 
+  /**
+   * Runs a script as the login user itself, without sudo (for diagnosing why becoming root failed). Its exit code,
+   * or rejects on wire failure. `stdin` is written and closed.
+   */
+  async execAsLogin(script: string, stdin?: string): Promise<ExecResult> {
+    await this.acquire();
+    try {
+      const client = await this.connect();
+      statsFor(this.target).execs++;
+      return await this.run(client, script, { command: quote(["sh", "-c", script]), stdin });
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Reads a world-readable file over the SFTP subsystem (works when the login shell runs no commands, e.g. nologin). */
+  async readOverSftp(path: string, timeoutMs = 5000): Promise<string> {
+    const client = await this.connect();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("sftp timed out")), timeoutMs);
+      client.sftp((err, sftp) => {
+        if (err) return clearTimeout(timer), reject(err);
+        sftp.readFile(path, (e, data) => {
+          clearTimeout(timer);
+          sftp.end();
+          if (e) reject(e);
+          else resolve(data.toString("utf8"));
+        });
+      });
+    });
+  }
+
   /** Resolves once the connection is up (dialling it if needed). */
   async ready(): Promise<void> {
     await this.connect();
@@ -113,8 +145,8 @@ export class Session {
     this.client = undefined;
   }
 
-  private run(client: Client, script: string): Promise<ExecResult> {
-    const { command, stdin } = this.wrap(script);
+  private run(client: Client, script: string, raw?: { command: string; stdin?: string }): Promise<ExecResult> {
+    const { command, stdin } = raw ?? this.wrap(script);
     return new Promise((resolve, reject) => {
       client.exec(command, (err: Error | undefined, ch: ClientChannel) => {
         if (err) return reject(new ChannelOpenError(this.wireError("could not open an exec channel", err)));

@@ -5,9 +5,9 @@
  * their paths; requests that arrive together (Pulumi runs resources in parallel) share one exec, and every later
  * snapshot, including the one an apply prints after its changes, covers every path registered so far.
  */
-import { BASE_FACTS, Fact, HostFacts, filesFact, pathsFact, withAncestors } from "./facts";
+import { BASE_FACTS, Fact, HostFacts, filesFact, pathsFact, realpathsFact, withAncestors } from "./facts";
+import { diagnoseAccess } from "./access";
 import { Session } from "../connection/pool";
-import { SftpJailError } from "../util/errors";
 import { quoteArg } from "../util/shell";
 import { HOSTPATH_LIB } from "../util/hostpath";
 
@@ -28,7 +28,8 @@ function factsFor(needs: Needs): Fact<keyof HostFacts>[] {
   const all = new Set<string>();
   for (const p of needs.paths ?? []) for (const a of withAncestors(p)) all.add(a);
   const files = [...new Set(needs.files ?? [])].sort();
-  return [...BASE_FACTS, pathsFact([...all].sort().map(quoteArg)), filesFact(files.map(quoteArg))] as Fact<keyof HostFacts>[];
+  const asked = [...new Set(needs.paths ?? [])].sort().map(quoteArg);
+  return [...BASE_FACTS, pathsFact([...all].sort().map(quoteArg)), filesFact(files.map(quoteArg)), realpathsFact(asked)] as Fact<keyof HostFacts>[];
 }
 
 /** The probe script: each section starts with a marker line; a failing probe leaves its section empty. */
@@ -91,14 +92,9 @@ export function registered(s: Session): Registered {
 
 function take(s: Session, c: HostCache): Promise<HostFacts> {
   const covers = { paths: new Set(c.paths), files: new Set(c.files) };
-  const facts = s.exec(snapshotScript(covers)).then((r) => {
-    if (!r.stdout.includes(MARK + "end")) {
-      throw new SftpJailError(
-        { host: s.target },
-        `could not read host facts (exit ${r.code}): ${r.stderr.trim().slice(0, 500)}`,
-        "the login user must be root or have sudo rights (NOPASSWD, or set connection.sudo.password)",
-      );
-    }
+  const facts = s.exec(snapshotScript(covers)).then(async (r) => {
+    // Not as root: probe the login itself, so the error says what is broken (shell, sudo) instead of guessing.
+    if (!r.stdout.includes(MARK + "end")) throw await diagnoseAccess(s, r);
     return parseSnapshot(r.stdout);
   });
   c.current = { at: Date.now(), covers, facts };

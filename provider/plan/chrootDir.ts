@@ -12,7 +12,8 @@ import { Plan, PlanError, Step } from "./types";
  * ancestors required to be root's (so only root could have swapped them), and the change made on the pinned directory
  * itself. A jailed user who swaps something inside a writable directory makes a step refuse, never redirects it.
  */
-const step = (description: string, script: string): Step => ({ description, script });
+/** A step on host paths: what it changes is declared with it (the operator envelope judges it). */
+const step = (description: string, paths: string[], script: string): Step => ({ description, script, effects: { paths } });
 
 export interface SubdirDesired {
   path: string;
@@ -63,7 +64,7 @@ function ancestorSteps(d: ChrootDesired, f: HostFacts): { steps: Step[]; created
   for (const a of withAncestors(d.path).slice(0, -1)) {
     const s = stat(f, a);
     if (!s.exists) {
-      steps.push(step(`create ${a} (root:root 0755)`, hp.dir(a, depth(a) - 1, "root", "root", "0755")));
+      steps.push(step(`create ${a} (root:root 0755)`, [a], hp.dir(a, depth(a) - 1, "root", "root", "0755")));
       created.push(a);
       continue;
     }
@@ -77,8 +78,8 @@ function ancestorSteps(d: ChrootDesired, f: HostFacts): { steps: Step[]; created
           : `choose a chroot path whose every component is a real directory`,
       );
     }
-    steps.push(step(`make ${a} root-owned and not group/other-writable`, hp.chownDir(a, depth(a) - 1, "root")));
-    steps.push(step(`remove group/other write from ${a}`, hp.chmodDir(a, depth(a) - 1, "go-w")));
+    steps.push(step(`make ${a} root-owned and not group/other-writable`, [a], hp.chownDir(a, depth(a) - 1, "root")));
+    steps.push(step(`remove group/other write from ${a}`, [a], hp.chmodDir(a, depth(a) - 1, "go-w")));
   }
   return { steps, created };
 }
@@ -93,7 +94,7 @@ function dirSteps(p: string, owner: string, group: string, mode: string, f: Host
   if (uid === undefined) throw new PlanError(`user "${owner}" (owner of ${p}) does not exist`, "create the JailedUser first (the SftpJailHost component orders this for you)");
   if (gid === undefined) throw new PlanError(`group "${group}" (group of ${p}) does not exist`, "create the SftpGroup first");
   const s = stat(f, p);
-  const set = (d: string) => [step(d, hp.dir(p, trusted, owner, group, mode))];
+  const set = (d: string) => [step(d, [p], hp.dir(p, trusted, owner, group, mode))];
   if (!s.exists) return set(`create ${what} ${p} (${owner}:${group} ${mode})`);
   if (s.type !== "directory") throw new PlanError(`${p} exists and is not a directory`, `move it away or choose another path`);
   const wrongOwner = s.uid !== uid || s.gid !== gid;
@@ -126,7 +127,7 @@ export function planChroot(d: ChrootDesired, f: HostFacts): { steps: Plan; creat
       const mid = `${d.path}/${rel}`;
       if (listed.has(rel) || made.has(rel) || f.paths[mid]?.exists) continue;
       made.add(rel);
-      steps.push(step(`create ${mid}`, hp.dir(mid, jail, "root", "root", "0755")));
+      steps.push(step(`create ${mid}`, [mid], hp.dir(mid, jail, "root", "root", "0755")));
     }
     steps.push(...dirSteps(`${d.path}/${sub.path}`, sub.owner, sub.group, sub.mode, f, "writable directory", jail));
   }
@@ -156,7 +157,7 @@ export function planChrootDelete(
   const jail = depth(d.path);
   if (d.onDelete === "delete") {
     if (jail < 2) throw new PlanError(`refusing to delete ${d.path} recursively`, "use a deeper chroot path");
-    return [step(`delete ${d.path} and everything in it (onDelete: "delete")`, hp.rmtree(d.path, jail - 1)), ...removeAncestors(d.createdAncestors)];
+    return [step(`delete ${d.path} and everything in it (onDelete: "delete")`, [d.path], hp.rmtree(d.path, jail - 1)), ...removeAncestors(d.createdAncestors)];
   }
   const dest = `${RETAIN_DIR}/${d.path.slice(1).replace(/\//g, "_")}.${stamp}`;
   // Deepest first; each one only if it is an empty real directory (a swapped one stays, and so the jail is retained).
@@ -175,7 +176,7 @@ export function planChrootDelete(
     "  fi",
     "fi",
   ].join("\n");
-  return [{ description: `remove ${d.path}, keeping any files in ${RETAIN_DIR}`, script }, ...removeAncestors(d.createdAncestors)];
+  return [{ description: `remove ${d.path}, keeping any files in ${RETAIN_DIR}`, script, effects: { paths: [d.path, RETAIN_DIR, dest] } }, ...removeAncestors(d.createdAncestors)];
 }
 
 /**
@@ -190,6 +191,7 @@ export function planAdoptedChrootDelete(path: string, createdSubdirs: string[]):
     {
       description: `remove the empty subdirectories sftp-jail created in ${path} (${createdSubdirs.join(", ")}); the adopted jail itself stays`,
       script: dirs.map((s) => `{ ${hp.rmdir(`${path}/${s}`, depth(path))} || true; }`).join("\n"),
+      effects: { paths: createdSubdirs.map((s) => `${path}/${s}`) },
     },
   ];
 }
@@ -197,5 +199,5 @@ export function planAdoptedChrootDelete(path: string, createdSubdirs: string[]):
 function removeAncestors(created: string[]): Step[] {
   if (!created.length) return [];
   const script = [...created].reverse().map((a) => `{ ${hp.rmdir(a, depth(a) - 1)} || true; }`).join("\n");
-  return [{ description: `remove directories created for the chroot (${created.join(", ")}) if empty`, script }];
+  return [{ description: `remove directories created for the chroot (${created.join(", ")}) if empty`, script, effects: { paths: created } }];
 }

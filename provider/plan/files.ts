@@ -41,7 +41,7 @@ export function atomicWrite(spec: FileSpec, description: string, validate?: stri
     quote(["sync", tmp]) + " 2>/dev/null || true",
     quote(["mv", "-f", tmp, here]),
   ];
-  return { description, script: `( ${lines.join(" && ")} )` };
+  return { description, script: `( ${lines.join(" && ")} )`, effects: { paths: [spec.path, `${spec.path}.sftp-jail.tmp`, backupPath(spec.path)] } };
 }
 
 /** Restores the backup an {@link atomicWrite} kept (or removes the file if there was none before). */
@@ -50,7 +50,7 @@ export function restoreBackup(path: string, existedBefore: boolean, description:
   const script = existedBefore
     ? quote(["mv", "-f", bak, path])
     : `rm -f ${quoteArg(path)} ${quoteArg(bak)}`;
-  return { description, script };
+  return { description, script, effects: { paths: [path, bak] } };
 }
 
 /** Removes a file, keeping a backup for revert. */
@@ -58,5 +58,6 @@ export function removeWithBackup(path: string, description: string): Step {
   return {
     description,
     script: `if [ -e ${quoteArg(path)} ]; then cp -p ${quoteArg(path)} ${quoteArg(backupPath(path))} && rm -f ${quoteArg(path)}; fi`,
+    effects: { paths: [path, backupPath(path)] },
   };
 }

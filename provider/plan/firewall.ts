@@ -15,7 +15,11 @@
 import { isIPv6 } from "net";
 import { HostFacts } from "../observe/facts";
 import { quote, quoteArg } from "../util/shell";
-import { Plan, PlanError, Step, cmd } from "./types";
+import { Effects, Plan, PlanError, Step, cmd as stepOf } from "./types";
+
+/** Rule changes touch the ruleset only (guarded by confirm-or-revert); files they write say so themselves. */
+const FIREWALL: Effects = { service: "firewall" };
+const cmd = (description: string, argv: ReadonlyArray<string | number>): Step => stepOf(description, argv, FIREWALL);
 
 export type Backend = "iptables" | "iptables-legacy" | "nftables";
 export type BackendChoice = Backend | "auto";
@@ -688,6 +692,7 @@ function backupStep(name: string, t: Target, facts: HostFacts): Step {
     // "table X" + "delete table X" + the listing: loading it replaces the table atomically, whether or not it exists.
     return {
       description: `save nft table ${t.table} for revert`,
+      effects: { paths: [backupFile(name, t)] },
       script: `${mk} && { echo ${quoteArg(`table ${fam} ${tbl}`)}; echo ${quoteArg(`delete table ${fam} ${tbl}`)}; ${quote(["nft", "list", "table", fam, tbl])} 2>/dev/null || true; } > ${f}`,
     };
   }
@@ -700,6 +705,7 @@ function backupStep(name: string, t: Target, facts: HostFacts): Step {
     : "";
   return {
     description: `save ${save} filter table for revert`,
+    effects: { paths: [backupFile(name, t), backupFile(name, t) + ".chains"] },
     script: `${mk} && { ${quote([save, "-c", "-t", "filter"])} 2>/dev/null || true; } > ${f}${chains}`,
   };
 }
@@ -766,9 +772,9 @@ function revertStep(
       const sed = `s/.* comment "${commentOf(d.name).replace(/\./g, "\\.")}" # handle \\([0-9][0-9]*\\)$/\\1/p`;
       const del = `for h in $(${quote(["nft", "-a", "list", "chain", fam, tbl, t.chain])} 2>/dev/null | sed -n ${quoteArg(sed)}); do ${quote(["nft", "delete", "rule", fam, tbl, t.chain, "handle"])} "$h" || sj_failed=1; done; [ -z "\${sj_failed:-}" ]`;
       const created = !inverse.tableExisted ? [quote(["nft", "delete", "table", fam, tbl])] : !inverse.chainExisted ? [quote(["nft", "delete", "chain", fam, tbl, t.chain])] : [];
-      return { description: `remove ${commentOf(d.name)} from nft table ${t.table} again`, script: [del, ...created].join(" && ") };
+      return { description: `remove ${commentOf(d.name)} from nft table ${t.table} again`, script: [del, ...created].join(" && "), effects: FIREWALL };
     }
-    return { description: `restore nft table ${t.table} as it was`, script: quote(["nft", "-f", backupFile(d.name, t)]) };
+    return { description: `restore nft table ${t.table} as it was`, script: quote(["nft", "-f", backupFile(d.name, t)]), effects: FIREWALL };
   }
   const bin = iptBin(t, facts);
   const del = `while ${quote([bin, "-w", "-t", "filter", "-D", t.chain, ...iptablesArgs(d, commentOf(d.name))])} 2>/dev/null; do :; done`;
@@ -781,7 +787,7 @@ function revertStep(
     : // Without a saved filter table (it did not exist), removing our rule is the exact inverse.
       `if grep -q '^\\*filter' ${f}; then ${quote([`${bin}-restore`, "-w", "-c"])} < ${f}; else ${del}; fi`;
   const nt = nftOfIptables(t, facts);
-  if (!nt) return { description: `restore the ${bin} filter table as it was`, script: restore };
+  if (!nt) return { description: `restore the ${bin} filter table as it was`, script: restore, effects: FIREWALL };
   // iptables-nft: then remove what the change or the restore created in nft — the table itself when it was not there
   // (and holds no rule now), else the (empty) chains that were not there. `nft delete chain` refuses a chain with rules.
   const chainsFile = quoteArg(backupFile(d.name, t) + ".chains");
@@ -792,7 +798,7 @@ function revertStep(
     `else for c in $(${NFT_CHAINS(nt)}); do tail -n +2 ${chainsFile} | grep -qxF -- "$c" || ${quote(["nft", "delete", "chain", ...nt])} "$c" 2>/dev/null || true; done; fi;`,
     "fi",
   ].join(" ");
-  return { description: `restore the ${bin} filter table as it was`, script: `{ ${restore}; } && ${prune}` };
+  return { description: `restore the ${bin} filter table as it was`, script: `{ ${restore}; } && ${prune}`, effects: FIREWALL };
 }
 
 /** The rules a plan deletes (ours, or the adopted one being replaced), each with its 1-based place in its chain. */
@@ -979,13 +985,14 @@ export function planPersist(t: Target, facts: HostFacts, onlyIfMentions?: string
       quote(["install", "-d", "-m", "0700", st.rules]),
       `: > ${quoteArg(`${st.rules}/${rule}`)}`,
     ].join(" && ");
-    return base.map((x) => ({ description: x.description, script: `${keep} && ${x.script} && ${recordSha(path)}` }));
+    return base.map((x) => ({ description: x.description, script: `${keep} && ${x.script} && ${recordSha(path)}`, effects: { paths: [...(x.effects.paths ?? []), `${st.rules}/${rule}`, st.sha] } }));
   }
   const steps = base.map((x) => ({ ...x, script: `${x.script} && { if [ -e ${quoteArg(st.sha)} ]; then ${recordSha(path)}; fi; }` }));
   if (onlyIfMentions === undefined) return steps;
   return steps.map((x) => ({
     description: `${x.description} (it still mentions ${onlyIfMentions})`,
     script: `if grep -qF -- ${quoteArg(onlyIfMentions)} ${quoteArg(path)} 2>/dev/null; then ${x.script}; fi`,
+    effects: x.effects,
   }));
 }
 
@@ -1013,7 +1020,7 @@ export function planUnpersist(t: Target, facts: HostFacts, rule: string): Plan {
     `else ${save}; fi && ${forget};`,
     `else ${save} && { if [ -e ${quoteArg(st.sha)} ]; then ${recordSha(path)}; fi; }; fi`,
   ].join(" ");
-  return [{ description: `put ${path} back as it was before sftp-jail, or save the ruleset without ${COMMENT_PREFIX}${rule}`, script }];
+  return [{ description: `put ${path} back as it was before sftp-jail, or save the ruleset without ${COMMENT_PREFIX}${rule}`, script, effects: { paths: [path, tmp, dir, st.orig, st.absent, st.mkdir, st.rules, st.sha] } }];
 }
 
 function planPersistTo(path: string, t: Target, facts: HostFacts): Plan {
@@ -1031,9 +1038,9 @@ function planPersistTo(path: string, t: Target, facts: HostFacts): Plan {
       quote(["chmod", "0755", tmp]),
       quote(["mv", "-f", tmp, path]),
     ].join(" && ");
-    return [{ description: `save the nftables ruleset to ${path}`, script }];
+    return [{ description: `save the nftables ruleset to ${path}`, script, effects: { paths: [path, tmp] } }];
   }
   const save = `${iptBin(t, facts)}-save`;
   const script = [quote(["mkdir", "-p", dir]), `${quote([save])} > ${quoteArg(tmp)}`, quote(["chmod", "0640", tmp]), quote(["mv", "-f", tmp, path])].join(" && ");
-  return [{ description: `save the ${save} ruleset to ${path}`, script }];
+  return [{ description: `save the ${save} ruleset to ${path}`, script, effects: { paths: [path, tmp] } }];
 }

@@ -3,7 +3,8 @@
  * as an exact set in a root-owned file outside the jail. Only what differs is changed: a key change rewrites that one
  * key file, a shell change is one usermod.
  */
-import { HostFacts } from "../observe/facts";
+import { HostFacts, NON_LOGIN_SHELLS } from "../observe/facts";
+import { privilegedGroup } from "./envelope";
 import { atomicWrite } from "./files";
 import { depth, hp } from "../util/hostpath";
 import { Plan, PlanError, Step, cmd } from "./types";
@@ -26,6 +27,8 @@ export interface UserDesired {
    */
   authorizedKeysFile?: string;
   keyOnly: boolean;
+  /** A shell other than nologin/false is refused unless this is true. */
+  allowLoginShell?: boolean;
 }
 
 /** The file holding the user's keys: the adopted one, or sftp-jail's own root-owned `<keysDir>/<name>`. */
@@ -52,10 +55,45 @@ export function keyLines(content: string): string[] {
   return parseKeys(content).filter((l) => KEY_TOKEN.test(l));
 }
 
-export function resolveShell(d: Pick<UserDesired, "shell">, f: HostFacts): string {
-  if (d.shell) return d.shell;
+export function resolveShell(d: Pick<UserDesired, "shell" | "allowLoginShell">, f: HostFacts): string {
+  if (d.shell) {
+    if (!d.allowLoginShell) {
+      // Judged by what the path resolves to on the host: /tmp/nologin -> /bin/bash is a login shell, /sbin/nologin
+      // on merged /usr is nologin.
+      const real = f.realpaths?.[d.shell];
+      const allowed = new Set(NON_LOGIN_SHELLS.map((p) => f.realpaths?.[p]).filter(Boolean));
+      if (!real || !allowed.has(real)) {
+        throw new PlanError(
+          `shell ${d.shell} ${real ? `resolves to ${real}, which is not nologin or false` : "does not exist on the host"}: a jailed user must not get a login shell`,
+          `remove shell (the host's nologin is used), set it to nologin or false, or set allowLoginShell: true if this account really needs a login shell`,
+          "shell",
+        );
+      }
+    }
+    return d.shell;
+  }
   if (!f.nologin) throw new PlanError("no nologin shell found on the host (looked in /usr/sbin, /sbin, /usr/bin)", "set shell explicitly");
   return f.nologin;
+}
+
+/** Refuses a jailed user in a group that grants privilege: the wanted groups, and those an adopted account has. */
+function refusePrivilegedGroups(d: UserDesired, f: HostFacts): void {
+  // The operator's own account is refused by the envelope (apply) with the right fix: never advise taking it out of
+  // its groups.
+  const isOperator = !!f.operator && [f.operator.user, f.operator.runAs].includes(d.name);
+  const u = isOperator ? undefined : f.users.find((x) => x.name === d.name);
+  const current = u ? f.groups.filter((g) => g.gid === u.gid || g.members.includes(d.name)).map((g) => g.name) : [];
+  for (const g of [...new Set([d.group, ...d.extraGroups, ...current])]) {
+    const why = privilegedGroup(g, f);
+    if (why) {
+      const wanted = g === d.group || d.extraGroups.includes(g);
+      throw new PlanError(
+        `${why}: a jailed user ${wanted ? "must not be in it" : `must not be in it, and the existing account ${d.name} is`}`,
+        wanted ? `remove ${g} from ${g === d.group ? "group" : "extraGroups"}` : `remove ${d.name} from ${g} on the host first (gpasswd -d ${d.name} ${g}), or jail another account`,
+        g === d.group ? "group" : d.extraGroups.includes(g) ? "extraGroups" : "name",
+      );
+    }
+  }
 }
 
 export function isMember(f: HostFacts, user: string, group: string): boolean {
@@ -69,6 +107,7 @@ export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: 
   for (const g of [d.group, ...d.extraGroups]) {
     if (!f.groups.some((x) => x.name === g)) throw new PlanError(`group "${g}" does not exist`, "create the SftpGroup first (dependsOn), or fix the group name");
   }
+  refusePrivilegedGroups(d, f);
   const shell = resolveShell(d, f);
   const existing = f.users.find((u) => u.name === d.name);
   const steps: Step[] = [];
@@ -83,7 +122,7 @@ export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: 
         ...(d.uid !== undefined ? ["--uid", d.uid] : []),
         ...(d.extraGroups.length ? ["--groups", d.extraGroups.join(",")] : []),
         "--comment", "sftp-jail", "--", d.name,
-      ]),
+      ], { accounts: [d.name], memberships: [d.group, ...d.extraGroups] }),
     );
   } else {
     // Adopting means taking the account over (shell, home, password field): never one of the system's own.
@@ -96,15 +135,15 @@ export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: 
     if (d.uid !== undefined && existing.uid !== d.uid) {
       throw new PlanError(`user "${d.name}" exists with uid ${existing.uid}, not ${d.uid}`, `set uid: ${existing.uid} to adopt it, or remove uid`);
     }
-    if (existing.home !== d.home) steps.push(cmd(`set home of ${d.name} to ${d.home}`, ["usermod", "--home", d.home, "--", d.name]));
-    if (existing.shell !== shell) steps.push(cmd(`set shell of ${d.name} to ${shell}`, ["usermod", "--shell", shell, "--", d.name]));
+    if (existing.home !== d.home) steps.push(cmd(`set home of ${d.name} to ${d.home}`, ["usermod", "--home", d.home, "--", d.name], { accounts: [d.name] }));
+    if (existing.shell !== shell) steps.push(cmd(`set shell of ${d.name} to ${shell}`, ["usermod", "--shell", shell, "--", d.name], { accounts: [d.name] }));
     for (const g of [d.group, ...d.extraGroups]) {
-      if (!isMember(f, d.name, g)) steps.push(cmd(`add ${d.name} to group ${g}`, ["usermod", "--append", "--groups", g, "--", d.name]));
+      if (!isMember(f, d.name, g)) steps.push(cmd(`add ${d.name} to group ${g}`, ["usermod", "--append", "--groups", g, "--", d.name], { accounts: [d.name], memberships: [g] }));
     }
   }
   // useradd leaves "!" (Debian) or "!!" (RHEL) there, which OpenSSH treats as locked when UsePAM is no.
   if (d.keyOnly && (!existing || f.shadow[d.name] !== "*")) {
-    steps.push(cmd(`make ${d.name} key-only (password field "*", not locked)`, ["usermod", "--password", "*", "--", d.name]));
+    steps.push(cmd(`make ${d.name} key-only (password field "*", not locked)`, ["usermod", "--password", "*", "--", d.name], { accounts: [d.name] }));
   }
   steps.push(...keySteps(d, f));
   return { steps, adopted: !!existing };
@@ -128,7 +167,7 @@ function keySteps(d: UserDesired, f: HostFacts): Step[] {
   const missingDirs = [d.keysDir.split("/").slice(0, -1).join("/"), d.keysDir].filter((p) => p && !f.paths[p]?.exists);
   if (missingDirs.length) {
     // Created one component at a time in pinned, root-only parents (util/hostpath.ts), never through a symlink.
-    steps.push({ description: `create ${missingDirs.join(", ")} (root:root 0755)`, script: missingDirs.map((p) => hp.dir(p, depth(p) - 1, "root", "root", "0755")).join(" && ") });
+    steps.push({ description: `create ${missingDirs.join(", ")} (root:root 0755)`, script: missingDirs.map((p) => hp.dir(p, depth(p) - 1, "root", "root", "0755")).join(" && "), effects: { paths: missingDirs } });
   }
   steps.push(atomicWrite({ path, content: want, mode: 0o644, owner: "root", group: "root" }, `write ${d.authorizedKeys.length} authorized key(s) of ${d.name} to ${path}`, undefined, { backup: false }));
   return steps;
@@ -137,12 +176,16 @@ function keySteps(d: UserDesired, f: HostFacts): Step[] {
 /** Removes the account (never its files) and its key file. Accounts that were adopted keep existing. */
 export function planUserDelete(d: Pick<UserDesired, "name" | "keysDir" | "authorizedKeysFile">, adopted: boolean, f: HostFacts): Plan {
   const steps: Step[] = [];
-  if (!adopted && f.users.some((u) => u.name === d.name)) {
-    // No --remove: uploaded files stay (ChrootDir decides what happens to them).
-    steps.push(cmd(`delete user ${d.name} (files kept)`, ["userdel", "--", d.name]));
+  const u = f.users.find((x) => x.name === d.name);
+  if (!adopted && u) {
+    // No --remove: uploaded files stay (ChrootDir decides what happens to them). userdel also drops the user from
+    // every group, and (USERGROUPS_ENAB) removes a group of its own name that is its primary group.
+    const memberships = f.groups.filter((g) => g.members.includes(d.name)).map((g) => g.name);
+    const own = f.groups.filter((g) => g.name === d.name && g.gid === u.gid).map((g) => g.name);
+    steps.push(cmd(`delete user ${d.name} (files kept)`, ["userdel", "--", d.name], { accounts: [d.name], memberships, groups: own }));
   }
   const path = keyFile(d);
   // An adopted key file is the admin's (or the user's): it stays.
-  if (!d.authorizedKeysFile && f.files[path] !== undefined) steps.push({ description: `remove ${path}`, script: hp.rm(path, depth(path) - 1) });
+  if (!d.authorizedKeysFile && f.files[path] !== undefined) steps.push({ description: `remove ${path}`, script: hp.rm(path, depth(path) - 1), effects: { paths: [path] } });
   return steps;
 }

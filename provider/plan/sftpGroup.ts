@@ -2,6 +2,7 @@
  * SftpGroup planner: the group exists with the wanted gid. Adopts a matching existing group; refuses conflicts.
  */
 import { HostFacts } from "../observe/facts";
+import { privilegedGroup } from "./envelope";
 import { Plan, PlanError, cmd } from "./types";
 
 export interface GroupDesired {
@@ -27,7 +28,20 @@ function gidOwner(facts: HostFacts, gid: number, except: string): string | undef
   return facts.groups.find((g) => g.gid === gid && g.name !== except)?.name;
 }
 
+/** An SFTP group jails its members: one that grants privilege (gid 0, or named in the host's sudoers) is refused. */
+function refusePrivileged(d: GroupDesired, facts: HostFacts): void {
+  const why = privilegedGroup(d.name, facts);
+  if (why || d.gid === 0 || (d.gid !== undefined && facts.sudoers.gids.includes(d.gid))) {
+    throw new PlanError(
+      `${why ?? `gid ${d.gid} grants privilege on this host`}: an SFTP group's members are jailed users, so it must not be a group that grants privilege`,
+      "choose another group name (and gid) for the SFTP group",
+      "name",
+    );
+  }
+}
+
 export function planGroupCreate(d: GroupDesired, facts: HostFacts): GroupCreatePlan {
+  refusePrivileged(d, facts);
   const existing = facts.groups.find((g) => g.name === d.name);
   if (existing) {
     if (d.gid !== undefined && existing.gid !== d.gid) {
@@ -44,17 +58,18 @@ export function planGroupCreate(d: GroupDesired, facts: HostFacts): GroupCreateP
     if (owner) throw new PlanError(`gid ${d.gid} is already used by group "${owner}"`, "choose a free gid or omit gid");
   }
   const argv = ["groupadd", ...(d.system ? ["--system"] : []), ...(d.gid !== undefined ? ["--gid", d.gid] : []), "--", d.name];
-  return { steps: [cmd(`create group ${d.name}${d.gid !== undefined ? ` (gid ${d.gid})` : ""}`, argv)], adopted: false };
+  return { steps: [cmd(`create group ${d.name}${d.gid !== undefined ? ` (gid ${d.gid})` : ""}`, argv, { groups: [d.name] })], adopted: false };
 }
 
 export function planGroupUpdate(d: GroupDesired, facts: HostFacts): Plan {
+  refusePrivileged(d, facts);
   const existing = facts.groups.find((g) => g.name === d.name);
   if (!existing) return planGroupCreate(d, facts).steps;
   if (d.gid === undefined || existing.gid === d.gid) return [];
   requireTools(facts, "groupmod");
   const owner = gidOwner(facts, d.gid, d.name);
   if (owner) throw new PlanError(`gid ${d.gid} is already used by group "${owner}"`, "choose a free gid");
-  return [cmd(`change gid of group ${d.name} from ${existing.gid} to ${d.gid}`, ["groupmod", "--gid", d.gid, "--", d.name])];
+  return [cmd(`change gid of group ${d.name} from ${existing.gid} to ${d.gid}`, ["groupmod", "--gid", d.gid, "--", d.name], { groups: [d.name] })];
 }
 
 export function planGroupDelete(name: string, facts: HostFacts): Plan {
@@ -68,5 +83,5 @@ export function planGroupDelete(name: string, facts: HostFacts): Plan {
     );
   }
   requireTools(facts, "groupdel");
-  return [cmd(`delete group ${name}`, ["groupdel", "--", name])];
+  return [cmd(`delete group ${name}`, ["groupdel", "--", name], { groups: [name] })];
 }

@@ -15,8 +15,11 @@
  */
 import { HostFacts } from "../observe/facts";
 import { backupPath, atomicWrite, removeWithBackup } from "./files";
-import { Plan, PlanError, Step } from "./types";
+import { Effects, NO_EFFECTS, Plan, PlanError, Step } from "./types";
 import { hp } from "../util/hostpath";
+
+/** Checks and reloads of sshd: they change its running configuration, no account, group or path. */
+const SSHD: Effects = { service: "sshd" };
 import { quoteArg } from "../util/shell";
 import { createHash } from "crypto";
 import {
@@ -253,6 +256,7 @@ function editStep(e: FileEdit): Step {
   const tmp = quoteArg(`${e.path}.sftp-jail.tmp`);
   return {
     description: e.description,
+    effects: { paths: [e.path, `${e.path}.sftp-jail.tmp`, backupPath(e.path)] },
     script: [
       `[ "$(sha256sum < ${f} | cut -d' ' -f1)" = ${sha256(e.before)} ] || { echo ${quoteArg(`${e.path} changed while sftp-jail was planning; run pulumi up again`)} >&2; exit 1; }`,
       `cp -p ${f} ${quoteArg(backupPath(e.path))} && cp -p ${f} ${tmp} && printf '%s' ${b64(e.after)} | base64 -d > ${tmp} && { sync ${tmp} 2>/dev/null || true; } && mv -f ${tmp} ${f}`,
@@ -309,22 +313,23 @@ function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edit
   const steps: Step[] = [
     ...realEdits.map(editStep),
     ...write,
-    { description: "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)", script: settle },
+    { description: "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)", script: settle, effects: { paths: [MAIN_CONFIG, MAIN_ORIG] } },
     {
       description: "check the whole sshd configuration and the operator's access (sshd -t, sshd -T -C)",
       script: verifyScript(op, [restore, settle, restoreEdits].filter(Boolean).join("\n")),
+      effects: SSHD,
     },
-    { description: "reload sshd", script: reloadScript(facts) },
+    { description: "reload sshd", script: reloadScript(facts), effects: SSHD },
   ];
   const revert: Step[] = [
-    { description: "restore the previous block files", script: restore },
-    { description: "restore the Subsystem sftp line of sshd_config", script: settle },
-    ...(realEdits.length ? [{ description: `restore ${realEdits.map((e) => e.path).join(", ")} as it was`, script: restoreEdits }] : []),
-    { description: "check and reload sshd", script: `sshd -t && { ${reloadScript(facts)} ; }` },
+    { description: "restore the previous block files", script: restore, effects: { paths: changes.flatMap((c) => [c.path, backupPath(c.path)]) } },
+    { description: "restore the Subsystem sftp line of sshd_config", script: settle, effects: { paths: [MAIN_CONFIG, MAIN_ORIG] } },
+    ...(realEdits.length ? [{ description: `restore ${realEdits.map((e) => e.path).join(", ")} as it was`, script: restoreEdits, effects: { paths: realEdits.flatMap((e) => [e.path, backupPath(e.path)]) } }] : []),
+    { description: "check and reload sshd", script: `sshd -t && { ${reloadScript(facts)} ; }`, effects: SSHD },
   ];
   const backups = [...changes.map((c) => c.path), ...realEdits.map((e) => e.path)];
   const cleanup: Step[] = [
-    { description: "remove the backups of this change", script: `rm -f ${backups.map((p) => quoteArg(backupPath(p))).join(" ")}` },
+    { description: "remove the backups of this change", script: `rm -f ${backups.map((p) => quoteArg(backupPath(p))).join(" ")}`, effects: { paths: backups.map(backupPath) } },
   ];
   return [steps, revert, cleanup];
 }
@@ -361,7 +366,7 @@ export function planBlock(d: BlockDesired, facts: HostFacts, op: Operator, previ
 export function withBannerCheck(d: Pick<BlockDesired, "directives">, steps: Plan): Plan {
   const banner = d.directives.Banner;
   if (!steps.length || banner === undefined || banner === "none") return steps;
-  return [{ description: `check that the Banner ${banner} is a root-owned regular file in root-owned directories`, script: hp.fileOk(banner) }, ...steps];
+  return [{ description: `check that the Banner ${banner} is a root-owned regular file in root-owned directories`, script: hp.fileOk(banner), effects: NO_EFFECTS }, ...steps];
 }
 
 /** Delete a block; the main file's Subsystem line goes back when no remaining block wants it. */

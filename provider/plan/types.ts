@@ -4,18 +4,41 @@
  */
 import { quote } from "../util/shell";
 
+/**
+ * What a step may change on the host, declared by the planner that builds it. Apply refuses any plan whose effects
+ * reach the operator's envelope (plan/envelope.ts), so a step that does not say what it touches cannot exist: the
+ * field is required, and `{}` is an explicit "touches no account, group or path".
+ */
+export interface Effects {
+  /** Accounts whose passwd/shadow entry (shell, home, password field, groups) is created, changed or removed. */
+  readonly accounts?: readonly string[];
+  /** Groups created, renumbered or removed (a change of the group itself, not of one member's membership). */
+  readonly groups?: readonly string[];
+  /** Groups whose member list changes (the member is named in `accounts`). */
+  readonly memberships?: readonly string[];
+  /** Host paths created, removed, moved, written, or whose owner or mode changes (a directory: the directory itself). */
+  readonly paths?: readonly string[];
+  /** The step changes the firewall ruleset or sshd's configuration (guarded by confirm-or-revert on their own). */
+  readonly service?: "firewall" | "sshd";
+}
+
+/** The explicit declaration of a step that changes no account, group or path (bookkeeping, checks, reloads). */
+export const NO_EFFECTS: Effects = Object.freeze({});
+
 export interface Step {
   /** What the step does, in words, for logs and previews. */
   readonly description: string;
   /** The command, already quoted. */
   readonly script: string;
+  /** What it changes on the host; checked against the operator's envelope before anything runs. */
+  readonly effects: Effects;
 }
 
 export type Plan = ReadonlyArray<Step>;
 
 /** A step from one argument vector: the only way planners build commands. */
-export function cmd(description: string, argv: ReadonlyArray<string | number>): Step {
-  return { description, script: quote(argv) };
+export function cmd(description: string, argv: ReadonlyArray<string | number>, effects: Effects): Step {
+  return { description, script: quote(argv), effects };
 }
 
 /** A planner's refusal: the plan cannot be made safely. Carries what was found and the fix. */
@@ -23,6 +46,8 @@ export class PlanError extends Error {
   constructor(
     readonly what: string,
     readonly fix: string,
+    /** The input the refusal is about, when one is (for `check` failures at preview). */
+    readonly property?: string,
   ) {
     super(what);
     this.name = "PlanError";

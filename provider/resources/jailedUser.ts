@@ -19,8 +19,10 @@ export interface JailedUserArgs {
   readonly extraGroups?: pulumi.Input<pulumi.Input<string>[]>;
   /** Home directory = the chroot (a root-owned ChrootDir). */
   readonly home: pulumi.Input<string>;
-  /** Login shell; default: the host's nologin. */
+  /** Login shell; default: the host's nologin. Must resolve on the host to nologin or false unless allowLoginShell. */
   readonly shell?: pulumi.Input<string>;
+  /** Allow `shell` to be a real login shell (default false: refused, the Match block would be the only confinement). */
+  readonly allowLoginShell?: pulumi.Input<boolean>;
   /** Exact set of public keys allowed to log in ("type base64 [comment]"). */
   readonly authorizedKeys?: pulumi.Input<pulumi.Input<string>[]>;
   /** Root-owned directory with one key file per user; default /etc/ssh/sftp-jail/authorized_keys. */

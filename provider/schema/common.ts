@@ -179,6 +179,18 @@ export const keysDirPath = (what: string) =>
     isKeysDir(p) ? undefined : `${what} must be a directory of its own under /etc/ssh/ (e.g. /etc/ssh/sftp-jail/authorized_keys), /etc/sftp-jail/ or /var/lib/sftp-jail/`,
   );
 
+/**
+ * Groups that grant privilege on any host by their name alone (gid 0 and the groups a host's sudoers names are
+ * judged per host by the planners): a jailed user, or an SFTP group whose members get jailed, must not be one.
+ */
+export const PRIVILEGED_GROUPS = ["root", "sudo", "wheel", "adm", "admin", "shadow", "disk", "docker", "lxd"] as const;
+
+/** A group name that is not one of {@link PRIVILEGED_GROUPS}. */
+export const unprivilegedGroup = (what: string) =>
+  posixName("group").refine((g) => !(PRIVILEGED_GROUPS as readonly string[]).includes(g), {
+    error: (i) => `${what} must not be ${String(i.input)}: it grants administrative rights (refused: ${PRIVILEGED_GROUPS.join(", ")}, gid 0, and any group named in the host's sudoers)`,
+  });
+
 /** Files sshd may send to clients before they log in (Banner): the classic issue files and sftp-jail's own. */
 export const BANNER_RULE =
   "Banner must be /etc/issue, /etc/issue.net, /etc/ssh/banner* or a file under /etc/sftp-jail/ (sshd sends it to clients before they log in)";

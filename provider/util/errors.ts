@@ -26,3 +26,9 @@ export function redact(text: string, secrets: ReadonlyArray<string | undefined>)
   }
   return out;
 }
+
+/**
+ * The operator's own access is broken on the host (its shell runs no commands, sudo is missing or refuses): nothing
+ * sftp-jail does can work until someone repairs it from a console. Preview reports it as a failure of `connection`.
+ */
+export class OperatorAccessError extends SftpJailError {}

@@ -36,7 +36,7 @@ const fw = (name: string, rule: object) => ({ kind: "firewall", name, rule });
 
 const scenarios: Scenario[] = [
   { title: "Match User root with ForceCommand internal-sftp", risk: sshd("rootsftp", { User: ["root"] }, { ForceCommand: "internal-sftp" }), cause: /ForceCommand internal-sftp would apply for root/ },
-  { title: "ChrootDirectory applied to the operator", risk: sshd("rootjail", { User: ["root"] }, { ChrootDirectory: "/srv" }), cause: /ChrootDirectory \/srv would apply for root/ },
+  { title: "ChrootDirectory applied to the operator", risk: sshd("rootjail", { User: ["root"] }, { ChrootDirectory: "/srv/jail" }), cause: /ChrootDirectory \/srv\/jail would apply for root/ },
   { title: "DenyUsers naming the operator", risk: sshd("denyroot", { all: true }, { DenyUsers: "nobody root" }), cause: /DenyUsers nobody root would apply for root/ },
   { title: "AllowGroups excluding the operator", risk: sshd("allowsftp", { all: true }, { AllowGroups: "sftp" }), cause: /AllowGroups sftp would not include any of its groups \(root\)/ },
   { title: "AllowUsers excluding the operator, by address", risk: sshd("allowalice", { Address: ["127.0.0.0/8"] }, { AllowUsers: "alice bob" }), cause: /AllowUsers alice bob would not include it/ },

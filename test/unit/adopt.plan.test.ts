@@ -274,7 +274,8 @@ describe("ChrootDir and JailedUser adopt a hand-made jail", () => {
 describe("an adopted key file is only ever a key file", () => {
   const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm348UCZ7ssSrHpUT+uO4T88k70bT+WDyMpZmU8my9M a@b";
   const inputs = (authorizedKeysFile: string) => ({
-    connection: { host: "127.0.0.1", password: "pw", hostKey: KEY.split(" ").slice(0, 2).join(" ") },
+    // A valid JailedUser takes a preview-time look at its host (the operator envelope): a closed port, tried once.
+    connection: { host: "127.0.0.1", port: 1, dialErrorLimit: 1, password: "pw", hostKey: KEY.split(" ").slice(0, 2).join(" ") },
     name: "alice",
     group: "sftp",
     home: "/home/alice",

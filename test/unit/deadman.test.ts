@@ -5,7 +5,7 @@ import * as path from "path";
 import { deadman } from "../../provider/apply/guarded";
 
 describe("dead-man timer", () => {
-  const revert = [{ description: "restore", script: "echo restored > \"$SJ_OUT\"" }];
+  const revert = [{ description: "restore", script: "echo restored > \"$SJ_OUT\"", effects: {} }];
 
   it("arms a detached timer whose script runs the revert steps under the host lock", () => {
     const { arm, disarm } = deadman("abc", 60, revert);

@@ -54,6 +54,7 @@ export const FIELDS: readonly Field[] = [
   { on: "JailedUser", path: "keysDir", valid: "/etc/ssh/sftp-jail/authorized_keys" },
   { on: "JailedUser", path: "authorizedKeysFile", valid: "/srv/sftp/alice/.ssh/authorized_keys" },
   { on: "JailedUser", path: "keyOnly", valid: "true" },
+  { on: "JailedUser", path: "allowLoginShell", valid: "true" },
   // ChrootDir
   { on: "ChrootDir", path: "path", valid: "/srv/sftp/alice" },
   { on: "ChrootDir", path: "owner", valid: "root" },

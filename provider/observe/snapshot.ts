@@ -5,7 +5,7 @@
  * their paths; requests that arrive together (Pulumi runs resources in parallel) share one exec, and every later
  * snapshot, including the one an apply prints after its changes, covers every path registered so far.
  */
-import { BASE_FACTS, Fact, HostFacts, filesFact, pathsFact, withAncestors } from "./facts";
+import { BASE_FACTS, Fact, HostFacts, JailContext, filesFact, jailFact, jailSpec, pathsFact, withAncestors } from "./facts";
 import { Session } from "../connection/pool";
 import { SftpJailError } from "../util/errors";
 import { quoteArg } from "../util/shell";
@@ -20,13 +20,16 @@ export interface Needs {
   paths?: Iterable<string>;
   /** Files to read. */
   files?: Iterable<string>;
+  /** Jailed accounts to evaluate with `sshd -T -C`, as `-C` specs (see {@link jailSpec}). */
+  jail?: Iterable<string>;
 }
 
 function factsFor(needs: Needs): Fact<keyof HostFacts>[] {
   const all = new Set<string>();
   for (const p of needs.paths ?? []) for (const a of withAncestors(p)) all.add(a);
   const files = [...new Set(needs.files ?? [])].sort();
-  return [...BASE_FACTS, pathsFact([...all].sort().map(quoteArg)), filesFact(files.map(quoteArg))] as Fact<keyof HostFacts>[];
+  const jail = [...new Set(needs.jail ?? [])].sort();
+  return [...BASE_FACTS, pathsFact([...all].sort().map(quoteArg)), filesFact(files.map(quoteArg)), jailFact(jail.map(quoteArg))] as Fact<keyof HostFacts>[];
 }
 
 /** The probe script: each section starts with a marker line; a failing probe leaves its section empty. */
@@ -60,6 +63,7 @@ export function parseSnapshot(output: string): HostFacts {
 interface Registered {
   paths: Set<string>;
   files: Set<string>;
+  jail: Set<string>;
 }
 
 interface HostCache extends Registered {
@@ -77,18 +81,18 @@ function cache(s: Session): HostCache {
   const g = globalThis as unknown as { [k: symbol]: Map<Session, HostCache> };
   const m = (g[Symbol.for("sftp-jail.snapshots.v2")] ??= new Map());
   let c = m.get(s);
-  if (!c) m.set(s, (c = { paths: new Set(), files: new Set() }));
+  if (!c) m.set(s, (c = { paths: new Set(), files: new Set(), jail: new Set() }));
   return c;
 }
 
 /** Everything registered on this session so far, for apply's trailing snapshot. */
 export function registered(s: Session): Registered {
   const c = cache(s);
-  return { paths: new Set(c.paths), files: new Set(c.files) };
+  return { paths: new Set(c.paths), files: new Set(c.files), jail: new Set(c.jail) };
 }
 
 function take(s: Session, c: HostCache): Promise<HostFacts> {
-  const covers = { paths: new Set(c.paths), files: new Set(c.files) };
+  const covers = { paths: new Set(c.paths), files: new Set(c.files), jail: new Set(c.jail) };
   const facts = s.exec(snapshotScript(covers)).then((r) => {
     if (!r.stdout.includes(MARK + "end")) {
       throw new SftpJailError(
@@ -109,13 +113,18 @@ function take(s: Session, c: HostCache): Promise<HostFacts> {
 /**
  * Facts for a host, covering `needs`: the cached snapshot of this phase, or one exec shared with concurrent requests.
  */
-export function observe(s: Session, needs: { paths?: string[]; files?: string[] } = {}): Promise<HostFacts> {
+export function observe(s: Session, needs: { paths?: string[]; files?: string[]; jail?: JailContext[] } = {}): Promise<HostFacts> {
   const c = cache(s);
+  const specs = (needs.jail ?? []).map(jailSpec);
   for (const p of needs.paths ?? []) c.paths.add(p);
   for (const f of needs.files ?? []) c.files.add(f);
+  for (const j of specs) c.jail.add(j);
   const cur = c.current;
   const covered =
-    cur && (needs.paths ?? []).every((p) => cur.covers.paths.has(p)) && (needs.files ?? []).every((f) => cur.covers.files.has(f));
+    cur &&
+    (needs.paths ?? []).every((p) => cur.covers.paths.has(p)) &&
+    (needs.files ?? []).every((f) => cur.covers.files.has(f)) &&
+    specs.every((j) => cur.covers.jail.has(j));
   if (cur && covered && Date.now() - cur.at < TTL_MS) return cur.facts;
   if (!c.pending) c.pending = nextBatch(s, c);
   return c.pending;

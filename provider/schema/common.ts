@@ -2,7 +2,7 @@
  * Field validators shared by the resource schemas. Each message says what is allowed, so a `check` failure tells the
  * user the fix without reading code.
  */
-import { isIPv6 } from "net";
+import { isIP, isIPv6 } from "net";
 import { z } from "zod";
 import { keyBlobProblem } from "../util/sshkey";
 
@@ -136,3 +136,9 @@ export const keysDirPath = (what: string) =>
       /^\/(etc|var\/lib)\/sftp-jail(\/.+)?$/.test(p),
     { error: `${what} must be a directory of its own under /etc/ssh/ (e.g. /etc/ssh/sftp-jail/authorized_keys), /etc/sftp-jail/ or /var/lib/sftp-jail/` },
   );
+
+/** One IP address (v4 dotted quad or v6), as sshd's `-C addr=` / `laddr=` take it: no names, no CIDR. */
+export const ipAddress = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .refine((a) => /^[0-9A-Fa-f:.]+$/.test(a) && isIP(a) !== 0, { error: `${what} must be one IP address, e.g. "203.0.113.7" or "2001:db8::7" (no name, no CIDR)` });

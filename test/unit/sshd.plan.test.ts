@@ -32,18 +32,19 @@ describe("SshdMatchBlock planner", () => {
     const p = planBlock(JAIL, debian12(), OP);
     expect(p.path).toBe(PATH);
     expect(p.steps.map((s) => s.description)).toEqual([
+      "record which accounts sshd jails now (sshd -T -C per account)",
       `write ${PATH}`,
       "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)",
-      "check the whole sshd configuration and the operator's access (sshd -t, sshd -T -C)",
+      "check the whole sshd configuration, the operator's access and every jailed account's jail (sshd -t, sshd -T -C)",
       "reload sshd",
     ]);
-    expect(shipped(p.steps[0].script)).toEqual([renderBlock(JAIL)]);
+    expect(shipped(p.steps[1].script)).toEqual([renderBlock(JAIL)]);
     // Both versions of the main file travel; the host picks one from the block files present under the lock.
     const main = debian12().sshd.main!.content;
-    expect(shipped(p.steps[1].script).sort()).toEqual([main, transformMain(main)].sort());
-    expect(p.steps[2].script).toContain("sshd -t");
-    expect(p.steps[2].script).toContain("sshd -T -C");
-    expect(p.steps[3].script).toBe("if [ -x /etc/init.d/ssh ]; then service ssh reload >/dev/null; else service sshd reload >/dev/null; fi");
+    expect(shipped(p.steps[2].script).sort()).toEqual([main, transformMain(main)].sort());
+    expect(p.steps[3].script).toContain("sshd -t");
+    expect(p.steps[3].script).toContain("sshd -T -C");
+    expect(p.steps[4].script).toBe("if [ -x /etc/init.d/ssh ]; then service ssh reload >/dev/null; else service sshd reload >/dev/null; fi");
     expect(p.revert.map((s) => s.description)).toEqual([
       "restore the previous block files",
       "restore the Subsystem sftp line of sshd_config",
@@ -61,19 +62,19 @@ describe("SshdMatchBlock planner", () => {
     const f = withBlocks(JAIL);
     f.sshd.dropins[0].content = f.sshd.dropins[0].content.replace("X11Forwarding no", "X11Forwarding yes");
     const p = planBlock(JAIL, f, OP);
-    expect(shipped(p.steps[0].script)).toEqual([renderBlock(JAIL)]);
+    expect(shipped(p.steps[1].script)).toEqual([renderBlock(JAIL)]);
     expect(p.revert[0].script).toBe(`if [ -e ${PATH}.sftp-jail.bak ]; then mv -f ${PATH}.sftp-jail.bak ${PATH}; fi`);
   });
 
   it("moves the file when order changes", () => {
     const p = planBlock({ ...JAIL, order: 20 }, withBlocks(JAIL), OP, { name: "jail", order: 50 });
-    expect(p.steps.slice(0, 2).map((s) => s.description)).toEqual([`remove ${PATH}`, `write ${blockPath("jail", 20)}`]);
+    expect(p.steps.slice(1, 3).map((s) => s.description)).toEqual([`remove ${PATH}`, `write ${blockPath("jail", 20)}`]);
   });
 
   it("deletes the block; the main file goes back only when no block wants internal-sftp", () => {
     const other: BlockDesired = { ...JAIL, name: "other", order: 60 };
     const p = planBlockDelete("jail", 50, withBlocks(JAIL, other), OP);
-    expect(p.steps[0].description).toBe(`remove ${PATH}`);
+    expect(p.steps[1].description).toBe(`remove ${PATH}`);
     // Already gone and nothing left to settle: no change.
     expect(planBlockDelete("jail", 50, debian12(), OP).steps).toEqual([]);
     // Gone, but the main file still carries our edit (e.g. removed by hand): settle it.
@@ -84,7 +85,7 @@ describe("SshdMatchBlock planner", () => {
 
   it("does not touch the main file for a block that does not want internal-sftp", () => {
     const p = planBlock({ ...JAIL, subsystemInternalSftp: false }, debian12(), OP);
-    expect(p.steps.length).toBe(4);
+    expect(p.steps.length).toBe(5);
     expect(planBlock({ ...JAIL, subsystemInternalSftp: false }, withBlocks({ ...JAIL, subsystemInternalSftp: false }), OP).steps).toEqual([]);
   });
 

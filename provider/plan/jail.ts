@@ -269,5 +269,7 @@ export function jailAfterScript(files: string[]): string {
     `done <<SJ_JAILED_EOF`,
     `$sj_jailed`,
     `SJ_JAILED_EOF`,
+    // The terminator must stay alone on its line: apply wraps each step as "{ script ; }".
+    ":",
   ].join("\n");
 }

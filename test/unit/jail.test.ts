@@ -133,3 +133,17 @@ describe("host-side scripts", () => {
     expect(s).toContain("this change would un-jail $sj_ju");
   });
 });
+
+describe("the block-change check inside an apply", () => {
+  it("stays valid shell when apply wraps it as a step (a here-document terminator must be alone on its line)", () => {
+    const { applyScript } = require("../../provider/apply/apply");
+    const { verifyScript } = require("../../provider/plan/sshd");
+    const script = applyScript([
+      { description: "before", script: require("../../provider/plan/jail").jailBeforeScript() },
+      { description: "verify", script: verifyScript({ user: "root", auth: ["publickey"] }, "true", jailAfterScript(["/x"])) },
+    ]);
+    const r = require("child_process").spawnSync("sh", ["-n"], { input: script });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.status).toBe(0);
+  });
+});

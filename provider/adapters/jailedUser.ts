@@ -93,6 +93,7 @@ const subject = (d: Pick<Fields, "name" | "home" | "keysDir" | "authorizedKeysFi
   name: d.name,
   home: d.home,
   keyFile: keyFile(d),
+  keysAdopted: d.authorizedKeysFile !== undefined,
   reachedFrom: d.reachedFrom ?? [],
   optOut: d.jailOptOut ?? [],
 });

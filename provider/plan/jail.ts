@@ -25,6 +25,11 @@ export interface JailSubject {
   home: string;
   /** The one key file sshd must read for it (root-owned, outside the jail; or an adopted one). */
   keyFile: string;
+  /**
+   * True when keyFile is a hand-made jail's own file, adopted read-only (JailedUser.authorizedKeysFile): sshd must read
+   * it, beside whatever else the admin's configuration lists. Otherwise it must be the only file sshd reads.
+   */
+  keysAdopted?: boolean;
   reachedFrom: ReachedFrom[];
   /** {@link MUST_BE_NO} keywords (sshd_config spelling) the program deliberately leaves to sshd's other settings. */
   optOut: string[];
@@ -82,7 +87,7 @@ export function expandTokens(v: string, home: string, user: string): string {
 const trimSlash = (p: string) => (p.length > 1 ? p.replace(/\/+$/, "") : p);
 
 /** True when sshd's value for `keyword` keeps `s` jailed. */
-export function satisfies(keyword: string, value: string, s: Pick<JailSubject, "name" | "home" | "keyFile">): boolean {
+export function satisfies(keyword: string, value: string, s: Pick<JailSubject, "name" | "home" | "keyFile" | "keysAdopted">): boolean {
   switch (keyword) {
     case "chrootdirectory":
       return value !== "none" && trimSlash(expandTokens(value, s.home, s.name)) === trimSlash(s.home);
@@ -90,7 +95,7 @@ export function satisfies(keyword: string, value: string, s: Pick<JailSubject, "
       return value.split(" ")[0] === "internal-sftp";
     case "authorizedkeysfile": {
       const files = value.split(/\s+/).filter(Boolean).map((p) => expandTokens(p, s.home, s.name)).map((p) => (p.startsWith("/") ? p : `${s.home}/${p}`));
-      return files.length > 0 && files.every((p) => p === s.keyFile);
+      return s.keysAdopted ? files.includes(s.keyFile) : files.length > 0 && files.every((p) => p === s.keyFile);
     }
     default:
       return value === "no";
@@ -244,9 +249,10 @@ export function jailBeforeScript(): string {
  * After the change, before the reload (inside the verify step, where `sj_fail` reverts): every account that was jailed
  * must still be — each keyword as it was, or at the jail's value (its home as chroot, internal-sftp, "no"); key files
  * as they were, or all outside the chroot (moving keys out of a hand-made jail tightens it). `files` names what this
- * change wrote, the likely cause.
+ * change wrote, the likely cause. `core` judges only ChrootDirectory and ForceCommand: for handing an adopted block
+ * back to the admin as it was (destroy), which may be looser than sftp-jail's but must still jail.
  */
-export function jailAfterScript(files: string[]): string {
+export function jailAfterScript(files: string[], scope: "all" | "core" = "all"): string {
   return [
     EVAL,
     `sj_jfiles=${quoteArg(files.join(", "))}`,
@@ -255,7 +261,7 @@ export function jailAfterScript(files: string[]): string {
     `while IFS='\t' read -r sj_ju sj_jh sj_jb; do`,
     `  [ -n "$sj_ju" ] || continue`,
     `  sj_ja=$(sj_jeval "$sj_ju")`,
-    `  for sj_k in ${SHELL_KEYS}; do`,
+    `  for sj_k in ${scope === "core" ? "chrootdirectory forcecommand" : SHELL_KEYS}; do`,
     `    sj_b=$(sj_jv "$sj_jb" $sj_k); sj_a=$(sj_jv "$sj_ja" $sj_k)`,
     `    [ "$sj_a" = "$sj_b" ] && continue`,
     `    case $sj_k in`,

@@ -220,7 +220,7 @@ function editStep(e: FileEdit): Step {
   };
 }
 
-function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edits: FileEdit[] = []): Plan[] {
+function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edits: FileEdit[] = [], jailScope: "all" | "core" = "all"): Plan[] {
   const mainEdit = edits.find((e) => e.path === MAIN_CONFIG);
   const main = mainEdit ? mainEdit.after : (facts.sshd.main?.content ?? "");
   const realEdits = edits.filter((e) => e.before !== e.after);
@@ -273,7 +273,7 @@ function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edit
     { description: "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)", script: settle },
     {
       description: "check the whole sshd configuration, the operator's access and every jailed account's jail (sshd -t, sshd -T -C)",
-      script: verifyScript(op, [restore, settle, restoreEdits].filter(Boolean).join("\n"), jailAfterScript(touched)),
+      script: verifyScript(op, [restore, settle, restoreEdits].filter(Boolean).join("\n"), jailAfterScript(touched, jailScope)),
     },
     { description: "reload sshd", script: reloadScript(facts) },
   ];
@@ -462,6 +462,7 @@ export function planInPlaceRestore(
     const after = b.text === at.written ? replaceBlock(content!, b, at.original) : editBlock(content!, b, findMatchBlocks(at.original)[0]?.directives ?? {});
     edits.push({ path: at.file, before: content!, after, description: `put the hand-written "${matchLabel(d.match)}" block in ${at.file} back as it was before sftp-jail adopted it` });
   }
-  const [steps, revert, cleanup] = planChanges(facts, op, [{ path: blockPath(d.name, d.order), content: undefined }], edits);
+  // The admin's block comes back as it was: it must still jail (chroot, internal-sftp), not be as tight as ours.
+  const [steps, revert, cleanup] = planChanges(facts, op, [{ path: blockPath(d.name, d.order), content: undefined }], edits, "core");
   return { steps, revert, cleanup, path: at.file, content: "" };
 }

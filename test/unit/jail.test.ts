@@ -108,6 +108,11 @@ describe("judging a jail", () => {
     // A second file sshd would also read (one the jailed user may write) is not the jail's.
     expect(satisfies("authorizedkeysfile", "/etc/ssh/sftp-jail/authorized_keys/%u .ssh/authorized_keys", s)).toBe(false);
     expect(satisfies("authorizedkeysfile", ".ssh/authorized_keys", { ...s, keyFile: "/srv/sftp/acme/.ssh/authorized_keys" })).toBe(true);
+    // An adopted hand-made key file must be read; sshd's default second file beside it is the admin's business.
+    const adopted = { ...s, keyFile: "/srv/sftp/acme/.ssh/authorized_keys", keysAdopted: true };
+    expect(satisfies("authorizedkeysfile", ".ssh/authorized_keys .ssh/authorized_keys2", adopted)).toBe(true);
+    expect(satisfies("authorizedkeysfile", ".ssh/authorized_keys .ssh/authorized_keys2", { ...adopted, keysAdopted: false })).toBe(false);
+    expect(satisfies("authorizedkeysfile", "/etc/ssh/sftp-jail/authorized_keys/%u", adopted)).toBe(false);
     expect(satisfies("permittty", "yes", s)).toBe(false);
     expect(satisfies("gatewayports", "clientspecified", s)).toBe(false);
   });

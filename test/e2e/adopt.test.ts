@@ -200,11 +200,11 @@ describe("1. the equivalent program adopts a hand-made jail", () => {
         "/etc/ssh/sshd_config",
       ].sort(),
     );
-    // sshd_config: the admin's block keeps its lines, indentation and place; three lines are added inside it.
+    // sshd_config: the admin's block keeps its lines, indentation and place; the jail's missing lines are added inside it.
     expect((await hand.console("cat /etc/ssh/sshd_config")).stdout).toBe(
       before.sshdConfig.replace(
         "    AllowTcpForwarding no\n",
-        "    AllowTcpForwarding no\n    AllowAgentForwarding no\n    PermitTunnel no\n    AuthorizedKeysFile /etc/ssh/sftp-jail/authorized_keys/%u\n",
+        "    AllowTcpForwarding no\n    AllowStreamLocalForwarding no\n    AllowAgentForwarding no\n    GatewayPorts no\n    PermitTunnel no\n    PermitTTY no\n    PermitUserRC no\n    AuthorizedKeysFile /etc/ssh/sftp-jail/authorized_keys/%u\n",
       ),
     );
     expect((await hand.console("grep -E '^(alice|bob):' /etc/shadow | cut -d: -f1,2")).stdout).toBe("alice:*\nbob:*\n");

@@ -222,6 +222,31 @@ test("a second SshdMatchBlock with a lower order that would un-jail the user is 
   expect((await h.console(HOST_FILES)).stdout).toBe(before);
 });
 
+test("a JailedUser that no Match block jails is refused after its creation, and the account is deleted again", async () => {
+  const before = (await h.console(HOST_FILES)).stdout;
+  const q = await PulumiProject.create("effective-solo", path.join(__dirname, "programs", "hostile"));
+  const connection = { host: "127.0.0.1", port: h.port, user: "root", hostKey: h.hostKey, privateKey: "@keyFile" };
+  try {
+    q.setConfig({
+      keyFile: sb.keyPath,
+      resources: [
+        { id: "lonely", type: "SftpGroup", args: { name: "lonely", gid: 2600, connection } },
+        { id: "solo", type: "JailedUser", args: { name: "solo", group: "lonely", home: "/srv/sftp/solo", authorizedKeys: [key], connection }, dependsOn: ["lonely"] },
+      ],
+    });
+    const up = await q.up();
+    const out = up.stdout + up.stderr;
+    expect(up.code).not.toBe(0);
+    expect(out).toMatch(/JailedUser "solo" on 127\.0\.0\.1:\d+: solo is not jailed: sshd resolves ChrootDirectory none where the jail needs \/srv\/sftp\/solo.*; the account was deleted again/);
+    expect(out).toContain("create its SshdMatchBlock first (dependsOn: the block)");
+    expect((await h.console("getent passwd solo || echo absent; ls /etc/ssh/sftp-jail/authorized_keys")).stdout).toMatch(/^absent\nacme\n$/);
+  } finally {
+    await q.destroy();
+    q.cleanup();
+  }
+  expect((await h.console(HOST_FILES)).stdout).toBe(before);
+});
+
 test("destroy removes the user before the block that jails it (the block's check would refuse the other order)", async () => {
   const d = await p.destroy();
   expect(d.stdout + d.stderr).not.toMatch(/error:/);

@@ -177,22 +177,31 @@ export const spell = (k: string) => SPELLING[k] ?? k;
 
 /**
  * Which file set `keyword` first for one evaluation, with OpenSSH as the judge: the configuration is copied to a
- * temporary directory (the main file's Include pointed at the copy of sshd_config.d), and each drop-in in read order
- * is left out in turn; the first whose absence changes sshd's value is the one. Prints that file's real path, or the
- * main file when no drop-in changes it (the main file, or sshd's built-in default). Read-only for /etc/ssh.
+ * temporary directory (the main file's Include pointed at the copy of sshd_config.d); the first drop-in (read order)
+ * whose absence changes sshd's value is the one; when none does (several set it alike), the drop-ins are put back one
+ * by one from none, and the first that changes the value is. Prints that file's real path, else
+ * the main file when it sets the keyword, else "default" (sshd's built-in default). Read-only for /etc/ssh.
  */
 export function culpritScript(c: JailContext, keyword: string): string {
   const d = quoteArg(DROPIN_DIR);
   return [
     "sj_d=$(mktemp -d) || exit 1",
     `trap 'rm -rf "$sj_d"' EXIT`,
-    `mkdir "$sj_d/d" && for f in ${d}/*.conf; do [ -f "$f" ] && cp -p "$f" "$sj_d/d/"; done`,
+    `mkdir "$sj_d/d" "$sj_d/all" && for f in ${d}/*.conf; do [ -f "$f" ] && cp -p "$f" "$sj_d/all/"; done`,
     // Absolute and relative (to /etc/ssh) Include paths of the drop-in directory both point at the copy.
     `sed -e "s#${DROPIN_DIR}/#$sj_d/d/#g" -e "s#^\\([[:space:]]*[Ii][Nn][Cc][Ll][Uu][Dd][Ee][[:space:]=]\\{1,\\}\\)sshd_config.d/#\\1$sj_d/d/#" ${quoteArg(MAIN_CONFIG)} > "$sj_d/main"`,
     `sj_v() { sshd -T -C ${quoteArg(spec(c))} -f "$sj_d/main" < /dev/null 2>/dev/null | awk -v k=${quoteArg(keyword)} '$1 == k { sub(/^[^ ]+ /, ""); print; exit }'; }`,
-    "sj_base=$(sj_v)",
-    `for f in "$sj_d"/d/*.conf; do [ -f "$f" ] || continue; n=\${f##*/}; mv "$f" "$sj_d/out"; sj_x=$(sj_v); mv "$sj_d/out" "$f"; if [ "$sj_x" != "$sj_base" ]; then echo "culprit ${DROPIN_DIR}/$n"; exit 0; fi; done`,
-    `echo "culprit ${MAIN_CONFIG}"`,
+    // 1. All drop-ins but one, each in read order: the first whose absence changes the value set it (even to a value
+    //    that equals sshd's default, when a later block would set another).
+    `for f in "$sj_d"/all/*.conf; do [ -f "$f" ] && cp -p "$f" "$sj_d/d/"; done`,
+    "sj_all=$(sj_v)",
+    `for f in "$sj_d"/d/*.conf; do [ -f "$f" ] || continue; n=\${f##*/}; mv "$f" "$sj_d/out"; sj_x=$(sj_v); mv "$sj_d/out" "$f"; if [ "$sj_x" != "$sj_all" ]; then echo "culprit ${DROPIN_DIR}/$n"; exit 0; fi; done`,
+    // 2. Several files set it alike: drop-ins come back one by one in read order; the first value wins, so the value
+    //    changes at the first file that sets it for this connection.
+    `rm -f "$sj_d"/d/*.conf; sj_prev=$(sj_v)`,
+    `for f in "$sj_d"/all/*.conf; do [ -f "$f" ] || continue; n=\${f##*/}; mv "$f" "$sj_d/d/"; sj_x=$(sj_v); if [ "$sj_x" != "$sj_prev" ]; then echo "culprit ${DROPIN_DIR}/$n"; exit 0; fi; done`,
+    // No drop-in: the main file when it names the keyword, else sshd's built-in default.
+    `if grep -qiE ${quoteArg(`^[[:space:]]*${keyword}([[:space:]]|=)`)} ${quoteArg(MAIN_CONFIG)}; then echo "culprit ${MAIN_CONFIG}"; else echo "culprit default"; fi`,
   ].join("\n");
 }
 
@@ -206,14 +215,19 @@ export const isOurs = (file: string) => parseBlockPath(file) !== undefined;
 
 /** The message for a jailed account that is not jailed: the user, the keyword, sshd's value, the file. */
 export function describeViolation(user: string, v: Violation, file?: string): string {
-  const where = file ? `, most likely set first by ${file}` : "";
+  if (v.keyword === "sshd -T -C") return `${user}'s jail cannot be judged: sshd -T -C ${spec(v.context)} failed (${v.value})`;
+  const where = file === "default" ? ", sshd's built-in default (no configuration file sets it)" : file ? `, most likely set first by ${file}` : "";
   return `${user} is not jailed: sshd resolves ${spell(v.keyword)} ${v.value || "(nothing)"}${ctxLabel(v.context)} where the jail needs ${v.keyword === "forcecommand" ? "internal-sftp" : v.expected}${where} (sshd -T -C ${spec(v.context)})`;
 }
 
 /** The fix for a violation, by who owns the file that set it. */
 export function violationFix(user: string, v: Violation, file?: string): string {
-  if (v.keyword === "chrootdirectory" && v.value === "none" && (!file || file === MAIN_CONFIG)) {
+  if (v.keyword === "sshd -T -C") return "run the sshd -T -C command above on the host and fix what it reports, then run pulumi up again";
+  if (v.keyword === "chrootdirectory" && v.value === "none" && (!file || file === MAIN_CONFIG || file === "default")) {
     return `no Match block jails ${user}: create its SshdMatchBlock first (dependsOn: the block), e.g. Match Group <its group> with ChrootDirectory %h and ForceCommand internal-sftp (SftpJailHost does this)`;
+  }
+  if (file === "default") {
+    return `set ${spell(v.keyword)} ${v.keyword === "forcecommand" ? "internal-sftp" : "no"} in the SshdMatchBlock that jails ${user} (SftpJailHost does by default), or opt out explicitly with jailOptOut: ["${spell(v.keyword)}"] (SftpJailHost: sshdDirectives { ${spell(v.keyword)}: null })`;
   }
   if (file && isOurs(file)) {
     return `${file} is an sftp-jail block: fix the directives of that SshdMatchBlock (or give it a higher order than the jail's block), then run pulumi up again`;

@@ -130,6 +130,10 @@ describe("host-side scripts", () => {
     expect(s).not.toMatch(/rm -rf \/etc|> \/etc/);
     expect(parseCulprit("noise\nculprit /etc/ssh/sshd_config.d/10-local.conf\n")).toBe("/etc/ssh/sshd_config.d/10-local.conf");
     expect(parseCulprit("")).toBeUndefined();
+    expect(s).toContain("then echo \"culprit /etc/ssh/sshd_config\"; else echo \"culprit default\"; fi");
+    const tty = { keyword: "permittty", value: "yes", expected: "no", context: { user: "acme", addr: NEUTRAL_ADDR } };
+    expect(describeViolation("acme", tty, "default")).toMatch(/PermitTTY yes where the jail needs no, sshd's built-in default \(no configuration file sets it\)/);
+    expect(violationFix("acme", tty, "default")).toMatch(/set PermitTTY no in the SshdMatchBlock that jails acme .*jailOptOut: \["PermitTTY"\]/);
   });
 
   it("checks every jailed account after a block change, quoting the files it names", () => {

@@ -158,7 +158,9 @@ async function converge(d: Fields, connection: unknown, adoptedBefore?: boolean)
   const facts = await observe(s, needs(d));
   const plan = planOrThrow(s, label(d.name), () => planUser(d as UserDesired, facts));
   const after = (await apply({ session: s, resource: label(d.name) }, plan.steps)) ?? facts;
-  await assertJailed(s, d, facts, after, plan.steps.length > 0, adoptedBefore ?? plan.adopted);
+  // apply's own snapshot evaluates no jail (see observe/snapshot.ts): after a change, sshd judges this account afresh.
+  const judged = plan.steps.length ? await observe(s, needs(d)) : facts;
+  await assertJailed(s, d, facts, judged, plan.steps.length > 0, adoptedBefore ?? plan.adopted);
   const u = after.users.find((x) => x.name === d.name)!;
   if (adoptedBefore === undefined && plan.adopted) {
     log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing account (uid ${u.uid})${plan.steps.length ? `, changing ${plan.steps.length} thing(s)` : " as it is"}; destroy keeps it`);

@@ -31,6 +31,8 @@ const jailUser = z.strictObject({
   chroot: z.strictObject({ path: z.string().optional(), group: z.string().optional(), mode: z.string().optional() }).optional(),
   /** false: leave the password field as it is (default true: "*", key-only). */
   keyOnly: z.boolean().optional(),
+  /** Clients the user reaches the jail from ({ address, localAddress?, localPort? }): the jail is proven for each. */
+  reachedFrom: z.array(z.strictObject({ address: z.string(), localAddress: z.string().optional(), localPort: z.number().int().optional() })).optional(),
 });
 
 /** A jail rolled out to every host whose labels include all of `hosts` (or to every host when omitted). */

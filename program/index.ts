@@ -49,6 +49,7 @@ for (const wave of plan) {
               writableDirs: u.writableDirs,
               chroot: u.chroot,
               keyOnly: u.keyOnly,
+              reachedFrom: u.reachedFrom,
             })),
             sshdDirectives: j.sshdDirectives,
             subsystemInternalSftp: j.subsystemInternalSftp,

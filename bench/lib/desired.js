@@ -21,6 +21,10 @@ const DIRECTIVES = {
   X11Forwarding: "no",
   PermitTunnel: "no",
   AuthorizedKeysFile: `${KEYS_DIR}/%u`,
+  AllowStreamLocalForwarding: "no",
+  PermitTTY: "no",
+  GatewayPorts: "no",
+  PermitUserRC: "no",
 };
 /** The firewall opening: ACCEPT new TCP connections to port 22 (sshd inside the host) from the clients' network. */
 const FIREWALL = { name: "sftp-in", port: 22, source: "198.18.0.0/15", action: "ACCEPT" };

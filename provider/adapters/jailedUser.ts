@@ -10,7 +10,12 @@ import { applyAccountChange } from "../apply/guarded";
 import { changesExistingAccounts } from "../plan/accounts";
 import { assumeExisting } from "../plan/envelope";
 import { DEFAULT_KEYS_DIR, UserDesired, isMember, keyFile, keyLines, parseKeys, planUser, planUserDelete } from "../plan/jailedUser";
-import { absPath, jailPath, keysDirPath, posixId, posixName, publicKey, unprivilegedGroup } from "../schema/common";
+import { absPath, ipAddress, jailPath, keysDirPath, port, posixId, posixName, publicKey, unprivilegedGroup } from "../schema/common";
+import { JAIL_OPT_OUT, JailSubject, Violation, culpritScript, describeViolation, expectedJail, jailContexts, jailViolations, observedJail, parseCulprit, violationFix } from "../plan/jail";
+import { planUserRestore } from "../plan/jailedUser";
+import { SCRIPT_PREFIX } from "../observe/snapshot";
+import { SftpJailError } from "../util/errors";
+import type { Session } from "../connection/pool";
 import { checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, defined } from "./base";
 import { failuresOf } from "../schema/common";
 import { log } from "../util/log";
@@ -48,6 +53,20 @@ export const jailedUserShape = {
   authorizedKeysFile: absPath("authorizedKeysFile").optional(),
   /** Keep the shadow password field at "*": key-only, but not locked (so key login works with UsePAM no too). */
   keyOnly: z.boolean().default(true),
+  /**
+   * Clients the jail is reached from (the partner's address, and optionally the server address and port it connects
+   * to): the jail is proven in effect for each of them too, beside a neutral client, since a Match Address block
+   * only shows for its own addresses.
+   */
+  reachedFrom: z
+    .array(z.strictObject({ address: ipAddress("reachedFrom.address"), localAddress: ipAddress("reachedFrom.localAddress").optional(), localPort: port("reachedFrom.localPort").optional() }))
+    .max(16)
+    .default([]),
+  /**
+   * Keywords of the jail this account deliberately does not get from sshd as "no" (default none): e.g. a hand-made
+   * block that does not set PermitTTY. Every other one of them must resolve to "no" for it, or it is not jailed.
+   */
+  jailOptOut: z.array(z.enum(JAIL_OPT_OUT, { error: `jailOptOut entries must be one of ${JAIL_OPT_OUT.join(", ")}` })).default([]),
 };
 const fieldsSchema = z.strictObject(jailedUserShape).superRefine((d, ctx) => {
   if (new Set(d.authorizedKeys).size !== d.authorizedKeys.length) {
@@ -68,6 +87,11 @@ type Fields = z.output<typeof fieldsSchema>;
 
 interface Outputs extends Fields {
   connection: unknown;
+  /**
+   * The jail as sshd evaluates it for this account (see plan/jail.ts observedJail): each keyword at the jail's value
+   * while in effect, sshd's value when not. The program side is expectedJail, so a broken jail is drift here.
+   */
+  jail?: Record<string, string>;
   uidActual: number;
   /** The shell used when `shell` is not set (the host's nologin). */
   defaultShell: string;
@@ -77,7 +101,19 @@ interface Outputs extends Fields {
 const label = (n: string) => `${TYPE} "${n}"`;
 const fields = (o: Record<string, unknown>): Fields =>
   parseKnown(fieldsSchema, Object.fromEntries(Object.keys(jailedUserShape).map((k) => [k, o[k]])), label(String(o.name)));
-const needs = (d: Pick<Fields, "keysDir" | "name"> & { shell?: string }) => ({ paths: [d.keysDir, ...(d.shell ? [d.shell] : [])], files: [keyFile(d)] });
+const subject = (d: Pick<Fields, "name" | "home" | "keysDir" | "authorizedKeysFile" | "reachedFrom" | "jailOptOut">): JailSubject => ({
+  name: d.name,
+  home: d.home,
+  keyFile: keyFile(d),
+  keysAdopted: d.authorizedKeysFile !== undefined,
+  reachedFrom: d.reachedFrom ?? [],
+  optOut: d.jailOptOut ?? [],
+});
+const needs = (d: Pick<Fields, "keysDir" | "name" | "authorizedKeysFile" | "reachedFrom"> & { shell?: string }) => ({
+  paths: [d.keysDir, ...(d.shell ? [d.shell] : [])],
+  files: [keyFile(d)],
+  jail: jailContexts({ name: d.name, reachedFrom: d.reachedFrom ?? [] }),
+});
 
 export async function check(_olds: unknown, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
   const r = checkInputs(jailedUserShape, news);
@@ -88,7 +124,9 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
     // The plan on the host as it is (groups the program creates first assumed), judged like apply judges it.
     else {
       const d = full.data;
-      r.failures.push(...(await previewLook(r.inputs.connection, label(d.name), "name", needs(d), (f) => planUser(d as UserDesired, assumeExisting(f, [], [d.group, ...d.extraGroups])).steps)));
+      r.failures.push(...(await previewLook(r.inputs.connection, label(d.name), "name", { paths: needs(d).paths, files: needs(d).files }, (f) => planUser(d as UserDesired, assumeExisting(f, [], [d.group, ...d.extraGroups])).steps)));
+      // What sshd must resolve for this account: compared with what it does resolve (read), so a broken jail is drift.
+      r.inputs.jail = expectedJail(subject(d));
     }
   }
   return r;
@@ -99,9 +137,37 @@ export async function diff(_id: string, olds: Outputs, news: Record<string, unkn
   if (news.name !== olds.name && !replaces.includes("name")) replaces.push("name");
   const want: Record<string, unknown> = { ...news, shell: news.shell ?? olds.defaultShell };
   const have: Record<string, unknown> = { ...olds, shell: olds.shell ?? olds.defaultShell };
-  const keys = Object.keys(jailedUserShape) as (keyof Fields)[];
+  const keys = [...Object.keys(jailedUserShape), "jail"] as (keyof Outputs)[];
   const changed = keys.some((k) => JSON.stringify(want[k]) !== JSON.stringify(have[k]));
   return { changes: changed || replaces.length > 0 || !sameConnection(olds.connection, news.connection), replaces, deleteBeforeReplace: true };
+}
+
+/**
+ * After an account change: the account must evaluate to its jail, for every client. If not, the change is undone (a
+ * new account is deleted again; a changed one gets its previous home, shell, groups and keys back) and the error names
+ * the keyword, sshd's value and the file that most likely set it first, found by OpenSSH (plan/jail.ts culpritScript).
+ */
+async function assertJailed(s: Session, d: Fields, before: HostFacts, after: HostFacts, changed: boolean, adopted: boolean): Promise<void> {
+  const v = jailViolations(subject(d), after);
+  if (!v || v.length === 0) return;
+  const ctx = { session: s, resource: label(d.name) };
+  let undone = "";
+  if (changed && !adopted && !before.users.some((u) => u.name === d.name)) {
+    await apply(ctx, planUserDelete(d, false, after));
+    undone = "; the account was deleted again";
+  } else if (changed) {
+    await apply(ctx, planUserRestore(d, before, after));
+    undone = "; the account change was reverted";
+  }
+  const file = await whoSets(s, v[0]);
+  throw new SftpJailError({ host: `${s.conn.host}:${s.conn.port}`, resource: label(d.name) }, `${describeViolation(d.name, v[0], file)}${v.length > 1 ? ` (and ${v.length - 1} more: ${v.slice(1).map((x) => x.keyword).join(", ")})` : ""}${undone}`, violationFix(d.name, v[0], file));
+}
+
+/** The file that set a violation's value first (a read-only probe; OpenSSH evaluates copies of the configuration). */
+async function whoSets(s: Session, v: Violation): Promise<string | undefined> {
+  if (v.keyword === "sshd -T -C") return undefined;
+  const r = await s.exec([SCRIPT_PREFIX, culpritScript(v.context, v.keyword)].join("\n"));
+  return parseCulprit(r.stdout);
 }
 
 async function converge(d: Fields, connection: unknown, adoptedBefore?: boolean): Promise<Outputs> {
@@ -115,11 +181,14 @@ async function converge(d: Fields, connection: unknown, adoptedBefore?: boolean)
     (changesExistingAccounts(plan.steps, facts)
       ? await applyAccountChange(ctx, plan.steps, `the change of account ${d.name}`)
       : await apply(ctx, plan.steps)) ?? facts;
+  // apply's own snapshot evaluates no jail (see observe/snapshot.ts): after a change, sshd judges this account afresh.
+  const judged = plan.steps.length ? await observe(s, needs(d)) : facts;
+  await assertJailed(s, d, facts, judged, plan.steps.length > 0, adoptedBefore ?? plan.adopted);
   const u = after.users.find((x) => x.name === d.name)!;
   if (adoptedBefore === undefined && plan.adopted) {
     log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing account (uid ${u.uid})${plan.steps.length ? `, changing ${plan.steps.length} thing(s)` : " as it is"}; destroy keeps it`);
   }
-  return { ...d, connection, uidActual: u.uid, defaultShell: after.nologin ?? "", adopted: adoptedBefore ?? plan.adopted };
+  return { ...d, connection, uidActual: u.uid, defaultShell: after.nologin ?? "", adopted: adoptedBefore ?? plan.adopted, jail: expectedJail(subject(d)) };
 }
 
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
@@ -146,6 +215,8 @@ export function observedInputs(props: Outputs, f: HostFacts): Fields | undefined
     authorizedKeysFile: props.authorizedKeysFile,
     keyOnly: props.keyOnly ? f.shadow[props.name] === "*" : false,
     allowLoginShell: props.allowLoginShell ?? false,
+    reachedFrom: props.reachedFrom ?? [],
+    jailOptOut: props.jailOptOut ?? [],
   };
 }
 
@@ -155,8 +226,9 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
   const facts = await observe(s, needs(props));
   const observed = observedInputs(props, facts);
   if (!observed) return {};
-  const inputs = defined({ ...observed, connection: props.connection });
-  return { id, props: defined({ ...props, ...observed }), inputs };
+  const jail = observedJail(subject(props), facts);
+  const inputs = defined({ ...observed, connection: props.connection, jail });
+  return { id, props: defined({ ...props, ...observed, jail }), inputs };
 }
 
 export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {

@@ -271,6 +271,13 @@ async function run(s: Session, d: { name: string }, plan: BlockPlan): Promise<vo
   try {
     await applyGuarded({ session: s, resource }, { steps: plan.steps, revert: plan.revert, what: `the sshd configuration with ${plan.path}` });
   } catch (e) {
+    if (e instanceof SftpJailError && /would un-jail/.test(e.what)) {
+      throw new SftpJailError(
+        { host: `${s.conn.host}:${s.conn.port}`, resource },
+        e.what,
+        "a jailed account must stay jailed: give a block that loosens a keyword for jailed accounts a higher order than the jail's block (or narrow its match so it does not cover them); to remove a jail, delete its JailedUsers first (they depend on the block)",
+      );
+    }
     if (e instanceof SftpJailError && /lock the operator out|sshd -t refused|SSH_CONNECTION/.test(e.what)) {
       throw new SftpJailError(
         { host: `${s.conn.host}:${s.conn.port}`, resource },

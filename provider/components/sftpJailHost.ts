@@ -11,6 +11,7 @@ import { ChrootDir } from "../resources/chrootDir";
 import { JailedUser } from "../resources/jailedUser";
 import { FirewallRule, FirewallRuleArgs } from "../resources/firewallRule";
 import { DEFAULT_KEYS_DIR } from "../plan/jailedUser";
+import { JAIL_OPT_OUT } from "../plan/jail";
 
 /** One jailed user of a {@link SftpJailHost}. */
 export interface SftpJailUser {
@@ -32,6 +33,8 @@ export interface SftpJailUser {
   readonly chroot?: { readonly path?: string; readonly group?: string; readonly mode?: string };
   /** Keep the password field "*" (default true); false leaves it as it is (e.g. the "!" useradd wrote). */
   readonly keyOnly?: boolean;
+  /** Clients this user reaches the jail from; the jail is proven in effect for each (see JailedUser.reachedFrom). */
+  readonly reachedFrom?: ReadonlyArray<{ readonly address: string; readonly localAddress?: string; readonly localPort?: number }>;
 }
 
 /** A writable directory inside a chroot, described exactly. */
@@ -84,7 +87,12 @@ export interface SftpJailHostArgs {
   readonly firewall?: Omit<FirewallRuleArgs, "connection" | "action">;
 }
 
-/** The directives that make a jail: what the admin's hand-written `Match Group` block held. */
+/**
+ * The directives that make a jail: what the admin's hand-written `Match Group` block held, plus defence in depth for
+ * keywords whose default would let a jailed account do more than SFTP (unix-socket forwarding, a tty, gateway ports,
+ * ~/.ssh/rc). A program opts out of one with `sshdDirectives: { Keyword: null }` (sftp-jail-migrate does that for a
+ * hand-made block that lacks them, so adoption changes no file).
+ */
 export function jailDirectives(keysDir: string): Record<string, string> {
   return {
     ChrootDirectory: "%h",
@@ -94,6 +102,10 @@ export function jailDirectives(keysDir: string): Record<string, string> {
     PermitTunnel: "no",
     AllowAgentForwarding: "no",
     AuthorizedKeysFile: `${keysDir}/%u`,
+    AllowStreamLocalForwarding: "no",
+    PermitTTY: "no",
+    GatewayPorts: "no",
+    PermitUserRC: "no",
   };
 }
 
@@ -123,6 +135,11 @@ export interface SftpJailHostKinds {
 }
 const DYNAMIC_KINDS: SftpJailHostKinds = { SftpGroup, SshdMatchBlock, ChrootDir, JailedUser, FirewallRule };
 
+/** The jail keywords a program's sshdDirectives leave at anything but "no" (null or another value): its users' opt-outs. */
+export function jailOptOut(overrides: Record<string, string | null> = {}): string[] {
+  return JAIL_OPT_OUT.filter((k) => k in overrides && overrides[k] !== "no");
+}
+
 export class SftpJailHost extends pulumi.ComponentResource {
   readonly group: SftpGroup;
   readonly matchBlock: SshdMatchBlock;
@@ -150,7 +167,22 @@ export class SftpJailHost extends pulumi.ComponentResource {
 
     this.group = new SftpGroup(`${name}-group`, { connection, name: args.group.name, gid: args.group.gid }, parent);
 
-    const jailed: pulumi.Resource[] = [];
+    // group -> Match block -> users -> chroots: a user is jailed from the moment it exists (and is checked as jailed
+    // right after its creation), and destroy removes users before the block, so no account of the group ever exists
+    // without the block that jails it.
+    this.matchBlock = new SshdMatchBlock(
+      `${name}-match`,
+      {
+        connection,
+        name: `group-${args.group.name}`,
+        order: args.sshdOrder ?? 50,
+        match: { Group: [args.group.name] },
+        directives: blockDirectives(keysDir, args.authorizedKeysFile, args.sshdDirectives),
+        subsystemInternalSftp: args.subsystemInternalSftp ?? true,
+      },
+      { ...parent, dependsOn: [this.group] },
+    );
+
     for (const u of args.users) {
       const home = u.chroot?.path ?? `${base}/${u.name}`;
       const user = new JailedUser(
@@ -165,8 +197,10 @@ export class SftpJailHost extends pulumi.ComponentResource {
           keysDir,
           authorizedKeysFile: args.authorizedKeysFile === undefined ? undefined : expandKeysFile(args.authorizedKeysFile, u.name, home),
           keyOnly: u.keyOnly,
+          reachedFrom: u.reachedFrom?.map((r) => ({ ...r })),
+          jailOptOut: jailOptOut(args.sshdDirectives),
         },
-        { ...parent, dependsOn: [this.group] },
+        { ...parent, dependsOn: [this.group, this.matchBlock] },
       );
       const chroot = new ChrootDir(
         `${name}-${u.name}-chroot`,
@@ -187,22 +221,8 @@ export class SftpJailHost extends pulumi.ComponentResource {
       );
       this.users[u.name] = user;
       this.chroots[u.name] = chroot;
-      jailed.push(user, chroot);
     }
 
-    // Last: the jail goes live once its users and chroots exist, and goes first on destroy.
-    this.matchBlock = new SshdMatchBlock(
-      `${name}-match`,
-      {
-        connection,
-        name: `group-${args.group.name}`,
-        order: args.sshdOrder ?? 50,
-        match: { Group: [args.group.name] },
-        directives: blockDirectives(keysDir, args.authorizedKeysFile, args.sshdDirectives),
-        subsystemInternalSftp: args.subsystemInternalSftp ?? true,
-      },
-      { ...parent, dependsOn: [this.group, ...jailed] },
-    );
     if (args.firewall) {
       this.firewallRule = new FirewallRule(
         `${name}-firewall`,

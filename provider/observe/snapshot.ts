@@ -5,7 +5,7 @@
  * their paths; requests that arrive together (Pulumi runs resources in parallel) share one exec, and every later
  * snapshot, including the one an apply prints after its changes, covers every path registered so far.
  */
-import { BASE_FACTS, Fact, HostFacts, filesFact, pathsFact, realpathsFact, withAncestors } from "./facts";
+import { BASE_FACTS, Fact, HostFacts, JailContext, filesFact, jailFact, jailSpec, pathsFact, realpathsFact, withAncestors } from "./facts";
 import { diagnoseAccess } from "./access";
 import { Session } from "../connection/pool";
 import { quoteArg } from "../util/shell";
@@ -22,6 +22,8 @@ export interface Needs {
   paths?: Iterable<string>;
   /** Files to read. */
   files?: Iterable<string>;
+  /** Jailed accounts to evaluate with `sshd -T -C`, as `-C` specs (see {@link jailSpec}). */
+  jail?: Iterable<string>;
 }
 
 function factsFor(needs: Needs): Fact<keyof HostFacts>[] {
@@ -29,7 +31,14 @@ function factsFor(needs: Needs): Fact<keyof HostFacts>[] {
   for (const p of needs.paths ?? []) for (const a of withAncestors(p)) all.add(a);
   const files = [...new Set(needs.files ?? [])].sort();
   const asked = [...new Set(needs.paths ?? [])].sort().map(quoteArg);
-  return [...BASE_FACTS, pathsFact([...all].sort().map(quoteArg)), filesFact(files.map(quoteArg)), realpathsFact(asked)] as Fact<keyof HostFacts>[];
+  const jail = [...new Set(needs.jail ?? [])].sort();
+  return [
+    ...BASE_FACTS,
+    pathsFact([...all].sort().map(quoteArg)),
+    filesFact(files.map(quoteArg)),
+    realpathsFact(asked),
+    jailFact(jail.map(quoteArg)),
+  ] as Fact<keyof HostFacts>[];
 }
 
 /** The probe script: each section starts with a marker line; a failing probe leaves its section empty. */
@@ -63,6 +72,12 @@ export function parseSnapshot(output: string): HostFacts {
 interface Registered {
   paths: Set<string>;
   files: Set<string>;
+  /**
+   * Jail evaluations (`sshd -T -C` specs) asked for since the last exec started. Unlike paths and files they are not
+   * kept for every later snapshot: each costs ~10 ms of sshd on the host, so 100 users re-evaluated by every apply's
+   * snapshot would cost seconds per change. An exec evaluates what was asked for since the one before it.
+   */
+  jail: Set<string>;
 }
 
 interface HostCache extends Registered {
@@ -80,18 +95,19 @@ function cache(s: Session): HostCache {
   const g = globalThis as unknown as { [k: symbol]: Map<Session, HostCache> };
   const m = (g[Symbol.for("sftp-jail.snapshots.v2")] ??= new Map());
   let c = m.get(s);
-  if (!c) m.set(s, (c = { paths: new Set(), files: new Set() }));
+  if (!c) m.set(s, (c = { paths: new Set(), files: new Set(), jail: new Set() }));
   return c;
 }
 
-/** Everything registered on this session so far, for apply's trailing snapshot. */
+/** Everything registered on this session so far, for apply's trailing snapshot (no jail evaluations: see Registered). */
 export function registered(s: Session): Registered {
   const c = cache(s);
-  return { paths: new Set(c.paths), files: new Set(c.files) };
+  return { paths: new Set(c.paths), files: new Set(c.files), jail: new Set() };
 }
 
 function take(s: Session, c: HostCache): Promise<HostFacts> {
-  const covers = { paths: new Set(c.paths), files: new Set(c.files) };
+  const covers = { paths: new Set(c.paths), files: new Set(c.files), jail: new Set(c.jail) };
+  c.jail.clear();
   const facts = s.exec(snapshotScript(covers)).then(async (r) => {
     // Not as root: probe the login itself, so the error says what is broken (shell, sudo) instead of guessing.
     if (!r.stdout.includes(MARK + "end")) throw await diagnoseAccess(s, r);
@@ -107,14 +123,19 @@ function take(s: Session, c: HostCache): Promise<HostFacts> {
 /**
  * Facts for a host, covering `needs`: the cached snapshot of this phase, or one exec shared with concurrent requests.
  */
-export function observe(s: Session, needs: { paths?: string[]; files?: string[] } = {}): Promise<HostFacts> {
+export function observe(s: Session, needs: { paths?: string[]; files?: string[]; jail?: JailContext[] } = {}): Promise<HostFacts> {
   const c = cache(s);
+  const specs = (needs.jail ?? []).map(jailSpec);
   for (const p of needs.paths ?? []) c.paths.add(p);
   for (const f of needs.files ?? []) c.files.add(f);
   const cur = c.current;
   const covered =
-    cur && (needs.paths ?? []).every((p) => cur.covers.paths.has(p)) && (needs.files ?? []).every((f) => cur.covers.files.has(f));
+    cur &&
+    (needs.paths ?? []).every((p) => cur.covers.paths.has(p)) &&
+    (needs.files ?? []).every((f) => cur.covers.files.has(f)) &&
+    specs.every((j) => cur.covers.jail.has(j));
   if (cur && covered && Date.now() - cur.at < TTL_MS) return cur.facts;
+  for (const j of specs) c.jail.add(j);
   if (!c.pending) c.pending = nextBatch(s, c);
   return c.pending;
 }

@@ -189,3 +189,33 @@ export function planUserDelete(d: Pick<UserDesired, "name" | "keysDir" | "author
   if (!d.authorizedKeysFile && f.files[path] !== undefined) steps.push({ description: `remove ${path}`, script: hp.rm(path, depth(path) - 1), effects: { paths: [path] } });
   return steps;
 }
+
+/**
+ * Puts an account back as `before` had it (home, shell, primary and supplementary groups, sftp-jail's key file), after
+ * a change that left it un-jailed. Only what differs from `now` is changed.
+ */
+export function planUserRestore(d: Pick<UserDesired, "name" | "keysDir" | "authorizedKeysFile">, before: HostFacts, now: HostFacts): Plan {
+  const was = before.users.find((u) => u.name === d.name);
+  const is = now.users.find((u) => u.name === d.name);
+  if (!was || !is) return [];
+  const steps: Step[] = [];
+  const groupsOf = (f: HostFacts) => f.groups.filter((g) => g.members.includes(d.name)).map((g) => g.name).sort();
+  const args: Array<string | number> = [];
+  if (is.home !== was.home) args.push("--home", was.home);
+  if (is.shell !== was.shell) args.push("--shell", was.shell);
+  if (is.gid !== was.gid) args.push("--gid", was.gid);
+  if (groupsOf(now).join(",") !== groupsOf(before).join(",")) args.push("--groups", groupsOf(before).join(","));
+  const memberships = [...new Set([...groupsOf(now), ...groupsOf(before)])];
+  if (args.length) {
+    steps.push(cmd(`put ${d.name} back as it was (${args.filter((a) => String(a).startsWith("--")).join(" ")})`, ["usermod", ...args, "--", d.name], { accounts: [d.name], memberships }));
+  }
+  const path = keyFile(d);
+  if (!d.authorizedKeysFile && now.files[path] !== before.files[path]) {
+    steps.push(
+      before.files[path] === undefined
+        ? { description: `remove ${path} again`, script: hp.rm(path, depth(path) - 1), effects: { paths: [path] } }
+        : atomicWrite({ path, content: before.files[path], mode: 0o644, owner: "root", group: "root" }, `put the keys of ${d.name} back`, undefined, { backup: false }),
+    );
+  }
+  return steps;
+}

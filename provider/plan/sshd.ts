@@ -42,6 +42,7 @@ import {
   untransformMain,
   withRegion,
 } from "./sshdRender";
+import { jailAfterScript, jailBeforeScript } from "./jail";
 import { ConfigBlock, adoptionChanges, blockText, blocksFor, droppedByAdoption, editBlock, findMatchBlocks, matchLabel, replaceBlock } from "./sshdAdopt";
 
 /** Who runs sftp-jail: the change must leave them able to log in and run commands. */
@@ -179,7 +180,7 @@ function restoreScript(path: string, existedBefore: boolean): string {
  * and port from SSH_CONNECTION of this session — found in a parent process when sudo dropped it). Anything that would
  * stop the operator from logging in and running commands runs `revert` and fails with the cause.
  */
-export function verifyScript(op: Operator, revert: string): string {
+export function verifyScript(op: Operator, revert: string, extra = ""): string {
   const pub = op.auth.includes("publickey");
   const pw = op.auth.includes("password");
   const lines = [
@@ -217,6 +218,7 @@ export function verifyScript(op: Operator, revert: string): string {
       `sj_v=$(sj_get permitrootlogin); case "$sj_v" in no|forced-commands-only) sj_deny "PermitRootLogin $sj_v would apply";; without-password|prohibit-password) ${pub ? ":" : `sj_deny "PermitRootLogin $sj_v would refuse password logins"`};; esac`,
     );
   }
+  if (extra) lines.push(extra);
   return lines.join("\n");
 }
 
@@ -264,7 +266,7 @@ function editStep(e: FileEdit): Step {
   };
 }
 
-function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edits: FileEdit[] = []): Plan[] {
+function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edits: FileEdit[] = [], jailScope: "all" | "core" = "all"): Plan[] {
   const mainEdit = edits.find((e) => e.path === MAIN_CONFIG);
   const main = mainEdit ? mainEdit.after : (facts.sshd.main?.content ?? "");
   const realEdits = edits.filter((e) => e.before !== e.after);
@@ -310,13 +312,16 @@ function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edit
       ? removeWithBackup(c.path, `remove ${c.path}`)
       : atomicWrite({ path: c.path, content: c.content, mode: 0o644, owner: 0, group: 0 }, `write ${c.path}`),
   );
+  const touched = [...realEdits.map((e) => e.path), ...effective.map((c) => c.path)];
   const steps: Step[] = [
+    // Every account sshd jails before the change must still be jailed after it (checked with the operator's access).
+    { description: "record which accounts sshd jails now (sshd -T -C per account)", script: jailBeforeScript(), effects: {} },
     ...realEdits.map(editStep),
     ...write,
     { description: "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)", script: settle, effects: { paths: [MAIN_CONFIG, MAIN_ORIG] } },
     {
-      description: "check the whole sshd configuration and the operator's access (sshd -t, sshd -T -C)",
-      script: verifyScript(op, [restore, settle, restoreEdits].filter(Boolean).join("\n")),
+      description: "check the whole sshd configuration, the operator's access and every jailed account's jail (sshd -t, sshd -T -C)",
+      script: verifyScript(op, [restore, settle, restoreEdits].filter(Boolean).join("\n"), jailAfterScript(touched, jailScope)),
       effects: SSHD,
     },
     { description: "reload sshd", script: reloadScript(facts), effects: SSHD },
@@ -565,6 +570,7 @@ export function planInPlaceRestore(
   }
   const description = `put the hand-written "${matchLabel(d.match)}" block in ${at.file} back as it was before sftp-jail adopted it`;
   const { changes, edits } = handPlacement(facts, at.file, content ?? "", after, description, [{ path: blockPath(d.name, d.order), content: undefined }]);
-  const [steps, revert, cleanup] = planChanges(facts, op, changes, edits);
+  // The admin's block comes back as it was: it must still jail (chroot, internal-sftp), not be as tight as ours.
+  const [steps, revert, cleanup] = planChanges(facts, op, changes, edits, "core");
   return { steps, revert, cleanup, path: at.file, content: "" };
 }

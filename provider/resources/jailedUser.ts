@@ -34,6 +34,18 @@ export interface JailedUserArgs {
   readonly authorizedKeysFile?: pulumi.Input<string>;
   /** Keep the password field "*" (key-only, not locked); default true. */
   readonly keyOnly?: pulumi.Input<boolean>;
+  /**
+   * Clients the jail is reached from, e.g. `[{ address: "203.0.113.7" }]` (optionally with the server's
+   * `localAddress` and `localPort` they connect to). Every run proves the jail in effect (`sshd -T -C`) for a neutral
+   * client and for each of these, so a `Match Address` block that loosens it for the partner shows as drift.
+   */
+  readonly reachedFrom?: pulumi.Input<pulumi.Input<{ address: string; localAddress?: string; localPort?: number }>[]>;
+  /**
+   * Jail keywords this account deliberately does not need at "no" (default none), of AllowTcpForwarding,
+   * AllowStreamLocalForwarding, AllowAgentForwarding, X11Forwarding, PermitTunnel, PermitTTY, GatewayPorts,
+   * PermitUserRC: e.g. to adopt a hand-made block that does not set them. Every other one must resolve to "no".
+   */
+  readonly jailOptOut?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 /**
@@ -45,12 +57,14 @@ export class JailedUser extends pulumi.dynamic.Resource {
   /** The uid the host assigned. */
   declare readonly uidActual: pulumi.Output<number>;
   declare readonly adopted: pulumi.Output<boolean>;
+  /** The jail as sshd evaluates it (keyword -> value); a keyword not in effect shows sshd's value. */
+  declare readonly jail: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: JailedUserArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       dynamicProvider(adapter),
       name,
-      { ...args, connection: secretConnection(args.connection), uidActual: undefined, defaultShell: undefined, adopted: undefined },
+      { ...args, connection: secretConnection(args.connection), uidActual: undefined, defaultShell: undefined, adopted: undefined, jail: undefined },
       withSecretConnection(opts),
       MODULE,
       adapter.TYPE,

@@ -2,7 +2,7 @@
  * Field validators shared by the resource schemas. Each message says what is allowed, so a `check` failure tells the
  * user the fix without reading code.
  */
-import { isIPv6 } from "net";
+import { isIP, isIPv6 } from "net";
 import { posix } from "path";
 import { z } from "zod";
 import { keyBlobProblem, keyCommentProblem } from "../util/sshkey";
@@ -196,3 +196,9 @@ export const BANNER_RULE =
   "Banner must be /etc/issue, /etc/issue.net, /etc/ssh/banner* or a file under /etc/sftp-jail/ (sshd sends it to clients before they log in)";
 /** True when the host path `p` is a place a Banner may be read from (see {@link BANNER_RULE}). */
 export const isBannerPath = (p: string) => /^\/etc\/(issue(\.net)?|ssh\/banner[A-Za-z0-9._-]*|sftp-jail\/[A-Za-z0-9._@+=,/-]+)$/.test(p);
+
+/** One IP address (v4 dotted quad or v6), as sshd's `-C addr=` / `laddr=` take it: no names, no CIDR. */
+export const ipAddress = (what: string) =>
+  z
+    .string({ error: `${what} must be a string` })
+    .refine((a) => /^[0-9A-Fa-f:.]+$/.test(a) && isIP(a) !== 0, { error: `${what} must be one IP address, e.g. "203.0.113.7" or "2001:db8::7" (no name, no CIDR)` });

@@ -177,9 +177,11 @@ describe("1. the equivalent program adopts a hand-made jail", () => {
         'JailedUser "bob": write 1 authorized key(s) of bob to /etc/ssh/sftp-jail/authorized_keys/bob',
         // The hand-written block, in place: the jail's missing directives, guarded by confirm-or-revert.
         'SshdMatchBlock "group-sftp": arm a 60s dead-man timer that reverts this change unless it is confirmed',
-        'SshdMatchBlock "group-sftp": edit the hand-written "Match Group sftp" block in /etc/ssh/sshd_config in place: add AllowAgentForwarding no, PermitTunnel no, AuthorizedKeysFile /etc/ssh/sftp-jail/authorized_keys/%u',
+        // Defence in depth too (unix-socket forwarding, tty, gateway ports, ~/.ssh/rc), and every jailed account checked.
+        'SshdMatchBlock "group-sftp": record which accounts sshd jails now (sshd -T -C per account)',
+        'SshdMatchBlock "group-sftp": edit the hand-written "Match Group sftp" block in /etc/ssh/sshd_config in place: add AllowStreamLocalForwarding no, AllowAgentForwarding no, GatewayPorts no, PermitTunnel no, PermitTTY no, PermitUserRC no, AuthorizedKeysFile /etc/ssh/sftp-jail/authorized_keys/%u',
         'SshdMatchBlock "group-sftp": settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)',
-        "SshdMatchBlock \"group-sftp\": check the whole sshd configuration and the operator's access (sshd -t, sshd -T -C)",
+        "SshdMatchBlock \"group-sftp\": check the whole sshd configuration, the operator's access and every jailed account's jail (sshd -t, sshd -T -C)",
         'SshdMatchBlock "group-sftp": reload sshd',
         'SshdMatchBlock "group-sftp": disarm the dead-man timer',
         'SshdMatchBlock "group-sftp": remove the backups of this change',
@@ -198,11 +200,11 @@ describe("1. the equivalent program adopts a hand-made jail", () => {
         "/etc/ssh/sshd_config",
       ].sort(),
     );
-    // sshd_config: the admin's block keeps its lines, indentation and place; three lines are added inside it.
+    // sshd_config: the admin's block keeps its lines, indentation and place; the jail's missing lines are added inside it.
     expect((await hand.console("cat /etc/ssh/sshd_config")).stdout).toBe(
       before.sshdConfig.replace(
         "    AllowTcpForwarding no\n",
-        "    AllowTcpForwarding no\n    AllowAgentForwarding no\n    PermitTunnel no\n    AuthorizedKeysFile /etc/ssh/sftp-jail/authorized_keys/%u\n",
+        "    AllowTcpForwarding no\n    AllowStreamLocalForwarding no\n    AllowAgentForwarding no\n    GatewayPorts no\n    PermitTunnel no\n    PermitTTY no\n    PermitUserRC no\n    AuthorizedKeysFile /etc/ssh/sftp-jail/authorized_keys/%u\n",
       ),
     );
     expect((await hand.console("grep -E '^(alice|bob):' /etc/shadow | cut -d: -f1,2")).stdout).toBe("alice:*\nbob:*\n");
@@ -235,8 +237,10 @@ describe("1. the equivalent program adopts a hand-made jail", () => {
     const adopted = (await hand.console("cat /etc/ssh/sshd_config")).stdout;
     await hand.console("sed -i 's/^    X11Forwarding no$/    X11Forwarding yes/' /etc/ssh/sshd_config && sshd -t");
     const pv = await timed("part 1: drift preview", () => ok(p1.preview("--refresh"), "preview --refresh"));
-    expect(summary(pv.stdout)).toEqual({ update: 1, same: 8 });
+    // The block, on that directive; and both users, whose jail sshd now resolves with X11 forwarding.
+    expect(summary(pv.stdout)).toEqual({ update: 3, same: 6 });
     expect(pv.stdout).toMatch(/hand-sftp-match\][\s\S]*?~ X11Forwarding\s*: "yes" => "no"/);
+    for (const u of ["alice", "bob"]) expect(pv.stdout).toMatch(new RegExp(`hand-sftp-${u}\\][\\s\\S]*?~ x11forwarding\\s*: "yes" => "no"`));
     const up = await timed("part 1: drift up", () => ok(p1.up("--refresh"), "up --refresh"));
     expect(steps(up.stdout, hand).filter((l) => / in place: /.test(l))).toEqual([
       'SshdMatchBlock "group-sftp": edit the hand-written "Match Group sftp" block in /etc/ssh/sshd_config in place: set X11Forwarding no',
@@ -299,7 +303,8 @@ describe("2. sftp-jail-migrate writes the stack config that describes hand-made 
         group: { name: "sftp", gid: await gid(mig, "sftp") },
         chrootBase: "/home",
         authorizedKeysFile: ".ssh/authorized_keys", // keys stay in the jail, read-only
-        sshdDirectives: { PermitTunnel: null, AllowAgentForwarding: null, AuthorizedKeysFile: null }, // the hand block lacks them
+        // the hand block lacks them
+        sshdDirectives: { PermitTunnel: null, AllowAgentForwarding: null, AuthorizedKeysFile: null, AllowStreamLocalForwarding: null, PermitTTY: null, GatewayPorts: null, PermitUserRC: null },
         users: await Promise.all(
           ["alice", "bob"].map(async (u) => ({
             name: u,
@@ -318,7 +323,10 @@ describe("2. sftp-jail-migrate writes the stack config that describes hand-made 
         chrootBase: "/srv/jail",
         authorizedKeysFile: ".ssh/authorized_keys",
         subsystemInternalSftp: false, // Debian's sftp-server line stays
-        sshdDirectives: { ForceCommand: "internal-sftp -u 0002", X11Forwarding: null, AllowAgentForwarding: null, AuthorizedKeysFile: null },
+        sshdDirectives: {
+          ForceCommand: "internal-sftp -u 0002", X11Forwarding: null, AllowAgentForwarding: null, AuthorizedKeysFile: null,
+          AllowStreamLocalForwarding: null, PermitTTY: null, GatewayPorts: null, PermitUserRC: null,
+        },
         users: [
           { name: "carol", uid: await uid(rssh, "carol"), keyOnly: false, writableDirs: ["incoming"], keys: [keys.carol] },
           {

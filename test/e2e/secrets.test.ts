@@ -38,7 +38,20 @@ function resources(extra: unknown[] = []) {
   const connection = opsudo();
   return [
     { id: "secgrp", type: "SftpGroup", args: { name: "secgrp", gid: 2700, connection } },
-    { id: "secuser", type: "JailedUser", args: { name: "secuser", group: "secgrp", home: "/srv/sec/secuser", authorizedKeys: [KEY_A], connection }, dependsOn: ["secgrp"] },
+    // A JailedUser must be jailed once it exists: its Match block first.
+    {
+      id: "secblock",
+      type: "SshdMatchBlock",
+      args: {
+        name: "secgrp", match: { Group: ["secgrp"] }, connection,
+        directives: {
+          ChrootDirectory: "%h", ForceCommand: "internal-sftp", AllowTcpForwarding: "no", AllowStreamLocalForwarding: "no", AllowAgentForwarding: "no",
+          X11Forwarding: "no", PermitTunnel: "no", PermitTTY: "no", GatewayPorts: "no", PermitUserRC: "no", AuthorizedKeysFile: "/etc/ssh/sftp-jail/authorized_keys/%u",
+        },
+      },
+      dependsOn: ["secgrp"],
+    },
+    { id: "secuser", type: "JailedUser", args: { name: "secuser", group: "secgrp", home: "/srv/sec/secuser", authorizedKeys: [KEY_A], connection }, dependsOn: ["secgrp", "secblock"] },
     {
       id: "secjail",
       type: "ChrootDir",
@@ -159,7 +172,7 @@ test("the state holds the secrets only encrypted (positive control: they are the
   expect(leaks(plain).sort()).toEqual(secrets.map((x) => x.name).sort());
   const state = JSON.parse(await p.exportState());
   const res = state.deployment.resources.filter((r: { type: string }) => r.type.startsWith("pulumi-nodejs:dynamic/sftpjail:"));
-  expect(res).toHaveLength(3);
+  expect(res).toHaveLength(4); // group, block, user, chroot
   for (const r of res) {
     for (const side of ["inputs", "outputs"]) {
       expect({ urn: r.urn, side, connection: Object.keys(r[side].connection).sort() }).toEqual({

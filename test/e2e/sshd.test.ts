@@ -18,12 +18,15 @@ const JAIL = {
   match: { Group: ["sftp"] },
   directives: { ChrootDirectory: "%h", ForceCommand: "internal-sftp", X11Forwarding: "no", AllowTcpForwarding: "no" },
 };
-/** Lower order: read first, so its AllowTcpForwarding wins over the jail's for jailed1. */
+/**
+ * Lower order: read first, so its ForceCommand wins over the jail's for jailed1. It keeps the jail (internal-sftp, a
+ * tty refused): a lower-order block that loosened it would be refused (test/e2e/effective.test.ts).
+ */
 const TUNING = {
   name: "tuning",
   order: 10,
   match: { User: ["jailed1", "!root"] },
-  directives: { AllowTcpForwarding: "local", PermitTTY: false },
+  directives: { ForceCommand: "internal-sftp -u 0002", PermitTTY: false },
   subsystemInternalSftp: false,
 };
 
@@ -135,7 +138,7 @@ describe("SshdMatchBlock on a real sshd", () => {
     const files = (await h.console(`ls ${DROPIN}`)).stdout.trim().split("\n");
     expect(files).toEqual(["10-sftp-jail-tuning.conf", "50-sftp-jail-jail.conf"]);
     const jailed = await effective("jailed1");
-    expect(jailed).toMatchObject({ allowtcpforwarding: "local", permittty: "no", chrootdirectory: "%h", x11forwarding: "no" });
+    expect(jailed).toMatchObject({ forcecommand: "internal-sftp -u 0002", permittty: "no", chrootdirectory: "%h", x11forwarding: "no", allowtcpforwarding: "no" });
     expect(await effective("root")).toMatchObject({ allowtcpforwarding: "yes", permittty: "yes", forcecommand: "none" });
     expect((await h.console(`cat ${TUNING_FILE}`)).stdout).toContain("Match User jailed1,!root\n");
     await expectRootLogin();

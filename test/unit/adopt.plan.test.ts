@@ -116,15 +116,16 @@ describe("SshdMatchBlock adopts a hand-written block in place", () => {
     const main = f.sshd.main!.content;
     const p = planInPlace(block(HARDENED), f, OP, { file: MAIN_CONFIG });
     expect(p.steps.map((s) => s.description)).toEqual([
+      "record which accounts sshd jails now (sshd -T -C per account)",
       'edit the hand-written "Match Group sftp" block in /etc/ssh/sshd_config in place: add AllowAgentForwarding no, PermitTunnel no, AuthorizedKeysFile /etc/ssh/sftp-jail/authorized_keys/%u',
       "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)",
-      "check the whole sshd configuration and the operator's access (sshd -t, sshd -T -C)",
+      "check the whole sshd configuration, the operator's access and every jailed account's jail (sshd -t, sshd -T -C)",
       "reload sshd",
     ]);
     const after = main.replace("    AllowTcpForwarding no\n", "    AllowTcpForwarding no\n    AllowAgentForwarding no\n    PermitTunnel no\n    AuthorizedKeysFile /etc/ssh/sftp-jail/authorized_keys/%u\n");
-    expect(shipped(p.steps[0].script)).toEqual([after]);
+    expect(shipped(p.steps[1].script)).toEqual([after]);
     // The write refuses a file that changed since it was read.
-    expect(p.steps[0].script).toContain("changed while sftp-jail was planning");
+    expect(p.steps[1].script).toContain("changed while sftp-jail was planning");
     // Subsystem internal-sftp is the admin's own line: no marker drop-in, the main file is only edited.
     expect(p.steps.some((s) => s.description.startsWith("write "))).toBe(false);
     expect(p.revert.map((s) => s.description)).toEqual([
@@ -134,7 +135,7 @@ describe("SshdMatchBlock adopts a hand-written block in place", () => {
       "check and reload sshd",
     ]);
     expect(p.revert[2].script).toBe("if [ -e /etc/ssh/sshd_config.sftp-jail.bak ]; then mv -f /etc/ssh/sshd_config.sftp-jail.bak /etc/ssh/sshd_config; fi");
-    expect(p.steps[2].script).toContain("mv -f /etc/ssh/sshd_config.sftp-jail.bak /etc/ssh/sshd_config"); // a refused check restores it too
+    expect(p.steps[3].script).toContain("mv -f /etc/ssh/sshd_config.sftp-jail.bak /etc/ssh/sshd_config"); // a refused check restores it too
     expect(p.cleanup[0].script).toContain("/etc/ssh/sshd_config.sftp-jail.bak");
     expect(p.inPlace?.original).toBe(HAND_BLOCK);
     expect(p.inPlace?.written).toBe(blocksFor(after, { Group: ["sftp"] })[0].text);
@@ -145,11 +146,11 @@ describe("SshdMatchBlock adopts a hand-written block in place", () => {
     const partners = block({ ChrootDirectory: "%h", ForceCommand: "internal-sftp -u 0002", AllowTcpForwarding: "no", PermitTunnel: "no" }, { name: "group-partners", match: { Group: ["partners"] } });
     const p = planInPlace(partners, r, OP, { file: "/etc/ssh/sshd_config.d/partners.conf" });
     const marker = blockPath("group-partners", 50);
-    expect(p.steps.map((s) => s.description)[0]).toBe(`write ${marker}`);
-    const [content] = shipped(p.steps[0].script);
+    expect(p.steps.map((s) => s.description)[1]).toBe(`write ${marker}`);
+    const [content] = shipped(p.steps[1].script);
     expect(content).toContain("# sftp-jail: wants Subsystem sftp internal-sftp");
     expect(findMatchBlocks(content)).toEqual([]); // no configuration in it
-    expect(shipped(p.steps[1].script).some((m) => /^Subsystem sftp internal-sftp$/m.test(m))).toBe(true);
+    expect(shipped(p.steps[2].script).some((m) => /^Subsystem sftp internal-sftp$/m.test(m))).toBe(true);
   });
 
   it("falls back to its own drop-in when the hand-written block is gone", () => {
@@ -164,15 +165,15 @@ describe("SshdMatchBlock adopts a hand-written block in place", () => {
     const f = reading("hand").facts;
     const original = f.sshd.main!.content;
     const adopted = planInPlace(block(HARDENED), f, OP, { file: MAIN_CONFIG });
-    const afterUp = shipped(adopted.steps[0].script)[0];
+    const afterUp = shipped(adopted.steps[1].script)[0];
     const g: HostFacts = { ...f, sshd: { ...f.sshd, main: { path: MAIN_CONFIG, content: afterUp } } };
     const back = planInPlaceRestore(block(HARDENED), g, OP, adopted.inPlace!);
-    expect(back.steps[0].description).toBe('put the hand-written "Match Group sftp" block in /etc/ssh/sshd_config back as it was before sftp-jail adopted it');
-    expect(shipped(back.steps[0].script)).toEqual([original]);
+    expect(back.steps[1].description).toBe('put the hand-written "Match Group sftp" block in /etc/ssh/sshd_config back as it was before sftp-jail adopted it');
+    expect(shipped(back.steps[1].script)).toEqual([original]);
     // Someone added a comment to the block since: the directives go back, the comment stays.
     const edited = afterUp.replace("    PermitTunnel no\n", "    PermitTunnel no\n    # reviewed\n");
     const h: HostFacts = { ...f, sshd: { ...f.sshd, main: { path: MAIN_CONFIG, content: edited } } };
-    expect(shipped(planInPlaceRestore(block(HARDENED), h, OP, adopted.inPlace!).steps[0].script)).toEqual([original.replace("    AllowTcpForwarding no\n", "    AllowTcpForwarding no\n    # reviewed\n")]);
+    expect(shipped(planInPlaceRestore(block(HARDENED), h, OP, adopted.inPlace!).steps[1].script)).toEqual([original.replace("    AllowTcpForwarding no\n", "    AllowTcpForwarding no\n    # reviewed\n")]);
   });
 });
 

@@ -80,3 +80,30 @@ describe("JailedUser planner", () => {
     expect(parseKeys(`# managed\n${KEY1}\n\n${KEY2}\n`)).toEqual([KEY1, KEY2]);
   });
 });
+
+describe("putting an account back after a change left it un-jailed", () => {
+  const { planUserRestore } = require("../../provider/plan/jailedUser");
+  const { debian12 } = require("./fixtures");
+  const facts = (home: string, shell: string, groups: string[], keys?: string) => {
+    const f = debian12({
+      groups: [{ name: "sftp", gid: 2200, members: groups.includes("sftp") ? ["acme"] : [] }, { name: "other", gid: 2201, members: groups.includes("other") ? ["acme"] : [] }],
+      users: [{ name: "acme", uid: 1001, gid: 2200, home, shell }],
+    });
+    if (keys !== undefined) f.files["/etc/ssh/sftp-jail/authorized_keys/acme"] = keys;
+    return f;
+  };
+  const d = { name: "acme", keysDir: "/etc/ssh/sftp-jail/authorized_keys" };
+
+  it("sets back exactly what differs: home, shell, supplementary groups, the key file", () => {
+    const before = facts("/srv/sftp/acme", "/usr/sbin/nologin", ["sftp"], "k1\n");
+    const after = facts("/srv/other", "/bin/bash", ["other"], "k2\n");
+    const steps = planUserRestore(d, before, after);
+    expect(steps[0].script).toBe("usermod --home /srv/sftp/acme --shell /usr/sbin/nologin --groups sftp -- acme");
+    expect(steps[1].description).toBe("put the keys of acme back");
+    expect(planUserRestore(d, before, before)).toEqual([]);
+    // A key file the change created goes again.
+    expect(planUserRestore(d, facts("/srv/sftp/acme", "/usr/sbin/nologin", ["sftp"]), before).map((s: { script: string }) => s.script)).toEqual([
+      "sj_rm /etc/ssh/sftp-jail/authorized_keys/acme 4",
+    ]);
+  });
+});

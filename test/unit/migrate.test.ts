@@ -78,7 +78,7 @@ describe("describing a host as stack config", () => {
         group: { name: "sftp", gid: 1002 },
         chrootBase: "/home",
         authorizedKeysFile: ".ssh/authorized_keys",
-        sshdDirectives: { PermitTunnel: null, AllowAgentForwarding: null, AuthorizedKeysFile: null },
+        sshdDirectives: { PermitTunnel: null, AllowAgentForwarding: null, AuthorizedKeysFile: null, AllowStreamLocalForwarding: null, PermitTTY: null, GatewayPorts: null, PermitUserRC: null },
         users: ["alice", "bob"].map((u, i) => ({
           name: u,
           uid: 1002 + i,
@@ -114,7 +114,7 @@ describe("describing a host as stack config", () => {
         chrootBase: "/srv/jail",
         authorizedKeysFile: ".ssh/authorized_keys",
         subsystemInternalSftp: false,
-        sshdDirectives: { X11Forwarding: null, AllowAgentForwarding: null, AuthorizedKeysFile: null, ForceCommand: "internal-sftp -u 0002" },
+        sshdDirectives: { X11Forwarding: null, AllowAgentForwarding: null, AuthorizedKeysFile: null, AllowStreamLocalForwarding: null, PermitTTY: null, GatewayPorts: null, PermitUserRC: null, ForceCommand: "internal-sftp -u 0002" },
         users: [
           { name: "carol", uid: 1002, keyOnly: false, writableDirs: ["incoming"], keys: [keyOf("rssh", "carol")] },
           {

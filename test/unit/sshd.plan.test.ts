@@ -32,18 +32,19 @@ describe("SshdMatchBlock planner", () => {
     const p = planBlock(JAIL, debian12(), OP);
     expect(p.path).toBe(PATH);
     expect(p.steps.map((s) => s.description)).toEqual([
+      "record which accounts sshd jails now (sshd -T -C per account)",
       `write ${PATH}`,
       "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)",
-      "check the whole sshd configuration and the operator's access (sshd -t, sshd -T -C)",
+      "check the whole sshd configuration, the operator's access and every jailed account's jail (sshd -t, sshd -T -C)",
       "reload sshd",
     ]);
-    expect(shipped(p.steps[0].script)).toEqual([renderBlock(JAIL)]);
+    expect(shipped(p.steps[1].script)).toEqual([renderBlock(JAIL)]);
     // Both versions of the main file travel; the host picks one from the block files present under the lock.
     const main = debian12().sshd.main!.content;
-    expect(shipped(p.steps[1].script).sort()).toEqual([main, transformMain(main)].sort());
-    expect(p.steps[2].script).toContain("sshd -t");
-    expect(p.steps[2].script).toContain("sshd -T -C");
-    expect(p.steps[3].script).toBe("if [ -x /etc/init.d/ssh ]; then service ssh reload >/dev/null; else service sshd reload >/dev/null; fi");
+    expect(shipped(p.steps[2].script).sort()).toEqual([main, transformMain(main)].sort());
+    expect(p.steps[3].script).toContain("sshd -t");
+    expect(p.steps[3].script).toContain("sshd -T -C");
+    expect(p.steps[4].script).toBe("if [ -x /etc/init.d/ssh ]; then service ssh reload >/dev/null; else service sshd reload >/dev/null; fi");
     expect(p.revert.map((s) => s.description)).toEqual([
       "restore the previous block files",
       "restore the Subsystem sftp line of sshd_config",
@@ -61,19 +62,19 @@ describe("SshdMatchBlock planner", () => {
     const f = withBlocks(JAIL);
     f.sshd.dropins[0].content = f.sshd.dropins[0].content.replace("X11Forwarding no", "X11Forwarding yes");
     const p = planBlock(JAIL, f, OP);
-    expect(shipped(p.steps[0].script)).toEqual([renderBlock(JAIL)]);
+    expect(shipped(p.steps[1].script)).toEqual([renderBlock(JAIL)]);
     expect(p.revert[0].script).toBe(`if [ -e ${PATH}.sftp-jail.bak ]; then mv -f ${PATH}.sftp-jail.bak ${PATH}; fi`);
   });
 
   it("moves the file when order changes", () => {
     const p = planBlock({ ...JAIL, order: 20 }, withBlocks(JAIL), OP, { name: "jail", order: 50 });
-    expect(p.steps.slice(0, 2).map((s) => s.description)).toEqual([`remove ${PATH}`, `write ${blockPath("jail", 20)}`]);
+    expect(p.steps.slice(1, 3).map((s) => s.description)).toEqual([`remove ${PATH}`, `write ${blockPath("jail", 20)}`]);
   });
 
   it("deletes the block; the main file goes back only when no block wants internal-sftp", () => {
     const other: BlockDesired = { ...JAIL, name: "other", order: 60 };
     const p = planBlockDelete("jail", 50, withBlocks(JAIL, other), OP);
-    expect(p.steps[0].description).toBe(`remove ${PATH}`);
+    expect(p.steps[1].description).toBe(`remove ${PATH}`);
     // Already gone and nothing left to settle: no change.
     expect(planBlockDelete("jail", 50, debian12(), OP).steps).toEqual([]);
     // Gone, but the main file still carries our edit (e.g. removed by hand): settle it.
@@ -84,7 +85,7 @@ describe("SshdMatchBlock planner", () => {
 
   it("does not touch the main file for a block that does not want internal-sftp", () => {
     const p = planBlock({ ...JAIL, subsystemInternalSftp: false }, debian12(), OP);
-    expect(p.steps.length).toBe(4);
+    expect(p.steps.length).toBe(5);
     expect(planBlock({ ...JAIL, subsystemInternalSftp: false }, withBlocks({ ...JAIL, subsystemInternalSftp: false }), OP).steps).toEqual([]);
   });
 
@@ -113,6 +114,8 @@ describe("SshdMatchBlock planner", () => {
   });
 
   describe("a host whose sshd_config includes no drop-ins (RHEL 8 style)", () => {
+    /** The plan's edit of the main file (its region). */
+    const mainEdit = (p: { steps: ReadonlyArray<{ description: string; script: string }> }) => p.steps.find((s) => s.description.includes("sftp-jail region"))!;
     const noInclude = () => {
       const f = debian12();
       f.sshd.main!.content = f.sshd.main!.content.replace(/^Include .*\n/m, "");
@@ -120,7 +123,7 @@ describe("SshdMatchBlock planner", () => {
     };
     /** The facts after a plan's main-file edit and its Subsystem settle (what the next observation would read). */
     const afterEdit = (f: HostFacts, p: ReturnType<typeof planBlock>): HostFacts => {
-      const main = shipped(p.steps[0].script)[0];
+      const main = shipped(mainEdit(p).script)[0];
       const wants = p.steps.some((s) => s.description.startsWith("settle")) && main.includes("wants Subsystem sftp internal-sftp");
       return { ...f, sshd: { ...f.sshd, main: { path: MAIN_CONFIG, content: wants ? transformMain(main) : main } } };
     };
@@ -129,13 +132,13 @@ describe("SshdMatchBlock planner", () => {
       const f = noInclude();
       const p = planBlock(JAIL, f, OP);
       expect(p.path).toBe(PATH);
-      expect(p.steps[0].description).toMatch(/sftp-jail region at the end of \/etc\/ssh\/sshd_config/);
+      expect(mainEdit(p).description).toMatch(/sftp-jail region at the end of \/etc\/ssh\/sshd_config/);
       expect(p.steps.some((s) => s.description.startsWith("write /etc/ssh/sshd_config.d"))).toBe(false);
-      const main = shipped(p.steps[0].script)[0];
+      const main = shipped(mainEdit(p).script)[0];
       expect(main.startsWith(f.sshd.main!.content)).toBe(true);
       expect(main.slice(f.sshd.main!.content.length)).toBe(`${REGION_BEGIN}\n${renderBlock(JAIL)}${REGION_END}\n`);
       // The verify step still runs sshd -t and the operator's sshd -T -C before any reload.
-      expect(p.steps.map((s) => s.description)).toContain("check the whole sshd configuration and the operator's access (sshd -t, sshd -T -C)");
+      expect(p.steps.map((s) => s.description)).toContain("check the whole sshd configuration, the operator's access and every jailed account's jail (sshd -t, sshd -T -C)");
     });
 
     it("is idempotent, reads drift from the region, and a second block joins the region in drop-in order", () => {
@@ -143,11 +146,11 @@ describe("SshdMatchBlock planner", () => {
       const done = afterEdit(f, planBlock(JAIL, f, OP));
       expect(planBlock(JAIL, done, OP).steps).toEqual([]);
       // The region alone (the Subsystem line not yet settled) still counts as a block that wants internal-sftp.
-      const regionOnly = { ...f, sshd: { ...f.sshd, main: { path: MAIN_CONFIG, content: shipped(planBlock(JAIL, f, OP).steps[0].script)[0] } } };
+      const regionOnly = { ...f, sshd: { ...f.sshd, main: { path: MAIN_CONFIG, content: shipped(mainEdit(planBlock(JAIL, f, OP)).script)[0] } } };
       expect(planBlock(JAIL, regionOnly, OP).steps.map((s) => s.description)).toContain("settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)");
       expect(blockContent(done, PATH)).toBe(renderBlock(JAIL));
       const early = { ...JAIL, name: "early", order: 10, match: { Group: ["partners"] } };
-      const two = shipped(planBlock(early, done, OP).steps[0].script)[0];
+      const two = shipped(mainEdit(planBlock(early, done, OP)).script)[0];
       expect(splitRegion(two).blocks.map((b) => b.path)).toEqual([blockPath("early", 10), PATH]);
     });
 
@@ -158,7 +161,7 @@ describe("SshdMatchBlock planner", () => {
         const pristine = f.sshd.main!.content;
         const created = planBlock({ ...JAIL, subsystemInternalSftp: false }, f, OP);
         const del = planBlockDelete(JAIL.name, JAIL.order, afterEdit(f, created), OP);
-        expect(shipped(del.steps[0].script)[0]).toBe(pristine);
+        expect(shipped(mainEdit(del).script)[0]).toBe(pristine);
       }
     });
 
@@ -166,7 +169,7 @@ describe("SshdMatchBlock planner", () => {
       const f = noInclude();
       const done = afterEdit(f, planBlock(JAIL, f, OP));
       done.sshd.main!.content += "PermitRootLogin prohibit-password\n";
-      const redo = shipped(planBlock({ ...JAIL, directives: { ...JAIL.directives, X11Forwarding: "yes" } }, done, OP).steps[0].script)[0];
+      const redo = shipped(mainEdit(planBlock({ ...JAIL, directives: { ...JAIL.directives, X11Forwarding: "yes" } }, done, OP)).script)[0];
       expect(redo.indexOf("PermitRootLogin prohibit-password")).toBeLessThan(redo.indexOf(REGION_BEGIN));
       expect(redo.endsWith(`${REGION_END}\n`)).toBe(true);
     });

@@ -55,6 +55,10 @@ export const FIELDS: readonly Field[] = [
   { on: "JailedUser", path: "authorizedKeysFile", valid: "/srv/sftp/alice/.ssh/authorized_keys" },
   { on: "JailedUser", path: "keyOnly", valid: "true" },
   { on: "JailedUser", path: "allowLoginShell", valid: "true" },
+  { on: "JailedUser", path: "reachedFrom.0.address", valid: "198.51.100.7" },
+  { on: "JailedUser", path: "reachedFrom.0.localAddress", valid: "198.51.100.1" },
+  { on: "JailedUser", path: "reachedFrom.0.localPort", valid: "22" },
+  { on: "JailedUser", path: "jailOptOut.0", valid: "PermitTTY" },
   // ChrootDir
   { on: "ChrootDir", path: "path", valid: "/srv/sftp/alice" },
   { on: "ChrootDir", path: "owner", valid: "root" },

@@ -22,6 +22,18 @@ const connection = pulumi.secret({
 });
 
 const group = new SftpGroup("sftp", { connection, name: "sftp", gid: 2700 });
+// The group's jail, last in order; users come after it (a JailedUser must be jailed once it exists).
+const jail = new SshdMatchBlock("jail", {
+  connection,
+  name: "jail",
+  order: 95,
+  match: { Group: ["sftp"] },
+  directives: {
+    ChrootDirectory: "%h", ForceCommand: "internal-sftp", AllowTcpForwarding: "no", AllowStreamLocalForwarding: "no", AllowAgentForwarding: "no",
+    X11Forwarding: "no", PermitTunnel: "no", PermitTTY: "no", GatewayPorts: "no", PermitUserRC: "no", AuthorizedKeysFile: "/etc/ssh/sftp-jail/authorized_keys/%u",
+  },
+  subsystemInternalSftp: true,
+}, { dependsOn: [group] });
 for (let i = 0; i < users; i++) {
   new JailedUser(`u${i}`, {
     connection,
@@ -29,7 +41,7 @@ for (let i = 0; i < users; i++) {
     group: "sftp",
     home: `/srv/sftp/u${i}`,
     authorizedKeys: [keys[(i + round) % keys.length]],
-  }, { dependsOn: [group] });
+  }, { dependsOn: [group, jail] });
 }
 for (let i = 0; i < blocks; i++) {
   new SshdMatchBlock(`b${i}`, {
@@ -37,7 +49,8 @@ for (let i = 0; i < blocks; i++) {
     name: `b${i}`,
     order: 10 + (i % 80),
     match: { User: [`u${i}`] },
-    directives: { ChrootDirectory: "%h", ForceCommand: "internal-sftp", X11Forwarding: round % 2 ? "yes" : "no" },
+    // What changes per round must not loosen the jail (a change that would is refused): the banner.
+    directives: { ChrootDirectory: "%h", ForceCommand: "internal-sftp", Banner: round % 2 ? "/etc/issue.net" : "/etc/issue" },
     subsystemInternalSftp: true,
   });
 }

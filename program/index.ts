@@ -49,6 +49,7 @@ for (const wave of plan) {
               writableDirs: u.writableDirs,
               chroot: u.chroot,
               keyOnly: u.keyOnly,
+              shell: u.shell,
             })),
             sshdDirectives: j.sshdDirectives,
             subsystemInternalSftp: j.subsystemInternalSftp,

@@ -32,6 +32,8 @@ export interface SftpJailUser {
   readonly chroot?: { readonly path?: string; readonly group?: string; readonly mode?: string };
   /** Keep the password field "*" (default true); false leaves it as it is (e.g. the "!" useradd wrote). */
   readonly keyOnly?: boolean;
+  /** Login shell; default: the host's nologin. An equivalent path (/sbin/nologin on merged /usr) is not a change. */
+  readonly shell?: string;
 }
 
 /** A writable directory inside a chroot, described exactly. */
@@ -151,6 +153,7 @@ export class SftpJailHost extends pulumi.ComponentResource {
           keysDir,
           authorizedKeysFile: args.authorizedKeysFile === undefined ? undefined : expandKeysFile(args.authorizedKeysFile, u.name, home),
           keyOnly: u.keyOnly,
+          shell: u.shell,
         },
         { ...parent, dependsOn: [this.group] },
       );

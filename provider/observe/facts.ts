@@ -115,6 +115,11 @@ export interface HostFacts {
   files: Record<string, string>;
   /** /etc/rssh.conf parsed, or null when the host has none (a leftover of rssh jails, read by sftp-jail-migrate). */
   rssh: RsshConf | null;
+  /**
+   * What every login shell in /etc/passwd and every nologin/false candidate resolves to (`readlink -e`; missing
+   * ones are absent). Shells are compared by this, never by string: on merged /usr /sbin/nologin is /usr/sbin/nologin.
+   */
+  realpaths: Record<string, string>;
 }
 
 export interface Fact<K extends keyof HostFacts> {
@@ -171,6 +176,32 @@ export const nologin = fact({
   command: "for f in /usr/sbin/nologin /sbin/nologin /usr/bin/nologin; do [ -x $f ] && echo $f && break; done",
   parse: (out) => out.trim().split("\n")[0] || null,
 });
+
+/** Paths that may name the host's nologin or false (merged /usr makes several of them the same file). */
+export const NON_LOGIN_SHELLS = ["/usr/sbin/nologin", "/sbin/nologin", "/usr/bin/nologin", "/bin/false", "/usr/bin/false"];
+
+export const realpaths = fact({
+  key: "realpaths",
+  // Shell fields are data: read line by line with `cut`, each passed as one argument; only absolute ones resolved.
+  command: `{ printf '%s\\n' ${NON_LOGIN_SHELLS.join(" ")}; cut -d: -f7 /etc/passwd; } | sort -u | while IFS= read -r p; do case "$p" in /*) r=$(readlink -e -- "$p") && printf '%s\\t%s\\n' "$p" "$r";; esac; done`,
+  parse(out) {
+    const r: Record<string, string> = {};
+    for (const line of out.split("\n")) {
+      const [p, t] = line.split("\t");
+      if (p && t) r[p] = t;
+    }
+    return r;
+  },
+});
+
+/** Whether two shell paths are the same program on the host: equal, or resolving to the same file. */
+export function sameShell(a: string, b: string, f: Pick<HostFacts, "realpaths">): boolean {
+  if (a === b) return true;
+  const ra = f.realpaths?.[a];
+  const rb = f.realpaths?.[b];
+  // A resolved path has no symlink left in it: a path equal to the other's resolution is that very file.
+  return (!!ra && (ra === rb || ra === b)) || (!!rb && rb === a);
+}
 
 export const serviceManager = fact({
   key: "serviceManager",
@@ -410,7 +441,7 @@ export function filesFact(quotedPaths: string[]): Fact<"files"> {
 }
 
 /** The facts every snapshot takes; `paths` and `files` are added per session with what resources asked about. */
-export const BASE_FACTS = [osRelease, openssh, nologin, serviceManager, tools, groups, users, shadow, sshd, firewall, rssh] as const;
+export const BASE_FACTS = [osRelease, openssh, nologin, serviceManager, tools, groups, users, shadow, sshd, firewall, rssh, realpaths] as const;
 
 // ---- Migration survey (sftp-jail-migrate only; not part of the provider's snapshots) ---------------------------------
 

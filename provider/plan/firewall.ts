@@ -267,7 +267,8 @@ export function parseIptablesSave(text: string | null, table = "filter"): IptTab
 }
 
 const DEFAULT_REJECT = new Set(["icmp-port-unreachable", "icmp6-port-unreachable"]);
-const KNOWN_MODULES = new Set(["tcp", "udp", "multiport", "conntrack", "comment"]);
+// "state" is the older module RHEL-style rulesets use (`-m state --state NEW`): the same match as conntrack's ctstate.
+const KNOWN_MODULES = new Set(["tcp", "udp", "multiport", "conntrack", "state", "comment"]);
 
 /** Reads the tokens of one iptables rule into a spec plus its comment. */
 export function iptablesRule(args: string[], family: "ipv4" | "ipv6"): { spec: RuleSpec; comment: string | null } {
@@ -298,7 +299,7 @@ export function iptablesRule(args: string[], family: "ipv4" | "ipv6"): { spec: R
         if (/^\d+$/.test(p)) spec.ports.push(Number(p));
         else spec.extra.push(`${a} ${p}`);
       }
-    } else if (a === "--ctstate" && v !== undefined) {
+    } else if ((a === "--ctstate" || a === "--state") && v !== undefined) {
       i++;
       spec.state = sortStates(v.split(","));
     } else if (a === "--comment" && v !== undefined) {

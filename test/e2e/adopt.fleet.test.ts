@@ -4,7 +4,8 @@
  * commented out and replaced, a Match block appended with tabs, `-m state` ACCEPT before the REJECT, an uploaded file —
  * on a RHEL-style host and on each Debian generation (11, 12, 13). `sftp-jail-migrate` → `pulumi up` modifies no
  * file anywhere → the documented hardening edits → `pulumi up` → real sftp logins, uploads intact, the operator still
- * logs in, and the next `preview --refresh` is empty.
+ * logs in, and the next `preview --refresh` is empty. On the way, an IPv4-only opening next to an ip6tables REJECT
+ * (issue 11 item 5) is told at preview as a half-open door, on that host only.
  *
  * The RHEL-style variant is the Debian 12 rootfs customised from the console (RHEL packages cannot be fetched here):
  * os-release says ID_LIKE="rhel centos fedora", no Include in sshd_config (main-file mode), the init script is named
@@ -190,6 +191,14 @@ test("after the documented hardening edits (an empty sshdDirectives: left behind
   expect(rhelJail >= 0 && (next < 0 || fw < next)).toBe(true);
   hard = hard.slice(0, fw) + "        persist: true\n" + hard.slice(fw);
   fs.writeFileSync(file, hard);
+  // IPv6 on the Debian 12 host REJECTs by default: the IPv4-only opening there is a half-open door, told at preview.
+  const bw = hosts.find((x) => x.h.name === "afl-bookworm")!.h;
+  await bw.console("ip6tables -A INPUT -i lo -j ACCEPT && ip6tables -A INPUT -j REJECT");
+  const pre = await ok(p.preview(), "hardening preview");
+  for (const x of hosts) {
+    const warned = pre.stdout.includes(`on 127.0.0.1:${x.h.port}: half-open door: this rule opens tcp port 22 for IPv4 only, and the ip6tables rule "-A INPUT -j REJECT`);
+    expect({ host: name(x), warned }).toEqual({ host: name(x), warned: x.h === bw });
+  }
   const up = await ok(p.up(), "hardening up");
   expect(summary(up.stdout).delete ?? 0).toBe(0);
   for (const x of hosts) {

@@ -194,9 +194,9 @@ test("after the documented hardening edits (an empty sshdDirectives: left behind
   // IPv6 on the Debian 12 host REJECTs by default: the IPv4-only opening there is a half-open door, told at preview.
   const bw = hosts.find((x) => x.h.name === "afl-bookworm")!.h;
   await bw.console("ip6tables -A INPUT -i lo -j ACCEPT && ip6tables -A INPUT -j REJECT");
-  const pre = await ok(p.preview(), "hardening preview");
+  const pre = await ok(p.preview(), "hardening preview"); // warnings go to stderr
   for (const x of hosts) {
-    const warned = pre.stdout.includes(`on 127.0.0.1:${x.h.port}: half-open door: this rule opens tcp port 22 for IPv4 only, and the ip6tables rule "-A INPUT -j REJECT`);
+    const warned = (pre.stdout + pre.stderr).includes(`on 127.0.0.1:${x.h.port}: half-open door: this rule opens tcp port 22 for IPv4 only, and the ip6tables rule "-A INPUT -j REJECT`);
     expect({ host: name(x), warned }).toEqual({ host: name(x), warned: x.h === bw });
   }
   const up = await ok(p.up(), "hardening up");

@@ -94,4 +94,81 @@ if [ ! -x "$launcher" ]; then
   mv -f "$launcher.tmp.$$" "$launcher"
 fi
 
+# Python and YAML language hosts and Python's Pulumi SDK, for programs that use the sftpjail provider plugin
+# (provider/plugin). Built once per machine like the CLI; a lock keeps parallel first runs from building twice.
+PY_SDK_VERSION="${SFTPJAIL_PULUMI_PYTHON_VERSION:-3.272.0}"
+YAML_VERSION="${SFTPJAIL_PULUMI_YAML_VERSION:-v1.25.0}"
+PYENV="$CACHE/python-pulumi-$PY_SDK_VERSION"
+if [ ! -x "$BIN/pulumi-language-python" ] || [ ! -x "$BIN/pulumi-language-yaml" ] || [ ! -f "$PYENV/.done" ] \
+   || [ ! -x "$BIN/sftpjail-gen-sdk" ]; then
+  exec 9>"$CACHE/.setup-langhosts.lock"
+  flock 9
+  if [ ! -x "$BIN/pulumi-language-python" ]; then
+    log "building pulumi-language-python from sdk $LANGHOST_SDK_VERSION"
+    work="$(mktemp -d)"
+    # Same module as the Node.js host: v3.68.0 is the last sdk/v3 release that carries the Python host inside it.
+    cat >"$work/go.mod" <<MOD
+module sftpjail.local/langhostpy
+
+go 1.24
+
+require github.com/pulumi/pulumi/sdk/v3 $LANGHOST_SDK_VERSION
+
+replace golang.org/x/text => golang.org/x/text v0.3.6
+MOD
+    cat >"$work/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python"
+GO
+    (cd "$work" && go mod tidy >&2 && go build -trimpath -ldflags "-s -w" -o "$BIN/pulumi-language-python.$$" \
+        github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python >&2 \
+      && install -m 0755 "$(go env GOMODCACHE)/github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION/python/cmd/pulumi-language-python-exec" \
+           "$BIN/pulumi-language-python-exec")
+    mv "$BIN/pulumi-language-python.$$" "$BIN/pulumi-language-python"
+    rm -rf "$work"
+  fi
+  if [ ! -x "$BIN/pulumi-language-yaml" ]; then
+    log "building pulumi-language-yaml $YAML_VERSION from the Go module proxy"
+    GOBIN="$BIN/.yaml.$$" go install -trimpath -ldflags "-s -w" "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@$YAML_VERSION" >&2
+    mv "$BIN/.yaml.$$/pulumi-language-yaml" "$BIN/pulumi-language-yaml"
+    rm -rf "$BIN/.yaml.$$"
+  fi
+  if [ ! -x "$BIN/sftpjail-gen-sdk" ]; then
+    # `pulumi package gen-sdk` asks the language host to generate, and the v3.68.0 hosts predate that call: this runs
+    # the CLI's own generators (pkg/codegen at the CLI's version) directly. Source: scripts/gen-sdk/main.go.
+    log "building sftpjail-gen-sdk from pkg $PULUMI_VERSION"
+    work="$(mktemp -d)"
+    cp "$ROOT/scripts/gen-sdk/main.go" "$work/"
+    cat >"$work/go.mod" <<MOD
+module sftpjail.local/gensdk
+
+go 1.24
+
+require (
+	github.com/pulumi/pulumi/pkg/v3 $PULUMI_VERSION
+	github.com/pulumi/pulumi/sdk/v3 $PULUMI_VERSION
+)
+
+replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
+MOD
+    (cd "$work" && go mod tidy >&2 && go build -trimpath -ldflags "-s -w" -o "$BIN/sftpjail-gen-sdk.$$" . >&2)
+    mv "$BIN/sftpjail-gen-sdk.$$" "$BIN/sftpjail-gen-sdk"
+    rm -rf "$work"
+  fi
+  if [ ! -f "$PYENV/.done" ]; then
+    command -v python3 >/dev/null || { log "python3 is required for Python programs (apt-get install python3-venv)"; exit 1; }
+    log "installing Python's pulumi $PY_SDK_VERSION from PyPI into $PYENV"
+    rm -rf "$PYENV"
+    python3 -m venv "$PYENV" >&2
+    "$PYENV/bin/pip" install -q --disable-pip-version-check "pulumi==$PY_SDK_VERSION" build wheel >&2
+    touch "$PYENV/.done"
+  fi
+  exec 9>&-
+fi
+# Where scripts and tests find that Python environment (next to the CLI, whose directory they already know).
+[ "$(readlink "$BIN/python-venv" 2>/dev/null)" = "$PYENV" ] || ln -sfn "$PYENV" "$BIN/python-venv"
+
 echo "$BIN"

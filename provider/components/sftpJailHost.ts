@@ -112,6 +112,19 @@ export function blockDirectives(keysDir: string, keysPattern?: string, overrides
   return Object.fromEntries(Object.entries(out).filter((e): e is [string, string] => e[1] !== null && e[1] !== undefined));
 }
 
+/**
+ * The resource classes a SftpJailHost builds: the dynamic ones in TypeScript programs; the provider plugin
+ * (provider/plugin) passes classes registered under its own tokens, so the same component serves every language.
+ */
+export interface SftpJailHostKinds {
+  SftpGroup: typeof SftpGroup;
+  SshdMatchBlock: typeof SshdMatchBlock;
+  ChrootDir: typeof ChrootDir;
+  JailedUser: typeof JailedUser;
+  FirewallRule: typeof FirewallRule;
+}
+const DYNAMIC_KINDS: SftpJailHostKinds = { SftpGroup, SshdMatchBlock, ChrootDir, JailedUser, FirewallRule };
+
 export class SftpJailHost extends pulumi.ComponentResource {
   readonly group: SftpGroup;
   readonly matchBlock: SshdMatchBlock;
@@ -119,8 +132,9 @@ export class SftpJailHost extends pulumi.ComponentResource {
   readonly chroots: Record<string, ChrootDir> = {};
   readonly firewallRule?: FirewallRule;
 
-  constructor(name: string, args: SftpJailHostArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: SftpJailHostArgs, opts?: pulumi.ComponentResourceOptions, kinds: SftpJailHostKinds = DYNAMIC_KINDS) {
     super("sftpjail:index:SftpJailHost", name, {}, opts);
+    const { SftpGroup, SshdMatchBlock, ChrootDir, JailedUser, FirewallRule } = kinds;
     // Cross-resource rules no single resource can see: caught at preview, before anything connects.
     const seen = new Map<string, string>();
     for (const u of args.users) {

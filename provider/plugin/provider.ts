@@ -1,0 +1,128 @@
+/**
+ * The provider plugin's implementation of `@pulumi/pulumi/provider`'s Provider: every resource method delegates to the
+ * resource's adapter (provider/adapters/*.ts), the very module the dynamic resources run. What is added here is only
+ * what a real provider has and a dynamic one cannot: secrets on the wire, a provider-level connection (used when a
+ * resource gives none, and by `pulumi import`), import itself (importing.ts) and field-level diffs (diff.ts).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import type * as provider from "@pulumi/pulumi/provider";
+import { SftpJailHost, SftpJailHostKinds } from "../components/sftpJailHost";
+import { RESOURCES, byToken, token, typeOfUrn, PluginResource } from "./resources";
+import { reveal, sealConnection } from "./secrets";
+import { detailedDiff, DiffKind } from "./diff";
+import { seedFor } from "./importing";
+import { connectionSchema } from "../connection/schema";
+
+export const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "..", "package.json"), "utf8")) as { version: string }).version;
+
+/** A diff result with the field-level detail main.ts puts on the wire. */
+export interface DetailedDiffResult extends provider.DiffResult {
+  detailedDiff?: Record<string, DiffKind>;
+}
+
+export class SftpJailProvider implements provider.Provider {
+  readonly version = VERSION;
+  /** The provider configuration's `connection` (stack config `sftpjail:connection`, or an explicit provider's). */
+  private connection: unknown;
+
+  constructor(private readonly schemaText: string) {}
+
+  async getSchema(): Promise<string> {
+    return this.schemaText;
+  }
+
+  /** Called by main.ts with the provider's configuration. */
+  configure(config: Record<string, unknown>): void {
+    const raw = reveal(config.connection);
+    const c = typeof raw === "string" ? JSON.parse(raw) : raw;
+    // Normalised as every resource's connection is (defaults filled in), so an imported resource's state equals
+    // what check makes of a program that gives no connection. A bad one is kept as is: check then names the field.
+    const parsed = c === undefined ? undefined : connectionSchema.safeParse(c);
+    this.connection = parsed?.success ? parsed.data : c;
+  }
+
+  private resource(urn: string): PluginResource {
+    const r = byToken.get(typeOfUrn(urn));
+    if (!r) throw new Error(`sftpjail: unknown resource type ${typeOfUrn(urn)}`);
+    return r;
+  }
+
+  /** The inputs with the provider's connection when the resource gives none. */
+  private withConnection(news: Record<string, unknown>): Record<string, unknown> {
+    const n = reveal(news) as Record<string, unknown>;
+    return n.connection === undefined && this.connection !== undefined ? { ...n, connection: this.connection } : n;
+  }
+
+  async check(urn: string, _olds: unknown, news: Record<string, unknown>): Promise<provider.CheckResult> {
+    const r = await this.resource(urn).adapter.check(reveal(_olds), this.withConnection(news));
+    return { inputs: sealConnection(r.inputs), failures: r.failures };
+  }
+
+  async diff(id: string, urn: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DetailedDiffResult> {
+    const res = this.resource(urn);
+    const o = reveal(olds) as Record<string, unknown>;
+    const n = this.withConnection(news);
+    const r = await res.adapter.diff(id, o, n);
+    if (!r.changes) return { changes: false };
+    return { ...r, detailedDiff: detailedDiff(Object.keys(res.shape), o, n, r.replaces ?? []) };
+  }
+
+  async create(urn: string, inputs: Record<string, unknown>): Promise<provider.CreateResult> {
+    const r = await this.resource(urn).adapter.create(this.withConnection(inputs));
+    return { id: r.id, outs: sealConnection(r.outs) };
+  }
+
+  async read(id: string, urn: string, props?: Record<string, unknown>): Promise<provider.ReadResult> {
+    const res = this.resource(urn);
+    let state = reveal(props) as Record<string, unknown> | undefined;
+    const importing = !state || Object.keys(state).length === 0;
+    if (importing) {
+      if (this.connection === undefined) {
+        throw new Error(
+          `${res.type} ${id}: import needs the provider's connection: set it with \`pulumi config set --secret --path sftpjail:connection.host ...\` (or an explicit sftpjail Provider with connection)`,
+        );
+      }
+      state = await seedFor(res.type, id, this.connection);
+    }
+    const r = await res.adapter.read(id, state);
+    if (!r.id && !r.props) return {};
+    let inputs = r.inputs as Record<string, unknown> | undefined;
+    // Imported through the provider's connection: the program gives none, so the generated code shows none.
+    if (importing && inputs) {
+      const { connection, ...rest } = inputs;
+      inputs = JSON.stringify(connection) === JSON.stringify(this.connection) ? rest : inputs;
+    }
+    return { id: r.id ?? id, props: sealConnection(r.props), inputs: sealConnection(inputs) };
+  }
+
+  async update(id: string, urn: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<provider.UpdateResult> {
+    const r = await this.resource(urn).adapter.update(id, reveal(olds), this.withConnection(news));
+    return { outs: sealConnection(r.outs) };
+  }
+
+  async delete(id: string, urn: string, props: Record<string, unknown>): Promise<void> {
+    await this.resource(urn).adapter.delete(id, this.withConnection(props));
+  }
+
+  /** SftpJailHost: the same component class as in TypeScript programs, building this plugin's custom resources. */
+  async construct(name: string, type: string, inputs: pulumi.Inputs, options: pulumi.ComponentResourceOptions): Promise<provider.ConstructResult> {
+    if (type !== token("SftpJailHost")) throw new Error(`sftpjail: unknown component type ${type}`);
+    const host = new SftpJailHost(name, inputs as never, options, PLUGIN_KINDS);
+    return { urn: host.urn, state: {} };
+  }
+}
+
+/** One custom resource class per resource, registered under this package's tokens (served by this plugin). */
+function kind(r: PluginResource): new (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource {
+  return class extends pulumi.CustomResource {
+    constructor(name: string, args: Record<string, unknown>, opts?: pulumi.CustomResourceOptions) {
+      const outs = Object.fromEntries(Object.keys(r.outputs).map((k) => [k, undefined]));
+      const connection = args.connection === undefined ? undefined : pulumi.secret(args.connection);
+      super(token(r.type), name, { ...outs, ...args, connection }, { ...opts, additionalSecretOutputs: ["connection"] });
+    }
+  };
+}
+
+export const PLUGIN_KINDS = Object.fromEntries(RESOURCES.map((r) => [r.type, kind(r)])) as unknown as SftpJailHostKinds;

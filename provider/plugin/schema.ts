@@ -183,6 +183,7 @@ function sftpJailHost(docs: Docs, connection: Prop): Json {
           writableDirs: { type: "array", items: { $ref: T("SftpJailDir") }, description: u.writableDirs },
           chroot: { $ref: T("SftpJailChroot"), description: u.chroot },
           keyOnly: { type: "boolean", description: u.keyOnly },
+          shell: str(u.shell),
         },
         required: ["name", "authorizedKeys"],
       },

@@ -4,6 +4,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 
+/**
+ * A key left with nothing under it (`sshdDirectives:` after the hardening edits remove its lines) reads as null in
+ * YAML: it means "none", the same as leaving the key out.
+ */
+const blank = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null ? undefined : v), schema);
+
 const connection = z
   .looseObject({
     host: z.string(),
@@ -17,40 +23,44 @@ const connection = z
 const jailUser = z.strictObject({
   name: z.string(),
   uid: z.number().int().optional(),
-  keys: z.array(z.string()).default([]),
+  keys: blank(z.array(z.string()).default([])),
   /** Names (owner: the user, group: the jail's group, 0755), or exact descriptions of hand-made directories. */
-  writableDirs: z
+  writableDirs: blank(z
     .array(
       z.union([
         z.string(),
         z.strictObject({ path: z.string(), owner: z.string().optional(), group: z.string().optional(), mode: z.string().optional() }),
       ]),
     )
-    .optional(),
+    .optional()),
   /** The chroot (= home): path (default <chrootBase>/<name>), group (default root), mode (default "0755"). */
-  chroot: z.strictObject({ path: z.string().optional(), group: z.string().optional(), mode: z.string().optional() }).optional(),
+  chroot: blank(z.strictObject({ path: z.string().optional(), group: z.string().optional(), mode: z.string().optional() }).optional()),
   /** false: leave the password field as it is (default true: "*", key-only). */
   keyOnly: z.boolean().optional(),
   /** Clients the user reaches the jail from ({ address, localAddress?, localPort? }): the jail is proven for each. */
   reachedFrom: z.array(z.strictObject({ address: z.string(), localAddress: z.string().optional(), localPort: z.number().int().optional() })).optional(),
+  /** Login shell (default: the host's nologin); compared on the host by what it resolves to. */
+  shell: z.string().optional(),
+  /** A login shell (not nologin/false) is refused unless this is true. */
+  allowLoginShell: z.boolean().optional(),
 });
 
 /** A jail rolled out to every host whose labels include all of `hosts` (or to every host when omitted). */
 const jail = z.strictObject({
-  hosts: z.record(z.string(), z.string()).optional(),
+  hosts: blank(z.record(z.string(), z.string()).optional()),
   group: z.strictObject({ name: z.string(), gid: z.number().int().optional() }),
   chrootBase: z.string().optional(),
   fixAncestors: z.boolean().optional(),
-  users: z.array(jailUser).default([]),
+  users: blank(z.array(jailUser).default([])),
   /** Overrides of the Match block's directives; null drops a default one (to describe a hand-written block). */
-  sshdDirectives: z.record(z.string(), z.string().nullable()).optional(),
+  sshdDirectives: blank(z.record(z.string(), z.string().nullable()).optional()),
   /** Keep Subsystem sftp internal-sftp set while the block exists (default true). */
   subsystemInternalSftp: z.boolean().optional(),
   /** Keys stay where a hand-made jail keeps them (an sshd AuthorizedKeysFile pattern, e.g. .ssh/authorized_keys), read-only. */
   authorizedKeysFile: z.string().optional(),
   onDelete: z.enum(["retain", "delete"]).optional(),
   /** Firewall opening; fields as FirewallRule (port, ports, source, state, position, backend, chain, table, persist). */
-  firewall: z.looseObject({}).optional(),
+  firewall: blank(z.looseObject({}).optional()),
 });
 
 export const fleetSchema = z.strictObject({
@@ -58,13 +68,13 @@ export const fleetSchema = z.strictObject({
     .array(
       z.strictObject({
         name: z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: "host name: letters, digits, . _ -" }),
-        labels: z.record(z.string(), z.string()).default({}),
+        labels: blank(z.record(z.string(), z.string()).default({})),
         connection,
       }),
     )
     .min(1, { error: "list at least one host" }),
-  groups: z.array(z.strictObject({ name: z.string(), gid: z.number().int().optional(), system: z.boolean().optional() })).default([]),
-  jails: z.array(jail).default([]),
+  groups: blank(z.array(z.strictObject({ name: z.string(), gid: z.number().int().optional(), system: z.boolean().optional() })).default([])),
+  jails: blank(z.array(jail).default([])),
   /** Safe waves: `canary` hosts first (a count, or a percentage like "10%"), then waves of `waveSize` hosts. */
   rollout: z
     .strictObject({

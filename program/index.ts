@@ -50,6 +50,8 @@ for (const wave of plan) {
               chroot: u.chroot,
               keyOnly: u.keyOnly,
               reachedFrom: u.reachedFrom,
+              shell: u.shell,
+              allowLoginShell: u.allowLoginShell,
             })),
             sshdDirectives: j.sshdDirectives,
             subsystemInternalSftp: j.subsystemInternalSftp,

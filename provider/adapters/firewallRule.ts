@@ -29,6 +29,8 @@ import {
   planRuleConverge,
   planRuleDelete,
   planUnpersist,
+  halfOpenDoor,
+  resolveTarget,
 } from "../plan/firewall";
 import { failuresOf, port } from "../schema/common";
 import { log } from "../util/log";
@@ -219,6 +221,8 @@ async function converge(f: Fields, connection: unknown, previous?: Outputs, pers
     const facts = await fresh(s);
     const plan = planOrThrow(s, ctx.resource, () => planRuleConverge(desired(f), facts, previous?.resolvedBackend, adoptFrom));
     const t = plan.located.target;
+    const door = halfOpenDoor(desired(f), t, facts);
+    if (door) log.warn(`${ctx.resource} on ${s.conn.host}:${s.conn.port}: ${door}`);
     const adopted = plan.steps.length === 0 && plan.located.adopted;
     if (adopted && !previous) {
       log.info(`${ctx.resource} on ${s.conn.host}:${s.conn.port}: adopted the existing rule "${describeSpec(plan.located.ours[0].spec)}" in ${t.backend} ${t.table} ${t.chain} as it is (no sftp-jail comment added; destroy leaves it)`);
@@ -249,6 +253,19 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
     // Cross-field rules (port xor ports, table only for nftables), once every field is known.
     const r = fieldsSchema.safeParse(Object.fromEntries(keys.filter((k) => inputs[k] !== undefined).map((k) => [k, inputs[k]])));
     if (!r.success) failures.push(...failuresOf(r.error));
+    // The preview-time look at the host: a half-open IPv6 door is told now, not found later by an IPv6 client.
+    // An unreachable host is not a check failure; create reports it.
+    else if (!containsUnknown(inputs.connection)) {
+      try {
+        const f = fields(inputs);
+        const s = sessionFor(inputs.connection, label(f.name));
+        const facts = await observe(s, {});
+        const door = halfOpenDoor(desired(f), resolveTarget(desired(f), facts), facts);
+        if (door) log.warn(`${label(f.name)} on ${s.conn.host}:${s.conn.port}: ${door}`);
+      } catch (e) {
+        log.debug(`${TYPE}: preview-time IPv6 check skipped: ${(e as Error).message}`);
+      }
+    }
   }
   return { inputs: { ...inputs, inPosition: true, matchesSpec: true }, failures };
 }

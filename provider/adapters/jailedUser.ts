@@ -4,7 +4,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { observe } from "../observe/snapshot";
-import { HostFacts } from "../observe/facts";
+import { HostFacts, sameShell } from "../observe/facts";
 import { apply } from "../apply/apply";
 import { applyAccountChange } from "../apply/guarded";
 import { changesExistingAccounts } from "../plan/accounts";
@@ -208,7 +208,9 @@ export function observedInputs(props: Outputs, f: HostFacts): Fields | undefined
     group: isMember(f, props.name, props.group) ? props.group : primary,
     extraGroups: props.extraGroups.filter((g) => isMember(f, props.name, g)),
     home: u.home,
-    shell: props.shell === undefined && u.shell === f.nologin ? undefined : u.shell,
+    // Compared by what the paths resolve to: an equivalent path on the host is no drift.
+    shell:
+      props.shell === undefined ? (f.nologin && sameShell(u.shell, f.nologin, f) ? undefined : u.shell) : sameShell(u.shell, props.shell, f) ? props.shell : u.shell,
     // From an adopted file, only lines that are keys (whatever else it holds never reaches state or a preview).
     authorizedKeys: keys === undefined ? [] : props.authorizedKeysFile ? keyLines(keys) : parseKeys(keys),
     keysDir: props.keysDir,

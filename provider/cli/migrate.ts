@@ -14,7 +14,7 @@
 import * as fs from "fs";
 import { connectionSchema } from "../connection/schema";
 import { closeAll, session } from "../connection/pool";
-import { HostFacts, PathStat, SurveyUser, accountSurvey } from "../observe/facts";
+import { HostFacts, NON_LOGIN_SHELLS, PathStat, SurveyUser, accountSurvey, sameShell } from "../observe/facts";
 import { SNAPSHOT_MARK, parseSnapshot, snapshotScript } from "../observe/snapshot";
 import { MAIN_CONFIG, DIRECTIVE_NAMES, mainIncludes, parseBlockPath } from "../plan/sshdRender";
 import { ConfigBlock, findMatchBlocks, normalValue } from "../plan/sshdAdopt";
@@ -193,6 +193,8 @@ export interface JailConfig {
     name: string;
     uid?: number;
     keyOnly?: boolean;
+    shell?: string;
+    allowLoginShell?: boolean;
     keys: string[];
     chroot?: { path?: string; group?: string; mode?: string };
     writableDirs?: DirConfig[];
@@ -335,7 +337,16 @@ export function describeHost(host: HostSpec, r: HostReading, opts: { group?: str
         notes.push(`${host.name}: ${m.name}'s password field is "${f.shadow[m.name] ?? "?"}", kept (keyOnly: false); with "*" key login works under UsePAM no as well`);
       }
       if (s.chroot !== m.home) notes.push(`${host.name}: ${m.name} is jailed in ${s.chroot} but its home is ${m.home}; sftp-jail jails with ChrootDirectory %h, so adoption sets the home to ${s.chroot}`);
-      if (f.nologin && m.shell !== f.nologin) notes.push(`${host.name}: ${m.name}'s shell is ${m.shell}; adoption sets it to ${f.nologin}`);
+      // Compared by what the paths resolve to: /sbin/nologin on merged /usr is the host's nologin, kept as it is.
+      if (!f.nologin || !sameShell(m.shell, f.nologin, f)) {
+        user.shell = m.shell;
+        const nonLogin = new Set(NON_LOGIN_SHELLS.map((p) => f.realpaths?.[p]).filter(Boolean));
+        if (!nonLogin.has(f.realpaths?.[m.shell])) {
+          // A jailed user's login shell is refused unless the program opts in: adoption says so, visibly.
+          user.allowLoginShell = true;
+          notes.push(`${host.name}: ${m.name}'s shell is ${m.shell}, kept (shell: ${m.shell}, allowLoginShell: true); only the Match block keeps it from a shell on the host: drop both lines to give it nologin`);
+        }
+      }
       const st: PathStat | undefined = s.stats[s.chroot];
       const chroot: NonNullable<JailConfig["users"][number]["chroot"]> = {};
       if (st?.exists) {
@@ -445,7 +456,7 @@ export function describeHost(host: HostSpec, r: HostReading, opts: { group?: str
 /** The same jail with its keys in reading order (YAML keeps insertion order). */
 function ordered(j: JailConfig): JailConfig {
   const { hosts, group, chrootBase, authorizedKeysFile, subsystemInternalSftp, sshdDirectives, users, firewall } = j;
-  const ordUsers = users.map(({ name, uid, keyOnly, chroot, writableDirs, keys }) => ({ name, uid, keyOnly, chroot, writableDirs, keys }));
+  const ordUsers = users.map(({ name, uid, keyOnly, shell, allowLoginShell, chroot, writableDirs, keys }) => ({ name, uid, keyOnly, shell, allowLoginShell, chroot, writableDirs, keys }));
   return { hosts, group, chrootBase, authorizedKeysFile, subsystemInternalSftp, sshdDirectives, users: ordUsers, firewall };
 }
 

@@ -35,6 +35,10 @@ export interface SftpJailUser {
   readonly keyOnly?: boolean;
   /** Clients this user reaches the jail from; the jail is proven in effect for each (see JailedUser.reachedFrom). */
   readonly reachedFrom?: ReadonlyArray<{ readonly address: string; readonly localAddress?: string; readonly localPort?: number }>;
+  /** Login shell; default: the host's nologin. An equivalent path (/sbin/nologin on merged /usr) is not a change. */
+  readonly shell?: string;
+  /** A login shell (not nologin/false) is refused unless this is true (see JailedUser.allowLoginShell). */
+  readonly allowLoginShell?: boolean;
 }
 
 /** A writable directory inside a chroot, described exactly. */
@@ -199,6 +203,8 @@ export class SftpJailHost extends pulumi.ComponentResource {
           keyOnly: u.keyOnly,
           reachedFrom: u.reachedFrom?.map((r) => ({ ...r })),
           jailOptOut: jailOptOut(args.sshdDirectives),
+          shell: u.shell,
+          allowLoginShell: u.allowLoginShell,
         },
         { ...parent, dependsOn: [this.group, this.matchBlock] },
       );

@@ -119,7 +119,11 @@ export interface HostFacts {
   operator: OperatorFacts | null;
   /** Groups the host's sudoers names (`%group`, `%#gid`), read as root. */
   sudoers: Sudoers;
-  /** What paths resolve to on the host (`readlink -e`): the login-shell candidates and every registered path. */
+  /**
+   * What paths resolve to on the host (`readlink -e`; missing ones are absent): every shell in /etc/passwd, the
+   * nologin/false candidates and every registered path. Shells are compared by this, never by string: on merged /usr
+   * /sbin/nologin is /usr/sbin/nologin.
+   */
   realpaths: Record<string, string>;
   /** sshd's own evaluation (`sshd -T -C`) of every jailed account a resource registered, per client context. */
   jail: JailEval[];
@@ -298,6 +302,15 @@ export const nologin = fact({
   command: "for f in /usr/sbin/nologin /sbin/nologin /usr/bin/nologin; do [ -x $f ] && echo $f && break; done",
   parse: (out) => out.trim().split("\n")[0] || null,
 });
+
+/** Whether two shell paths are the same program on the host: equal, or resolving to the same file. */
+export function sameShell(a: string, b: string, f: Pick<HostFacts, "realpaths">): boolean {
+  if (a === b) return true;
+  const ra = f.realpaths?.[a];
+  const rb = f.realpaths?.[b];
+  // A resolved path has no symlink left in it: a path equal to the other's resolution is that very file.
+  return (!!ra && (ra === rb || ra === b)) || (!!rb && rb === a);
+}
 
 export const serviceManager = fact({
   key: "serviceManager",
@@ -591,7 +604,12 @@ export const NON_LOGIN_SHELLS = ["/usr/sbin/nologin", "/sbin/nologin", "/usr/bin
 export function realpathsFact(quotedPaths: string[]): Fact<"realpaths"> {
   return {
     key: "realpaths",
-    command: `for p in ${[...NON_LOGIN_SHELLS, ...quotedPaths].join(" ")}; do r=$(readlink -e -- "$p") && printf '%s\\t%s\\n' "$p" "$r"; done`,
+    // Shell fields of /etc/passwd are data: read line by line with `cut`, each passed as one argument; only absolute
+    // ones are resolved.
+    command: [
+      `for p in ${[...NON_LOGIN_SHELLS, ...quotedPaths].join(" ")}; do r=$(readlink -e -- "$p") && printf '%s\\t%s\\n' "$p" "$r"; done`,
+      `cut -d: -f7 /etc/passwd | sort -u | while IFS= read -r p; do case "$p" in /*) r=$(readlink -e -- "$p") && printf '%s\\t%s\\n' "$p" "$r";; esac; done`,
+    ].join("\n"),
     parse(out) {
       const r: Record<string, string> = {};
       for (const line of out.split("\n")) {

@@ -271,7 +271,8 @@ export function parseIptablesSave(text: string | null, table = "filter"): IptTab
 }
 
 const DEFAULT_REJECT = new Set(["icmp-port-unreachable", "icmp6-port-unreachable"]);
-const KNOWN_MODULES = new Set(["tcp", "udp", "multiport", "conntrack", "comment"]);
+// "state" is the older module RHEL-style rulesets use (`-m state --state NEW`): the same match as conntrack's ctstate.
+const KNOWN_MODULES = new Set(["tcp", "udp", "multiport", "conntrack", "state", "comment"]);
 
 /** Reads the tokens of one iptables rule into a spec plus its comment. */
 export function iptablesRule(args: string[], family: "ipv4" | "ipv6"): { spec: RuleSpec; comment: string | null } {
@@ -302,7 +303,7 @@ export function iptablesRule(args: string[], family: "ipv4" | "ipv6"): { spec: R
         if (/^\d+$/.test(p)) spec.ports.push(Number(p));
         else spec.extra.push(`${a} ${p}`);
       }
-    } else if (a === "--ctstate" && v !== undefined) {
+    } else if ((a === "--ctstate" || a === "--state") && v !== undefined) {
       i++;
       spec.state = sortStates(v.split(","));
     } else if (a === "--comment" && v !== undefined) {
@@ -1043,4 +1044,45 @@ function planPersistTo(path: string, t: Target, facts: HostFacts): Plan {
   const save = `${iptBin(t, facts)}-save`;
   const script = [quote(["mkdir", "-p", dir]), `${quote([save])} > ${quoteArg(tmp)}`, quote(["chmod", "0640", tmp]), quote(["mv", "-f", tmp, path])].join(" && ");
   return [{ description: `save the ${save} ruleset to ${path}`, script, effects: { paths: [path, tmp] } }];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// IPv6: the half-open door
+
+/**
+ * An ACCEPT that opens the port for IPv4 only (iptables target, no source or an IPv4-wide one) on a host whose
+ * ip6tables chain REJECTs/DROPs that port (a terminal rule before any ACCEPT for it, or a DROP policy): IPv4 clients
+ * get in and IPv6 clients are turned away. Returns what to tell the user, or null. Pure.
+ *
+ * A warning, not a failure: the IPv6 side errs closed (no one gets in who should not), and many hosts have no
+ * routable IPv6 address at all; refusing would block every IPv4-only rollout to say something the user may not care
+ * about. An nftables `inet` target has no such gap: a rule without an address family matches both.
+ */
+export function halfOpenDoor(d: RuleDesired, target: Target, facts: HostFacts): string | null {
+  if (d.action !== "ACCEPT" || target.backend === "nftables" || target.family !== "ipv4") return null;
+  const src = d.source ? parseCidr(d.source) : null;
+  if (src && !src.any) return null; // limited to IPv4 addresses: IPv6 is not meant
+  const t = parseIptablesSave(facts.firewall.ip6tables);
+  if (!t) return null;
+  const chain = target.chain;
+  const opens = (s: RuleSpec) =>
+    s.action === "ACCEPT" && !s.extra.length && !s.source && (s.protocol === null || s.protocol === d.protocol) && (s.ports.length === 0 || d.ports.every((p) => s.ports.includes(p)));
+  const closes = (s: RuleSpec) =>
+    (s.action === "REJECT" || s.action === "DROP") && !s.extra.length && !s.source && (s.protocol === null || s.protocol === d.protocol) && (s.ports.length === 0 || d.ports.some((p) => s.ports.includes(p)));
+  let closedBy: string | null = null;
+  for (const r of t.rules.filter((x) => x.chain === chain)) {
+    const s = iptablesRule(r.args, "ipv6").spec;
+    if (opens(s)) return null;
+    if (closes(s)) {
+      closedBy = `the ip6tables rule "-A ${chain} ${r.args.join(" ")}"`;
+      break;
+    }
+  }
+  const policy = t.chains.find((c) => c.name === chain)?.policy;
+  if (!closedBy && (policy === "DROP" || policy === "REJECT")) closedBy = `the ip6tables ${chain} policy ${policy}`;
+  if (!closedBy) return null;
+  return (
+    `half-open door: this rule opens ${d.protocol} port ${d.ports.join(",")} for IPv4 only, and ${closedBy} turns IPv6 clients away. ` +
+    `If IPv6 clients should get in too, add a second FirewallRule with source "::/0" (or an IPv6 prefix); if not, ignore this warning`
+  );
 }

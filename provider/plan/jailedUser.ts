@@ -3,7 +3,7 @@
  * as an exact set in a root-owned file outside the jail. Only what differs is changed: a key change rewrites that one
  * key file, a shell change is one usermod.
  */
-import { HostFacts, NON_LOGIN_SHELLS } from "../observe/facts";
+import { HostFacts, NON_LOGIN_SHELLS, sameShell } from "../observe/facts";
 import { privilegedGroup } from "./envelope";
 import { atomicWrite } from "./files";
 import { depth, hp } from "../util/hostpath";
@@ -136,7 +136,7 @@ export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: 
       throw new PlanError(`user "${d.name}" exists with uid ${existing.uid}, not ${d.uid}`, `set uid: ${existing.uid} to adopt it, or remove uid`);
     }
     if (existing.home !== d.home) steps.push(cmd(`set home of ${d.name} to ${d.home}`, ["usermod", "--home", d.home, "--", d.name], { accounts: [d.name] }));
-    if (existing.shell !== shell) steps.push(cmd(`set shell of ${d.name} to ${shell}`, ["usermod", "--shell", shell, "--", d.name], { accounts: [d.name] }));
+    if (!sameShell(existing.shell, shell, f)) steps.push(cmd(`set shell of ${d.name} to ${shell}`, ["usermod", "--shell", shell, "--", d.name], { accounts: [d.name] }));
     for (const g of [d.group, ...d.extraGroups]) {
       if (!isMember(f, d.name, g)) steps.push(cmd(`add ${d.name} to group ${g}`, ["usermod", "--append", "--groups", g, "--", d.name], { accounts: [d.name], memberships: [g] }));
     }

@@ -4,6 +4,7 @@
  * Imported things were made by hand: they are recorded as adopted (destroy leaves an account or group that existed
  * before, and puts a hand-written Match block back as it was) — the same promise the dynamic resources make.
  */
+import { sameShell } from "../observe/facts";
 import { observe } from "../observe/snapshot";
 import { sessionFor } from "../adapters/base";
 import { DEFAULT_KEYS_DIR } from "../plan/jailedUser";
@@ -47,7 +48,8 @@ export async function seedFor(type: string, id: string, connection: unknown): Pr
         group: primary,
         extraGroups: f.groups.filter((g) => g.gid !== u.gid && g.members.includes(name)).map((g) => g.name),
         home: u.home,
-        ...(u.shell === f.nologin ? {} : { shell: u.shell }),
+        // Compared by what the paths resolve to (/sbin/nologin on merged /usr is the host's nologin).
+        ...(f.nologin && sameShell(u.shell, f.nologin, f) ? {} : { shell: u.shell }),
         keysDir: DEFAULT_KEYS_DIR,
         ...(f.files[own] === undefined && f.files[home] !== undefined ? { authorizedKeysFile: home } : {}),
         keyOnly: f.shadow[name] === "*",

@@ -183,8 +183,20 @@ function sftpJailHost(docs: Docs, connection: Prop): Json {
           writableDirs: { type: "array", items: { $ref: T("SftpJailDir") }, description: u.writableDirs },
           chroot: { $ref: T("SftpJailChroot"), description: u.chroot },
           keyOnly: { type: "boolean", description: u.keyOnly },
+          shell: str(u.shell),
+          allowLoginShell: { type: "boolean", description: u.allowLoginShell },
+          reachedFrom: { type: "array", items: { $ref: T("SftpJailClient") }, description: u.reachedFrom },
         },
         required: ["name", "authorizedKeys"],
+      },
+      [token("SftpJailClient")]: {
+        type: "object",
+        properties: {
+          address: str("The client's address, as sshd sees it."),
+          localAddress: str("The server address the client connects to, when it matters."),
+          localPort: { type: "integer", description: "The server port the client connects to, when it matters." },
+        },
+        required: ["address"],
       },
       [token("SftpJailDir")]: {
         type: "object",

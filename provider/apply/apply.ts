@@ -4,7 +4,7 @@
  * so the next resource plans on the new state without another round trip.
  */
 import { Session } from "../connection/pool";
-import { Needs, SCRIPT_PREFIX, SNAPSHOT_MARK, forget, parseSnapshot, registered, remember, snapshotScript } from "../observe/snapshot";
+import { MANIFEST_LIB, Needs, SCRIPT_PREFIX, SNAPSHOT_MARK, forget, manifestEntries, parseSnapshot, registered, remember, snapshotScript } from "../observe/snapshot";
 import { HostFacts } from "../observe/facts";
 import { Plan } from "../plan/types";
 import { SftpJailError } from "../util/errors";
@@ -26,6 +26,9 @@ export function applyScript(plan: Plan, needs: Needs = {}): string {
   plan.forEach((s, i) => {
     lines.push(`echo ${quoteArg(`${STEP_MARK}${i}`)}`, `{ ${s.script} ; } || exit $?`);
   });
+  // Still under the lock: record what this host's resources cover, so a later run's first snapshot covers them all.
+  const entries = manifestEntries(needs);
+  if (entries.length) lines.push(MANIFEST_LIB, `sj_manifest_add ${entries.map(quoteArg).join(" ")} 2>/dev/null || true`);
   lines.push("exec 9>&-", snapshotScript(needs));
   return lines.join("\n");
 }
@@ -63,6 +66,6 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
   // Logged once done, so a refused or failed change never reads as applied.
   for (const s of plan) log.info(`${where}: ${s.description}`);
   const facts = parseSnapshot(r.stdout.slice(idx));
-  remember(ctx.session, facts, needs);
+  remember(ctx.session, facts, needs, r.stdout.slice(idx));
   return facts;
 }

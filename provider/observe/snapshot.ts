@@ -10,6 +10,7 @@ import { Session } from "../connection/pool";
 import { SftpJailError } from "../util/errors";
 import { quoteArg } from "../util/shell";
 import { HOSTPATH_LIB } from "../util/hostpath";
+import { hostPathProblem } from "../schema/common";
 
 const MARK = "@@sftp-jail:";
 export const SNAPSHOT_MARK = MARK;
@@ -24,19 +25,76 @@ export interface Needs {
   files?: Iterable<string>;
 }
 
-function factsFor(needs: Needs): Fact<keyof HostFacts>[] {
+function expand(needs: Needs): { paths: string[]; files: string[] } {
   const all = new Set<string>();
   for (const p of needs.paths ?? []) for (const a of withAncestors(p)) all.add(a);
-  const files = [...new Set(needs.files ?? [])].sort();
-  return [...BASE_FACTS, pathsFact([...all].sort().map(quoteArg)), filesFact(files.map(quoteArg))] as Fact<keyof HostFacts>[];
+  return { paths: [...all].sort(), files: [...new Set(needs.files ?? [])].sort() };
+}
+
+function factsFor(needs: Needs): Fact<keyof HostFacts>[] {
+  const { paths, files } = expand(needs);
+  return [
+    ...BASE_FACTS,
+    pathsFact(paths.map(quoteArg), "sj_manifest p"),
+    filesFact(files.map(quoteArg), "sj_manifest f"),
+  ] as Fact<keyof HostFacts>[];
+}
+
+/**
+ * The host-side manifest: every path and file sftp-jail's resources asked a snapshot to cover on this host, recorded
+ * by apply (under the host lock) so that the FIRST snapshot of a later run covers every resource in one exec, however
+ * late Pulumi hands each resource to the provider. It is a hint, never a source of truth: an entry it lacks only costs
+ * one more exec (observe() re-takes a snapshot that does not cover a request), and an entry it has only adds a stat.
+ * Root's alone (0600 in a root-owned chain, read without following links); lines are `p PATH` (stat) or `f PATH`
+ * (read), kept only when PATH passes the host-path rule of the schemas, on the host and again when parsed.
+ */
+export const MANIFEST_FILE = "/var/lib/sftp-jail/.manifest";
+const ENTRY = "[pf] /[A-Za-z0-9._@+=,/-]*";
+export const MANIFEST_LIB = [
+  // `sj_manifest` lists every valid entry; `sj_manifest p` (or f) prints the paths of that kind.
+  "sj_manifest() {",
+  `  { sj_file_ok ${MANIFEST_FILE} && sj_read ${MANIFEST_FILE} 3 | base64 -d; } 2>/dev/null | grep -E '^${ENTRY}$' | grep -v -E '/\\.\\.?(/|$)|//' |`,
+  '  { if [ -n "$1" ]; then sed -n "s|^$1 ||p"; else cat; fi; }',
+  "}",
+  // Adds entries (arguments) and drops old ones whose path is gone. A failure here never fails the apply: the
+  // manifest only saves execs. Written beside itself and renamed (mv -T never moves into a directory of that name).
+  "sj_manifest_add() (",
+  "  umask 077",
+  "  [ -d /var/lib/sftp-jail ] || mkdir -p -m 0755 /var/lib/sftp-jail || exit 0",
+  "  sj_cd /var/lib/sftp-jail",
+  '  { sj_manifest | while IFS= read -r l; do p=${l#? }; if [ -e "$p" ] || [ -L "$p" ]; then echo "$l"; fi; done; printf \'%s\\n\' "$@"; } |',
+  `    grep -E '^${ENTRY}$' | sort -u > ./.manifest.sftp-jail.tmp && chown -h 0:0 ./.manifest.sftp-jail.tmp && chmod 0600 ./.manifest.sftp-jail.tmp &&`,
+  "    mv -fT ./.manifest.sftp-jail.tmp ./.manifest",
+  ")",
+].join("\n");
+
+/** The manifest entries an apply records for what it was asked to cover (pure). */
+export function manifestEntries(needs: Needs): string[] {
+  const { paths, files } = expand(needs);
+  return [...paths.map((p) => `p ${p}`), ...files.map((f) => `f ${f}`)];
 }
 
 /** The probe script: each section starts with a marker line; a failing probe leaves its section empty. */
 export function snapshotScript(needs: Needs = {}): string {
-  const parts = [SCRIPT_PREFIX];
+  const parts = [SCRIPT_PREFIX, MANIFEST_LIB];
+  parts.push(`echo '${MARK}manifest'`, "{ sj_manifest ; } 2>/dev/null");
   for (const f of factsFor(needs)) parts.push(`echo '${MARK}${f.key}'`, `{ ${f.command} ; } 2>/dev/null`);
   parts.push(`echo '${MARK}end'`);
   return parts.join("\n");
+}
+
+/** What a snapshot's output says the host's manifest holds (valid host paths only; pure). */
+export function parseManifest(output: string): Registered {
+  const out: Registered = { paths: new Set(), files: new Set() };
+  const start = output.indexOf(`${MARK}manifest\n`);
+  if (start < 0) return out;
+  const body = output.slice(start + MARK.length + "manifest\n".length);
+  for (const line of body.slice(0, body.indexOf(MARK)).split("\n")) {
+    const m = /^([pf]) (\/.*)$/.exec(line);
+    if (!m || hostPathProblem("manifest entry", m[2]) !== undefined) continue;
+    (m[1] === "p" ? out.paths : out.files).add(m[2]);
+  }
+  return out;
 }
 
 /** Parses a snapshot's output (pure; tested on captured output). */
@@ -99,6 +157,8 @@ function take(s: Session, c: HostCache): Promise<HostFacts> {
         "the login user must be root or have sudo rights (NOPASSWD, or set connection.sudo.password)",
       );
     }
+    // The snapshot also stat'ed and read what the manifest lists: it covers those requests too.
+    addCovers(covers, parseManifest(r.stdout));
     return parseSnapshot(r.stdout);
   });
   c.current = { at: Date.now(), covers, facts };
@@ -111,14 +171,19 @@ function take(s: Session, c: HostCache): Promise<HostFacts> {
 /**
  * Facts for a host, covering `needs`: the cached snapshot of this phase, or one exec shared with concurrent requests.
  */
-export function observe(s: Session, needs: { paths?: string[]; files?: string[] } = {}): Promise<HostFacts> {
+export async function observe(s: Session, needs: { paths?: string[]; files?: string[] } = {}): Promise<HostFacts> {
   const c = cache(s);
   for (const p of needs.paths ?? []) c.paths.add(p);
   for (const f of needs.files ?? []) c.files.add(f);
+  const covered = (cur: NonNullable<HostCache["current"]>) =>
+    Date.now() - cur.at < TTL_MS && (needs.paths ?? []).every((p) => cur.covers.paths.has(p)) && (needs.files ?? []).every((f) => cur.covers.files.has(f));
   const cur = c.current;
-  const covered =
-    cur && (needs.paths ?? []).every((p) => cur.covers.paths.has(p)) && (needs.files ?? []).every((f) => cur.covers.files.has(f));
-  if (cur && covered && Date.now() - cur.at < TTL_MS) return cur.facts;
+  if (cur && covered(cur)) return cur.facts;
+  if (cur && !c.pending) {
+    // The snapshot in flight may cover this request through the host's manifest, known only once it returns.
+    const ok = await cur.facts.then(() => true, () => false);
+    if (ok && c.current === cur && covered(cur)) return cur.facts;
+  }
   if (!c.pending) c.pending = nextBatch(s, c);
   return c.pending;
 }
@@ -144,9 +209,21 @@ async function nextBatch(s: Session, c: HostCache): Promise<HostFacts> {
   return t;
 }
 
+/**
+ * A manifest path entry is already expanded (it lists the ancestors too), so it covers a request for that path.
+ * Covers are only added once the exec returned: observe() reads them synchronously of the facts' promise, so a request
+ * that arrives meanwhile waits for a follow-up exec at worst (never a snapshot that lacks its path).
+ */
+function addCovers(covers: Registered, m: Registered): void {
+  for (const p of m.paths) covers.paths.add(p);
+  for (const f of m.files) covers.files.add(f);
+}
+
 /** Records the snapshot an apply printed after its changes, so the next resource on this host needs no exec. */
-export function remember(s: Session, facts: HostFacts, covers: Registered): void {
-  cache(s).current = { at: Date.now(), covers, facts: Promise.resolve(facts) };
+export function remember(s: Session, facts: HostFacts, covers: Registered, output?: string): void {
+  const all = { paths: new Set(covers.paths), files: new Set(covers.files) };
+  if (output !== undefined) addCovers(all, parseManifest(output));
+  cache(s).current = { at: Date.now(), covers: all, facts: Promise.resolve(facts) };
 }
 
 export function forget(s: Session): void {

@@ -1,0 +1,70 @@
+/**
+ * The host-side manifest (provider/observe/snapshot.ts): what apply records and what a snapshot trusts from it.
+ * The manifest only decides how many execs a run makes, never what a resource sees; these tests pin its parsing and
+ * where it sits in the scripts. The e2e suite test/e2e/manifest.test.ts counts the sessions on a real host.
+ */
+import { MANIFEST_FILE, manifestEntries, parseManifest, snapshotScript } from "../../provider/observe/snapshot";
+import { LOCK_FILE, applyScript } from "../../provider/apply/apply";
+
+const out = (lines: string[]) => ["@@sftp-jail:manifest", ...lines, "@@sftp-jail:os", "ID=debian", "@@sftp-jail:end"].join("\n");
+
+test("apply records each path with its ancestors and each file, one entry a line", () => {
+  expect(manifestEntries({ paths: ["/srv/sftp/a/upload"], files: ["/etc/ssh/sftp-jail/authorized_keys/a"] })).toEqual([
+    "p /",
+    "p /srv",
+    "p /srv/sftp",
+    "p /srv/sftp/a",
+    "p /srv/sftp/a/upload",
+    "f /etc/ssh/sftp-jail/authorized_keys/a",
+  ]);
+  expect(manifestEntries({})).toEqual([]);
+});
+
+test("a snapshot's manifest section becomes covered paths and files", () => {
+  const m = parseManifest(out(["p /srv/sftp", "p /srv/sftp/a", "f /etc/ssh/sftp-jail/authorized_keys/a"]));
+  expect([...m.paths]).toEqual(["/srv/sftp", "/srv/sftp/a"]);
+  expect([...m.files]).toEqual(["/etc/ssh/sftp-jail/authorized_keys/a"]);
+});
+
+test("entries that are not valid host paths are ignored, whatever the host printed", () => {
+  const m = parseManifest(
+    out([
+      "p relative/path",
+      "p /srv/../etc",
+      "p /srv//x",
+      "p /srv/a b",
+      "f /etc/$(reboot)",
+      "x /srv/sftp",
+      "p /srv/sftp/ok",
+      "P /srv/upper",
+      " p /srv/lead",
+      "p /srv/sftp/\u200bzw",
+    ]),
+  );
+  expect([...m.paths]).toEqual(["/srv/sftp/ok"]);
+  expect([...m.files]).toEqual([]);
+});
+
+test("no manifest section (an older snapshot or a host without one) covers nothing", () => {
+  expect(parseManifest("@@sftp-jail:os\nID=debian\n@@sftp-jail:end")).toEqual({ paths: new Set(), files: new Set() });
+  expect(parseManifest(out([]))).toEqual({ paths: new Set(), files: new Set() });
+});
+
+test("the snapshot reads the manifest before it stats paths and reads files, and asks for it by its fixed path", () => {
+  const s = snapshotScript({ paths: ["/srv/sftp/a"] });
+  expect(s.indexOf("echo '@@sftp-jail:manifest'")).toBeGreaterThan(0);
+  expect(s.indexOf("echo '@@sftp-jail:manifest'")).toBeLessThan(s.indexOf("echo '@@sftp-jail:paths'"));
+  expect(s).toContain(`sj_file_ok ${MANIFEST_FILE} && sj_read ${MANIFEST_FILE} 3`);
+  expect(s).toMatch(/sj_manifest p; \} \| sort -u \| while IFS= read -r p/);
+  expect(s).toMatch(/sj_manifest f; \} \| sort -u \| while IFS= read -r f/);
+});
+
+test("apply records the manifest while it still holds the host lock, and a failure to record never fails the apply", () => {
+  const s = applyScript([{ description: "x", script: "true" }], { paths: ["/srv/sftp/a"], files: ["/etc/ssh/k/a"] });
+  const add = s.indexOf("sj_manifest_add '");
+  expect(s.indexOf(`exec 9>${LOCK_FILE}`)).toBeLessThan(add);
+  expect(add).toBeLessThan(s.indexOf("exec 9>&-"));
+  expect(s).toContain("sj_manifest_add 'p /' 'p /srv' 'p /srv/sftp' 'p /srv/sftp/a' 'f /etc/ssh/k/a' 2>/dev/null || true");
+  // Nothing registered: nothing recorded.
+  expect(applyScript([{ description: "x", script: "true" }], {})).not.toContain("sj_manifest_add '");
+});

@@ -57,14 +57,15 @@ export const MANIFEST_LIB = [
   '  { if [ -n "$1" ]; then sed -n "s|^$1 ||p"; else cat; fi; }',
   "}",
   // Adds entries (arguments) and drops old ones whose path is gone. A failure here never fails the apply: the
-  // manifest only saves execs. Written beside itself and renamed (mv -T never moves into a directory of that name).
+  // manifest only saves execs. Written beside itself and renamed (mv -T never moves into a directory of that name),
+  // and only when it changed: a run that changes one file on a host changes no other.
   "sj_manifest_add() (",
   "  umask 077",
   "  [ -d /var/lib/sftp-jail ] || mkdir -p -m 0755 /var/lib/sftp-jail || exit 0",
   "  sj_cd /var/lib/sftp-jail",
   '  { sj_manifest | while IFS= read -r l; do p=${l#? }; if [ -e "$p" ] || [ -L "$p" ]; then echo "$l"; fi; done; printf \'%s\\n\' "$@"; } |',
   `    grep -E '^${ENTRY}$' | sort -u > ./.manifest.sftp-jail.tmp && chown -h 0:0 ./.manifest.sftp-jail.tmp && chmod 0600 ./.manifest.sftp-jail.tmp &&`,
-  "    mv -fT ./.manifest.sftp-jail.tmp ./.manifest",
+  "    { if cmp -s ./.manifest.sftp-jail.tmp ./.manifest; then rm -f ./.manifest.sftp-jail.tmp; else mv -fT ./.manifest.sftp-jail.tmp ./.manifest; fi; }",
   ")",
 ].join("\n");
 

@@ -76,7 +76,11 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
   // not a surprise during `up`. An unreachable host is not a check failure; create reports it.
   try {
     const s = sessionFor(inputs.connection, label(d.data.path));
-    const facts = await observe(s, { paths: chrootPaths(d.data) });
+    // Only the ancestors are judged here, and jails share them (/srv/sftp): after the first chroot of a host, the
+    // checks of the others are answered from the cached snapshot. Pulumi calls Check one resource at a time, so an
+    // exec per chroot here would serialise the whole fleet's converge behind it.
+    const parent = d.data.path.slice(0, d.data.path.lastIndexOf("/")) || "/";
+    const facts = await observe(s, { paths: [parent] });
     const problem = d.data.fixAncestors ? undefined : ancestorProblem(d.data, facts);
     if (problem) failures.push({ property: "path", reason: `${problem.what} on ${s.target}. Fix: ${problem.fix}` });
   } catch (e) {

@@ -51,10 +51,15 @@ function factsFor(needs: Needs): Fact<keyof HostFacts>[] {
 export const MANIFEST_FILE = "/var/lib/sftp-jail/.manifest";
 const ENTRY = "[pf] /[A-Za-z0-9._@+=,/-]*";
 export const MANIFEST_LIB = [
-  // `sj_manifest` lists every valid entry; `sj_manifest p` (or f) prints the paths of that kind.
+  // `sj_manifest_read` prints every valid entry. `sj_manifest` (or `sj_manifest p|f`: the paths of that kind) reads
+  // the file once per script: a snapshot sets sj_mf at its top level, and the pipelines after it reuse it.
+  "sj_manifest_read() {",
+  `  { sj_file_ok ${MANIFEST_FILE} && sj_read ${MANIFEST_FILE} 3 | base64 -d; } 2>/dev/null | grep -E '^${ENTRY}$' | grep -v -E '/\\.\\.?(/|$)|//'`,
+  "}",
   "sj_manifest() {",
-  `  { sj_file_ok ${MANIFEST_FILE} && sj_read ${MANIFEST_FILE} 3 | base64 -d; } 2>/dev/null | grep -E '^${ENTRY}$' | grep -v -E '/\\.\\.?(/|$)|//' |`,
-  '  { if [ -n "$1" ]; then sed -n "s|^$1 ||p"; else cat; fi; }',
+  '  if [ -z "${sj_mf_read:-}" ]; then sj_mf=$(sj_manifest_read); fi',
+  '  [ -n "$sj_mf" ] || return 0',
+  '  if [ -n "$1" ]; then printf \'%s\\n\' "$sj_mf" | sed -n "s|^$1 ||p"; else printf \'%s\\n\' "$sj_mf"; fi',
   "}",
   // Adds entries (arguments) and drops old ones whose path is gone. A failure here never fails the apply: the
   // manifest only saves execs. Written beside itself and renamed (mv -T never moves into a directory of that name),
@@ -78,7 +83,7 @@ export function manifestEntries(needs: Needs): string[] {
 /** The probe script: each section starts with a marker line; a failing probe leaves its section empty. */
 export function snapshotScript(needs: Needs = {}): string {
   const parts = [SCRIPT_PREFIX, MANIFEST_LIB];
-  parts.push(`echo '${MARK}manifest'`, "{ sj_manifest ; } 2>/dev/null");
+  parts.push(`echo '${MARK}manifest'`, "sj_mf=$(sj_manifest_read 2>/dev/null); sj_mf_read=1", "{ sj_manifest ; } 2>/dev/null");
   for (const f of factsFor(needs)) parts.push(`echo '${MARK}${f.key}'`, `{ ${f.command} ; } 2>/dev/null`);
   parts.push(`echo '${MARK}end'`);
   return parts.join("\n");

@@ -3,7 +3,9 @@
  * The manifest only decides how many execs a run makes, never what a resource sees; these tests pin its parsing and
  * where it sits in the scripts. The e2e suite test/e2e/manifest.test.ts counts the sessions on a real host.
  */
-import { MANIFEST_FILE, manifestEntries, parseManifest, snapshotScript } from "../../provider/observe/snapshot";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import { MANIFEST_FILE, manifestEntries, parseManifest, parseSnapshot, snapshotScript } from "../../provider/observe/snapshot";
 import { LOCK_FILE, applyScript } from "../../provider/apply/apply";
 
 const out = (lines: string[]) => ["@@sftp-jail:manifest", ...lines, "@@sftp-jail:os", "ID=debian", "@@sftp-jail:end"].join("\n");
@@ -67,4 +69,31 @@ test("apply records the manifest while it still holds the host lock, and a failu
   expect(s).toContain("sj_manifest_add 'p /' 'p /srv' 'p /srv/sftp' 'p /srv/sftp/a' 'f /etc/ssh/k/a' 2>/dev/null || true");
   // Nothing registered: nothing recorded.
   expect(applyScript([{ description: "x", script: "true" }], {})).not.toContain("sj_manifest_add '");
+});
+
+test("run by /bin/sh: the first snapshot stats and reads what the manifest lists, besides what was asked", () => {
+  // A scratch tree under /run (root-owned, like the hosts' chains); the manifest's reader is stood in for, so the
+  // real /var/lib/sftp-jail is never touched. Every other probe of the snapshot is read-only.
+  const dir = fs.mkdtempSync("/run/sj-manifest-test-");
+  try {
+    fs.mkdirSync(`${dir}/jail/upload`, { recursive: true });
+    fs.writeFileSync(`${dir}/key`, "ssh-ed25519 AAAA k\n");
+    const listed = [`p ${dir}/jail/upload`, `f ${dir}/key`, `p ${dir}/gone`].join("\\n");
+    const stand = `sj_manifest_read() { printf '${listed}\\n'; }; sj_mf=$(sj_manifest_read 2>/dev/null)`;
+    const script = snapshotScript({ paths: [`${dir}/asked`] }).replace("sj_mf=$(sj_manifest_read 2>/dev/null)", stand);
+    expect(script).toContain(stand);
+    const r = spawnSync("/bin/sh", ["-c", script], { encoding: "utf8", timeout: 60000 });
+    const facts = parseSnapshot(r.stdout);
+    expect(facts.paths[`${dir}/jail/upload`]).toMatchObject({ exists: true, type: "directory", uid: 0 });
+    // Entries are stored with their ancestors already listed (manifestEntries); the host adds none.
+    expect(facts.paths[`${dir}/jail`]).toBeUndefined();
+    expect(facts.paths[`${dir}/gone`]).toMatchObject({ exists: false, type: "missing" });
+    expect(facts.paths[`${dir}/asked`]).toMatchObject({ exists: false });
+    expect(facts.files[`${dir}/key`]).toBe("ssh-ed25519 AAAA k\n");
+    const m = parseManifest(r.stdout);
+    expect([...m.paths].sort()).toEqual([`${dir}/gone`, `${dir}/jail/upload`]);
+    expect([...m.files]).toEqual([`${dir}/key`]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

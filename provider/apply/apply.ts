@@ -4,7 +4,19 @@
  * so the next resource plans on the new state without another round trip.
  */
 import { Session } from "../connection/pool";
-import { MANIFEST_LIB, Needs, SCRIPT_PREFIX, SNAPSHOT_MARK, forget, manifestEntries, parseSnapshot, registered, remember, snapshotScript } from "../observe/snapshot";
+import {
+  MANIFEST_LIB,
+  Needs,
+  SCRIPT_PREFIX,
+  SNAPSHOT_MARK,
+  forget,
+  manifestEntries,
+  manifestHas,
+  parseSnapshot,
+  registered,
+  remember,
+  snapshotScript,
+} from "../observe/snapshot";
 import { HostFacts } from "../observe/facts";
 import { Plan } from "../plan/types";
 import { SftpJailError } from "../util/errors";
@@ -15,8 +27,11 @@ import { REFUSED } from "../util/hostpath";
 export const LOCK_FILE = "/run/lock/sftp-jail.lock";
 const STEP_MARK = "@@sftp-jail-step:";
 
-/** The script for a plan (pure; unit-tested). Steps run with `set -e` semantics, each announced for error reports. */
-export function applyScript(plan: Plan, needs: Needs = {}): string {
+/**
+ * The script for a plan (pure; unit-tested). Steps run with `set -e` semantics, each announced for error reports.
+ * `manifest`: the entries to add to the host's manifest (none when the host already lists them all).
+ */
+export function applyScript(plan: Plan, needs: Needs = {}, manifest: string[] = manifestEntries(needs)): string {
   const lines = [
     SCRIPT_PREFIX,
     "umask 022",
@@ -26,10 +41,10 @@ export function applyScript(plan: Plan, needs: Needs = {}): string {
   plan.forEach((s, i) => {
     lines.push(`echo ${quoteArg(`${STEP_MARK}${i}`)}`, `{ ${s.script} ; } || exit $?`);
   });
-  // Still under the lock: record what this host's resources cover, so a later run's first snapshot covers them all.
-  const entries = manifestEntries(needs);
-  if (entries.length) lines.push(MANIFEST_LIB, `sj_manifest_add ${entries.map(quoteArg).join(" ")} 2>/dev/null || true`);
-  lines.push("exec 9>&-", snapshotScript(needs));
+  lines.push("exec 9>&-");
+  // Record what this host's resources cover, so a later run's first snapshot covers them all (its own lock).
+  if (manifest.length) lines.push(MANIFEST_LIB, `sj_manifest_add ${manifest.map(quoteArg).join(" ")} 2>/dev/null || true`);
+  lines.push(snapshotScript(needs));
   return lines.join("\n");
 }
 
@@ -45,7 +60,8 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
   const needs = registered(ctx.session);
   let r;
   try {
-    r = await ctx.session.exec(applyScript(plan, needs));
+    const entries = manifestEntries(needs);
+    r = await ctx.session.exec(applyScript(plan, needs, manifestHas(ctx.session, entries) ? [] : entries));
   } catch (e) {
     forget(ctx.session);
     throw e;

@@ -62,14 +62,21 @@ export const MANIFEST_LIB = [
   '  if [ -n "$1" ]; then printf \'%s\\n\' "$sj_mf" | sed -n "s|^$1 ||p"; else printf \'%s\\n\' "$sj_mf"; fi',
   "}",
   // Adds entries (arguments) and drops old ones whose path is gone. A failure here never fails the apply: the
-  // manifest only saves execs. Written beside itself and renamed (mv -T never moves into a directory of that name),
-  // and only when it changed: a run that changes one file on a host changes no other.
+  // manifest only saves execs. It has a lock of its own (in its trusted directory), so the host lock is held for the plan's steps alone (a
+  // lost race would only cost a later run one exec). Root's trusted directory, entered without following links;
+  // written beside itself and renamed (mv -T never moves into a directory of that name), and only when it changed:
+  // a run that changes one file on a host changes no other.
   "sj_manifest_add() (",
   "  umask 077",
   "  [ -d /var/lib/sftp-jail ] || mkdir -p -m 0755 /var/lib/sftp-jail || exit 0",
   "  sj_cd /var/lib/sftp-jail",
-  '  { sj_manifest | while IFS= read -r l; do p=${l#? }; if [ -e "$p" ] || [ -L "$p" ]; then echo "$l"; fi; done; printf \'%s\\n\' "$@"; } |',
-  `    grep -E '^${ENTRY}$' | sort -u > ./.manifest.sftp-jail.tmp && chown -h 0:0 ./.manifest.sftp-jail.tmp && chmod 0600 ./.manifest.sftp-jail.tmp &&`,
+  "  exec 8>>./.manifest.lock; flock -w 60 8 || exit 0",
+  "  {",
+  "    if [ -f ./.manifest ] && [ ! -L ./.manifest ] && [ \"$(stat -c %u ./.manifest)\" = 0 ]; then",
+  `      grep -E '^${ENTRY}$' ./.manifest | while IFS= read -r l; do p=\${l#? }; if [ -e "$p" ] || [ -L "$p" ]; then echo "$l"; fi; done`,
+  "    fi",
+  "    printf '%s\\n' \"$@\"",
+  `  } | grep -E '^${ENTRY}$' | sort -u > ./.manifest.sftp-jail.tmp && chown -h 0:0 ./.manifest.sftp-jail.tmp && chmod 0600 ./.manifest.sftp-jail.tmp &&`,
   "    { if cmp -s ./.manifest.sftp-jail.tmp ./.manifest; then rm -f ./.manifest.sftp-jail.tmp; else mv -fT ./.manifest.sftp-jail.tmp ./.manifest; fi; }",
   ")",
 ].join("\n");
@@ -134,6 +141,8 @@ interface HostCache extends Registered {
   pending?: Promise<HostFacts>;
   /** The snapshot exec now running, if any. */
   inflight?: Promise<HostFacts>;
+  /** The host's manifest entries as the last snapshot printed them. */
+  manifest?: Set<string>;
 }
 const TTL_MS = 60_000;
 /** How long a request waits for others to join the same exec. */
@@ -164,7 +173,7 @@ function take(s: Session, c: HostCache): Promise<HostFacts> {
       );
     }
     // The snapshot also stat'ed and read what the manifest lists: it covers those requests too.
-    addCovers(covers, parseManifest(r.stdout));
+    noteManifest(c, covers, parseManifest(r.stdout));
     return parseSnapshot(r.stdout);
   });
   c.current = { at: Date.now(), covers, facts };
@@ -220,16 +229,24 @@ async function nextBatch(s: Session, c: HostCache): Promise<HostFacts> {
  * Covers are only added once the exec returned: observe() reads them synchronously of the facts' promise, so a request
  * that arrives meanwhile waits for a follow-up exec at worst (never a snapshot that lacks its path).
  */
-function addCovers(covers: Registered, m: Registered): void {
+function noteManifest(c: HostCache, covers: Registered, m: Registered): void {
   for (const p of m.paths) covers.paths.add(p);
   for (const f of m.files) covers.files.add(f);
+  c.manifest = new Set([...[...m.paths].map((p) => `p ${p}`), ...[...m.files].map((f) => `f ${f}`)]);
+}
+
+/** True when the host's manifest, as this process last read it, already lists every entry (pure of the host). */
+export function manifestHas(s: Session, entries: string[]): boolean {
+  const m = cache(s).manifest;
+  return !!m && entries.every((e) => m.has(e));
 }
 
 /** Records the snapshot an apply printed after its changes, so the next resource on this host needs no exec. */
 export function remember(s: Session, facts: HostFacts, covers: Registered, output?: string): void {
+  const c = cache(s);
   const all = { paths: new Set(covers.paths), files: new Set(covers.files) };
-  if (output !== undefined) addCovers(all, parseManifest(output));
-  cache(s).current = { at: Date.now(), covers: all, facts: Promise.resolve(facts) };
+  if (output !== undefined) noteManifest(c, all, parseManifest(output));
+  c.current = { at: Date.now(), covers: all, facts: Promise.resolve(facts) };
 }
 
 export function forget(s: Session): void {

@@ -61,11 +61,15 @@ test("the snapshot reads the manifest before it stats paths and reads files, and
   expect(s).toMatch(/sj_manifest f; \} \| sort -u \| while IFS= read -r f/);
 });
 
-test("apply records the manifest while it still holds the host lock, and a failure to record never fails the apply", () => {
+test("apply records the manifest after the plan's steps, outside the host lock, and a failure to record never fails the apply", () => {
   const s = applyScript([{ description: "x", script: "true" }], { paths: ["/srv/sftp/a"], files: ["/etc/ssh/k/a"] });
   const add = s.indexOf("sj_manifest_add '");
-  expect(s.indexOf(`exec 9>${LOCK_FILE}`)).toBeLessThan(add);
-  expect(add).toBeLessThan(s.indexOf("exec 9>&-"));
+  expect(s.indexOf(`exec 9>${LOCK_FILE}`)).toBeLessThan(s.indexOf("exec 9>&-"));
+  expect(s.indexOf("exec 9>&-")).toBeLessThan(add);
+  expect(add).toBeLessThan(s.indexOf("echo '@@sftp-jail:manifest'"));
+  expect(s).toContain("sj_cd /var/lib/sftp-jail\n  exec 8>>./.manifest.lock; flock -w 60 8 || exit 0");
+  // Entries the host already lists: nothing to record.
+  expect(applyScript([{ description: "x", script: "true" }], { paths: ["/srv/sftp/a"] }, [])).not.toContain("sj_manifest_add '");
   expect(s).toContain("sj_manifest_add 'p /' 'p /srv' 'p /srv/sftp' 'p /srv/sftp/a' 'f /etc/ssh/k/a' 2>/dev/null || true");
   // Nothing registered: nothing recorded.
   expect(applyScript([{ description: "x", script: "true" }], {})).not.toContain("sj_manifest_add '");

@@ -50,12 +50,27 @@ function factsFor(needs: Needs): Fact<keyof HostFacts>[] {
  */
 export const MANIFEST_FILE = "/var/lib/sftp-jail/.manifest";
 const ENTRY = "[pf] /[A-Za-z0-9._@+=,/-]*";
+/**
+ * The shell function `sj_manifest_read` for the manifest at `file` (exported for tests): prints its valid entries,
+ * or nothing unless the file and every directory above it are root's and not writable by group or others (one
+ * `stat` of the whole chain, no link followed: only root could then change any of it) and the file is a regular one.
+ */
+export function manifestReader(file: string): string {
+  const chain = withAncestors(file);
+  return [
+    "sj_manifest_read() {",
+    `  sj_ms=$(stat -c '%u %a %F' -- ${chain.map(quoteArg).join(" ")} 2>/dev/null) || return 0`,
+    `  printf '%s\\n' "$sj_ms" | { n=0; while read -r u m t; do n=$((n + 1)); [ "$u" = 0 ] && [ $((0$m & 022)) -eq 0 ] || exit 1;`,
+    `    case "$n:$t" in ${chain.length}:'regular file'|${chain.length}:'regular empty file') ;; ${chain.length}:*) exit 1;; *:directory) ;; *) exit 1;; esac; done; [ "$n" = ${chain.length} ]; } || return 0`,
+    `  grep -E '^${ENTRY}$' ${quoteArg(file)} | grep -v -E '/\\.\\.?(/|$)|//'`,
+    "}",
+  ].join("\n");
+}
+
 export const MANIFEST_LIB = [
-  // `sj_manifest_read` prints every valid entry. `sj_manifest` (or `sj_manifest p|f`: the paths of that kind) reads
-  // the file once per script: a snapshot sets sj_mf at its top level, and the pipelines after it reuse it.
-  "sj_manifest_read() {",
-  `  { sj_file_ok ${MANIFEST_FILE} && sj_read ${MANIFEST_FILE} 3 | base64 -d; } 2>/dev/null | grep -E '^${ENTRY}$' | grep -v -E '/\\.\\.?(/|$)|//'`,
-  "}",
+  // `sj_manifest` (or `sj_manifest p|f`: the paths of that kind) reads the file once per script: a snapshot sets
+  // sj_mf at its top level, and the pipelines after it reuse it.
+  manifestReader(MANIFEST_FILE),
   "sj_manifest() {",
   '  if [ -z "${sj_mf_read:-}" ]; then sj_mf=$(sj_manifest_read); fi',
   '  [ -n "$sj_mf" ] || return 0',

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import { MANIFEST_FILE, manifestEntries, parseManifest, parseSnapshot, snapshotScript } from "../../provider/observe/snapshot";
+import { MANIFEST_FILE, manifestEntries, manifestReader, parseManifest, parseSnapshot, snapshotScript } from "../../provider/observe/snapshot";
 import { LOCK_FILE, applyScript } from "../../provider/apply/apply";
 
 const out = (lines: string[]) => ["@@sftp-jail:manifest", ...lines, "@@sftp-jail:os", "ID=debian", "@@sftp-jail:end"].join("\n");
@@ -56,7 +56,7 @@ test("the snapshot reads the manifest before it stats paths and reads files, and
   const s = snapshotScript({ paths: ["/srv/sftp/a"] });
   expect(s.indexOf("echo '@@sftp-jail:manifest'")).toBeGreaterThan(0);
   expect(s.indexOf("echo '@@sftp-jail:manifest'")).toBeLessThan(s.indexOf("echo '@@sftp-jail:paths'"));
-  expect(s).toContain(`sj_file_ok ${MANIFEST_FILE} && sj_read ${MANIFEST_FILE} 3`);
+  expect(s).toContain(`stat -c '%u %a %F' -- / /var /var/lib /var/lib/sftp-jail ${MANIFEST_FILE}`);
   expect(s).toMatch(/sj_manifest p; \} \| sort -u \| while IFS= read -r p/);
   expect(s).toMatch(/sj_manifest f; \} \| sort -u \| while IFS= read -r f/);
 });
@@ -97,6 +97,34 @@ test("run by /bin/sh: the first snapshot stats and reads what the manifest lists
     const m = parseManifest(r.stdout);
     expect([...m.paths].sort()).toEqual([`${dir}/gone`, `${dir}/jail/upload`]);
     expect([...m.files]).toEqual([`${dir}/key`]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("run by /bin/sh: the manifest is read only when it and every directory above it are root's alone", () => {
+  const dir = fs.mkdtempSync("/run/sj-manifest-read-");
+  const file = `${dir}/sub/.manifest`;
+  const read = () => spawnSync("/bin/sh", ["-c", `${manifestReader(file)}\nsj_manifest_read`], { encoding: "utf8" }).stdout;
+  try {
+    fs.mkdirSync(`${dir}/sub`, { mode: 0o755 });
+    fs.chmodSync(dir, 0o755);
+    fs.writeFileSync(file, ["p /srv/sftp", "f /etc/ssh/k/a", "p /srv/../etc", "p /srv//x", "p rel", "x /srv", "p /srv/a b"].join("\n") + "\n", { mode: 0o600 });
+    expect(read()).toBe("p /srv/sftp\nf /etc/ssh/k/a\n");
+    fs.chownSync(file, 4242, 0);
+    expect(read()).toBe("");
+    fs.chownSync(file, 0, 0);
+    fs.chmodSync(file, 0o666);
+    expect(read()).toBe("");
+    fs.chmodSync(file, 0o600);
+    fs.chmodSync(`${dir}/sub`, 0o775);
+    expect(read()).toBe("");
+    fs.chmodSync(`${dir}/sub`, 0o755);
+    fs.renameSync(file, `${dir}/real`);
+    fs.symlinkSync(`${dir}/real`, file);
+    expect(read()).toBe("");
+    fs.rmSync(file);
+    expect(read()).toBe("");
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

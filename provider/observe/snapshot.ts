@@ -86,13 +86,15 @@ export const MANIFEST_LIB = [
   "  [ -d /var/lib/sftp-jail ] || mkdir -p -m 0755 /var/lib/sftp-jail || exit 0",
   "  sj_cd /var/lib/sftp-jail",
   "  exec 8>>./.manifest.lock; flock -w 60 8 || exit 0",
+  // Kept (and compared) only when root's 0600; anything else there is replaced, whatever its content.
+  "  sj_mok=0; if [ -f ./.manifest ] && [ ! -L ./.manifest ] && [ \"$(stat -c '%u %a' ./.manifest)\" = '0 600' ]; then sj_mok=1; fi",
   "  {",
-  "    if [ -f ./.manifest ] && [ ! -L ./.manifest ] && [ \"$(stat -c %u ./.manifest)\" = 0 ]; then",
+  "    if [ \"$sj_mok\" = 1 ]; then",
   `      grep -E '^${ENTRY}$' ./.manifest | while IFS= read -r l; do p=\${l#? }; if [ -e "$p" ] || [ -L "$p" ]; then echo "$l"; fi; done`,
   "    fi",
   "    printf '%s\\n' \"$@\"",
   `  } | grep -E '^${ENTRY}$' | sort -u > ./.manifest.sftp-jail.tmp && chown -h 0:0 ./.manifest.sftp-jail.tmp && chmod 0600 ./.manifest.sftp-jail.tmp &&`,
-  "    { if cmp -s ./.manifest.sftp-jail.tmp ./.manifest; then rm -f ./.manifest.sftp-jail.tmp; else mv -fT ./.manifest.sftp-jail.tmp ./.manifest; fi; }",
+  "    { if [ \"$sj_mok\" = 1 ] && cmp -s ./.manifest.sftp-jail.tmp ./.manifest; then rm -f ./.manifest.sftp-jail.tmp; else mv -fT ./.manifest.sftp-jail.tmp ./.manifest; fi; }",
   ")",
 ].join("\n");
 

@@ -3,8 +3,8 @@
 // Ansible and pyinfra, alternating, several rounds; then the no-op drift check of the converged fleets at several
 // sizes. Writes bench/results/latest.json and bench/results/chart.svg and prints a table. Never part of `npm test`.
 //
-//   npm run bench -- [--quick|--full] [--rounds 2] [--scale-rounds 1] [--hosts 10] [--users 10] [--scale 1,10,50]
-//                    [--tools ours,ansible,pyinfra]
+//   npm run bench -- [--quick|--full] [--rounds 2] [--scale-rounds 1] [--hosts 10] [--users 10] [--scale 1,10,50,100,200]
+//                    [--tools ours,ansible,pyinfra] [--stack-hosts 10] [--stack-concurrency 2]
 //                    [--ansible-max-hosts 10] [--forks 10] [--firewall auto|on|off] [--parallel N] [--profile]
 //                    [--transpile-only] [--pulumi-env K=V]... [--provider-dir DIR] [--upgrade-tools] [--keep-hosts] [--out bench/results]
 //
@@ -34,7 +34,9 @@ function parseArgs(argv) {
     rounds: 2,
     hosts: 10,
     users: 10,
-    scale: [1, 10, 50],
+    scale: [1, 10, 50, 100, 200],
+    stackHosts: 10,
+    stackConcurrency: 2,
     scaleRounds: undefined,
     tools: ["ours", "ansible", "pyinfra"],
     ansibleMaxHosts: 10,
@@ -66,6 +68,8 @@ function parseArgs(argv) {
       case "--hosts": o.hosts = int(val()); break;
       case "--users": o.users = int(val()); break;
       case "--scale": o.scale = val().split(",").filter(Boolean).map((x) => int(x)); break;
+      case "--stack-hosts": o.stackHosts = int(val()); break;
+      case "--stack-concurrency": o.stackConcurrency = int(val()); break;
       case "--tools": o.tools = val().split(",").filter(Boolean); break;
       case "--ansible-max-hosts": o.ansibleMaxHosts = int(val()); break;
       case "--forks": o.forks = int(val()); break;
@@ -122,6 +126,7 @@ function programHasFirewall() {
 function makeTool(name, ctx) {
   const common = { firewall: ctx.firewall, logDir: ctx.logDir };
   if (name === "ours") return new Ours(`ours`, { ...common, firewall: ctx.firewall ? ctx.oursFirewall : false, parallel: ctx.opts.parallel, tree: ctx.tree,
+      stackHosts: ctx.opts.stackHosts, stackConcurrency: ctx.opts.stackConcurrency,
       env: { ...(ctx.opts.transpileOnly ? { PULUMI_NODEJS_TRANSPILE_ONLY: "true" } : {}), ...ctx.opts.pulumiEnv } });
   if (name === "ansible") return new Ansible(ctx.venv.bin, { ...common, forks: ctx.opts.forks });
   return new Pyinfra(ctx.venv.bin, common);
@@ -136,8 +141,7 @@ async function measure(ctx, tool, phase, hosts, round, extra = {}) {
   const otelFile = ctx.opts.profile && tool.name === "ours" ? path.join(ctx.logDir, `${tag}.otel.json`) : undefined;
   log(`${tag}: ${tool.name} ${phase} on ${hosts.length} host(s)…`);
   try {
-    if (phase === "prepare") r = await tool.prepare(tag);
-    else r = phase === "converge" ? await tool.converge(tag, otelFile) : await tool.check(tag, otelFile);
+    r = phase === "converge" ? await tool.converge(tag, otelFile) : await tool.check(tag, otelFile);
   } catch (e) {
     const rec = { phase, tool: tool.name, hosts: hosts.length, round, error: String(e.message).slice(0, 3000), loadavg: load, ...extra };
     ctx.runs.push(rec);
@@ -165,6 +169,25 @@ async function measure(ctx, tool, phase, hosts, round, extra = {}) {
   log(`${tag}: ${rec.seconds} s, ${traffic.connectionsPerHost} conn/host, ${traffic.sessionsPerHost} sessions/host` +
     (r.memory?.providerPeakMiB ? `, provider peak ${r.memory.providerPeakMiB} MiB` : "") + ` ${JSON.stringify(r.summary)}`);
   return rec;
+}
+
+/**
+ * The strict end-state check, after every converge and every check of every tool, round and size: every host's
+ * fingerprint (out of band, hoststate.js) must equal the reference (the first one taken) and a jailed user must log in
+ * with OpenSSH's sftp. Any difference is recorded on the run and in ctx.endStateFailures, and fails the bench.
+ */
+async function verifyEndState(ctx, rec, hosts) {
+  const fp = await HS.fingerprint(hosts, ctx.users, ctx.fwWanted);
+  ctx.reference ??= { sum: fp.sums[0], text: fp.first, by: `${rec.tool} ${rec.phase} ${rec.hosts}h r${rec.round}` };
+  const bad = hosts.filter((_, i) => fp.sums[i] !== ctx.reference.sum).map((h) => h.name);
+  const login = rec.phase === "converge" ? await HS.sftpLogin(hosts[0], ctx.users[0].name, path.join(setup.CACHE, "bench-keys", ctx.users[0].name)) : { ok: true };
+  rec.endState = { fingerprint: fp.sums[0], identical: bad.length === 0, hostsChecked: hosts.length, sftpLogin: login.ok };
+  if (bad.length || !login.ok) {
+    const f = { tool: rec.tool, phase: rec.phase, hosts: rec.hosts, round: rec.round, differingHosts: bad, sftpLogin: login.ok, reference: ctx.reference.by };
+    ctx.endStateFailures.push(f);
+    log(`END STATE MISMATCH: ${JSON.stringify(f)}`);
+  }
+  ctx.endStates[rec.tool] ??= fp.sums[0];
 }
 
 /** No-op check must report nothing to change. */
@@ -211,69 +234,38 @@ async function main() {
     list.forEach((n) => allHostNames.add(n));
     return S.up(list);
   };
-  const captured = {}; // peer tool -> files of a host it converged (to prepare its scale fleets)
-  const endStates = {}; // tool -> fingerprint of its end state
+  Object.assign(ctx, { users, fwWanted, endStates: {}, endStateFailures: [], reference: undefined });
 
   try {
     // ---- 1. first converge on fresh hosts, then the no-op check of the same fleet; tools alternate by round ----
-    const fleet = names("c", opts.hosts);
-    for (let round = 1; round <= opts.rounds; round++) {
-      for (const name of rotate(opts.tools, round - 1)) {
-        const hosts = await up(fleet); // --fresh: recreated, so every converge starts from the stock image
-        const tool = makeTool(name, ctx);
-        try {
-          await tool.configure(hosts, users);
-          const conv = await measure(ctx, tool, "converge", hosts, round);
-          if (conv.error) continue;
-          const fp = await HS.fingerprint(hosts, users, fwWanted);
-          const login = await HS.sftpLogin(hosts[0], users[0].name, path.join(setup.CACHE, "bench-keys", users[0].name));
-          conv.endState = { fingerprint: fp.sums[0], uniformAcrossHosts: fp.uniform, sftpLogin: login.ok, sftpListing: login.listing };
-          endStates[name] ??= fp;
-          if (!fp.uniform || !login.ok) log(`WARNING: ${name}: end state not as expected: ${JSON.stringify(conv.endState)}`);
-          if (name !== "ours" && !captured[name]) captured[name] = await HS.capture(hosts[0]);
-          const chk = await measure(ctx, tool, "check", hosts, round);
-          if (!chk.error) chk.noChange = noChange(chk);
-        } finally {
-          tool.cleanup();
-        }
-      }
-    }
-
-    // ---- 2. the no-op check at other fleet sizes (the converge fleet's checks count for opts.hosts) ----
-    for (const n of opts.scale.filter((x) => x !== opts.hosts)) {
+    // ---- 2. the same at every other fleet size (the scaling curve): each tool converges its own fresh fleet ----
+    const sizes = [opts.hosts, ...opts.scale.filter((x) => x !== opts.hosts)];
+    for (const n of sizes) {
+      const rounds = n === opts.hosts ? opts.rounds : opts.scaleRounds;
       const tools = opts.tools.filter((t) => t !== "ansible" || n <= opts.ansibleMaxHosts);
-      const fleets = {};
-      for (const name of tools) {
-        const prefix = { ours: "o", ansible: "a", pyinfra: "p" }[name];
-        const hosts = await up(names(prefix, n));
-        const tool = makeTool(name, ctx);
-        await tool.configure(hosts, users);
-        if (name === "ours") {
-          // Ours keeps state, so its fleet is converged for real (recorded: the converge at this size).
-          const conv = await measure(ctx, tool, "prepare", hosts, 0, { purpose: "converge of the check fleet, PULUMI_SKIP_CHECKPOINTS=true" });
-          if (conv.error) {
+      for (let round = 1; round <= rounds; round++) {
+        for (const name of rotate(tools, round - 1)) {
+          const prefix = { ours: "o", ansible: "a", pyinfra: "p" }[name];
+          const hosts = await up(n === opts.hosts ? names("c", n) : names(prefix, n)); // fresh: every converge starts from the stock image
+          const tool = makeTool(name, ctx);
+          try {
+            await tool.configure(hosts, users);
+            const conv = await measure(ctx, tool, "converge", hosts, round);
+            if (conv.error) continue;
+            await verifyEndState(ctx, conv, hosts);
+            const chk = await measure(ctx, tool, "check", hosts, round);
+            if (chk.error) continue;
+            chk.noChange = noChange(chk);
+            await verifyEndState(ctx, chk, hosts);
+          } finally {
             tool.cleanup();
-            continue;
+            // Other sizes' fleets go as soon as they are measured (200 hosts per tool would not fit twice).
+            if (n !== opts.hosts && !opts.keepHosts) {
+              await S.down(hosts.map((h) => h.name));
+              hosts.forEach((h) => allHostNames.delete(h.name));
+            }
           }
-        } else if (captured[name]) {
-          await HS.restore(hosts, captured[name]);
-        } else {
-          log(`${name}: no converged host to copy from; skipping its ${n}-host check`);
-          tool.cleanup();
-          continue;
         }
-        fleets[name] = { hosts, tool };
-      }
-      for (let round = 1; round <= opts.scaleRounds; round++) {
-        for (const name of rotate(Object.keys(fleets), round - 1)) {
-          const { hosts, tool } = fleets[name];
-          const chk = await measure(ctx, tool, "check", hosts, round);
-          if (!chk.error) chk.noChange = noChange(chk);
-        }
-      }
-      for (const { hosts, tool } of Object.values(fleets)) {
-        tool.cleanup();
-        if (!opts.keepHosts) await S.down(hosts.map((h) => h.name));
       }
     }
   } finally {
@@ -282,14 +274,18 @@ async function main() {
   }
 
   // ---- results ----
-  const results = summarize(ctx, opts, { versions, firewallNote, fwWanted, endStates, started, work });
+  const results = summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work });
   fs.writeFileSync(path.join(opts.out, "latest.json"), JSON.stringify(results, null, 1) + "\n");
   fs.writeFileSync(path.join(opts.out, "chart.svg"), drawChart(results));
   printTable(results);
+  if (!results.endStatesIdentical) {
+    console.log("\nEND STATES DIFFER (see endStateFailures in latest.json): this run FAILS.");
+    process.exitCode = 1;
+  }
   log(`wrote ${path.relative(process.cwd(), path.join(opts.out, "latest.json"))} and chart.svg; logs of every run: ${logDir}`);
 }
 
-function summarize(ctx, opts, { versions, firewallNote, fwWanted, endStates, started, work }) {
+function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work }) {
   const ok = ctx.runs.filter((r) => !r.error);
   const pick = (phase, tool, hosts) => ok.filter((r) => r.phase === phase && r.tool === tool && r.hosts === hosts && !r.purpose);
   const stat = (rs) =>
@@ -307,8 +303,9 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, endStates, sta
           noChange: rs.every((r) => r.noChange !== false),
         }
       : undefined;
-  const scenarios = [{ key: `converge@${opts.hosts}`, phase: "converge", hosts: opts.hosts }];
-  for (const n of [...new Set([...opts.scale, opts.hosts])].sort((a, b) => a - b)) scenarios.push({ key: `check@${n}`, phase: "check", hosts: n });
+  const sizes = [...new Set([...opts.scale, opts.hosts])].sort((a, b) => a - b);
+  const scenarios = [];
+  for (const n of sizes) scenarios.push({ key: `converge@${n}`, phase: "converge", hosts: n }, { key: `check@${n}`, phase: "check", hosts: n });
   const medians = {};
   const ratios = {};
   for (const sc of scenarios) {
@@ -324,18 +321,47 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, endStates, sta
   const H = opts.hosts;
   const g = (k, t) => medians[k]?.[t];
   const ratio = (k, t) => ratios[k]?.[`ours/${t}`];
-  const scale50 = g("check@50", "ours")?.median && g(`check@${H}`, "ours")?.median ? +(g("check@50", "ours").median / g(`check@${H}`, "ours").median).toFixed(2) : undefined;
+  const cpu = (k, t) => g(k, t)?.cpuSeconds?.total;
+  const tg = (target, value, met) => ({ target, value, met: value === undefined || value === null || Number.isNaN(value) ? null : met(value) });
+  // The scaling curve: seconds, seconds per host and ratios to pyinfra at every size both tools ran.
+  const curve = sizes.map((n) => {
+    const row = { hosts: n };
+    for (const t of opts.tools) {
+      const c = g(`converge@${n}`, t);
+      const k = g(`check@${n}`, t);
+      if (c || k) {
+        row[t] = {
+          converge: c?.median, check: k?.median,
+          convergePerHost: c ? r2(c.median / n) : undefined, checkPerHost: k ? r2(k.median / n) : undefined,
+          convergeCpuSeconds: c?.cpuSeconds?.total, convergeTreePeakMiB: c?.treePeakMiB,
+        };
+      }
+    }
+    row.ratios = { converge: ratio(`converge@${n}`, "pyinfra"), check: ratio(`check@${n}`, "pyinfra") };
+    return row;
+  });
+  const big = sizes.filter((n) => n >= 10);
+  const perHost = (n) => curve.find((r) => r.hosts === n)?.ours?.convergePerHost;
+  const growth = big.length > 1 && perHost(big[0]) && perHost(big[big.length - 1]) ? r2(perHost(big[big.length - 1]) / perHost(big[0])) : undefined;
+  const failedEnd = ctx.endStateFailures.length;
   const targets = [
-    { target: `drift check <= 0.2x Ansible (${H} hosts)`, value: ratio(`check@${H}`, "ansible"), met: ratio(`check@${H}`, "ansible") <= 0.2 },
-    { target: `drift check <= 1.0x pyinfra (${H} hosts)`, value: ratio(`check@${H}`, "pyinfra"), met: ratio(`check@${H}`, "pyinfra") <= 1.0 },
-    { target: `first converge <= 0.5x Ansible (${H} hosts)`, value: ratio(`converge@${H}`, "ansible"), met: ratio(`converge@${H}`, "ansible") <= 0.5 },
-    { target: `first converge <= 1.0x pyinfra (${H} hosts)`, value: ratio(`converge@${H}`, "pyinfra"), met: ratio(`converge@${H}`, "pyinfra") <= 1.0 },
-    { target: "<= 1 exec per host to observe (drift check sessions/host)", value: g(`check@${H}`, "ours")?.sessionsPerHost, met: g(`check@${H}`, "ours")?.sessionsPerHost <= 1 },
-    { target: `50-host check <= 2x the ${H}-host check`, value: scale50, met: scale50 !== undefined ? scale50 <= 2 : undefined },
-  ].map((t) => (t.value === undefined ? { ...t, met: null } : t));
-  const scaleConverges = ok
-    .filter((r) => r.purpose)
-    .map((r) => ({ tool: r.tool, hosts: r.hosts, seconds: r.seconds, connectionsPerHost: r.connectionsPerHost, sessionsPerHost: r.sessionsPerHost, providerPeakMiB: r.memory?.providerPeakMiB }));
+    tg(`first converge <= 0.6x pyinfra (${H} hosts)`, ratio(`converge@${H}`, "pyinfra"), (v) => v <= 0.6),
+    tg(`first converge <= 0.2x Ansible (${H} hosts)`, ratio(`converge@${H}`, "ansible"), (v) => v <= 0.2),
+    tg(`drift check <= 0.25x pyinfra (${H} hosts)`, ratio(`check@${H}`, "pyinfra"), (v) => v <= 0.25),
+    tg(`drift check <= 0.05x Ansible (${H} hosts)`, ratio(`check@${H}`, "ansible"), (v) => v <= 0.05),
+    tg(`1 SSH session per host in a drift check (${H} hosts, sessions/host)`, g(`check@${H}`, "ours")?.sessionsPerHost, (v) => v <= 1),
+    tg(`1 SSH connection per host in a drift check (${H} hosts, connections/host)`, g(`check@${H}`, "ours")?.connectionsPerHost, (v) => v <= 1),
+    tg(`<= 3 SSH connections per host in a converge (${H} hosts, connections/host)`, g(`converge@${H}`, "ours")?.connectionsPerHost, (v) => v <= 3),
+    tg(`converge CPU seconds of our process tree <= pyinfra's (${H} hosts; ours/pyinfra)`,
+      cpu(`converge@${H}`, "ours") !== undefined && cpu(`converge@${H}`, "pyinfra") ? r2(cpu(`converge@${H}`, "ours") / cpu(`converge@${H}`, "pyinfra")) : undefined, (v) => v <= 1),
+    tg(`process-tree peak memory <= 450 MiB in the converge (${H} hosts, MiB)`, g(`converge@${H}`, "ours")?.treePeakMiB, (v) => v <= 450),
+    ...sizes.filter((n) => n >= 10 && n !== H).flatMap((n) => [
+      tg(`first converge <= 0.6x pyinfra (${n} hosts)`, ratio(`converge@${n}`, "pyinfra"), (v) => v <= 0.6),
+      tg(`drift check <= 0.25x pyinfra (${n} hosts)`, ratio(`check@${n}`, "pyinfra"), (v) => v <= 0.25),
+    ]),
+    tg(`converge time per host does not grow with the fleet (${big[0]} -> ${big[big.length - 1]} hosts, ratio of s/host; <= 1.1)`, growth, (v) => v <= 1.1),
+    tg("end states identical: every tool, round, size and host (failures)", ctx.reference ? failedEnd : undefined, (v) => v === 0),
+  ];
   return {
     generatedAt: new Date().toISOString(),
     durationSeconds: Math.round((Date.now() - started) / 1000),
@@ -354,16 +380,19 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, endStates, sta
       notes: [
         "Times are wall clock of the whole CLI run (start-up included), medians over rounds; tools alternate within each round.",
         "Every converge starts on freshly created hosts. The check runs on the fleet its own tool converged.",
-        "Peers' fleets for other sizes hold the files copied from a host that peer converged (they keep no state); ours converges them for real.",
+        "Every size is a fresh fleet converged for real by each tool, then checked. Ours splits a fleet into stacks of --stack-hosts hosts run --stack-concurrency at a time (checkpoints on: crash recovery as by default).",
+        "CPU total: exact utime+stime of the tool's whole process tree (reaped children of the bench); per-role figures are sampled every 50 ms. treePeakMiB: peak of the summed RSS of the tree.",
+        "End state: after every converge and check, every host's fingerprint must equal the first one taken (any tool); any difference fails the run.",
         "connections / sessions are counted per host from sshd's VERBOSE log ('Connection from', 'Starting session:').",
         "The machine is shared: loadavg is recorded with every run.",
       ],
     },
-    endStates: Object.fromEntries(Object.entries(endStates).map(([t, fp]) => [t, fp.sums[0]])),
-    endStatesIdentical: new Set(Object.values(endStates).map((fp) => fp.sums[0])).size <= 1,
+    endStates: ctx.endStates,
+    endStatesIdentical: ctx.endStateFailures.length === 0 && new Set(Object.values(ctx.endStates)).size <= 1,
+    endStateFailures: ctx.endStateFailures,
     medians,
     ratios,
-    scaleConverges,
+    curve,
     targets,
     runs: ctx.runs,
     logs: work,
@@ -397,16 +426,16 @@ function drawChart(res) {
 }
 
 function printTable(res) {
-  const rows = [["scenario", "tool", "median s", "min–max", "n", "conn/host", "sess/host", "ratio ours/tool", "peak MiB"]];
+  const rows = [["scenario", "tool", "median s", "min–max", "n", "conn/host", "sess/host", "ratio ours/tool", "CPU s (tree)", "peak MiB (tree)"]];
   for (const [key, byTool] of Object.entries(res.medians)) {
     for (const [tool, s] of Object.entries(byTool)) {
       if (!s) {
-        rows.push([key, tool, "-", "", "", "", "", "", ""]);
+        rows.push([key, tool, "-", "", "", "", "", "", "", ""]);
         continue;
       }
       const ratio = tool === "ours" ? "" : (res.ratios[key][`ours/${tool}`] ?? "").toString();
-      const mem = tool === "ours" ? `${s.providerPeakMiB} (provider)` : `${s.treePeakMiB} (tree)`;
-      rows.push([key, tool, s.median.toFixed(2), `${s.min}–${s.max}`, String(s.n), String(s.connectionsPerHost), String(s.sessionsPerHost), ratio, mem]);
+      rows.push([key, tool, s.median.toFixed(2), `${s.min}–${s.max}`, String(s.n), String(s.connectionsPerHost), String(s.sessionsPerHost), ratio,
+        String(s.cpuSeconds?.total ?? "-"), String(s.treePeakMiB)]);
     }
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
@@ -414,15 +443,18 @@ function printTable(res) {
     console.log(r.map((c, j) => String(c).padEnd(w[j])).join("  "));
     if (i === 0) console.log(w.map((x) => "-".repeat(x)).join("  "));
   }
-  for (const c of res.scaleConverges) {
-    console.log(`(ours, converging its ${c.hosts}-host check fleet with PULUMI_SKIP_CHECKPOINTS=true: ${c.seconds} s, ${c.connectionsPerHost} conn/host, ${c.sessionsPerHost} sessions/host, provider peak ${c.providerPeakMiB} MiB)`);
+  console.log("\nscaling curve (median s; s/host; ours/pyinfra):");
+  for (const r of res.curve) {
+    const f = (t) => (r[t] ? `${t} converge ${r[t].converge ?? "-"} s (${r[t].convergePerHost ?? "-"}/host, ${r[t].convergeCpuSeconds ?? "-"} CPU-s, ${r[t].convergeTreePeakMiB ?? "-"} MiB), check ${r[t].check ?? "-"} s` : "");
+    console.log(`  ${String(r.hosts).padStart(3)} hosts: ${["ours", "pyinfra", "ansible"].map(f).filter(Boolean).join("; ")}; ratios ${JSON.stringify(r.ratios)}`);
   }
   const failed = res.runs.filter((r) => r.error);
   if (failed.length) console.log(`FAILED runs: ${failed.map((r) => `${r.phase}-${r.tool}-${r.hosts}h-r${r.round}`).join(", ")} (see latest.json)`);
   const dirty = res.runs.filter((r) => r.noChange === false);
   if (dirty.length) console.log(`checks that reported changes on a converged fleet: ${dirty.map((r) => `${r.tool}@${r.hosts}`).join(", ")}`);
   console.log(`\n${res.settings.firewallNote}`);
-  console.log(`end states identical across tools: ${res.endStatesIdentical} ${JSON.stringify(res.endStates)}`);
+  console.log(`end states identical (every tool, round, size, host): ${res.endStatesIdentical} ${JSON.stringify(res.endStates)}` +
+    (res.endStateFailures.length ? ` — ${res.endStateFailures.length} mismatch(es): ${JSON.stringify(res.endStateFailures)}` : ""));
   console.log("\ntargets:");
   for (const t of res.targets) console.log(`  ${t.met === null ? "n/a " : t.met ? "MET " : "MISS"}  ${t.target}: ${t.value ?? "not measured"}`);
   console.log(`\ntotal ${res.durationSeconds} s`);

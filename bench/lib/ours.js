@@ -40,13 +40,21 @@ function pinnedTree(dir, providerDir) {
   return { nodeModules: nm, program: path.join(dir, "program") };
 }
 
+/**
+ * A fleet of N hosts as ceil(N / stackHosts) stacks of one project (the README's "fleets past one stack" path, what
+ * `sftp-jail-rollout --concurrency C` does through the Automation API): each stack's state stays small, so the
+ * engine's checkpoint after every step (crash recovery, kept ON) stays cheap, and `stackConcurrency` stacks run at a
+ * time so every core works. One stack when N <= stackHosts. Times, counts, CPU and memory cover the whole fleet run.
+ */
 class Ours {
-  constructor(name, { firewall = false, logDir, parallel, tree, env = {} } = {}) {
+  constructor(name, { firewall = false, logDir, parallel, tree, env = {}, stackHosts = 10, stackConcurrency = 2 } = {}) {
     this.name = "ours";
     this.label = name;
     this.parallel = parallel;
     this.firewall = firewall;
     this.logDir = logDir;
+    this.stackHosts = stackHosts;
+    this.stackConcurrency = stackConcurrency;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `sj-bench-${name}-`));
     this.backend = path.join(this.dir, ".state");
     fs.mkdirSync(this.backend);
@@ -65,75 +73,94 @@ class Ours {
       NO_COLOR: "1",
       ...env,
     };
-    this.stack = "bench";
-    this.inited = false;
+    this.stacks = [];
   }
 
-  /** Writes the stack config for `hosts` (from sandbox.up) and `users` (from desired.users). */
+  /** Writes the stack config for `hosts` (from sandbox.up) and `users` (from desired.users), one stack per slice. */
   async configure(hosts, users) {
-    if (!this.inited) {
-      await this.pulumi(["stack", "init", this.stack, "--secrets-provider", "passphrase"], { check: true });
-      this.inited = true;
+    const slices = [];
+    for (let i = 0; i < hosts.length; i += this.stackHosts) slices.push(hosts.slice(i, i + this.stackHosts));
+    this.stacks = slices.map((_, i) => (i === 0 ? "bench" : `bench-${String(i + 1).padStart(3, "0")}`));
+    for (const [i, slice] of slices.entries()) {
+      const stack = this.stacks[i];
+      const file = path.join(this.dir, `Pulumi.${stack}.yaml`);
+      if (!fs.existsSync(file)) await this.pulumi(stack, ["stack", "init", stack, "--secrets-provider", "passphrase"], { check: true });
+      const salt = /^encryptionsalt: .*$/m.exec(fs.readFileSync(file, "utf8"))?.[0];
+      const jail = {
+        group: D.GROUP,
+        chrootBase: D.CHROOT_BASE,
+        users: users.map((u) => ({ name: u.name, uid: u.uid, keys: [u.key] })),
+      };
+      if (this.firewall) jail.firewall = this.firewall;
+      const cfg = {
+        hosts: slice.map((h) => ({
+          name: h.name,
+          connection: { host: "127.0.0.1", port: h.port, user: "root", privateKeyFile: KEY, hostKey: h.hostKey },
+        })),
+        jails: [jail],
+      };
+      const lines = [salt ?? "", "config:"];
+      for (const [k, v] of Object.entries(cfg)) lines.push(`  sftp-jail:${k}: ${JSON.stringify(v)}`);
+      fs.writeFileSync(file, lines.filter(Boolean).join("\n") + "\n");
     }
-    const file = path.join(this.dir, `Pulumi.${this.stack}.yaml`);
-    const salt = /^encryptionsalt: .*$/m.exec(fs.readFileSync(file, "utf8"))?.[0];
-    const jail = {
-      group: D.GROUP,
-      chrootBase: D.CHROOT_BASE,
-      users: users.map((u) => ({ name: u.name, uid: u.uid, keys: [u.key] })),
-    };
-    if (this.firewall) jail.firewall = this.firewall;
-    const cfg = {
-      hosts: hosts.map((h) => ({
-        name: h.name,
-        connection: { host: "127.0.0.1", port: h.port, user: "root", privateKeyFile: KEY, hostKey: h.hostKey },
-      })),
-      jails: [jail],
-    };
-    const lines = [salt ?? "", "config:"];
-    for (const [k, v] of Object.entries(cfg)) lines.push(`  sftp-jail:${k}: ${JSON.stringify(v)}`);
-    fs.writeFileSync(file, lines.filter(Boolean).join("\n") + "\n");
   }
 
   /** `pulumi up` of the whole fleet: the first converge. */
   converge(tag, otelFile) {
-    return this.pulumi(["up", "--yes", "--skip-preview", ...this.extra(otelFile)], { tag, measure: true });
-  }
-
-  /**
-   * Converge only to prepare a fleet for the check: with PULUMI_SKIP_CHECKPOINTS the engine writes the state once at
-   * the end instead of after every step (the full state each time: quadratic in the fleet size).
-   */
-  prepare(tag) {
-    const env = this.env;
-    this.env = { ...env, PULUMI_SKIP_CHECKPOINTS: "true" };
-    return this.converge(tag).finally(() => (this.env = env));
+    return this.fleet(tag, (stack) => ["up", "--yes", "--skip-preview", ...this.extra(otelFile, stack)]);
   }
 
   /** The drift check: refresh every resource from the hosts, then diff against the program. */
   check(tag, otelFile) {
-    return this.pulumi(["preview", "--refresh", ...this.extra(otelFile)], { tag, measure: true });
+    return this.fleet(tag, (stack) => ["preview", "--refresh", ...this.extra(otelFile, stack)]);
   }
 
-  /** --parallel when set; with --profile, an OpenTelemetry trace of the run (see otel.js). */
-  extra(otelFile) {
-    return [...(this.parallel ? ["--parallel", String(this.parallel)] : []), ...(otelFile ? ["--otel-traces", `file://${otelFile}`] : [])];
+  /** --parallel when set; with --profile, an OpenTelemetry trace of the run (see otel.js; the first stack's only). */
+  extra(otelFile, stack) {
+    return [
+      ...(this.parallel ? ["--parallel", String(this.parallel)] : []),
+      ...(otelFile && stack === this.stacks[0] ? ["--otel-traces", `file://${otelFile}`] : []),
+    ];
   }
 
-  pulumi(args, { check = false, tag, measure = false } = {}) {
+  /**
+   * Runs `argsOf(stack)` for every stack, `stackConcurrency` at a time, measured as one run: wall clock of the whole,
+   * the process tree of every pulumi run (CPU: exact, from the bench's reaped children; memory: peak of the sum of
+   * all concurrent trees' RSS), and the summed resource counts. Any stack failing fails the run.
+   */
+  async fleet(tag, argsOf) {
+    const t0 = process.hrtime.bigint();
+    const mem = sampleTree(process.pid, { excludeRoot: true });
+    const queue = [...this.stacks];
+    const results = [];
+    const failures = [];
+    const worker = async () => {
+      for (let stack; (stack = queue.shift()); ) {
+        const r = await this.pulumi(stack, argsOf(stack), { tag: this.stacks.length > 1 ? `${tag}-${stack}` : tag });
+        results.push(r);
+        if (r.code !== 0) failures.push(`[${stack}] pulumi ${argsOf(stack).join(" ")} failed (${r.code}):\n${r.out.slice(-4000)}`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.stackConcurrency, queue.length) }, worker));
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const memory = mem.stop();
+    if (failures.length) throw new Error(failures.join("\n"));
+    const summaryAll = {};
+    for (const r of results) for (const [k, v] of Object.entries(r.summary)) summaryAll[k] = (summaryAll[k] ?? 0) + v;
+    return { code: 0, seconds, memory: { ...memory, stacks: this.stacks.length, stackConcurrency: this.stackConcurrency }, summary: summaryAll };
+  }
+
+  pulumi(stack, args, { check = false, tag } = {}) {
     return new Promise((resolve, reject) => {
-      const t0 = process.hrtime.bigint();
-      const child = spawn("pulumi", [...args, "--non-interactive"], { cwd: this.dir, env: this.env });
-      const mem = measure ? sampleTree(child.pid) : undefined;
+      const init = args[0] === "stack" && args[1] === "init";
+      const child = spawn("pulumi", [...args, ...(init ? [] : ["--stack", stack]), "--non-interactive"], { cwd: this.dir, env: this.env });
       let out = "";
       child.stdout.on("data", (d) => (out += d));
       child.stderr.on("data", (d) => (out += d));
       child.on("close", (code) => {
-        const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-        const m = mem?.stop();
         if (tag && this.logDir) fs.writeFileSync(path.join(this.logDir, `${tag}.log`), out);
-        const r = { code: code ?? 1, seconds, out, ...(m ? { memory: m } : {}), summary: summary(out) };
-        if ((check || measure) && r.code !== 0) reject(new Error(`pulumi ${args.join(" ")} failed (${r.code}):\n${out.slice(-4000)}`));
+        const r = { code: code ?? 1, out, summary: summary(out) };
+        if (check && r.code !== 0) reject(new Error(`pulumi ${args.join(" ")} failed (${r.code}):\n${out.slice(-4000)}`));
         else resolve(r);
       });
     });

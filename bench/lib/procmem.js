@@ -46,8 +46,25 @@ function cmdline(pid) {
   }
 }
 
-/** Starts sampling the tree under `rootPid`; `stop()` returns { providerPeakMiB, treePeakMiB, providerPids }. */
-function sampleTree(rootPid, intervalMs = 50) {
+/**
+ * CPU of every child this (bench) process has reaped, and their reaped descendants: utime+stime summed by the kernel
+ * (cutime + cstime of /proc/self/stat), in ticks. Exact, unlike sampling: a process that lived between two samples,
+ * or the CPU a process used after the last sample, is counted. Pulumi waits for its plugins and language host, so
+ * engine, program and provider are all in it once the CLI is reaped.
+ */
+function reapedChildTicks() {
+  const s = fs.readFileSync("/proc/self/stat", "utf8");
+  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+  return Number(f[13]) + Number(f[14]);
+}
+
+/**
+ * Starts sampling the tree under `rootPid` (with `excludeRoot`, only its descendants: the bench sampling its own
+ * children); `stop()`, called once the measured processes were reaped, returns { providerPeakMiB, treePeakMiB,
+ * cpuSeconds: { total (exact), <role> (sampled) } }.
+ */
+function sampleTree(rootPid, { intervalMs = 50, excludeRoot = false } = {}) {
+  const cpu0 = reapedChildTicks();
   const provider = new Map(); // pid -> peak KiB
   let treePeak = 0;
   const cpu = new Map(); // pid -> { ticks, role }
@@ -77,14 +94,20 @@ function sampleTree(rootPid, intervalMs = 50) {
       const pid = todo.pop();
       if (seen.has(pid)) continue;
       seen.add(pid);
+      if (excludeRoot && pid === rootPid) {
+        todo.push(...children(pid));
+        continue;
+      }
       const st = readStatus(pid);
       if (!st) continue;
       tree += st.rssKiB;
       const t = cpuTicks(pid);
       if (t !== undefined) {
         const c = cpu.get(pid);
-        if (c) c.ticks = Math.max(c.ticks, t);
-        else cpu.set(pid, { ticks: t, role: role(cmdline(pid)) });
+        if (c) {
+          c.ticks = Math.max(c.ticks, t);
+          c.hwmKiB = Math.max(c.hwmKiB, st.hwmKiB, st.rssKiB);
+        } else cpu.set(pid, { ticks: t, role: role(cmdline(pid)), hwmKiB: Math.max(st.hwmKiB, st.rssKiB) });
       }
       if (provider.has(pid) || /cmd\/dynamic-provider\/index\.js/.test(cmdline(pid))) {
         provider.set(pid, Math.max(provider.get(pid) ?? 0, st.hwmKiB, st.rssKiB));
@@ -101,11 +124,16 @@ function sampleTree(rootPid, intervalMs = 50) {
       const peak = Math.max(0, ...provider.values());
       const cpuSeconds = {};
       for (const c of cpu.values()) cpuSeconds[c.role] = +((cpuSeconds[c.role] ?? 0) + c.ticks / TICK).toFixed(2);
+      cpuSeconds.total = +((reapedChildTicks() - cpu0) / TICK).toFixed(2);
+      // Where the memory is: each process's own high-water mark, summed per role (a diagnosis, not the tree's peak).
+      const peakMiBByRole = {};
+      for (const c of cpu.values()) peakMiBByRole[c.role] = +((peakMiBByRole[c.role] ?? 0) + c.hwmKiB / 1024).toFixed(1);
       return {
         providerPeakMiB: +(peak / 1024).toFixed(1),
         treePeakMiB: +(treePeak / 1024).toFixed(1),
         providerProcesses: provider.size,
         cpuSeconds,
+        peakMiBByRole,
       };
     },
   };

@@ -307,7 +307,9 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
   const f = fields(props as unknown as Record<string, unknown>);
   const s = sessionFor(props.connection, label(f.name));
   const t = targetOf(props);
-  const facts = await serialized(s, () => fresh(s));
+  // A read plans no change, so this phase's snapshot will do (every apply of this process refreshed it in the same
+  // exec): the refresh of a host stays one exec. Changes still plan on a fresh snapshot (converge, remove).
+  const facts = await serialized(s, () => observe(s));
   const loc = locate(desired(f), t, facts, props.adopted ? desiredSpec(desired(f), t) : undefined);
   if (!loc.ours.length) return {}; // deleted by hand: refresh drops it and the next up recreates it
   const outs: Outputs = { ...props, inPosition: loc.inPosition, matchesSpec: loc.matchesSpec };

@@ -4,7 +4,20 @@
  * so the next resource plans on the new state without another round trip.
  */
 import { Session } from "../connection/pool";
-import { Needs, SCRIPT_PREFIX, SNAPSHOT_MARK, forget, observe, parseSnapshot, registered, remember, snapshotScript } from "../observe/snapshot";
+import {
+  MANIFEST_LIB,
+  Needs,
+  SCRIPT_PREFIX,
+  SNAPSHOT_MARK,
+  forget,
+  manifestEntries,
+  manifestHas,
+  observe,
+  parseSnapshot,
+  registered,
+  remember,
+  snapshotScript,
+} from "../observe/snapshot";
 import { envelopeProblem } from "../plan/envelope";
 import { HostFacts } from "../observe/facts";
 import { Plan } from "../plan/types";
@@ -16,8 +29,11 @@ import { REFUSED } from "../util/hostpath";
 export const LOCK_FILE = "/run/lock/sftp-jail.lock";
 const STEP_MARK = "@@sftp-jail-step:";
 
-/** The script for a plan (pure; unit-tested). Steps run with `set -e` semantics, each announced for error reports. */
-export function applyScript(plan: Plan, needs: Needs = {}): string {
+/**
+ * The script for a plan (pure; unit-tested). Steps run with `set -e` semantics, each announced for error reports.
+ * `manifest`: the entries to add to the host's manifest (none when the host already lists them all).
+ */
+export function applyScript(plan: Plan, needs: Needs = {}, manifest: string[] = manifestEntries(needs)): string {
   const lines = [
     SCRIPT_PREFIX,
     "umask 022",
@@ -27,7 +43,10 @@ export function applyScript(plan: Plan, needs: Needs = {}): string {
   plan.forEach((s, i) => {
     lines.push(`echo ${quoteArg(`${STEP_MARK}${i}`)}`, `{ ${s.script} ; } || exit $?`);
   });
-  lines.push("exec 9>&-", snapshotScript(needs));
+  lines.push("exec 9>&-");
+  // Record what this host's resources cover, so a later run's first snapshot covers them all (its own lock).
+  if (manifest.length) lines.push(MANIFEST_LIB, `sj_manifest_add ${manifest.map(quoteArg).join(" ")} 2>/dev/null || true`);
+  lines.push(snapshotScript(needs));
   return lines.join("\n");
 }
 
@@ -56,7 +75,8 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
   const needs = registered(ctx.session);
   let r;
   try {
-    r = await ctx.session.exec(applyScript(plan, needs));
+    const entries = manifestEntries(needs);
+    r = await ctx.session.exec(applyScript(plan, needs, manifestHas(ctx.session, entries) ? [] : entries));
   } catch (e) {
     forget(ctx.session);
     throw e;
@@ -77,6 +97,6 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
   // Logged once done, so a refused or failed change never reads as applied.
   for (const s of plan) log.info(`${where}: ${s.description}`);
   const facts = parseSnapshot(r.stdout.slice(idx));
-  remember(ctx.session, facts, needs);
+  remember(ctx.session, facts, needs, r.stdout.slice(idx));
   return facts;
 }

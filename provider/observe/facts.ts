@@ -630,12 +630,16 @@ export function withAncestors(p: string): string[] {
 }
 
 /** Stats of the given paths (and their ancestors). Paths come from validated schemas and are quoted by the caller. */
-export function pathsFact(quotedPaths: string[]): Fact<"paths"> {
+export function pathsFact(quotedPaths: string[], more?: string): Fact<"paths"> {
+  const stat = `if [ -e "$p" ] || [ -L "$p" ]; then stat -c '%n|%u|%g|%a|%F' -- "$p"; else echo "$p|missing"; fi`;
   return {
     key: "paths",
-    command: quotedPaths.length
-      ? `for p in ${quotedPaths.join(" ")}; do if [ -e "$p" ] || [ -L "$p" ]; then stat -c '%n|%u|%g|%a|%F' -- "$p"; else echo "$p|missing"; fi; done`
-      : "true",
+    // `more`: a command printing further paths, one a line (the host's manifest, observe/snapshot.ts).
+    command: more
+      ? `{ ${quotedPaths.length ? `printf '%s\\n' ${quotedPaths.join(" ")}; ` : ""}${more}; } | sort -u | while IFS= read -r p; do ${stat}; done`
+      : quotedPaths.length
+        ? `for p in ${quotedPaths.join(" ")}; do ${stat}; done`
+        : "true",
     parse(out) {
       const r: Record<string, PathStat> = {};
       for (const line of out.split("\n")) {
@@ -664,10 +668,15 @@ export function pathsFact(quotedPaths: string[]): Fact<"paths"> {
  * the no-follow library (util/hostpath.ts): no symlink in any component is followed, a FIFO cannot hang the probe,
  * and a file that is not a plain regular file is reported as absent (its refusal goes to the probe's stderr).
  */
-export function filesFact(quotedPaths: string[]): Fact<"files"> {
+export function filesFact(quotedPaths: string[], more?: string): Fact<"files"> {
+  const read = `if sj_b=$(sj_read "$f"); then printf '%s\t%s\n' "$f" "$sj_b"; fi`;
   return {
     key: "files",
-    command: quotedPaths.length ? `for f in ${quotedPaths.join(" ")}; do if sj_b=$(sj_read "$f"); then printf '%s\t%s\n' "$f" "$sj_b"; fi; done` : "true",
+    command: more
+      ? `{ ${quotedPaths.length ? `printf '%s\\n' ${quotedPaths.join(" ")}; ` : ""}${more}; } | sort -u | while IFS= read -r f; do ${read}; done`
+      : quotedPaths.length
+        ? `for f in ${quotedPaths.join(" ")}; do ${read}; done`
+        : "true",
     parse(out) {
       return Object.fromEntries(files(out).map((f) => [f.path, f.content]));
     },

@@ -10,6 +10,7 @@ import { diagnoseAccess } from "./access";
 import { Session } from "../connection/pool";
 import { quoteArg } from "../util/shell";
 import { HOSTPATH_LIB } from "../util/hostpath";
+import { hostPathProblem } from "../schema/common";
 
 const MARK = "@@sftp-jail:";
 export const SNAPSHOT_MARK = MARK;
@@ -26,27 +27,110 @@ export interface Needs {
   jail?: Iterable<string>;
 }
 
-function factsFor(needs: Needs): Fact<keyof HostFacts>[] {
+function expand(needs: Needs): { paths: string[]; files: string[] } {
   const all = new Set<string>();
   for (const p of needs.paths ?? []) for (const a of withAncestors(p)) all.add(a);
-  const files = [...new Set(needs.files ?? [])].sort();
+  return { paths: [...all].sort(), files: [...new Set(needs.files ?? [])].sort() };
+}
+
+function factsFor(needs: Needs): Fact<keyof HostFacts>[] {
+  const { paths, files } = expand(needs);
   const asked = [...new Set(needs.paths ?? [])].sort().map(quoteArg);
   const jail = [...new Set(needs.jail ?? [])].sort();
   return [
     ...BASE_FACTS,
-    pathsFact([...all].sort().map(quoteArg)),
-    filesFact(files.map(quoteArg)),
+    pathsFact(paths.map(quoteArg), "sj_manifest p"),
+    filesFact(files.map(quoteArg), "sj_manifest f"),
     realpathsFact(asked),
     jailFact(jail.map(quoteArg)),
   ] as Fact<keyof HostFacts>[];
 }
 
+/**
+ * The host-side manifest: every path and file sftp-jail's resources asked a snapshot to cover on this host, recorded
+ * by apply (under the host lock) so that the FIRST snapshot of a later run covers every resource in one exec, however
+ * late Pulumi hands each resource to the provider. It is a hint, never a source of truth: an entry it lacks only costs
+ * one more exec (observe() re-takes a snapshot that does not cover a request), and an entry it has only adds a stat.
+ * Root's alone (0600 in a root-owned chain, read without following links); lines are `p PATH` (stat) or `f PATH`
+ * (read), kept only when PATH passes the host-path rule of the schemas, on the host and again when parsed.
+ */
+export const MANIFEST_FILE = "/var/lib/sftp-jail/.manifest";
+const ENTRY = "[pf] /[A-Za-z0-9._@+=,/-]*";
+/**
+ * The shell function `sj_manifest_read` for the manifest at `file` (exported for tests): prints its valid entries,
+ * or nothing unless the file and every directory above it are root's and not writable by group or others (one
+ * `stat` of the whole chain, no link followed: only root could then change any of it) and the file is a regular one.
+ */
+export function manifestReader(file: string): string {
+  const chain = withAncestors(file);
+  return [
+    "sj_manifest_read() {",
+    `  sj_ms=$(stat -c '%u %a %F' -- ${chain.map(quoteArg).join(" ")} 2>/dev/null) || return 0`,
+    `  printf '%s\\n' "$sj_ms" | { n=0; while read -r u m t; do n=$((n + 1)); [ "$u" = 0 ] && [ $((0$m & 022)) -eq 0 ] || exit 1;`,
+    `    case "$n:$t" in ${chain.length}:'regular file'|${chain.length}:'regular empty file') ;; ${chain.length}:*) exit 1;; *:directory) ;; *) exit 1;; esac; done; [ "$n" = ${chain.length} ]; } || return 0`,
+    `  grep -E '^${ENTRY}$' ${quoteArg(file)} | grep -v -E '/\\.\\.?(/|$)|//'`,
+    "}",
+  ].join("\n");
+}
+
+export const MANIFEST_LIB = [
+  // `sj_manifest` (or `sj_manifest p|f`: the paths of that kind) reads the file once per script: a snapshot sets
+  // sj_mf at its top level, and the pipelines after it reuse it.
+  manifestReader(MANIFEST_FILE),
+  "sj_manifest() {",
+  '  if [ -z "${sj_mf_read:-}" ]; then sj_mf=$(sj_manifest_read); fi',
+  '  [ -n "$sj_mf" ] || return 0',
+  '  if [ -n "$1" ]; then printf \'%s\\n\' "$sj_mf" | sed -n "s|^$1 ||p"; else printf \'%s\\n\' "$sj_mf"; fi',
+  "}",
+  // Adds entries (arguments) and drops old ones whose path is gone. A failure here never fails the apply: the
+  // manifest only saves execs. It has a lock of its own (in its trusted directory), so the host lock is held for the plan's steps alone (a
+  // lost race would only cost a later run one exec). Root's trusted directory, entered without following links;
+  // written beside itself and renamed (mv -T never moves into a directory of that name), and only when it changed:
+  // a run that changes one file on a host changes no other.
+  "sj_manifest_add() (",
+  "  umask 077",
+  "  [ -d /var/lib/sftp-jail ] || mkdir -p -m 0755 /var/lib/sftp-jail || exit 0",
+  "  sj_cd /var/lib/sftp-jail",
+  "  exec 8>>./.manifest.lock; flock -w 60 8 || exit 0",
+  // Kept (and compared) only when root's 0600; anything else there is replaced, whatever its content.
+  "  sj_mok=0; if [ -f ./.manifest ] && [ ! -L ./.manifest ] && [ \"$(stat -c '%u %a' ./.manifest)\" = '0 600' ]; then sj_mok=1; fi",
+  "  {",
+  "    if [ \"$sj_mok\" = 1 ]; then",
+  `      grep -E '^${ENTRY}$' ./.manifest | while IFS= read -r l; do p=\${l#? }; if [ -e "$p" ] || [ -L "$p" ]; then echo "$l"; fi; done`,
+  "    fi",
+  "    printf '%s\\n' \"$@\"",
+  `  } | grep -E '^${ENTRY}$' | sort -u > ./.manifest.sftp-jail.tmp && chown -h 0:0 ./.manifest.sftp-jail.tmp && chmod 0600 ./.manifest.sftp-jail.tmp &&`,
+  "    { if [ \"$sj_mok\" = 1 ] && cmp -s ./.manifest.sftp-jail.tmp ./.manifest; then rm -f ./.manifest.sftp-jail.tmp; else mv -fT ./.manifest.sftp-jail.tmp ./.manifest; fi; }",
+  ")",
+].join("\n");
+
+/** The manifest entries an apply records for what it was asked to cover (pure). */
+export function manifestEntries(needs: Needs): string[] {
+  const { paths, files } = expand(needs);
+  return [...paths.map((p) => `p ${p}`), ...files.map((f) => `f ${f}`)];
+}
+
 /** The probe script: each section starts with a marker line; a failing probe leaves its section empty. */
 export function snapshotScript(needs: Needs = {}): string {
-  const parts = [SCRIPT_PREFIX];
+  const parts = [SCRIPT_PREFIX, MANIFEST_LIB];
+  parts.push(`echo '${MARK}manifest'`, "sj_mf=$(sj_manifest_read 2>/dev/null); sj_mf_read=1", "{ sj_manifest ; } 2>/dev/null");
   for (const f of factsFor(needs)) parts.push(`echo '${MARK}${f.key}'`, `{ ${f.command} ; } 2>/dev/null`);
   parts.push(`echo '${MARK}end'`);
   return parts.join("\n");
+}
+
+/** What a snapshot's output says the host's manifest holds (valid host paths only; pure). */
+export function parseManifest(output: string): Registered {
+  const out: Registered = { paths: new Set(), files: new Set(), jail: new Set() };
+  const start = output.indexOf(`${MARK}manifest\n`);
+  if (start < 0) return out;
+  const body = output.slice(start + MARK.length + "manifest\n".length);
+  for (const line of body.slice(0, body.indexOf(MARK)).split("\n")) {
+    const m = /^([pf]) (\/.*)$/.exec(line);
+    if (!m || hostPathProblem("manifest entry", m[2]) !== undefined) continue;
+    (m[1] === "p" ? out.paths : out.files).add(m[2]);
+  }
+  return out;
 }
 
 /** Parses a snapshot's output (pure; tested on captured output). */
@@ -86,6 +170,8 @@ interface HostCache extends Registered {
   pending?: Promise<HostFacts>;
   /** The snapshot exec now running, if any. */
   inflight?: Promise<HostFacts>;
+  /** The host's manifest entries as the last snapshot printed them. */
+  manifest?: Set<string>;
 }
 const TTL_MS = 60_000;
 /** How long a request waits for others to join the same exec. */
@@ -111,6 +197,8 @@ function take(s: Session, c: HostCache): Promise<HostFacts> {
   const facts = s.exec(snapshotScript(covers)).then(async (r) => {
     // Not as root: probe the login itself, so the error says what is broken (shell, sudo) instead of guessing.
     if (!r.stdout.includes(MARK + "end")) throw await diagnoseAccess(s, r);
+    // The snapshot also stat'ed and read what the manifest lists: it covers those requests too.
+    noteManifest(c, covers, parseManifest(r.stdout));
     return parseSnapshot(r.stdout);
   });
   c.current = { at: Date.now(), covers, facts };
@@ -123,18 +211,23 @@ function take(s: Session, c: HostCache): Promise<HostFacts> {
 /**
  * Facts for a host, covering `needs`: the cached snapshot of this phase, or one exec shared with concurrent requests.
  */
-export function observe(s: Session, needs: { paths?: string[]; files?: string[]; jail?: JailContext[] } = {}): Promise<HostFacts> {
+export async function observe(s: Session, needs: { paths?: string[]; files?: string[]; jail?: JailContext[] } = {}): Promise<HostFacts> {
   const c = cache(s);
   const specs = (needs.jail ?? []).map(jailSpec);
   for (const p of needs.paths ?? []) c.paths.add(p);
   for (const f of needs.files ?? []) c.files.add(f);
-  const cur = c.current;
-  const covered =
-    cur &&
+  const covered = (cur: NonNullable<HostCache["current"]>) =>
+    Date.now() - cur.at < TTL_MS &&
     (needs.paths ?? []).every((p) => cur.covers.paths.has(p)) &&
     (needs.files ?? []).every((f) => cur.covers.files.has(f)) &&
     specs.every((j) => cur.covers.jail.has(j));
-  if (cur && covered && Date.now() - cur.at < TTL_MS) return cur.facts;
+  const cur = c.current;
+  if (cur && covered(cur)) return cur.facts;
+  if (cur && !c.pending && specs.length === 0) {
+    // The snapshot in flight may cover this request through the host's manifest, known only once it returns.
+    const ok = await cur.facts.then(() => true, () => false);
+    if (ok && c.current === cur && covered(cur)) return cur.facts;
+  }
   for (const j of specs) c.jail.add(j);
   if (!c.pending) c.pending = nextBatch(s, c);
   return c.pending;
@@ -161,9 +254,29 @@ async function nextBatch(s: Session, c: HostCache): Promise<HostFacts> {
   return t;
 }
 
+/**
+ * A manifest path entry is already expanded (it lists the ancestors too), so it covers a request for that path.
+ * Covers are only added once the exec returned: observe() reads them synchronously of the facts' promise, so a request
+ * that arrives meanwhile waits for a follow-up exec at worst (never a snapshot that lacks its path).
+ */
+function noteManifest(c: HostCache, covers: Registered, m: Registered): void {
+  for (const p of m.paths) covers.paths.add(p);
+  for (const f of m.files) covers.files.add(f);
+  c.manifest = new Set([...[...m.paths].map((p) => `p ${p}`), ...[...m.files].map((f) => `f ${f}`)]);
+}
+
+/** True when the host's manifest, as this process last read it, already lists every entry (pure of the host). */
+export function manifestHas(s: Session, entries: string[]): boolean {
+  const m = cache(s).manifest;
+  return !!m && entries.every((e) => m.has(e));
+}
+
 /** Records the snapshot an apply printed after its changes, so the next resource on this host needs no exec. */
-export function remember(s: Session, facts: HostFacts, covers: Registered): void {
-  cache(s).current = { at: Date.now(), covers, facts: Promise.resolve(facts) };
+export function remember(s: Session, facts: HostFacts, covers: Registered, output?: string): void {
+  const c = cache(s);
+  const all = { paths: new Set(covers.paths), files: new Set(covers.files), jail: new Set(covers.jail) };
+  if (output !== undefined) noteManifest(c, all, parseManifest(output));
+  c.current = { at: Date.now(), covers: all, facts: Promise.resolve(facts) };
 }
 
 export function forget(s: Session): void {

@@ -179,11 +179,11 @@ export interface JailEval extends JailContext {
   values: Record<string, string>;
 }
 
-/** What the jail check reads from sshd's evaluation of a jailed account. */
-export const JAIL_KEYWORDS = [
-  "chrootdirectory",
-  "forcecommand",
-  "authorizedkeysfile",
+/**
+ * Keywords that must resolve to "no" for every jailed account: every forwarding, a tty, gateway ports, ~/.ssh/rc
+ * (judged in plan/jail.ts).
+ */
+export const JAIL_NO_KEYWORDS = [
   "allowtcpforwarding",
   "allowstreamlocalforwarding",
   "allowagentforwarding",
@@ -192,8 +192,10 @@ export const JAIL_KEYWORDS = [
   "permittty",
   "gatewayports",
   "permituserrc",
-  "passwordauthentication",
 ] as const;
+
+/** What the jail check reads from sshd's evaluation of a jailed account. */
+export const JAIL_KEYWORDS = ["chrootdirectory", "forcecommand", "authorizedkeysfile", ...JAIL_NO_KEYWORDS, "passwordauthentication"] as const;
 
 /** TEST-NET-1 addresses: a neutral client no traffic ever goes to (RFC 5737), as the migrate survey uses. */
 export const NEUTRAL_ADDR = "192.0.2.1";

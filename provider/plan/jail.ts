@@ -7,7 +7,7 @@
  * drop-in that sorts before ours, a block matching only some client addresses, or a lower-order block of our own can
  * quietly undo a jail whose files are all byte-identical. Only sshd's own evaluation shows it.
  */
-import { HostFacts, JailContext, JailEval, NEUTRAL_ADDR, jailSpec as spec } from "../observe/facts";
+import { HostFacts, JAIL_NO_KEYWORDS, JailContext, JailEval, NEUTRAL_ADDR, jailSpec as spec } from "../observe/facts";
 import { DROPIN_DIR, MAIN_CONFIG, parseBlock, parseBlockPath } from "./sshdRender";
 import { quoteArg } from "../util/shell";
 
@@ -40,16 +40,7 @@ export interface JailSubject {
  * A program may opt out of one explicitly (JailedUser.jailOptOut; SftpJailHost derives it from sshdDirectives set to
  * null or to another value), e.g. to adopt a hand-made block that does not set it.
  */
-export const MUST_BE_NO = [
-  "allowtcpforwarding",
-  "allowstreamlocalforwarding",
-  "allowagentforwarding",
-  "x11forwarding",
-  "permittunnel",
-  "permittty",
-  "gatewayports",
-  "permituserrc",
-] as const;
+export const MUST_BE_NO = JAIL_NO_KEYWORDS;
 
 /** The sshd_config spelling of the keywords a program may opt out of. */
 export const JAIL_OPT_OUT = [

@@ -340,8 +340,13 @@ async function remove(_id: string, props: Outputs): Promise<void> {
     // Even with our rule gone already, a persisted file may still wait to be put back.
     const after = (await applyGuarded(ctx, plan)) ?? facts;
     const onlyIf = f.persist ? undefined : COMMENT_PREFIX + f.name;
-    // Without persist, a distro we cannot persist on is not an error: there is no saved file to clean.
-    const persist = f.persist ? planOrThrow(s, ctx.resource, () => planUnpersist(t, after, f.name)) : tryPlan(() => planPersist(t, after, onlyIf));
+    // Without persist, a distro we cannot persist on is not an error: there is no saved file to clean. An adopted
+    // rule never carried our comment, so no saved file can mention it: nothing to re-save.
+    const persist = f.persist
+      ? planOrThrow(s, ctx.resource, () => planUnpersist(t, after, f.name))
+      : props.adopted
+        ? []
+        : tryPlan(() => planPersist(t, after, onlyIf));
     await apply(ctx, persist);
   });
 }

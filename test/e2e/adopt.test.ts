@@ -170,8 +170,14 @@ describe("1. the equivalent program adopts a hand-made jail", () => {
     expect(msgs.filter((l) => !/ adopted /.test(l) && !new RegExp(KEYS_DIR).test(l)).sort()).toEqual(
       [
         // The password field: useradd's "!" would refuse key login under UsePAM no; "*" is key-only and not locked.
-        'JailedUser "alice": make alice key-only (password field "*", not locked)',
-        'JailedUser "bob": make bob key-only (password field "*", not locked)',
+        // A change of an existing account is confirmed by a fresh operator login, its entries saved host-side first.
+        ...["alice", "bob"].flatMap((u) => [
+          `JailedUser "${u}": save the entries of account ${u} (host-side, root-only) for revert`,
+          `JailedUser "${u}": arm a 60s dead-man timer that reverts this change unless it is confirmed`,
+          `JailedUser "${u}": make ${u} key-only (password field "*", not locked)`,
+          `JailedUser "${u}": disarm the dead-man timer`,
+          `JailedUser "${u}": remove the saved account entries`,
+        ]),
         // Keys move out of the jail, where alice owns ~/.ssh and could add any key, to a root-owned file.
         'JailedUser "alice": write 1 authorized key(s) of alice to /etc/ssh/sftp-jail/authorized_keys/alice',
         'JailedUser "bob": write 1 authorized key(s) of bob to /etc/ssh/sftp-jail/authorized_keys/bob',

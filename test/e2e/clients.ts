@@ -21,6 +21,7 @@ export function run(argv: string[], input?: string): Promise<ClientResult> {
     c.stdout.on("data", (d) => (stdout += d));
     c.stderr.on("data", (d) => (stderr += d));
     c.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    c.stdin.on("error", () => undefined); // the program may exit without reading its input (EPIPE)
     c.stdin.end(input ?? "");
   });
 }

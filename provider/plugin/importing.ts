@@ -4,7 +4,8 @@
  * Imported things were made by hand: they are recorded as adopted (destroy leaves an account or group that existed
  * before, and puts a hand-written Match block back as it was) — the same promise the dynamic resources make.
  */
-import { sameShell } from "../observe/facts";
+import { NEUTRAL_ADDR, sameShell } from "../observe/facts";
+import { JAIL_OPT_OUT, jailContexts } from "../plan/jail";
 import { observe } from "../observe/snapshot";
 import { sessionFor } from "../adapters/base";
 import { DEFAULT_KEYS_DIR } from "../plan/jailedUser";
@@ -41,7 +42,11 @@ export async function seedFor(type: string, id: string, connection: unknown): Pr
       // Keys: sftp-jail's own file if there is one, else the hand-made jail's ~/.ssh/authorized_keys (adopted read-only).
       const own = `${DEFAULT_KEYS_DIR}/${name}`;
       const home = `${u.home}/.ssh/authorized_keys`;
-      const f = await observe(s, { files: [own, home] });
+      // sshd's evaluation too: the keywords a hand-made block leaves to sshd's defaults become jailOptOut, so the
+      // imported program describes the jail exactly as it is and converges with no change.
+      const f = await observe(s, { files: [own, home], jail: jailContexts({ name, reachedFrom: [] }) });
+      const ev = f.jail.find((j) => j.user === name && j.addr === NEUTRAL_ADDR);
+      const jailOptOut = ev?.ok ? JAIL_OPT_OUT.filter((k) => ev.values[k.toLowerCase()] !== "no") : [];
       const primary = f.groups.find((g) => g.gid === u.gid)?.name ?? String(u.gid);
       return {
         name,
@@ -53,6 +58,7 @@ export async function seedFor(type: string, id: string, connection: unknown): Pr
         keysDir: DEFAULT_KEYS_DIR,
         ...(f.files[own] === undefined && f.files[home] !== undefined ? { authorizedKeysFile: home } : {}),
         keyOnly: f.shadow[name] === "*",
+        ...(jailOptOut.length ? { jailOptOut } : {}),
         uidActual: u.uid,
         defaultShell: f.nologin ?? "",
         adopted: true,

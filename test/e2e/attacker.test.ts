@@ -216,7 +216,7 @@ test("an authorizedKeysFile pattern that escapes the home is refused at preview,
   p.setConfig({ ...config(), jails: [{ ...config().jails[0], authorizedKeysFile: "%h/../../../etc/shadow" }] });
   const pv = await p.preview();
   expect(pv.code).not.toBe(0);
-  expect(pv.stdout + pv.stderr).toMatch(/authorizedKeysFile must be normalised/);
+  expect(pv.stdout + pv.stderr).toMatch(/authorizedKeysFile must be normalised/i);
   p.setConfig(config());
 });
 

@@ -33,6 +33,28 @@ const text = (r: RunResult) => (r.stdout + r.stderr).replace(/\s+/g, " ");
 const user = (name: string, args: Record<string, unknown>) => ({ kind: "user", name, args: { name, group: "users", home: `/srv/sftp/${name}`, ...args } });
 const group = (name: string, args: Record<string, unknown> = {}) => ({ kind: "group", name, args: { name, ...args } });
 const chroot = (p: string, args: Record<string, unknown> = {}) => ({ kind: "chroot", name: p.replace(/\W/g, "_"), args: { path: p, ...args } });
+/** The Match block that jails these users (a JailedUser is refused unless sshd jails it after its change). */
+const jailOf = (...users: string[]) => ({
+  kind: "block",
+  name: `jail-${users.join("-")}`,
+  args: {
+    name: `jail-${users.join("-")}`,
+    match: { User: users },
+    directives: {
+      ChrootDirectory: "%h",
+      ForceCommand: "internal-sftp",
+      AuthorizedKeysFile: "/etc/ssh/sftp-jail/authorized_keys/%u",
+      AllowTcpForwarding: "no",
+      AllowStreamLocalForwarding: "no",
+      AllowAgentForwarding: "no",
+      X11Forwarding: "no",
+      PermitTunnel: "no",
+      PermitTTY: "no",
+      GatewayPorts: "no",
+      PermitUserRC: "no",
+    },
+  },
+});
 
 interface Operator {
   user: string;
@@ -140,7 +162,7 @@ describe.each(["root", "opsudo"] as const)("operator %s", (name) => {
     const before = (await h.console(STATE)).stdout;
     p.setConfig({
       host: op.host(),
-      resources: [group("sftpok"), chroot("/srv/sftp/bob"), user("bob", { shell: "/sbin/nologin" }), user("dave", { shell: "/bin/bash", allowLoginShell: true })],
+      resources: [group("sftpok"), chroot("/srv/sftp/bob"), jailOf("bob", "dave"), user("bob", { shell: "/sbin/nologin" }), user("dave", { shell: "/bin/bash", allowLoginShell: true })],
     });
     const up = await p.up();
     expect(text(up)).not.toMatch(/error:/);
@@ -160,7 +182,10 @@ test("an account change that is not confirmed in time is reverted host-side, exa
   await h.console("useradd --create-home --uid 1500 --shell /bin/bash carol && echo 'carol:Carol-pw-1' | chpasswd");
   const before = (await h.console(ACCOUNTS)).stdout;
   const shadowBefore = (await h.console("grep '^carol:' /etc/shadow")).stdout;
-  p.setConfig({ host: { ...operators.opsudo.host(), revertAfterSeconds: 10 }, resources: [user("carol", {})] });
+  // The block that jails carol first, confirmed normally (the pause below would make its own confirmation late too).
+  p.setConfig({ host: { ...operators.opsudo.host(), revertAfterSeconds: 10 }, resources: [jailOf("carol")] });
+  expect((await p.up()).code).toBe(0);
+  p.setConfig({ host: { ...operators.opsudo.host(), revertAfterSeconds: 10 }, resources: [jailOf("carol"), user("carol", {})] });
   p.env.SFTPJAIL_TEST_PAUSE_BEFORE_CONFIRM_MS = "16000";
   let up: RunResult;
   try {

@@ -141,7 +141,13 @@ const JAIL_DIRECTIVES = {
   ChrootDirectory: "%h",
   ForceCommand: "internal-sftp",
   AllowTcpForwarding: "no",
+  AllowStreamLocalForwarding: "no",
+  AllowAgentForwarding: "no",
   X11Forwarding: "no",
+  GatewayPorts: "no",
+  PermitTunnel: "no",
+  PermitTTY: "no",
+  PermitUserRC: "no",
   AuthorizedKeysFile: "/etc/ssh/sftp-jail/authorized_keys/%u",
 };
 
@@ -158,7 +164,8 @@ function yamlProgram(h: SandboxHost, j: YamlJail): string {
         alice: {
           type: "sftpjail:index:JailedUser",
           properties: { connection: "${conn}", name: "alice", group: "sftp", home: "/srv/sftp/alice", authorizedKeys: j.keys },
-          options: dep("group"),
+          // The Match block that jails alice comes first: a JailedUser must be jailed right after its change.
+          options: dep("match"),
         },
         chroot: {
           type: "sftpjail:index:ChrootDir",
@@ -172,7 +179,7 @@ function yamlProgram(h: SandboxHost, j: YamlJail): string {
         match: {
           type: "sftpjail:index:SshdMatchBlock",
           properties: { connection: "${conn}", name: "group-sftp", match: { Group: ["sftp"] }, directives: j.directives },
-          options: dep("chroot"),
+          options: dep("group"),
         },
       },
     },
@@ -220,7 +227,7 @@ test("YAML: converge, confined sftp, clean refresh, drift per field, old → new
     "Pulumi.yaml": yamlProgram(h, {
       keys: [keys.alice, keys.alice2],
       uploadMode: "0750",
-      directives: { ...JAIL_DIRECTIVES, AllowTcpForwarding: "yes", PermitTunnel: "no" },
+      directives: { ...JAIL_DIRECTIVES, AllowTcpForwarding: "yes", PasswordAuthentication: "no" },
     }),
   });
   const change = await p.diff();
@@ -228,7 +235,7 @@ test("YAML: converge, confined sftp, clean refresh, drift per field, old → new
   expect(change.stdout).toMatch(/~ authorizedKeys: \[\s*\+ \[1\]: "ssh-ed25519 \S+ alice2@sftp-jail-test"/);
   expect(change.stdout).toMatch(/~ mode: "0755" => "0750"/);
   expect(change.stdout).toMatch(/~ AllowTcpForwarding: "no" => "yes"/);
-  expect(change.stdout).toMatch(/\+ PermitTunnel\s*: "no"/);
+  expect(change.stdout).toMatch(/\+ PasswordAuthentication\s*: "no"/);
   expect(summary(change.stdout)).toEqual({ update: 3, same: 2 });
 
   // A replacement names the field that forces it.

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { Connection, connectionSchema } from "../connection/schema";
-import { Session, session } from "../connection/pool";
+import { HostKeyError, Session, session } from "../connection/pool";
 import { CheckFailure, failuresOf } from "../schema/common";
 import { Plan, PlanError } from "../plan/types";
 import { envelopeProblem } from "../plan/envelope";
@@ -118,7 +118,9 @@ export async function previewLook(
     s = sessionFor(connection, resource);
     facts = await observe(s, { paths: [...(needs.paths ?? [])], files: [...(needs.files ?? [])] });
   } catch (e) {
-    if (e instanceof OperatorAccessError) return [{ property: "connection", reason: e.message }];
+    // What was found about the login itself (a host key that is not the trusted one, an operator access broken by
+    // hand) is the answer at preview: nothing more would be learned, or safely done, by trying again in create.
+    if (e instanceof OperatorAccessError || e instanceof HostKeyError) return [{ property: "connection", reason: e.message }];
     log.debug(`${resource}: preview-time host check skipped: ${(e as Error).message}`);
     return [];
   }

@@ -237,7 +237,8 @@ export function closeAll(): void {
   pool().sessions.clear();
 }
 
-class HostKeyError extends SftpJailError {}
+/** The host's key is not the trusted one: final (never retried), and reported at preview by the checks that dial. */
+export class HostKeyError extends SftpJailError {}
 
 /** Reads connection.privateKeyFile (final error if unreadable: retrying cannot help). */
 function readKeyFile(c: Connection | ProxyConnection): string {

@@ -234,7 +234,7 @@ test("YAML: converge, confined sftp, clean refresh, drift per field, old → new
   expect(change.code).toBe(0);
   expect(change.stdout).toMatch(/~ authorizedKeys: \[\s*\+ \[1\]: "ssh-ed25519 \S+ alice2@sftp-jail-test"/);
   expect(change.stdout).toMatch(/~ mode: "0755" => "0750"/);
-  expect(change.stdout).toMatch(/~ AllowTcpForwarding: "no" => "yes"/);
+  expect(change.stdout).toMatch(/~ AllowTcpForwarding\s*: "no" => "yes"/);
   expect(change.stdout).toMatch(/\+ PasswordAuthentication\s*: "no"/);
   expect(summary(change.stdout)).toEqual({ update: 3, same: 2 });
 

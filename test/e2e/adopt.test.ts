@@ -204,6 +204,9 @@ describe("1. the equivalent program adopts a hand-made jail", () => {
         "/etc/ssh/sftp-jail/authorized_keys/alice",
         "/etc/ssh/sftp-jail/authorized_keys/bob",
         "/etc/ssh/sshd_config",
+        // The host-side manifest of what the next run's first snapshot must cover (root-only), and its lock.
+        "/var/lib/sftp-jail/.manifest",
+        "/var/lib/sftp-jail/.manifest.lock",
       ].sort(),
     );
     // sshd_config: the admin's block keeps its lines, indentation and place; the jail's missing lines are added inside it.

@@ -233,16 +233,78 @@ const SHELL_KEYS = [...Object.keys(expectedJail({ home: "/", keyFile: "/", optOu
 const EVAL = String.raw`sj_jeval() { sshd -T -C "user=$1,host=${NEUTRAL_ADDR},addr=${NEUTRAL_ADDR}" < /dev/null 2>/dev/null | awk -v ks=" ${SHELL_KEYS} " 'index(ks, " " $1 " ") { k = $1; sub(/^[^ ]+ /, ""); printf "%s=%s\t", k, $0 }'; }`;
 
 /**
- * Before a change (same exec, under the lock): every account sshd jails now (uid >= UID_MIN, its ChrootDirectory not
- * none for a neutral client), with the jail's keywords, in `$sj_jailed`.
+ * The accounts a change of sshd's configuration can affect. A Match block applies to an account only when its User
+ * and Group criteria hold for it, so a change that only adds, removes or rewrites blocks whose every Match names
+ * users and groups literally can change the evaluation of those users and of those groups' members, and of nobody
+ * else. Anything else (a directive outside Match, `Match all`, a Match by address or port only, a wildcard or a
+ * negation) can affect every account: "all".
  */
-export function jailBeforeScript(): string {
+export type JailScope = "all" | { users: string[]; groups: string[] };
+
+/** The {@link JailScope} of a change: each pair is one file's (or region block's) text before and after. */
+export function jailScopeOf(texts: Array<string | undefined>): JailScope {
+  const users = new Set<string>();
+  const groups = new Set<string>();
+  const literal = (v: string) => v !== "" && !/[*?!]/.test(v);
+  for (const text of texts) {
+    if (text === undefined) continue;
+    let inMatch = false;
+    for (const raw of text.split("\n")) {
+      const line = raw.trim();
+      if (line === "" || line.startsWith("#")) continue;
+      const m = /^(\S+?)(?:\s*=\s*|\s+)(.*)$/.exec(line);
+      const keyword = (m ? m[1] : line).toLowerCase();
+      if (keyword !== "match") {
+        // A directive before any Match applies to every connection.
+        if (!inMatch) return "all";
+        continue;
+      }
+      inMatch = true;
+      const toks = (m ? m[2] : "").trim().split(/\s+/).filter(Boolean);
+      const named: { user?: string[]; group?: string[] } = {};
+      for (let i = 0; i < toks.length; i++) {
+        const k = toks[i].toLowerCase();
+        if (k === "all") return "all";
+        const v = (toks[++i] ?? "").replace(/^"|"$/g, "").split(",");
+        if (k === "user" || k === "group") {
+          if (!v.every(literal)) return "all";
+          named[k] = v;
+        }
+      }
+      if (!named.user && !named.group) return "all";
+      // Both given: OpenSSH ANDs them; the union is a safe superset.
+      for (const u of named.user ?? []) users.add(u);
+      for (const g of named.group ?? []) groups.add(g);
+    }
+  }
+  return { users: [...users].sort(), groups: [...groups].sort() };
+}
+
+/**
+ * Before a change (same exec, under the lock): every account sshd jails now (uid >= UID_MIN, its ChrootDirectory not
+ * none for a neutral client) among those the change can affect ({@link JailScope}; group membership as NSS reports
+ * it, as sshd's own Match Group does), with the jail's keywords, in `$sj_jailed`.
+ */
+export function jailBeforeScript(scope: JailScope = "all"): string {
+  // Case patterns built from quoted literals: the names match as text, whatever they hold.
+  const alt = (names: string[], wrap: (n: string) => string) => names.map((n) => wrap(quoteArg(n))).join("|");
+  const groupCheck = (scope: Exclude<JailScope, "all">) =>
+    scope.groups.length
+      ? [`    sj_gs=" $(id -Gn -- "$sj_u" 2>/dev/null) "`, `    case "$sj_gs" in ${alt(scope.groups, (g) => `*" "${g}" "*`)}) ;; *) continue;; esac;;`]
+      : ["    continue;;"];
+  const inScope =
+    scope === "all"
+      ? []
+      : scope.users.length
+        ? [`  case "$sj_u" in ${alt(scope.users, (u) => u)}) ;; *)`, ...groupCheck(scope), "  esac"]
+        : [`  case "$sj_u" in *)`, ...groupCheck(scope), "  esac"];
   return [
     EVAL,
     "sj_min=$(awk '$1==\"UID_MIN\"{print $2; exit}' /etc/login.defs 2>/dev/null); [ -n \"$sj_min\" ] || sj_min=1000",
     "sj_jailed=$(while IFS=: read -r sj_u sj_x sj_uid sj_gid sj_g sj_h sj_s; do",
     "  case \"$sj_uid\" in ''|*[!0-9]*) continue;; esac",
     "  if [ \"$sj_uid\" -lt \"$sj_min\" ] || [ \"$sj_uid\" -eq 65534 ]; then continue; fi",
+    ...inScope,
     "  sj_e=$(sj_jeval \"$sj_u\")",
     "  case \"$sj_e\" in ''|*chrootdirectory=none*) continue;; esac",
     "  printf '%s\\t%s\\t%s\\n' \"$sj_u\" \"$sj_h\" \"$sj_e\"",

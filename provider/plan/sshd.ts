@@ -42,7 +42,7 @@ import {
   untransformMain,
   withRegion,
 } from "./sshdRender";
-import { jailAfterScript, jailBeforeScript } from "./jail";
+import { JailScope, jailAfterScript, jailBeforeScript, jailScopeOf } from "./jail";
 import { ConfigBlock, adoptionChanges, blockText, blocksFor, droppedByAdoption, editBlock, findMatchBlocks, matchLabel, replaceBlock } from "./sshdAdopt";
 
 /** Who runs sftp-jail: the change must leave them able to log in and run commands. */
@@ -266,6 +266,25 @@ function editStep(e: FileEdit): Step {
   };
 }
 
+/**
+ * Which accounts a change can un-jail (plan/jail.ts JailScope): the blocks it adds, removes or rewrites, before and
+ * after; a main file whose text outside our region changes, or an admin's drop-in edited, can affect anyone.
+ */
+function changeScope(facts: HostFacts, changes: FileChange[], edits: FileEdit[]): JailScope {
+  const current = new Map(facts.sshd.dropins.map((f) => [f.path, f.content]));
+  const texts: Array<string | undefined> = changes.flatMap((c) => [current.get(c.path), c.content]);
+  for (const e of edits) {
+    if (e.path !== MAIN_CONFIG) return "all";
+    const [b, a] = [splitRegion(e.before), splitRegion(e.after)];
+    const pristine = (t: string) => (isTransformed(t) ? untransformMain(t) : t);
+    if (pristine(b.rest) !== pristine(a.rest)) return "all";
+    const old = new Map(b.blocks.map((x) => [x.path, x.content]));
+    const now = new Map(a.blocks.map((x) => [x.path, x.content]));
+    for (const p of new Set([...old.keys(), ...now.keys()])) if (old.get(p) !== now.get(p)) texts.push(old.get(p), now.get(p));
+  }
+  return jailScopeOf(texts);
+}
+
 function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edits: FileEdit[] = [], jailScope: "all" | "core" = "all"): Plan[] {
   const mainEdit = edits.find((e) => e.path === MAIN_CONFIG);
   const main = mainEdit ? mainEdit.after : (facts.sshd.main?.content ?? "");
@@ -315,7 +334,7 @@ function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edit
   const touched = [...realEdits.map((e) => e.path), ...effective.map((c) => c.path)];
   const steps: Step[] = [
     // Every account sshd jails before the change must still be jailed after it (checked with the operator's access).
-    { description: "record which accounts sshd jails now (sshd -T -C per account)", script: jailBeforeScript(), effects: {} },
+    { description: "record which accounts sshd jails now (sshd -T -C per account the change can affect)", script: jailBeforeScript(changeScope(facts, effective, realEdits)), effects: {} },
     ...realEdits.map(editStep),
     ...write,
     { description: "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)", script: settle, effects: { paths: [MAIN_CONFIG, MAIN_ORIG] } },

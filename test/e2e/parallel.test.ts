@@ -21,7 +21,7 @@ const keys: string[] = [];
 async function converge(round: number): Promise<void> {
   p.setConfig({ host: { port: h.port, hostKey: h.hostKey, keyFile: sb.keyPath }, blocks: BLOCKS, users: USERS, round, keys });
   // Generous: every block change also proves, under the host lock, that each of the 100 jailed accounts stays jailed
-  // (two sshd -T -C per account), and the 30 block changes of a round run one at a time.
+  // (two sshd -T -C per account the change can affect), and the 30 block changes of a round run one at a time.
   const up = await p.run(["up", "--yes", "--skip-preview", "--parallel", "64"], { timeoutMs: 1_200_000 });
   expect(up.stdout + up.stderr).not.toMatch(/error:/);
   expect(up.code).toBe(0);

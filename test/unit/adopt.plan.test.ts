@@ -116,7 +116,7 @@ describe("SshdMatchBlock adopts a hand-written block in place", () => {
     const main = f.sshd.main!.content;
     const p = planInPlace(block(HARDENED), f, OP, { file: MAIN_CONFIG });
     expect(p.steps.map((s) => s.description)).toEqual([
-      "record which accounts sshd jails now (sshd -T -C per account)",
+      "record which accounts sshd jails now (sshd -T -C per account the change can affect)",
       'edit the hand-written "Match Group sftp" block in /etc/ssh/sshd_config in place: add AllowAgentForwarding no, PermitTunnel no, AuthorizedKeysFile /etc/ssh/sftp-jail/authorized_keys/%u',
       "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)",
       "check the whole sshd configuration, the operator's access and every jailed account's jail (sshd -t, sshd -T -C)",

@@ -143,6 +143,50 @@ describe("host-side scripts", () => {
   });
 });
 
+describe("which accounts a block change can affect", () => {
+  const { jailScopeOf, jailBeforeScript } = require("../../provider/plan/jail");
+  const block = (match: string, pre = "") => `# Managed by sftp-jail\n${pre}Match ${match}\n\tChrootDirectory %h\n`;
+
+  it("is the users and groups its Match lines name literally, before and after", () => {
+    expect(jailScopeOf([block("User u1"), block("User u2,u3 Address 10.0.0.0/8")])).toEqual({ users: ["u1", "u2", "u3"], groups: [] });
+    expect(jailScopeOf([undefined, block("Group sftp User acme")])).toEqual({ users: ["acme"], groups: ["sftp"] });
+    expect(jailScopeOf([undefined, undefined])).toEqual({ users: [], groups: [] });
+  });
+
+  it("is every account when a block can match by anything else", () => {
+    for (const t of [block("all"), block("Address 10.0.0.0/8"), block("LocalPort 2222"), block("User u*"), block("Group !staff,sftp"), block("User u?"), block("User u1", "PermitTTY yes\n")]) {
+      expect(jailScopeOf([block("User u1"), t])).toBe("all");
+    }
+  });
+
+  it("evaluates only those accounts on the host (sshd and id stubbed; group membership as id reports it)", () => {
+    const fs = require("fs");
+    const os = require("os");
+    const cp = require("child_process");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "jailscope-"));
+    const log = path.join(dir, "evals");
+    fs.writeFileSync(path.join(dir, "passwd"), ["root:x:0:0::/root:/bin/sh", "u1:x:1001:1001::/srv/u1:/usr/sbin/nologin", "u2:x:1002:1002::/srv/u2:/usr/sbin/nologin", "it's:x:1003:1003::/srv/q:/bin/sh", "u4:x:1004:1004::/srv/u4:/bin/sh"].join("\n") + "\n");
+    fs.writeFileSync(path.join(dir, "sshd"), `#!/bin/sh\necho "$3" >> ${log}\necho "chrootdirectory %h"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, "id"), `#!/bin/sh\ncase "$3" in u4) echo "u4 sftp";; *) echo "$3";; esac\n`, { mode: 0o755 });
+    const run = (scope: unknown) => {
+      fs.rmSync(log, { force: true });
+      const script = jailBeforeScript(scope).replace("< /etc/passwd", `< ${path.join(dir, "passwd")}`) + "\nprintf '%s\\n' \"$sj_jailed\" | cut -f1";
+      const r = cp.spawnSync("sh", ["-c", script], { env: { PATH: `${dir}:${process.env.PATH}` } });
+      expect(r.stderr.toString()).toBe("");
+      return r.stdout.toString().trim().split("\n").filter(Boolean);
+    };
+    expect(run("all")).toEqual(["u1", "u2", "it's", "u4"]);
+    expect(run({ users: ["u2", "it's"], groups: [] })).toEqual(["u2", "it's"]);
+    expect(run({ users: [], groups: ["sftp"] })).toEqual(["u4"]);
+    expect(run({ users: ["u1"], groups: ["sftp"] })).toEqual(["u1", "u4"]);
+    expect(run({ users: [], groups: [] })).toEqual([]);
+    // Accounts outside the scope are not evaluated at all: that is the saving.
+    expect(run({ users: ["u1"], groups: [] })).toEqual(["u1"]);
+    expect(fs.readFileSync(log, "utf8").trim().split("\n")).toEqual([`user=u1,host=${NEUTRAL_ADDR},addr=${NEUTRAL_ADDR}`]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 describe("the block-change check inside an apply", () => {
   it("stays valid shell when apply wraps it as a step (a here-document terminator must be alone on its line)", () => {
     const { applyScript } = require("../../provider/apply/apply");

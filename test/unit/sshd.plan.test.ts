@@ -32,7 +32,7 @@ describe("SshdMatchBlock planner", () => {
     const p = planBlock(JAIL, debian12(), OP);
     expect(p.path).toBe(PATH);
     expect(p.steps.map((s) => s.description)).toEqual([
-      "record which accounts sshd jails now (sshd -T -C per account)",
+      "record which accounts sshd jails now (sshd -T -C per account the change can affect)",
       `write ${PATH}`,
       "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)",
       "check the whole sshd configuration, the operator's access and every jailed account's jail (sshd -t, sshd -T -C)",

@@ -1,6 +1,7 @@
 import { check } from "../../provider/adapters/sshdMatchBlock";
 
-const connection = { host: "127.0.0.1", privateKey: "k", dangerouslyTrustAnyHostKey: true };
+/** A valid connection that goes nowhere: check dials it only for valid inputs, and port 1 refuses at once. */
+const connection = { host: "127.0.0.1", port: 1, privateKey: "k", dangerouslyTrustAnyHostKey: true, dialErrorLimit: 1 };
 const JAIL = {
   connection,
   name: "jail",

@@ -134,7 +134,7 @@ export async function warnUnfitHost(s: Session): Promise<HostProblem[]> {
   const problems = await hostProblemsOf(s);
   if (problems.length) {
     const { what, fix } = describeHostProblems(problems, "preview");
-    const message = SftpJailError.format({ host: `${s.conn.host}:${s.conn.port}` }, what, fix);
+    const message = SftpJailError.format({ resource: `${s.conn.host}:${s.conn.port}` }, what, fix);
     if (gates().firstTime(s, message)) log.warn(message);
   }
   return problems;

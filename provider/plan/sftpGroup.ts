@@ -17,13 +17,6 @@ export interface GroupCreatePlan {
   adopted: boolean;
 }
 
-function requireTools(facts: HostFacts, ...names: string[]): void {
-  const missing = names.filter((n) => !facts.tools[n]);
-  if (missing.length) {
-    throw new PlanError(`${missing.join(", ")} not found on the host`, "install the shadow utilities (Debian: passwd, RHEL: shadow-utils)");
-  }
-}
-
 function gidOwner(facts: HostFacts, gid: number, except: string): string | undefined {
   return facts.groups.find((g) => g.gid === gid && g.name !== except)?.name;
 }
@@ -52,7 +45,6 @@ export function planGroupCreate(d: GroupDesired, facts: HostFacts): GroupCreateP
     }
     return { steps: [], adopted: true };
   }
-  requireTools(facts, "groupadd");
   if (d.gid !== undefined) {
     const owner = gidOwner(facts, d.gid, d.name);
     if (owner) throw new PlanError(`gid ${d.gid} is already used by group "${owner}"`, "choose a free gid or omit gid");
@@ -66,7 +58,6 @@ export function planGroupUpdate(d: GroupDesired, facts: HostFacts): Plan {
   const existing = facts.groups.find((g) => g.name === d.name);
   if (!existing) return planGroupCreate(d, facts).steps;
   if (d.gid === undefined || existing.gid === d.gid) return [];
-  requireTools(facts, "groupmod");
   const owner = gidOwner(facts, d.gid, d.name);
   if (owner) throw new PlanError(`gid ${d.gid} is already used by group "${owner}"`, "choose a free gid");
   return [cmd(`change gid of group ${d.name} from ${existing.gid} to ${d.gid}`, ["groupmod", "--gid", d.gid, "--", d.name], { groups: [d.name] })];
@@ -82,6 +73,5 @@ export function planGroupDelete(name: string, facts: HostFacts): Plan {
       "remove or change those users first (delete their JailedUser resources, or set their primary group elsewhere)",
     );
   }
-  requireTools(facts, "groupdel");
   return [cmd(`delete group ${name}`, ["groupdel", "--", name], { groups: [name] })];
 }

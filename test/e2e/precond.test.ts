@@ -63,7 +63,7 @@ test("the broken host is warned about at preview, refused untouched at up while 
   // Preview: a warning naming the host, the precondition and the fix — once per host, not once per resource.
   const pv = await p.run(["preview"]);
   expect(pv.code).toBe(0);
-  const warned = text(pv).match(new RegExp(`on ${where}: the host fails a precondition, so \`pulumi up\` will change nothing on it`, "g")) ?? [];
+  const warned = text(pv).match(new RegExp(`warning: ${where}: the host fails a precondition, so \`pulumi up\` will change nothing on it`, "g")) ?? [];
   expect(warned.length).toBeGreaterThanOrEqual(1);
   expect(warned.length).toBeLessThanOrEqual(2); // the engine may print a diagnostic in the run and again in its summary
   expect(text(pv)).toMatch(invalid);
@@ -84,7 +84,7 @@ test("the broken host is warned about at preview, refused untouched at up while 
   const sftp = await c.sftp(good, "alice", "alice", "pwd\nls /\n");
   expect(sftp.code).toBe(0);
   expect(sftp.stdout).toMatch(/Remote working directory: \/$/m);
-  expect(sftp.stdout).toMatch(/^upload\s*$/m); // the jail's root is the chroot: only its upload directory
+  expect(sftp.stdout).toMatch(/^\/upload\s*$/m); // the jail's root is the chroot: only its upload directory
 
   // Fixed by hand: the next up converges the host it refused, and nothing is left to do on either.
   await bad.console(`sed -i '/^${BOGUS}$/d' /etc/ssh/sshd_config && sshd -t`);

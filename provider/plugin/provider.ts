@@ -9,7 +9,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
 import { SftpJailHost, SftpJailHostKinds } from "../components/sftpJailHost";
-import { RESOURCES, byToken, token, typeOfUrn, PluginResource } from "./resources";
+import { RESOURCES, byToken, ownerOfUrn, token, typeOfUrn, PluginResource } from "./resources";
 import { reveal, sealConnection } from "./secrets";
 import { detailedDiff, DiffKind } from "./diff";
 import { seedFor } from "./importing";
@@ -58,8 +58,8 @@ export class SftpJailProvider implements provider.Provider {
     const n = { ...(reveal(news) as Record<string, unknown>) };
     delete n[OWNER_KEY]; // never a program's to set
     if (n.connection === undefined && this.connection !== undefined) n.connection = this.connection;
-    const [stack, project] = (urn ?? "").replace(/^urn:pulumi:/, "").split("::");
-    if (urn && typeOfUrn(urn) === token("SshdMatchBlock") && stack && project) n[OWNER_KEY] = `${project}/${stack}`;
+    const owner = urn && typeOfUrn(urn) === token("SshdMatchBlock") ? ownerOfUrn(urn) : undefined;
+    if (owner) n[OWNER_KEY] = owner;
     return n;
   }
 

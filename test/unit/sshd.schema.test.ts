@@ -25,6 +25,15 @@ describe("SshdMatchBlock inputs", () => {
     });
   });
 
+  it("keeps the stack identity the resource class sets, and refuses one that is not <project>/<stack> (it is written into the block file)", async () => {
+    const ok = await check({}, { ...JAIL, __owner: "sftp-jail/site-a" });
+    expect(ok.failures).toEqual([]);
+    expect(ok.inputs.__owner).toBe("sftp-jail/site-a");
+    for (const bad of ["a/b\nMatch all", "only-project", "a/b/c", "a/b c", 42]) {
+      expect((await failures({ ...JAIL, __owner: bad })).__owner).toMatch(/must be <project>\/<stack>/);
+    }
+  });
+
   it("refuses keywords it does not allow inside Match, listing the allowed ones", async () => {
     const f = await failures({ ...JAIL, directives: { Subsystem: "sftp internal-sftp", chrootdirectory: "%h" } });
     expect(f["directives.Subsystem"]).toMatch(/not a keyword sftp-jail allows inside a Match block; allowed: ChrootDirectory, ForceCommand, .*Banner/);

@@ -61,12 +61,13 @@ describe("host preconditions", () => {
 
   it("commands the steps use: every missing one named, with the package that brings it", () => {
     const f = debian12();
+    f.tools.groupadd = false;
     f.tools.useradd = false;
     f.tools.flock = false;
     delete f.tools.setsid; // a probe that printed nothing for it counts as missing
     const [p] = hostProblems(f);
     expect(p.precondition).toBe("commands");
-    expect(p.what).toMatch(/^useradd, flock, setsid are not on root's PATH/);
+    expect(p.what).toMatch(/^groupadd, useradd, flock, setsid are not on root's PATH/);
     expect(p.fix).toBe("install passwd (Debian/Ubuntu) or shadow-utils (RHEL); util-linux");
   });
 

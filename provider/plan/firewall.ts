@@ -770,6 +770,21 @@ export interface FirewallPlan {
   steps: Plan;
   revert: Plan;
   what: string;
+  /** Run once the change is confirmed: the saved tables only a revert needed go (nothing of ours stays behind). */
+  cleanup?: Plan;
+}
+
+/** Drops the tables saved for reverting a change to these parts, once it is confirmed (the timer is disarmed then). */
+function dropBackups(name: string, parts: Target[]): Plan {
+  if (!parts.length) return [];
+  const files = parts.flatMap((t) => [backupFile(name, t), ...(t.backend === "nftables" ? [] : [backupFile(name, t) + ".chains"])]);
+  return [
+    {
+      description: "drop the tables saved for a revert",
+      script: `${quote(["rm", "-f", ...files])} && { rmdir ${quoteArg(BACKUP_DIR)} 2>/dev/null || true; }`,
+      effects: { paths: files },
+    },
+  ];
 }
 
 const backupFile = (name: string, t: Target) => `${BACKUP_DIR}/${name}.${t.backend === "nftables" ? "nft" : t.family === "ipv6" ? "v6" : "v4"}`;
@@ -1001,11 +1016,14 @@ export function planRuleConverge(d: RuleDesired, facts: HostFacts, previous?: Ba
     steps.push(backupStep(d.name, part.target, facts), ...deleteSteps(part, facts), ...insertSteps(d, part, facts));
     revert.unshift(revertStep(d, part.target, facts, { added: true, removed: removedRules(part), tableExisted: part.tableExists, chainExisted: part.chainExists }));
   }
+  const touched: Target[] = [];
+  for (const part of loc.parts.filter((l) => !(l.inPosition && l.matchesSpec))) touched.push(part.target);
   for (const stray of loc.strays) {
     steps.push(backupStep(d.name, stray.target, facts), ...deleteSteps(stray, facts));
     revert.unshift(revertStep(d, stray.target, facts, { added: false, removed: removedRules(stray) }));
+    touched.push(stray.target);
   }
-  return { steps, revert, what, located: loc };
+  return { steps, revert, what, located: loc, cleanup: dropBackups(d.name, touched) };
 }
 
 /**
@@ -1017,8 +1035,9 @@ export function planRuleConverge(d: RuleDesired, facts: HostFacts, previous?: Ba
 export function planRuleDelete(d: RuleDesired, target: Target, facts: HostFacts, created?: string[]): FirewallPlan {
   const what = `removing firewall rule ${commentOf(d.name)} from ${target.backend} ${target.table} ${target.chain}`;
   const all = created && qualifyCreated(created, target, facts);
-  const parts = everyPart(target).map((p) => planPartDelete(d, p, facts, all));
-  return { steps: parts.flatMap((p) => p.steps), revert: parts.reverse().flatMap((p) => p.revert), what };
+  const parts = everyPart(target).map((p) => ({ target: p, ...planPartDelete(d, p, facts, all) }));
+  const cleanup = dropBackups(d.name, parts.filter((p) => p.steps.length).map((p) => p.target));
+  return { steps: parts.flatMap((p) => p.steps), revert: [...parts].reverse().flatMap((p) => p.revert), what, cleanup };
 }
 
 function planPartDelete(d: RuleDesired, target: Target, facts: HostFacts, created?: string[]): { steps: Plan; revert: Plan } {
@@ -1139,7 +1158,8 @@ export function planUnpersist(t: Target, facts: HostFacts, rule: string, onlyIfR
     `if [ -e ${quoteArg(st.orig)} ]; then ${quote(["cp", "-p", st.orig, tmp])} && ${quote(["mv", "-f", tmp, path])};`,
     `else rm -f ${quoteArg(path)} && { [ ! -e ${quoteArg(st.mkdir)} ] || rmdir ${quoteArg(dir)} 2>/dev/null || true; }; fi`,
   ].join(" ");
-  const forget = quote(["rm", "-rf", st.orig, st.absent, st.mkdir, st.rules, st.sha]);
+  // The bookkeeping goes with the last rule that wanted the file, and its directories once empty (nothing of ours stays).
+  const forget = `${quote(["rm", "-rf", st.orig, st.absent, st.mkdir, st.rules, st.sha])} && { rmdir ${quoteArg(PERSIST_STATE)} ${quoteArg(PERSIST_STATE.slice(0, PERSIST_STATE.lastIndexOf("/")))} 2>/dev/null || true; }`;
   const script = [
     `rm -f ${quoteArg(`${st.rules}/${rule}`)};`,
     `if [ -e ${quoteArg(st.sha)} ] && [ -z "$(ls -A ${quoteArg(st.rules)} 2>/dev/null)" ]; then`,
@@ -1151,7 +1171,7 @@ export function planUnpersist(t: Target, facts: HostFacts, rule: string, onlyIfR
     {
       description: `put ${path} back as it was before sftp-jail, or save the ruleset without ${COMMENT_PREFIX}${rule}`,
       script: onlyIfRegistered ? `if [ -e ${quoteArg(`${st.rules}/${rule}`)} ]; then ${script}; fi` : script,
-      effects: { paths: [path, tmp, dir, st.orig, st.absent, st.mkdir, st.rules, st.sha] },
+      effects: { paths: [path, tmp, dir, st.orig, st.absent, st.mkdir, st.rules, st.sha, PERSIST_STATE, PERSIST_STATE.slice(0, PERSIST_STATE.lastIndexOf("/"))] },
     },
   ];
 }

@@ -219,6 +219,12 @@ describe("FirewallRule without source on hosts whose IPv4 and IPv6 end in REJECT
       expect({ k, files: await savedFiles(hosts[k]) }).toEqual({ k, files: files[k] });
     }
     expect(files.ipt).toMatch(/\/etc\/iptables absent/); // persist created it, and both rules files in it
+    // Nor any bookkeeping: the persist state directory and the tables saved for reverting the rules' changes are gone.
+    for (const k of Object.keys(NAMES) as HostKey[]) {
+      const left = await hosts[k].console("ls -A /var/lib/sftp-jail 2>&1; ls -A /run/sftp-jail/firewall 2>/dev/null | grep -v '^no-new-ssh' || true");
+      expect({ k, left: left.stdout }).toEqual({ k, left: "ls: cannot access '/var/lib/sftp-jail': No such file or directory
+" });
+    }
     expect(files.nft).toMatch(/\/etc\/nftables\.conf 755 root:root/); // Debian's own file, put back
   });
 });

@@ -63,6 +63,10 @@ describe("a rule without source on a dual-stack iptables-nft host (both families
     const { arm } = deadman("t1", 60, p.revert);
     const armed = Buffer.from(/printf '%s' '?([A-Za-z0-9+/=]+)'?/.exec(arm.script)![1], "base64").toString();
     for (const r of revert) expect(armed).toContain(r);
+    // Once confirmed (the timer disarmed), the tables saved for a revert go: nothing of ours stays behind.
+    expect(scripts(p.cleanup!)).toEqual([
+      "rm -f /run/sftp-jail/firewall/ssh.v4 /run/sftp-jail/firewall/ssh.v4.chains /run/sftp-jail/firewall/ssh.v6 /run/sftp-jail/firewall/ssh.v6.chains && { rmdir /run/sftp-jail/firewall 2>/dev/null || true; }",
+    ]);
   });
 
   it("plans nothing once both are in place, and refresh shows each family's drift", () => {

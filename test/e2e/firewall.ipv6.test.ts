@@ -222,8 +222,7 @@ describe("FirewallRule without source on hosts whose IPv4 and IPv6 end in REJECT
     // Nor any bookkeeping: the persist state directory and the tables saved for reverting the rules' changes are gone.
     for (const k of Object.keys(NAMES) as HostKey[]) {
       const left = await hosts[k].console("ls -A /var/lib/sftp-jail 2>&1; ls -A /run/sftp-jail/firewall 2>/dev/null | grep -v '^no-new-ssh' || true");
-      expect({ k, left: left.stdout }).toEqual({ k, left: "ls: cannot access '/var/lib/sftp-jail': No such file or directory
-" });
+      expect({ k, left: left.stdout }).toEqual({ k, left: "ls: cannot access '/var/lib/sftp-jail': No such file or directory\n" });
     }
     expect(files.nft).toMatch(/\/etc\/nftables\.conf 755 root:root/); // Debian's own file, put back
   });

@@ -289,10 +289,11 @@ describe("FirewallRule through the pulumi CLI", () => {
     await ok(proj.up(), "up");
     await hosts.bare.console("echo '# the admin was here' >> /etc/nftables.conf");
     await ok(proj.destroy(), "destroy");
-    const after = (await hosts.bare.console("cat /etc/nftables.conf; ls -A /var/lib/sftp-jail/firewall")).stdout;
+    const after = (await hosts.bare.console("cat /etc/nftables.conf; ls -A /var/lib/sftp-jail/firewall 2>&1; true")).stdout;
     expect(after).not.toContain("sftp-jail:keep-nft"); // a reboot does not bring the rule back
     expect(after).toContain("Written by sftp-jail from the live ruleset"); // re-saved: the hand edit was not silently replaced by the old file
     expect(after).not.toMatch(/\.orig|\.sha256|\.rules/); // and the bookkeeping is gone
+    expect(after).toMatch(/firewall.: No such file or directory/); // its directory too
     expect(await ruleset(hosts.bare)).toBe(baseline.bare);
   });
 });

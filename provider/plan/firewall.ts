@@ -1012,18 +1012,16 @@ export function planRuleConverge(d: RuleDesired, facts: HostFacts, previous?: Ba
   refuseSshCut(d, facts);
   const steps: Step[] = [];
   const revert: Step[] = [];
-  for (const part of loc.parts.filter((l) => !(l.inPosition && l.matchesSpec))) {
+  const stale = loc.parts.filter((l) => !(l.inPosition && l.matchesSpec));
+  for (const part of stale) {
     steps.push(backupStep(d.name, part.target, facts), ...deleteSteps(part, facts), ...insertSteps(d, part, facts));
     revert.unshift(revertStep(d, part.target, facts, { added: true, removed: removedRules(part), tableExisted: part.tableExists, chainExisted: part.chainExists }));
   }
-  const touched: Target[] = [];
-  for (const part of loc.parts.filter((l) => !(l.inPosition && l.matchesSpec))) touched.push(part.target);
   for (const stray of loc.strays) {
     steps.push(backupStep(d.name, stray.target, facts), ...deleteSteps(stray, facts));
     revert.unshift(revertStep(d, stray.target, facts, { added: false, removed: removedRules(stray) }));
-    touched.push(stray.target);
   }
-  return { steps, revert, what, located: loc, cleanup: dropBackups(d.name, touched) };
+  return { steps, revert, what, located: loc, cleanup: dropBackups(d.name, [...stale, ...loc.strays].map((l) => l.target)) };
 }
 
 /**
@@ -1260,17 +1258,11 @@ function nftV6Closer(d: RuleDesired, facts: HostFacts): string | null {
   if (!rs) return null;
   for (const t of rs.tables.filter((x) => (x.family === "ip6" || x.family === "inet") && !isIptablesNftTable(rs, x))) {
     for (const c of rs.chains.filter((x) => x.family === t.family && x.table === t.name && x.hook === "input")) {
-      let verdict: "open" | string | null = null;
-      for (const r of rs.rules.filter((x) => x.family === t.family && x.table === t.name && x.chain === c.name)) {
-        const s = nftRule(r.expr, t.family);
-        if (s.family === "ipv4") continue; // an inet rule limited to IPv4 does not see IPv6 clients
-        if (opensFor(d, s)) verdict = "open";
-        else if (closesFor(d, s)) verdict = `the nft rule "${describeSpec(s)}" in ${t.family} ${t.name} ${c.name}`;
-        if (verdict) break;
-      }
-      if (!verdict && (c.policy === "drop" || c.policy === "reject")) verdict = `the nft chain ${t.family} ${t.name} ${c.name} policy ${c.policy}`;
-      const closed = verdict === "open" ? null : verdict;
-      if (closed) return closed;
+      // The first rule that sees IPv6 clients of the port decides; with none, the chain's policy.
+      const specs = rs.rules.filter((x) => x.family === t.family && x.table === t.name && x.chain === c.name).map((r) => nftRule(r.expr, t.family));
+      const first = specs.find((s) => s.family !== "ipv4" && (opensFor(d, s) || closesFor(d, s)));
+      if (first && closesFor(d, first)) return `the nft rule "${describeSpec(first)}" in ${t.family} ${t.name} ${c.name}`;
+      if (!first && (c.policy === "drop" || c.policy === "reject")) return `the nft chain ${t.family} ${t.name} ${c.name} policy ${c.policy}`;
     }
   }
   return null;
@@ -1300,9 +1292,9 @@ export function halfOpenDoor(d: RuleDesired, target: Target, facts: HostFacts, e
     const closedBy = v6 && ip6tablesCloser(d, target, facts);
     if (!closedBy) return null;
     return (
-      `half-open door: ${port} is open for IPv4 only: this rule is for every address, but its IPv6 twin is not in ${iptBin(v6, facts)} ${target.chain} ` +
-      `(the host started filtering IPv6 after the rule was made, or the twin was deleted), and ${closedBy} turns IPv6 clients away. ` +
-      "Run `pulumi up --refresh`: it adds the twin"
+      `half-open door: ${port} is open for IPv4 only: this rule is for every address, but its IPv6 twin is missing from ${iptBin(v6, facts)} ${target.chain} ` +
+      `or comes after ${closedBy}, which turns IPv6 clients away (the host started filtering IPv6 after the rule was made, or the twin was deleted or moved). ` +
+      "Run `pulumi up --refresh`: it puts the twin in place"
     );
   }
   const closedBy = target.backend === "nftables" ? nftV6Closer(d, facts) : ip6tablesCloser(d, target, facts);

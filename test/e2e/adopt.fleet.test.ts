@@ -199,7 +199,7 @@ test("after the documented hardening edits (an empty sshdDirectives: left behind
   const pre = await ok(p.preview(), "hardening preview"); // warnings go to stderr
   for (const x of hosts) {
     const out = pre.stdout + pre.stderr;
-    const at = out.indexOf(`on 127.0.0.1:${x.h.port}: half-open door: tcp port 22 is open for IPv4 only: this rule is for every address, but its IPv6 twin is not in ip6tables INPUT`);
+    const at = out.indexOf(`on 127.0.0.1:${x.h.port}: half-open door: tcp port 22 is open for IPv4 only: this rule is for every address, but its IPv6 twin is missing from ip6tables INPUT`);
     const warned = at >= 0 && out.slice(at, at + 600).includes('the ip6tables rule "-A INPUT -j REJECT');
     expect({ host: name(x), warned }).toEqual({ host: name(x), warned: x.h === bw });
   }

@@ -77,13 +77,14 @@ describe("a rule without source on a dual-stack iptables-nft host (both families
     expect(scripts(p.steps).filter((s) => !s.startsWith("mkdir"))).toEqual([`ip6tables -w -t filter -I INPUT 3 ${OURS}`]);
     const moved = withFirewall("dual-stack", (r) => withOurs(r).replace(/(--ip6tables\n[\s\S]*?)(-A INPUT -p tcp[^\n]*sftp-jail:ssh[^\n]*\n)(-A INPUT -j REJECT[^\n]*\n)/, "$1$3$2"));
     expect(planRuleConverge(rule(), moved).located.families).toEqual({ ipv4: "ok", ipv6: "moved" });
+    expect(halfOpenDoor(rule(), target, moved, true)).toMatch(/its IPv6 twin is missing from ip6tables INPUT or comes after the ip6tables rule "-A INPUT -j REJECT/);
   });
 
   it("tells an existing rule whose twin is missing at preview (a half-open door until refresh adds it)", () => {
     const noTwin = withFirewall("dual-stack", (r) => withOurs(r, { v4: true }));
     expect(halfOpenDoor(rule(), target, noTwin)).toBeNull(); // about to be created or converged: up adds the twin
     expect(halfOpenDoor(rule(), target, noTwin, true)).toBe(
-      'half-open door: tcp port 22 is open for IPv4 only: this rule is for every address, but its IPv6 twin is not in ip6tables INPUT (the host started filtering IPv6 after the rule was made, or the twin was deleted), and the ip6tables rule "-A INPUT -j REJECT --reject-with icmp6-port-unreachable" turns IPv6 clients away. Run `pulumi up --refresh`: it adds the twin',
+      'half-open door: tcp port 22 is open for IPv4 only: this rule is for every address, but its IPv6 twin is missing from ip6tables INPUT or comes after the ip6tables rule "-A INPUT -j REJECT --reject-with icmp6-port-unreachable", which turns IPv6 clients away (the host started filtering IPv6 after the rule was made, or the twin was deleted or moved). Run `pulumi up --refresh`: it puts the twin in place',
     );
     expect(halfOpenDoor(rule(), target, withFirewall("dual-stack", (r) => withOurs(r)), true)).toBeNull();
   });

@@ -123,7 +123,7 @@ async function converge(d: Fields, connection: unknown, prev?: Outputs): Promise
   const plan = planOrThrow(s, label(d.path), () => planChroot(d as ChrootDesired, facts));
   // Known before the change runs, so a sibling planned meanwhile on the new snapshot still shares them.
   const ancestors = sharedAncestors(s, d.path, [...(prev?.createdAncestors ?? []), ...plan.createdAncestors]);
-  await apply({ session: s, resource: label(d.path) }, plan.steps);
+  await apply({ session: s, resource: label(d.path), reads: { paths: chrootPaths(d) } }, plan.steps);
   const adopted = prev ? !!prev.adopted : plan.adopted;
   if (!prev && adopted) {
     log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: adopted the existing jail${plan.steps.length ? "" : " as it is"}; destroy leaves it and its files in place`);

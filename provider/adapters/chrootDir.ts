@@ -96,8 +96,10 @@ async function converge(d: Fields, connection: unknown, prev?: Outputs): Promise
   const plan = planOrThrow(s, label(d.path), () => planChroot(d as ChrootDesired, facts));
   await apply({ session: s, resource: label(d.path) }, plan.steps);
   const adopted = prev ? !!prev.adopted : plan.adopted;
-  if (!prev && adopted) {
-    log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: adopted the existing jail${plan.steps.length ? "" : " as it is"}; destroy leaves it and its files in place`);
+  if (!prev && plan.recorded) {
+    log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: took back the jail that sftp-jail created (the host's record says so; this stack's state did not know it); destroy removes it (onDelete: ${d.onDelete})`);
+  } else if (!prev && adopted) {
+    log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: adopted the existing jail${plan.steps.length ? "" : " as it is"}, which sftp-jail did not create (it is not in the host's record); destroy leaves it and its files in place`);
   }
   return {
     ...d,

@@ -25,6 +25,7 @@ import {
   locate,
   parseCidr,
   createdObjects,
+  nftTableOf,
   planPersist,
   planRuleConverge,
   planRuleDelete,
@@ -34,6 +35,7 @@ import {
 } from "../plan/firewall";
 import { failuresOf, port } from "../schema/common";
 import { log } from "../util/log";
+import { createdNft, createdRule } from "../observe/record";
 import { UNKNOWN, checkInputs, containsUnknown, parseKnown, planOrThrow, sessionFor } from "./base";
 
 const chainName = z
@@ -226,9 +228,18 @@ async function converge(f: Fields, connection: unknown, previous?: Outputs, pers
     const adopted = plan.steps.length === 0 && plan.located.adopted;
     if (adopted && !previous) {
       log.info(`${ctx.resource} on ${s.conn.host}:${s.conn.port}: adopted the existing rule "${describeSpec(plan.located.ours[0].spec)}" in ${t.backend} ${t.table} ${t.chain} as it is (no sftp-jail comment added; destroy leaves it)`);
+    } else if (!previous && !plan.located.adopted && plan.located.ours.length) {
+      // Our comment is on the host already (a lost or stale state): the rule is this resource's, recorded or not.
+      log.info(
+        `${ctx.resource} on ${s.conn.host}:${s.conn.port}: ${createdRule(facts, f.name) ? "took back the rule that sftp-jail inserted (the host's record says so; this stack's state did not know it)" : "found a rule carrying its comment though not in the host's record: taken as sftp-jail's"} in ${t.backend} ${t.table} ${t.chain}; destroy removes it`,
+      );
     }
     let after = (await applyGuarded(ctx, plan)) ?? facts;
-    const created = [...new Set([...(previous?.created ?? []), ...createdObjects(t, facts, after)])];
+    // What this change created in nft, and (a state that forgot it) what sftp-jail's earlier changes created: the
+    // host's record, for objects that are still those very ones (same handles).
+    const nt = nftTableOf(t, facts);
+    const recorded = !previous && nt ? createdNft(facts, nt) : [];
+    const created = [...new Set([...(previous?.created ?? []), ...recorded, ...createdObjects(t, facts, after)])];
     if (f.persist && (plan.steps.length || persistAnyway)) {
       const persist = planOrThrow(s, ctx.resource, () => planPersist(t, after, undefined, f.name));
       after = (await apply(ctx, persist)) ?? after;

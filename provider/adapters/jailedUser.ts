@@ -185,8 +185,11 @@ async function converge(d: Fields, connection: unknown, adoptedBefore?: boolean)
   const judged = plan.steps.length ? await observe(s, needs(d)) : facts;
   await assertJailed(s, d, facts, judged, plan.steps.length > 0, adoptedBefore ?? plan.adopted);
   const u = after.users.find((x) => x.name === d.name)!;
-  if (adoptedBefore === undefined && plan.adopted) {
-    log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing account (uid ${u.uid})${plan.steps.length ? `, changing ${plan.steps.length} thing(s)` : " as it is"}; destroy keeps it`);
+  const changing = plan.steps.length ? `, changing ${plan.steps.length} thing(s)` : " as it is";
+  if (adoptedBefore === undefined && plan.recorded) {
+    log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: took back the account (uid ${u.uid}) that sftp-jail created (the host's record says so; this stack's state did not know it)${changing}; destroy deletes it`);
+  } else if (adoptedBefore === undefined && plan.adopted) {
+    log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing account (uid ${u.uid}), which sftp-jail did not create (it is not in the host's record)${changing}; destroy keeps it`);
   }
   return { ...d, connection, uidActual: u.uid, defaultShell: after.nologin ?? "", adopted: adoptedBefore ?? plan.adopted, jail: expectedJail(subject(d)) };
 }

@@ -81,7 +81,10 @@ export interface PathStat {
   /** Permission bits as a number (e.g. 0o755). */
   mode: number;
   type: "directory" | "file" | "symlink" | "other" | "missing";
-  /** `inode:birth time` (birth 0 where the filesystem keeps none): which object is there (observe/record.ts). */
+  /**
+   * `inode:birth time` (seconds.nanoseconds; 0 where the filesystem keeps none): which object is there, so a directory
+   * removed and made again by hand is another one (observe/record.ts).
+   */
   ident?: string;
 }
 
@@ -641,7 +644,7 @@ export function withAncestors(p: string): string[] {
 
 /** Stats of the given paths (and their ancestors). Paths come from validated schemas and are quoted by the caller. */
 export function pathsFact(quotedPaths: string[], more?: string): Fact<"paths"> {
-  const stat = `if [ -e "$p" ] || [ -L "$p" ]; then stat -c '%n|%u|%g|%a|%F|%i:%W' -- "$p"; else echo "$p|missing"; fi`;
+  const stat = `if [ -e "$p" ] || [ -L "$p" ]; then stat -c '%n|%u|%g|%a|%F|%i:%.9W' -- "$p"; else echo "$p|missing"; fi`;
   return {
     key: "paths",
     // `more`: a command printing further paths, one a line (the host's manifest, observe/snapshot.ts).
@@ -665,7 +668,7 @@ export function pathsFact(quotedPaths: string[], more?: string): Fact<"paths"> {
             gid: Number(f[2]),
             mode: parseInt(f[3], 8),
             type: t === "directory" ? "directory" : /regular/.test(t) ? "file" : t === "symbolic link" ? "symlink" : "other",
-            ...(f.length === 6 && /^\d+:\d+$/.test(f[5]) ? { ident: f[5] } : {}),
+            ...(f.length === 6 && /^\d+:\d+(\.\d+)?$/.test(f[5]) ? { ident: f[5] } : {}),
           };
         }
       }

@@ -26,9 +26,11 @@ export const RECORD_FILE = "/var/lib/sftp-jail/.created";
 export const ACCOUNT_COMMENT = "sftp-jail";
 
 /**
- * Entry kinds: g group (gid), u account (uid), d directory and f file (inode:birth time), s Match block (its drop-in
+ * Entry kinds: g group (gid), u account (uid), d directory (inode:birth time in ns), f key file, s Match block (its drop-in
  * path, also for a block in the main file's region), w firewall rule (its name; the rule carries `sftp-jail:<name>`),
- * n nft table (`family:table`, handle), c nft chain (`family:table:chain`, table handle:chain handle).
+ * n nft table (`family:table`, handle), c nft chain (`family:table:chain`, table handle:chain handle). Key files,
+ * blocks and rules carry no identity ("-"): where they are, or their name, already says they are sftp-jail's, and a
+ * key file is rewritten by rename (a new inode) on every key change, which must touch no other file.
  */
 export type RecordKind = "g" | "u" | "d" | "f" | "s" | "w" | "n" | "c";
 
@@ -44,8 +46,8 @@ const N = "[0-9]{1,20}";
 const GRAMMAR: Record<RecordKind, { key: string; id: string }> = {
   g: { key: NAME, id: "[0-9]{1,10}" },
   u: { key: NAME, id: "[0-9]{1,10}" },
-  d: { key: PATH, id: `${N}:${N}` },
-  f: { key: PATH, id: `${N}:${N}` },
+  d: { key: PATH, id: `${N}:${N}(\\.[0-9]{1,9})?` },
+  f: { key: PATH, id: "-" },
   s: { key: BLOCK, id: "-" },
   w: { key: RULE, id: "-" },
   n: { key: TABLE, id: N },
@@ -61,7 +63,8 @@ export interface CreatedRecord {
   groups: Record<string, number>;
   users: Record<string, number>;
   dirs: Record<string, string>;
-  files: Record<string, string>;
+  /** Key files: always sftp-jail's by where they are; recorded so the record is complete (identity: none). */
+  files: string[];
   blocks: string[];
   rules: string[];
   /** `family table` -> table handle. */
@@ -70,9 +73,9 @@ export interface CreatedRecord {
   chains: Record<string, string>;
 }
 
-export const emptyRecord = (): CreatedRecord => ({ groups: {}, users: {}, dirs: {}, files: {}, blocks: [], rules: [], tables: {}, chains: {} });
+export const emptyRecord = (): CreatedRecord => ({ groups: {}, users: {}, dirs: {}, files: [], blocks: [], rules: [], tables: {}, chains: {} });
 
-const LINE: Record<RecordKind, RegExp> = Object.fromEntries(KINDS.map((k) => [k, new RegExp(`^${k} (${GRAMMAR[k].key}) (${GRAMMAR[k].id})$`)])) as Record<RecordKind, RegExp>;
+const LINE: Record<RecordKind, RegExp> = Object.fromEntries(KINDS.map((k) => [k, new RegExp(`^${k} (?<key>${GRAMMAR[k].key}) (?<id>${GRAMMAR[k].id})$`)])) as Record<RecordKind, RegExp>;
 
 /**
  * Parses the record (pure). Strict: a line is taken only when it matches its kind's grammar whole, and a path only
@@ -87,7 +90,7 @@ export function parseRecord(text: string): CreatedRecord {
     const k = line[0] as RecordKind;
     const m = LINE[k]?.exec(line);
     if (!m || line[1] !== " ") continue;
-    const [key, id] = [m[1], m[m.length - 1]];
+    const { key, id } = m.groups as { key: string; id: string };
     if ((k === "d" || k === "f") && hostPathProblem("record entry", key) !== undefined) continue;
     seen.set(`${k} ${key}`, (seen.get(`${k} ${key}`) ?? 0) + 1);
     entries.push([k, key, id]);
@@ -98,7 +101,7 @@ export function parseRecord(text: string): CreatedRecord {
     if (k === "g") r.groups[key] = Number(id);
     else if (k === "u") r.users[key] = Number(id);
     else if (k === "d") r.dirs[key] = id;
-    else if (k === "f") r.files[key] = id;
+    else if (k === "f") r.files.push(key);
     else if (k === "s") r.blocks.push(key);
     else if (k === "w") r.rules.push(key);
     else if (k === "n") r.tables[nft] = Number(id);
@@ -158,6 +161,32 @@ export function createdNft(f: Facts, [fam, table]: [string, string]): string[] {
   }
   return out;
 }
+
+/**
+ * Record entries for these objects that no longer hold: the record lists them, but the object is gone or was replaced
+ * by hand since (another gid, uid, comment or inode). They say nothing about the object there now (the admin's), and
+ * {@link forgetStep} drops them.
+ */
+export function staleEntries(f: Facts, objects: Array<["g" | "u" | "d", string]>): RecordOp[] {
+  return objects
+    .filter(([k, key]) =>
+      k === "g" ? f.record?.groups[key] !== undefined && !createdGroup(f, key) : k === "u" ? f.record?.users[key] !== undefined && !createdUser(f, key) : f.record?.dirs[key] !== undefined && !createdDir(f, key),
+    )
+    .map(([k, key]) => rec.drop(k, key));
+}
+
+/** The script of a step that changes nothing on the host but the record (see {@link forgetStep}). */
+export const RECORD_ONLY = ":";
+
+/** A step that only drops record entries that no longer hold (a no-op on the host otherwise); none when there are none. */
+export function forgetStep(stale: RecordOp[]): Array<{ description: string; script: string; effects: Record<string, never>; record: RecordOp[] }> {
+  if (!stale.length) return [];
+  const what = stale.map((o) => o.slice(3)).join(", ");
+  return [{ description: `forget the host's record of ${what}: sftp-jail created ${stale.length > 1 ? "them" : "it"}, but ${stale.length > 1 ? "they were" : "it was"} removed or replaced by hand since`, script: RECORD_ONLY, effects: {}, record: stale }];
+}
+
+/** Steps that change the host, i.e. not only the record. */
+export const changing = <T extends { script: string }>(steps: readonly T[]): T[] => steps.filter((s) => s.script !== RECORD_ONLY);
 
 // ---- Operations steps declare (plan/types.ts `record`) ----------------------------------------------------------------
 
@@ -230,8 +259,8 @@ export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
     `  g|u) if [ "$1" = g ]; then sj_db=${quoteArg(`${etc}/group`)}; else sj_db=${quoteArg(`${etc}/passwd`)}; fi`,
     `    sj_k=$2 awk -F: '$1 == ENVIRON["sj_k"] { print $3; f = 1; exit } END { exit !f }' "$sj_db" ;;`,
     '  d|f) sj_parent "$2"; sj_cd "$sj_pp" 0 2>/dev/null || exit 1',
-    "    sj_s=$(stat -c '%F|%i:%W' -- \"$sj_base\" 2>/dev/null) || exit 1",
-    '    case "$1:${sj_s%%|*}" in d:directory|f:"regular file"|f:"regular empty file") printf \'%s\\n\' "${sj_s#*|}" ;; *) exit 1 ;; esac ;;',
+    "    sj_s=$(stat -c '%F|%i:%.9W' -- \"$sj_base\" 2>/dev/null) || exit 1",
+    '    case "$1:${sj_s%%|*}" in d:directory) printf \'%s\\n\' "${sj_s#*|}" ;; f:"regular file"|f:"regular empty file") echo - ;; *) exit 1 ;; esac ;;',
     // A drop-in, or a block of the main file's region (its first line names it and its order).
     '  s) sj_b=${2##*/}; sj_o=${sj_b%%-*}; sj_n=${sj_b#??-sftp-jail-}; sj_n=${sj_n%.conf}',
     '    if [ -f "$2" ] && [ ! -L "$2" ]; then echo -; elif grep -q "^# Managed by sftp-jail: SshdMatchBlock \\"$sj_n\\" (order $((1$sj_o - 100)))" /etc/ssh/sshd_config 2>/dev/null; then echo -; else exit 1; fi ;;',
@@ -250,11 +279,12 @@ export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
     "sj_rec_do() (",
     "  set -f; umask 077",
     '  sj_adds=$1; shift',
-    `  [ -d ${quoteArg(dir)} ] || mkdir -p -m 0755 ${quoteArg(dir)} || exit 1`,
-    `  sj_cd ${quoteArg(dir)}`,
+    "  sj_ok=0; sj_raw=; sj_all=",
+    `  if [ -d ${quoteArg(dir)} ]; then`,
+    `    sj_cd ${quoteArg(dir)}`,
     // Kept (and compared) only when root's 0600 and a regular file; anything else there is replaced.
-    `  sj_ok=0; if [ -f ./${base} ] && [ ! -L ./${base} ] && [ "$(stat -c '%u %a' ./${base})" = '0 600' ]; then sj_ok=1; fi`,
-    `  if [ $sj_ok = 1 ]; then sj_all=$(grep -E ${line} ./${base}); else sj_all=; fi`,
+    `    if [ -f ./${base} ] && [ ! -L ./${base} ] && [ "$(stat -c '%u %a' ./${base})" = '0 600' ]; then sj_ok=1; sj_raw=$(cat ./${base}); sj_all=$(printf '%s\\n' "$sj_raw" | grep -E ${line}); fi`,
+    "  fi",
     "  for sj_o; do",
     '    sj_m=${sj_o%"${sj_o#?}"}; sj_x=${sj_o#?}; sj_k=${sj_x%%:*}; sj_key=${sj_x#*:}',
     '    case "$sj_m" in +) case " $(printf \'%s \' $sj_adds)" in *" $sj_o "*) ;; *) continue ;; esac ;; esac',
@@ -269,8 +299,14 @@ export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
     "    esac",
     '    if [ -n "$sj_keep" ]; then sj_all=$(printf \'%s\\n%s\\n\' "$sj_all" "$sj_k $sj_key $sj_keep"); fi',
     "  done",
-    `  printf '%s\\n' "$sj_all" | grep -E ${line} | sort -u > ./${base}.sftp-jail.tmp`,
-    `  if [ $sj_ok = 1 ] && cmp -s ./${base}.sftp-jail.tmp ./${base}; then rm -f ./${base}.sftp-jail.tmp; exit 0; fi`,
+    `  sj_new=$(printf '%s\\n' "$sj_all" | grep -E ${line} | sort -u)`,
+    // Unchanged: nothing is written (a change that records nothing new touches no file); nothing to record and no
+    // record yet: none is made.
+    '  if [ $sj_ok = 1 ] && [ "$sj_new" = "$sj_raw" ]; then exit 0; fi',
+    `  if [ -z "$sj_new" ] && [ ! -e ${quoteArg(file)} ] && [ ! -L ${quoteArg(file)} ]; then exit 0; fi`,
+    `  [ -d ${quoteArg(dir)} ] || mkdir -p -m 0755 ${quoteArg(dir)} || exit 1`,
+    `  sj_cd ${quoteArg(dir)}`,
+    `  printf '%s\\n' "$sj_new" | grep -E ${line} > ./${base}.sftp-jail.tmp`,
     `  chown -h 0:0 ./${base}.sftp-jail.tmp && chmod 0600 ./${base}.sftp-jail.tmp && sync ./${base}.sftp-jail.tmp && mv -fT ./${base}.sftp-jail.tmp ./${base} && { sync . 2>/dev/null || true; }`,
     ")",
   ].join("\n");

@@ -3,7 +3,7 @@
  * must be owned by root and not writable by group or others; users write only into subdirectories they own.
  */
 import { HostFacts, PathStat, withAncestors } from "../observe/facts";
-import { RecordOp, createdDir, rec } from "../observe/record";
+import { RecordOp, createdDir, forgetStep, rec, staleEntries } from "../observe/record";
 import { depth, hp } from "../util/hostpath";
 import { quoteArg } from "../util/shell";
 import { Plan, PlanError, Step } from "./types";
@@ -122,7 +122,9 @@ export function planChroot(d: ChrootDesired, f: HostFacts): { steps: Plan; creat
   const adopted = !!f.paths[d.path]?.exists && !recorded;
   const createdSubdirs = d.subdirs.filter((sub) => !f.paths[`${d.path}/${sub.path}`]?.exists || createdDir(f, `${d.path}/${sub.path}`)).map((sub) => sub.path);
   const jail = depth(d.path);
-  const steps = [...anc.steps, ...dirSteps(d.path, "root", d.group, d.mode, f, "chroot", jail - 1)];
+  // Record entries of these directories that no longer hold (removed or replaced by hand since) are dropped.
+  const stale = staleEntries(f, [...withAncestors(d.path).slice(1), ...chrootPaths(d).slice(1)].map((p): ["d", string] => ["d", p]));
+  const steps = [...forgetStep(stale), ...anc.steps, ...dirSteps(d.path, "root", d.group, d.mode, f, "chroot", jail - 1)];
   // Parents before children, so a listed directory is converged once, with its own owner, before anything below it.
   const listed = new Set(d.subdirs.map((s) => s.path));
   const made = new Set<string>();

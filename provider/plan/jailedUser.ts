@@ -4,7 +4,7 @@
  * key file, a shell change is one usermod.
  */
 import { HostFacts, NON_LOGIN_SHELLS, sameShell } from "../observe/facts";
-import { ACCOUNT_COMMENT, RecordOp, createdDir, createdUser, rec } from "../observe/record";
+import { ACCOUNT_COMMENT, RecordOp, createdDir, createdUser, forgetStep, rec, staleEntries } from "../observe/record";
 import { privilegedGroup } from "./envelope";
 import { atomicWrite } from "./files";
 import { depth, hp } from "../util/hostpath";
@@ -152,6 +152,9 @@ export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: 
   }
   steps.push(...keySteps(d, f));
   const recorded = !!existing && createdUser(f, d.name);
+  // Record entries of this account or its key directories that no longer hold (replaced by hand) are dropped.
+  const keyDirs = [d.keysDir, d.keysDir.split("/").slice(0, -1).join("/")].filter(Boolean);
+  steps.unshift(...forgetStep(staleEntries(f, [["u", d.name], ...keyDirs.map((p): ["d", string] => ["d", p])])));
   return { steps, adopted: !!existing && !recorded, recorded };
 }
 
@@ -181,8 +184,8 @@ function keySteps(d: UserDesired, f: HostFacts): Step[] {
     });
   }
   const write = atomicWrite({ path, content: want, mode: 0o644, owner: "root", group: "root" }, `write ${d.authorizedKeys.length} authorized key(s) of ${d.name} to ${path}`, undefined, { backup: false });
-  // A rename gives the file a new inode: a file sftp-jail created keeps its entry, stamped anew.
-  steps.push({ ...write, record: [f.files[path] === undefined ? rec.add("f", path) : rec.renew("f", path)] });
+  // Recorded when this write creates it; a rewrite leaves the record as it is (a key change touches one file).
+  steps.push({ ...write, record: [rec.add("f", path)] });
   return steps;
 }
 

@@ -2,7 +2,7 @@
  * SftpGroup planner: the group exists with the wanted gid. Adopts a matching existing group; refuses conflicts.
  */
 import { HostFacts } from "../observe/facts";
-import { createdGroup, rec } from "../observe/record";
+import { createdGroup, forgetStep, rec, staleEntries } from "../observe/record";
 import { privilegedGroup } from "./envelope";
 import { Plan, PlanError, cmd } from "./types";
 
@@ -58,7 +58,8 @@ export function planGroupCreate(d: GroupDesired, facts: HostFacts): GroupCreateP
         `set gid: ${existing.gid} to adopt it as it is, or remove gid; sftp-jail does not renumber a group it did not create`,
       );
     }
-    return { steps: [], adopted: true };
+    // A record entry for this name that no longer holds (the group was replaced by hand) is dropped.
+    return { steps: forgetStep(staleEntries(facts, [["g", d.name]])), adopted: true };
   }
   requireTools(facts, "groupadd");
   if (d.gid !== undefined) {

@@ -6,10 +6,11 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import { HostFacts, PathStat } from "../../provider/observe/facts";
+import { HostFacts, PathStat, pathsFact } from "../../provider/observe/facts";
 import {
   ACCOUNT_COMMENT,
   RECORD_FILE,
+  changing,
   createdBlock,
   createdDir,
   createdGroup,
@@ -39,7 +40,7 @@ describe("the record's framing: one entry a line, each field in a fixed characte
         "g sftp 2200",
         "u acme 1001",
         "d /srv/sftp 1234:1700000000",
-        "f /etc/ssh/sftp-jail/authorized_keys/acme 99:0",
+        "f /etc/ssh/sftp-jail/authorized_keys/acme -",
         "s /etc/ssh/sshd_config.d/50-sftp-jail-jail.conf -",
         "w h1-sftp-firewall -",
         "n ip:filter 3",
@@ -51,7 +52,7 @@ describe("the record's framing: one entry a line, each field in a fixed characte
       groups: { sftp: 2200 },
       users: { acme: 1001 },
       dirs: { "/srv/sftp": "1234:1700000000" },
-      files: { "/etc/ssh/sftp-jail/authorized_keys/acme": "99:0" },
+      files: ["/etc/ssh/sftp-jail/authorized_keys/acme"],
       blocks: ["/etc/ssh/sshd_config.d/50-sftp-jail-jail.conf"],
       rules: ["h1-sftp-firewall"],
       tables: { "ip filter": 3 },
@@ -77,7 +78,7 @@ describe("the record's framing: one entry a line, each field in a fixed characte
       "d /srv/a b 1:2", // a space in a path would shift the fields
       "d /srv/\u200bzw 1:2",
       "d /srv/x 12", // identity of another kind
-      "f /etc/shadow -",
+      "f /etc/shadow 1:2", // identity of another kind
       "s /etc/ssh/sshd_config -", // not one of sftp-jail's block paths
       "s /etc/ssh/sshd_config.d/50-sftp-jail-x.conf 1",
       "w sftp-jail:x -", // colon
@@ -103,7 +104,7 @@ describe("the record's framing: one entry a line, each field in a fixed characte
 
   it("the operations steps declare are checked against the same grammar", () => {
     expect(rec.add("g", "sftp")).toBe("+g:sftp");
-    expect(rec.renew("f", "/etc/ssh/k/a")).toBe("~f:/etc/ssh/k/a");
+    expect(rec.renew("d", "/etc/ssh/k")).toBe("~d:/etc/ssh/k");
     expect(rec.drop("c", "ip:filter:INPUT")).toBe("-c:ip:filter:INPUT");
     for (const [k, key] of [["u", "a b"], ["u", "a\nu root"], ["d", "/srv/../etc"], ["d", "srv"], ["w", "a:b"], ["n", "ip filter"]] as const) {
       expect(() => rec.add(k, key)).toThrow(/cannot be a record key/);
@@ -169,9 +170,13 @@ describe("planners take back what the record lists and adopt everything else", (
     const p = planGroupCreate({ name: "sftp", gid: 2300, system: false }, f);
     expect(p.adopted).toBe(false);
     expect(p.steps.map((s) => [s.script, s.record])).toEqual([["groupmod --gid 2300 -- sftp", ["~g:sftp"]]]);
-    // The record names another gid: the group was replaced by hand, so it is the admin's.
+    // The record names another gid: the group was replaced by hand, so it is the admin's, and the entry that no
+    // longer holds is dropped (a step that changes nothing else).
     f.record = parseRecord("g sftp 2201\n");
-    expect(planGroupCreate({ name: "sftp", gid: 2200, system: false }, f)).toEqual({ steps: [], adopted: true });
+    expect(planGroupCreate({ name: "sftp", gid: 2200, system: false }, f)).toEqual({
+      steps: [{ description: "forget the host's record of sftp: sftp-jail created it, but it was removed or replaced by hand since", script: ":", effects: {}, record: ["-g:sftp"] }],
+      adopted: true,
+    });
   });
 
   it("SftpGroup: groupadd records, groupmod re-stamps, groupdel drops", () => {
@@ -195,8 +200,10 @@ describe("planners take back what the record lists and adopt everything else", (
 
   it("JailedUser: an account sftp-jail created is taken back only with its uid and sftp-jail's comment", () => {
     expect(planUser(want, hostWith(ACCOUNT_COMMENT, "u acme 1001\n"))).toEqual({ steps: [], adopted: false, recorded: true });
-    expect(planUser(want, hostWith(ACCOUNT_COMMENT, "u acme 1002\n"))).toEqual({ steps: [], adopted: true, recorded: false });
-    expect(planUser(want, hostWith("Acme", "u acme 1001\n"))).toEqual({ steps: [], adopted: true, recorded: false });
+    const forget = (record: string) => [{ description: "forget the host's record of acme: sftp-jail created it, but it was removed or replaced by hand since", script: ":", effects: {}, record: [record] }];
+    expect(planUser(want, hostWith(ACCOUNT_COMMENT, "u acme 1002\n"))).toEqual({ steps: forget("-u:acme"), adopted: true, recorded: false });
+    expect(planUser(want, hostWith("Acme", "u acme 1001\n"))).toEqual({ steps: forget("-u:acme"), adopted: true, recorded: false });
+    expect(changing(planUser(want, hostWith("Acme", "u acme 1001\n")).steps)).toEqual([]);
     expect(planUser(want, hostWith(ACCOUNT_COMMENT, ""))).toEqual({ steps: [], adopted: true, recorded: false });
   });
 
@@ -211,10 +218,10 @@ describe("planners take back what the record lists and adopt everything else", (
       ["+d:/etc/ssh/sftp-jail", "+d:/etc/ssh/sftp-jail/authorized_keys"],
       ["+f:/etc/ssh/sftp-jail/authorized_keys/acme"],
     ]);
-    // A rewrite of an existing key file: its entry (if any) is stamped anew, never added.
+    // A rewrite of an existing key file asks the same: the host records it only if the write created it.
     const g = hostWith(ACCOUNT_COMMENT, "u acme 1001\n");
     expect(planUser({ ...want, authorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm5vMvkyJ4qBsymkJ6UP8Vq1pOs0Kk0rfE2WyvU4aQw a"] }, g).steps.map((s) => s.record)).toEqual([
-      ["~f:/etc/ssh/sftp-jail/authorized_keys/acme"],
+      ["+f:/etc/ssh/sftp-jail/authorized_keys/acme"],
     ]);
     const del = (record: string) => planUserDelete(want, false, hostWith(ACCOUNT_COMMENT, record));
     expect(del("u acme 1001\n").map((s) => [s.description, s.record])).toEqual([
@@ -251,7 +258,12 @@ describe("planners take back what the record lists and adopt everything else", (
     expect(planChroot(chroot, jailHost("d /srv/sftp/acme 11:21\n")).createdAncestors).toEqual([]);
     // Not recorded, or recorded for another directory since replaced: adopted, left in place by destroy.
     expect(planChroot(chroot, jailHost(""))).toMatchObject({ adopted: true, recorded: false, createdAncestors: [], createdSubdirs: [] });
-    expect(planChroot(chroot, jailHost("d /srv/sftp/acme 99:21\n"))).toMatchObject({ adopted: true, recorded: false });
+    expect(planChroot(chroot, jailHost("d /srv/sftp/acme 99:21\nd /srv/sftp 10:20\n"))).toMatchObject({
+      adopted: true,
+      recorded: false,
+      createdAncestors: ["/srv/sftp"],
+      steps: [{ script: ":", record: ["-d:/srv/sftp/acme"] }],
+    });
   });
 
   it("ChrootDir: what a plan creates is recorded at its step, and destroy drops what it removed", () => {
@@ -309,9 +321,9 @@ describe("apply writes the record in the same exec as the change, right after it
   });
 
   it("paths are stat'ed with their identity (inode and birth time), and lines without one still parse", () => {
-    expect(snapshotScript({ paths: ["/srv"] })).toContain("stat -c '%n|%u|%g|%a|%F|%i:%W'");
-    const facts = parseSnapshot(["@@sftp-jail:paths", "/srv|0|0|755|directory|42:1700000000", "/srv/x|0|0|755|directory", "/srv/y|0|0|755|directory|junk", "@@sftp-jail:end"].join("\n"));
-    expect(facts.paths["/srv"].ident).toBe("42:1700000000");
+    expect(snapshotScript({ paths: ["/srv"] })).toContain("stat -c '%n|%u|%g|%a|%F|%i:%.9W'");
+    const facts = parseSnapshot(["@@sftp-jail:paths", "/srv|0|0|755|directory|42:1700000000.123456789", "/srv/x|0|0|755|directory", "/srv/y|0|0|755|directory|junk", "@@sftp-jail:end"].join("\n"));
+    expect(facts.paths["/srv"].ident).toBe("42:1700000000.123456789");
     expect(facts.paths["/srv/x"]).toMatchObject({ exists: true, type: "directory" });
     expect(facts.paths["/srv/x"].ident).toBeUndefined();
     expect(facts.paths["/srv/y"].ident).toBeUndefined();
@@ -345,7 +357,7 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
     expect(step(`${addGroup("sftp:x:2200:")} && mkdir ${root}/srv`, "+g:sftp", `+d:${root}/srv`)).toBe("");
     const ino = fs.statSync(`${root}/srv`).ino;
     const body = fs.readFileSync(file(), "utf8");
-    expect(body).toMatch(new RegExp(`^d ${root}/srv ${ino}:\\d+\\ng sftp 2200\\n$`));
+    expect(body).toMatch(new RegExp(`^d ${root}/srv ${ino}:\\d+\\.\\d{9}\\ng sftp 2200\\n$`));
     const st = fs.statSync(file());
     expect([st.uid, st.mode & 0o777]).toEqual([0, 0o600]);
     expect(fs.readdirSync(`${root}/lib/sftp-jail`)).toEqual([".created"]);
@@ -371,7 +383,7 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
   it("an entry whose object was replaced by hand is dropped at its next removal, and is never renewed into another object", () => {
     expect(step(`mkdir ${root}/a`, `+d:${root}/a`)).toBe("");
     fs.rmdirSync(`${root}/a`);
-    fs.writeFileSync(`${root}/filler`, "x"); // another inode is likely reused for the new directory otherwise
+    // The new directory may well get the same inode number: its birth time (to the nanosecond) tells them apart.
     fs.mkdirSync(`${root}/a`);
     expect(step("true", `-d:${root}/a`)).toBe("");
     expect(parseRecord(fs.readFileSync(file(), "utf8")).dirs).toEqual({});
@@ -380,13 +392,21 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
     expect(parseRecord(fs.readFileSync(file(), "utf8"))).toEqual(emptyRecord());
   });
 
-  it("a rewrite of a recorded file (a rename, so a new inode) is stamped anew", () => {
+  it("a key file is recorded when a write creates it; rewriting it (a rename) leaves the record untouched", () => {
     expect(step(`echo one > ${root}/k`, `+f:${root}/k`)).toBe("");
-    const before = parseRecord(fs.readFileSync(file(), "utf8")).files[`${root}/k`];
-    expect(step(`echo two > ${root}/k.tmp && mv ${root}/k.tmp ${root}/k`, `~f:${root}/k`)).toBe("");
-    const after = parseRecord(fs.readFileSync(file(), "utf8")).files[`${root}/k`];
-    expect(after).toBe(`${fs.statSync(`${root}/k`).ino}:${after.split(":")[1]}`);
-    expect(after).not.toBe(before);
+    expect(fs.readFileSync(file(), "utf8")).toBe(`f ${root}/k -\n`);
+    const ino = fs.statSync(file()).ino;
+    const mtime = fs.statSync(`${root}/lib/sftp-jail`).mtimeMs;
+    expect(step(`echo two > ${root}/k.tmp && mv ${root}/k.tmp ${root}/k`, `+f:${root}/k`)).toBe("");
+    // Not even a temp file came and went: the directory is as it was.
+    expect([fs.statSync(file()).ino, fs.statSync(`${root}/lib/sftp-jail`).mtimeMs]).toEqual([ino, mtime]);
+    expect(step(`rm ${root}/k`, `-f:${root}/k`)).toBe("");
+    expect(fs.readFileSync(file(), "utf8")).toBe("");
+  });
+
+  it("nothing to record and no record yet: no file (nor directory) is made", () => {
+    expect(step("true", "+g:admins", `-d:${root}/nothing`, "-u:nobody")).toBe("");
+    expect(fs.existsSync(`${root}/lib/sftp-jail`)).toBe(false);
   });
 
   it("strict framing on the host too: a key outside the grammar is never written, and a forged line in the file is dropped at the next write", () => {
@@ -419,11 +439,25 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
     expect(read()).toBe("");
   });
 
+  it("the snapshot's stat and the writer stamp a directory with the same identity", () => {
+    fs.mkdirSync(`${root}/j`);
+    const snap = spawnSync("/bin/sh", ["-c", pathsFact([`${root}/j`]).command], { encoding: "utf8" }).stdout;
+    const ident = pathsFact([]).parse(snap)[`${root}/j`].ident;
+    expect(ident).toMatch(/^\d+:\d+\.\d{9}$/);
+    expect(sh(`sj_rec_id d ${root}/j`).stdout).toBe(`${ident}\n`);
+    expect(sh(`sj_rec_id d ${root}/nothing || echo absent`).stdout).toBe("absent\n");
+    // No link is followed to reach or stat it, and a file is not a directory.
+    fs.symlinkSync(`${root}/j`, `${root}/l`);
+    expect(sh(`sj_rec_id d ${root}/l || echo absent; sj_rec_id d ${root}/l/x || echo absent; sj_rec_id d ${root}/etc/group || echo absent`).stdout).toBe("absent\nabsent\nabsent\n");
+    expect(sh(`sj_rec_id g admins; sj_rec_id u root; sj_rec_id g nosuch || echo absent`).stdout).toBe("2100\n0\nabsent\n");
+  });
+
   it("an update that changes nothing does not rewrite the file", () => {
     expect(step(addGroup("sftp:x:2200:"), "+g:sftp")).toBe("");
     const ino = fs.statSync(file()).ino;
+    const mtime = fs.statSync(`${root}/lib/sftp-jail`).mtimeMs;
     expect(step("true", "+g:sftp", "-g:sftp", "~g:sftp")).toBe("");
-    expect(fs.statSync(file()).ino).toBe(ino);
+    expect([fs.statSync(file()).ino, fs.statSync(`${root}/lib/sftp-jail`).mtimeMs]).toEqual([ino, mtime]);
     expect(fs.readFileSync(file(), "utf8")).toBe("g sftp 2200\n");
   });
 });

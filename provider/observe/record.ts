@@ -26,11 +26,11 @@ export const RECORD_FILE = "/var/lib/sftp-jail/.created";
 export const ACCOUNT_COMMENT = "sftp-jail";
 
 /**
- * Entry kinds: g group (gid), u account (uid), d directory (inode:birth time in ns), f key file, s Match block (its drop-in
- * path, also for a block in the main file's region), w firewall rule (its name; the rule carries `sftp-jail:<name>`),
- * n nft table (`family:table`, handle), c nft chain (`family:table:chain`, table handle:chain handle). Key files,
- * blocks and rules carry no identity ("-"): where they are, or their name, already says they are sftp-jail's, and a
- * key file is rewritten by rename (a new inode) on every key change, which must touch no other file.
+ * Entry kinds: g group (gid), u account (uid), d directory (inode:birth time, to the nanosecond), f key file, s Match
+ * block (its drop-in path, also for a block in the main file's region), w firewall rule (its name; the rule carries
+ * `sftp-jail:<name>`), n nft table (`family:table`, handle), c nft chain (`family:table:chain`, table handle:chain
+ * handle). Key files, blocks and rules carry no identity ("-"): where they are, or their name, already says they are
+ * sftp-jail's, and a key file is rewritten by rename (a new inode) on every key change, which must touch no other file.
  */
 export type RecordKind = "g" | "u" | "d" | "f" | "s" | "w" | "n" | "c";
 

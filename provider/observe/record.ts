@@ -263,7 +263,7 @@ export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
     '    case "$1:${sj_s%%|*}" in d:directory) printf \'%s\\n\' "${sj_s#*|}" ;; f:"regular file"|f:"regular empty file") echo - ;; *) exit 1 ;; esac ;;',
     // A drop-in, or a block of the main file's region (its first line names it and its order).
     '  s) sj_b=${2##*/}; sj_o=${sj_b%%-*}; sj_n=${sj_b#??-sftp-jail-}; sj_n=${sj_n%.conf}',
-    '    if [ -f "$2" ] && [ ! -L "$2" ]; then echo -; elif grep -q "^# Managed by sftp-jail: SshdMatchBlock \\"$sj_n\\" (order $((1$sj_o - 100)))" /etc/ssh/sshd_config 2>/dev/null; then echo -; else exit 1; fi ;;',
+    `    sj_f=${quoteArg(etc)}\${2#/etc}; if [ -f "$sj_f" ] && [ ! -L "$sj_f" ]; then echo -; elif grep -q "^# Managed by sftp-jail: SshdMatchBlock \\"$sj_n\\" (order $((1$sj_o - 100)))" ${quoteArg(`${etc}/ssh/sshd_config`)} 2>/dev/null; then echo -; else exit 1; fi ;;`,
     // iptables-save prints `--comment sftp-jail:<name> `, nft `comment "sftp-jail:<name>"`.
     "  w) { iptables-save; ip6tables-save; iptables-legacy-save; ip6tables-legacy-save; nft list ruleset; } 2>/dev/null | grep -q -F -e \"sftp-jail:$2 \" -e \"sftp-jail:$2\\\"\" && echo - ;;",
     '  n|c) sj_f=${2%%:*}; sj_r=${2#*:}; sj_t=${sj_r%%:*}',

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import { HostFacts, PathStat, pathsFact } from "../../provider/observe/facts";
+import { HostFacts, PathStat, firewall, pathsFact } from "../../provider/observe/facts";
 import {
   ACCOUNT_COMMENT,
   RECORD_FILE,
@@ -28,6 +28,9 @@ import { LOCK_FILE, applyScript } from "../../provider/apply/apply";
 import { planGroupCreate, planGroupDelete, planGroupUpdate } from "../../provider/plan/sftpGroup";
 import { planUser, planUserDelete } from "../../provider/plan/jailedUser";
 import { planChroot, planChrootDelete } from "../../provider/plan/chrootDir";
+import { planBlock, planBlockDelete } from "../../provider/plan/sshd";
+import { MAIN_CONFIG, blockPath, renderBlock, transformMain } from "../../provider/plan/sshdRender";
+import { planRuleConverge, planRuleDelete, resolveTarget } from "../../provider/plan/firewall";
 import { debian12 } from "./fixtures";
 
 const dir = (path: string, ident?: string): PathStat => ({ path, exists: true, uid: 0, gid: 0, mode: 0o755, type: "directory", ...(ident ? { ident } : {}) });
@@ -280,6 +283,59 @@ describe("planners take back what the record lists and adopt everything else", (
   });
 });
 
+describe("Match blocks and firewall rules: recorded where they are written, dropped where they go", () => {
+  const OP = { user: "root", auth: ["publickey" as const] };
+  const JAIL = { name: "jail", order: 50, match: { Group: ["sftp"] }, directives: { ChrootDirectory: "%h", ForceCommand: "internal-sftp" }, subsystemInternalSftp: true };
+  const PATH = blockPath("jail", 50);
+
+  it("SshdMatchBlock: the drop-in's write records it; delete drops it with the reload; a move does both", () => {
+    const created = planBlock(JAIL, debian12(), OP).steps;
+    expect(created.filter((s) => s.record).map((s) => [s.description, s.record])).toEqual([[`write ${PATH}`, [`+s:${PATH}`]]]);
+    const f = debian12();
+    f.sshd.dropins.push({ path: PATH, content: renderBlock(JAIL) });
+    f.sshd.main!.content = transformMain(f.sshd.main!.content);
+    const gone = planBlockDelete("jail", 50, f, OP).steps;
+    expect(gone.filter((s) => s.record).map((s) => [s.description, s.record])).toEqual([["reload sshd", [`-s:${PATH}`]]]);
+    const moved = planBlock({ ...JAIL, order: 20 }, f, OP, { name: "jail", order: 50 }).steps;
+    expect(moved.flatMap((s) => s.record ?? [])).toEqual([`+s:${blockPath("jail", 20)}`, `-s:${PATH}`]);
+  });
+
+  it("SshdMatchBlock: a block in the main file's region is recorded at the edit of the main file", () => {
+    const f = debian12();
+    f.sshd.main!.content = f.sshd.main!.content.replace(/^Include .*$/m, "");
+    const steps = planBlock(JAIL, f, OP).steps;
+    expect(steps.filter((s) => s.record).map((s) => [s.effects.paths?.[0], s.record])).toEqual([[MAIN_CONFIG, [`+s:${PATH}`]]]);
+  });
+
+  const fw = (name: string) => ({ ...debian12(), firewall: firewall.parse(fs.readFileSync(`${__dirname}/fixtures/firewall-${name}.txt`, "utf8")) });
+  const rule = { name: "fw", backend: "auto" as const, protocol: "tcp" as const, ports: [2022], state: ["NEW" as const], action: "ACCEPT" as const, position: "beforeReject" as const };
+
+  it("FirewallRule: the insert records the rule, and the nft table and chain if it brings them into being", () => {
+    const p = planRuleConverge(rule, fw("iptables-nft"));
+    expect(p.steps.map((s) => s.record ?? [])).toEqual([[], ["+w:fw", "+n:ip:filter", "+c:ip:filter:INPUT"]]);
+    const n = planRuleConverge({ ...rule, backend: "nftables" }, fw("empty"));
+    expect(n.steps.map((s) => s.record ?? [])).toEqual([[], ["+n:inet:filter"], ["+c:inet:filter:input"], ["+w:fw"]]);
+    // Legacy iptables keeps no nft objects: only the rule.
+    expect(planRuleConverge({ ...rule, backend: "iptables-legacy" }, fw("iptables-legacy")).steps.flatMap((s) => s.record ?? [])).toEqual(["+w:fw"]);
+  });
+
+  it("FirewallRule: delete drops the rule, and the table it removes with its chains", () => {
+    const facts = fw("iptables-nft");
+    const a = { ...rule, name: "partner-a", ports: [2222, 2223], source: "198.51.100.0/24" };
+    const t = resolveTarget(a, facts);
+    const alone = { ...facts, firewall: firewall.parse(fs.readFileSync(`${__dirname}/fixtures/firewall-iptables-nft.txt`, "utf8").split("\n").filter((l) => !/^-A INPUT/.test(l) || l.includes("partner-a")).join("\n")) };
+    expect(planRuleDelete(a, t, alone, ["table"]).steps.map((s) => s.record ?? [])).toEqual([[], ["-w:partner-a"], ["-n:ip:filter", "-c:ip:filter:INPUT"]]);
+  });
+
+  it("FirewallRule: what the record lists for the target's table counts as created by sftp-jail, at create", () => {
+    const facts = fw("iptables-nft");
+    facts.record = parseRecord("n ip:filter 1\nc ip:filter:INPUT 1:1\n");
+    expect(createdNft(facts, ["ip", "filter"])).toEqual(["table", "chain:INPUT"]);
+    facts.record = parseRecord("n ip:filter 7\n");
+    expect(createdNft(facts, ["ip", "filter"])).toEqual([]);
+  });
+});
+
 describe("apply writes the record in the same exec as the change, right after its step", () => {
   const plan = [
     { description: "a", script: "groupadd -- sftp", effects: { groups: ["sftp"] }, record: [rec.add("g", "sftp")] },
@@ -450,6 +506,20 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
     fs.symlinkSync(`${root}/j`, `${root}/l`);
     expect(sh(`sj_rec_id d ${root}/l || echo absent; sj_rec_id d ${root}/l/x || echo absent; sj_rec_id d ${root}/etc/group || echo absent`).stdout).toBe("absent\nabsent\nabsent\n");
     expect(sh(`sj_rec_id g admins; sj_rec_id u root; sj_rec_id g nosuch || echo absent`).stdout).toBe("2100\n0\nabsent\n");
+  });
+
+  it("a Match block exists as its drop-in, or as its part of the main file's region (found by its first line)", () => {
+    fs.mkdirSync(`${root}/etc/ssh/sshd_config.d`, { recursive: true });
+    const block = (name: string, order: number) => `# Managed by sftp-jail: SshdMatchBlock "${name}" (order ${order}). Hand edits are reported as drift\nMatch Group g\n`;
+    fs.writeFileSync(`${root}/etc/ssh/sshd_config.d/50-sftp-jail-j.conf`, block("j", 50));
+    fs.writeFileSync(`${root}/etc/ssh/sshd_config`, `Port 22\n# BEGIN sftp-jail: ...\n${block("r", 5)}# END sftp-jail\n`);
+    fs.symlinkSync(`${root}/etc/ssh/sshd_config.d/50-sftp-jail-j.conf`, `${root}/etc/ssh/sshd_config.d/60-sftp-jail-l.conf`);
+    const id = (p: string) => sh(`sj_rec_id s ${p} || echo absent`).stdout;
+    expect(id("/etc/ssh/sshd_config.d/50-sftp-jail-j.conf")).toBe("-\n");
+    expect(id("/etc/ssh/sshd_config.d/05-sftp-jail-r.conf")).toBe("-\n");
+    expect(id("/etc/ssh/sshd_config.d/50-sftp-jail-r.conf")).toBe("absent\n"); // another order: another block
+    expect(id("/etc/ssh/sshd_config.d/50-sftp-jail-x.conf")).toBe("absent\n");
+    expect(id("/etc/ssh/sshd_config.d/60-sftp-jail-l.conf")).toBe("absent\n"); // a link is no block of ours
   });
 
   it("an update that changes nothing does not rewrite the file", () => {

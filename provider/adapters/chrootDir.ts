@@ -95,7 +95,7 @@ async function converge(d: Fields, connection: unknown, prev?: Outputs): Promise
   const s = sessionFor(connection, label(d.path));
   const facts = await observe(s, { paths: chrootPaths(d) });
   const plan = planOrThrow(s, label(d.path), () => planChroot(d as ChrootDesired, facts));
-  await apply({ session: s, resource: label(d.path) }, plan.steps);
+  await apply({ session: s, resource: label(d.path), reads: { paths: chrootPaths(d) } }, plan.steps);
   const adopted = prev ? !!prev.adopted : plan.adopted;
   if (!prev && plan.recorded) {
     log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: took back the jail that sftp-jail created (the host's record says so; this stack's state did not know it); destroy removes it (onDelete: ${d.onDelete})`);

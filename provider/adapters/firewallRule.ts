@@ -20,18 +20,22 @@ import {
   MAX_PORTS,
   RuleDesired,
   Target,
+  FamilyStatus,
   describeSpec,
   desiredSpec,
-  locate,
+  familiesOf,
+  locateRule,
   parseCidr,
   createdObjects,
-  nftTableOf,
-  planPersist,
+  nftTablesOf,
+  planPersistRule,
   planRuleConverge,
   planRuleDelete,
-  planUnpersist,
+  planUnpersistRule,
   halfOpenDoor,
+  qualifyCreated,
   resolveTarget,
+  ruleFamily,
 } from "../plan/firewall";
 import { failuresOf, port } from "../schema/common";
 import { log } from "../util/log";
@@ -119,8 +123,11 @@ const fieldsSchema = z.strictObject(firewallRuleShape).superRefine((f, ctx) => {
 });
 type Fields = z.output<typeof fieldsSchema>;
 
-/** Drift markers: the class passes them as `true` (desired); read reports what it observed. */
-const DRIFT_KEYS = ["inPosition", "matchesSpec"] as const;
+/**
+ * Drift markers: check sets them to their desired values (`true`, and "ok" per family); read reports what it observed,
+ * so a preview after a refresh shows them changing (e.g. `families.ipv6: "missing" => "ok"`).
+ */
+const DRIFT_KEYS = ["inPosition", "matchesSpec", "families"] as const;
 
 /** What state keeps: inputs as normalised, where the rule went, and what was observed. */
 interface Outputs extends Fields {
@@ -139,6 +146,11 @@ interface Outputs extends Fields {
   inPosition: boolean;
   /** The rule exists once, with exactly the declared match and action. */
   matchesSpec: boolean;
+  /**
+   * Per address family the rule is for: "ok", or "missing", "duplicated", "edited", "moved" (on iptables, IPv4 and
+   * IPv6 are separate rules: the rule and its ip6tables twin). Absent in state written before it existed.
+   */
+  families?: Partial<Record<"ipv4" | "ipv6", FamilyStatus>>;
   /**
    * The rule is the admin's own, adopted as it was (same spec, no sftp-jail comment): nothing was inserted, drift is
    * judged on that rule, and destroy leaves it in place (removing an SSH opening nobody asked to remove could lock
@@ -198,7 +210,7 @@ async function fresh(s: Session): Promise<HostFacts> {
 
 function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts, adopted = false, created: string[] = []): Outputs {
   const d = desired(f);
-  const loc = locate(d, t, facts, adopted ? desiredSpec(d, t) : undefined);
+  const loc = locateRule(d, t, facts, adopted ? d : undefined);
   return {
     ...f,
     connection,
@@ -210,9 +222,16 @@ function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts, 
     rule: describeSpec(desiredSpec(d, t)),
     inPosition: loc.inPosition,
     matchesSpec: loc.matchesSpec,
+    families: loc.families,
     ...(adopted ? { adopted } : {}),
     created,
   };
+}
+
+/** The desired per-family drift marker: "ok" for each family the inputs make the rule for. */
+function familiesWanted(f: { source?: string; table?: string; backend: Fields["backend"] }): Outputs["families"] {
+  const backend = f.backend === "auto" ? (f.table ? "nftables" : "iptables") : f.backend;
+  return Object.fromEntries(familiesOf(ruleFamily(f, backend)).map((x) => [x, "ok" as const]));
 }
 
 /** Converges the rule (create and update share it): guarded change, then persistence once confirmed. */
@@ -225,27 +244,31 @@ async function converge(f: Fields, connection: unknown, previous?: Outputs, pers
     const t = plan.located.target;
     const door = halfOpenDoor(desired(f), t, facts);
     if (door) log.warn(`${ctx.resource} on ${s.conn.host}:${s.conn.port}: ${door}`);
-    const adopted = plan.steps.length === 0 && plan.located.adopted;
+    // Adopted: a family's rule is an admin's own, kept as it is (the other family's may still be added as ours).
+    const kept = plan.located.parts.filter((l) => l.adopted && l.inPosition && l.matchesSpec);
+    const adopted = kept.length > 0;
     if (adopted && !previous) {
-      log.info(`${ctx.resource} on ${s.conn.host}:${s.conn.port}: adopted the existing rule "${describeSpec(plan.located.ours[0].spec)}" in ${t.backend} ${t.table} ${t.chain} as it is (no sftp-jail comment added; destroy leaves it)`);
-    } else if (!previous && !plan.located.adopted && plan.located.ours.length) {
+      for (const l of kept) {
+        log.info(`${ctx.resource} on ${s.conn.host}:${s.conn.port}: adopted the existing rule "${describeSpec(l.ours[0].spec)}" in ${t.backend}${l.target.family === "ipv6" ? " (IPv6)" : ""} ${t.table} ${t.chain} as it is (no sftp-jail comment added; destroy leaves it)`);
+      }
+    } else if (!previous && plan.located.parts.some((l) => !l.adopted && l.ours.length)) {
       // Our comment is on the host already (a lost or stale state): the rule is this resource's, recorded or not.
       log.info(
         `${ctx.resource} on ${s.conn.host}:${s.conn.port}: ${createdRule(facts, f.name) ? "took back the rule that sftp-jail inserted (the host's record says so; this stack's state did not know it)" : "found a rule carrying its comment though not in the host's record: taken as sftp-jail's"} in ${t.backend} ${t.table} ${t.chain}; destroy removes it`,
       );
     }
     let after = (await applyGuarded(ctx, plan)) ?? facts;
-    // What this change created in nft, and (a state that forgot it) what sftp-jail's earlier changes created: the
-    // host's record, for objects that are still those very ones (same handles).
-    const nt = nftTableOf(t, facts);
-    const recorded = !previous && nt ? createdNft(facts, nt) : [];
-    const created = [...new Set([...(previous?.created ?? []), ...recorded, ...createdObjects(t, facts, after)])];
+    const before = previous ? qualifyCreated(previous.created ?? [], targetOf(previous), facts) : [];
+    // A state that forgot this rule: what sftp-jail's earlier changes created in its nft tables, as the host's record
+    // says, for objects that are still those very ones (same handles).
+    const recorded = previous ? [] : nftTablesOf(t, facts).flatMap((nt) => createdNft(facts, nt));
+    const created = [...new Set([...before, ...recorded, ...createdObjects(t, facts, after)])];
     if (f.persist && (plan.steps.length || persistAnyway)) {
-      const persist = planOrThrow(s, ctx.resource, () => planPersist(t, after, undefined, f.name));
+      const persist = planOrThrow(s, ctx.resource, () => planPersistRule(t, after, undefined, f.name));
       after = (await apply(ctx, persist)) ?? after;
     } else if (!f.persist && previous?.persist) {
-      // persist turned off: the saved file goes back to what it was (or is re-saved without this rule).
-      after = (await apply(ctx, tryPlan(() => planUnpersist(t, after, f.name)))) ?? after;
+      // persist turned off: the saved files go back to what they were (or are re-saved without this rule).
+      after = (await apply(ctx, tryPlan(() => planUnpersistRule(t, after, f.name)))) ?? after;
     }
     const outs = outputsOf(f, connection, t, after, adopted, created);
     if (!outs.inPosition || !outs.matchesSpec) {
@@ -255,30 +278,35 @@ async function converge(f: Fields, connection: unknown, previous?: Outputs, pers
   });
 }
 
-export async function check(_olds: unknown, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+export async function check(olds: unknown, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
   const rest = { ...news };
   for (const k of DRIFT_KEYS) delete rest[k];
   const { inputs, failures } = checkInputs(firewallRuleShape, rest);
   const keys = Object.keys(firewallRuleShape);
+  const markers: Record<string, unknown> = { inPosition: true, matchesSpec: true };
   if (!failures.length && !keys.some((k) => containsUnknown(inputs[k]))) {
     // Cross-field rules (port xor ports, table only for nftables), once every field is known.
     const r = fieldsSchema.safeParse(Object.fromEntries(keys.filter((k) => inputs[k] !== undefined).map((k) => [k, inputs[k]])));
     if (!r.success) failures.push(...failuresOf(r.error));
-    // The preview-time look at the host: a half-open IPv6 door is told now, not found later by an IPv6 client.
-    // An unreachable host is not a check failure; create reports it.
-    else if (!containsUnknown(inputs.connection)) {
-      try {
-        const f = fields(inputs);
-        const s = sessionFor(inputs.connection, label(f.name));
-        const facts = await observe(s, {});
-        const door = halfOpenDoor(desired(f), resolveTarget(desired(f), facts), facts);
-        if (door) log.warn(`${label(f.name)} on ${s.conn.host}:${s.conn.port}: ${door}`);
-      } catch (e) {
-        log.debug(`${TYPE}: preview-time IPv6 check skipped: ${(e as Error).message}`);
+    else {
+      markers.families = familiesWanted(r.data);
+      // The preview-time look at the host: a half-open IPv6 door is told now, not found later by an IPv6 client.
+      // An unreachable host is not a check failure; create reports it.
+      if (!containsUnknown(inputs.connection)) {
+        try {
+          const f = fields(inputs);
+          const s = sessionFor(inputs.connection, label(f.name));
+          const facts = await observe(s, {});
+          const existing = !!olds && typeof olds === "object" && Object.keys(olds).length > 0;
+          const door = halfOpenDoor(desired(f), resolveTarget(desired(f), facts), facts, existing);
+          if (door) log.warn(`${label(f.name)} on ${s.conn.host}:${s.conn.port}: ${door}`);
+        } catch (e) {
+          log.debug(`${TYPE}: preview-time IPv6 check skipped: ${(e as Error).message}`);
+        }
       }
     }
   }
-  return { inputs: { ...inputs, inPosition: true, matchesSpec: true }, failures };
+  return { inputs: { ...inputs, ...markers }, failures };
 }
 
 const sameHost = (a: unknown, b: unknown): boolean => {
@@ -291,15 +319,14 @@ export async function diff(_id: string, olds: Outputs, news: Record<string, unkn
   const differs = (k: string) => JSON.stringify(news[k] ?? null) !== JSON.stringify((olds as unknown as Record<string, unknown>)[k] ?? null);
   const replaces = ["name", "backend", "chain", "table"].filter(differs);
   if (!sameHost(olds.connection, news.connection)) replaces.push("connection");
-  // iptables keeps IPv4 and IPv6 in separate tables: a source of the other family is a different rule.
-  if (olds.resolvedBackend !== "nftables" && news.source !== UNKNOWN) {
-    const fam = typeof news.source === "string" && news.source.includes(":") ? "ipv6" : "ipv4";
-    if (fam !== olds.family) replaces.push("source");
-  }
   const fieldChanged = ["protocol", "port", "ports", "source", "state", "action", "position", "persist"].some(differs);
-  const drift = olds.inPosition === false || olds.matchesSpec === false;
+  const drift = olds.inPosition === false || olds.matchesSpec === false || Object.values(olds.families ?? {}).some((v) => v !== "ok");
+  // A rule whose families changed is converged in place: the new family's rule goes in before the old one goes out
+  // (state written before IPv6 twins has family "ipv4" for a rule without source, which is now for both families).
+  const familyChanged = news.source !== UNKNOWN && news.table !== UNKNOWN && olds.family !== undefined &&
+    ruleFamily({ source: news.source as string | undefined, table: news.table as string | undefined }, olds.resolvedBackend) !== olds.family;
   return {
-    changes: replaces.length > 0 || fieldChanged || drift || JSON.stringify(olds.connection) !== JSON.stringify(news.connection),
+    changes: replaces.length > 0 || fieldChanged || drift || familyChanged || JSON.stringify(olds.connection) !== JSON.stringify(news.connection),
     replaces,
     // The new rule may reuse the old comment; the old one must be gone first or create would adopt it.
     deleteBeforeReplace: true,
@@ -321,11 +348,14 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
   // A read plans no change, so this phase's snapshot will do (every apply of this process refreshed it in the same
   // exec): the refresh of a host stays one exec. Changes still plan on a fresh snapshot (converge, remove).
   const facts = await serialized(s, () => observe(s));
-  const loc = locate(desired(f), t, facts, props.adopted ? desiredSpec(desired(f), t) : undefined);
-  if (!loc.ours.length) return {}; // deleted by hand: refresh drops it and the next up recreates it
-  const outs: Outputs = { ...props, inPosition: loc.inPosition, matchesSpec: loc.matchesSpec };
+  const loc = locateRule(desired(f), t, facts, props.adopted ? desired(f) : undefined);
+  // Deleted by hand in every family: refresh drops it and the next up recreates it. A family's rule alone missing
+  // (an ip6tables twin, say) is drift of that family.
+  if (![...loc.parts, ...loc.strays].some((l) => l.ours.length)) return {};
+  const drift = { inPosition: loc.inPosition, matchesSpec: loc.matchesSpec, families: loc.families };
+  const outs: Outputs = { ...props, ...drift };
   // Inputs stay the program's; only the drift markers carry what was observed, so a preview shows them changing.
-  const inputs: Record<string, unknown> = { connection: props.connection, inPosition: loc.inPosition, matchesSpec: loc.matchesSpec };
+  const inputs: Record<string, unknown> = { connection: props.connection, ...drift };
   for (const k of Object.keys(firewallRuleShape)) if ((props as unknown as Record<string, unknown>)[k] !== undefined) inputs[k] = (props as unknown as Record<string, unknown>)[k];
   return { id, props: outs, inputs };
 }
@@ -354,10 +384,10 @@ async function remove(_id: string, props: Outputs): Promise<void> {
     // Without persist, a distro we cannot persist on is not an error: there is no saved file to clean. An adopted
     // rule never carried our comment, so no saved file can mention it: nothing to re-save.
     const persist = f.persist
-      ? planOrThrow(s, ctx.resource, () => planUnpersist(t, after, f.name))
+      ? planOrThrow(s, ctx.resource, () => planUnpersistRule(t, after, f.name))
       : props.adopted
         ? []
-        : tryPlan(() => planPersist(t, after, onlyIf));
+        : tryPlan(() => planPersistRule(t, after, onlyIf));
     await apply(ctx, persist);
   });
 }

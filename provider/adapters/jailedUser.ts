@@ -4,7 +4,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { observe } from "../observe/snapshot";
-import { HostFacts, sameShell } from "../observe/facts";
+import { HostFacts, jailSpec, sameShell } from "../observe/facts";
 import { apply } from "../apply/apply";
 import { applyAccountChange } from "../apply/guarded";
 import { changesExistingAccounts } from "../plan/accounts";
@@ -175,14 +175,17 @@ async function converge(d: Fields, connection: unknown, adoptedBefore?: boolean)
   const s = sessionFor(connection, label(d.name));
   const facts = await observe(s, needs(d));
   const plan = planOrThrow(s, label(d.name), () => planUser(d as UserDesired, facts));
-  const ctx = { session: s, resource: label(d.name) };
+  // The trailing snapshot also judges this account's jail after the change (the check below reads it from there).
+  const { paths, files, jail } = needs(d);
+  const ctx = { session: s, resource: label(d.name), reads: { paths, files, jail: jail.map(jailSpec) } };
   // Changing an account that exists (shell, groups, home, password field) could change who may log in: confirmed by
   // a fresh operator login, or its entries are put back exactly.
   const after =
     (changesExistingAccounts(plan.steps, facts)
       ? await applyAccountChange(ctx, plan.steps, `the change of account ${d.name}`)
       : await apply(ctx, plan.steps)) ?? facts;
-  // apply's own snapshot evaluates no jail (see observe/snapshot.ts): after a change, sshd judges this account afresh.
+  // Judged by sshd after the change: apply's trailing snapshot evaluated this account (reads.jail), so this is cached.
+  // A plan that only drops stale record entries changed nothing sshd could judge differently.
   const changed = changing(plan.steps).length > 0;
   const judged = changed ? await observe(s, needs(d)) : facts;
   await assertJailed(s, d, facts, judged, changed, adoptedBefore ?? plan.adopted);

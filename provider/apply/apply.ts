@@ -1,7 +1,8 @@
 /**
  * Apply: the only code that changes a host. A plan's steps run in one exec, under a host-side lock so parallel
  * resources on one host never interleave, stopping at the first failure; the same exec then prints a fresh snapshot
- * so the next resource plans on the new state without another round trip.
+ * (of what the plan changed, merged into the cached one: observe/snapshot.ts) so the next resource plans on the new
+ * state without another round trip.
  */
 import { Session } from "../connection/pool";
 import {
@@ -17,6 +18,8 @@ import {
   registered,
   remember,
   snapshotScript,
+  touched,
+  trailingSnapshot,
 } from "../observe/snapshot";
 import { envelopeProblem } from "../plan/envelope";
 import { HostFacts } from "../observe/facts";
@@ -36,7 +39,7 @@ const RECORD_FAILED = "@@sftp-jail-record-failed:";
  * The script for a plan (pure; unit-tested). Steps run with `set -e` semantics, each announced for error reports.
  * `manifest`: the entries to add to the host's manifest (none when the host already lists them all).
  */
-export function applyScript(plan: Plan, needs: Needs = {}, manifest: string[] = manifestEntries(needs)): string {
+export function applyScript(plan: Plan, needs: Needs = {}, manifest: string[] = manifestEntries(needs), snapshot: string = snapshotScript(needs)): string {
   const lines = [
     SCRIPT_PREFIX,
     "umask 022",
@@ -64,13 +67,15 @@ export function applyScript(plan: Plan, needs: Needs = {}, manifest: string[] = 
   lines.push("exec 9>&-");
   // Record what this host's resources cover, so a later run's first snapshot covers them all (its own lock).
   if (manifest.length) lines.push(MANIFEST_LIB, `sj_manifest_add ${manifest.map(quoteArg).join(" ")} 2>/dev/null || true`);
-  lines.push(snapshotScript(needs));
+  lines.push(snapshot);
   return lines.join("\n");
 }
 
 export interface ApplyContext {
   session: Session;
   resource: string;
+  /** What the applying resource reads (its observe needs): re-read by the trailing snapshot with what the plan changes. */
+  reads?: Needs;
 }
 
 /**
@@ -91,10 +96,13 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
   await refuseInsideEnvelope(ctx, plan);
   const where = `${ctx.resource} on ${ctx.session.conn.host}:${ctx.session.conn.port}`;
   const needs = registered(ctx.session);
+  // The trailing snapshot re-reads what this plan changes and what this resource reads; the rest of the cache holds.
+  const reread = touched(plan.flatMap((s) => s.effects.paths ?? []), needs, ctx.reads);
+  const trailing = trailingSnapshot(ctx.session, reread);
   let r;
   try {
     const entries = manifestEntries(needs);
-    r = await ctx.session.exec(applyScript(plan, needs, manifestHas(ctx.session, entries) ? [] : entries));
+    r = await ctx.session.exec(applyScript(plan, needs, manifestHas(ctx.session, entries) ? [] : entries, trailing.script));
   } catch (e) {
     forget(ctx.session);
     throw e;
@@ -119,7 +127,5 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
       `${where}: the step "${plan[Number(m[1])]?.description}" was done, but the host's record of what sftp-jail created (/var/lib/sftp-jail/.created) could not be updated; should this stack's state be lost, the object would be adopted as the admin's and left on destroy`,
     );
   }
-  const facts = parseSnapshot(r.stdout.slice(idx));
-  remember(ctx.session, facts, needs, r.stdout.slice(idx));
-  return facts;
+  return remember(ctx.session, parseSnapshot(r.stdout.slice(idx)), needs, r.stdout.slice(idx), trailing.delta ? reread : undefined, reread.jail);
 }

@@ -19,7 +19,7 @@ import { SNAPSHOT_MARK, parseSnapshot, snapshotScript } from "../observe/snapsho
 import { MAIN_CONFIG, DIRECTIVE_NAMES, mainIncludes, parseBlockPath } from "../plan/sshdRender";
 import { ConfigBlock, findMatchBlocks, normalValue } from "../plan/sshdAdopt";
 import { DEFAULT_KEYS_DIR, isMember, keyLines } from "../plan/jailedUser";
-import { ObservedRule, RuleDesired, locate, resolveTarget, sshPorts } from "../plan/firewall";
+import { ObservedRule, RuleDesired, Target, desiredSpec, familyParts, locate, resolveTarget, sshPorts } from "../plan/firewall";
 import { blockDirectives } from "../components/sftpJailHost";
 import { publicKey, relPath } from "../schema/common";
 import { SftpJailError } from "../util/errors";
@@ -252,13 +252,20 @@ function usableKeys(content: string, where: string, notes: string[]): string[] {
   return out;
 }
 
-/** The SSH opening to adopt: the first ACCEPT for sshd's port, before any REJECT/DROP, that the config can express. */
+/**
+ * The SSH opening to adopt: the first ACCEPT for sshd's port, before any REJECT/DROP, that the config can express.
+ * Without a source a FirewallRule is for both families, so the opening is written without one only if IPv6 has it
+ * too (or nothing filters IPv6 there); otherwise as IPv4 only (`0.0.0.0/0`), as the host has it, so that `pulumi up`
+ * adopts it without adding anything.
+ */
 function sshOpening(f: HostFacts, notes: string[], host: string): Record<string, unknown> | undefined {
   const ports = sshPorts(f);
   const probe: RuleDesired = { name: "migrate", backend: "auto", protocol: "tcp", ports, state: [], action: "ACCEPT", position: "beforeReject" };
+  let target: Target;
   let rules: ObservedRule[];
   try {
-    rules = locate(probe, resolveTarget(probe, f), f).rules;
+    target = resolveTarget(probe, f);
+    rules = locate(probe, familyParts(target, f)[0], f).rules;
   } catch (e) {
     notes.push(`${host}: no firewall opening described (${(e as Error).message})`);
     return undefined;
@@ -268,9 +275,20 @@ function sshOpening(f: HostFacts, notes: string[], host: string): Record<string,
     const s = r.spec;
     if (s.action !== "ACCEPT" || s.protocol !== "tcp" || s.extra.length || !s.ports.some((p) => ports.includes(p))) continue;
     if (r.comment?.startsWith("sftp-jail:")) continue;
+    const found: RuleDesired = { ...probe, ports: s.ports, state: s.state, ...(s.source ? { source: s.source } : {}) };
+    let source = s.source;
+    if (!source && target.backend === "nftables" && s.family !== "any") source = s.family === "ipv4" ? "0.0.0.0/0" : "::/0";
+    if (!source && target.backend !== "nftables") {
+      const v6 = familyParts(target, f).find((p) => p.family === "ipv6");
+      const twin = v6 && locate(found, v6, f, desiredSpec(found, v6));
+      if (twin && !(twin.adopted && twin.inPosition && twin.matchesSpec)) {
+        source = "0.0.0.0/0";
+        notes.push(`${host}: sshd's port is open for IPv4 only (ip6tables has no such opening before its REJECT/DROP); written as source 0.0.0.0/0, as the host has it. Remove source to open IPv6 too`);
+      }
+    }
     return {
       ...(s.ports.length === 1 ? { port: s.ports[0] } : { ports: s.ports }),
-      ...(s.source ? { source: s.source } : {}),
+      ...(source ? { source } : {}),
       ...(s.state.length ? { state: s.state } : {}),
     };
   }

@@ -86,7 +86,8 @@ export interface SftpJailHostArgs {
   readonly onDelete?: "retain" | "delete";
   /**
    * A firewall opening for the SFTP clients (the admin's "ACCEPT tcp 2222 before the REJECT rule"). Defaults:
-   * port 22, action ACCEPT, position beforeReject, backend auto.
+   * port 22, action ACCEPT, position beforeReject, backend auto, every source of both families (IPv4 and IPv6; on
+   * iptables the rule and its ip6tables twin, where the host filters IPv6).
    */
   readonly firewall?: Omit<FirewallRuleArgs, "connection" | "action">;
 }

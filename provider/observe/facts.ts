@@ -70,6 +70,8 @@ export interface Firewall {
   nft: unknown | null;
   /** `ip6tables-save` of the default variant, or null. */
   ip6tables: string | null;
+  /** `ip6tables-legacy-save` when that binary exists and differs from the default (IPv6 beside iptablesLegacy). */
+  ip6tablesLegacy: string | null;
 }
 
 /** lstat of one path: what ChrootDir and JailedUser need to judge ownership rules. */
@@ -440,13 +442,15 @@ export const firewall = fact({
     "echo '--iptables'; iptables-save 2>/dev/null | grep -v '^#'",
     "echo '--ip6tables'; ip6tables-save 2>/dev/null | grep -v '^#'",
     "echo '--legacy'; if command -v iptables-legacy-save >/dev/null && ! iptables -V 2>/dev/null | grep -q legacy; then iptables-legacy-save 2>/dev/null | grep -v '^#'; fi",
+    // Reading never creates a legacy table (`ip6tables-legacy -S` would: the kernel instantiates it on first use).
+    "echo '--legacy6'; if command -v ip6tables-legacy-save >/dev/null && ! iptables -V 2>/dev/null | grep -q legacy; then ip6tables-legacy-save 2>/dev/null | grep -v '^#'; fi",
     "echo '--nft'; nft -j list ruleset 2>/dev/null",
   ].join("\n"),
   parse(out) {
     const sec: Record<string, string> = {};
     let cur = "";
     for (const line of out.split("\n")) {
-      const m = /^--(variant|iptables|ip6tables|legacy|nft)$/.exec(line);
+      const m = /^--(variant|iptables|ip6tables|legacy|legacy6|nft)$/.exec(line);
       if (m) {
         cur = m[1];
         sec[cur] = "";
@@ -464,6 +468,7 @@ export const firewall = fact({
       iptables: v.trim() ? (sec.iptables ?? "") : null,
       ip6tables: v.trim() ? (sec.ip6tables ?? "") : null,
       iptablesLegacy: sec.legacy?.trim() ? sec.legacy : null,
+      ip6tablesLegacy: sec.legacy6?.trim() ? sec.legacy6 : null,
       nft,
     };
   },

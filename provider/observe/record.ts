@@ -145,7 +145,7 @@ export function createdRule(f: Facts, name: string): boolean {
 
 /**
  * nft objects of a table that sftp-jail created and that are still those very objects (same handles in the current
- * ruleset), as FirewallRule's `created` list spells them: "table", "chain:<name>".
+ * ruleset), as FirewallRule's `created` list spells them: "<family> <table>:table", "<family> <table>:chain:<name>".
  */
 export function createdNft(f: Facts, [fam, table]: [string, string]): string[] {
   const items = (f.firewall?.nft as { nftables?: Array<Record<string, { family?: string; name?: string; table?: string; handle?: number }>> } | null)?.nftables;
@@ -154,10 +154,11 @@ export function createdNft(f: Facts, [fam, table]: [string, string]): string[] {
     items.map((i) => i[kind]).find((o) => o && o.family === fam && (kind === "table" ? o.name === table : o.table === table && o.name === name))?.handle;
   const th = handle("table", table);
   const out: string[] = [];
-  if (th !== undefined && f.record?.tables[`${fam} ${table}`] === th) out.push("table");
+  if (th === undefined) return out;
+  if (f.record?.tables[`${fam} ${table}`] === th) out.push(`${fam} ${table}:table`);
   for (const [k, id] of Object.entries(f.record?.chains ?? {})) {
     const [cf, ct, chain] = k.split(" ");
-    if (cf === fam && ct === table && id === `${th}:${handle("chain", chain)}`) out.push(`chain:${chain}`);
+    if (cf === fam && ct === table && id === `${th}:${handle("chain", chain)}`) out.push(`${fam} ${table}:chain:${chain}`);
   }
   return out;
 }

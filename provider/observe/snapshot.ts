@@ -2,8 +2,11 @@
  * One snapshot of a host: every fact's command in a single exec, parsed into {@link HostFacts}.
  *
  * Snapshots are cached per host for the provider process (one Pulumi phase). Resources that need path stats register
- * their paths; requests that arrive together (Pulumi runs resources in parallel) share one exec, and every later
- * snapshot, including the one an apply prints after its changes, covers every path registered so far.
+ * their paths; requests that arrive together (Pulumi runs resources in parallel) share one exec. The first exec (and
+ * any once the cache is older than TTL_MS) is full: every path registered so far and every one the host's manifest
+ * lists. Later ones are deltas merged into the cache: the base facts always, plus only the paths and files not covered
+ * yet, or, for the snapshot an apply prints after its changes, the paths its steps declare they change. That keeps a
+ * change's cost independent of how many users the host has.
  */
 import { BASE_FACTS, Fact, HostFacts, JailContext, filesFact, jailFact, jailSpec, pathsFact, realpathsFact, withAncestors } from "./facts";
 import { diagnoseAccess } from "./access";
@@ -34,14 +37,15 @@ function expand(needs: Needs): { paths: string[]; files: string[] } {
   return { paths: [...all].sort(), files: [...new Set(needs.files ?? [])].sort() };
 }
 
-function factsFor(needs: Needs): Fact<keyof HostFacts>[] {
+/** `manifest`: also stat and read what the host's manifest lists (a full snapshot); a delta snapshot does not. */
+function factsFor(needs: Needs, manifest = true): Fact<keyof HostFacts>[] {
   const { paths, files } = expand(needs);
   const asked = [...new Set(needs.paths ?? [])].sort().map(quoteArg);
   const jail = [...new Set(needs.jail ?? [])].sort();
   return [
     ...BASE_FACTS,
-    pathsFact(paths.map(quoteArg), "sj_manifest p"),
-    filesFact(files.map(quoteArg), "sj_manifest f"),
+    pathsFact(paths.map(quoteArg), manifest ? "sj_manifest p" : undefined),
+    filesFact(files.map(quoteArg), manifest ? "sj_manifest f" : undefined),
     realpathsFact(asked),
     jailFact(jail.map(quoteArg)),
     // What sftp-jail created on this host: read in this same exec, so taking it into account costs no session.
@@ -113,11 +117,15 @@ export function manifestEntries(needs: Needs): string[] {
   return [...paths.map((p) => `p ${p}`), ...files.map((f) => `f ${f}`)];
 }
 
-/** The probe script: each section starts with a marker line; a failing probe leaves its section empty. */
-export function snapshotScript(needs: Needs = {}): string {
+/**
+ * The probe script: each section starts with a marker line; a failing probe leaves its section empty. A full one
+ * (the default) also covers every path and file the host's manifest lists; a delta one (`{ manifest: false }`)
+ * covers only `needs` and the base facts, and still prints the manifest's entries.
+ */
+export function snapshotScript(needs: Needs = {}, opts: { manifest?: boolean } = {}): string {
   const parts = [SCRIPT_PREFIX, MANIFEST_LIB];
   parts.push(`echo '${MARK}manifest'`, "sj_mf=$(sj_manifest_read 2>/dev/null); sj_mf_read=1", "{ sj_manifest ; } 2>/dev/null");
-  for (const f of factsFor(needs)) parts.push(`echo '${MARK}${f.key}'`, `{ ${f.command} ; } 2>/dev/null`);
+  for (const f of factsFor(needs, opts.manifest ?? true)) parts.push(`echo '${MARK}${f.key}'`, `{ ${f.command} ; } 2>/dev/null`);
   parts.push(`echo '${MARK}end'`);
   return parts.join("\n");
 }
@@ -162,13 +170,22 @@ interface Registered {
   /**
    * Jail evaluations (`sshd -T -C` specs) asked for since the last exec started. Unlike paths and files they are not
    * kept for every later snapshot: each costs ~10 ms of sshd on the host, so 100 users re-evaluated by every apply's
-   * snapshot would cost seconds per change. An exec evaluates what was asked for since the one before it.
+   * snapshot would cost seconds per change. An exec evaluates what was asked for since the one before it; an apply's trailing snapshot, the applying resource's own (after its change).
    */
   jail: Set<string>;
 }
 
+interface Snapshot {
+  /** When the last FULL snapshot this one builds on was taken: cached facts are trusted for TTL_MS from it. */
+  at: number;
+  covers: Registered;
+  facts: Promise<HostFacts>;
+  /** The facts once the exec returned (a later exec merges into them). */
+  settled?: HostFacts;
+}
+
 interface HostCache extends Registered {
-  current?: { at: number; covers: Registered; facts: Promise<HostFacts> };
+  current?: Snapshot;
   /** Requests waiting for the next batched exec. */
   pending?: Promise<HostFacts>;
   /** The snapshot exec now running, if any. */
@@ -188,27 +205,75 @@ function cache(s: Session): HostCache {
   return c;
 }
 
-/** Everything registered on this session so far, for apply's trailing snapshot (no jail evaluations: see Registered). */
+/** Everything registered on this session so far, for apply's trailing snapshot (no jail evaluations: see Registered; the applying resource adds its own). */
 export function registered(s: Session): Registered {
   const c = cache(s);
   return { paths: new Set(c.paths), files: new Set(c.files), jail: new Set() };
 }
 
+/** The cached snapshot when it is settled and young enough to build on, else undefined. */
+function fresh(c: HostCache): (Snapshot & { settled: HostFacts }) | undefined {
+  const cur = c.current;
+  return cur?.settled && Date.now() - cur.at < TTL_MS ? (cur as Snapshot & { settled: HostFacts }) : undefined;
+}
+
+/**
+ * Facts `base` held, with what a later exec re-read replaced (pure; unit-tested): the base facts (accounts, sshd,
+ * firewall…) always come from `later`; a path, file or resolution it re-read replaces the old one, or drops it when it
+ * is gone now (a missing file is an absent key); everything else is kept. `keepJail`: keep evaluations `later` did not
+ * redo (false after a change, which can change how sshd judges any account).
+ */
+export function mergeFacts(base: HostFacts, later: HostFacts, reread: { paths: Iterable<string>; files: Iterable<string> }, keepJail: boolean): HostFacts {
+  const paths = { ...base.paths };
+  const files = { ...base.files };
+  const realpaths = { ...base.realpaths };
+  for (const p of reread.paths) {
+    delete paths[p];
+    delete realpaths[p];
+  }
+  for (const f of reread.files) delete files[f];
+  const redone = new Set(later.jail.map(jailSpec));
+  return {
+    ...later,
+    paths: { ...paths, ...later.paths },
+    files: { ...files, ...later.files },
+    realpaths: { ...realpaths, ...later.realpaths },
+    jail: keepJail ? [...base.jail.filter((j) => !redone.has(jailSpec(j))), ...later.jail] : later.jail,
+  };
+}
+
+/**
+ * One snapshot exec for everything registered. Over a fresh cached snapshot it is a delta: the base facts, the jail
+ * evaluations asked for, and only the paths and files the cache does not cover yet (a host with 100 jailed users
+ * would otherwise re-stat and re-read all of them for every request); else a full one, manifest included.
+ */
 function take(s: Session, c: HostCache): Promise<HostFacts> {
-  const covers = { paths: new Set(c.paths), files: new Set(c.files), jail: new Set(c.jail) };
+  const base = fresh(c);
+  const jail = new Set(c.jail);
   c.jail.clear();
-  const facts = s.exec(snapshotScript(covers)).then(async (r) => {
+  const paths = [...c.paths].filter((p) => !base?.covers.paths.has(p));
+  const files = [...c.files].filter((f) => !base?.covers.files.has(f));
+  const covers: Registered = base
+    ? { paths: new Set([...base.covers.paths, ...paths]), files: new Set([...base.covers.files, ...files]), jail: new Set([...base.covers.jail, ...jail]) }
+    : { paths: new Set(paths), files: new Set(files), jail };
+  const snap: Snapshot = { at: base ? base.at : Date.now(), covers, facts: Promise.resolve() as never };
+  snap.facts = s.exec(snapshotScript({ paths, files, jail }, { manifest: !base })).then(async (r) => {
     // Not as root: probe the login itself, so the error says what is broken (shell, sudo) instead of guessing.
     if (!r.stdout.includes(MARK + "end")) throw await diagnoseAccess(s, r);
-    // The snapshot also stat'ed and read what the manifest lists: it covers those requests too.
-    noteManifest(c, covers, parseManifest(r.stdout));
-    return parseSnapshot(r.stdout);
+    const parsed = parseSnapshot(r.stdout);
+    const manifest = parseManifest(r.stdout);
+    // A full snapshot also stat'ed and read what the manifest lists: it covers those requests too.
+    if (base) noteListing(c, manifest);
+    else noteManifest(c, covers, manifest);
+    const facts = base ? mergeFacts(base.settled, parsed, { paths: expand({ paths }).paths, files }, true) : parsed;
+    snap.settled = facts;
+    return facts;
   });
-  c.current = { at: Date.now(), covers, facts };
-  facts.catch(() => {
-    if (c.current?.facts === facts) c.current = undefined;
+  c.current = snap;
+  snap.facts.catch(() => {
+    if (c.current === snap) c.current = undefined;
   });
-  return facts;
+  return snap.facts;
 }
 
 /**
@@ -265,6 +330,11 @@ async function nextBatch(s: Session, c: HostCache): Promise<HostFacts> {
 function noteManifest(c: HostCache, covers: Registered, m: Registered): void {
   for (const p of m.paths) covers.paths.add(p);
   for (const f of m.files) covers.files.add(f);
+  noteListing(c, m);
+}
+
+/** What the host's manifest lists, for {@link manifestHas} (a delta snapshot prints it without covering it). */
+function noteListing(c: HostCache, m: Registered): void {
   c.manifest = new Set([...[...m.paths].map((p) => `p ${p}`), ...[...m.files].map((f) => `f ${f}`)]);
 }
 
@@ -274,12 +344,59 @@ export function manifestHas(s: Session, entries: string[]): boolean {
   return !!m && entries.every((e) => m.has(e));
 }
 
-/** Records the snapshot an apply printed after its changes, so the next resource on this host needs no exec. */
-export function remember(s: Session, facts: HostFacts, covers: Registered, output?: string): void {
+/**
+ * What an apply's trailing snapshot must re-read (pure; unit-tested): every path its steps declare they change (with
+ * what was registered below one of them) and what the applying resource reads itself; registered files among those.
+ * Everything else the cache holds is still true, because a step changes only what its effects declare (plan/types.ts;
+ * the operator envelope is judged on the same declarations).
+ */
+export function touched(changed: Iterable<string>, reg: Registered, reads: Needs = {}): Reread {
+  const eff = [...new Set(changed)];
+  const under = (p: string) => eff.some((e) => p === e || p.startsWith(e === "/" ? "/" : `${e}/`));
+  const paths = new Set([...eff, ...[...reg.paths].filter(under), ...(reads.paths ?? [])]);
+  const files = new Set([...[...reg.files].filter(under), ...(reads.files ?? [])]);
+  return { paths: [...paths].sort(), files: [...files].sort(), jail: [...new Set(reads.jail ?? [])].sort() };
+}
+
+/** What an apply's trailing snapshot re-reads; `jail`: the applying resource's own evaluations, after its change. */
+export interface Reread {
+  paths: string[];
+  files: string[];
+  jail: string[];
+}
+
+/** The script an apply appends for its trailing snapshot: a delta over a fresh cache, else a full one. */
+export function trailingSnapshot(s: Session, t: Reread): { script: string; delta: boolean } {
+  if (fresh(cache(s))) return { script: snapshotScript(t, { manifest: false }), delta: true };
+  return { script: snapshotScript({ ...registered(s), jail: t.jail }), delta: false };
+}
+
+/**
+ * Records the snapshot an apply printed after its changes, so the next resource on this host needs no exec: merged
+ * into the fresh cached one when it was a delta (`reread`: what it re-read), else replacing it. Jail evaluations are
+ * dropped either way: the change may alter how sshd judges any account.
+ */
+export function remember(s: Session, facts: HostFacts, covers: Registered, output?: string, reread?: Reread, jail: string[] = []): HostFacts {
   const c = cache(s);
-  const all = { paths: new Set(covers.paths), files: new Set(covers.files), jail: new Set(covers.jail) };
+  const base = reread ? fresh(c) : undefined;
+  // The only evaluations that hold after a change are the ones this snapshot made after it.
+  const judged = new Set(jail);
+  if (reread && base) {
+    if (output !== undefined) noteListing(c, parseManifest(output));
+    const merged = mergeFacts(base.settled, facts, { paths: expand({ paths: reread.paths }).paths, files: reread.files }, false);
+    const all = { paths: new Set([...base.covers.paths, ...reread.paths]), files: new Set([...base.covers.files, ...reread.files]), jail: judged };
+    c.current = { at: base.at, covers: all, facts: Promise.resolve(merged), settled: merged };
+    return merged;
+  }
+  if (reread) {
+    // The cache expired while the apply ran: what the delta re-read is all this snapshot covers.
+    c.current = { at: Date.now(), covers: { paths: new Set(reread.paths), files: new Set(reread.files), jail: judged }, facts: Promise.resolve(facts), settled: facts };
+    return facts;
+  }
+  const all = { paths: new Set(covers.paths), files: new Set(covers.files), jail: judged };
   if (output !== undefined) noteManifest(c, all, parseManifest(output));
-  c.current = { at: Date.now(), covers: all, facts: Promise.resolve(facts) };
+  c.current = { at: Date.now(), covers: all, facts: Promise.resolve(facts), settled: facts };
+  return facts;
 }
 
 export function forget(s: Session): void {

@@ -505,7 +505,9 @@ export function chooseBackend(facts: HostFacts): Backend {
   if (hasInputRules(parseIptablesSave(fw.iptables)) || hasInputRules(parseIptablesSave(fw.ip6tables))) {
     used.push(fw.iptablesVariant === "legacy" ? "iptables-legacy" : "iptables");
   }
-  if (fw.iptablesVariant !== "legacy" && hasInputRules(parseIptablesSave(fw.iptablesLegacy))) used.push("iptables-legacy");
+  if (fw.iptablesVariant !== "legacy" && (hasInputRules(parseIptablesSave(fw.iptablesLegacy)) || hasInputRules(parseIptablesSave(fw.ip6tablesLegacy ?? null)))) {
+    used.push("iptables-legacy");
+  }
   if (used.length === 1) return used[0];
   if (used.length > 1) {
     throw new PlanError(
@@ -521,8 +523,21 @@ export function chooseBackend(facts: HostFacts): Backend {
 }
 
 /**
+ * The address families a rule is for, from its inputs alone: a source's family; else the family of an nftables `ip`
+ * or `ip6` table; else both ("any": no source means every address, IPv4 and IPv6, on every backend).
+ */
+export function ruleFamily(d: Pick<RuleDesired, "source" | "table">, backend: Backend): Family {
+  const src = d.source ? parseCidr(d.source) : null;
+  if (src) return src.family;
+  if (backend !== "nftables") return "any";
+  const fam = (d.table ?? "inet filter").split(" ")[0];
+  return fam === "ip" ? "ipv4" : fam === "ip6" ? "ipv6" : "any";
+}
+
+/**
  * Where the rule goes. `previous` is the backend state recorded at create, so later runs never switch backends.
  * Defaults: iptables table filter chain INPUT; nftables table `inet filter` chain `input` (Debian's stock layout).
+ * An iptables target for both families is the iptables rule and its ip6tables twin (see {@link familyParts}).
  */
 export function resolveTarget(d: RuleDesired, facts: HostFacts, previous?: Backend): Target {
   const backend = previous ?? (d.backend === "auto" ? chooseBackend(facts) : d.backend);
@@ -536,32 +551,50 @@ export function resolveTarget(d: RuleDesired, facts: HostFacts, previous?: Backe
     if (src && fam !== "inet" && (fam === "ip") !== (src.family === "ipv4")) {
       throw new PlanError(`source ${src.text} is ${src.family} but table "${table}" is family ${fam}`, `use table "inet ${table.split(" ")[1]}" or a ${fam === "ip" ? "IPv4" : "IPv6"} source`);
     }
-    const family: Family = fam === "ip" ? "ipv4" : fam === "ip6" ? "ipv6" : src ? src.family : "any";
-    return { backend, family, table, chain: d.chain ?? "input" };
+    return { backend, family: ruleFamily(d, backend), table, chain: d.chain ?? "input" };
   }
   if (d.table !== undefined) {
     throw new PlanError(`table "${d.table}" applies to nftables only, but the backend is ${backend}`, "remove table (iptables rules go in the filter table), or set backend: \"nftables\"");
   }
-  const family: Family = src?.family ?? "ipv4";
-  if (backend === "iptables-legacy" && family === "ipv6" && facts.firewall.iptablesVariant !== "legacy") {
-    throw new PlanError("IPv6 rules with iptables-legacy are not supported yet (the host facts do not include ip6tables-legacy-save)", "use an IPv4 source, or backend \"nftables\"");
-  }
   if (backend === "iptables" && !facts.firewall.iptablesVariant) {
     throw new PlanError("backend iptables was chosen but `iptables` is not available on the host", "install iptables, or choose backend nftables");
   }
-  return { backend, family, table: "filter", chain: d.chain ?? "INPUT" };
+  return { backend, family: ruleFamily(d, backend), table: "filter", chain: d.chain ?? "INPUT" };
+}
+
+/**
+ * The rules a target is made of, one per address family, each a target of one family. nftables: the target itself
+ * (an `inet` rule without an address matches both families). iptables keeps IPv4 and IPv6 in separate tables, so a
+ * rule for both families is the iptables rule plus an ip6tables twin (same comment, same spec, same place in its own
+ * chain). The twin exists only where that iptables filters IPv6 at all, i.e. its ip6tables filter table exists: where
+ * it does not, nothing turns IPv6 clients away, and adding a twin would only create the table (which iptables-legacy
+ * can never remove again). If the table appears later, the twin shows as missing drift.
+ */
+export function familyParts(t: Target, facts: HostFacts): Target[] {
+  if (t.backend === "nftables" || t.family !== "any") return [t];
+  const v6: Target = { ...t, family: "ipv6" };
+  return parseIptablesSave(iptSave(v6, facts)) ? [{ ...t, family: "ipv4" }, v6] : [{ ...t, family: "ipv4" }];
+}
+
+/** Every place a target's rule may be found in, whatever the families it is for now (strays of an earlier source). */
+function everyPart(t: Target): Target[] {
+  if (t.backend === "nftables") return [t];
+  return [{ ...t, family: "ipv4" }, { ...t, family: "ipv6" }];
 }
 
 /** The iptables binary for a target: `iptables`/`ip6tables`, or the `-legacy` ones when legacy is not the default. */
 function iptBin(t: Target, facts: HostFacts): string {
   const base = t.family === "ipv6" ? "ip6tables" : "iptables";
-  return t.backend === "iptables-legacy" && facts.firewall.iptablesVariant !== "legacy" ? `${base}-legacy` : base;
+  return legacyBeside(t, facts) ? `${base}-legacy` : base;
 }
 
+const legacyBeside = (t: Target, facts: HostFacts) => t.backend === "iptables-legacy" && facts.firewall.iptablesVariant !== "legacy";
+
+/** The save output a one-family iptables target is read from. */
 function iptSave(t: Target, facts: HostFacts): string | null {
   const fw = facts.firewall;
-  if (t.family === "ipv6") return fw.ip6tables;
-  return t.backend === "iptables-legacy" && fw.iptablesVariant !== "legacy" ? fw.iptablesLegacy : fw.iptables;
+  if (t.family === "ipv6") return legacyBeside(t, facts) ? (fw.ip6tablesLegacy ?? null) : fw.ip6tables;
+  return legacyBeside(t, facts) ? fw.iptablesLegacy : fw.iptables;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -673,6 +706,63 @@ export function locate(d: RuleDesired, target: Target, facts: HostFacts, adopt?:
   };
 }
 
+/** One family's rule as observed: "ok", or what is wrong with it (the drift a preview shows per family). */
+export type FamilyStatus = "ok" | "missing" | "duplicated" | "edited" | "moved";
+
+/** The families a rule of this family covers, in a fixed order. */
+export const familiesOf = (f: Family): Array<"ipv4" | "ipv6"> => (f === "any" ? ["ipv4", "ipv6"] : [f]);
+
+function statusOf(loc: Located): FamilyStatus {
+  if (!loc.ours.length) return "missing";
+  if (loc.ours.length > 1) return "duplicated";
+  if (!loc.matchesSpec) return "edited";
+  return loc.inPosition ? "ok" : "moved";
+}
+
+/** Our rule in every family it is for (see {@link familyParts}), and copies of it left where it no longer belongs. */
+export interface LocatedRule {
+  target: Target;
+  /** One per family part, in {@link familyParts} order. */
+  parts: Located[];
+  /** Rules carrying our comment in an iptables family the rule is no longer for (its source changed family). */
+  strays: Located[];
+  /** Every part is in position (and there is no stray). */
+  inPosition: boolean;
+  /** Every part matches the spec exactly once (and there is no stray). */
+  matchesSpec: boolean;
+  /** Some part is an admin's rule adopted as it is (see {@link Located.adopted}). */
+  adopted: boolean;
+  /** Per family the rule is for: "ok" (also when no twin is needed, see familyParts) or the drift found. */
+  families: Partial<Record<"ipv4" | "ipv6", FamilyStatus>>;
+}
+
+/**
+ * Finds our rule in each of its family parts. `adoptFrom`: the rule whose spec an existing rule may have to be adopted
+ * (per part, see {@link locate}).
+ */
+export function locateRule(d: RuleDesired, target: Target, facts: HostFacts, adoptFrom?: RuleDesired): LocatedRule {
+  const wanted = familyParts(target, facts);
+  const parts = wanted.map((p) => locate(d, p, facts, adoptFrom ? desiredSpec(adoptFrom, p) : undefined));
+  const strays = everyPart(target)
+    .filter((p) => !wanted.some((w) => w.family === p.family))
+    .map((p) => locate(d, p, facts))
+    .filter((l) => l.ours.length > 0);
+  const families: LocatedRule["families"] = {};
+  for (const f of familiesOf(target.family)) {
+    const part = parts.find((l) => l.target.family === f || l.target.family === "any");
+    families[f] = part ? statusOf(part) : "ok";
+  }
+  return {
+    target,
+    parts,
+    strays,
+    inPosition: parts.every((l) => l.inPosition) && !strays.length,
+    matchesSpec: parts.every((l) => l.matchesSpec) && !strays.length,
+    adopted: parts.some((l) => l.adopted),
+    families,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Plans
 
@@ -681,6 +771,21 @@ export interface FirewallPlan {
   steps: Plan;
   revert: Plan;
   what: string;
+  /** Run once the change is confirmed: the saved tables only a revert needed go (nothing of ours stays behind). */
+  cleanup?: Plan;
+}
+
+/** Drops the tables saved for reverting a change to these parts, once it is confirmed (the timer is disarmed then). */
+function dropBackups(name: string, parts: Target[]): Plan {
+  if (!parts.length) return [];
+  const files = parts.flatMap((t) => [backupFile(name, t), ...(t.backend === "nftables" ? [] : [backupFile(name, t) + ".chains"])]);
+  return [
+    {
+      description: "drop the tables saved for a revert",
+      script: `${quote(["rm", "-f", ...files])} && { rmdir ${quoteArg(BACKUP_DIR)} 2>/dev/null || true; }`,
+      effects: { paths: files },
+    },
+  ];
 }
 
 const backupFile = (name: string, t: Target) => `${BACKUP_DIR}/${name}.${t.backend === "nftables" ? "nft" : t.family === "ipv6" ? "v6" : "v4"}`;
@@ -727,6 +832,14 @@ export function nftTableOf(t: Target, facts: HostFacts): [string, string] | unde
   return nftOfIptables(t, facts);
 }
 
+/** The nft tables a target's rule may live in, one per family part (see {@link createdObjects}). */
+export function nftTablesOf(t: Target, facts: HostFacts): Array<[string, string]> {
+  const all = everyPart(t)
+    .map((p) => nftTableOf(p, facts))
+    .filter((nt): nt is [string, string] => nt !== undefined);
+  return all.filter((nt, i) => all.findIndex((x) => x.join(" ") === nt.join(" ")) === i);
+}
+
 /** One nft table as `nft -j list ruleset` showed it. */
 function nftObjects(facts: HostFacts, [fam, name]: [string, string]) {
   const rs = parseNft(facts.firewall.nft);
@@ -739,18 +852,32 @@ function nftObjects(facts: HostFacts, [fam, name]: [string, string]) {
 }
 
 /**
- * What a change created in nft (the target's table, or chains of it), from the facts before and after it: destroy
- * removes exactly these again once they are empty, so the ruleset is as it was before sftp-jail. "table" or
- * "chain:<name>". Empty for iptables-legacy (its tables cannot be removed) and when nft is not installed.
+ * What a change created in nft (a part's table, or chains of it), from the facts before and after it: destroy
+ * removes exactly these again once they are empty, so the ruleset is as it was before sftp-jail. Each entry names its
+ * nft table: "<family> <table>:table" or "<family> <table>:chain:<name>" (e.g. "ip6 filter:chain:INPUT"). Empty for
+ * iptables-legacy (its tables cannot be removed) and when nft is not installed.
  */
 export function createdObjects(t: Target, before: HostFacts, after: HostFacts): string[] {
-  const nt = nftTableOf(t, after);
-  if (!nt || before.firewall.nft === null || after.firewall.nft === null) return [];
-  const b = nftObjects(before, nt);
-  const a = nftObjects(after, nt);
-  if (!a.exists) return [];
-  if (!b.exists) return ["table"];
-  return a.chains.filter((c) => !b.chains.includes(c)).map((c) => `chain:${c}`);
+  if (before.firewall.nft === null || after.firewall.nft === null) return [];
+  return everyPart(t).flatMap((p) => {
+    const nt = nftTableOf(p, after);
+    if (!nt) return [];
+    const b = nftObjects(before, nt);
+    const a = nftObjects(after, nt);
+    const key = nt.join(" ");
+    if (!a.exists) return [];
+    if (!b.exists) return [`${key}:table`];
+    return a.chains.filter((c) => !b.chains.includes(c)).map((c) => `${key}:chain:${c}`);
+  });
+}
+
+/**
+ * `created` as recorded in state, each entry naming its nft table. State written before rules had an IPv6 twin holds
+ * "table" / "chain:<name>" for the one table of its target; those are qualified with it.
+ */
+export function qualifyCreated(created: string[], t: Target, facts: HostFacts): string[] {
+  const nt = nftTableOf(t, facts);
+  return created.flatMap((c) => (/^(table$|chain:)/.test(c) ? (nt ? [`${nt.join(" ")}:${c}`] : []) : [c]));
 }
 
 /**
@@ -886,36 +1013,60 @@ function refuseSshCut(d: RuleDesired, facts: HostFacts): void {
   );
 }
 
-/** Create or converge: an empty plan when our rule is present once, in place and exactly as specified. */
 /**
  * Create or converge. `adoptFrom`: the rule whose spec an existing rule may have to be adopted (create: the desired
  * rule itself; update of an adopted rule: the previous one). An adopted rule that already is what `d` wants is kept
  * as it is (no steps); otherwise it is replaced by ours, in place of nothing else.
+ *
+ * Every family part (the iptables rule and its ip6tables twin) is planned on its own chain, and all of them form one
+ * guarded change: one dead-man timer and one fresh login cover both families, and a revert undoes every part. Our
+ * rule left in a family the rule is no longer for (its source changed family) is removed in the same change, after
+ * the new one is in, so an opening is never gone in between.
  */
-export function planRuleConverge(d: RuleDesired, facts: HostFacts, previous?: Backend, adoptFrom?: RuleDesired): FirewallPlan & { located: Located } {
+export function planRuleConverge(d: RuleDesired, facts: HostFacts, previous?: Backend, adoptFrom?: RuleDesired): FirewallPlan & { located: LocatedRule } {
   const target = resolveTarget(d, facts, previous);
-  const loc = locate(d, target, facts, adoptFrom ? desiredSpec(adoptFrom, target) : undefined);
+  const loc = locateRule(d, target, facts, adoptFrom);
   const what = `firewall rule ${commentOf(d.name)} (${describeSpec(desiredSpec(d, target))}) in ${target.backend} ${target.table} ${target.chain}`;
   if (loc.inPosition && loc.matchesSpec) return { steps: [], revert: [], what, located: loc };
   refuseSshCut(d, facts);
-  const steps = [backupStep(d.name, target, facts), ...deleteSteps(loc, facts), ...insertSteps(d, loc, facts)];
-  const inverse = { added: true, removed: removedRules(loc), tableExisted: loc.tableExists, chainExisted: loc.chainExists };
-  return { steps, revert: [revertStep(d, target, facts, inverse)], what, located: loc };
+  const steps: Step[] = [];
+  const revert: Step[] = [];
+  const stale = loc.parts.filter((l) => !(l.inPosition && l.matchesSpec));
+  for (const part of stale) {
+    steps.push(backupStep(d.name, part.target, facts), ...deleteSteps(part, facts), ...insertSteps(d, part, facts));
+    revert.unshift(revertStep(d, part.target, facts, { added: true, removed: removedRules(part), tableExisted: part.tableExists, chainExisted: part.chainExists }));
+  }
+  for (const stray of loc.strays) {
+    steps.push(backupStep(d.name, stray.target, facts), ...deleteSteps(stray, facts));
+    revert.unshift(revertStep(d, stray.target, facts, { added: false, removed: removedRules(stray) }));
+  }
+  return { steps, revert, what, located: loc, cleanup: dropBackups(d.name, [...stale, ...loc.strays].map((l) => l.target)) };
 }
 
 /**
- * Removes exactly our rule(s). On nftables, a table left with nothing but the one empty, accept-policy base chain
- * sftp-jail would have created is removed too (it filters nothing), so destroy leaves the ruleset as it found it.
+ * Removes exactly our rule(s), in every family. `created`: what this rule's changes created in nft (see
+ * {@link createdObjects}), removed too once nothing but our rule was in it, so destroy leaves the ruleset as it found
+ * it. Without that record (state written before it existed), an nftables table left with nothing but the one empty,
+ * accept-policy base chain sftp-jail would have created is removed (it filters nothing).
  */
 export function planRuleDelete(d: RuleDesired, target: Target, facts: HostFacts, created?: string[]): FirewallPlan {
-  const loc = locate(d, target, facts);
   const what = `removing firewall rule ${commentOf(d.name)} from ${target.backend} ${target.table} ${target.chain}`;
-  if (!loc.ours.length) return { steps: [], revert: [], what };
+  const all = created && qualifyCreated(created, target, facts);
+  const parts = everyPart(target).map((p) => ({ target: p, ...planPartDelete(d, p, facts, all) }));
+  const cleanup = dropBackups(d.name, parts.filter((p) => p.steps.length).map((p) => p.target));
+  return { steps: parts.flatMap((p) => p.steps), revert: [...parts].reverse().flatMap((p) => p.revert), what, cleanup };
+}
+
+function planPartDelete(d: RuleDesired, target: Target, facts: HostFacts, created?: string[]): { steps: Plan; revert: Plan } {
+  const loc = locate(d, target, facts);
+  if (!loc.ours.length) return { steps: [], revert: [] };
   const steps = [backupStep(d.name, target, facts), ...deleteSteps(loc, facts)];
   const revert = [revertStep(d, target, facts, { added: false, removed: removedRules(loc) })];
   const nt = nftTableOf(target, facts);
   if (created && nt) {
-    // Exactly what this rule's changes created (see createdObjects), once nothing but our rules is in it.
+    // Exactly what this rule's changes created in this part's nft table, once nothing but our rules is in it.
+    const key = `${nt.join(" ")}:`;
+    const mine = created.filter((c) => c.startsWith(key)).map((c) => c.slice(key.length));
     const o = nftObjects(facts, nt);
     // Rules that stay after ours go (iptables-nft: judged on iptables-save, which names our comment the same way).
     const rules: Array<{ chain: string; comment: string | null }> =
@@ -923,14 +1074,14 @@ export function planRuleDelete(d: RuleDesired, target: Target, facts: HostFacts,
         ? o.rules.map((r) => ({ chain: r.chain, comment: r.comment ?? null }))
         : (parseIptablesSave(iptSave(target, facts))?.rules ?? []).map((r) => ({ chain: r.chain, comment: iptablesRule(r.args, "ipv4").comment }));
     const left = (chain?: string) => rules.filter((r) => (chain === undefined || r.chain === chain) && r.comment !== commentOf(d.name)).length;
-    if (created.includes("table") && o.exists && left() === 0 && o.others === 0) {
+    if (mine.includes("table") && o.exists && left() === 0 && o.others === 0) {
       steps.push(cmd(`delete nft table ${nt.join(" ")} (sftp-jail created it; now empty)`, ["nft", "delete", "table", ...nt], [rec.drop("n", nt.join(":")), ...o.chains.map((c) => [...nt, c].join(":")).filter((k) => isRecordKey("c", k)).map((k) => rec.drop("c", k))]));
     } else {
-      for (const c of created.filter((x) => x.startsWith("chain:")).map((x) => x.slice(6))) {
+      for (const c of mine.filter((x) => x.startsWith("chain:")).map((x) => x.slice(6))) {
         if (o.chains.includes(c) && left(c) === 0) steps.push(cmd(`delete nft chain ${nt.join(" ")} ${c} (sftp-jail created it; now empty)`, ["nft", "delete", "chain", ...nt, c], isRecordKey("c", [...nt, c].join(":")) ? [rec.drop("c", [...nt, c].join(":"))] : []));
       }
     }
-    return { steps, revert, what };
+    return { steps, revert };
   }
   if (target.backend === "nftables" && loc.nft) {
     const onlyOurs = loc.nft.rules === loc.ours.length && loc.nft.others === 0;
@@ -941,7 +1092,7 @@ export function planRuleDelete(d: RuleDesired, target: Target, facts: HostFacts,
       steps.push(cmd(`delete nft table ${target.table} (now empty)`, ["nft", "delete", "table", fam, tbl]));
     }
   }
-  return { steps, revert, what };
+  return { steps, revert };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1014,7 +1165,7 @@ export function planPersist(t: Target, facts: HostFacts, onlyIfMentions?: string
  * before sftp-jail first wrote it (byte for byte, owner and mode; removed if there was none). Otherwise the live
  * ruleset (now without the rule) is saved again, as before.
  */
-export function planUnpersist(t: Target, facts: HostFacts, rule: string): Plan {
+export function planUnpersist(t: Target, facts: HostFacts, rule: string, onlyIfRegistered = false): Plan {
   const path = persistPath(t, facts);
   const st = persistState(path);
   const dir = path.slice(0, path.lastIndexOf("/"));
@@ -1024,7 +1175,8 @@ export function planUnpersist(t: Target, facts: HostFacts, rule: string): Plan {
     `if [ -e ${quoteArg(st.orig)} ]; then ${quote(["cp", "-p", st.orig, tmp])} && ${quote(["mv", "-f", tmp, path])};`,
     `else rm -f ${quoteArg(path)} && { [ ! -e ${quoteArg(st.mkdir)} ] || rmdir ${quoteArg(dir)} 2>/dev/null || true; }; fi`,
   ].join(" ");
-  const forget = quote(["rm", "-rf", st.orig, st.absent, st.mkdir, st.rules, st.sha]);
+  // The bookkeeping goes with the last rule that wanted the file, and its directories once empty (nothing of ours stays).
+  const forget = `${quote(["rm", "-rf", st.orig, st.absent, st.mkdir, st.rules, st.sha])} && { rmdir ${quoteArg(PERSIST_STATE)} ${quoteArg(PERSIST_STATE.slice(0, PERSIST_STATE.lastIndexOf("/")))} 2>/dev/null || true; }`;
   const script = [
     `rm -f ${quoteArg(`${st.rules}/${rule}`)};`,
     `if [ -e ${quoteArg(st.sha)} ] && [ -z "$(ls -A ${quoteArg(st.rules)} 2>/dev/null)" ]; then`,
@@ -1032,7 +1184,39 @@ export function planUnpersist(t: Target, facts: HostFacts, rule: string): Plan {
     `else ${save}; fi && ${forget};`,
     `else ${save} && { if [ -e ${quoteArg(st.sha)} ]; then ${recordSha(path)}; fi; }; fi`,
   ].join(" ");
-  return [{ description: `put ${path} back as it was before sftp-jail, or save the ruleset without ${COMMENT_PREFIX}${rule}`, script, effects: { paths: [path, tmp, dir, st.orig, st.absent, st.mkdir, st.rules, st.sha] } }];
+  return [
+    {
+      description: `put ${path} back as it was before sftp-jail, or save the ruleset without ${COMMENT_PREFIX}${rule}`,
+      script: onlyIfRegistered ? `if [ -e ${quoteArg(`${st.rules}/${rule}`)} ]; then ${script}; fi` : script,
+      effects: { paths: [path, tmp, dir, st.orig, st.absent, st.mkdir, st.rules, st.sha, PERSIST_STATE, PERSIST_STATE.slice(0, PERSIST_STATE.lastIndexOf("/"))] },
+    },
+  ];
+}
+
+/**
+ * {@link planPersist} for every family part of a rule: the rule and its ip6tables twin are saved each where the distro
+ * loads that family from (Debian: rules.v4 and rules.v6). Re-saving a file that mentions a rule looks in every family.
+ * With `rule`, a family the rule is not in (any more) is handed back as {@link planUnpersist} does, where it registered.
+ */
+export function planPersistRule(t: Target, facts: HostFacts, onlyIfMentions?: string, rule?: string): Plan {
+  if (rule === undefined) return (onlyIfMentions !== undefined ? everyPart(t) : familyParts(t, facts)).flatMap((p) => planPersist(p, facts, onlyIfMentions));
+  // A family the rule no longer has (no twin any more, or its source changed family) gives its saved file back.
+  const wanted = familyParts(t, facts);
+  const gone = everyPart(t).filter((p) => !wanted.some((w) => w.family === p.family));
+  return [...wanted.flatMap((p) => planPersist(p, facts, undefined, rule)), ...gone.flatMap((p) => planUnpersist(p, facts, rule, true))];
+}
+
+/**
+ * {@link planUnpersist} for every family the rule may have been saved in, in the reverse order of
+ * {@link planPersistRule} (the file written first may have created the directory both live in). Families other than
+ * the target's own one are touched only where this rule registered a save (a twin that existed), so no file is written
+ * where sftp-jail never wrote one.
+ */
+export function planUnpersistRule(t: Target, facts: HostFacts, rule: string): Plan {
+  const own = t.family === "ipv6" ? "ipv6" : t.backend === "nftables" ? t.family : "ipv4";
+  return everyPart(t)
+    .reverse()
+    .flatMap((p) => planUnpersist(p, facts, rule, p.family !== own));
 }
 
 function planPersistTo(path: string, t: Target, facts: HostFacts): Plan {
@@ -1061,39 +1245,86 @@ function planPersistTo(path: string, t: Target, facts: HostFacts): Plan {
 // IPv6: the half-open door
 
 /**
- * An ACCEPT that opens the port for IPv4 only (iptables target, no source or an IPv4-wide one) on a host whose
- * ip6tables chain REJECTs/DROPs that port (a terminal rule before any ACCEPT for it, or a DROP policy): IPv4 clients
- * get in and IPv6 clients are turned away. Returns what to tell the user, or null. Pure.
- *
- * A warning, not a failure: the IPv6 side errs closed (no one gets in who should not), and many hosts have no
- * routable IPv6 address at all; refusing would block every IPv4-only rollout to say something the user may not care
- * about. An nftables `inet` target has no such gap: a rule without an address family matches both.
+ * Does an observed rule open every port of `d` to new connections from every address (of its family), or turn new
+ * connections to some of them away? (An ACCEPT for RELATED,ESTABLISHED only opens nothing.)
  */
-export function halfOpenDoor(d: RuleDesired, target: Target, facts: HostFacts): string | null {
-  if (d.action !== "ACCEPT" || target.backend === "nftables" || target.family !== "ipv4") return null;
-  const src = d.source ? parseCidr(d.source) : null;
-  if (src && !src.any) return null; // limited to IPv4 addresses: IPv6 is not meant
-  const t = parseIptablesSave(facts.firewall.ip6tables);
+function opensFor(d: RuleDesired, s: RuleSpec): boolean {
+  return s.action === "ACCEPT" && !s.extra.length && !s.source && seesNew(s) && (s.protocol === null || s.protocol === d.protocol) && (s.ports.length === 0 || d.ports.every((p) => s.ports.includes(p)));
+}
+function closesFor(d: RuleDesired, s: RuleSpec): boolean {
+  return (s.action === "REJECT" || s.action === "DROP") && !s.extra.length && !s.source && seesNew(s) && (s.protocol === null || s.protocol === d.protocol) && (s.ports.length === 0 || d.ports.some((p) => s.ports.includes(p)));
+}
+const seesNew = (s: RuleSpec) => s.state.length === 0 || s.state.includes("NEW");
+
+/** What in the ip6tables chain of an iptables target turns IPv6 clients of `d`'s ports away, in words, or null. */
+function ip6tablesCloser(d: RuleDesired, target: Target, facts: HostFacts): string | null {
+  const v6: Target = { ...target, family: "ipv6" };
+  const t = parseIptablesSave(iptSave(v6, facts));
   if (!t) return null;
-  const chain = target.chain;
-  const opens = (s: RuleSpec) =>
-    s.action === "ACCEPT" && !s.extra.length && !s.source && (s.protocol === null || s.protocol === d.protocol) && (s.ports.length === 0 || d.ports.every((p) => s.ports.includes(p)));
-  const closes = (s: RuleSpec) =>
-    (s.action === "REJECT" || s.action === "DROP") && !s.extra.length && !s.source && (s.protocol === null || s.protocol === d.protocol) && (s.ports.length === 0 || d.ports.some((p) => s.ports.includes(p)));
-  let closedBy: string | null = null;
-  for (const r of t.rules.filter((x) => x.chain === chain)) {
+  const bin = iptBin(v6, facts);
+  for (const r of t.rules.filter((x) => x.chain === target.chain)) {
     const s = iptablesRule(r.args, "ipv6").spec;
-    if (opens(s)) return null;
-    if (closes(s)) {
-      closedBy = `the ip6tables rule "-A ${chain} ${r.args.join(" ")}"`;
-      break;
+    if (opensFor(d, s)) return null;
+    if (closesFor(d, s)) return `the ${bin} rule "-A ${target.chain} ${r.args.join(" ")}"`;
+  }
+  const policy = t.chains.find((c) => c.name === target.chain)?.policy;
+  return policy === "DROP" || policy === "REJECT" ? `the ${bin} ${target.chain} policy ${policy}` : null;
+}
+
+/** What in the host's native nft input chains (tables ip6 and inet) turns IPv6 clients of `d`'s ports away, or null. */
+function nftV6Closer(d: RuleDesired, facts: HostFacts): string | null {
+  const rs = parseNft(facts.firewall.nft);
+  if (!rs) return null;
+  for (const t of rs.tables.filter((x) => (x.family === "ip6" || x.family === "inet") && !isIptablesNftTable(rs, x))) {
+    for (const c of rs.chains.filter((x) => x.family === t.family && x.table === t.name && x.hook === "input")) {
+      // The first rule that sees IPv6 clients of the port decides; with none, the chain's policy.
+      const specs = rs.rules.filter((x) => x.family === t.family && x.table === t.name && x.chain === c.name).map((r) => nftRule(r.expr, t.family));
+      const first = specs.find((s) => s.family !== "ipv4" && (opensFor(d, s) || closesFor(d, s)));
+      if (first && closesFor(d, first)) return `the nft rule "${describeSpec(first)}" in ${t.family} ${t.name} ${c.name}`;
+      if (!first && (c.policy === "drop" || c.policy === "reject")) return `the nft chain ${t.family} ${t.name} ${c.name} policy ${c.policy}`;
     }
   }
-  const policy = t.chains.find((c) => c.name === chain)?.policy;
-  if (!closedBy && (policy === "DROP" || policy === "REJECT")) closedBy = `the ip6tables ${chain} policy ${policy}`;
+  return null;
+}
+
+/**
+ * The half-open door: tcp port P open to IPv4 clients and IPv6 clients turned away. Returns what to tell the user, or
+ * null. Pure. Two ways to get there with an ACCEPT for every address:
+ * - the rule is limited to IPv4 (source 0.0.0.0/0, or an nftables `ip` table) and the host's IPv6 side (ip6tables, or
+ *   an nft `ip6`/`inet` input chain) rejects or drops the port;
+ * - `existing` rule for every address on iptables whose ip6tables twin is missing (the host started filtering IPv6
+ *   after the rule was made, or someone deleted it), seen at preview before a refresh would show the drift.
+ * A rule for every address that is about to be created or converged gets its twin, so there is no door to tell.
+ *
+ * A warning, not a failure: the IPv6 side errs closed (no one gets in who should not), and many hosts have no routable
+ * IPv6 address at all; refusing would block every IPv4-only rollout to say something the user may not care about.
+ */
+export function halfOpenDoor(d: RuleDesired, target: Target, facts: HostFacts, existing = false): string | null {
+  if (d.action !== "ACCEPT" || target.family === "ipv6") return null;
+  const src = d.source ? parseCidr(d.source) : null;
+  if (src && !src.any) return null; // limited to some IPv4 addresses: IPv6 is not meant
+  const port = `${d.protocol} port${d.ports.length > 1 ? "s" : ""} ${d.ports.join(",")}`;
+  // (An iptables target of family ipv4 without source is state written before rules had twins: for both, too.)
+  if (target.family === "any" || (!src && target.backend !== "nftables")) {
+    if (target.backend === "nftables" || !existing) return null;
+    const v6 = familyParts({ ...target, family: "any" }, facts).find((p) => p.family === "ipv6");
+    const closedBy = v6 && ip6tablesCloser(d, target, facts);
+    if (!closedBy) return null;
+    return (
+      `half-open door: ${port} is open for IPv4 only: this rule is for every address, but its IPv6 twin is missing from ${iptBin(v6, facts)} ${target.chain} ` +
+      `or comes after ${closedBy}, which turns IPv6 clients away (the host started filtering IPv6 after the rule was made, or the twin was deleted or moved). ` +
+      "Run `pulumi up --refresh`: it puts the twin in place"
+    );
+  }
+  const closedBy = target.backend === "nftables" ? nftV6Closer(d, facts) : ip6tablesCloser(d, target, facts);
   if (!closedBy) return null;
+  const why = src ? `source ${src.text}` : `table "${target.table}"`;
+  const fix =
+    src || target.backend !== "nftables"
+      ? "remove source (a rule without source opens both IPv4 and IPv6)"
+      : `use table "inet ${target.table.split(" ")[1]}" (a rule without source there opens both), or add a second FirewallRule with table "ip6 ${target.table.split(" ")[1]}"`;
   return (
-    `half-open door: this rule opens ${d.protocol} port ${d.ports.join(",")} for IPv4 only, and ${closedBy} turns IPv6 clients away. ` +
-    `If IPv6 clients should get in too, add a second FirewallRule with source "::/0" (or an IPv6 prefix); if not, ignore this warning`
+    `half-open door: ${port} is open for IPv4 only: this rule is limited to IPv4 (${why}), and ${closedBy} turns IPv6 clients away. ` +
+    `If IPv6 clients should get in too, ${fix}; if not, ignore this warning`
   );
 }

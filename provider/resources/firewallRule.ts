@@ -31,8 +31,10 @@ export interface FirewallRuleArgs {
   /** Destination ports (at most 15). Give this or `port`. */
   readonly ports?: pulumi.Input<pulumi.Input<number>[]>;
   /**
-   * Source CIDR, IPv4 or IPv6 (host bits zero; a bare address means /32 or /128). Omit for any source: with
-   * iptables backends that is any IPv4 source (use `::/0` in a second rule for IPv6); with nftables `inet`, both.
+   * Source CIDR, IPv4 or IPv6 (host bits zero; a bare address means /32 or /128). Omit for any source, IPv4 and IPv6:
+   * with nftables `inet` one rule matches both; with iptables backends the rule gets an ip6tables twin wherever the
+   * host filters IPv6 (its ip6tables filter table exists). `0.0.0.0/0` is every IPv4 address only, `::/0` every IPv6
+   * one. An nftables `ip` or `ip6` table limits the rule to that family.
    */
   readonly source?: pulumi.Input<string>;
   /** conntrack states, e.g. `["NEW"]`. Omit for any state. */
@@ -51,7 +53,7 @@ export interface FirewallRuleArgs {
 /**
  * One firewall rule, found on the host by its comment `sftp-jail:<name>`. Every change is confirmed by a fresh SSH
  * login and reverted to the exact previous table if that fails; REJECT/DROP rules on sshd's port must be limited to
- * state NEW so the running session survives. Destroy removes exactly this rule.
+ * state NEW so the running session survives. Destroy removes exactly this rule, in every family.
  */
 export class FirewallRule extends pulumi.dynamic.Resource {
   /** The comment that marks the rule on the host: `sftp-jail:<name>`. */
@@ -68,6 +70,11 @@ export class FirewallRule extends pulumi.dynamic.Resource {
   declare readonly inPosition: pulumi.Output<boolean>;
   /** False when refresh found the rule edited or duplicated (the next update rewrites it). */
   declare readonly matchesSpec: pulumi.Output<boolean>;
+  /**
+   * Per address family the rule is for (`ipv4`, `ipv6`): "ok", or the drift refresh found in that family's rule —
+   * "missing", "duplicated", "edited" or "moved" (the next update puts it right).
+   */
+  declare readonly families: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: FirewallRuleArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -80,6 +87,7 @@ export class FirewallRule extends pulumi.dynamic.Resource {
         // Desired drift markers: read reports what it saw, so a moved or edited rule previews as an update of these.
         inPosition: true,
         matchesSpec: true,
+        families: undefined,
         comment: undefined,
         rule: undefined,
         resolvedBackend: undefined,

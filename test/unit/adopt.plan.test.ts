@@ -185,7 +185,7 @@ describe("FirewallRule adopts an admin's rule with exactly its spec", () => {
     const p = planRuleConverge(SSH, f, undefined, SSH);
     expect(p.steps).toEqual([]);
     expect(p.located.adopted).toBe(true);
-    expect(p.located.ours[0].args).toEqual(["-p", "tcp", "-m", "tcp", "--dport", "22", "-j", "ACCEPT"]);
+    expect(p.located.parts.map((l) => l.ours[0].args)).toEqual([["-p", "tcp", "-m", "tcp", "--dport", "22", "-j", "ACCEPT"]]); // IPv4 only: no ip6tables table, no twin
     expect(p.located.inPosition && p.located.matchesSpec).toBe(true);
     // Without adoption the same rule would be inserted a second time.
     expect(planRuleConverge(SSH, f).steps.map((s) => s.description)).toContain(

@@ -20,6 +20,7 @@ import {
   planRuleConverge,
   planRuleDelete,
   planUnpersist,
+  qualifyCreated,
   resolveTarget,
   tokenize,
 } from "../../provider/plan/firewall";
@@ -128,8 +129,14 @@ describe("iptables planner (captured iptables-nft host: ACCEPT 22, ACCEPT icmp, 
         // iptables-nft: which nft chains of `ip filter` exist (or that the table does not), for an exact revert.
         " && { if command -v nft >/dev/null && nft list table ip filter >/dev/null 2>&1; then echo table; nft list table ip filter 2>/dev/null | sed -n 's/^[[:space:]]*chain \\([^ ]*\\) {$/\\1/p'; else echo none; fi; } > /run/sftp-jail/firewall/new.v4.chains",
       "iptables -w -t filter -I INPUT 4 -p tcp -m tcp --dport 2022 -m conntrack --ctstate NEW -m comment --comment sftp-jail:new -j ACCEPT",
+      // No source: for IPv6 too. The host filters IPv6 (its ip6tables ends in DROP), so the twin goes before that DROP.
+      "mkdir -p /run/sftp-jail/firewall && { ip6tables-save -c -t filter 2>/dev/null || true; } > /run/sftp-jail/firewall/new.v6" +
+        " && { if command -v nft >/dev/null && nft list table ip6 filter >/dev/null 2>&1; then echo table; nft list table ip6 filter 2>/dev/null | sed -n 's/^[[:space:]]*chain \\([^ ]*\\) {$/\\1/p'; else echo none; fi; } > /run/sftp-jail/firewall/new.v6.chains",
+      "ip6tables -w -t filter -I INPUT 2 -p tcp -m tcp --dport 2022 -m conntrack --ctstate NEW -m comment --comment sftp-jail:new -j ACCEPT",
     ]);
-    const [revert] = scripts({ steps: p.revert });
+    // Reverts run in the reverse order: the twin first.
+    expect(scripts({ steps: p.revert })[0]).toMatch(/^\{ while ip6tables -w -t filter -D INPUT -p tcp -m tcp --dport 2022 .*sftp-jail:new -j ACCEPT 2>\/dev\/null; do :; done; \} && /);
+    const [, revert] = scripts({ steps: p.revert });
     // The exact inverse of an insert: delete it (iptables-nft's restore would re-create the whole table).
     expect(revert).toMatch(/^\{ while iptables -w -t filter -D INPUT -p tcp -m tcp --dport 2022 .*sftp-jail:new -j ACCEPT 2>\/dev\/null; do :; done; \} && /);
     // Then what the change (or the restore) created in nft goes: the table when it was absent and holds no rule now,
@@ -152,10 +159,13 @@ describe("iptables planner (captured iptables-nft host: ACCEPT 22, ACCEPT icmp, 
     const t = resolveTarget(rule(), facts);
     const none = withFirewall("empty");
     expect(createdObjects(t, facts, facts)).toEqual([]);
-    expect(createdObjects(t, none, facts)).toEqual(["table"]); // the captured empty host had no ip filter table
+    // The captured empty host had neither table; each entry names its nft table.
+    expect(createdObjects(t, none, facts)).toEqual(["ip filter:table", "ip6 filter:table"]);
     // A chain the table did not have before (iptables-nft creates built-in chains on demand).
     const noInput = withFirewall("iptables-nft", (raw) => raw.replace(/\{"chain": \{"family": "ip", "table": "filter", "name": "INPUT"[^}]*\}\}, /, ""));
-    expect(createdObjects(t, noInput, facts)).toEqual(["chain:INPUT"]);
+    expect(createdObjects(t, noInput, facts)).toEqual(["ip filter:chain:INPUT"]);
+    // State written before each entry named its table meant the target's one table.
+    expect(qualifyCreated(["table", "chain:INPUT", "ip6 filter:table"], { ...t, family: "ipv4" }, facts)).toEqual(["ip filter:table", "ip filter:chain:INPUT", "ip6 filter:table"]);
   });
 
   it("puts top first and bottom last, with multiport for several ports", () => {
@@ -198,7 +208,8 @@ describe("iptables planner (captured iptables-nft host: ACCEPT 22, ACCEPT icmp, 
     expect(scripts(edited)[2]).not.toMatch(/conntrack/);
     const dup = withFirewall("iptables-nft", (raw) => raw.replace(/(-A INPUT -s 198[^\n]*\n)/, "$1$1"));
     const p = planRuleConverge(partnerA, dup);
-    expect(p.located.ours).toHaveLength(2);
+    expect(p.located.parts[0].ours).toHaveLength(2);
+    expect(p.located.families).toEqual({ ipv4: "duplicated" });
     expect(scripts(p).filter((s) => s.includes(" -D INPUT "))).toHaveLength(2);
   });
 
@@ -275,8 +286,11 @@ describe("iptables-legacy planner (captured host: legacy rules beside a default 
     expect(scripts({ steps: p.revert })[0]).toMatch(/^while iptables-legacy -w -t filter -D INPUT .*sftp-jail:new -j ACCEPT 2>\/dev\/null; do :; done$/);
   });
 
-  it("refuses IPv6 with legacy, naming what is missing", () => {
-    expect(() => planRuleConverge(rule({ source: "2001:db8::/32" }), facts)).toThrow(/ip6tables-legacy-save/);
+  it("writes IPv6 through ip6tables-legacy (the host has no legacy IPv6 table: no twin for a rule without source)", () => {
+    expect(scripts(planRuleConverge(rule({ source: "2001:db8::/32" }), facts))[1]).toBe(
+      "ip6tables-legacy -w -t filter -A INPUT -s 2001:db8::/32 -p tcp -m tcp --dport 2022 -m conntrack --ctstate NEW -m comment --comment sftp-jail:new -j ACCEPT",
+    );
+    expect(planRuleConverge(rule(), facts).located.parts.map((l) => l.target.family)).toEqual(["ipv4"]);
   });
 });
 

@@ -155,7 +155,7 @@ describe("what the record means: an object is sftp-jail's only while it is the o
   it("nft objects count only with the handles they were recorded with", () => {
     const nft = (th: number, ch: number) => ({ nftables: [{ metainfo: {} }, { table: { family: "ip", name: "filter", handle: th } }, { chain: { family: "ip", table: "filter", name: "INPUT", handle: ch } }] });
     const fw = (n: unknown) => ({ iptables: null, iptablesVariant: null, iptablesLegacy: null, ip6tables: null, nft: n }) as HostFacts["firewall"];
-    expect(createdNft(f({ firewall: fw(nft(3, 1)) }), ["ip", "filter"])).toEqual(["table", "chain:INPUT"]);
+    expect(createdNft(f({ firewall: fw(nft(3, 1)) }), ["ip", "filter"])).toEqual(["ip filter:table", "ip filter:chain:INPUT"]);
     // Deleted and made again since (by hand, or another tool): new handles.
     expect(createdNft(f({ firewall: fw(nft(4, 1)) }), ["ip", "filter"])).toEqual([]);
     expect(createdNft(f({ firewall: fw(null) }), ["ip", "filter"])).toEqual([]);
@@ -311,8 +311,9 @@ describe("Match blocks and firewall rules: recorded where they are written, drop
   const rule = { name: "fw", backend: "auto" as const, protocol: "tcp" as const, ports: [2022], state: ["NEW" as const], action: "ACCEPT" as const, position: "beforeReject" as const };
 
   it("FirewallRule: the insert records the rule, and the nft table and chain if it brings them into being", () => {
+    // An iptables-nft host that filters IPv6 too: the rule and its ip6tables twin, each in its own nft table.
     const p = planRuleConverge(rule, fw("iptables-nft"));
-    expect(p.steps.map((s) => s.record ?? [])).toEqual([[], ["+w:fw", "+n:ip:filter", "+c:ip:filter:INPUT"]]);
+    expect(p.steps.map((s) => s.record ?? [])).toEqual([[], ["+w:fw", "+n:ip:filter", "+c:ip:filter:INPUT"], [], ["+w:fw", "+n:ip6:filter", "+c:ip6:filter:INPUT"]]);
     const n = planRuleConverge({ ...rule, backend: "nftables" }, fw("empty"));
     expect(n.steps.map((s) => s.record ?? [])).toEqual([[], ["+n:inet:filter"], ["+c:inet:filter:input"], ["+w:fw"]]);
     // Legacy iptables keeps no nft objects: only the rule.
@@ -330,7 +331,7 @@ describe("Match blocks and firewall rules: recorded where they are written, drop
   it("FirewallRule: what the record lists for the target's table counts as created by sftp-jail, at create", () => {
     const facts = fw("iptables-nft");
     facts.record = parseRecord("n ip:filter 1\nc ip:filter:INPUT 1:1\n");
-    expect(createdNft(facts, ["ip", "filter"])).toEqual(["table", "chain:INPUT"]);
+    expect(createdNft(facts, ["ip", "filter"])).toEqual(["ip filter:table", "ip filter:chain:INPUT"]);
     facts.record = parseRecord("n ip:filter 7\n");
     expect(createdNft(facts, ["ip", "filter"])).toEqual([]);
   });

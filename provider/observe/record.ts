@@ -248,7 +248,8 @@ export const recordFact = {
  * - `sj_rec_absent OP...`: prints the `+` operations whose object does not exist now (run before the step).
  * - `sj_rec_do ADDS OP...`: applies the `+` operations listed in ADDS (those absent before the step) and the other
  *   operations, then writes the record atomically (temp file, owner and mode, fsync, rename, fsync of the directory)
- *   if it changed. Silent; its caller sends everything to /dev/null, so a client that is gone cannot stop it halfway.
+ *   if it changed, or removes it (and its directory, when empty) once it lists nothing. Silent; its caller sends
+ *   everything to /dev/null, so a client that is gone cannot stop it halfway.
  */
 export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
   const dir = file.slice(0, file.lastIndexOf("/"));
@@ -307,6 +308,8 @@ export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
     `  if [ -z "$sj_new" ] && [ ! -e ${quoteArg(file)} ] && [ ! -L ${quoteArg(file)} ]; then exit 0; fi`,
     `  [ -d ${quoteArg(dir)} ] || mkdir -p -m 0755 ${quoteArg(dir)} || exit 1`,
     `  sj_cd ${quoteArg(dir)}`,
+    // Nothing left to record: the record goes, and its directory too when nothing else of sftp-jail's is in it.
+    `  if [ -z "$sj_new" ]; then rm -f ./${base} && cd .. && { rmdir ${quoteArg(dir.slice(dir.lastIndexOf("/") + 1))} 2>/dev/null || true; }; exit; fi`,
     `  printf '%s\\n' "$sj_new" | grep -E ${line} > ./${base}.sftp-jail.tmp`,
     `  chown -h 0:0 ./${base}.sftp-jail.tmp && chmod 0600 ./${base}.sftp-jail.tmp && sync ./${base}.sftp-jail.tmp && mv -fT ./${base}.sftp-jail.tmp ./${base} && { sync . 2>/dev/null || true; }`,
     ")",

@@ -892,6 +892,18 @@ function revertStep(
   facts: HostFacts,
   inverse?: { added: boolean; removed: Array<{ at: number; args: string[]; chain: string }>; tableExisted?: boolean; chainExisted?: boolean },
 ): Step {
+  // What the revert removes again leaves the host's record with it (each entry only if its object is really gone).
+  const nt = nftTableOf(t, facts);
+  const drops = [rec.drop("w", d.name), ...(nt ? [rec.drop("n", nt.join(":")), rec.drop("c", [...nt, t.chain].join(":"))] : [])];
+  return { ...revertOnly(d, t, facts, inverse), record: drops };
+}
+
+function revertOnly(
+  d: RuleDesired,
+  t: Target,
+  facts: HostFacts,
+  inverse?: { added: boolean; removed: Array<{ at: number; args: string[]; chain: string }>; tableExisted?: boolean; chainExisted?: boolean },
+): Step {
   const f = quoteArg(backupFile(d.name, t));
   if (t.backend === "nftables") {
     if (inverse?.added && inverse.removed.length === 0) {

@@ -380,7 +380,8 @@ export function planBlock(d: BlockDesired, facts: HostFacts, op: Operator, previ
   }
   const { changes, edits } = placement(facts, writes);
   const [steps, revert, cleanup] = planChanges(facts, op, changes, edits);
-  return { steps: withBannerCheck(d, recordBlock(steps, path, prevPath !== path ? prevPath : undefined)), revert, cleanup, path, content };
+  // A revert (a failed fresh login, or the dead-man timer) that removes the new block again drops its entry too.
+  return { steps: withBannerCheck(d, recordBlock(steps, path, prevPath !== path ? prevPath : undefined)), revert: recordBlock(revert, undefined, path), cleanup, path, content };
 }
 
 /**

@@ -25,6 +25,7 @@ import {
 } from "../../provider/observe/record";
 import { SCRIPT_PREFIX, parseSnapshot, snapshotScript } from "../../provider/observe/snapshot";
 import { LOCK_FILE, applyScript } from "../../provider/apply/apply";
+import { deadman } from "../../provider/apply/guarded";
 import { planGroupCreate, planGroupDelete, planGroupUpdate } from "../../provider/plan/sftpGroup";
 import { planUser, planUserDelete } from "../../provider/plan/jailedUser";
 import { planChroot, planChrootDelete } from "../../provider/plan/chrootDir";
@@ -326,6 +327,19 @@ describe("Match blocks and firewall rules: recorded where they are written, drop
     const t = resolveTarget(a, facts);
     const alone = { ...facts, firewall: firewall.parse(fs.readFileSync(`${__dirname}/fixtures/firewall-iptables-nft.txt`, "utf8").split("\n").filter((l) => !/^-A INPUT/.test(l) || l.includes("partner-a")).join("\n")) };
     expect(planRuleDelete(a, t, alone, ["table"]).steps.map((s) => s.record ?? [])).toEqual([[], ["-w:partner-a"], ["-n:ip:filter", "-c:ip:filter:INPUT"]]);
+  });
+
+  it("a revert (a failed fresh login, or the dead-man timer) drops what it removed again", () => {
+    const p = planRuleConverge({ ...rule, backend: "nftables" }, fw("empty"));
+    expect(p.revert.map((s) => s.record)).toEqual([["-w:fw", "-n:inet:filter", "-c:inet:filter:input"]]);
+    const b = planBlock(JAIL, debian12(), OP);
+    expect(b.revert[b.revert.length - 1].record).toEqual([`-s:${PATH}`]);
+    // The timer's own script: the revert steps, each followed by its record update (drops only, never an add).
+    const timerOf = (revert: Parameters<typeof deadman>[2]) => Buffer.from(/printf '%s' '?([A-Za-z0-9+/=]+)'? \| base64 -d/.exec(deadman("t", 10, revert).arm.script)![1], "base64").toString("utf8");
+    const timer = timerOf(p.revert);
+    expect(timer).toContain("sj_rec_do() (");
+    expect(timer).toContain(`} && { sj_rec_do "" -w:fw -n:inet:filter -c:inet:filter:input ; } > /dev/null 2>&1`);
+    expect(timerOf([{ description: "x", script: "true", effects: {} }])).not.toContain("sj_rec_do"); // nothing to drop, no writer
   });
 
   it("FirewallRule: what the record lists for the target's table counts as created by sftp-jail, at create", () => {

@@ -9,8 +9,11 @@ import { CheckFailure, failuresOf } from "../schema/common";
 import { Plan, PlanError } from "../plan/types";
 import { envelopeProblem } from "../plan/envelope";
 import { HostFacts } from "../observe/facts";
+import { OWNER_RE } from "../plan/sshdRender";
 import { Needs, observe } from "../observe/snapshot";
 import { OperatorAccessError, SftpJailError } from "../util/errors";
+import { refuseUnfitHost, requireFirewall, warnUnfitHost } from "../apply/hostGate";
+import { FirewallNeed } from "../plan/preconditions";
 import { log } from "../util/log";
 
 /** The engine's placeholder for a value not known during preview (pulumi/sdk/nodejs/runtime/rpc.ts). */
@@ -27,6 +30,21 @@ export function containsUnknown(v: unknown): boolean {
 }
 
 /**
+ * The hidden input naming the stack that manages a resource (`<project>/<stack>`): set by the resource classes from
+ * pulumi.getProject()/getStack() (the plugin takes it from the URN), never by a program. Not part of any schema (no
+ * program field, not in the plugin schema); validated here because SshdMatchBlock writes it into sshd_config.d.
+ */
+export const OWNER_KEY = "__owner";
+/** Inputs that are not the resource's fields: the dynamic provider's own, and the stack identity. */
+const HIDDEN_KEYS = new Set(["__provider", OWNER_KEY]);
+
+/** The stack identity of a resource's inputs or state, when valid (invalid ones are refused by checkInputs). */
+export function ownerOf(o: Record<string, unknown>): string | undefined {
+  const v = o[OWNER_KEY];
+  return typeof v === "string" && OWNER_RE.test(v) ? v : undefined;
+}
+
+/**
  * Validates inputs. Known values are checked now (at preview, before any connection); values still unknown are
  * passed through and checked again in create/update, where they are known.
  */
@@ -37,11 +55,15 @@ export function checkInputs<T extends z.ZodRawShape>(
   const known: Record<string, unknown> = {};
   const unknownKeys: string[] = [];
   for (const [k, v] of Object.entries(news)) {
-    if (k === "__provider") continue;
+    if (HIDDEN_KEYS.has(k)) continue;
     if (k !== "connection" && containsUnknown(v)) unknownKeys.push(k);
     else known[k] = v;
   }
   const failures: CheckFailure[] = [];
+  const owner = news[OWNER_KEY];
+  if (owner !== undefined && !containsUnknown(owner) && !(typeof owner === "string" && OWNER_RE.test(owner))) {
+    failures.push({ property: OWNER_KEY, reason: "the stack identity must be <project>/<stack> (letters, digits, _ . -); it is set by sftp-jail's resource classes, not by programs" });
+  }
   const fieldSchema = z.strictObject(shape).omit(Object.fromEntries(unknownKeys.map((k) => [k, true])) as never);
   const { connection, ...fields } = known;
   const parsed = (fieldSchema as unknown as z.ZodType).safeParse(fields);
@@ -100,10 +122,39 @@ export function defined<T>(v: T): T {
 }
 
 /**
- * The preview-time look every adapter's `check` takes once its inputs passed the schema: the host's snapshot (shared
- * by the phase), the resource's plan on it, and that plan judged by the same envelope rule apply enforces — so a
- * refusal shows at preview, naming the cause and the fix, before anything changes. A host whose operator access is
- * broken is a failure of `connection`; an unreachable host is not a check failure (create reports it).
+ * The preview-time look at a resource's host, once its inputs passed the schema: the host's snapshot (shared by the
+ * phase) and the host's preconditions (plan/preconditions.ts, judged once per host). A host that fails one is warned
+ * about once (every change there will be refused, apply/hostGate.ts) and not looked at further: `look` is then
+ * undefined, as it is for an unreachable host (not a check failure: create reports it). What was found about the
+ * login itself (a host key that is not the trusted one, operator access broken by hand) is a failure of `connection`.
+ * `firewall`: the backend a FirewallRule targets, which the host must have.
+ */
+export async function lookAtHost(
+  connection: unknown,
+  resource: string,
+  needs: Needs,
+  firewall?: FirewallNeed,
+): Promise<{ failures: CheckFailure[]; look?: { s: Session; facts: HostFacts } }> {
+  let s: Session;
+  let facts: HostFacts;
+  try {
+    s = sessionFor(connection, resource);
+    if (firewall) requireFirewall(s, firewall);
+    facts = await observe(s, { paths: [...(needs.paths ?? [])], files: [...(needs.files ?? [])] });
+    if ((await warnUnfitHost(s)).length) return { failures: [] };
+  } catch (e) {
+    // Nothing more would be learned, or safely done, by trying again in create.
+    if (e instanceof OperatorAccessError || e instanceof HostKeyError) return { failures: [{ property: "connection", reason: e.message }] };
+    log.debug(`${resource}: preview-time host check skipped: ${(e as Error).message}`);
+    return { failures: [] };
+  }
+  return { failures: [], look: { s, facts } };
+}
+
+/**
+ * The preview-time look every adapter's `check` takes (see lookAtHost), plus the resource's plan on the host judged by
+ * the same envelope rule apply enforces — so a refusal shows at preview, naming the cause and the fix, before anything
+ * changes.
  */
 export async function previewLook(
   connection: unknown,
@@ -112,18 +163,9 @@ export async function previewLook(
   needs: Needs,
   plan: (f: HostFacts) => Plan,
 ): Promise<CheckFailure[]> {
-  let s: Session;
-  let facts: HostFacts;
-  try {
-    s = sessionFor(connection, resource);
-    facts = await observe(s, { paths: [...(needs.paths ?? [])], files: [...(needs.files ?? [])] });
-  } catch (e) {
-    // What was found about the login itself (a host key that is not the trusted one, an operator access broken by
-    // hand) is the answer at preview: nothing more would be learned, or safely done, by trying again in create.
-    if (e instanceof OperatorAccessError || e instanceof HostKeyError) return [{ property: "connection", reason: e.message }];
-    log.debug(`${resource}: preview-time host check skipped: ${(e as Error).message}`);
-    return [];
-  }
+  const { failures, look } = await lookAtHost(connection, resource, needs);
+  if (!look) return failures;
+  const { s, facts } = look;
   try {
     const problem = envelopeProblem(plan(facts), facts);
     return problem ? [{ property, reason: `${problem.what} on ${s.target}. Fix: ${problem.fix}` }] : [];
@@ -131,4 +173,15 @@ export async function previewLook(
     if (e instanceof PlanError) return [{ property: e.property ?? property, reason: `${e.what} on ${s.target}. Fix: ${e.fix}` }];
     throw e;
   }
+}
+
+/**
+ * The session for a create, update or delete: every one passes the host gate first (apply/hostGate.ts), so a host
+ * that fails a precondition has each of its resources refused before anything is planned or run there.
+ */
+export async function sessionForChange(conn: unknown, resource: string, firewall?: FirewallNeed): Promise<Session> {
+  const s = sessionFor(conn, resource);
+  if (firewall) requireFirewall(s, firewall);
+  await refuseUnfitHost(s, resource);
+  return s;
 }

@@ -10,10 +10,11 @@ import { HostFacts } from "../observe/facts";
 import { apply } from "../apply/apply";
 import { ChrootDesired, chrootPaths, planChroot, planChrootDelete } from "../plan/chrootDir";
 import { failuresOf, jailPath, octalMode, posixName, relPath } from "../schema/common";
-import { checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, defined } from "./base";
+import { checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 import { assumeExisting } from "../plan/envelope";
 import { log } from "../util/log";
 import { changing } from "../observe/record";
+import type { Session } from "../connection/pool";
 
 export const TYPE = "ChrootDir";
 
@@ -91,10 +92,38 @@ export async function diff(_id: string, olds: Outputs, news: Record<string, unkn
   return { changes: changed.length > 0 || !sameConnection(olds.connection, news.connection), replaces, deleteBeforeReplace: false };
 }
 
+/**
+ * Ancestors sftp-jail created on each host (`host:port`), as far as this provider process knows: from the plans that
+ * create them and from the state of every ChrootDir it creates, updates or deletes. Two chroots under one new parent
+ * both record it, whichever planned first, so whoever is destroyed last removes it (each destroy removes it only
+ * when empty and still root's). What an earlier process created and no resource of this one mentions stays unknown
+ * here: the host-side record of what sftp-jail created covers that.
+ */
+function createdOn(s: Session): Set<string> {
+  const g = globalThis as unknown as { [k: symbol]: Map<string, Set<string>> };
+  const m = (g[Symbol.for("sftp-jail.chroot.ancestors.v1")] ??= new Map());
+  const key = `${s.conn.host}:${s.conn.port}`;
+  let set = m.get(key);
+  if (!set) m.set(key, (set = new Set()));
+  return set;
+}
+
+/** `a` is a strict ancestor of `p`. */
+const above = (a: string, p: string) => a !== p && (a === "/" || p.startsWith(a + "/"));
+
+/** The created ancestors a chroot at `path` shares: its own, and those this process knows above it. */
+function sharedAncestors(s: Session, path: string, own: Iterable<string>): string[] {
+  const known = createdOn(s);
+  for (const a of own) known.add(a);
+  return [...known].filter((a) => above(a, path)).sort((a, b) => a.split("/").length - b.split("/").length || (a < b ? -1 : 1));
+}
+
 async function converge(d: Fields, connection: unknown, prev?: Outputs): Promise<Outputs> {
-  const s = sessionFor(connection, label(d.path));
+  const s = await sessionForChange(connection, label(d.path));
   const facts = await observe(s, { paths: chrootPaths(d) });
   const plan = planOrThrow(s, label(d.path), () => planChroot(d as ChrootDesired, facts));
+  // Known before the change runs, so a sibling planned meanwhile on the new snapshot still shares them.
+  const ancestors = sharedAncestors(s, d.path, [...(prev?.createdAncestors ?? []), ...plan.createdAncestors]);
   await apply({ session: s, resource: label(d.path), reads: { paths: chrootPaths(d) } }, plan.steps);
   const adopted = prev ? !!prev.adopted : plan.adopted;
   if (!prev && plan.recorded) {
@@ -105,7 +134,7 @@ async function converge(d: Fields, connection: unknown, prev?: Outputs): Promise
   return {
     ...d,
     connection,
-    createdAncestors: [...new Set([...(prev?.createdAncestors ?? []), ...plan.createdAncestors])],
+    createdAncestors: ancestors,
     ...(adopted ? { adopted, createdSubdirs: [...new Set([...(prev?.createdSubdirs ?? []), ...plan.createdSubdirs])] } : {}),
   };
 }
@@ -153,9 +182,11 @@ export async function update(_id: string, olds: Outputs, news: Record<string, un
 }
 
 async function remove(_id: string, props: Outputs): Promise<void> {
-  const s = sessionFor(props.connection, label(props.path));
+  const s = await sessionForChange(props.connection, label(props.path));
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
-  const plan = planOrThrow(s, label(props.path), () => planChrootDelete(props, stamp));
+  // A sibling destroyed earlier in this run may have left a shared parent it created: this one removes it if last.
+  const createdAncestors = sharedAncestors(s, props.path, props.createdAncestors ?? []);
+  const plan = planOrThrow(s, label(props.path), () => planChrootDelete({ ...props, createdAncestors }, stamp));
   await apply({ session: s, resource: label(props.path) }, plan);
 }
 export { remove as delete };

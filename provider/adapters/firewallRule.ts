@@ -40,7 +40,7 @@ import {
 import { failuresOf, port } from "../schema/common";
 import { log } from "../util/log";
 import { createdNft, createdRule } from "../observe/record";
-import { UNKNOWN, checkInputs, containsUnknown, parseKnown, planOrThrow, sessionFor } from "./base";
+import { UNKNOWN, checkInputs, containsUnknown, lookAtHost, parseKnown, planOrThrow, sessionFor, sessionForChange } from "./base";
 
 const chainName = z
   .string({ error: "chain must be a string" })
@@ -236,7 +236,7 @@ function familiesWanted(f: { source?: string; table?: string; backend: Fields["b
 
 /** Converges the rule (create and update share it): guarded change, then persistence once confirmed. */
 async function converge(f: Fields, connection: unknown, previous?: Outputs, persistAnyway = false, adoptFrom?: RuleDesired): Promise<Outputs> {
-  const s = sessionFor(connection, label(f.name));
+  const s = await sessionForChange(connection, label(f.name), previous?.resolvedBackend ?? f.backend);
   const ctx = { session: s, resource: label(f.name) };
   return serialized(s, async () => {
     const facts = await fresh(s);
@@ -290,16 +290,16 @@ export async function check(olds: unknown, news: Record<string, unknown>): Promi
     if (!r.success) failures.push(...failuresOf(r.error));
     else {
       markers.families = familiesWanted(r.data);
-      // The preview-time look at the host: a half-open IPv6 door is told now, not found later by an IPv6 client.
-      // An unreachable host is not a check failure; create reports it.
+      // The preview-time look at the host: its preconditions with this rule's backend (a host without it gets no
+      // change at all), and a half-open IPv6 door, told now rather than found later by an IPv6 client.
       if (!containsUnknown(inputs.connection)) {
+        const f = fields(inputs);
+        const { failures: hostFailures, look } = await lookAtHost(inputs.connection, label(f.name), {}, f.backend);
+        failures.push(...hostFailures);
         try {
-          const f = fields(inputs);
-          const s = sessionFor(inputs.connection, label(f.name));
-          const facts = await observe(s, {});
           const existing = !!olds && typeof olds === "object" && Object.keys(olds).length > 0;
-          const door = halfOpenDoor(desired(f), resolveTarget(desired(f), facts), facts, existing);
-          if (door) log.warn(`${label(f.name)} on ${s.conn.host}:${s.conn.port}: ${door}`);
+          const door = look && halfOpenDoor(desired(f), resolveTarget(desired(f), look.facts), look.facts, existing);
+          if (door && look) log.warn(`${label(f.name)} on ${look.s.conn.host}:${look.s.conn.port}: ${door}`);
         } catch (e) {
           log.debug(`${TYPE}: preview-time IPv6 check skipped: ${(e as Error).message}`);
         }
@@ -370,7 +370,7 @@ export async function update(_id: string, olds: Outputs, news: Record<string, un
 
 async function remove(_id: string, props: Outputs): Promise<void> {
   const f = fields(props as unknown as Record<string, unknown>);
-  const s = sessionFor(props.connection, label(f.name));
+  const s = await sessionForChange(props.connection, label(f.name), props.resolvedBackend);
   const ctx = { session: s, resource: label(f.name) };
   const t = targetOf(props);
   await serialized(s, async () => {

@@ -16,7 +16,7 @@ import { planUserRestore } from "../plan/jailedUser";
 import { SCRIPT_PREFIX } from "../observe/snapshot";
 import { SftpJailError } from "../util/errors";
 import type { Session } from "../connection/pool";
-import { checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, defined } from "./base";
+import { checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 import { failuresOf } from "../schema/common";
 import { log } from "../util/log";
 import { changing } from "../observe/record";
@@ -172,7 +172,7 @@ async function whoSets(s: Session, v: Violation): Promise<string | undefined> {
 }
 
 async function converge(d: Fields, connection: unknown, adoptedBefore?: boolean): Promise<Outputs> {
-  const s = sessionFor(connection, label(d.name));
+  const s = await sessionForChange(connection, label(d.name));
   const facts = await observe(s, needs(d));
   const plan = planOrThrow(s, label(d.name), () => planUser(d as UserDesired, facts));
   // The trailing snapshot also judges this account's jail after the change (the check below reads it from there).
@@ -247,7 +247,7 @@ export async function update(_id: string, olds: Outputs, news: Record<string, un
 }
 
 async function remove(_id: string, props: Outputs): Promise<void> {
-  const s = sessionFor(props.connection, label(props.name));
+  const s = await sessionForChange(props.connection, label(props.name));
   const facts = await observe(s, needs(props));
   const plan = planOrThrow(s, label(props.name), () => planUserDelete(props, props.adopted, facts));
   await apply({ session: s, resource: label(props.name) }, plan);

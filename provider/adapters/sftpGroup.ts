@@ -9,7 +9,7 @@ import { apply } from "../apply/apply";
 import { planGroupCreate, planGroupDelete, planGroupUpdate } from "../plan/sftpGroup";
 import { posixId, unprivilegedGroup } from "../schema/common";
 import { log } from "../util/log";
-import { UNKNOWN, checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, defined } from "./base";
+import { UNKNOWN, checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 
 /** The schema: the single source of truth for SftpGroup's inputs, defaults and messages. */
 export const sftpGroupShape = {
@@ -62,7 +62,7 @@ export async function diff(_id: string, olds: Outputs, news: Record<string, unkn
 
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const d = fields(inputs);
-  const s = sessionFor(inputs.connection, label(d.name));
+  const s = await sessionForChange(inputs.connection, label(d.name));
   const facts = await observe(s);
   const plan = planOrThrow(s, label(d.name), () => planGroupCreate(d, facts));
   const after = (await apply({ session: s, resource: label(d.name) }, plan.steps)) ?? facts;
@@ -93,7 +93,7 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
 
 export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const d = fields(news);
-  const s = sessionFor(news.connection, label(d.name));
+  const s = await sessionForChange(news.connection, label(d.name));
   const facts = await observe(s);
   const plan = planOrThrow(s, label(d.name), () => planGroupUpdate(d, facts));
   const after = (await apply({ session: s, resource: label(d.name) }, plan)) ?? facts;
@@ -103,8 +103,9 @@ export async function update(_id: string, olds: Outputs, news: Record<string, un
 }
 
 async function remove(_id: string, props: Outputs): Promise<void> {
+  // Gated like every delete: a host that fails a precondition has none of its resources deleted either.
+  const s = await sessionForChange(props.connection, label(props.name));
   if (props.adopted) return; // it was there before us; leave it
-  const s = sessionFor(props.connection, label(props.name));
   const facts = await observe(s);
   const plan = planOrThrow(s, label(props.name), () => planGroupDelete(props.name, facts));
   await apply({ session: s, resource: label(props.name) }, plan);

@@ -13,14 +13,14 @@ import { HostFacts } from "../observe/facts";
 import { apply } from "../apply/apply";
 import { applyGuarded } from "../apply/guarded";
 import { Session } from "../connection/pool";
-import { BlockPlan, InPlace, Operator, blockContent, findAdoptable, planBlock, planBlockDelete, planInPlace, planInPlaceRestore } from "../plan/sshd";
+import { BlockPlan, InPlace, Operator, blockContent, findAdoptable, foreignBlockProblem, foreignBlocks, planBlock, planBlockDelete, planInPlace, planInPlaceRestore } from "../plan/sshd";
 import { blocksFor, findMatchBlocks, matchLabel, sameCriteria } from "../plan/sshdAdopt";
 import { BlockDesired, DIRECTIVES, DIRECTIVE_NAMES, MAIN_CONFIG, MatchCriteria, blockPath, parseBlock, renderCriteria, splitRegion } from "../plan/sshdRender";
 import { BANNER_RULE, hostPathProblem, isBannerPath, jailProblem, port } from "../schema/common";
 import { SftpJailError } from "../util/errors";
 import { createdBlock } from "../observe/record";
 import { log } from "../util/log";
-import { checkInputs, containsUnknown, parseKnown, planOrThrow, sameConnection, sessionFor } from "./base";
+import { OWNER_KEY, checkInputs, containsUnknown, lookAtHost, ownerOf, parseKnown, planOrThrow, sameConnection, sessionFor, sessionForChange } from "./base";
 
 // ---- Schema ----------------------------------------------------------------------------------------------------------
 
@@ -208,6 +208,8 @@ interface Outputs extends Fields {
   path: string;
   /** Its content as written (for a block adopted in place: the block's text). */
   content: string;
+  /** The stack that manages the block (`<project>/<stack>`, written in its header), when the program said. */
+  [OWNER_KEY]?: string;
   /**
    * Set when the block is a hand-written one adopted where it was (see plan/sshdAdopt.ts): its file, the admin's
    * original text (destroy puts it back) and the text sftp-jail last left.
@@ -216,12 +218,16 @@ interface Outputs extends Fields {
 }
 
 export const TYPE = "SshdMatchBlock";
+export { OWNER_KEY };
 const label = (name: string) => `${TYPE} "${name}"`;
 const FIELD_KEYS = ["name", "order", "match", "directives", "subsystemInternalSftp"] as const;
 
 function fields(o: Record<string, unknown>): Fields {
   return parseKnown(fieldsSchema, Object.fromEntries(FIELD_KEYS.map((k) => [k, o[k]])), label(String(o.name)));
 }
+/** The schema's fields of a desired block (without the stack identity, which state keeps under OWNER_KEY). */
+const fieldsOf = ({ owner: _owner, ...f }: Fields & { owner?: string }): Fields => f;
+const ownerField = (owner: string | undefined) => (owner ? { [OWNER_KEY]: owner } : {});
 
 /** The operator: who logs in, and which methods its connection can use (the change must keep one of them working). */
 function operatorOf(s: Session): Operator {
@@ -248,6 +254,13 @@ function stable(v: unknown): string {
 
 export async function check(_olds: unknown, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
   const { inputs, failures } = checkInputs(sshdMatchBlockShape, news);
+  if (failures.length || containsUnknown(inputs.connection) || containsUnknown(inputs.name) || containsUnknown(inputs.order)) return { inputs, failures };
+  // The preview-time look: the host's preconditions, and a block of this name that another stack wrote there.
+  const name = String(inputs.name);
+  const { failures: hostFailures, look } = await lookAtHost(inputs.connection, label(name), {});
+  failures.push(...hostFailures);
+  const foreign = look && foreignBlockProblem(name, ownerOf(inputs), look.facts);
+  if (foreign) failures.push({ property: "name", reason: `${foreign.what} on ${look!.s.target}. Fix: ${foreign.fix}` });
   return { inputs, failures };
 }
 
@@ -314,13 +327,14 @@ async function converge<P extends BlockPlan>(s: Session, d: { name: string }, ma
 }
 
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
-  const d = fields(inputs);
-  const s = sessionFor(inputs.connection, label(d.name));
+  const d = { ...fields(inputs), owner: ownerOf(inputs) };
+  const s = await sessionForChange(inputs.connection, label(d.name));
   let hand: ReturnType<typeof findAdoptable>;
   let found: "recorded" | "named" | undefined;
   const plan = await converge(s, d, (facts) => {
     // Our own block first (a lost state); else a hand-written block with the same criteria is adopted where it is.
     // (A comment-only marker left by an earlier in-place adoption is not a block: the hand-written one is adopted again.)
+    // (Another stack's block of this name is refused by the planners, naming that stack.)
     const mine = blockContent(facts, blockPath(d.name, d.order));
     const own = mine !== undefined && findMatchBlocks(mine).length > 0;
     found = own ? (createdBlock(facts, blockPath(d.name, d.order)) ? "recorded" : "named") : undefined;
@@ -339,7 +353,7 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
         }`,
   );
   const inPlace: InPlace | undefined = "inPlace" in plan ? (plan.inPlace as InPlace | undefined) : undefined;
-  const outs: Outputs = { ...d, connection: inputs.connection, path: plan.path, content: plan.content, ...(inPlace ? { inPlace } : {}) };
+  const outs: Outputs = { ...fieldsOf(d), connection: inputs.connection, path: plan.path, content: plan.content, ...(inPlace ? { inPlace } : {}), ...ownerField(d.owner) };
   return { id: inPlace ? `${inPlace.file}#${matchLabel(d.match as MatchCriteria)}` : plan.path, outs };
 }
 
@@ -383,8 +397,8 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
 }
 
 export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
-  const d = fields(news);
-  const s = sessionFor(news.connection, label(d.name));
+  const d = { ...fields(news), owner: ownerOf(news) };
+  const s = await sessionForChange(news.connection, label(d.name));
   const previous = { name: olds.name, order: olds.order };
   let at = olds.inPlace;
   if (at && !sameCriteria(olds.match as Record<string, unknown>, d.match as Record<string, unknown>)) {
@@ -397,12 +411,18 @@ export async function update(_id: string, olds: Outputs, news: Record<string, un
     at ? planInPlace(d as BlockDesired, facts, operatorOf(s), at, previous) : planBlock(d as BlockDesired, facts, operatorOf(s), previous),
   );
   const inPlace: InPlace | undefined = "inPlace" in plan ? (plan.inPlace as InPlace | undefined) : undefined;
-  const outs: Outputs = { ...d, connection: news.connection, path: plan.path, content: plan.content, ...(inPlace ? { inPlace } : {}) };
+  const outs: Outputs = { ...fieldsOf(d), connection: news.connection, path: plan.path, content: plan.content, ...(inPlace ? { inPlace } : {}), ...ownerField(d.owner) };
   return { outs };
 }
 
 async function remove(_id: string, props: Outputs): Promise<void> {
-  const s = sessionFor(props.connection, label(props.name));
+  const s = await sessionForChange(props.connection, label(props.name));
+  // A file of this name that another stack's block now holds is that stack's: this destroy leaves it.
+  const foreign = foreignBlocks(props.name, props[OWNER_KEY], await observe(s)).find((f) => f.path === (props.inPlace ? blockPath(props.name, props.order) : props.path));
+  if (foreign) {
+    log.warn(`${label(props.name)} on ${s.target}: ${foreign.path} now holds the block of stack ${foreign.owner}; leaving it to that stack`);
+    return;
+  }
   await converge(s, props, (facts) =>
     props.inPlace ? planInPlaceRestore(props, facts, operatorOf(s), props.inPlace) : planBlockDelete(props.name, props.order, facts, operatorOf(s)),
   );

@@ -22,6 +22,7 @@ import {
   trailingSnapshot,
 } from "../observe/snapshot";
 import { envelopeProblem } from "../plan/envelope";
+import { refuseUnfitHost } from "./hostGate";
 import { HostFacts } from "../observe/facts";
 import { Plan } from "../plan/types";
 import { SftpJailError } from "../util/errors";
@@ -90,9 +91,13 @@ async function refuseInsideEnvelope(ctx: ApplyContext, plan: Plan): Promise<void
   }
 }
 
-/** Runs a plan and returns the host's facts after it. An empty plan costs nothing. */
+/**
+ * Runs a plan and returns the host's facts after it. An empty plan costs nothing. Every plan passes the host gate
+ * (the adapters pass it before planning; here it is the backstop no code path can skip) and the envelope check.
+ */
 export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | undefined> {
   if (plan.length === 0) return undefined;
+  await refuseUnfitHost(ctx.session, ctx.resource);
   await refuseInsideEnvelope(ctx, plan);
   const where = `${ctx.resource} on ${ctx.session.conn.host}:${ctx.session.conn.port}`;
   const needs = registered(ctx.session);

@@ -333,7 +333,36 @@ export const serviceManager = fact({
   parse: (out) => (out.trim() === "systemd" ? "systemd" : out.trim() === "sysv" ? "sysv" : "none"),
 });
 
-const TOOLS = ["groupadd", "groupmod", "groupdel", "useradd", "usermod", "userdel", "flock", "sshd"];
+/**
+ * Commands the steps sftp-jail runs need on every host it changes, with the package that brings each (for the fix a
+ * refusal names). Judged once per host before its first change (plan/preconditions.ts).
+ */
+export const HOST_TOOLS: Readonly<Record<string, string>> = {
+  groupadd: "passwd (Debian/Ubuntu) or shadow-utils (RHEL)",
+  groupmod: "passwd (Debian/Ubuntu) or shadow-utils (RHEL)",
+  groupdel: "passwd (Debian/Ubuntu) or shadow-utils (RHEL)",
+  useradd: "passwd (Debian/Ubuntu) or shadow-utils (RHEL)",
+  usermod: "passwd (Debian/Ubuntu) or shadow-utils (RHEL)",
+  userdel: "passwd (Debian/Ubuntu) or shadow-utils (RHEL)",
+  flock: "util-linux",
+  setsid: "util-linux",
+  base64: "coreutils",
+  sha256sum: "coreutils",
+  stat: "coreutils",
+  dd: "coreutils",
+  install: "coreutils",
+  readlink: "coreutils",
+  mktemp: "coreutils",
+  sort: "coreutils",
+  cut: "coreutils",
+  find: "findutils",
+  awk: "gawk or mawk",
+  sed: "sed",
+  grep: "grep",
+};
+/** Firewall commands: needed only on a host a FirewallRule targets, and only its backend's. */
+export const FIREWALL_TOOLS = ["iptables", "ip6tables", "iptables-legacy", "nft"] as const;
+const TOOLS = [...Object.keys(HOST_TOOLS), "sshd", ...FIREWALL_TOOLS];
 export const tools = fact({
   key: "tools",
   command: `for t in ${TOOLS.join(" ")}; do command -v $t >/dev/null && echo "$t=1" || echo "$t=0"; done`,

@@ -210,8 +210,13 @@ export function planAdoptedChrootDelete(path: string, createdSubdirs: string[]):
   ];
 }
 
+/**
+ * Ancestors sftp-jail created for chroots, deepest first, each removed only while empty and still root's: shared by
+ * several chroots, it goes with the last of them (each destroy tries; the others still find something in it).
+ */
 function removeAncestors(created: string[]): Step[] {
   if (!created.length) return [];
-  const script = [...created].reverse().map((a) => `{ ${hp.rmdir(a, depth(a) - 1)} || true; }`).join("\n");
-  return [{ description: `remove directories created for the chroot (${created.join(", ")}) if empty`, script, effects: { paths: created }, record: created.map((a) => rec.drop("d", a)) }];
+  const deepest = [...new Set(created)].sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : 1));
+  const script = deepest.map((a) => `{ ${hp.rmdirRoot(a, depth(a) - 1)} || true; }`).join("\n");
+  return [{ description: `remove directories sftp-jail created for chroots (${deepest.join(", ")}) where empty`, script, effects: { paths: deepest }, record: deepest.map((a) => rec.drop("d", a)) }];
 }

@@ -23,13 +23,6 @@ export interface GroupCreatePlan {
   recorded?: boolean;
 }
 
-function requireTools(facts: HostFacts, ...names: string[]): void {
-  const missing = names.filter((n) => !facts.tools[n]);
-  if (missing.length) {
-    throw new PlanError(`${missing.join(", ")} not found on the host`, "install the shadow utilities (Debian: passwd, RHEL: shadow-utils)");
-  }
-}
-
 function gidOwner(facts: HostFacts, gid: number, except: string): string | undefined {
   return facts.groups.find((g) => g.gid === gid && g.name !== except)?.name;
 }
@@ -61,7 +54,6 @@ export function planGroupCreate(d: GroupDesired, facts: HostFacts): GroupCreateP
     // A record entry for this name that no longer holds (the group was replaced by hand) is dropped.
     return { steps: forgetStep(staleEntries(facts, [["g", d.name]])), adopted: true };
   }
-  requireTools(facts, "groupadd");
   if (d.gid !== undefined) {
     const owner = gidOwner(facts, d.gid, d.name);
     if (owner) throw new PlanError(`gid ${d.gid} is already used by group "${owner}"`, "choose a free gid or omit gid");
@@ -75,7 +67,6 @@ export function planGroupUpdate(d: GroupDesired, facts: HostFacts): Plan {
   const existing = facts.groups.find((g) => g.name === d.name);
   if (!existing) return planGroupCreate(d, facts).steps;
   if (d.gid === undefined || existing.gid === d.gid) return [];
-  requireTools(facts, "groupmod");
   const owner = gidOwner(facts, d.gid, d.name);
   if (owner) throw new PlanError(`gid ${d.gid} is already used by group "${owner}"`, "choose a free gid");
   return [cmd(`change gid of group ${d.name} from ${existing.gid} to ${d.gid}`, ["groupmod", "--gid", d.gid, "--", d.name], { groups: [d.name] }, [rec.renew("g", d.name)])];
@@ -91,6 +82,5 @@ export function planGroupDelete(name: string, facts: HostFacts): Plan {
       "remove or change those users first (delete their JailedUser resources, or set their primary group elsewhere)",
     );
   }
-  requireTools(facts, "groupdel");
   return [cmd(`delete group ${name}`, ["groupdel", "--", name], { groups: [name] }, [rec.drop("g", name)])];
 }

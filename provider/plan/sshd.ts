@@ -30,6 +30,8 @@ import {
   MAIN_CONFIG,
   MAIN_ORIG,
   WANTS_SUBSYSTEM,
+  OWNER_PREFIX,
+  blockOwner,
   blockPath,
   findSubsystem,
   isTransformed,
@@ -86,11 +88,12 @@ function ourBlocks(facts: HostFacts): Map<string, boolean> {
 /** Oldest OpenSSH for blocks in drop-ins: a Match in an Included file ends with that file only since 8.2. */
 const MIN_DROPIN = { major: 8, minor: 2 };
 /**
- * Oldest OpenSSH for blocks in the main file: 8.0 (RHEL 8), the oldest generation still in vendor support. Nothing
- * older can be tested here, and the operator and jail checks rely on `sshd -T -C` with user, host, addr, laddr, lport.
+ * Oldest OpenSSH sftp-jail works with (blocks then live in the main file): 8.0 (RHEL 8), the oldest generation still
+ * in vendor support. Nothing older can be tested here, and the operator and jail checks rely on `sshd -T -C` with user,
+ * host, addr, laddr, lport. Judged once per host with the other preconditions (plan/preconditions.ts).
  */
-const MIN_MAIN = { major: 8, minor: 0 };
-const older = (o: { major: number; minor: number }, min: { major: number; minor: number }) => o.major < min.major || (o.major === min.major && o.minor < min.minor);
+export const MIN_OPENSSH = { major: 8, minor: 0 };
+export const older = (o: { major: number; minor: number }, min: { major: number; minor: number }) => o.major < min.major || (o.major === min.major && o.minor < min.minor);
 
 /**
  * Where this host's blocks live: in drop-ins when the main file includes sshd_config.d before its first Match and
@@ -109,24 +112,14 @@ export function blockContent(facts: HostFacts, path: string): string | undefined
   return splitRegion(facts.sshd.main?.content ?? "").blocks.find((b) => b.path === path)?.content;
 }
 
-function preconditions(facts: HostFacts, path: string | undefined): void {
-  const o = facts.openssh;
-  if (!o || !o.sshdPath) throw new PlanError("sshd (OpenSSH server) was not found on the host", "install openssh-server");
-  if (older(o, MIN_MAIN)) {
-    throw new PlanError(
-      `OpenSSH ${o.version} is too old: sftp-jail needs OpenSSH ${MIN_MAIN.major}.${MIN_MAIN.minor} or newer (its lockout and jail checks rely on sshd -T -C)`,
-      `upgrade openssh-server to ${MIN_MAIN.major}.${MIN_MAIN.minor} or newer`,
-    );
-  }
+/**
+ * The one block-specific precondition: a block file written to sshd_config.d must be read by sshd. What every change on
+ * a host needs (OpenSSH found and recent enough, sshd_config present, `sshd -t` passing, the commands, root) is judged
+ * once per host before its first change, for every resource (plan/preconditions.ts, apply/hostGate.ts).
+ */
+function includePrecondition(facts: HostFacts, path: string | undefined): void {
   const main = facts.sshd.main;
-  if (!main) throw new PlanError(`${MAIN_CONFIG} is missing`, "reinstall openssh-server or restore the file");
-  if (!facts.sshd.valid) {
-    throw new PlanError(
-      `the current sshd configuration is already invalid (sshd -t: ${facts.sshd.error || "no message"})`,
-      "fix sshd_config by hand first (run `sshd -t` on the host); sftp-jail only changes a configuration sshd accepts",
-    );
-  }
-  if (path && !mainIncludes(main.content, path)) {
+  if (path && main && !mainIncludes(main.content, path)) {
     throw new PlanError(
       `${MAIN_CONFIG} does not include ${DROPIN_DIR}/*.conf before its first Match, so a block written there would be ignored`,
       `add the line "Include ${DROPIN_DIR}/*.conf" at the top of ${MAIN_CONFIG} (Debian 12, Ubuntu 20.04+ and RHEL 9 ship it)`,
@@ -321,7 +314,7 @@ function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edit
   if (effective.length === 0 && !mainNeeds && realEdits.length === 0) return [[], [], []];
   // Only a file we write must be reachable through the Include; removing one needs just a sane configuration.
   // Marker drop-ins (comment-only) need no Include: only a written block must be read by sshd.
-  preconditions(facts, changes.find((c) => c.content !== undefined && findMatchBlocks(c.content).length > 0)?.path);
+  includePrecondition(facts, changes.find((c) => c.content !== undefined && findMatchBlocks(c.content).length > 0)?.path);
 
   // Edited files go back last: the Subsystem settle works on the edited main file, then the original returns.
   const restoreEdits = realEdits.map((e) => restoreScript(e.path, true)).join("\n");
@@ -360,10 +353,58 @@ function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edit
 }
 
 /**
+ * The sftp-jail block files on the host named `name` (any order, drop-in or region) that another stack wrote: their
+ * header names a stack that is not `owner`. A block without that line (written before it existed) is no one's.
+ */
+export function foreignBlocks(name: string, owner: string | undefined, facts: HostFacts): Array<{ path: string; owner: string }> {
+  if (!owner) return [];
+  const out: Array<{ path: string; owner: string }> = [];
+  for (const p of ourBlocks(facts).keys()) {
+    if (parseBlockPath(p)?.name !== name) continue;
+    const o = blockOwner(blockContent(facts, p) ?? "");
+    if (o && o !== owner) out.push({ path: p, owner: o });
+  }
+  return out;
+}
+
+/** The refusal when another stack's block has this name on the host (checked at preview and before every write). */
+export function foreignBlockProblem(name: string, owner: string | undefined, facts: HostFacts): PlanError | undefined {
+  const f = foreignBlocks(name, owner, facts)[0];
+  if (!f) return undefined;
+  const where = blockHome(facts) === "main" ? `the sftp-jail region of ${MAIN_CONFIG} (block ${f.path})` : f.path;
+  return new PlanError(
+    `${where} holds the SshdMatchBlock "${name}" of stack ${f.owner}, not of this stack (${owner}): two stacks writing one block would overwrite each other's Match block`,
+    `give this SshdMatchBlock another name (for SftpJailHost: the block is named after the group), or remove the block from stack ${f.owner} first (if that stack is this one under its former name, delete the line "${OWNER_PREFIX}${f.owner}" from the file on the host)`,
+    "name",
+  );
+}
+
+/**
+ * A host-side guard, first in the change's exec (under the host lock): the block's drop-in must not have become another
+ * stack's since it was observed. A block in the main file's region needs none: the main file's edit refuses if the file
+ * changed at all since it was read.
+ */
+function ownerGuard(path: string, owner: string | undefined, steps: Plan): Plan {
+  if (!owner || !steps.some((s) => s.effects.paths?.includes(path))) return steps;
+  const p = quoteArg(path);
+  return [
+    {
+      description: `check that ${path} is not another stack's block`,
+      script: `if [ -f ${p} ] && grep -q ${quoteArg(`^${OWNER_PREFIX}`)} ${p} && ! grep -qxF ${quoteArg(OWNER_PREFIX + owner)} ${p}; then echo ${quoteArg(`${path} is now another stack's sftp-jail block; nothing was changed`)} >&2; exit 1; fi`,
+      effects: NO_EFFECTS,
+    },
+    ...steps,
+  ];
+}
+
+/**
  * Create or update a block. `previous` is where the block lived before (a new name or order moves the file).
- * Refuses a second file for the same block name (another order) that this resource does not own.
+ * Refuses a second file for the same block name (another order) that this resource does not own, and a block of that
+ * name another stack wrote.
  */
 export function planBlock(d: BlockDesired, facts: HostFacts, op: Operator, previous?: { name: string; order: number }): BlockPlan {
+  const foreign = foreignBlockProblem(d.name, d.owner, facts);
+  if (foreign) throw foreign;
   const path = blockPath(d.name, d.order);
   const content = renderBlock(d);
   const writes: FileChange[] = [{ path, content }];
@@ -381,7 +422,7 @@ export function planBlock(d: BlockDesired, facts: HostFacts, op: Operator, previ
   const { changes, edits } = placement(facts, writes);
   const [steps, revert, cleanup] = planChanges(facts, op, changes, edits);
   // A revert (a failed fresh login, or the dead-man timer) that removes the new block again drops its entry too.
-  return { steps: withBannerCheck(d, recordBlock(steps, path, prevPath !== path ? prevPath : undefined)), revert: recordBlock(revert, undefined, path), cleanup, path, content };
+  return { steps: ownerGuard(path, d.owner, withBannerCheck(d, recordBlock(steps, path, prevPath !== path ? prevPath : undefined))), revert: recordBlock(revert, undefined, path), cleanup, path, content };
 }
 
 /**
@@ -522,10 +563,11 @@ export function findAdoptable(d: BlockDesired, facts: HostFacts): { file: string
 }
 
 /** The drop-in an adopted block keeps only when it needs the main file's Subsystem edit: the host-side reference count. */
-export function renderMarker(d: Pick<BlockDesired, "name" | "order" | "match">, file: string): string {
+export function renderMarker(d: Pick<BlockDesired, "name" | "order" | "match" | "owner">, file: string): string {
   return [
     `# Managed by sftp-jail: SshdMatchBlock "${d.name}" (order ${d.order}) adopted the hand-written "${matchLabel(d.match)}" block in ${file},`,
     "# which stays there. This file holds no configuration; it only records that the block wants:",
+    ...(d.owner ? [OWNER_PREFIX + d.owner] : []),
     WANTS_SUBSYSTEM,
     "",
   ].join("\n");
@@ -565,6 +607,8 @@ export function planInPlace(
   at: { file: string; original?: string },
   previous?: { name: string; order: number },
 ): BlockPlan & { inPlace?: InPlace } {
+  const foreign = foreignBlockProblem(d.name, d.owner, facts);
+  if (foreign) throw foreign;
   const content = configText(facts, at.file);
   const blocks = content === undefined ? [] : blocksFor(content, d.match);
   if (blocks.length === 0) return planBlock(d, facts, op, previous);
@@ -585,7 +629,7 @@ export function planInPlace(
   const { changes, edits } = handPlacement(facts, at.file, content!, after, describeEdit(blocks[0], d.directives, at.file, d.match), writes);
   const [steps, revert, cleanup] = planChanges(facts, op, changes, edits);
   const written = blockText(after, d.match) ?? "";
-  return { steps: withBannerCheck(d, steps), revert, cleanup, path: at.file, content: written, inPlace: { file: at.file, original: at.original ?? blocks[0].text, written } };
+  return { steps: ownerGuard(marker, d.owner, withBannerCheck(d, steps)), revert, cleanup, path: at.file, content: written, inPlace: { file: at.file, original: at.original ?? blocks[0].text, written } };
 }
 
 /**

@@ -19,6 +19,25 @@ export const MAIN_ORIG = `${MAIN_CONFIG}.sftp-jail.orig`;
 /** Header line a block file carries when it wants `Subsystem sftp internal-sftp` (the host-side reference count). */
 export const WANTS_SUBSYSTEM = "# sftp-jail: wants Subsystem sftp internal-sftp";
 
+/**
+ * Header line naming the stack whose SshdMatchBlock wrote the block (`<project>/<stack>`): two stacks that use one
+ * block name on one host would otherwise overwrite each other's file. A comment, so sshd and parseBlock ignore it.
+ */
+export const OWNER_PREFIX = "# sftp-jail: stack ";
+/** A stack identity as it may appear in that line: Pulumi project and stack names (letters, digits, `_ . -`). */
+export const OWNER_RE = /^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/;
+
+/** The stack recorded in a block's text, or undefined (a block written before sftp-jail recorded it). */
+export function blockOwner(content: string): string | undefined {
+  for (const l of content.split("\n")) {
+    if (l.startsWith(OWNER_PREFIX)) {
+      const o = l.slice(OWNER_PREFIX.length);
+      return OWNER_RE.test(o) ? o : undefined;
+    }
+  }
+  return undefined;
+}
+
 /** How a directive's value is validated. */
 export type ValueKind =
   | { kind: "enum"; values: readonly string[] }
@@ -86,6 +105,8 @@ export interface BlockDesired {
   match: MatchCriteria;
   directives: Record<string, string>;
   subsystemInternalSftp: boolean;
+  /** The stack that manages the block (`<project>/<stack>`), recorded in its header; undefined: not recorded. */
+  owner?: string;
 }
 
 /** The drop-in a block lives in: `NN-sftp-jail-<name>.conf`, so glob order (lexical) is `order`, then name. */
@@ -118,6 +139,7 @@ export function renderBlock(d: BlockDesired): string {
   const lines = [
     `# Managed by sftp-jail: SshdMatchBlock "${d.name}" (order ${d.order}). Hand edits are reported as drift and`,
     "# reverted by `pulumi up --refresh`; remove the resource rather than this file.",
+    ...(d.owner ? [OWNER_PREFIX + d.owner] : []),
     ...(d.subsystemInternalSftp ? [WANTS_SUBSYSTEM] : []),
     `Match ${renderCriteria(d.match)}`,
   ];

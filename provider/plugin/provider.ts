@@ -9,11 +9,12 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
 import { SftpJailHost, SftpJailHostKinds } from "../components/sftpJailHost";
-import { RESOURCES, byToken, token, typeOfUrn, PluginResource } from "./resources";
+import { RESOURCES, byToken, ownerOfUrn, token, typeOfUrn, PluginResource } from "./resources";
 import { reveal, sealConnection } from "./secrets";
 import { detailedDiff, DiffKind } from "./diff";
 import { seedFor } from "./importing";
 import { connectionSchema } from "../connection/schema";
+import { OWNER_KEY } from "../adapters/base";
 
 export const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "..", "package.json"), "utf8")) as { version: string }).version;
 
@@ -49,28 +50,35 @@ export class SftpJailProvider implements provider.Provider {
     return r;
   }
 
-  /** The inputs with the provider's connection when the resource gives none. */
-  private withConnection(news: Record<string, unknown>): Record<string, unknown> {
-    const n = reveal(news) as Record<string, unknown>;
-    return n.connection === undefined && this.connection !== undefined ? { ...n, connection: this.connection } : n;
+  /**
+   * The inputs with the provider's connection when the resource gives none, and (for an SshdMatchBlock) the stack
+   * that manages it, taken from the URN (`urn:pulumi:<stack>::<project>::...`), as the dynamic resource class sets it.
+   */
+  private withConnection(news: Record<string, unknown>, urn?: string): Record<string, unknown> {
+    const n = { ...(reveal(news) as Record<string, unknown>) };
+    delete n[OWNER_KEY]; // never a program's to set
+    if (n.connection === undefined && this.connection !== undefined) n.connection = this.connection;
+    const owner = urn && typeOfUrn(urn) === token("SshdMatchBlock") ? ownerOfUrn(urn) : undefined;
+    if (owner) n[OWNER_KEY] = owner;
+    return n;
   }
 
   async check(urn: string, _olds: unknown, news: Record<string, unknown>): Promise<provider.CheckResult> {
-    const r = await this.resource(urn).adapter.check(reveal(_olds), this.withConnection(news));
+    const r = await this.resource(urn).adapter.check(reveal(_olds), this.withConnection(news, urn));
     return { inputs: sealConnection(r.inputs), failures: r.failures };
   }
 
   async diff(id: string, urn: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DetailedDiffResult> {
     const res = this.resource(urn);
     const o = reveal(olds) as Record<string, unknown>;
-    const n = this.withConnection(news);
+    const n = this.withConnection(news, urn);
     const r = await res.adapter.diff(id, o, n);
     if (!r.changes) return { changes: false };
     return { ...r, detailedDiff: detailedDiff(Object.keys(res.shape), o, n, r.replaces ?? []) };
   }
 
   async create(urn: string, inputs: Record<string, unknown>): Promise<provider.CreateResult> {
-    const r = await this.resource(urn).adapter.create(this.withConnection(inputs));
+    const r = await this.resource(urn).adapter.create(this.withConnection(inputs, urn));
     return { id: r.id, outs: sealConnection(r.outs) };
   }
 
@@ -98,12 +106,12 @@ export class SftpJailProvider implements provider.Provider {
   }
 
   async update(id: string, urn: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<provider.UpdateResult> {
-    const r = await this.resource(urn).adapter.update(id, reveal(olds), this.withConnection(news));
+    const r = await this.resource(urn).adapter.update(id, reveal(olds), this.withConnection(news, urn));
     return { outs: sealConnection(r.outs) };
   }
 
   async delete(id: string, urn: string, props: Record<string, unknown>): Promise<void> {
-    await this.resource(urn).adapter.delete(id, this.withConnection(props));
+    await this.resource(urn).adapter.delete(id, this.withConnection(props, urn));
   }
 
   /** SftpJailHost: the same component class as in TypeScript programs, building this plugin's custom resources. */

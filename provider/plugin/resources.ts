@@ -91,3 +91,8 @@ export const RESOURCES: PluginResource[] = [
 
 export const byToken = new Map(RESOURCES.map((r) => [token(r.type), r]));
 export const typeOfUrn = (urn: string) => urn.split("::")[2]?.split("$").pop() ?? "";
+/** The stack that manages a resource, `<project>/<stack>`, from its URN (`urn:pulumi:<stack>::<project>::...`). */
+export function ownerOfUrn(urn: string): string | undefined {
+  const [stack, project] = urn.replace(/^urn:pulumi:/, "").split("::");
+  return stack && project ? `${project}/${stack}` : undefined;
+}

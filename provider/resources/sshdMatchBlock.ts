@@ -70,7 +70,15 @@ export class SshdMatchBlock extends pulumi.dynamic.Resource {
     super(
       dynamicProvider(adapter),
       name,
-      { ...args, name: args.name ?? name, connection: secretConnection(args.connection), path: undefined, content: undefined },
+      {
+        ...args,
+        name: args.name ?? name,
+        connection: secretConnection(args.connection),
+        // Which stack manages the block, written in its header: another stack's block of the same name is refused.
+        [adapter.OWNER_KEY]: `${pulumi.getProject()}/${pulumi.getStack()}`,
+        path: undefined,
+        content: undefined,
+      },
       withSecretConnection(opts),
       MODULE,
       adapter.TYPE,

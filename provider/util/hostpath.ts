@@ -32,6 +32,8 @@ export const REFUSED = 77;
  *   the directory itself. N applies to the parent's walk; PATH itself need not be trusted (it may be fixed here).
  * - `sj_chmod_dir PATH N MODE`: chmod (e.g. `go-w`) of the directory itself.
  * - `sj_rmdir PATH N`: removes PATH if it is an empty directory; never follows a symlink.
+ * - `sj_rmdir_root PATH N`: the same, only while PATH is still root's (a directory sftp-jail made, not one since
+ *   handed to someone); exit 0 when PATH is gone already, non-zero when it stays.
  * - `sj_rm PATH N`: removes the file PATH (a symlink there is removed, never followed).
  * - `sj_rmtree PATH N`: removes the directory PATH and everything in it (`rm -rf --one-file-system` on one name).
  * - `sj_mvdir PATH N DEST`: renames the directory PATH to DEST, a path inside a trusted directory.
@@ -84,6 +86,12 @@ export const HOSTPATH_LIB = [
   "sj_chmod_dir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"; sj_step \"$sj_base\" \"$1\"; chmod -- \"$3\" . )",
   "sj_chown_dir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"; sj_step \"$sj_base\" \"$1\"; chown -h -- \"$3\" . )",
   "sj_rmdir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"; rmdir -- \"$sj_base\" 2>/dev/null )",
+  "sj_rmdir_root() (",
+  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"",
+  "  sj_s=$(sj_id \"$sj_base\") || exit 0",
+  "  sj_split \"$sj_s\"; [ \"$sj_type\" = directory ] && [ \"$sj_uid\" = 0 ] || exit 1",
+  "  rmdir -- \"$sj_base\" 2>/dev/null",
+  ")",
   "sj_rm() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"; rm -f -- \"$sj_base\" )",
   "sj_rmtree() (",
   "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"",
@@ -134,6 +142,8 @@ export const hp = {
   chownDir: (path: string, trusted: number, owner: string) => call("sj_chown_dir", path, trusted, owner),
   /** Remove an empty directory; a non-empty or swapped one is left (exit status non-zero). */
   rmdir: (path: string, trusted: number) => call("sj_rmdir", path, trusted),
+  /** Remove an empty directory that is still root's; a non-empty, swapped or re-owned one is left (non-zero). */
+  rmdirRoot: (path: string, trusted: number) => call("sj_rmdir_root", path, trusted),
   rm: (path: string, trusted: number) => call("sj_rm", path, trusted),
   rmtree: (path: string, trusted: number) => call("sj_rmtree", path, trusted),
   mvdir: (path: string, trusted: number, dest: string) => call("sj_mvdir", path, trusted, dest),

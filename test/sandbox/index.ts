@@ -193,6 +193,9 @@ export async function startSandbox(names: readonly string[], opts: StartOptions 
   const flags = ["--json", ...(opts.net ? ["--net"] : []), ...(opts.reuse ? [] : ["--fresh"]), ...suite];
   const up = await sandboxSh(["up", ...flags, ...names], `starting ${names.join(", ")}`);
   const hosts = (JSON.parse(up.stdout) as HostJson[]).map(makeHost);
+  // A generation project (jest.config.js) must really run on its generation, never silently on the default one.
+  const want = opts.suite ?? process.env.SFTPJAIL_SANDBOX_SUITE;
+  for (const h of hosts) if (want && h.suite !== want) throw new Error(`sandbox host ${h.name} is ${h.suite}, not the ${want} asked for`);
   const keys = path.join(STATE_DIR, "keys");
   const read = (f: string): Promise<string> => fs.readFile(path.join(keys, f), "utf8");
   const [privateKey, ppKey, passphrase, sudoPassword] = await Promise.all([

@@ -74,6 +74,14 @@ describe("ChrootDir planner", () => {
     expect(del.script).toBe("sj_rmtree /srv/sftp/alice 2");
   });
 
+  it("removes the ancestors sftp-jail created deepest first, each only while empty and still root's", () => {
+    const plan = planChrootDelete({ path: "/srv/jails/base/alice", subdirs: [], createdAncestors: ["/srv/jails", "/srv/jails/base", "/srv/jails"], onDelete: "retain" }, "x");
+    const last = plan[plan.length - 1];
+    expect(last.description).toBe("remove directories sftp-jail created for chroots (/srv/jails/base, /srv/jails) where empty");
+    expect(last.script).toBe("{ sj_rmdir_root /srv/jails/base 2 || true; }\n{ sj_rmdir_root /srv/jails 1 || true; }");
+    expect(last.effects.paths).toEqual(["/srv/jails/base", "/srv/jails"]);
+  });
+
   it("gives nested writable directories their listed owner on the first converge (data before data/in)", () => {
     const f = facts([dir("/srv/sftp"), dir("/srv/sftp/alice"), missing("/srv/sftp/alice/data"), missing("/srv/sftp/alice/data/in"), missing("/srv/sftp/alice/data/app"), missing("/srv/sftp/alice/data/app/log")]);
     const rw = (path: string) => ({ path, owner: "alice", group: "sftponly", mode: "0755" });

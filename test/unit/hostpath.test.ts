@@ -150,6 +150,23 @@ describe("no-follow host paths", () => {
     expect(fingerprint(outside)).toBe(before);
   });
 
+  it("removes a directory sftp-jail created only while it is empty and still root's (sj_rmdir_root)", () => {
+    const made = `${root}/made`;
+    fs.mkdirSync(`${made}/inner`, { recursive: true, mode: 0o755 });
+    expect(sh(hp.rmdirRoot(made, depth(made) - 1)).code).not.toBe(0); // not empty
+    expect(sh(hp.rmdirRoot(`${made}/inner`, depth(made))).code).toBe(0);
+    fs.chownSync(made, UID, UID); // handed to someone since: theirs now
+    expect(sh(hp.rmdirRoot(made, depth(made) - 1)).code).not.toBe(0);
+    expect(fs.existsSync(made)).toBe(true);
+    fs.chownSync(made, 0, 0);
+    expect(sh(hp.rmdirRoot(made, depth(made) - 1)).code).toBe(0);
+    expect(fs.existsSync(made)).toBe(false);
+    expect(sh(hp.rmdirRoot(made, depth(made) - 1)).code).toBe(0); // gone already (another chroot's destroy took it)
+    fs.symlinkSync(outside, made);
+    expect(sh(hp.rmdirRoot(made, depth(made) - 1)).code).not.toBe(0); // a symlink is never a directory it made
+    expect(fs.lstatSync(made).isSymbolicLink()).toBe(true);
+  });
+
   it("moves a jail holding a symlink whole, without following it", () => {
     fs.symlinkSync(`${outside}/shadow`, `${jail}/data/shadow`);
     fs.mkdirSync(`${root}/retained`, { mode: 0o700 });

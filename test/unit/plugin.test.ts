@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { buildSchema, finish } from "../../provider/plugin/schema";
-import { RESOURCES, token } from "../../provider/plugin/resources";
+import { RESOURCES, ownerOfUrn, token, typeOfUrn } from "../../provider/plugin/resources";
 import { detailedDiff } from "../../provider/plugin/diff";
 import { SECRET_SIG, SIG_KEY, reveal, sealConnection } from "../../provider/plugin/secrets";
 
@@ -78,6 +78,13 @@ describe("detailedDiff", () => {
   test("equal values in any key order are no change", () => {
     expect(detailedDiff(["match"], { match: { Group: ["x"], User: ["y"] } }, { match: { User: ["y"], Group: ["x"] } }, [])).toEqual({});
   });
+});
+
+test("an SshdMatchBlock's stack (written in its block file) comes from its URN, as the dynamic class takes it from the program's stack", () => {
+  const urn = "urn:pulumi:site-a::fleet::sftpjail:index:SftpJailHost$sftpjail:index:SshdMatchBlock::h1-sftp-match";
+  expect(typeOfUrn(urn)).toBe(token("SshdMatchBlock"));
+  expect(ownerOfUrn(urn)).toBe("fleet/site-a");
+  expect(ownerOfUrn("not-a-urn")).toBeUndefined();
 });
 
 describe("secrets on the wire", () => {

@@ -1,6 +1,10 @@
 import { HostFacts } from "../../provider/observe/facts";
-import { Operator, blockContent, blockHome, planBlock, planBlockDelete, reloadScript } from "../../provider/plan/sshd";
-import { BlockDesired, MAIN_CONFIG, REGION_BEGIN, REGION_END, blockPath, renderBlock, splitRegion, transformMain } from "../../provider/plan/sshdRender";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Operator, blockContent, blockHome, foreignBlockProblem, planBlock, planBlockDelete, reloadScript } from "../../provider/plan/sshd";
+import { BlockDesired, MAIN_CONFIG, REGION_BEGIN, REGION_END, blockOwner, blockPath, parseBlock, renderBlock, splitRegion, transformMain } from "../../provider/plan/sshdRender";
 import { PlanError } from "../../provider/plan/types";
 import { debian12 } from "./fixtures";
 
@@ -90,15 +94,7 @@ describe("SshdMatchBlock planner", () => {
   });
 
   it("refuses what it cannot do safely, saying how to fix it", () => {
-    const old = debian12();
-    old.openssh = { ...old.openssh!, version: "7.9p1", major: 7, minor: 9 };
-    expect(() => planBlock(JAIL, old, OP)).toThrow(/OpenSSH 7.9p1 is too old.*8\.0 or newer/);
-
-    const broken = debian12();
-    broken.sshd.valid = false;
-    broken.sshd.error = "line 3: Bad configuration option: Foo";
-    expect(() => planBlock(JAIL, broken, OP)).toThrow(/already invalid.*Bad configuration option/);
-
+    // (An old OpenSSH or a configuration sshd -t already refuses are host preconditions: preconditions.test.ts.)
     const foreign = debian12();
     foreign.sshd.dropins.push({ path: "/etc/ssh/sshd_config.d/10-admin.conf", content: "Subsystem sftp /usr/lib/openssh/sftp-server\n" });
     try {
@@ -180,6 +176,61 @@ describe("SshdMatchBlock planner", () => {
       expect(blockHome(f)).toBe("main");
       expect(blockHome(debian12())).toBe("dropin");
     });
+  });
+
+  describe("the stack that owns a block (two stacks, one block name, one host)", () => {
+    const A = { ...JAIL, owner: "sftp-jail/site-a" };
+    const B = { ...JAIL, owner: "sftp-jail/site-b" };
+
+    it("records the stack in the block's header, a comment sshd and the drift parser ignore", () => {
+      const text = renderBlock(A);
+      expect(text.split("\n")[2]).toBe("# sftp-jail: stack sftp-jail/site-a");
+      expect(blockOwner(text)).toBe("sftp-jail/site-a");
+      expect(parseBlock(text)).toEqual(parseBlock(renderBlock(JAIL)));
+    });
+
+    it("refuses another stack's block of the same name, naming that stack, the file and the fix", () => {
+      const f = withBlocks(A);
+      const e = foreignBlockProblem(B.name, B.owner, f)!;
+      expect(e.what).toBe(
+        `${PATH} holds the SshdMatchBlock "jail" of stack sftp-jail/site-a, not of this stack (sftp-jail/site-b): two stacks writing one block would overwrite each other's Match block`,
+      );
+      expect(e.fix).toMatch(/give this SshdMatchBlock another name .*remove the block from stack sftp-jail\/site-a first/);
+      expect(e.property).toBe("name");
+      expect(() => planBlock(B, f, OP)).toThrow(/of stack sftp-jail\/site-a, not of this stack/);
+      // Another order is the same block name: refused the same way.
+      expect(() => planBlock({ ...B, order: 10 }, f, OP)).toThrow(/of stack sftp-jail\/site-a/);
+      // Its own block is its own; a block written before stacks were recorded is no one's (adopted as before).
+      expect(foreignBlockProblem(A.name, A.owner, f)).toBeUndefined();
+      expect(foreignBlockProblem(B.name, B.owner, withBlocks(JAIL))).toBeUndefined();
+      expect(planBlock({ ...B, directives: { ...B.directives, X11Forwarding: "yes" } }, withBlocks(JAIL), OP).steps.length).toBeGreaterThan(0);
+    });
+
+    it("guards the write on the host too: the drop-in must not have become another stack's since it was read", () => {
+      const p = planBlock(A, debian12(), OP);
+      expect(p.steps[0].description).toBe(`check that ${PATH} is not another stack's block`);
+      const t = run(p.steps[0].script.replace(/\/etc\/ssh\/sshd_config\.d/g, dir), renderBlock(B));
+      expect(t.code).toBe(1);
+      expect(t.stderr).toContain("is now another stack's sftp-jail block; nothing was changed");
+      expect(run(p.steps[0].script.replace(/\/etc\/ssh\/sshd_config\.d/g, dir), renderBlock(A)).code).toBe(0);
+      expect(run(p.steps[0].script.replace(/\/etc\/ssh\/sshd_config\.d/g, dir), renderBlock(JAIL)).code).toBe(0);
+      expect(planBlock(JAIL, debian12(), OP).steps[0].description).not.toMatch(/another stack/); // no owner, no guard
+    });
+
+    it("finds another stack's block in the main file's region too (hosts without Include)", () => {
+      const f = debian12();
+      f.sshd.main!.content = f.sshd.main!.content.replace(/^Include .*\n/m, "") + `${REGION_BEGIN}\n${renderBlock(A)}${REGION_END}\n`;
+      expect(foreignBlockProblem(B.name, B.owner, f)?.what).toMatch(/^the sftp-jail region of \/etc\/ssh\/sshd_config \(block .*\) holds the SshdMatchBlock "jail" of stack sftp-jail\/site-a/);
+    });
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sj-owner-"));
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+    /** Runs a guard script with the block file holding `content`. */
+    function run(script: string, content: string): { code: number; stderr: string } {
+      fs.writeFileSync(path.join(dir, path.basename(PATH)), content);
+      const r = spawnSync("sh", ["-c", script], { encoding: "utf8" });
+      return { code: r.status ?? 1, stderr: r.stderr };
+    }
   });
 
   it("reloads sshd the way the host runs it", () => {

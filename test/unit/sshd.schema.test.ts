@@ -1,6 +1,7 @@
 import { check } from "../../provider/adapters/sshdMatchBlock";
 
-const connection = { host: "127.0.0.1", privateKey: "k", dangerouslyTrustAnyHostKey: true };
+/** A valid connection that goes nowhere: check dials it only for valid inputs, and port 1 refuses at once. */
+const connection = { host: "127.0.0.1", port: 1, privateKey: "k", dangerouslyTrustAnyHostKey: true, dialErrorLimit: 1 };
 const JAIL = {
   connection,
   name: "jail",
@@ -22,6 +23,15 @@ describe("SshdMatchBlock inputs", () => {
       subsystemInternalSftp: true,
       directives: { ChrootDirectory: "%h", ForceCommand: "internal-sftp", X11Forwarding: "no", AllowTcpForwarding: "no" },
     });
+  });
+
+  it("keeps the stack identity the resource class sets, and refuses one that is not <project>/<stack> (it is written into the block file)", async () => {
+    const ok = await check({}, { ...JAIL, __owner: "sftp-jail/site-a" });
+    expect(ok.failures).toEqual([]);
+    expect(ok.inputs.__owner).toBe("sftp-jail/site-a");
+    for (const bad of ["a/b\nMatch all", "only-project", "a/b/c", "a/b c", 42]) {
+      expect((await failures({ ...JAIL, __owner: bad })).__owner).toMatch(/must be <project>\/<stack>/);
+    }
   });
 
   it("refuses keywords it does not allow inside Match, listing the allowed ones", async () => {

@@ -13,6 +13,7 @@ import { failuresOf, jailPath, octalMode, posixName, relPath } from "../schema/c
 import { checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 import { assumeExisting } from "../plan/envelope";
 import { log } from "../util/log";
+import { changing } from "../observe/record";
 import type { Session } from "../connection/pool";
 
 export const TYPE = "ChrootDir";
@@ -125,8 +126,10 @@ async function converge(d: Fields, connection: unknown, prev?: Outputs): Promise
   const ancestors = sharedAncestors(s, d.path, [...(prev?.createdAncestors ?? []), ...plan.createdAncestors]);
   await apply({ session: s, resource: label(d.path), reads: { paths: chrootPaths(d) } }, plan.steps);
   const adopted = prev ? !!prev.adopted : plan.adopted;
-  if (!prev && adopted) {
-    log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: adopted the existing jail${plan.steps.length ? "" : " as it is"}; destroy leaves it and its files in place`);
+  if (!prev && plan.recorded) {
+    log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: took back the jail that sftp-jail created (the host's record says so; this stack's state did not know it); destroy removes it (onDelete: ${d.onDelete})`);
+  } else if (!prev && adopted) {
+    log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: adopted the existing jail${changing(plan.steps).length ? "" : " as it is"}, which sftp-jail did not create (it is not in the host's record); destroy leaves it and its files in place`);
   }
   return {
     ...d,

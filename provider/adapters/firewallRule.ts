@@ -27,6 +27,7 @@ import {
   locateRule,
   parseCidr,
   createdObjects,
+  nftTablesOf,
   planPersistRule,
   planRuleConverge,
   planRuleDelete,
@@ -38,6 +39,7 @@ import {
 } from "../plan/firewall";
 import { failuresOf, port } from "../schema/common";
 import { log } from "../util/log";
+import { createdNft, createdRule } from "../observe/record";
 import { UNKNOWN, checkInputs, containsUnknown, lookAtHost, parseKnown, planOrThrow, sessionFor, sessionForChange } from "./base";
 
 const chainName = z
@@ -249,10 +251,18 @@ async function converge(f: Fields, connection: unknown, previous?: Outputs, pers
       for (const l of kept) {
         log.info(`${ctx.resource} on ${s.conn.host}:${s.conn.port}: adopted the existing rule "${describeSpec(l.ours[0].spec)}" in ${t.backend}${l.target.family === "ipv6" ? " (IPv6)" : ""} ${t.table} ${t.chain} as it is (no sftp-jail comment added; destroy leaves it)`);
       }
+    } else if (!previous && plan.located.parts.some((l) => !l.adopted && l.ours.length)) {
+      // Our comment is on the host already (a lost or stale state): the rule is this resource's, recorded or not.
+      log.info(
+        `${ctx.resource} on ${s.conn.host}:${s.conn.port}: ${createdRule(facts, f.name) ? "took back the rule that sftp-jail inserted (the host's record says so; this stack's state did not know it)" : "found a rule carrying its comment though not in the host's record: taken as sftp-jail's"} in ${t.backend} ${t.table} ${t.chain}; destroy removes it`,
+      );
     }
     let after = (await applyGuarded(ctx, plan)) ?? facts;
     const before = previous ? qualifyCreated(previous.created ?? [], targetOf(previous), facts) : [];
-    const created = [...new Set([...before, ...createdObjects(t, facts, after)])];
+    // A state that forgot this rule: what sftp-jail's earlier changes created in its nft tables, as the host's record
+    // says, for objects that are still those very ones (same handles).
+    const recorded = previous ? [] : nftTablesOf(t, facts).flatMap((nt) => createdNft(facts, nt));
+    const created = [...new Set([...before, ...recorded, ...createdObjects(t, facts, after)])];
     if (f.persist && (plan.steps.length || persistAnyway)) {
       const persist = planOrThrow(s, ctx.resource, () => planPersistRule(t, after, undefined, f.name));
       after = (await apply(ctx, persist)) ?? after;

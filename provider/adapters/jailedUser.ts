@@ -19,6 +19,7 @@ import type { Session } from "../connection/pool";
 import { checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 import { failuresOf } from "../schema/common";
 import { log } from "../util/log";
+import { changing } from "../observe/record";
 
 export const TYPE = "JailedUser";
 
@@ -184,11 +185,17 @@ async function converge(d: Fields, connection: unknown, adoptedBefore?: boolean)
       ? await applyAccountChange(ctx, plan.steps, `the change of account ${d.name}`)
       : await apply(ctx, plan.steps)) ?? facts;
   // Judged by sshd after the change: apply's trailing snapshot evaluated this account (reads.jail), so this is cached.
-  const judged = plan.steps.length ? await observe(s, needs(d)) : facts;
-  await assertJailed(s, d, facts, judged, plan.steps.length > 0, adoptedBefore ?? plan.adopted);
+  // A plan that only drops stale record entries changed nothing sshd could judge differently.
+  const changed = changing(plan.steps).length > 0;
+  const judged = changed ? await observe(s, needs(d)) : facts;
+  await assertJailed(s, d, facts, judged, changed, adoptedBefore ?? plan.adopted);
   const u = after.users.find((x) => x.name === d.name)!;
-  if (adoptedBefore === undefined && plan.adopted) {
-    log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing account (uid ${u.uid})${plan.steps.length ? `, changing ${plan.steps.length} thing(s)` : " as it is"}; destroy keeps it`);
+  const n = changing(plan.steps).length;
+  const changes = n ? `, changing ${n} thing(s)` : " as it is";
+  if (adoptedBefore === undefined && plan.recorded) {
+    log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: took back the account (uid ${u.uid}) that sftp-jail created (the host's record says so; this stack's state did not know it)${changes}; destroy deletes it`);
+  } else if (adoptedBefore === undefined && plan.adopted) {
+    log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing account (uid ${u.uid}), which sftp-jail did not create (it is not in the host's record)${changes}; destroy keeps it`);
   }
   return { ...d, connection, uidActual: u.uid, defaultShell: after.nologin ?? "", adopted: adoptedBefore ?? plan.adopted, jail: expectedJail(subject(d)) };
 }

@@ -67,7 +67,9 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
   const plan = planOrThrow(s, label(d.name), () => planGroupCreate(d, facts));
   const after = (await apply({ session: s, resource: label(d.name) }, plan.steps)) ?? facts;
   const g = after.groups.find((x) => x.name === d.name)!;
-  if (plan.adopted) log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing group (gid ${g.gid}); destroy leaves it`);
+  const at = `${label(d.name)} on ${s.conn.host}:${s.conn.port}`;
+  if (plan.recorded) log.info(`${at}: took back the group (gid ${g.gid}) that sftp-jail created (the host's record says so; this stack's state did not know it); destroy removes it`);
+  else if (plan.adopted) log.info(`${at}: adopted the existing group (gid ${g.gid}), which sftp-jail did not create (it is not in the host's record); destroy leaves it`);
   const outs: Outputs = { ...d, connection: inputs.connection, actualGid: g.gid, adopted: plan.adopted };
   return { id: groupId(d.name), outs: defined(outs) };
 }

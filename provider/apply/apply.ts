@@ -29,9 +29,12 @@ import { SftpJailError } from "../util/errors";
 import { log } from "../util/log";
 import { quoteArg } from "../util/shell";
 import { REFUSED } from "../util/hostpath";
+import { recordLib } from "../observe/record";
 
 export const LOCK_FILE = "/run/lock/sftp-jail.lock";
 const STEP_MARK = "@@sftp-jail-step:";
+/** Printed when the record of what sftp-jail created could not be updated after a step (the step itself succeeded). */
+const RECORD_FAILED = "@@sftp-jail-record-failed:";
 
 /**
  * The script for a plan (pure; unit-tested). Steps run with `set -e` semantics, each announced for error reports.
@@ -44,8 +47,23 @@ export function applyScript(plan: Plan, needs: Needs = {}, manifest: string[] = 
     `mkdir -p /run/lock; exec 9>${LOCK_FILE}`,
     "flock -w 120 9 || { echo 'timed out waiting for the sftp-jail host lock' >&2; exit 75; }",
   ];
+  if (plan.some((s) => s.record?.length)) lines.splice(1, 0, recordLib());
   plan.forEach((s, i) => {
-    lines.push(`echo ${quoteArg(`${STEP_MARK}${i}`)}`, `{ ${s.script} ; } || exit $?`);
+    lines.push(`echo ${quoteArg(`${STEP_MARK}${i}`)}`);
+    const ops = s.record ?? [];
+    if (!ops.length) {
+      lines.push(`{ ${s.script} ; } || exit $?`);
+      return;
+    }
+    // The record follows its step with no output in between (a write to a client that is gone would end the
+    // script there): what the step created is recorded even when nobody hears back from this exec. Objects that
+    // existed before the step are never recorded as created.
+    const adds = ops.filter((o) => o.startsWith("+"));
+    lines.push(
+      adds.length ? `sj_pre=$(sj_rec_absent ${adds.map(quoteArg).join(" ")})` : "sj_pre=",
+      `{ ${s.script} ; } || exit $?`,
+      `{ sj_rec_do "$sj_pre" ${ops.map(quoteArg).join(" ")} ; } > /dev/null 2>&1 || echo ${quoteArg(`${RECORD_FAILED}${i}`)}`,
+    );
   });
   lines.push("exec 9>&-");
   // Record what this host's resources cover, so a later run's first snapshot covers them all (its own lock).
@@ -109,5 +127,10 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
   }
   // Logged once done, so a refused or failed change never reads as applied.
   for (const s of plan) log.info(`${where}: ${s.description}`);
+  for (const m of r.stdout.slice(0, idx < 0 ? undefined : idx).matchAll(new RegExp(`^${RECORD_FAILED}(\\d+)$`, "gm"))) {
+    log.warn(
+      `${where}: the step "${plan[Number(m[1])]?.description}" was done, but the host's record of what sftp-jail created (/var/lib/sftp-jail/.created) could not be updated; should this stack's state be lost, the object would be adopted as the admin's and left on destroy`,
+    );
+  }
   return remember(ctx.session, parseSnapshot(r.stdout.slice(idx)), needs, r.stdout.slice(idx), trailing.delta ? reread : undefined, reread.jail);
 }

@@ -18,7 +18,7 @@ import { blocksFor, findMatchBlocks, matchLabel, sameCriteria } from "../plan/ss
 import { BlockDesired, DIRECTIVES, DIRECTIVE_NAMES, MAIN_CONFIG, MatchCriteria, blockPath, parseBlock, renderCriteria, splitRegion } from "../plan/sshdRender";
 import { BANNER_RULE, hostPathProblem, isBannerPath, jailProblem, port } from "../schema/common";
 import { SftpJailError } from "../util/errors";
-import { createdBlock } from "../observe/record";
+import { createdBlock, ownedBy } from "../observe/record";
 import { log } from "../util/log";
 import { OWNER_KEY, checkInputs, containsUnknown, lookAtHost, ownerOf, parseKnown, planOrThrow, sameConnection, sessionFor, sessionForChange } from "./base";
 
@@ -280,10 +280,10 @@ export async function diff(_id: string, olds: Outputs, news: Record<string, unkn
 }
 
 /** Runs a guarded plan, then drops its backups; a refusal gets a fix that fits it. */
-async function run(s: Session, d: { name: string }, plan: BlockPlan): Promise<void> {
+async function run(s: Session, d: { name: string; owner?: string }, plan: BlockPlan): Promise<void> {
   const resource = label(d.name);
   try {
-    await applyGuarded({ session: s, resource }, { steps: plan.steps, revert: plan.revert, what: `the sshd configuration with ${plan.path}` });
+    await applyGuarded({ session: s, resource, owner: d.owner }, { steps: plan.steps, revert: plan.revert, what: `the sshd configuration with ${plan.path}` });
   } catch (e) {
     if (e instanceof SftpJailError && /would un-jail/.test(e.what)) {
       throw new SftpJailError(
@@ -337,7 +337,7 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
     // (Another stack's block of this name is refused by the planners, naming that stack.)
     const mine = blockContent(facts, blockPath(d.name, d.order));
     const own = mine !== undefined && findMatchBlocks(mine).length > 0;
-    found = own ? (createdBlock(facts, blockPath(d.name, d.order)) ? "recorded" : "named") : undefined;
+    found = own ? (createdBlock(ownedBy(facts, d.owner), blockPath(d.name, d.order)) ? "recorded" : "named") : undefined;
     hand = own ? undefined : findAdoptable(d as BlockDesired, facts);
     return hand ? planInPlace(d as BlockDesired, facts, operatorOf(s), { file: hand.file, original: hand.block.text }) : planBlock(d as BlockDesired, facts, operatorOf(s));
   });

@@ -30,6 +30,7 @@ import { log } from "../util/log";
 import { quoteArg } from "../util/shell";
 import { REFUSED } from "../util/hostpath";
 import { recordLib } from "../observe/record";
+import { OWNER_RE } from "../plan/sshdRender";
 
 export const LOCK_FILE = "/run/lock/sftp-jail.lock";
 const STEP_MARK = "@@sftp-jail-step:";
@@ -38,9 +39,11 @@ const RECORD_FAILED = "@@sftp-jail-record-failed:";
 
 /**
  * The script for a plan (pure; unit-tested). Steps run with `set -e` semantics, each announced for error reports.
- * `manifest`: the entries to add to the host's manifest (none when the host already lists them all).
+ * `manifest`: the entries to add to the host's manifest (none when the host already lists them all). `owner`: the
+ * applying stack, stamped on what the host's record says it created ("-": unknown, so no stack takes it back).
  */
-export function applyScript(plan: Plan, needs: Needs = {}, manifest: string[] = manifestEntries(needs), snapshot: string = snapshotScript(needs)): string {
+export function applyScript(plan: Plan, needs: Needs = {}, manifest: string[] = manifestEntries(needs), snapshot: string = snapshotScript(needs), owner = "-"): string {
+  if (owner !== "-" && !OWNER_RE.test(owner)) throw new Error(`internal: ${JSON.stringify(owner)} is not a stack identity`);
   const lines = [
     SCRIPT_PREFIX,
     "umask 022",
@@ -62,7 +65,7 @@ export function applyScript(plan: Plan, needs: Needs = {}, manifest: string[] = 
     lines.push(
       adds.length ? `sj_pre=$(sj_rec_absent ${adds.map(quoteArg).join(" ")})` : "sj_pre=",
       `{ ${s.script} ; } || exit $?`,
-      `{ sj_rec_do "$sj_pre" ${ops.map(quoteArg).join(" ")} ; } > /dev/null 2>&1 || echo ${quoteArg(`${RECORD_FAILED}${i}`)}`,
+      `{ sj_rec_do ${quoteArg(owner)} "$sj_pre" ${ops.map(quoteArg).join(" ")} ; } > /dev/null 2>&1 || echo ${quoteArg(`${RECORD_FAILED}${i}`)}`,
     );
   });
   lines.push("exec 9>&-");
@@ -77,6 +80,8 @@ export interface ApplyContext {
   resource: string;
   /** What the applying resource reads (its observe needs): re-read by the trailing snapshot with what the plan changes. */
   reads?: Needs;
+  /** The applying stack (`<project>/<stack>`, adapters/base.ts ownerOf): whose the host's record says a creation is. */
+  owner?: string;
 }
 
 /**
@@ -107,7 +112,7 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
   let r;
   try {
     const entries = manifestEntries(needs);
-    r = await ctx.session.exec(applyScript(plan, needs, manifestHas(ctx.session, entries) ? [] : entries, trailing.script));
+    r = await ctx.session.exec(applyScript(plan, needs, manifestHas(ctx.session, entries) ? [] : entries, trailing.script, ctx.owner ?? "-"));
   } catch (e) {
     forget(ctx.session);
     throw e;

@@ -45,7 +45,7 @@ export function deadman(id: string, seconds: number, revert: Plan) {
   const revertScript = [
     SCRIPT_PREFIX,
     ...(revert.some((s) => drops(s).length) ? [recordLib()] : []),
-    ...revert.map((s) => (drops(s).length ? `{ ${s.script} ; } && { sj_rec_do "" ${drops(s).map(quoteArg).join(" ")} ; } > /dev/null 2>&1` : `{ ${s.script} ; }`)),
+    ...revert.map((s) => (drops(s).length ? `{ ${s.script} ; } && { sj_rec_do - "" ${drops(s).map(quoteArg).join(" ")} ; } > /dev/null 2>&1` : `{ ${s.script} ; }`)),
   ].join("\n");
   // The detached timer takes the host lock before reverting, so it never interleaves with a running apply.
   const timer = [

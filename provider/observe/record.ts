@@ -12,9 +12,14 @@
  * recorded (and an account still carries sftp-jail's comment). An object the admin had before, or one replaced by
  * hand since, is never "ours". Removing an object drops its entry in the same exec.
  *
- * Framing: one entry a line, `KIND KEY IDENTITY`, every field in a fixed character set (names as the schemas allow
- * them, host paths of the host-path type, numbers); nothing a user names can contain a space or a newline, and a
- * line that does not match its kind's grammar exactly is dropped, by the writer on the host and again by the parser.
+ * Whose: every entry names the stack that created the object (`<project>/<stack>`, the `__owner` every resource class
+ * sets; "-" when unknown). A stack takes back only its own entries ({@link ownedBy}): an object another stack created
+ * on the same host is adopted as someone else's (destroy leaves it to its creator), never taken over.
+ *
+ * Framing: one entry a line, `KIND KEY IDENTITY OWNER`, every field in a fixed character set (names as the schemas
+ * allow them, host paths of the host-path type, numbers, the stack identity); nothing a user names can contain a space
+ * or a newline, and a line that does not match its kind's grammar exactly is dropped, by the writer on the host and
+ * again by the parser.
  * Root's alone (0600 in a root-owned chain, checked the way the manifest is), next to the manifest.
  */
 import { HostFacts, withAncestors } from "./facts";
@@ -41,6 +46,8 @@ const RULE = "[A-Za-z0-9][A-Za-z0-9_.@+=-]{0,99}";
 const TABLE = "(ip|ip6|inet):[A-Za-z_][A-Za-z0-9_-]{0,31}";
 const CHAIN = `${TABLE}:[A-Za-z_][A-Za-z0-9_-]{0,27}`;
 const N = "[0-9]{1,20}";
+/** The stack identity (plan/sshdRender.ts OWNER_RE), or "-" for an entry whose stack was not known. */
+const OWNER = "([A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}|-)";
 
 /** Each kind's key and identity grammar (POSIX ERE, also used as JS regex sources: no construct differs). */
 const GRAMMAR: Record<RecordKind, { key: string; id: string }> = {
@@ -56,7 +63,7 @@ const GRAMMAR: Record<RecordKind, { key: string; id: string }> = {
 const KINDS = Object.keys(GRAMMAR) as RecordKind[];
 
 /** One line of the record, as an ERE (the host's writer and reader keep only lines matching it). */
-export const RECORD_LINE = `^(${KINDS.map((k) => `${k} ${GRAMMAR[k].key} ${GRAMMAR[k].id}`).join("|")})$`;
+export const RECORD_LINE = `^(${KINDS.map((k) => `${k} ${GRAMMAR[k].key} ${GRAMMAR[k].id}`).join("|")}) ${OWNER}$`;
 
 /** What the record says sftp-jail created, by kind: key -> identity as recorded. */
 export interface CreatedRecord {
@@ -71,32 +78,27 @@ export interface CreatedRecord {
   tables: Record<string, number>;
   /** `family table chain` -> "table handle:chain handle". */
   chains: Record<string, string>;
+  /** Every valid entry with the stack that created it (the maps above list them all, whoever created them). */
+  entries: RecordEntry[];
+}
+export interface RecordEntry {
+  kind: RecordKind;
+  key: string;
+  id: string;
+  /** `<project>/<stack>`, or "-" when the creating stack was not known. */
+  owner: string;
 }
 
-export const emptyRecord = (): CreatedRecord => ({ groups: {}, users: {}, dirs: {}, files: [], blocks: [], rules: [], tables: {}, chains: {} });
+export const emptyRecord = (): CreatedRecord => ({ groups: {}, users: {}, dirs: {}, files: [], blocks: [], rules: [], tables: {}, chains: {}, entries: [] });
 
-const LINE: Record<RecordKind, RegExp> = Object.fromEntries(KINDS.map((k) => [k, new RegExp(`^${k} (?<key>${GRAMMAR[k].key}) (?<id>${GRAMMAR[k].id})$`)])) as Record<RecordKind, RegExp>;
+const LINE: Record<RecordKind, RegExp> = Object.fromEntries(
+  KINDS.map((k) => [k, new RegExp(`^${k} (?<key>${GRAMMAR[k].key}) (?<id>${GRAMMAR[k].id}) (?<owner>${OWNER})$`)]),
+) as Record<RecordKind, RegExp>;
 
-/**
- * Parses the record (pure). Strict: a line is taken only when it matches its kind's grammar whole, and a path only
- * when it is a normalised host path; anything else (a forged or damaged line) is not an entry. A key listed twice is
- * ambiguous, so it is no entry at all.
- */
-export function parseRecord(text: string): CreatedRecord {
+function build(entries: RecordEntry[]): CreatedRecord {
   const r = emptyRecord();
-  const seen = new Map<string, number>();
-  const entries: Array<[RecordKind, string, string]> = [];
-  for (const line of text.split("\n")) {
-    const k = line[0] as RecordKind;
-    const m = LINE[k]?.exec(line);
-    if (!m || line[1] !== " ") continue;
-    const { key, id } = m.groups as { key: string; id: string };
-    if ((k === "d" || k === "f") && hostPathProblem("record entry", key) !== undefined) continue;
-    seen.set(`${k} ${key}`, (seen.get(`${k} ${key}`) ?? 0) + 1);
-    entries.push([k, key, id]);
-  }
-  for (const [k, key, id] of entries) {
-    if (seen.get(`${k} ${key}`) !== 1) continue;
+  r.entries = entries;
+  for (const { kind: k, key, id } of entries) {
     const nft = key.split(":").join(" ");
     if (k === "g") r.groups[key] = Number(id);
     else if (k === "u") r.users[key] = Number(id);
@@ -108,6 +110,35 @@ export function parseRecord(text: string): CreatedRecord {
     else if (k === "c") r.chains[nft] = id;
   }
   return r;
+}
+
+/**
+ * Parses the record (pure). Strict: a line is taken only when it matches its kind's grammar whole, and a path only
+ * when it is a normalised host path; anything else (a forged or damaged line) is not an entry. A key listed twice is
+ * ambiguous, so it is no entry at all.
+ */
+export function parseRecord(text: string): CreatedRecord {
+  const seen = new Map<string, number>();
+  const entries: RecordEntry[] = [];
+  for (const line of text.split("\n")) {
+    const k = line[0] as RecordKind;
+    const m = LINE[k]?.exec(line);
+    if (!m || line[1] !== " ") continue;
+    const { key, id, owner } = m.groups as { key: string; id: string; owner: string };
+    if ((k === "d" || k === "f") && hostPathProblem("record entry", key) !== undefined) continue;
+    seen.set(`${k} ${key}`, (seen.get(`${k} ${key}`) ?? 0) + 1);
+    entries.push({ kind: k, key, id, owner });
+  }
+  return build(entries.filter((e) => seen.get(`${e.kind} ${e.key}`) === 1));
+}
+
+/**
+ * The facts with only the entries `owner` (the stack applying) created: what a stack may take back as its own. No
+ * owner, or an entry whose stack was not known, takes back nothing (the object is adopted as someone else's).
+ */
+export function ownedBy<F extends Facts>(f: F, owner: string | undefined): F {
+  if (!f.record) return f;
+  return { ...f, record: build(f.record.entries.filter((e) => owner !== undefined && owner !== "-" && e.owner === owner)) };
 }
 
 // ---- What the record means, judged on a snapshot (pure) -------------------------------------------------------------
@@ -246,7 +277,8 @@ export const recordFact = {
  * - `sj_rec_id K KEY`: prints the object's identity now, or fails when it does not exist (no link is followed to
  *   reach a path: the walk of util/hostpath.ts, without requiring root's ownership).
  * - `sj_rec_absent OP...`: prints the `+` operations whose object does not exist now (run before the step).
- * - `sj_rec_do ADDS OP...`: applies the `+` operations listed in ADDS (those absent before the step) and the other
+ * - `sj_rec_do OWNER ADDS OP...`: applies the `+` operations listed in ADDS (those absent before the step), stamped
+ *   with OWNER (the applying stack; a `~` or `-` keeps the entry's own), and the other
  *   operations, then writes the record atomically (temp file, owner and mode, fsync, rename, fsync of the directory)
  *   if it changed, or removes it (and its directory, when empty) once it lists nothing. Silent; its caller sends
  *   everything to /dev/null, so a client that is gone cannot stop it halfway.
@@ -280,7 +312,7 @@ export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
     'sj_rec_absent() { for sj_o; do case "$sj_o" in +?:*) sj_x=${sj_o#+}; sj_rec_id "${sj_x%%:*}" "${sj_x#*:}" >/dev/null 2>&1 || printf \'%s\\n\' "$sj_o" ;; esac; done; }',
     "sj_rec_do() (",
     "  set -f; umask 077",
-    '  sj_adds=$1; shift',
+    '  sj_owner=$1; sj_adds=$2; shift 2',
     "  sj_ok=0; sj_raw=; sj_all=",
     `  if [ -d ${quoteArg(dir)} ]; then`,
     `    sj_cd ${quoteArg(dir)}`,
@@ -290,16 +322,17 @@ export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
     "  for sj_o; do",
     '    sj_m=${sj_o%"${sj_o#?}"}; sj_x=${sj_o#?}; sj_k=${sj_x%%:*}; sj_key=${sj_x#*:}',
     '    case "$sj_m" in +) case " $(printf \'%s \' $sj_adds)" in *" $sj_o "*) ;; *) continue ;; esac ;; esac',
-    "    sj_was=$(printf '%s\\n' \"$sj_all\" | sj_k=$sj_k sj_key=$sj_key awk '$1 == ENVIRON[\"sj_k\"] && $2 == ENVIRON[\"sj_key\"] { print $3; exit }')",
+    "    sj_was=$(printf '%s\\n' \"$sj_all\" | sj_k=$sj_k sj_key=$sj_key awk '$1 == ENVIRON[\"sj_k\"] && $2 == ENVIRON[\"sj_key\"] { print $3 \" \" $4; exit }')",
+    '    sj_wasown=${sj_was#* }; sj_was=${sj_was%% *}',
     "    sj_all=$(printf '%s\\n' \"$sj_all\" | sj_k=$sj_k sj_key=$sj_key awk '!($1 == ENVIRON[\"sj_k\"] && $2 == ENVIRON[\"sj_key\"])')",
     '    sj_now=$(sj_rec_id "$sj_k" "$sj_key" 2>/dev/null) || sj_now=',
-    '    sj_keep=',
+    '    sj_keep=; sj_own=$sj_wasown',
     '    case "$sj_m" in',
-    '      +) sj_keep=$sj_now ;;',
+    '      +) sj_keep=$sj_now; sj_own=$sj_owner ;;',
     '      \\~) [ -n "$sj_was" ] && sj_keep=$sj_now ;;',
     '      -) [ -n "$sj_was" ] && [ "$sj_now" = "$sj_was" ] && sj_keep=$sj_was ;;',
     "    esac",
-    '    if [ -n "$sj_keep" ]; then sj_all=$(printf \'%s\\n%s\\n\' "$sj_all" "$sj_k $sj_key $sj_keep"); fi',
+    '    if [ -n "$sj_keep" ]; then sj_all=$(printf \'%s\\n%s\\n\' "$sj_all" "$sj_k $sj_key $sj_keep $sj_own"); fi',
     "  done",
     `  sj_new=$(printf '%s\\n' "$sj_all" | grep -E ${line} | sort -u)`,
     // Unchanged: nothing is written (a change that records nothing new touches no file); nothing to record and no

@@ -141,7 +141,7 @@ afterAll(async () => {
 test("SIGKILL between a firewall change and its confirmation: the host restores the ruleset within T", async () => {
   configure(true);
   await crashWhen("the firewall rule to go live", async () => (await h.console("iptables -S INPUT")).stdout.includes("sftp-jail:"));
-  expect(await record()).toMatch(/^w c1-sftp-firewall -$/m); // recorded in the same exec as the insert
+  expect(await record()).toMatch(/^w c1-sftp-firewall - [\w.-]+\/crash$/m); // recorded in the same exec as the insert
   expect(await healed()).toBeLessThan((T + 5) * 1000);
   // The timer's revert took the rule out of the host's record of what sftp-jail created, too (the group stays).
   expect(await record()).not.toMatch(/^w /m);
@@ -153,7 +153,7 @@ test("SIGKILL between an sshd change and its confirmation: the host restores ssh
   await crashWhen("the Match block to go live", async () => (await h.console("ls /etc/ssh/sshd_config.d/")).stdout.includes("sftp-jail"));
   // The block goes live before its users exist (group → Match block → users): its file is what was written.
   expect((await h.console("cat /etc/ssh/sshd_config.d/*sftp-jail*.conf")).stdout).toMatch(/ForceCommand internal-sftp/);
-  expect(await record()).toMatch(/^s \/etc\/ssh\/sshd_config\.d\/\d\d-sftp-jail-.*\.conf -$/m); // recorded with the change
+  expect(await record()).toMatch(/^s \/etc\/ssh\/sshd_config\.d\/\d\d-sftp-jail-.*\.conf - [\w.-]+\/crash$/m); // recorded with the change
   expect(await healed()).toBeLessThan((T + 5) * 1000);
   expect(await record()).not.toMatch(/^s /m); // and dropped by the timer's revert
 });

@@ -136,10 +136,10 @@ test("a run cut mid-converge whose checkpoint is lost: the re-run takes back eve
   expect(cut.chroots.length).toBeLessThan(USERS.length); // really cut mid-converge
   const record = (await h.console("stat -c '%U:%G %a' /var/lib/sftp-jail/.created && cat /var/lib/sftp-jail/.created")).stdout;
   expect(record).toMatch(/^root:root 600\n/);
-  expect(record).toMatch(/^g sftprec 2700$/m);
-  expect(record).toMatch(/^n ip:filter \d+$/m);
-  for (const u of cut.users) expect(record).toMatch(new RegExp(`^u ${u} \\d+$`, "m"));
-  for (const c of cut.chroots) expect(record).toMatch(new RegExp(`^d ${BASE}/${c} \\d+:\\d+\\.\\d{9}$`, "m"));
+  expect(record).toMatch(/^g sftprec 2700 [\w.-]+\/record$/m); // stamped with the stack that created it
+  expect(record).toMatch(/^n ip:filter \d+ [\w.-]+\/record$/m);
+  for (const u of cut.users) expect(record).toMatch(new RegExp(`^u ${u} \\d+ [\\w.-]+/record$`, "m"));
+  for (const c of cut.chroots) expect(record).toMatch(new RegExp(`^d ${BASE}/${c} \\d+:\\d+\\.\\d{9} [\\w.-]+/record$`, "m"));
 
   // The checkpoint is lost: the stack's state is the empty one it had before the run.
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sj-record-")), "empty.json");
@@ -210,7 +210,7 @@ test("destroy leaves the host exactly as it was before the first run, but for th
   // created it, so the record still lists it: the next destroy that finds it empty removes it). Nothing else is left
   // in the record.
   expect((await h.console(`stat -c '%F %U %a' ${handJail}`)).stdout.trim()).toBe("directory root 755");
-  expect((await h.console("cat /var/lib/sftp-jail/.created")).stdout).toMatch(new RegExp(`^d ${BASE} \\d+:\\d+\\.\\d{9}\\n$`));
+  expect((await h.console("cat /var/lib/sftp-jail/.created")).stdout).toMatch(new RegExp(`^d ${BASE} \\d+:\\d+\\.\\d{9} [\\w.-]+/record\\n$`));
   // The admin removes what they made; then the host is what it was, byte for byte.
   await h.console(`rmdir ${handJail} ${BASE}`);
   expect(await hostState()).toBe(before);

@@ -18,6 +18,7 @@ import {
   createdRule,
   createdUser,
   emptyRecord,
+  ownedBy,
   parseRecord,
   rec,
   recordLib,
@@ -36,11 +37,16 @@ import { debian12 } from "./fixtures";
 
 const dir = (path: string, ident?: string): PathStat => ({ path, exists: true, uid: 0, gid: 0, mode: 0o755, type: "directory", ...(ident ? { ident } : {}) });
 const missing = (path: string): PathStat => ({ path, exists: false, uid: -1, gid: -1, mode: 0, type: "missing" });
+/** The stack that made the entries in these tests, and the record text with it on every line. */
+const O = "acme/prod";
+const own = (text: string, owner = O) => text.split("\n").map((l) => (l ? `${l} ${owner}` : l)).join("\n");
+/** The maps of a record, without its list of entries. */
+const maps = ({ entries: _e, ...m }: ReturnType<typeof parseRecord>) => m;
 
 describe("the record's framing: one entry a line, each field in a fixed character set", () => {
   it("parses every kind of entry", () => {
     const r = parseRecord(
-      [
+      own([
         "g sftp 2200",
         "u acme 1001",
         "d /srv/sftp 1234:1700000000",
@@ -50,9 +56,9 @@ describe("the record's framing: one entry a line, each field in a fixed characte
         "n ip:filter 3",
         "c inet:filter:input 4:1",
         "",
-      ].join("\n"),
+      ].join("\n")),
     );
-    expect(r).toEqual({
+    expect(maps(r)).toEqual({
       groups: { sftp: 2200 },
       users: { acme: 1001 },
       dirs: { "/srv/sftp": "1234:1700000000" },
@@ -62,6 +68,8 @@ describe("the record's framing: one entry a line, each field in a fixed characte
       tables: { "ip filter": 3 },
       chains: { "inet filter input": "4:1" },
     });
+    expect(r.entries.map((e) => e.owner)).toEqual(Array(8).fill(O));
+    expect(parseRecord("g sftp 2200 -\n").entries).toEqual([{ kind: "g", key: "sftp", id: "2200", owner: "-" }]);
   });
 
   it("a line that is not exactly its kind's grammar is no entry: no name can forge one", () => {
@@ -96,13 +104,17 @@ describe("the record's framing: one entry a line, each field in a fixed characte
       "# a comment",
       "",
     ];
-    expect(parseRecord(forged.join("\n"))).toEqual(emptyRecord());
+    expect(parseRecord(own(forged.join("\n")))).toEqual(emptyRecord());
+    // The stack field: exactly one <project>/<stack> (or "-"), nothing else.
+    const owners = ["g sftp 2200", "g sftp 2200 acme", "g sftp 2200 a/b/c", "g sftp 2200 a b/c", "g sftp 2200 $(id)/x", "g sftp 2200 a/b ", "g sftp 2200 --", "g sftp 2200 /b"];
+    expect(parseRecord(owners.join("\n"))).toEqual(emptyRecord());
     // Newlines are line ends: a name cannot smuggle in a second line that parses.
-    expect(parseRecord("u acme\nu root 0 1001").users).toEqual({});
+    expect(parseRecord(`u acme\nu root 0 1001 ${O}`).users).toEqual({});
   });
 
   it("a key listed twice is ambiguous, so it is no entry at all", () => {
-    const r = parseRecord("u acme 1001\nu acme 1002\nu other 1003\n");
+    // Also when two stacks claim it: neither takes it back.
+    const r = parseRecord(`u acme 1001 ${O}\nu acme 1002 other/stack\nu other 1003 ${O}\n`);
     expect(r.users).toEqual({ other: 1003 });
   });
 
@@ -118,7 +130,7 @@ describe("the record's framing: one entry a line, each field in a fixed characte
 
 describe("what the record means: an object is sftp-jail's only while it is the object that was recorded", () => {
   const f = (more: Partial<HostFacts>): Partial<HostFacts> => ({
-    record: parseRecord("g sftp 2200\nu acme 1001\nd /srv/sftp 10:20\ns /etc/ssh/sshd_config.d/50-sftp-jail-j.conf -\nw fw -\nn ip:filter 3\nc ip:filter:INPUT 3:1\n"),
+    record: parseRecord(own("g sftp 2200\nu acme 1001\nd /srv/sftp 10:20\ns /etc/ssh/sshd_config.d/50-sftp-jail-j.conf -\nw fw -\nn ip:filter 3\nc ip:filter:INPUT 3:1\n")),
     groups: [{ name: "sftp", gid: 2200, members: [] }],
     users: [{ name: "acme", uid: 1001, gid: 2200, home: "/srv/sftp/acme", shell: "/usr/sbin/nologin", gecos: ACCOUNT_COMMENT }],
     paths: { "/srv/sftp": dir("/srv/sftp", "10:20") },
@@ -168,7 +180,7 @@ describe("planners take back what the record lists and adopt everything else", (
   it("SftpGroup: a recorded group is this resource's (destroy removes it); an unrecorded one is adopted", () => {
     const f = debian12({ groups: [{ name: "sftp", gid: 2200, members: [] }] });
     expect(planGroupCreate({ name: "sftp", gid: 2200, system: false }, f)).toEqual({ steps: [], adopted: true });
-    f.record = parseRecord("g sftp 2200\n");
+    f.record = parseRecord(own("g sftp 2200\n"));
     expect(planGroupCreate({ name: "sftp", gid: 2200, system: false }, f)).toEqual({ steps: [], adopted: false, recorded: true });
     // Its own group, at another gid: renumbered like any group it created, and the record follows the new gid.
     const p = planGroupCreate({ name: "sftp", gid: 2300, system: false }, f);
@@ -176,11 +188,28 @@ describe("planners take back what the record lists and adopt everything else", (
     expect(p.steps.map((s) => [s.script, s.record])).toEqual([["groupmod --gid 2300 -- sftp", ["~g:sftp"]]]);
     // The record names another gid: the group was replaced by hand, so it is the admin's, and the entry that no
     // longer holds is dropped (a step that changes nothing else).
-    f.record = parseRecord("g sftp 2201\n");
+    f.record = parseRecord(own("g sftp 2201\n"));
     expect(planGroupCreate({ name: "sftp", gid: 2200, system: false }, f)).toEqual({
       steps: [{ description: "forget the host's record of sftp: sftp-jail created it, but it was removed or replaced by hand since", script: ":", effects: {}, record: ["-g:sftp"] }],
       adopted: true,
     });
+  });
+
+  it("a stack takes back only what it created: another stack's objects are adopted, their entries left alone", () => {
+    const f = debian12({ groups: [{ name: "sftp", gid: 2200, members: [] }] });
+    f.record = parseRecord(`g sftp 2200 other/stack\ng old 2300 other/stack\n`);
+    // Stack acme/prod sees the group other/stack created: adopted (destroy leaves it to its creator), nothing dropped.
+    expect(planGroupCreate({ name: "sftp", gid: 2200, system: false }, ownedBy(f, O))).toEqual({ steps: [], adopted: true });
+    expect(planGroupCreate({ name: "old", gid: 2300, system: false }, ownedBy(f, O))).toMatchObject({ adopted: false, steps: [{ record: ["+g:old"] }] });
+    expect(planGroupCreate({ name: "sftp", gid: 2200, system: false }, ownedBy(f, "other/stack"))).toEqual({ steps: [], adopted: false, recorded: true });
+    // No stack identity (a resource made without sftp-jail's classes), or an entry whose stack is unknown: nobody's.
+    expect(ownedBy(f, undefined).record).toEqual(emptyRecord());
+    f.record = parseRecord("g sftp 2200 -\n");
+    expect(ownedBy(f, O).record.groups).toEqual({});
+    expect(ownedBy(f, "-").record.groups).toEqual({});
+    const u = hostWith(ACCOUNT_COMMENT, "");
+    u.record = parseRecord("u acme 1001 other/stack\n");
+    expect(planUser(want, ownedBy(u, O))).toEqual({ steps: [], adopted: true, recorded: false });
   });
 
   it("SftpGroup: groupadd records, groupmod re-stamps, groupdel drops", () => {
@@ -198,7 +227,7 @@ describe("planners take back what the record lists and adopt everything else", (
     f.files["/etc/ssh/sftp-jail/authorized_keys/acme"] = "";
     f.paths["/etc/ssh/sftp-jail"] = dir("/etc/ssh/sftp-jail", "5:6");
     f.paths["/etc/ssh/sftp-jail/authorized_keys"] = dir("/etc/ssh/sftp-jail/authorized_keys", "7:8");
-    f.record = parseRecord(record);
+    f.record = parseRecord(own(record));
     return f;
   };
 
@@ -251,7 +280,7 @@ describe("planners take back what the record lists and adopt everything else", (
     f.paths["/srv/sftp"] = dir("/srv/sftp", "10:20");
     f.paths["/srv/sftp/acme"] = dir("/srv/sftp/acme", "11:21");
     f.paths["/srv/sftp/acme/upload"] = { ...dir("/srv/sftp/acme/upload", "12:22"), uid: 1001, gid: 2200 };
-    f.record = parseRecord(record);
+    f.record = parseRecord(own(record));
     return f;
   };
 
@@ -338,15 +367,15 @@ describe("Match blocks and firewall rules: recorded where they are written, drop
     const timerOf = (revert: Parameters<typeof deadman>[2]) => Buffer.from(/printf '%s' '?([A-Za-z0-9+/=]+)'? \| base64 -d/.exec(deadman("t", 10, revert).arm.script)![1], "base64").toString("utf8");
     const timer = timerOf(p.revert);
     expect(timer).toContain("sj_rec_do() (");
-    expect(timer).toContain(`} && { sj_rec_do "" -w:fw -n:inet:filter -c:inet:filter:input ; } > /dev/null 2>&1`);
+    expect(timer).toContain(`} && { sj_rec_do - "" -w:fw -n:inet:filter -c:inet:filter:input ; } > /dev/null 2>&1`);
     expect(timerOf([{ description: "x", script: "true", effects: {} }])).not.toContain("sj_rec_do"); // nothing to drop, no writer
   });
 
   it("FirewallRule: what the record lists for the target's table counts as created by sftp-jail, at create", () => {
     const facts = fw("iptables-nft");
-    facts.record = parseRecord("n ip:filter 1\nc ip:filter:INPUT 1:1\n");
+    facts.record = parseRecord(own("n ip:filter 1\nc ip:filter:INPUT 1:1\n"));
     expect(createdNft(facts, ["ip", "filter"])).toEqual(["ip filter:table", "ip filter:chain:INPUT"]);
-    facts.record = parseRecord("n ip:filter 7\n");
+    facts.record = parseRecord(own("n ip:filter 7\n"));
     expect(createdNft(facts, ["ip", "filter"])).toEqual([]);
   });
 });
@@ -362,18 +391,23 @@ describe("apply writes the record in the same exec as the change, right after it
   it("under the host lock, each update between its step and the next step's marker, silent", () => {
     const lock = s.indexOf(`flock -w 120 9`);
     const a = s.indexOf("groupadd -- sftp");
-    const recA = s.indexOf(`{ sj_rec_do "$sj_pre" +g:sftp ; } > /dev/null 2>&1 || echo @@sftp-jail-record-failed:0`);
+    const recA = s.indexOf(`{ sj_rec_do - "$sj_pre" +g:sftp ; } > /dev/null 2>&1 || echo @@sftp-jail-record-failed:0`);
     expect(lock).toBeGreaterThan(0);
     expect(s.indexOf("sj_pre=$(sj_rec_absent +g:sftp)")).toBeGreaterThan(lock);
     expect(s.indexOf("sj_pre=$(sj_rec_absent +g:sftp)")).toBeLessThan(a);
     expect(recA).toBeGreaterThan(a);
     expect(recA).toBeLessThan(s.indexOf("@@sftp-jail-step:1"));
     // A step that creates nothing has no pre-check: "-" and "~" never add.
-    expect(s).toContain(`sj_pre=\n{ groupdel -- old ; } || exit $?\n{ sj_rec_do "$sj_pre" -g:old '~f:/etc/ssh/k/a' ; } > /dev/null 2>&1 || echo @@sftp-jail-record-failed:2`);
+    expect(s).toContain(`sj_pre=\n{ groupdel -- old ; } || exit $?\n{ sj_rec_do - "$sj_pre" -g:old '~f:/etc/ssh/k/a' ; } > /dev/null 2>&1 || echo @@sftp-jail-record-failed:2`);
     // Only after the step succeeded; all of it before the lock is released.
     expect(s.indexOf("{ groupadd -- sftp ; } || exit $?")).toBeLessThan(recA);
-    expect(s.lastIndexOf("sj_rec_do \"$sj_pre\"")).toBeLessThan(s.indexOf("exec 9>&-"));
+    expect(s.lastIndexOf("sj_rec_do - \"$sj_pre\"")).toBeLessThan(s.indexOf("exec 9>&-"));
     expect(s.indexOf(`exec 9>${LOCK_FILE}`)).toBeLessThan(lock);
+  });
+
+  it("stamps what it creates with the applying stack, and takes no identity that is not one", () => {
+    expect(applyScript(plan, {}, [], "", "acme/prod")).toContain(`{ sj_rec_do acme/prod "$sj_pre" +g:sftp ; }`);
+    for (const bad of ["acme", "a/b c", "a/b;id", "", "a/b/c"]) expect(() => applyScript(plan, {}, [], "", bad)).toThrow(/not a stack identity/);
   });
 
   it("a plan that records nothing carries no writer", () => {
@@ -385,7 +419,7 @@ describe("apply writes the record in the same exec as the change, right after it
     expect(snap).toContain("echo '@@sftp-jail:record'");
     expect(snap).toContain(`grep -E '^(g [a-z_]`);
     expect(snap).toContain(`stat -c '%u %a %F' -- / /var /var/lib /var/lib/sftp-jail ${RECORD_FILE}`);
-    const facts = parseSnapshot(["@@sftp-jail:record", "g sftp 2200", "u root 0 forged", "@@sftp-jail:end"].join("\n"));
+    const facts = parseSnapshot(["@@sftp-jail:record", `g sftp 2200 ${O}`, "u root 0 forged", "@@sftp-jail:end"].join("\n"));
     expect(facts.record.groups).toEqual({ sftp: 2200 });
     expect(facts.record.users).toEqual({});
     expect(parseSnapshot("@@sftp-jail:end").record).toEqual(emptyRecord());
@@ -407,12 +441,14 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
   const sh = (body: string) => spawnSync("/bin/sh", ["-c", [SCRIPT_PREFIX, recordLib(file(), `${root}/etc`), body].join("\n")], { encoding: "utf8" });
   const read = () => spawnSync("/bin/sh", ["-c", `( ${recordReader(file())} )`], { encoding: "utf8" }).stdout;
   /** One step as apply runs it: pre-check, the step, then the record update. */
+  let owner = O;
   const step = (script: string, ...ops: string[]): string => {
     const adds = ops.filter((o) => o.startsWith("+")).map((o) => `'${o}'`).join(" ");
-    return sh(`sj_pre=${adds ? `$(sj_rec_absent ${adds})` : ""}\n${script}\n{ sj_rec_do "$sj_pre" ${ops.map((o) => `'${o}'`).join(" ")} ; } > /dev/null 2>&1 || echo failed`).stdout;
+    return sh(`sj_pre=${adds ? `$(sj_rec_absent ${adds})` : ""}\n${script}\n{ sj_rec_do '${owner}' "$sj_pre" ${ops.map((o) => `'${o}'`).join(" ")} ; } > /dev/null 2>&1 || echo failed`).stdout;
   };
 
   beforeEach(() => {
+    owner = O;
     root = fs.mkdtempSync("/run/sj-record-test-");
     fs.chmodSync(root, 0o755);
     fs.mkdirSync(`${root}/etc`);
@@ -428,7 +464,7 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
     expect(step(`${addGroup("sftp:x:2200:")} && mkdir ${root}/srv`, "+g:sftp", `+d:${root}/srv`)).toBe("");
     const ino = fs.statSync(`${root}/srv`).ino;
     const body = fs.readFileSync(file(), "utf8");
-    expect(body).toMatch(new RegExp(`^d ${root}/srv ${ino}:\\d+\\.\\d{9}\\ng sftp 2200\\n$`));
+    expect(body).toMatch(new RegExp(`^d ${root}/srv ${ino}:\\d+\\.\\d{9} ${O}\\ng sftp 2200 ${O}\\n$`));
     const st = fs.statSync(file());
     expect([st.uid, st.mode & 0o777]).toEqual([0, 0o600]);
     expect(fs.readdirSync(`${root}/lib/sftp-jail`)).toEqual([".created"]);
@@ -448,7 +484,7 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
     expect(step(`rmdir ${root}/a 2>/dev/null || true`, `-d:${root}/a`)).toBe("");
     expect(parseRecord(fs.readFileSync(file(), "utf8")).dirs[`${root}/a`]).toBeDefined();
     expect(step(`rmdir ${root}/a/b ${root}/a`, `-d:${root}/a/b`, `-d:${root}/a`, "-g:g1")).toBe("");
-    expect(parseRecord(fs.readFileSync(file(), "utf8"))).toEqual({ ...emptyRecord(), groups: { g1: 2201 } });
+    expect(maps(parseRecord(fs.readFileSync(file(), "utf8")))).toEqual({ ...maps(emptyRecord()), groups: { g1: 2201 } });
   });
 
   it("an entry whose object was replaced by hand is dropped at its next removal, and is never renewed into another object", () => {
@@ -466,7 +502,7 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
 
   it("a key file is recorded when a write creates it; rewriting it (a rename) leaves the record untouched", () => {
     expect(step(`echo one > ${root}/k`, `+f:${root}/k`)).toBe("");
-    expect(fs.readFileSync(file(), "utf8")).toBe(`f ${root}/k -\n`);
+    expect(fs.readFileSync(file(), "utf8")).toBe(`f ${root}/k - ${O}\n`);
     const ino = fs.statSync(file()).ino;
     const mtime = fs.statSync(`${root}/lib/sftp-jail`).mtimeMs;
     expect(step(`echo two > ${root}/k.tmp && mv ${root}/k.tmp ${root}/k`, `+f:${root}/k`)).toBe("");
@@ -485,28 +521,28 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
 
   it("strict framing on the host too: a key outside the grammar is never written, and a forged line in the file is dropped at the next write", () => {
     fs.mkdirSync(`${root}/lib/sftp-jail`, { mode: 0o755 });
-    fs.writeFileSync(file(), "u root 0\nu root 0 1001\ng x 1 extra\n", { mode: 0o600 });
+    fs.writeFileSync(file(), "u root 0 a/b\nu root 0 1001 a/b\ng x 1 extra a/b\nu nobody 65534\n", { mode: 0o600 });
     expect(step(`${addGroup("sftp:x:2200:")}; mkdir '${root}/a b'`, "+g:sftp", `+d:${root}/a b`, "+u:acme 1001")).toBe("");
-    expect(fs.readFileSync(file(), "utf8")).toBe("g sftp 2200\nu root 0\n");
+    expect(fs.readFileSync(file(), "utf8")).toBe(`g sftp 2200 ${O}\nu root 0 a/b\n`);
     // "u root 0" passed the grammar on the host; the planners still never take root: it is no account sftp-jail
     // could have created (no sftp-jail comment, and JailedUser refuses root and system accounts).
-    expect(read()).toBe("g sftp 2200\nu root 0\n");
+    expect(read()).toBe(`g sftp 2200 ${O}\nu root 0 a/b\n`);
   });
 
   it("a record that is not root's 0600 regular file in a root-owned chain is not read, and is replaced at the next write", () => {
     fs.mkdirSync(`${root}/lib/sftp-jail`, { mode: 0o755 });
-    fs.writeFileSync(file(), "g planted 4242\n", { mode: 0o600 });
-    expect(read()).toBe("g planted 4242\n");
+    fs.writeFileSync(file(), "g planted 4242 a/b\n", { mode: 0o600 });
+    expect(read()).toBe("g planted 4242 a/b\n");
     fs.chownSync(file(), 4242, 0);
     expect(read()).toBe("");
     expect(step(addGroup("sftp:x:2200:"), "+g:sftp")).toBe("");
-    expect(fs.readFileSync(file(), "utf8")).toBe("g sftp 2200\n");
+    expect(fs.readFileSync(file(), "utf8")).toBe(`g sftp 2200 ${O}\n`);
     expect(fs.statSync(file()).uid).toBe(0);
     fs.chmodSync(`${root}/lib/sftp-jail`, 0o777);
     expect(read()).toBe("");
     // The writer refuses to enter a directory others can write to: nothing is written there, and apply warns.
     expect(step(addGroup("two:x:2201:"), "+g:two")).toBe("failed\n");
-    expect(fs.readFileSync(file(), "utf8")).toBe("g sftp 2200\n");
+    expect(fs.readFileSync(file(), "utf8")).toBe(`g sftp 2200 ${O}\n`);
     fs.chmodSync(`${root}/lib/sftp-jail`, 0o755);
     fs.renameSync(file(), `${root}/real`);
     fs.symlinkSync(`${root}/real`, file());
@@ -540,12 +576,24 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
     expect(id("/etc/ssh/sshd_config.d/60-sftp-jail-l.conf")).toBe("absent\n"); // a link is no block of ours
   });
 
+  it("an entry keeps the stack that created it: another stack's add, renewal or removal attempt never takes it over", () => {
+    expect(step(`${addGroup("sftp:x:2200:")} && mkdir ${root}/d`, "+g:sftp", `+d:${root}/d`)).toBe("");
+    owner = "other/stack";
+    // The objects exist before other/stack's steps: its adds record nothing; a re-stamp or a failed removal keeps the owner.
+    expect(step(`chmod 0700 ${root}/d`, "+g:sftp", `+d:${root}/d`)).toBe("");
+    expect(step("true", "~g:sftp", `-d:${root}/d`)).toBe("");
+    expect(parseRecord(fs.readFileSync(file(), "utf8")).entries.map((e) => [e.kind, e.owner])).toEqual([["d", O], ["g", O]]);
+    // What other/stack creates is its own.
+    expect(step(`mkdir ${root}/e`, `+d:${root}/e`)).toBe("");
+    expect(parseRecord(fs.readFileSync(file(), "utf8")).entries.find((e) => e.key === `${root}/e`)?.owner).toBe("other/stack");
+  });
+
   it("an update that changes nothing does not rewrite the file", () => {
     expect(step(addGroup("sftp:x:2200:"), "+g:sftp")).toBe("");
     const ino = fs.statSync(file()).ino;
     const mtime = fs.statSync(`${root}/lib/sftp-jail`).mtimeMs;
     expect(step("true", "+g:sftp", "-g:sftp", "~g:sftp")).toBe("");
     expect([fs.statSync(file()).ino, fs.statSync(`${root}/lib/sftp-jail`).mtimeMs]).toEqual([ino, mtime]);
-    expect(fs.readFileSync(file(), "utf8")).toBe("g sftp 2200\n");
+    expect(fs.readFileSync(file(), "utf8")).toBe(`g sftp 2200 ${O}\n`);
   });
 });

@@ -6,7 +6,6 @@
  * against `sshd -T` (OpenSSH's own view), so `pulumi preview --refresh` shows the field that was edited by hand.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { isIP } from "net";
 import { z } from "zod";
 import { observe } from "../observe/snapshot";
 import { HostFacts } from "../observe/facts";
@@ -18,6 +17,7 @@ import { blocksFor, findMatchBlocks, matchLabel, sameCriteria } from "../plan/ss
 import { BlockDesired, DIRECTIVES, DIRECTIVE_NAMES, MAIN_CONFIG, MatchCriteria, blockPath, parseBlock, renderCriteria, splitRegion } from "../plan/sshdRender";
 import { BANNER_RULE, hostPathProblem, isBannerPath, jailProblem, port } from "../schema/common";
 import { SftpJailError } from "../util/errors";
+import { sshAddressProblem } from "../util/cidr";
 import { createdBlock, ownedBy } from "../observe/record";
 import { log } from "../util/log";
 import { OWNER_KEY, checkInputs, containsUnknown, lookAtHost, ownerOf, parseKnown, planOrThrow, sameConnection, sessionFor, sessionForChange } from "./base";
@@ -49,13 +49,7 @@ const ADDRPAT = /^!?(?:[0-9A-Fa-f:.*?]+|[0-9A-Fa-f:.]+\/[0-9]{1,3})$/;
 export function addressProblem(raw: string): string | undefined {
   const p = raw.replace(/^!/, "");
   if (/[*?]/.test(p)) return undefined; // wildcard patterns are matched as text
-  const [addr, prefix, extra] = p.split("/");
-  const family = isIP(addr);
-  if (!family || extra !== undefined) return `"${raw}" is not an IP address or CIDR prefix`;
-  if (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128))) {
-    return `"${raw}" has a prefix length above ${family === 4 ? 32 : 128}`;
-  }
-  return undefined;
+  return sshAddressProblem(p, raw);
 }
 
 const addressList = (what: string) =>

@@ -12,18 +12,16 @@ import {
   RuleDesired,
   chooseBackend,
   createdObjects,
-  iptablesRule,
   locate,
   parseCidr,
-  parseIptablesSave,
   planPersist,
   planRuleConverge,
   planRuleDelete,
   planUnpersist,
   qualifyCreated,
   resolveTarget,
-  tokenize,
 } from "../../provider/plan/firewall";
+import { iptablesRule, parseIptablesSave, tokenize } from "../../provider/observe/iptables";
 import { PlanError } from "../../provider/plan/types";
 import { quoteArg } from "../../provider/util/shell";
 import { debian12 } from "./fixtures";
@@ -78,7 +76,19 @@ describe("iptables-save parsing", () => {
 
   it("reads rules of the filter table in order, ignoring counters and other tables", () => {
     const t = parseIptablesSave("*nat\n-A PREROUTING -j ACCEPT\nCOMMIT\n*filter\n:INPUT DROP [1:2]\n[3:4] -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n");
-    expect(t).toEqual({ chains: [{ name: "INPUT", policy: "DROP" }], rules: [{ chain: "INPUT", args: ["-p", "tcp", "-m", "tcp", "--dport", "22", "-j", "ACCEPT"] }] });
+    expect(t).toEqual({
+      chains: [{ name: "INPUT", policy: "DROP" }],
+      rules: [
+        {
+          chain: "INPUT",
+          args: ["-p", "tcp", "-m", "tcp", "--dport", "22", "-j", "ACCEPT"],
+          // Read once, here: planners take the spec and comment from the fact.
+          spec: { family: "ipv4", protocol: "tcp", ports: [22], source: null, state: [], action: "ACCEPT", extra: [] },
+          comment: null,
+        },
+      ],
+    });
+    expect(parseIptablesSave("*filter\n-A INPUT -s ::1/128 -j DROP\nCOMMIT\n", "ipv6")!.rules[0].spec).toMatchObject({ family: "ipv6", source: "::1/128", action: "DROP" });
     expect(parseIptablesSave("")).toBeNull();
   });
 

@@ -5,6 +5,7 @@ import { parseRsshConf } from "../../provider/observe/facts";
 import { HostSpec, describeHost, parseArgs, renderConfig, toYaml } from "../../provider/cli/migrate";
 import { blockDirectives, expandKeysFile, jailDirectives } from "../../provider/components/sftpJailHost";
 import { reading } from "./adoptFixtures";
+import { parseIptablesSave } from "../../provider/observe/iptables";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const yaml: { load(s: string): unknown } = require("js-yaml");
 
@@ -151,7 +152,7 @@ describe("describing a host as stack config", () => {
   it("notes accounts in the group that sshd does not jail, and reports no firewall opening when there is none", () => {
     const r = reading("hand");
     r.survey = r.survey.filter((u) => u.name !== "bob");
-    r.facts.firewall.iptables = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j REJECT\nCOMMIT\n";
+    r.facts.firewall.iptables = parseIptablesSave("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j REJECT\nCOMMIT\n", "ipv4");
     const d = describeHost(spec("hand"), r);
     expect(d.jails[0].users.map((u) => u.name)).toEqual(["alice"]);
     expect(d.jails[0].firewall).toBeUndefined();

@@ -7,6 +7,7 @@ import { isIptablesNftTable } from "../observe/nft";
 import { quote, quoteArg } from "../util/shell";
 import { COMMENT_PREFIX, Target, everyPart, familyParts, iptBin } from "./firewallTarget";
 import { Plan, PlanError } from "./types";
+import { parentOf, restoreFileSh, writeFileSh } from "./atomic";
 
 const isDebianLike = (f: HostFacts) => f.os.id === "debian" || f.os.id === "ubuntu" || f.os.idLike.includes("debian");
 const isRhelLike = (f: HostFacts) => ["rhel", "centos", "fedora", "rocky", "almalinux"].includes(f.os.id) || f.os.idLike.some((x) => x === "rhel" || x === "fedora");
@@ -37,7 +38,7 @@ function persistState(path: string) {
 const recordSha = (path: string) => `sha256sum < ${quoteArg(path)} | cut -c1-64 > ${quoteArg(persistState(path).sha)}`;
 
 /**
- * Writes the live ruleset where the distro loads it at boot, atomically (temp file, then rename), after the change
+ * Writes the live ruleset where the distro loads it at boot, with the one atomic write (plan/atomic.ts), after the change
  * was confirmed. nftables: every native table as "table X / delete table X / listing", so loading it replaces those
  * tables without flushing iptables-nft's or anyone else's; checked with `nft -c` before the rename.
  *
@@ -51,7 +52,7 @@ export function planPersist(t: Target, facts: HostFacts, onlyIfMentions?: string
   const st = persistState(path);
   const base = planPersistTo(path, t, facts);
   if (rule !== undefined) {
-    const dir = path.slice(0, path.lastIndexOf("/"));
+    const dir = parentOf(path);
     const keep = [
       quote(["install", "-d", "-m", "0700", PERSIST_STATE]),
       `{ [ -e ${quoteArg(st.orig)} ] || [ -e ${quoteArg(st.absent)} ] || if [ -e ${quoteArg(path)} ]; then ${quote(["cp", "-p", path, st.orig])}; else : > ${quoteArg(st.absent)} && { [ -d ${quoteArg(dir)} ] || : > ${quoteArg(st.mkdir)}; }; fi; }`,
@@ -78,11 +79,11 @@ export function planPersist(t: Target, facts: HostFacts, onlyIfMentions?: string
 export function planUnpersist(t: Target, facts: HostFacts, rule: string, onlyIfRegistered = false): Plan {
   const path = persistPath(t, facts);
   const st = persistState(path);
-  const dir = path.slice(0, path.lastIndexOf("/"));
+  const dir = parentOf(path);
   const tmp = `${path}.sftp-jail.tmp`;
   const save = planPersistTo(path, t, facts).map((x) => x.script).join(" && ");
   const restore = [
-    `if [ -e ${quoteArg(st.orig)} ]; then ${quote(["cp", "-p", st.orig, tmp])} && ${quote(["mv", "-f", tmp, path])};`,
+    `if [ -e ${quoteArg(st.orig)} ]; then ${restoreFileSh(quoteArg(st.orig), quoteArg(path), quoteArg(dir), quoteArg(tmp))};`,
     `else rm -f ${quoteArg(path)} && { [ ! -e ${quoteArg(st.mkdir)} ] || rmdir ${quoteArg(dir)} 2>/dev/null || true; }; fi`,
   ].join(" ");
   // The bookkeeping goes with the last rule that wanted the file, and its directories once empty (nothing of ours stays).
@@ -131,22 +132,24 @@ export function planUnpersistRule(t: Target, facts: HostFacts, rule: string): Pl
 
 function planPersistTo(path: string, t: Target, facts: HostFacts): Plan {
   const tmp = `${path}.sftp-jail.tmp`;
-  const dir = path.slice(0, path.lastIndexOf("/"));
+  const dir = parentOf(path);
   if (t.backend === "nftables") {
     const rs = facts.firewall.ruleset;
     const tables = (rs?.tables ?? []).filter((x) => !isIptablesNftTable(rs!, x));
     const body = tables
       .map((x) => `echo ${quoteArg(`table ${x.family} ${x.name}`)}; echo ${quoteArg(`delete table ${x.family} ${x.name}`)}; ${quote(["nft", "list", "table", x.family, x.name])}`)
       .join("; ");
-    const script = [
-      `{ echo '#!/usr/sbin/nft -f'; echo '# Written by sftp-jail from the live ruleset; each table is replaced as a whole.'; ${body || "true"}; } > ${quoteArg(tmp)}`,
-      quote(["nft", "-c", "-f", tmp]),
-      quote(["chmod", "0755", tmp]),
-      quote(["mv", "-f", tmp, path]),
-    ].join(" && ");
+    const script = writeFileSh({
+      target: quoteArg(path),
+      tmp: quoteArg(tmp),
+      dir: quoteArg(dir),
+      content: `echo '#!/usr/sbin/nft -f'; echo '# Written by sftp-jail from the live ruleset; each table is replaced as a whole.'; ${body || "true"}`,
+      attrs: { mode: "0755" },
+      checks: [quote(["nft", "-c", "-f", tmp])],
+    });
     return [{ description: `save the nftables ruleset to ${path}`, script, effects: { paths: [path, tmp] } }];
   }
   const save = `${iptBin(t, facts)}-save`;
-  const script = [quote(["mkdir", "-p", dir]), `${quote([save])} > ${quoteArg(tmp)}`, quote(["chmod", "0640", tmp]), quote(["mv", "-f", tmp, path])].join(" && ");
+  const script = `${quote(["mkdir", "-p", dir])} && ${writeFileSh({ target: quoteArg(path), tmp: quoteArg(tmp), dir: quoteArg(dir), content: quote([save]), attrs: { mode: "0640" } })}`;
   return [{ description: `save the ${save} ruleset to ${path}`, script, effects: { paths: [path, tmp] } }];
 }

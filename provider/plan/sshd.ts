@@ -18,6 +18,11 @@ import { backupPath, atomicWrite, removeWithBackup } from "./files";
 import { Effects, NO_EFFECTS, Plan, PlanError, Step, recording } from "./types";
 import { rec } from "../observe/record";
 import { hp } from "../util/hostpath";
+import { parentOf, restoreFileSh, writeFileSh } from "./atomic";
+import { Operator, verifyScript } from "./lockout";
+
+export type { Operator };
+export { verifyScript };
 
 /** Checks and reloads of sshd: they change its running configuration, no account, group or path. */
 const SSHD: Effects = { service: "sshd" };
@@ -47,13 +52,6 @@ import {
 } from "./sshdRender";
 import { JailScope, jailAfterScript, jailBeforeScript, jailScopeOf } from "./jail";
 import { ConfigBlock, adoptionChanges, blockText, blocksFor, droppedByAdoption, editBlock, findMatchBlocks, matchLabel, replaceBlock } from "./sshdAdopt";
-
-/** Who runs sftp-jail: the change must leave them able to log in and run commands. */
-export interface Operator {
-  user: string;
-  /** Methods the operator's connection can use. */
-  auth: ReadonlyArray<"publickey" | "password">;
-}
 
 export interface BlockPlan {
   /** The guarded change; empty when the host already matches. */
@@ -133,13 +131,15 @@ const b64 = (s: string) => quoteArg(Buffer.from(s, "utf8").toString("base64"));
 /**
  * The host-side Subsystem step. `pristine` is the main file without our edit, `edited` with it (both rendered here);
  * the script picks one from the block files present under the lock, and refuses if the main file is neither (someone
- * edited it since it was read). The main file keeps its owner and mode (cp -p onto the temp file, then rename).
+ * edited it since it was read). The main file is written with the one atomic write (plan/atomic.ts), keeping its owner
+ * and mode.
  * `root` prefixes every path (tests run the script on a scratch directory).
  */
 export function subsystemScript(pristine: string, edited: string, root = ""): string {
   const m = quoteArg(root + MAIN_CONFIG);
   const o = quoteArg(root + MAIN_ORIG);
   const t = quoteArg(`${root}${MAIN_CONFIG}.sftp-jail.tmp`);
+  const dir = quoteArg(parentOf(root + MAIN_CONFIG));
   const P = sha256(pristine);
   const T = sha256(edited);
   const changed = `{ echo "${MAIN_CONFIG} changed while sftp-jail was planning; run pulumi up again" >&2; exit 1; }`;
@@ -149,7 +149,7 @@ export function subsystemScript(pristine: string, edited: string, root = ""): st
     // Blocks in the main file's sftp-jail region (hosts without Include) count too.
     `if grep -qxF ${quoteArg(WANTS_SUBSYSTEM)} ${m}; then sj_want=1; fi`,
     `sj_cur=$(sha256sum < ${m} | cut -d' ' -f1)`,
-    `sj_put() { cp -p ${m} ${t} && printf '%s' "$1" | base64 -d > ${t} && mv -f ${t} ${m}; }`,
+    `sj_put() { ${writeFileSh({ target: m, tmp: t, dir, content: `printf '%s' "$1" | base64 -d`, attrs: "keep" })}; }`,
     `if [ $sj_want = 1 ]; then`,
     `  if [ "$sj_cur" = ${T} ]; then :`,
     `  elif [ "$sj_cur" = ${P} ]; then cp -p ${m} ${o} && sj_put ${b64(edited)}`,
@@ -157,7 +157,7 @@ export function subsystemScript(pristine: string, edited: string, root = ""): st
     `else`,
     `  if [ "$sj_cur" = ${P} ]; then rm -f ${o}`,
     `  elif [ "$sj_cur" = ${T} ]; then`,
-    `    if [ -f ${o} ] && [ "$(sha256sum < ${o} | cut -d' ' -f1)" = ${P} ]; then mv -f ${o} ${m}; else sj_put ${b64(pristine)} && rm -f ${o}; fi`,
+    `    if [ -f ${o} ] && [ "$(sha256sum < ${o} | cut -d' ' -f1)" = ${P} ]; then ${restoreFileSh(o, m, dir)}; else sj_put ${b64(pristine)} && rm -f ${o}; fi`,
     `  else ${changed}; fi`,
     `fi`,
   ].join("\n");
@@ -166,54 +166,7 @@ export function subsystemScript(pristine: string, edited: string, root = ""): st
 /** Puts a file back as it was before this exec's changes (a no-op when the change never got that far). */
 function restoreScript(path: string, existedBefore: boolean): string {
   const bak = quoteArg(backupPath(path));
-  return existedBefore ? `if [ -e ${bak} ]; then mv -f ${bak} ${quoteArg(path)}; fi` : `rm -f ${quoteArg(path)} ${bak}`;
-}
-
-/**
- * `sshd -t` on the whole configuration, then `sshd -T -C` for the operator's own connection (user, and the address
- * and port from SSH_CONNECTION of this session — found in a parent process when sudo dropped it). Anything that would
- * stop the operator from logging in and running commands runs `revert` and fails with the cause.
- */
-export function verifyScript(op: Operator, revert: string, extra = ""): string {
-  const pub = op.auth.includes("publickey");
-  const pw = op.auth.includes("password");
-  const lines = [
-    `sj_revert() {\n${revert}\n}`,
-    `sj_fail() { sj_revert; printf '%s The configuration was restored and sshd was not reloaded.\\n' "$1" >&2; exit 1; }`,
-    `if ! sj_out=$(sshd -t 2>&1); then sj_fail "sshd -t refused the configuration with this change: $sj_out."; fi`,
-    `sj_sc=\${SSH_CONNECTION:-}; sj_p=$PPID`,
-    `while [ -z "$sj_sc" ] && [ "\${sj_p:-1}" -gt 1 ]; do sj_sc=$(tr '\\0' '\\n' < /proc/$sj_p/environ 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p'); sj_p=$(sed 's/.*) //' /proc/$sj_p/stat 2>/dev/null | cut -d' ' -f2); done`,
-    `set -- $sj_sc`,
-    `[ $# -ge 4 ] || sj_fail "could not find this session's SSH_CONNECTION to check the operator's access."`,
-    `sj_ctx=user=${quoteArg(op.user)}",host=$1,addr=$1,laddr=$3,lport=$4"`,
-    `if ! sj_eff=$(sshd -T -C "$sj_ctx" 2>&1); then sj_fail "sshd -T -C $sj_ctx failed: $sj_eff."; fi`,
-    `sj_get() { printf '%s\\n' "$sj_eff" | awk -v k="$1" '$1 == k { sub(/^[^ ]+ /, ""); print; exit }'; }`,
-    `sj_deny() { sj_fail "this change would lock the operator out: $1 for ${op.user} (sshd -T -C $sj_ctx)."; }`,
-    `sj_v=$(sj_get forcecommand); case "$sj_v" in ''|none) ;; *) sj_deny "ForceCommand $sj_v would apply";; esac`,
-    // Access lists, evaluated with sshd's pattern rules (* and ? are shell glob characters too; set -f stops
-    // pathname expansion; "user@host" patterns are judged on their user part only, which errs towards refusing).
-    `sj_all() { printf '%s\\n' "$sj_eff" | awk -v k="$1" '$1 == k { sub(/^[^ ]+ /, ""); print }'; }`,
-    `sj_in() { sj_hit=0; for sj_p in $2; do sj_n=\${sj_p#!}; sj_n=\${sj_n%%@*}; case "$1" in $sj_n) if [ "$sj_p" != "\${sj_p#!}" ]; then return 1; fi; sj_hit=1;; esac; done; [ $sj_hit = 1 ]; }`,
-    `set -f; sj_u=${quoteArg(op.user)}; sj_groups=$(id -Gn "$sj_u" 2>/dev/null)`,
-    `sj_v=$(sj_all denyusers); if [ -n "$sj_v" ] && sj_in "$sj_u" "$sj_v"; then sj_deny "DenyUsers $sj_v would apply"; fi`,
-    `sj_v=$(sj_all allowusers); if [ -n "$sj_v" ] && ! sj_in "$sj_u" "$sj_v"; then sj_deny "AllowUsers $sj_v would not include it"; fi`,
-    `sj_v=$(sj_all denygroups); if [ -n "$sj_v" ]; then for sj_g in $sj_groups; do if sj_in "$sj_g" "$sj_v"; then sj_deny "DenyGroups $sj_v would apply (group $sj_g)"; fi; done; fi`,
-    `sj_v=$(sj_all allowgroups); if [ -n "$sj_v" ]; then sj_ok=0; for sj_g in $sj_groups; do if sj_in "$sj_g" "$sj_v"; then sj_ok=1; fi; done; [ $sj_ok = 1 ] || sj_deny "AllowGroups $sj_v would not include any of its groups ($sj_groups)"; fi`,
-    `set +f`,
-    `sj_v=$(sj_get chrootdirectory); case "$sj_v" in ''|none) ;; *) sj_deny "ChrootDirectory $sj_v would apply";; esac`,
-    `sj_v=$(sj_get maxsessions); [ "$sj_v" != 0 ] || sj_deny "MaxSessions 0 would apply"`,
-    `sj_pub=$(sj_get pubkeyauthentication); sj_pw=$(sj_get passwordauthentication); sj_kb=$(sj_get kbdinteractiveauthentication)`,
-    `sj_ok=0; ${pub ? `[ "$sj_pub" = yes ] && sj_ok=1; ` : ""}${pw ? `{ [ "$sj_pw" = yes ] || [ "$sj_kb" = yes ]; } && sj_ok=1; ` : ""}true`,
-    `[ $sj_ok = 1 ] || sj_deny "${pub ? "PubkeyAuthentication $sj_pub" : ""}${pub && pw ? ", " : ""}${pw ? "PasswordAuthentication $sj_pw, KbdInteractiveAuthentication $sj_kb" : ""} would disable the way sftp-jail logs in"`,
-    `sj_v=$(sj_get authenticationmethods); case "$sj_v" in ''|any) ;; *) printf '%s\\n' $sj_v | grep -qxE '${op.auth.map((a) => (a === "password" ? "password|keyboard-interactive" : a)).join("|")}' || sj_deny "AuthenticationMethods $sj_v would apply";; esac`,
-  ];
-  if (op.user === "root") {
-    lines.push(
-      `sj_v=$(sj_get permitrootlogin); case "$sj_v" in no|forced-commands-only) sj_deny "PermitRootLogin $sj_v would apply";; without-password|prohibit-password) ${pub ? ":" : `sj_deny "PermitRootLogin $sj_v would refuse password logins"`};; esac`,
-    );
-  }
-  if (extra) lines.push(extra);
-  return lines.join("\n");
+  return existedBefore ? `if [ -e ${bak} ]; then ${restoreFileSh(bak, quoteArg(path), quoteArg(parentOf(path)))}; fi` : `rm -f ${quoteArg(path)} ${bak}`;
 }
 
 /** Reloads sshd the way this host runs it. After a HUP sshd re-execs; the fresh-login dial retries cover the gap. */
@@ -255,7 +208,7 @@ function editStep(e: FileEdit): Step {
     effects: { paths: [e.path, `${e.path}.sftp-jail.tmp`, backupPath(e.path)] },
     script: [
       `[ "$(sha256sum < ${f} | cut -d' ' -f1)" = ${sha256(e.before)} ] || { echo ${quoteArg(`${e.path} changed while sftp-jail was planning; run pulumi up again`)} >&2; exit 1; }`,
-      `cp -p ${f} ${quoteArg(backupPath(e.path))} && cp -p ${f} ${tmp} && printf '%s' ${b64(e.after)} | base64 -d > ${tmp} && { sync ${tmp} 2>/dev/null || true; } && mv -f ${tmp} ${f}`,
+      `cp -p ${f} ${quoteArg(backupPath(e.path))} && ${writeFileSh({ target: f, tmp, dir: quoteArg(parentOf(e.path)), content: `printf '%s' ${b64(e.after)} | base64 -d`, attrs: "keep" })}`,
     ].join("\n"),
   };
 }

@@ -108,8 +108,8 @@ describe("a rule without source on a dual-stack iptables-nft host (both families
   it("persists each family where Debian loads it, and gives the files back in the reverse order", () => {
     const saved = scripts(planPersistRule(target, facts, undefined, "ssh"));
     expect(saved).toHaveLength(2);
-    expect(saved[0]).toContain("iptables-save > /etc/iptables/rules.v4.sftp-jail.tmp");
-    expect(saved[1]).toContain("ip6tables-save > /etc/iptables/rules.v6.sftp-jail.tmp");
+    expect(saved[0]).toContain("{ iptables-save; } > /etc/iptables/rules.v4.sftp-jail.tmp");
+    expect(saved[1]).toContain("{ ip6tables-save; } > /etc/iptables/rules.v6.sftp-jail.tmp");
     expect(saved[1]).toContain(": > /var/lib/sftp-jail/firewall/etc_iptables_rules.v6.rules/ssh");
     const back = scripts(planUnpersistRule(target, facts, "ssh"));
     expect(back[0]).toMatch(/^if \[ -e \/var\/lib\/sftp-jail\/firewall\/etc_iptables_rules\.v6\.rules\/ssh \]; then rm -f /); // only if it saved one

@@ -3,7 +3,8 @@
  */
 import { HostFacts } from "../../provider/observe/facts";
 import { restoreFileSh } from "../../provider/plan/atomic";
-import { Operator, findAdoptable, planInPlace, planInPlaceRestore } from "../../provider/plan/sshd";
+import { Operator } from "../../provider/plan/sshd";
+import { findAdoptable, planInPlace, planInPlaceRestore } from "../../provider/plan/sshdInPlace";
 import { BlockDesired, MAIN_CONFIG, blockPath } from "../../provider/plan/sshdRender";
 import { editBlock, findMatchBlocks, replaceBlock, sameCriteria, blocksFor } from "../../provider/plan/sshdAdopt";
 import { RuleDesired, planRuleConverge, planRuleDelete, resolveTarget } from "../../provider/plan/firewall";

@@ -10,9 +10,10 @@ import { HostFacts } from "../observe/facts";
 import { apply } from "../apply/apply";
 import { ChrootDesired, chrootPaths, planChroot, planChrootDelete } from "../plan/chrootDir";
 import { failuresOf, jailPath, octalMode, posixName, relPath } from "../schema/common";
-import { checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
+import { checkInputs, containsUnknown, ownerOf, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 import { assumeExisting } from "../plan/envelope";
 import { log } from "../util/log";
+import { changing, ownedBy } from "../observe/record";
 import type { Session } from "../connection/pool";
 
 export const TYPE = "ChrootDir";
@@ -78,7 +79,7 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
   // operator's home or key files, is a failure of `path` now, not a surprise during `up`. Owners the program
   // creates in the same run are assumed to exist.
   const owners = assumeOwners(d.data);
-  failures.push(...(await previewLook(inputs.connection, label(d.data.path), "path", { paths: chrootPaths(d.data) }, (f) => planChroot(d.data as ChrootDesired, assumeExisting(f, owners.users, owners.groups)).steps)));
+  failures.push(...(await previewLook(inputs.connection, label(d.data.path), "path", { paths: chrootPaths(d.data) }, (f) => planChroot(d.data as ChrootDesired, assumeExisting(ownedBy(f, ownerOf(inputs)), owners.users, owners.groups)).steps)));
   return { inputs, failures };
 }
 
@@ -117,16 +118,19 @@ function sharedAncestors(s: Session, path: string, own: Iterable<string>): strin
   return [...known].filter((a) => above(a, path)).sort((a, b) => a.split("/").length - b.split("/").length || (a < b ? -1 : 1));
 }
 
-async function converge(d: Fields, connection: unknown, prev?: Outputs): Promise<Outputs> {
+async function converge(d: Fields, connection: unknown, owner: string | undefined, prev?: Outputs): Promise<Outputs> {
   const s = await sessionForChange(connection, label(d.path));
   const facts = await observe(s, { paths: chrootPaths(d) });
-  const plan = planOrThrow(s, label(d.path), () => planChroot(d as ChrootDesired, facts));
+  // Only what this stack created is taken back; another stack's directories are adopted (their creator removes them).
+  const plan = planOrThrow(s, label(d.path), () => planChroot(d as ChrootDesired, ownedBy(facts, owner)));
   // Known before the change runs, so a sibling planned meanwhile on the new snapshot still shares them.
   const ancestors = sharedAncestors(s, d.path, [...(prev?.createdAncestors ?? []), ...plan.createdAncestors]);
-  await apply({ session: s, resource: label(d.path), reads: { paths: chrootPaths(d) } }, plan.steps);
+  await apply({ session: s, resource: label(d.path), owner, reads: { paths: chrootPaths(d) } }, plan.steps);
   const adopted = prev ? !!prev.adopted : plan.adopted;
-  if (!prev && adopted) {
-    log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: adopted the existing jail${plan.steps.length ? "" : " as it is"}; destroy leaves it and its files in place`);
+  if (!prev && plan.recorded) {
+    log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: took back the jail that sftp-jail created (the host's record says so; this stack's state did not know it); destroy removes it (onDelete: ${d.onDelete})`);
+  } else if (!prev && adopted) {
+    log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: adopted the existing jail${changing(plan.steps).length ? "" : " as it is"}, which sftp-jail did not create (it is not in the host's record); destroy leaves it and its files in place`);
   }
   return {
     ...d,
@@ -138,7 +142,7 @@ async function converge(d: Fields, connection: unknown, prev?: Outputs): Promise
 
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const d = fields(inputs);
-  return { id: `chroot${d.path}`, outs: defined(await converge(d, inputs.connection)) };
+  return { id: `chroot${d.path}`, outs: defined(await converge(d, inputs.connection, ownerOf(inputs))) };
 }
 
 const octal = (m: number) => "0" + (m & 0o7777).toString(8).padStart(3, "0");
@@ -175,7 +179,7 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
 
 export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const d = fields(news);
-  return { outs: defined(await converge(d, news.connection, { ...olds, createdAncestors: olds.createdAncestors ?? [] })) };
+  return { outs: defined(await converge(d, news.connection, ownerOf(news), { ...olds, createdAncestors: olds.createdAncestors ?? [] })) };
 }
 
 async function remove(_id: string, props: Outputs): Promise<void> {

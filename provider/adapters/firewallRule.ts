@@ -27,6 +27,7 @@ import {
   locateRule,
   parseCidr,
   createdObjects,
+  nftTablesOf,
   planPersistRule,
   planRuleConverge,
   planRuleDelete,
@@ -38,7 +39,8 @@ import {
 } from "../plan/firewall";
 import { failuresOf, port } from "../schema/common";
 import { log } from "../util/log";
-import { UNKNOWN, checkInputs, containsUnknown, lookAtHost, parseKnown, planOrThrow, sessionFor, sessionForChange } from "./base";
+import { createdNft, createdRule, ownedBy } from "../observe/record";
+import { UNKNOWN, checkInputs, containsUnknown, lookAtHost, ownerOf, parseKnown, planOrThrow, sessionFor, sessionForChange } from "./base";
 
 const chainName = z
   .string({ error: "chain must be a string" })
@@ -233,9 +235,9 @@ function familiesWanted(f: { source?: string; table?: string; backend: Fields["b
 }
 
 /** Converges the rule (create and update share it): guarded change, then persistence once confirmed. */
-async function converge(f: Fields, connection: unknown, previous?: Outputs, persistAnyway = false, adoptFrom?: RuleDesired): Promise<Outputs> {
+async function converge(f: Fields, connection: unknown, owner: string | undefined, previous?: Outputs, persistAnyway = false, adoptFrom?: RuleDesired): Promise<Outputs> {
   const s = await sessionForChange(connection, label(f.name), previous?.resolvedBackend ?? f.backend);
-  const ctx = { session: s, resource: label(f.name) };
+  const ctx = { session: s, resource: label(f.name), owner };
   return serialized(s, async () => {
     const facts = await fresh(s);
     const plan = planOrThrow(s, ctx.resource, () => planRuleConverge(desired(f), facts, previous?.resolvedBackend, adoptFrom));
@@ -249,10 +251,18 @@ async function converge(f: Fields, connection: unknown, previous?: Outputs, pers
       for (const l of kept) {
         log.info(`${ctx.resource} on ${s.conn.host}:${s.conn.port}: adopted the existing rule "${describeSpec(l.ours[0].spec)}" in ${t.backend}${l.target.family === "ipv6" ? " (IPv6)" : ""} ${t.table} ${t.chain} as it is (no sftp-jail comment added; destroy leaves it)`);
       }
+    } else if (!previous && plan.located.parts.some((l) => !l.adopted && l.ours.length)) {
+      // Our comment is on the host already (a lost or stale state): the rule is this resource's, recorded or not.
+      log.info(
+        `${ctx.resource} on ${s.conn.host}:${s.conn.port}: ${createdRule(ownedBy(facts, owner), f.name) ? "took back the rule that sftp-jail inserted (the host's record says so; this stack's state did not know it)" : "found a rule carrying its comment though not in the host's record: taken as sftp-jail's"} in ${t.backend} ${t.table} ${t.chain}; destroy removes it`,
+      );
     }
     let after = (await applyGuarded(ctx, plan)) ?? facts;
     const before = previous ? qualifyCreated(previous.created ?? [], targetOf(previous), facts) : [];
-    const created = [...new Set([...before, ...createdObjects(t, facts, after)])];
+    // A state that forgot this rule: what sftp-jail's earlier changes created in its nft tables, as the host's record
+    // says, for objects that are still those very ones (same handles).
+    const recorded = previous ? [] : nftTablesOf(t, facts).flatMap((nt) => createdNft(ownedBy(facts, owner), nt));
+    const created = [...new Set([...before, ...recorded, ...createdObjects(t, facts, after)])];
     if (f.persist && (plan.steps.length || persistAnyway)) {
       const persist = planOrThrow(s, ctx.resource, () => planPersistRule(t, after, undefined, f.name));
       after = (await apply(ctx, persist)) ?? after;
@@ -326,7 +336,7 @@ export async function diff(_id: string, olds: Outputs, news: Record<string, unkn
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const f = fields(inputs);
   // An existing rule with exactly this spec (an admin's hand-made opening) is adopted instead of duplicated.
-  const outs = await converge(f, inputs.connection, undefined, false, desired(f));
+  const outs = await converge(f, inputs.connection, ownerOf(inputs), undefined, false, desired(f));
   return { id: `firewall/${f.name}`, outs };
 }
 
@@ -354,7 +364,7 @@ export async function update(_id: string, olds: Outputs, news: Record<string, un
   const f = fields(news);
   // An adopted rule is found by the spec it had; if the new spec differs, it is replaced by ours.
   const adoptFrom = olds.adopted ? desired(fields(olds as unknown as Record<string, unknown>)) : undefined;
-  const outs = await converge(f, news.connection, olds, !olds.persist, adoptFrom);
+  const outs = await converge(f, news.connection, ownerOf(news), olds, !olds.persist, adoptFrom);
   return { outs };
 }
 

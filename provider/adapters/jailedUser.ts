@@ -16,9 +16,10 @@ import { planUserRestore } from "../plan/jailedUser";
 import { SCRIPT_PREFIX } from "../observe/snapshot";
 import { SftpJailError } from "../util/errors";
 import type { Session } from "../connection/pool";
-import { checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
+import { checkInputs, containsUnknown, ownerOf, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 import { failuresOf } from "../schema/common";
 import { log } from "../util/log";
+import { changing, ownedBy } from "../observe/record";
 
 export const TYPE = "JailedUser";
 
@@ -124,7 +125,7 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
     // The plan on the host as it is (groups the program creates first assumed), judged like apply judges it.
     else {
       const d = full.data;
-      r.failures.push(...(await previewLook(r.inputs.connection, label(d.name), "name", { paths: needs(d).paths, files: needs(d).files }, (f) => planUser(d as UserDesired, assumeExisting(f, [], [d.group, ...d.extraGroups])).steps)));
+      r.failures.push(...(await previewLook(r.inputs.connection, label(d.name), "name", { paths: needs(d).paths, files: needs(d).files }, (f) => planUser(d as UserDesired, assumeExisting(ownedBy(f, ownerOf(r.inputs)), [], [d.group, ...d.extraGroups])).steps)));
       // What sshd must resolve for this account: compared with what it does resolve (read), so a broken jail is drift.
       r.inputs.jail = expectedJail(subject(d));
     }
@@ -170,13 +171,14 @@ async function whoSets(s: Session, v: Violation): Promise<string | undefined> {
   return parseCulprit(r.stdout);
 }
 
-async function converge(d: Fields, connection: unknown, adoptedBefore?: boolean): Promise<Outputs> {
+async function converge(d: Fields, connection: unknown, owner: string | undefined, adoptedBefore?: boolean): Promise<Outputs> {
   const s = await sessionForChange(connection, label(d.name));
   const facts = await observe(s, needs(d));
-  const plan = planOrThrow(s, label(d.name), () => planUser(d as UserDesired, facts));
+  // Only what this stack created is taken back; another stack's account is adopted (its creator deletes it).
+  const plan = planOrThrow(s, label(d.name), () => planUser(d as UserDesired, ownedBy(facts, owner)));
   // The trailing snapshot also judges this account's jail after the change (the check below reads it from there).
   const { paths, files, jail } = needs(d);
-  const ctx = { session: s, resource: label(d.name), reads: { paths, files, jail: jail.map(jailSpec) } };
+  const ctx = { session: s, resource: label(d.name), owner, reads: { paths, files, jail: jail.map(jailSpec) } };
   // Changing an account that exists (shell, groups, home, password field) could change who may log in: confirmed by
   // a fresh operator login, or its entries are put back exactly.
   const after =
@@ -184,18 +186,24 @@ async function converge(d: Fields, connection: unknown, adoptedBefore?: boolean)
       ? await applyAccountChange(ctx, plan.steps, `the change of account ${d.name}`)
       : await apply(ctx, plan.steps)) ?? facts;
   // Judged by sshd after the change: apply's trailing snapshot evaluated this account (reads.jail), so this is cached.
-  const judged = plan.steps.length ? await observe(s, needs(d)) : facts;
-  await assertJailed(s, d, facts, judged, plan.steps.length > 0, adoptedBefore ?? plan.adopted);
+  // A plan that only drops stale record entries changed nothing sshd could judge differently.
+  const changed = changing(plan.steps).length > 0;
+  const judged = changed ? await observe(s, needs(d)) : facts;
+  await assertJailed(s, d, facts, judged, changed, adoptedBefore ?? plan.adopted);
   const u = after.users.find((x) => x.name === d.name)!;
-  if (adoptedBefore === undefined && plan.adopted) {
-    log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing account (uid ${u.uid})${plan.steps.length ? `, changing ${plan.steps.length} thing(s)` : " as it is"}; destroy keeps it`);
+  const n = changing(plan.steps).length;
+  const changes = n ? `, changing ${n} thing(s)` : " as it is";
+  if (adoptedBefore === undefined && plan.recorded) {
+    log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: took back the account (uid ${u.uid}) that sftp-jail created (the host's record says so; this stack's state did not know it)${changes}; destroy deletes it`);
+  } else if (adoptedBefore === undefined && plan.adopted) {
+    log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing account (uid ${u.uid}), which sftp-jail did not create (it is not in the host's record)${changes}; destroy keeps it`);
   }
   return { ...d, connection, uidActual: u.uid, defaultShell: after.nologin ?? "", adopted: adoptedBefore ?? plan.adopted, jail: expectedJail(subject(d)) };
 }
 
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const d = fields(inputs);
-  return { id: `user/${d.name}`, outs: defined(await converge(d, inputs.connection)) };
+  return { id: `user/${d.name}`, outs: defined(await converge(d, inputs.connection, ownerOf(inputs))) };
 }
 
 /** The account as the host has it, expressed as inputs (refresh then shows drift on the field that drifted). */
@@ -236,7 +244,7 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
 }
 
 export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
-  return { outs: defined(await converge(fields(news), news.connection, olds.adopted)) };
+  return { outs: defined(await converge(fields(news), news.connection, ownerOf(news), olds.adopted)) };
 }
 
 async function remove(_id: string, props: Outputs): Promise<void> {

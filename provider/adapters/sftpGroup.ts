@@ -9,7 +9,8 @@ import { apply } from "../apply/apply";
 import { planGroupCreate, planGroupDelete, planGroupUpdate } from "../plan/sftpGroup";
 import { posixId, unprivilegedGroup } from "../schema/common";
 import { log } from "../util/log";
-import { UNKNOWN, checkInputs, containsUnknown, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
+import { ownedBy } from "../observe/record";
+import { UNKNOWN, checkInputs, containsUnknown, ownerOf, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 
 /** The schema: the single source of truth for SftpGroup's inputs, defaults and messages. */
 export const sftpGroupShape = {
@@ -64,10 +65,13 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
   const d = fields(inputs);
   const s = await sessionForChange(inputs.connection, label(d.name));
   const facts = await observe(s);
-  const plan = planOrThrow(s, label(d.name), () => planGroupCreate(d, facts));
-  const after = (await apply({ session: s, resource: label(d.name) }, plan.steps)) ?? facts;
+  // Only what this stack created is taken back; another stack's group is adopted (its creator removes it).
+  const plan = planOrThrow(s, label(d.name), () => planGroupCreate(d, ownedBy(facts, ownerOf(inputs))));
+  const after = (await apply({ session: s, resource: label(d.name), owner: ownerOf(inputs) }, plan.steps)) ?? facts;
   const g = after.groups.find((x) => x.name === d.name)!;
-  if (plan.adopted) log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing group (gid ${g.gid}); destroy leaves it`);
+  const at = `${label(d.name)} on ${s.conn.host}:${s.conn.port}`;
+  if (plan.recorded) log.info(`${at}: took back the group (gid ${g.gid}) that sftp-jail created (the host's record says so; this stack's state did not know it); destroy removes it`);
+  else if (plan.adopted) log.info(`${at}: adopted the existing group (gid ${g.gid}), which sftp-jail did not create (it is not in the host's record); destroy leaves it`);
   const outs: Outputs = { ...d, connection: inputs.connection, actualGid: g.gid, adopted: plan.adopted };
   return { id: groupId(d.name), outs: defined(outs) };
 }
@@ -93,8 +97,8 @@ export async function update(_id: string, olds: Outputs, news: Record<string, un
   const d = fields(news);
   const s = await sessionForChange(news.connection, label(d.name));
   const facts = await observe(s);
-  const plan = planOrThrow(s, label(d.name), () => planGroupUpdate(d, facts));
-  const after = (await apply({ session: s, resource: label(d.name) }, plan)) ?? facts;
+  const plan = planOrThrow(s, label(d.name), () => planGroupUpdate(d, ownedBy(facts, ownerOf(news))));
+  const after = (await apply({ session: s, resource: label(d.name), owner: ownerOf(news) }, plan)) ?? facts;
   const g = after.groups.find((x) => x.name === d.name)!;
   const outs: Outputs = { ...d, connection: news.connection, actualGid: g.gid, adopted: olds.adopted };
   return { outs: defined(outs) };

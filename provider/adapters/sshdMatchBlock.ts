@@ -18,6 +18,7 @@ import { blocksFor, findMatchBlocks, matchLabel, sameCriteria } from "../plan/ss
 import { BlockDesired, DIRECTIVES, DIRECTIVE_NAMES, MAIN_CONFIG, MatchCriteria, blockPath, parseBlock, renderCriteria, splitRegion } from "../plan/sshdRender";
 import { BANNER_RULE, hostPathProblem, isBannerPath, jailProblem, port } from "../schema/common";
 import { SftpJailError } from "../util/errors";
+import { createdBlock, ownedBy } from "../observe/record";
 import { log } from "../util/log";
 import { OWNER_KEY, checkInputs, containsUnknown, lookAtHost, ownerOf, parseKnown, planOrThrow, sameConnection, sessionFor, sessionForChange } from "./base";
 
@@ -279,10 +280,10 @@ export async function diff(_id: string, olds: Outputs, news: Record<string, unkn
 }
 
 /** Runs a guarded plan, then drops its backups; a refusal gets a fix that fits it. */
-async function run(s: Session, d: { name: string }, plan: BlockPlan): Promise<void> {
+async function run(s: Session, d: { name: string; owner?: string }, plan: BlockPlan): Promise<void> {
   const resource = label(d.name);
   try {
-    await applyGuarded({ session: s, resource }, { steps: plan.steps, revert: plan.revert, what: `the sshd configuration with ${plan.path}` });
+    await applyGuarded({ session: s, resource, owner: d.owner }, { steps: plan.steps, revert: plan.revert, what: `the sshd configuration with ${plan.path}` });
   } catch (e) {
     if (e instanceof SftpJailError && /would un-jail/.test(e.what)) {
       throw new SftpJailError(
@@ -329,19 +330,27 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
   const d = { ...fields(inputs), owner: ownerOf(inputs) };
   const s = await sessionForChange(inputs.connection, label(d.name));
   let hand: ReturnType<typeof findAdoptable>;
+  let found: "recorded" | "named" | undefined;
   const plan = await converge(s, d, (facts) => {
     // Our own block first (a lost state); else a hand-written block with the same criteria is adopted where it is.
     // (A comment-only marker left by an earlier in-place adoption is not a block: the hand-written one is adopted again.)
     // (Another stack's block of this name is refused by the planners, naming that stack.)
     const mine = blockContent(facts, blockPath(d.name, d.order));
     const own = mine !== undefined && findMatchBlocks(mine).length > 0;
+    found = own ? (createdBlock(ownedBy(facts, d.owner), blockPath(d.name, d.order)) ? "recorded" : "named") : undefined;
     hand = own ? undefined : findAdoptable(d as BlockDesired, facts);
     return hand ? planInPlace(d as BlockDesired, facts, operatorOf(s), { file: hand.file, original: hand.block.text }) : planBlock(d as BlockDesired, facts, operatorOf(s));
   });
   log.info(
     hand
       ? `${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the hand-written "${matchLabel(d.match as MatchCriteria)}" block in ${hand!.file} (line ${hand!.block.start + 1}) in place, ${plan.steps.length ? "editing only the lines that differ" : "unchanged"}`
-      : `${label(d.name)} on ${s.conn.host}:${s.conn.port}: Match ${renderCriteria(d.match as MatchCriteria)} in ${plan.path}`,
+      : `${label(d.name)} on ${s.conn.host}:${s.conn.port}: Match ${renderCriteria(d.match as MatchCriteria)} in ${plan.path}${
+          found === "recorded"
+            ? " (took back the block that sftp-jail wrote: the host's record says so; this stack's state did not know it)"
+            : found === "named"
+              ? " (the block was there already, under sftp-jail's name though not in the host's record: taken as sftp-jail's)"
+              : ""
+        }`,
   );
   const inPlace: InPlace | undefined = "inPlace" in plan ? (plan.inPlace as InPlace | undefined) : undefined;
   const outs: Outputs = { ...fieldsOf(d), connection: inputs.connection, path: plan.path, content: plan.content, ...(inPlace ? { inPlace } : {}), ...ownerField(d.owner) };

@@ -29,23 +29,44 @@ import { SftpJailError } from "../util/errors";
 import { log } from "../util/log";
 import { quoteArg } from "../util/shell";
 import { REFUSED } from "../util/hostpath";
+import { recordLib } from "../observe/record";
+import { OWNER_RE } from "../plan/sshdRender";
 
 export const LOCK_FILE = "/run/lock/sftp-jail.lock";
 const STEP_MARK = "@@sftp-jail-step:";
+/** Printed when the record of what sftp-jail created could not be updated after a step (the step itself succeeded). */
+const RECORD_FAILED = "@@sftp-jail-record-failed:";
 
 /**
  * The script for a plan (pure; unit-tested). Steps run with `set -e` semantics, each announced for error reports.
- * `manifest`: the entries to add to the host's manifest (none when the host already lists them all).
+ * `manifest`: the entries to add to the host's manifest (none when the host already lists them all). `owner`: the
+ * applying stack, stamped on what the host's record says it created ("-": unknown, so no stack takes it back).
  */
-export function applyScript(plan: Plan, needs: Needs = {}, manifest: string[] = manifestEntries(needs), snapshot: string = snapshotScript(needs)): string {
+export function applyScript(plan: Plan, needs: Needs = {}, manifest: string[] = manifestEntries(needs), snapshot: string = snapshotScript(needs), owner = "-"): string {
+  if (owner !== "-" && !OWNER_RE.test(owner)) throw new Error(`internal: ${JSON.stringify(owner)} is not a stack identity`);
   const lines = [
     SCRIPT_PREFIX,
     "umask 022",
     `mkdir -p /run/lock; exec 9>${LOCK_FILE}`,
     "flock -w 120 9 || { echo 'timed out waiting for the sftp-jail host lock' >&2; exit 75; }",
   ];
+  if (plan.some((s) => s.record?.length)) lines.splice(1, 0, recordLib());
   plan.forEach((s, i) => {
-    lines.push(`echo ${quoteArg(`${STEP_MARK}${i}`)}`, `{ ${s.script} ; } || exit $?`);
+    lines.push(`echo ${quoteArg(`${STEP_MARK}${i}`)}`);
+    const ops = s.record ?? [];
+    if (!ops.length) {
+      lines.push(`{ ${s.script} ; } || exit $?`);
+      return;
+    }
+    // The record follows its step with no output in between (a write to a client that is gone would end the
+    // script there): what the step created is recorded even when nobody hears back from this exec. Objects that
+    // existed before the step are never recorded as created.
+    const adds = ops.filter((o) => o.startsWith("+"));
+    lines.push(
+      adds.length ? `sj_pre=$(sj_rec_absent ${adds.map(quoteArg).join(" ")})` : "sj_pre=",
+      `{ ${s.script} ; } || exit $?`,
+      `{ sj_rec_do ${quoteArg(owner)} "$sj_pre" ${ops.map(quoteArg).join(" ")} ; } > /dev/null 2>&1 || echo ${quoteArg(`${RECORD_FAILED}${i}`)}`,
+    );
   });
   lines.push("exec 9>&-");
   // Record what this host's resources cover, so a later run's first snapshot covers them all (its own lock).
@@ -59,6 +80,8 @@ export interface ApplyContext {
   resource: string;
   /** What the applying resource reads (its observe needs): re-read by the trailing snapshot with what the plan changes. */
   reads?: Needs;
+  /** The applying stack (`<project>/<stack>`, adapters/base.ts ownerOf): whose the host's record says a creation is. */
+  owner?: string;
 }
 
 /**
@@ -89,7 +112,7 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
   let r;
   try {
     const entries = manifestEntries(needs);
-    r = await ctx.session.exec(applyScript(plan, needs, manifestHas(ctx.session, entries) ? [] : entries, trailing.script));
+    r = await ctx.session.exec(applyScript(plan, needs, manifestHas(ctx.session, entries) ? [] : entries, trailing.script, ctx.owner ?? "-"));
   } catch (e) {
     forget(ctx.session);
     throw e;
@@ -109,5 +132,10 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
   }
   // Logged once done, so a refused or failed change never reads as applied.
   for (const s of plan) log.info(`${where}: ${s.description}`);
+  for (const m of r.stdout.slice(0, idx < 0 ? undefined : idx).matchAll(new RegExp(`^${RECORD_FAILED}(\\d+)$`, "gm"))) {
+    log.warn(
+      `${where}: the step "${plan[Number(m[1])]?.description}" was done, but the host's record of what sftp-jail created (/var/lib/sftp-jail/.created) could not be updated; should this stack's state be lost, the object would be adopted as the admin's and left on destroy`,
+    );
+  }
   return remember(ctx.session, parseSnapshot(r.stdout.slice(idx)), needs, r.stdout.slice(idx), trailing.delta ? reread : undefined, reread.jail);
 }

@@ -20,6 +20,7 @@ import { log } from "../util/log";
 import { quote, quoteArg } from "../util/shell";
 import { LOCK_FILE, apply, ApplyContext } from "./apply";
 import { SCRIPT_PREFIX } from "../observe/snapshot";
+import { recordLib } from "../observe/record";
 
 export interface GuardedChange {
   /** Steps that make the change (they should keep backups). */
@@ -38,7 +39,14 @@ export const DEADMAN_DIR = "/run/sftp-jail";
 /** The timer for one change (pure; unit-tested). */
 export function deadman(id: string, seconds: number, revert: Plan) {
   const base = `${DEADMAN_DIR}/deadman-${id}`;
-  const revertScript = [SCRIPT_PREFIX, ...revert.map((s) => `{ ${s.script} ; }`)].join("\n");
+  // What a revert removes again leaves the host's record of what sftp-jail created with it, as in apply (a timer's
+  // revert only ever drops entries, and only of objects that are gone).
+  const drops = (s: Step) => (s.record ?? []).filter((o) => !o.startsWith("+"));
+  const revertScript = [
+    SCRIPT_PREFIX,
+    ...(revert.some((s) => drops(s).length) ? [recordLib()] : []),
+    ...revert.map((s) => (drops(s).length ? `{ ${s.script} ; } && { sj_rec_do - "" ${drops(s).map(quoteArg).join(" ")} ; } > /dev/null 2>&1` : `{ ${s.script} ; }`)),
+  ].join("\n");
   // The detached timer takes the host lock before reverting, so it never interleaves with a running apply.
   const timer = [
     `sleep ${seconds}`,

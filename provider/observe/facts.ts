@@ -3,6 +3,8 @@
  * A snapshot runs every fact's command in one exec and parses the sections; nothing here changes a host.
  */
 
+import type { CreatedRecord } from "./record";
+
 export interface OsRelease {
   id: string;
   versionId: string;
@@ -22,6 +24,8 @@ export interface UserEntry {
   gid: number;
   home: string;
   shell: string;
+  /** The comment (GECOS) field; sftp-jail's own accounts say "sftp-jail" (observe/record.ts). */
+  gecos?: string;
 }
 
 /** Only the kind of the shadow password field, never the hash itself. */
@@ -79,6 +83,11 @@ export interface PathStat {
   /** Permission bits as a number (e.g. 0o755). */
   mode: number;
   type: "directory" | "file" | "symlink" | "other" | "missing";
+  /**
+   * `inode:birth time` (seconds.nanoseconds; 0 where the filesystem keeps none): which object is there, so a directory
+   * removed and made again by hand is another one (observe/record.ts).
+   */
+  ident?: string;
 }
 
 /** One `user=` line of /etc/rssh.conf: rssh's per-user umask, allowed protocols and chroot. */
@@ -129,6 +138,8 @@ export interface HostFacts {
   realpaths: Record<string, string>;
   /** sshd's own evaluation (`sshd -T -C`) of every jailed account a resource registered, per client context. */
   jail: JailEval[];
+  /** The host's record of what sftp-jail created there (observe/record.ts). */
+  record: CreatedRecord;
 }
 
 /** The account sftp-jail logs in as, as the host sees it. */
@@ -387,8 +398,8 @@ export const users = fact({
       .split("\n")
       .filter((l) => l.includes(":"))
       .map((l) => {
-        const [name, , uid, gid, , home, shell] = l.split(":");
-        return { name, uid: Number(uid), gid: Number(gid), home: home ?? "", shell: shell ?? "" };
+        const [name, , uid, gid, gecos, home, shell] = l.split(":");
+        return { name, uid: Number(uid), gid: Number(gid), gecos: gecos ?? "", home: home ?? "", shell: shell ?? "" };
       });
   },
 });
@@ -667,7 +678,7 @@ export function withAncestors(p: string): string[] {
 
 /** Stats of the given paths (and their ancestors). Paths come from validated schemas and are quoted by the caller. */
 export function pathsFact(quotedPaths: string[], more?: string): Fact<"paths"> {
-  const stat = `if [ -e "$p" ] || [ -L "$p" ]; then stat -c '%n|%u|%g|%a|%F' -- "$p"; else echo "$p|missing"; fi`;
+  const stat = `if [ -e "$p" ] || [ -L "$p" ]; then stat -c '%n|%u|%g|%a|%F|%i:%.9W' -- "$p"; else echo "$p|missing"; fi`;
   return {
     key: "paths",
     // `more`: a command printing further paths, one a line (the host's manifest, observe/snapshot.ts).
@@ -682,7 +693,7 @@ export function pathsFact(quotedPaths: string[], more?: string): Fact<"paths"> {
         const f = line.split("|");
         if (f.length === 2 && f[1] === "missing") {
           r[f[0]] = { path: f[0], exists: false, uid: -1, gid: -1, mode: 0, type: "missing" };
-        } else if (f.length === 5) {
+        } else if (f.length === 5 || f.length === 6) {
           const t = f[4];
           r[f[0]] = {
             path: f[0],
@@ -691,6 +702,7 @@ export function pathsFact(quotedPaths: string[], more?: string): Fact<"paths"> {
             gid: Number(f[2]),
             mode: parseInt(f[3], 8),
             type: t === "directory" ? "directory" : /regular/.test(t) ? "file" : t === "symbolic link" ? "symlink" : "other",
+            ...(f.length === 6 && /^\d+:\d+(\.\d+)?$/.test(f[5]) ? { ident: f[5] } : {}),
           };
         }
       }

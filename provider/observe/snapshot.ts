@@ -14,6 +14,7 @@ import { Session } from "../connection/pool";
 import { quoteArg } from "../util/shell";
 import { HOSTPATH_LIB } from "../util/hostpath";
 import { hostPathProblem } from "../schema/common";
+import { recordFact } from "./record";
 
 const MARK = "@@sftp-jail:";
 export const SNAPSHOT_MARK = MARK;
@@ -47,6 +48,8 @@ function factsFor(needs: Needs, manifest = true): Fact<keyof HostFacts>[] {
     filesFact(files.map(quoteArg), manifest ? "sj_manifest f" : undefined),
     realpathsFact(asked),
     jailFact(jail.map(quoteArg)),
+    // What sftp-jail created on this host: read in this same exec, so taking it into account costs no session.
+    recordFact,
   ] as Fact<keyof HostFacts>[];
 }
 

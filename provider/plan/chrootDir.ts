@@ -3,6 +3,7 @@
  * must be owned by root and not writable by group or others; users write only into subdirectories they own.
  */
 import { HostFacts, PathStat, withAncestors } from "../observe/facts";
+import { RecordOp, createdDir, forgetStep, rec, staleEntries } from "../observe/record";
 import { depth, hp } from "../util/hostpath";
 import { quoteArg } from "../util/shell";
 import { Plan, PlanError, Step } from "./types";
@@ -13,7 +14,7 @@ import { Plan, PlanError, Step } from "./types";
  * itself. A jailed user who swaps something inside a writable directory makes a step refuse, never redirects it.
  */
 /** A step on host paths: what it changes is declared with it (the operator envelope judges it). */
-const step = (description: string, paths: string[], script: string): Step => ({ description, script, effects: { paths } });
+const step = (description: string, paths: string[], script: string, record: RecordOp[] = []): Step => ({ description, script, effects: { paths }, ...(record.length ? { record } : {}) });
 
 export interface SubdirDesired {
   path: string;
@@ -57,17 +58,21 @@ export function ruleViolation(s: PathStat): string | undefined {
   return undefined;
 }
 
-/** Steps that make the ancestors sound, or the refusal that names the offending component. */
+/**
+ * Steps that make the ancestors sound, or the refusal that names the offending component. `created`: the ancestors
+ * this plan creates, and those sftp-jail created before (the host's record), which destroy removes when empty.
+ */
 function ancestorSteps(d: ChrootDesired, f: HostFacts): { steps: Step[]; created: string[] } {
   const steps: Step[] = [];
   const created: string[] = [];
   for (const a of withAncestors(d.path).slice(0, -1)) {
     const s = stat(f, a);
     if (!s.exists) {
-      steps.push(step(`create ${a} (root:root 0755)`, [a], hp.dir(a, depth(a) - 1, "root", "root", "0755")));
+      steps.push(step(`create ${a} (root:root 0755)`, [a], hp.dir(a, depth(a) - 1, "root", "root", "0755"), [rec.add("d", a)]));
       created.push(a);
       continue;
     }
+    if (createdDir(f, a)) created.push(a);
     const bad = ruleViolation(s);
     if (!bad) continue;
     if (s.type !== "directory" || !d.fixAncestors) {
@@ -94,8 +99,8 @@ function dirSteps(p: string, owner: string, group: string, mode: string, f: Host
   if (uid === undefined) throw new PlanError(`user "${owner}" (owner of ${p}) does not exist`, "create the JailedUser first (the SftpJailHost component orders this for you)");
   if (gid === undefined) throw new PlanError(`group "${group}" (group of ${p}) does not exist`, "create the SftpGroup first");
   const s = stat(f, p);
-  const set = (d: string) => [step(d, [p], hp.dir(p, trusted, owner, group, mode))];
-  if (!s.exists) return set(`create ${what} ${p} (${owner}:${group} ${mode})`);
+  const set = (d: string, record: RecordOp[] = []) => [step(d, [p], hp.dir(p, trusted, owner, group, mode), record)];
+  if (!s.exists) return set(`create ${what} ${p} (${owner}:${group} ${mode})`, [rec.add("d", p)]);
   if (s.type !== "directory") throw new PlanError(`${p} exists and is not a directory`, `move it away or choose another path`);
   const wrongOwner = s.uid !== uid || s.gid !== gid;
   const wrongMode = octal(s.mode) !== mode;
@@ -107,14 +112,19 @@ function dirSteps(p: string, owner: string, group: string, mode: string, f: Host
 
 /**
  * Creates or converges the chroot and its writable subdirectories. `adopted`: the chroot existed already (a jail made
- * by hand), so destroy leaves it where it is; `createdSubdirs`: subdirectories this plan creates (relative paths).
+ * by hand), so destroy leaves it where it is; `recorded`: it exists because sftp-jail created it (the host's record),
+ * though this resource's state does not know it, so it is not adopted; `createdSubdirs`: subdirectories this plan
+ * creates, or sftp-jail created before (relative paths).
  */
-export function planChroot(d: ChrootDesired, f: HostFacts): { steps: Plan; createdAncestors: string[]; adopted: boolean; createdSubdirs: string[] } {
+export function planChroot(d: ChrootDesired, f: HostFacts): { steps: Plan; createdAncestors: string[]; adopted: boolean; recorded: boolean; createdSubdirs: string[] } {
   const anc = ancestorSteps(d, f);
-  const adopted = !!f.paths[d.path]?.exists;
-  const createdSubdirs = d.subdirs.filter((sub) => !f.paths[`${d.path}/${sub.path}`]?.exists).map((sub) => sub.path);
+  const recorded = createdDir(f, d.path);
+  const adopted = !!f.paths[d.path]?.exists && !recorded;
+  const createdSubdirs = d.subdirs.filter((sub) => !f.paths[`${d.path}/${sub.path}`]?.exists || createdDir(f, `${d.path}/${sub.path}`)).map((sub) => sub.path);
   const jail = depth(d.path);
-  const steps = [...anc.steps, ...dirSteps(d.path, "root", d.group, d.mode, f, "chroot", jail - 1)];
+  // Record entries of these directories that no longer hold (removed or replaced by hand since) are dropped.
+  const stale = staleEntries(f, [...withAncestors(d.path).slice(1), ...chrootPaths(d).slice(1)].map((p): ["d", string] => ["d", p]));
+  const steps = [...forgetStep(stale), ...anc.steps, ...dirSteps(d.path, "root", d.group, d.mode, f, "chroot", jail - 1)];
   // Parents before children, so a listed directory is converged once, with its own owner, before anything below it.
   const listed = new Set(d.subdirs.map((s) => s.path));
   const made = new Set<string>();
@@ -127,11 +137,11 @@ export function planChroot(d: ChrootDesired, f: HostFacts): { steps: Plan; creat
       const mid = `${d.path}/${rel}`;
       if (listed.has(rel) || made.has(rel) || f.paths[mid]?.exists) continue;
       made.add(rel);
-      steps.push(step(`create ${mid}`, [mid], hp.dir(mid, jail, "root", "root", "0755")));
+      steps.push(step(`create ${mid}`, [mid], hp.dir(mid, jail, "root", "root", "0755"), [rec.add("d", mid)]));
     }
     steps.push(...dirSteps(`${d.path}/${sub.path}`, sub.owner, sub.group, sub.mode, f, "writable directory", jail));
   }
-  return { steps, createdAncestors: anc.created, adopted, createdSubdirs };
+  return { steps, createdAncestors: anc.created, adopted, recorded, createdSubdirs };
 }
 
 /** The first ancestor that would make `check` fail, for a preview-time error (no steps are planned). */
@@ -155,13 +165,16 @@ export function planChrootDelete(
 ): Plan {
   if (d.adopted) return planAdoptedChrootDelete(d.path, d.createdSubdirs ?? []);
   const jail = depth(d.path);
+  const inside = [...new Set(d.subdirs.flatMap((s) => s.path.split("/").map((_, i, parts) => parts.slice(0, i + 1).join("/"))))];
+  // Whatever of the jail is gone after the step leaves the host's record with it (moved to retained/ counts as gone).
+  const drops = [d.path, ...inside.map((s) => `${d.path}/${s}`)].map((p) => rec.drop("d", p));
   if (d.onDelete === "delete") {
     if (jail < 2) throw new PlanError(`refusing to delete ${d.path} recursively`, "use a deeper chroot path");
-    return [step(`delete ${d.path} and everything in it (onDelete: "delete")`, [d.path], hp.rmtree(d.path, jail - 1)), ...removeAncestors(d.createdAncestors)];
+    return [step(`delete ${d.path} and everything in it (onDelete: "delete")`, [d.path], hp.rmtree(d.path, jail - 1), drops), ...removeAncestors(d.createdAncestors)];
   }
   const dest = `${RETAIN_DIR}/${d.path.slice(1).replace(/\//g, "_")}.${stamp}`;
   // Deepest first; each one only if it is an empty real directory (a swapped one stays, and so the jail is retained).
-  const subs = [...new Set(d.subdirs.flatMap((s) => s.path.split("/").map((_, i, parts) => parts.slice(0, i + 1).join("/"))))]
+  const subs = [...inside]
     .sort((a, b) => b.split("/").length - a.split("/").length)
     .map((s) => `${hp.rmdir(`${d.path}/${s}`, jail)} || true`);
   const retainParent = RETAIN_DIR.slice(0, RETAIN_DIR.lastIndexOf("/"));
@@ -176,7 +189,7 @@ export function planChrootDelete(
     "  fi",
     "fi",
   ].join("\n");
-  return [{ description: `remove ${d.path}, keeping any files in ${RETAIN_DIR}`, script, effects: { paths: [d.path, RETAIN_DIR, dest] } }, ...removeAncestors(d.createdAncestors)];
+  return [{ description: `remove ${d.path}, keeping any files in ${RETAIN_DIR}`, script, effects: { paths: [d.path, RETAIN_DIR, dest] }, record: drops }, ...removeAncestors(d.createdAncestors)];
 }
 
 /**
@@ -192,6 +205,7 @@ export function planAdoptedChrootDelete(path: string, createdSubdirs: string[]):
       description: `remove the empty subdirectories sftp-jail created in ${path} (${createdSubdirs.join(", ")}); the adopted jail itself stays`,
       script: dirs.map((s) => `{ ${hp.rmdir(`${path}/${s}`, depth(path))} || true; }`).join("\n"),
       effects: { paths: createdSubdirs.map((s) => `${path}/${s}`) },
+      record: createdSubdirs.map((s) => rec.drop("d", `${path}/${s}`)),
     },
   ];
 }
@@ -204,5 +218,5 @@ function removeAncestors(created: string[]): Step[] {
   if (!created.length) return [];
   const deepest = [...new Set(created)].sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : 1));
   const script = deepest.map((a) => `{ ${hp.rmdirRoot(a, depth(a) - 1)} || true; }`).join("\n");
-  return [{ description: `remove directories sftp-jail created for chroots (${deepest.join(", ")}) where empty`, script, effects: { paths: deepest } }];
+  return [{ description: `remove directories sftp-jail created for chroots (${deepest.join(", ")}) where empty`, script, effects: { paths: deepest }, record: deepest.map((a) => rec.drop("d", a)) }];
 }

@@ -16,10 +16,11 @@ import { isIPv6 } from "net";
 import { HostFacts } from "../observe/facts";
 import { quote, quoteArg } from "../util/shell";
 import { Effects, Plan, PlanError, Step, cmd as stepOf } from "./types";
+import { RecordOp, isRecordKey, rec } from "../observe/record";
 
 /** Rule changes touch the ruleset only (guarded by confirm-or-revert); files they write say so themselves. */
 const FIREWALL: Effects = { service: "firewall" };
-const cmd = (description: string, argv: ReadonlyArray<string | number>): Step => stepOf(description, argv, FIREWALL);
+const cmd = (description: string, argv: ReadonlyArray<string | number>, record?: RecordOp[]): Step => stepOf(description, argv, FIREWALL, record);
 
 export type Backend = "iptables" | "iptables-legacy" | "nftables";
 export type BackendChoice = Backend | "auto";
@@ -831,6 +832,14 @@ export function nftTableOf(t: Target, facts: HostFacts): [string, string] | unde
   return nftOfIptables(t, facts);
 }
 
+/** The nft tables a target's rule may live in, one per family part (see {@link createdObjects}). */
+export function nftTablesOf(t: Target, facts: HostFacts): Array<[string, string]> {
+  const all = everyPart(t)
+    .map((p) => nftTableOf(p, facts))
+    .filter((nt): nt is [string, string] => nt !== undefined);
+  return all.filter((nt, i) => all.findIndex((x) => x.join(" ") === nt.join(" ")) === i);
+}
+
 /** One nft table as `nft -j list ruleset` showed it. */
 function nftObjects(facts: HostFacts, [fam, name]: [string, string]) {
   const rs = parseNft(facts.firewall.nft);
@@ -883,6 +892,18 @@ function revertStep(
   facts: HostFacts,
   inverse?: { added: boolean; removed: Array<{ at: number; args: string[]; chain: string }>; tableExisted?: boolean; chainExisted?: boolean },
 ): Step {
+  // What the revert removes again leaves the host's record with it (each entry only if its object is really gone).
+  const nt = nftTableOf(t, facts);
+  const drops = [rec.drop("w", d.name), ...(nt ? [rec.drop("n", nt.join(":")), rec.drop("c", [...nt, t.chain].join(":"))] : [])];
+  return { ...revertOnly(d, t, facts, inverse), record: drops };
+}
+
+function revertOnly(
+  d: RuleDesired,
+  t: Target,
+  facts: HostFacts,
+  inverse?: { added: boolean; removed: Array<{ at: number; args: string[]; chain: string }>; tableExisted?: boolean; chainExisted?: boolean },
+): Step {
   const f = quoteArg(backupFile(d.name, t));
   if (t.backend === "nftables") {
     if (inverse?.added && inverse.removed.length === 0) {
@@ -926,14 +947,20 @@ function removedRules(loc: Located): Array<{ at: number; args: string[]; chain: 
   return loc.ours.map((r) => ({ at: loc.rules.indexOf(r) + 1, args: r.args ?? [], chain: loc.rules.includes(r) ? r.chain : "" }));
 }
 
+/** A removed rule of ours leaves the host's record (once no rule carries its comment any more). */
+const dropRule = (r: ObservedRule): RecordOp[] => {
+  const name = r.comment?.startsWith(COMMENT_PREFIX) ? r.comment.slice(COMMENT_PREFIX.length) : "";
+  return isRecordKey("w", name) ? [rec.drop("w", name)] : [];
+};
+
 function deleteSteps(loc: Located, facts: HostFacts): Step[] {
   const t = loc.target;
   if (t.backend === "nftables") {
     const [fam, tbl] = t.table.split(" ");
-    return loc.ours.map((r) => cmd(`delete rule ${r.comment} (handle ${r.handle}) from ${t.table} ${r.chain}`, ["nft", "delete", "rule", fam, tbl, r.chain, "handle", r.handle!]));
+    return loc.ours.map((r) => cmd(`delete rule ${r.comment} (handle ${r.handle}) from ${t.table} ${r.chain}`, ["nft", "delete", "rule", fam, tbl, r.chain, "handle", r.handle!], dropRule(r)));
   }
   const bin = iptBin(t, facts);
-  return loc.ours.map((r) => cmd(`delete rule ${r.comment} from ${bin} ${r.chain}`, [bin, "-w", "-t", "filter", "-D", r.chain, ...r.args!]));
+  return loc.ours.map((r) => cmd(`delete rule ${r.comment} from ${bin} ${r.chain}`, [bin, "-w", "-t", "filter", "-D", r.chain, ...r.args!], dropRule(r)));
 }
 
 const NFT_HOOKS = new Set(["input", "forward", "output"]);
@@ -946,29 +973,33 @@ function insertSteps(d: RuleDesired, loc: Located, facts: HostFacts): Step[] {
   const at = insertIndex(d.position, others);
   const where = at === others.length ? "at the end" : `before rule ${at + 1}`;
   const desc = `insert ${describeSpec(desiredSpec(d, t))} as ${comment} into ${t.backend} ${t.table} ${t.chain} ${where}`;
+  // The host's record of what sftp-jail created (observe/record.ts): the rule, and the nft table and chain it brought
+  // into being (iptables-nft makes them on demand), each recorded only if the step created it.
+  const nt = nftTableOf(t, facts);
+  const made = nt ? [rec.add("n", nt.join(":")), rec.add("c", [...nt, t.chain].join(":"))] : [];
   if (t.backend === "nftables") {
     const [fam, tbl] = t.table.split(" ");
     const steps: Step[] = [];
-    if (!loc.tableExists) steps.push(cmd(`create nft table ${t.table}`, ["nft", "add", "table", fam, tbl]));
+    if (!loc.tableExists) steps.push(cmd(`create nft table ${t.table}`, ["nft", "add", "table", fam, tbl], [made[0]]));
     if (!loc.chainExists) {
       if (!NFT_HOOKS.has(t.chain)) {
         throw new PlanError(`chain "${t.chain}" does not exist in nft table ${t.table}`, `create it first, or use chain "input"`);
       }
-      steps.push(cmd(`create base chain ${t.chain} in ${t.table}`, ["nft", "add", "chain", fam, tbl, t.chain, `{ type filter hook ${t.chain} priority filter ; policy accept ; }`]));
+      steps.push(cmd(`create base chain ${t.chain} in ${t.table}`, ["nft", "add", "chain", fam, tbl, t.chain, `{ type filter hook ${t.chain} priority filter ; policy accept ; }`], [made[1]]));
     }
     const tokens = nftTokens(d, t, comment);
     const argv =
       at === others.length
         ? ["nft", "add", "rule", fam, tbl, t.chain, ...tokens]
         : ["nft", "insert", "rule", fam, tbl, t.chain, "position", others[at].handle!, ...tokens];
-    return [...steps, cmd(desc, argv)];
+    return [...steps, cmd(desc, argv, [rec.add("w", d.name)])];
   }
   if (!loc.chainExists) {
     throw new PlanError(`chain "${t.chain}" does not exist in the ${t.backend} filter table`, "create it first, or use chain INPUT");
   }
   const bin = iptBin(t, facts);
   const argv = at === others.length ? [bin, "-w", "-t", "filter", "-A", t.chain] : [bin, "-w", "-t", "filter", "-I", t.chain, at + 1];
-  return [cmd(desc, [...argv, ...iptablesArgs(d, comment)])];
+  return [cmd(desc, [...argv, ...iptablesArgs(d, comment)], [rec.add("w", d.name), ...made])];
 }
 
 /** Ports sshd listens on (`sshd -T`), default 22. */
@@ -1056,10 +1087,10 @@ function planPartDelete(d: RuleDesired, target: Target, facts: HostFacts, create
         : (parseIptablesSave(iptSave(target, facts))?.rules ?? []).map((r) => ({ chain: r.chain, comment: iptablesRule(r.args, "ipv4").comment }));
     const left = (chain?: string) => rules.filter((r) => (chain === undefined || r.chain === chain) && r.comment !== commentOf(d.name)).length;
     if (mine.includes("table") && o.exists && left() === 0 && o.others === 0) {
-      steps.push(cmd(`delete nft table ${nt.join(" ")} (sftp-jail created it; now empty)`, ["nft", "delete", "table", ...nt]));
+      steps.push(cmd(`delete nft table ${nt.join(" ")} (sftp-jail created it; now empty)`, ["nft", "delete", "table", ...nt], [rec.drop("n", nt.join(":")), ...o.chains.map((c) => [...nt, c].join(":")).filter((k) => isRecordKey("c", k)).map((k) => rec.drop("c", k))]));
     } else {
       for (const c of mine.filter((x) => x.startsWith("chain:")).map((x) => x.slice(6))) {
-        if (o.chains.includes(c) && left(c) === 0) steps.push(cmd(`delete nft chain ${nt.join(" ")} ${c} (sftp-jail created it; now empty)`, ["nft", "delete", "chain", ...nt, c]));
+        if (o.chains.includes(c) && left(c) === 0) steps.push(cmd(`delete nft chain ${nt.join(" ")} ${c} (sftp-jail created it; now empty)`, ["nft", "delete", "chain", ...nt, c], isRecordKey("c", [...nt, c].join(":")) ? [rec.drop("c", [...nt, c].join(":"))] : []));
       }
     }
     return { steps, revert };

@@ -4,6 +4,7 @@
  * key file, a shell change is one usermod.
  */
 import { HostFacts, NON_LOGIN_SHELLS, sameShell } from "../observe/facts";
+import { ACCOUNT_COMMENT, RecordOp, createdDir, createdUser, forgetStep, rec, staleEntries } from "../observe/record";
 import { privilegedGroup } from "./envelope";
 import { atomicWrite } from "./files";
 import { depth, hp } from "../util/hostpath";
@@ -102,8 +103,12 @@ export function isMember(f: HostFacts, user: string, group: string): boolean {
   return !!g && !!u && (u.gid === g.gid || g.members.includes(user));
 }
 
-/** Create or converge the account and its key file. `adopted` tells whether the account existed before. */
-export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: boolean } {
+/**
+ * Create or converge the account and its key file. `adopted` tells whether the account existed before and is not one
+ * sftp-jail created; `recorded`, that it exists because sftp-jail created it (the host's record, same uid, its comment)
+ * though this resource's state does not know it.
+ */
+export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: boolean; recorded: boolean } {
   for (const g of [d.group, ...d.extraGroups]) {
     if (!f.groups.some((x) => x.name === g)) throw new PlanError(`group "${g}" does not exist`, "create the SftpGroup first (dependsOn), or fix the group name");
   }
@@ -121,8 +126,8 @@ export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: 
         "useradd", "--no-create-home", "--home-dir", d.home, "--shell", shell, "--gid", d.group,
         ...(d.uid !== undefined ? ["--uid", d.uid] : []),
         ...(d.extraGroups.length ? ["--groups", d.extraGroups.join(",")] : []),
-        "--comment", "sftp-jail", "--", d.name,
-      ], { accounts: [d.name], memberships: [d.group, ...d.extraGroups] }),
+        "--comment", ACCOUNT_COMMENT, "--", d.name,
+      ], { accounts: [d.name], memberships: [d.group, ...d.extraGroups] }, [rec.add("u", d.name)]),
     );
   } else {
     // Adopting means taking the account over (shell, home, password field): never one of the system's own.
@@ -146,7 +151,11 @@ export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: 
     steps.push(cmd(`make ${d.name} key-only (password field "*", not locked)`, ["usermod", "--password", "*", "--", d.name], { accounts: [d.name] }));
   }
   steps.push(...keySteps(d, f));
-  return { steps, adopted: !!existing };
+  const recorded = !!existing && createdUser(f, d.name);
+  // Record entries of this account or its key directories that no longer hold (replaced by hand) are dropped.
+  const keyDirs = [d.keysDir, d.keysDir.split("/").slice(0, -1).join("/")].filter(Boolean);
+  steps.unshift(...forgetStep(staleEntries(f, [["u", d.name], ...keyDirs.map((p): ["d", string] => ["d", p])])));
+  return { steps, adopted: !!existing && !recorded, recorded };
 }
 
 function keySteps(d: UserDesired, f: HostFacts): Step[] {
@@ -167,11 +176,21 @@ function keySteps(d: UserDesired, f: HostFacts): Step[] {
   const missingDirs = [d.keysDir.split("/").slice(0, -1).join("/"), d.keysDir].filter((p) => p && !f.paths[p]?.exists);
   if (missingDirs.length) {
     // Created one component at a time in pinned, root-only parents (util/hostpath.ts), never through a symlink.
-    steps.push({ description: `create ${missingDirs.join(", ")} (root:root 0755)`, script: missingDirs.map((p) => hp.dir(p, depth(p) - 1, "root", "root", "0755")).join(" && "), effects: { paths: missingDirs } });
+    steps.push({
+      description: `create ${missingDirs.join(", ")} (root:root 0755)`,
+      script: missingDirs.map((p) => hp.dir(p, depth(p) - 1, "root", "root", "0755")).join(" && "),
+      effects: { paths: missingDirs },
+      record: missingDirs.map((p) => rec.add("d", p)),
+    });
   }
-  steps.push(atomicWrite({ path, content: want, mode: 0o644, owner: "root", group: "root" }, `write ${d.authorizedKeys.length} authorized key(s) of ${d.name} to ${path}`, undefined, { backup: false }));
+  const write = atomicWrite({ path, content: want, mode: 0o644, owner: "root", group: "root" }, `write ${d.authorizedKeys.length} authorized key(s) of ${d.name} to ${path}`, undefined, { backup: false });
+  // Recorded when this write creates it; a rewrite leaves the record as it is (a key change touches one file).
+  steps.push({ ...write, record: [rec.add("f", path)] });
   return steps;
 }
+
+/** The key directories (`keysDir` and its parent) that sftp-jail created, as the host's record says. */
+const createdKeyDirs = (d: Pick<UserDesired, "keysDir">, f: HostFacts) => [d.keysDir, d.keysDir.split("/").slice(0, -1).join("/")].filter((p) => p && createdDir(f, p));
 
 /** Removes the account (never its files) and its key file. Accounts that were adopted keep existing. */
 export function planUserDelete(d: Pick<UserDesired, "name" | "keysDir" | "authorizedKeysFile">, adopted: boolean, f: HostFacts): Plan {
@@ -182,11 +201,24 @@ export function planUserDelete(d: Pick<UserDesired, "name" | "keysDir" | "author
     // every group, and (USERGROUPS_ENAB) removes a group of its own name that is its primary group.
     const memberships = f.groups.filter((g) => g.members.includes(d.name)).map((g) => g.name);
     const own = f.groups.filter((g) => g.name === d.name && g.gid === u.gid).map((g) => g.name);
-    steps.push(cmd(`delete user ${d.name} (files kept)`, ["userdel", "--", d.name], { accounts: [d.name], memberships, groups: own }));
+    steps.push(cmd(`delete user ${d.name} (files kept)`, ["userdel", "--", d.name], { accounts: [d.name], memberships, groups: own }, [rec.drop("u", d.name)]));
   }
   const path = keyFile(d);
   // An adopted key file is the admin's (or the user's): it stays.
-  if (!d.authorizedKeysFile && f.files[path] !== undefined) steps.push({ description: `remove ${path}`, script: hp.rm(path, depth(path) - 1), effects: { paths: [path] } });
+  if (!d.authorizedKeysFile && f.files[path] !== undefined) steps.push({ description: `remove ${path}`, script: hp.rm(path, depth(path) - 1), effects: { paths: [path] }, record: [rec.drop("f", path)] });
+  // The key directories sftp-jail created go with the last key file in them (each user's delete tries; rmdir only
+  // removes an empty directory, and its entry stays while the directory does).
+  if (!d.authorizedKeysFile) {
+    const dirs = createdKeyDirs(d as UserDesired, f);
+    if (dirs.length) {
+      steps.push({
+        description: `remove ${dirs.join(", ")} if empty (sftp-jail created ${dirs.length > 1 ? "them" : "it"})`,
+        script: dirs.map((p) => `{ ${hp.rmdir(p, depth(p) - 1)} || true; }`).join("\n"),
+        effects: { paths: dirs },
+        record: dirs.map((p): RecordOp => rec.drop("d", p)),
+      });
+    }
+  }
   return steps;
 }
 

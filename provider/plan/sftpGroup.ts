@@ -2,6 +2,7 @@
  * SftpGroup planner: the group exists with the wanted gid. Adopts a matching existing group; refuses conflicts.
  */
 import { HostFacts } from "../observe/facts";
+import { createdGroup, forgetStep, rec, staleEntries } from "../observe/record";
 import { privilegedGroup } from "./envelope";
 import { Plan, PlanError, cmd } from "./types";
 
@@ -15,6 +16,11 @@ export interface GroupCreatePlan {
   steps: Plan;
   /** True when the group already existed and matches: it is adopted, not created (and destroy leaves it). */
   adopted: boolean;
+  /**
+   * True when the group exists because sftp-jail created it (the host's record says so, and its gid is the one it was
+   * created with) though this resource's state does not know it: it is taken back as created, not adopted.
+   */
+  recorded?: boolean;
 }
 
 function gidOwner(facts: HostFacts, gid: number, except: string): string | undefined {
@@ -36,6 +42,8 @@ function refusePrivileged(d: GroupDesired, facts: HostFacts): void {
 export function planGroupCreate(d: GroupDesired, facts: HostFacts): GroupCreatePlan {
   refusePrivileged(d, facts);
   const existing = facts.groups.find((g) => g.name === d.name);
+  // sftp-jail's own group, which a lost or stale state forgot: converged like a group this resource created.
+  if (existing && createdGroup(facts, d.name)) return { steps: planGroupUpdate(d, facts), adopted: false, recorded: true };
   if (existing) {
     if (d.gid !== undefined && existing.gid !== d.gid) {
       throw new PlanError(
@@ -43,14 +51,15 @@ export function planGroupCreate(d: GroupDesired, facts: HostFacts): GroupCreateP
         `set gid: ${existing.gid} to adopt it as it is, or remove gid; sftp-jail does not renumber a group it did not create`,
       );
     }
-    return { steps: [], adopted: true };
+    // A record entry for this name that no longer holds (the group was replaced by hand) is dropped.
+    return { steps: forgetStep(staleEntries(facts, [["g", d.name]])), adopted: true };
   }
   if (d.gid !== undefined) {
     const owner = gidOwner(facts, d.gid, d.name);
     if (owner) throw new PlanError(`gid ${d.gid} is already used by group "${owner}"`, "choose a free gid or omit gid");
   }
   const argv = ["groupadd", ...(d.system ? ["--system"] : []), ...(d.gid !== undefined ? ["--gid", d.gid] : []), "--", d.name];
-  return { steps: [cmd(`create group ${d.name}${d.gid !== undefined ? ` (gid ${d.gid})` : ""}`, argv, { groups: [d.name] })], adopted: false };
+  return { steps: [cmd(`create group ${d.name}${d.gid !== undefined ? ` (gid ${d.gid})` : ""}`, argv, { groups: [d.name] }, [rec.add("g", d.name)])], adopted: false };
 }
 
 export function planGroupUpdate(d: GroupDesired, facts: HostFacts): Plan {
@@ -60,7 +69,7 @@ export function planGroupUpdate(d: GroupDesired, facts: HostFacts): Plan {
   if (d.gid === undefined || existing.gid === d.gid) return [];
   const owner = gidOwner(facts, d.gid, d.name);
   if (owner) throw new PlanError(`gid ${d.gid} is already used by group "${owner}"`, "choose a free gid");
-  return [cmd(`change gid of group ${d.name} from ${existing.gid} to ${d.gid}`, ["groupmod", "--gid", d.gid, "--", d.name], { groups: [d.name] })];
+  return [cmd(`change gid of group ${d.name} from ${existing.gid} to ${d.gid}`, ["groupmod", "--gid", d.gid, "--", d.name], { groups: [d.name] }, [rec.renew("g", d.name)])];
 }
 
 export function planGroupDelete(name: string, facts: HostFacts): Plan {
@@ -73,5 +82,5 @@ export function planGroupDelete(name: string, facts: HostFacts): Plan {
       "remove or change those users first (delete their JailedUser resources, or set their primary group elsewhere)",
     );
   }
-  return [cmd(`delete group ${name}`, ["groupdel", "--", name], { groups: [name] })];
+  return [cmd(`delete group ${name}`, ["groupdel", "--", name], { groups: [name] }, [rec.drop("g", name)])];
 }

@@ -15,7 +15,8 @@
  */
 import { HostFacts } from "../observe/facts";
 import { backupPath, atomicWrite, removeWithBackup } from "./files";
-import { Effects, NO_EFFECTS, Plan, PlanError, Step } from "./types";
+import { Effects, NO_EFFECTS, Plan, PlanError, Step, recording } from "./types";
+import { rec } from "../observe/record";
 import { hp } from "../util/hostpath";
 
 /** Checks and reloads of sshd: they change its running configuration, no account, group or path. */
@@ -420,7 +421,25 @@ export function planBlock(d: BlockDesired, facts: HostFacts, op: Operator, previ
   }
   const { changes, edits } = placement(facts, writes);
   const [steps, revert, cleanup] = planChanges(facts, op, changes, edits);
-  return { steps: ownerGuard(path, d.owner, withBannerCheck(d, steps)), revert, cleanup, path, content };
+  // A revert (a failed fresh login, or the dead-man timer) that removes the new block again drops its entry too.
+  return { steps: ownerGuard(path, d.owner, withBannerCheck(d, recordBlock(steps, path, prevPath !== path ? prevPath : undefined))), revert: recordBlock(revert, undefined, path), cleanup, path, content };
+}
+
+/**
+ * The host's record of what sftp-jail created (observe/record.ts) learns of a block at the step that writes its text
+ * (its drop-in, or the main file that holds the region), and forgets a removed one once sshd has been reloaded
+ * without it.
+ */
+function recordBlock(steps: Plan, written?: string, removed?: string): Plan {
+  if (!steps.length) return steps;
+  const out = [...steps];
+  if (written) {
+    let at = out.findIndex((s) => s.effects.paths?.includes(written));
+    if (at < 0) at = out.findIndex((s) => s.effects.paths?.includes(MAIN_CONFIG));
+    if (at >= 0) out[at] = recording(out[at], rec.add("s", written));
+  }
+  if (removed) out[out.length - 1] = recording(out[out.length - 1], rec.drop("s", removed));
+  return out;
 }
 
 /**
@@ -439,7 +458,7 @@ export function planBlockDelete(name: string, order: number, facts: HostFacts, o
   const path = blockPath(name, order);
   const { changes, edits } = placement(facts, [{ path, content: undefined }]);
   const [steps, revert, cleanup] = planChanges(facts, op, changes, edits);
-  return { steps, revert, cleanup, path, content: "" };
+  return { steps: recordBlock(steps, undefined, path), revert, cleanup, path, content: "" };
 }
 
 /**

@@ -3,6 +3,7 @@
  * plan means "no change". Planners are pure functions of (desired state, host facts); only apply runs steps.
  */
 import { quote } from "../util/shell";
+import type { RecordOp } from "../observe/record";
 
 /**
  * What a step may change on the host, declared by the planner that builds it. Apply refuses any plan whose effects
@@ -32,13 +33,23 @@ export interface Step {
   readonly script: string;
   /** What it changes on the host; checked against the operator's envelope before anything runs. */
   readonly effects: Effects;
+  /**
+   * What it creates, rewrites or removes, for the host's record of what sftp-jail created (observe/record.ts): apply
+   * updates the record right after the step succeeds, in the same exec, under the host lock.
+   */
+  readonly record?: readonly RecordOp[];
 }
 
 export type Plan = ReadonlyArray<Step>;
 
 /** A step from one argument vector: the only way planners build commands. */
-export function cmd(description: string, argv: ReadonlyArray<string | number>, effects: Effects): Step {
-  return { description, script: quote(argv), effects };
+export function cmd(description: string, argv: ReadonlyArray<string | number>, effects: Effects, record?: readonly RecordOp[]): Step {
+  return { description, script: quote(argv), effects, ...(record?.length ? { record } : {}) };
+}
+
+/** The step with record operations added (see {@link Step.record}). */
+export function recording(step: Step, ...ops: RecordOp[]): Step {
+  return ops.length ? { ...step, record: [...(step.record ?? []), ...ops] } : step;
 }
 
 /** A planner's refusal: the plan cannot be made safely. Carries what was found and the fix. */

@@ -51,14 +51,14 @@ export class SftpJailProvider implements provider.Provider {
   }
 
   /**
-   * The inputs with the provider's connection when the resource gives none, and (for an SshdMatchBlock) the stack
-   * that manages it, taken from the URN (`urn:pulumi:<stack>::<project>::...`), as the dynamic resource class sets it.
+   * The inputs with the provider's connection when the resource gives none, and the stack that manages it, taken from
+   * the URN (`urn:pulumi:<stack>::<project>::...`), as the dynamic resource classes set it (resources/dynamic.ts).
    */
   private withConnection(news: Record<string, unknown>, urn?: string): Record<string, unknown> {
     const n = { ...(reveal(news) as Record<string, unknown>) };
     delete n[OWNER_KEY]; // never a program's to set
     if (n.connection === undefined && this.connection !== undefined) n.connection = this.connection;
-    const owner = urn && typeOfUrn(urn) === token("SshdMatchBlock") ? ownerOfUrn(urn) : undefined;
+    const owner = urn ? ownerOfUrn(urn) : undefined;
     if (owner) n[OWNER_KEY] = owner;
     return n;
   }

@@ -3,7 +3,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as adapter from "../adapters/chrootDir";
-import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs } from "./dynamic";
+import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs, stackIdentity } from "./dynamic";
 
 /** A directory inside the chroot that a user may write to. */
 export interface ChrootSubdir {
@@ -49,7 +49,7 @@ export class ChrootDir extends pulumi.dynamic.Resource {
     super(
       dynamicProvider(adapter),
       name,
-      { ...args, connection: secretConnection(args.connection), createdAncestors: undefined, adopted: undefined },
+      { ...args, connection: secretConnection(args.connection), ...stackIdentity(), createdAncestors: undefined, adopted: undefined },
       withSecretConnection(opts),
       MODULE,
       adapter.TYPE,

@@ -4,6 +4,7 @@
  * So the provider's methods capture nothing but the adapter *module*, which the provider process then requires.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { OWNER_KEY } from "../adapters/base";
 
 /** The methods an adapter module exports. */
 export interface AdapterModule {
@@ -71,6 +72,15 @@ export interface ConnectionArgs extends ProxyConnectionArgs {
 /** Resource options every sftp-jail resource gets: the connection is always kept encrypted in state. */
 export function withSecretConnection(opts: pulumi.CustomResourceOptions | undefined): pulumi.CustomResourceOptions {
   return { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] };
+}
+
+/**
+ * The hidden input naming the stack that manages a resource (adapters/base.ts OWNER_KEY). An SshdMatchBlock writes it
+ * in its block's header (another stack's block of the same name is refused); every resource stamps it on what the
+ * host's record says it created, so a stack takes back only its own objects after a lost checkpoint.
+ */
+export function stackIdentity(): Record<string, string> {
+  return { [OWNER_KEY]: `${pulumi.getProject()}/${pulumi.getStack()}` };
 }
 
 /** Wraps the connection input so it is a secret in state, whatever the caller passed. */

@@ -3,7 +3,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as adapter from "../adapters/firewallRule";
-import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs } from "./dynamic";
+import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs, stackIdentity } from "./dynamic";
 
 /** Arguments of {@link FirewallRule}. */
 export interface FirewallRuleArgs {
@@ -83,7 +83,7 @@ export class FirewallRule extends pulumi.dynamic.Resource {
       {
         ...args,
         name: args.name ?? name,
-        connection: secretConnection(args.connection),
+        connection: secretConnection(args.connection), ...stackIdentity(),
         // Desired drift markers: read reports what it saw, so a moved or edited rule previews as an update of these.
         inPosition: true,
         matchesSpec: true,

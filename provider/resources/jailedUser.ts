@@ -3,7 +3,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as adapter from "../adapters/jailedUser";
-import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs } from "./dynamic";
+import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs, stackIdentity } from "./dynamic";
 
 /** Arguments of {@link JailedUser}. */
 export interface JailedUserArgs {
@@ -64,7 +64,7 @@ export class JailedUser extends pulumi.dynamic.Resource {
     super(
       dynamicProvider(adapter),
       name,
-      { ...args, connection: secretConnection(args.connection), uidActual: undefined, defaultShell: undefined, adopted: undefined, jail: undefined },
+      { ...args, connection: secretConnection(args.connection), ...stackIdentity(), uidActual: undefined, defaultShell: undefined, adopted: undefined, jail: undefined },
       withSecretConnection(opts),
       MODULE,
       adapter.TYPE,

@@ -3,7 +3,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as adapter from "../adapters/sftpGroup";
-import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs } from "./dynamic";
+import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs, stackIdentity } from "./dynamic";
 
 /** Arguments of {@link SftpGroup}. */
 export interface SftpGroupArgs {
@@ -35,7 +35,7 @@ export class SftpGroup extends pulumi.dynamic.Resource {
     super(
       dynamicProvider(adapter),
       name,
-      { ...args, connection: secretConnection(args.connection), actualGid: undefined, adopted: undefined },
+      { ...args, connection: secretConnection(args.connection), ...stackIdentity(), actualGid: undefined, adopted: undefined },
       withSecretConnection(opts),
       MODULE,
       adapter.TYPE,

@@ -3,7 +3,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as adapter from "../adapters/sshdMatchBlock";
-import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs } from "./dynamic";
+import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs, stackIdentity } from "./dynamic";
 
 /** Match criteria; all given ones must hold. Pattern lists allow the wildcards `*` `?` and `!` negation. */
 export interface SshdMatchCriteria {
@@ -73,9 +73,7 @@ export class SshdMatchBlock extends pulumi.dynamic.Resource {
       {
         ...args,
         name: args.name ?? name,
-        connection: secretConnection(args.connection),
-        // Which stack manages the block, written in its header: another stack's block of the same name is refused.
-        [adapter.OWNER_KEY]: `${pulumi.getProject()}/${pulumi.getStack()}`,
+        connection: secretConnection(args.connection), ...stackIdentity(),
         path: undefined,
         content: undefined,
       },

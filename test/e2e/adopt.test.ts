@@ -158,12 +158,12 @@ describe("1. the equivalent program adopts a hand-made jail", () => {
     const normalise = (l: string) => l.replace(/\d{4}/g, "N").replace(/line \d+/, "line N").replace(/changing [23] thing/, "changing 2-3 thing");
     expect(msgs.filter((l) => new RegExp(KEYS_DIR).test(l)).length).toBeGreaterThanOrEqual(1);
     expect(msgs.filter((l) => / adopted /.test(l)).map(normalise).sort()).toEqual([
-      'ChrootDir "/home/alice": adopted the existing jail as it is; destroy leaves it and its files in place',
-      'ChrootDir "/home/bob": adopted the existing jail as it is; destroy leaves it and its files in place',
+      'ChrootDir "/home/alice": adopted the existing jail as it is, which sftp-jail did not create (it is not in the host\'s record); destroy leaves it and its files in place',
+      'ChrootDir "/home/bob": adopted the existing jail as it is, which sftp-jail did not create (it is not in the host\'s record); destroy leaves it and its files in place',
       'FirewallRule "hand-sftp-firewall": adopted the existing rule "ACCEPT tcp port 22 from any ipv4 address" in iptables filter INPUT as it is (no sftp-jail comment added; destroy leaves it)',
-      'JailedUser "alice": adopted the existing account (uid N), changing 2-3 thing(s); destroy keeps it',
-      'JailedUser "bob": adopted the existing account (uid N), changing 2-3 thing(s); destroy keeps it',
-      'SftpGroup "sftp": adopted the existing group (gid N); destroy leaves it',
+      'JailedUser "alice": adopted the existing account (uid N), which sftp-jail did not create (it is not in the host\'s record), changing 2-3 thing(s); destroy keeps it',
+      'JailedUser "bob": adopted the existing account (uid N), which sftp-jail did not create (it is not in the host\'s record), changing 2-3 thing(s); destroy keeps it',
+      'SftpGroup "sftp": adopted the existing group (gid N), which sftp-jail did not create (it is not in the host\'s record); destroy leaves it',
       'SshdMatchBlock "group-sftp": adopted the hand-written "Match Group sftp" block in /etc/ssh/sshd_config (line N) in place, editing only the lines that differ',
     ]);
     // What changed, and why (README, "Adopting hand-made jails"): every step the provider ran, nothing else.
@@ -204,7 +204,9 @@ describe("1. the equivalent program adopts a hand-made jail", () => {
         "/etc/ssh/sftp-jail/authorized_keys/alice",
         "/etc/ssh/sftp-jail/authorized_keys/bob",
         "/etc/ssh/sshd_config",
-        // The host-side manifest of what the next run's first snapshot must cover (root-only), and its lock.
+        // The host-side manifest of what the next run's first snapshot must cover (root-only), and its lock; the
+        // record of what sftp-jail created (the key directory and files, none of the adopted jail).
+        "/var/lib/sftp-jail/.created",
         "/var/lib/sftp-jail/.manifest",
         "/var/lib/sftp-jail/.manifest.lock",
       ].sort(),
@@ -266,9 +268,10 @@ describe("1. the equivalent program adopts a hand-made jail", () => {
     expect((await hand.console("getent group sftp | cut -d: -f1,4; getent passwd alice bob | cut -d: -f1,6,7")).stdout).toBe(
       "sftp:alice,bob\nalice:/home/alice:/usr/sbin/nologin\nbob:/home/bob:/usr/sbin/nologin\n",
     );
-    expect((await hand.console("ls -A /etc/ssh/sftp-jail/authorized_keys")).stdout).toBe(""); // sftp-jail's key files went
-    // What stays different from the hand-made state: "*" (strictly better than "!", and equivalent under UsePAM yes)
-    // and the empty key directory sftp-jail created.
+    // sftp-jail's key files went, and with the last one the key directories it created (its record says so).
+    expect((await hand.console("ls -d /etc/ssh/sftp-jail 2>&1 || true")).stdout).toMatch(/No such file or directory/);
+    expect((await hand.console("ls -A /var/lib/sftp-jail")).stdout).not.toMatch(/\.created/); // nothing left to record
+    // What stays different from the hand-made state: "*" (strictly better than "!", and equivalent under UsePAM yes).
     expect(await fingerprint(hand)).toBe(
       before.fingerprint.replace(/^\S+  etc\/shadow$/m, (await hand.console("cd / && sha256sum etc/shadow")).stdout.trim()),
     );

@@ -6,8 +6,9 @@
  * - d and e are created in one run under a new /srv/sj-two: both record it, whichever planned first; destroying d
  *   (a later run) leaves it for e, destroying e removes it.
  * - x is created under a new /srv/sj-anc/base in one run; y is added beside it in a later run, when the parent already
- *   exists (so y's own plan created nothing); x depends on y, so x is destroyed first, and its shared parents (still
- *   holding y) are left to y's destroy in the same run, which removes them.
+ *   exists (y's own plan creates nothing, but the host's record says sftp-jail made those parents, so y's state names
+ *   them too); x depends on y, so x is destroyed first, and its shared parents (still holding y) are left to y's
+ *   destroy in the same run, which removes them.
  * - p is created under /srv/sj-pre, which the admin made: it stays.
  */
 import * as path from "path";
@@ -62,7 +63,9 @@ test("each created parent goes with the last chroot under it; the admin's parent
   // y joins an existing parent; x now depends on y (destroyed before it); d goes: its parent stays, e is in it.
   configure([y, { ...x, dependsOn: ["y"] }, e, pre]);
   expect((await p.up()).code).toBe(0);
-  expect((await recorded()).y).toEqual([]); // its parent existed when it was created: its own state names none
+  // Its parents existed when it was created, but sftp-jail made them (the host's record of what it created says so):
+  // its own state names them too, so whichever of x and y goes last removes them, in this process or a later one.
+  expect((await recorded()).y).toEqual(["/srv/sj-anc", "/srv/sj-anc/base"]);
   expect((await h.console("ls -A /srv/sj-two /srv/sj-anc/base")).stdout).toBe("/srv/sj-anc/base:\nx\ny\n\n/srv/sj-two:\ne\n");
 
   // One destroy: e takes /srv/sj-two; x leaves its parents to y, which removes them; /srv/sj-pre is the admin's.

@@ -122,6 +122,9 @@ async function healed(): Promise<number> {
   return after;
 }
 
+/** The host's record of what sftp-jail created (empty when there is none). */
+const record = async () => (await h.console("cat /var/lib/sftp-jail/.created 2>/dev/null || true")).stdout;
+
 /** README "After a crash": release the killed run's stack lock and drop its pending creates. */
 async function recover(): Promise<void> {
   await p.run(["cancel", "--yes"], { check: true });
@@ -138,7 +141,10 @@ afterAll(async () => {
 test("SIGKILL between a firewall change and its confirmation: the host restores the ruleset within T", async () => {
   configure(true);
   await crashWhen("the firewall rule to go live", async () => (await h.console("iptables -S INPUT")).stdout.includes("sftp-jail:"));
+  expect(await record()).toMatch(/^w c1-sftp-firewall - [\w.-]+\/crash$/m); // recorded in the same exec as the insert
   expect(await healed()).toBeLessThan((T + 5) * 1000);
+  // The timer's revert took the rule out of the host's record of what sftp-jail created, too (the group stays).
+  expect(await record()).not.toMatch(/^w /m);
   await recover();
 });
 
@@ -147,7 +153,9 @@ test("SIGKILL between an sshd change and its confirmation: the host restores ssh
   await crashWhen("the Match block to go live", async () => (await h.console("ls /etc/ssh/sshd_config.d/")).stdout.includes("sftp-jail"));
   // The block goes live before its users exist (group → Match block → users): its file is what was written.
   expect((await h.console("cat /etc/ssh/sshd_config.d/*sftp-jail*.conf")).stdout).toMatch(/ForceCommand internal-sftp/);
+  expect(await record()).toMatch(/^s \/etc\/ssh\/sshd_config\.d\/\d\d-sftp-jail-.*\.conf - [\w.-]+\/crash$/m); // recorded with the change
   expect(await healed()).toBeLessThan((T + 5) * 1000);
+  expect(await record()).not.toMatch(/^s /m); // and dropped by the timer's revert
 });
 
 test("after the documented recovery, the next pulumi up converges, and the jail works", async () => {

@@ -230,7 +230,7 @@ describe("ChrootDir and JailedUser adopt a hand-made jail", () => {
     const f = withSurvey("hand", "alice");
     const d = { path: "/home/alice", group: "alice", mode: "0750", fixAncestors: false, subdirs: [{ path: "upload", owner: "alice", group: "alice", mode: "0755" }] };
     const p = planChroot(d, f);
-    expect(p).toEqual({ steps: [], createdAncestors: [], adopted: true, createdSubdirs: [] });
+    expect(p).toEqual({ steps: [], createdAncestors: [], adopted: true, recorded: false, createdSubdirs: [] });
     expect(planChrootDelete({ ...d, createdAncestors: [], onDelete: "delete", adopted: true, createdSubdirs: [] }, "x")).toEqual([]);
     // A directory sftp-jail adds to an adopted jail is the only thing its destroy removes (and only when empty).
     const more = planChroot({ ...d, subdirs: [...d.subdirs, { path: "out", owner: "alice", group: "sftp", mode: "0755" }] }, { ...f, paths: { ...f.paths, "/home/alice/out": { path: "/home/alice/out", exists: false, uid: -1, gid: -1, mode: 0, type: "missing" } } });
@@ -254,7 +254,7 @@ describe("ChrootDir and JailedUser adopt a hand-made jail", () => {
 
   it("an account in the group as a supplementary member, with its keys in the jail read-only, needs no step", () => {
     const f = withSurvey("hand", "alice");
-    expect(planUser(alice(f), f)).toEqual({ steps: [], adopted: true });
+    expect(planUser(alice(f), f)).toEqual({ steps: [], adopted: true, recorded: false });
     expect(planUserDelete(alice(f), true, f)).toEqual([]); // the account and ~/.ssh/authorized_keys stay
   });
 

@@ -1,0 +1,350 @@
+/**
+ * The host-side record of what sftp-jail CREATED on a host: groups, accounts, directories (chroots, the ancestors and
+ * subdirectories it made, key directories), key files, Match blocks, firewall rules and the nft tables and chains a
+ * rule brought into being. Pulumi's state can lose an object (a network cut after the change, a killed engine, a lost
+ * checkpoint); the record cannot, because apply writes it in the same exec as the change, under the host lock, right
+ * after the step (plan/types.ts `record`). A later `create` that finds the object then takes it back as its own
+ * (destroy removes it) instead of adopting it as the admin's (destroy leaves it).
+ *
+ * Safety: an entry only ever says "this exec created it". The host-side writer adds an entry only when the object did
+ * not exist before the step and exists after it, stamped with its identity (gid, uid, inode and birth time, nft
+ * handle); a planner treats an object as created by sftp-jail only when its identity on the host is still the one
+ * recorded (and an account still carries sftp-jail's comment). An object the admin had before, or one replaced by
+ * hand since, is never "ours". Removing an object drops its entry in the same exec.
+ *
+ * Whose: every entry names the stack that created the object (`<project>/<stack>`, the `__owner` every resource class
+ * sets; "-" when unknown). A stack takes back only its own entries ({@link ownedBy}): an object another stack created
+ * on the same host is adopted as someone else's (destroy leaves it to its creator), never taken over.
+ *
+ * Framing: one entry a line, `KIND KEY IDENTITY OWNER`, every field in a fixed character set (names as the schemas
+ * allow them, host paths of the host-path type, numbers, the stack identity); nothing a user names can contain a space
+ * or a newline, and a line that does not match its kind's grammar exactly is dropped, by the writer on the host and
+ * again by the parser.
+ * Root's alone (0600 in a root-owned chain, checked the way the manifest is), next to the manifest.
+ */
+import { HostFacts, withAncestors } from "./facts";
+import { hostPathProblem } from "../schema/common";
+import { quoteArg } from "../util/shell";
+
+export const RECORD_FILE = "/var/lib/sftp-jail/.created";
+/** The comment sftp-jail gives the accounts it creates (`useradd --comment`): part of an account's identity. */
+export const ACCOUNT_COMMENT = "sftp-jail";
+
+/**
+ * Entry kinds: g group (gid), u account (uid), d directory (inode:birth time, to the nanosecond), f key file, s Match
+ * block (its drop-in path, also for a block in the main file's region), w firewall rule (its name; the rule carries
+ * `sftp-jail:<name>`), n nft table (`family:table`, handle), c nft chain (`family:table:chain`, table handle:chain
+ * handle). Key files, blocks and rules carry no identity ("-"): where they are, or their name, already says they are
+ * sftp-jail's, and a key file is rewritten by rename (a new inode) on every key change, which must touch no other file.
+ */
+export type RecordKind = "g" | "u" | "d" | "f" | "s" | "w" | "n" | "c";
+
+const NAME = "[a-z_][a-z0-9_-]{0,31}";
+const PATH = "/[A-Za-z0-9._@+=,/-]*";
+const BLOCK = "/etc/ssh/sshd_config\\.d/[0-9]{2}-sftp-jail-[A-Za-z0-9_-]{1,64}\\.conf";
+const RULE = "[A-Za-z0-9][A-Za-z0-9_.@+=-]{0,99}";
+const TABLE = "(ip|ip6|inet):[A-Za-z_][A-Za-z0-9_-]{0,31}";
+const CHAIN = `${TABLE}:[A-Za-z_][A-Za-z0-9_-]{0,27}`;
+const N = "[0-9]{1,20}";
+/** The stack identity (plan/sshdRender.ts OWNER_RE), or "-" for an entry whose stack was not known. */
+const OWNER = "([A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}|-)";
+
+/** Each kind's key and identity grammar (POSIX ERE, also used as JS regex sources: no construct differs). */
+const GRAMMAR: Record<RecordKind, { key: string; id: string }> = {
+  g: { key: NAME, id: "[0-9]{1,10}" },
+  u: { key: NAME, id: "[0-9]{1,10}" },
+  d: { key: PATH, id: `${N}:${N}(\\.[0-9]{1,9})?` },
+  f: { key: PATH, id: "-" },
+  s: { key: BLOCK, id: "-" },
+  w: { key: RULE, id: "-" },
+  n: { key: TABLE, id: N },
+  c: { key: CHAIN, id: `${N}:${N}` },
+};
+const KINDS = Object.keys(GRAMMAR) as RecordKind[];
+
+/** One line of the record, as an ERE (the host's writer and reader keep only lines matching it). */
+export const RECORD_LINE = `^(${KINDS.map((k) => `${k} ${GRAMMAR[k].key} ${GRAMMAR[k].id}`).join("|")}) ${OWNER}$`;
+
+/** What the record says sftp-jail created, by kind: key -> identity as recorded. */
+export interface CreatedRecord {
+  groups: Record<string, number>;
+  users: Record<string, number>;
+  dirs: Record<string, string>;
+  /** Key files: always sftp-jail's by where they are; recorded so the record is complete (identity: none). */
+  files: string[];
+  blocks: string[];
+  rules: string[];
+  /** `family table` -> table handle. */
+  tables: Record<string, number>;
+  /** `family table chain` -> "table handle:chain handle". */
+  chains: Record<string, string>;
+  /** Every valid entry with the stack that created it (the maps above list them all, whoever created them). */
+  entries: RecordEntry[];
+}
+export interface RecordEntry {
+  kind: RecordKind;
+  key: string;
+  id: string;
+  /** `<project>/<stack>`, or "-" when the creating stack was not known. */
+  owner: string;
+}
+
+export const emptyRecord = (): CreatedRecord => ({ groups: {}, users: {}, dirs: {}, files: [], blocks: [], rules: [], tables: {}, chains: {}, entries: [] });
+
+const LINE: Record<RecordKind, RegExp> = Object.fromEntries(
+  KINDS.map((k) => [k, new RegExp(`^${k} (?<key>${GRAMMAR[k].key}) (?<id>${GRAMMAR[k].id}) (?<owner>${OWNER})$`)]),
+) as Record<RecordKind, RegExp>;
+
+function build(entries: RecordEntry[]): CreatedRecord {
+  const r = emptyRecord();
+  r.entries = entries;
+  for (const { kind: k, key, id } of entries) {
+    const nft = key.split(":").join(" ");
+    if (k === "g") r.groups[key] = Number(id);
+    else if (k === "u") r.users[key] = Number(id);
+    else if (k === "d") r.dirs[key] = id;
+    else if (k === "f") r.files.push(key);
+    else if (k === "s") r.blocks.push(key);
+    else if (k === "w") r.rules.push(key);
+    else if (k === "n") r.tables[nft] = Number(id);
+    else if (k === "c") r.chains[nft] = id;
+  }
+  return r;
+}
+
+/**
+ * Parses the record (pure). Strict: a line is taken only when it matches its kind's grammar whole, and a path only
+ * when it is a normalised host path; anything else (a forged or damaged line) is not an entry. A key listed twice is
+ * ambiguous, so it is no entry at all.
+ */
+export function parseRecord(text: string): CreatedRecord {
+  const seen = new Map<string, number>();
+  const entries: RecordEntry[] = [];
+  for (const line of text.split("\n")) {
+    const k = line[0] as RecordKind;
+    const m = LINE[k]?.exec(line);
+    if (!m || line[1] !== " ") continue;
+    const { key, id, owner } = m.groups as { key: string; id: string; owner: string };
+    if ((k === "d" || k === "f") && hostPathProblem("record entry", key) !== undefined) continue;
+    seen.set(`${k} ${key}`, (seen.get(`${k} ${key}`) ?? 0) + 1);
+    entries.push({ kind: k, key, id, owner });
+  }
+  return build(entries.filter((e) => seen.get(`${e.kind} ${e.key}`) === 1));
+}
+
+/**
+ * The facts with only the entries `owner` (the stack applying) created: what a stack may take back as its own. No
+ * owner, or an entry whose stack was not known, takes back nothing (the object is adopted as someone else's).
+ */
+export function ownedBy<F extends Facts>(f: F, owner: string | undefined): F {
+  if (!f.record) return f;
+  return { ...f, record: build(f.record.entries.filter((e) => owner !== undefined && owner !== "-" && e.owner === owner)) };
+}
+
+// ---- What the record means, judged on a snapshot (pure) -------------------------------------------------------------
+
+type Facts = Partial<Pick<HostFacts, "record" | "groups" | "users" | "paths" | "firewall">>;
+
+/** The group was created by sftp-jail and still has the gid it was created with. */
+export function createdGroup(f: Facts, name: string): boolean {
+  const gid = f.record?.groups[name];
+  return gid !== undefined && !!f.groups?.some((g) => g.name === name && g.gid === gid);
+}
+
+/** The account was created by sftp-jail: same uid as recorded, and still sftp-jail's comment. */
+export function createdUser(f: Facts, name: string): boolean {
+  const uid = f.record?.users[name];
+  return uid !== undefined && !!f.users?.some((u) => u.name === name && u.uid === uid && u.gecos === ACCOUNT_COMMENT);
+}
+
+/** The directory was created by sftp-jail and is still that directory (inode and birth time, as stat'ed now). */
+export function createdDir(f: Facts, path: string): boolean {
+  const id = f.record?.dirs[path];
+  const s = f.paths?.[path];
+  return id !== undefined && !!s?.exists && s.type === "directory" && s.ident === id;
+}
+
+/** The Match block's drop-in (or region block) was written by sftp-jail, as the record says. */
+export function createdBlock(f: Facts, path: string): boolean {
+  return !!f.record?.blocks.includes(path);
+}
+
+/** The firewall rule carrying `sftp-jail:<name>` was inserted by sftp-jail, as the record says. */
+export function createdRule(f: Facts, name: string): boolean {
+  return !!f.record?.rules.includes(name);
+}
+
+/**
+ * nft objects of a table that sftp-jail created and that are still those very objects (same handles in the current
+ * ruleset), as FirewallRule's `created` list spells them: "<family> <table>:table", "<family> <table>:chain:<name>".
+ */
+export function createdNft(f: Facts, [fam, table]: [string, string]): string[] {
+  const items = (f.firewall?.nft as { nftables?: Array<Record<string, { family?: string; name?: string; table?: string; handle?: number }>> } | null)?.nftables;
+  if (!Array.isArray(items)) return [];
+  const handle = (kind: "table" | "chain", name: string) =>
+    items.map((i) => i[kind]).find((o) => o && o.family === fam && (kind === "table" ? o.name === table : o.table === table && o.name === name))?.handle;
+  const th = handle("table", table);
+  const out: string[] = [];
+  if (th === undefined) return out;
+  if (f.record?.tables[`${fam} ${table}`] === th) out.push(`${fam} ${table}:table`);
+  for (const [k, id] of Object.entries(f.record?.chains ?? {})) {
+    const [cf, ct, chain] = k.split(" ");
+    if (cf === fam && ct === table && id === `${th}:${handle("chain", chain)}`) out.push(`${fam} ${table}:chain:${chain}`);
+  }
+  return out;
+}
+
+/**
+ * Record entries for these objects that no longer hold: the record lists them, but the object is gone or was replaced
+ * by hand since (another gid, uid, comment or inode). They say nothing about the object there now (the admin's), and
+ * {@link forgetStep} drops them.
+ */
+export function staleEntries(f: Facts, objects: Array<["g" | "u" | "d", string]>): RecordOp[] {
+  return objects
+    .filter(([k, key]) =>
+      k === "g" ? f.record?.groups[key] !== undefined && !createdGroup(f, key) : k === "u" ? f.record?.users[key] !== undefined && !createdUser(f, key) : f.record?.dirs[key] !== undefined && !createdDir(f, key),
+    )
+    .map(([k, key]) => rec.drop(k, key));
+}
+
+/** The script of a step that changes nothing on the host but the record (see {@link forgetStep}). */
+export const RECORD_ONLY = ":";
+
+/** A step that only drops record entries that no longer hold (a no-op on the host otherwise); none when there are none. */
+export function forgetStep(stale: RecordOp[]): Array<{ description: string; script: string; effects: Record<string, never>; record: RecordOp[] }> {
+  if (!stale.length) return [];
+  const what = stale.map((o) => o.slice(3)).join(", ");
+  return [{ description: `forget the host's record of ${what}: sftp-jail created ${stale.length > 1 ? "them" : "it"}, but ${stale.length > 1 ? "they were" : "it was"} removed or replaced by hand since`, script: RECORD_ONLY, effects: {}, record: stale }];
+}
+
+/** Steps that change the host, i.e. not only the record. */
+export const changing = <T extends { script: string }>(steps: readonly T[]): T[] => steps.filter((s) => s.script !== RECORD_ONLY);
+
+// ---- Operations steps declare (plan/types.ts `record`) ----------------------------------------------------------------
+
+/**
+ * `+K:KEY` the step creates it (recorded only if it did not exist before the step and does after); `~K:KEY` the step
+ * rewrote an object the record already lists (its new identity is stamped; never adds); `-K:KEY` the step may have
+ * removed it (its entry goes unless the object is still there as recorded).
+ */
+export type RecordOp = `${"+" | "~" | "-"}${RecordKind}:${string}`;
+
+/** True when `key` can be recorded as kind `k` (its grammar, and a normalised host path for paths). */
+export function isRecordKey(k: RecordKind, key: string): boolean {
+  return new RegExp(`^${GRAMMAR[k].key}$`).test(key) && !((k === "d" || k === "f") && hostPathProblem("record key", key));
+}
+
+function op(mode: "+" | "~" | "-", k: RecordKind, key: string): RecordOp {
+  if (!isRecordKey(k, key)) throw new Error(`internal: ${JSON.stringify(key)} cannot be a record key of kind ${k}`);
+  return `${mode}${k}:${key}`;
+}
+export const rec = {
+  add: (k: RecordKind, key: string) => op("+", k, key),
+  renew: (k: RecordKind, key: string) => op("~", k, key),
+  drop: (k: RecordKind, key: string) => op("-", k, key),
+};
+
+// ---- Host side ------------------------------------------------------------------------------------------------------
+
+/**
+ * The shell that reads the record: its valid lines, or nothing unless the file and every directory above it are
+ * root's and not writable by group or others (one `stat` of the whole chain, no link followed) and it is a regular
+ * file. `file` is a parameter for tests.
+ */
+export function recordReader(file = RECORD_FILE): string {
+  const chain = withAncestors(file);
+  return [
+    `sj_ms=$(stat -c '%u %a %F' -- ${chain.map(quoteArg).join(" ")} 2>/dev/null) || exit 0`,
+    `printf '%s\\n' "$sj_ms" | { n=0; while read -r u m t; do n=$((n + 1)); [ "$u" = 0 ] && [ $((0$m & 022)) -eq 0 ] || exit 1;`,
+    `  case "$n:$t" in ${chain.length}:'regular file'|${chain.length}:'regular empty file') ;; ${chain.length}:*) exit 1;; *:directory) ;; *) exit 1;; esac; done; [ "$n" = ${chain.length} ]; } || exit 0`,
+    `grep -E ${quoteArg(RECORD_LINE)} ${quoteArg(file)}`,
+  ].join("\n");
+}
+
+/**
+ * The record as a fact of every snapshot: read in the snapshot's own exec (a subshell, so its `exit` ends only it).
+ */
+export const recordFact = {
+  key: "record" as const,
+  command: `( ${recordReader()} )`,
+  parse: parseRecord,
+};
+
+/**
+ * The writer's shell library (prepended to an apply script whose steps declare record operations). `file` and
+ * `etc` are parameters for tests (a scratch record and account files).
+ *
+ * - `sj_rec_id K KEY`: prints the object's identity now, or fails when it does not exist (no link is followed to
+ *   reach a path: the walk of util/hostpath.ts, without requiring root's ownership).
+ * - `sj_rec_absent OP...`: prints the `+` operations whose object does not exist now (run before the step).
+ * - `sj_rec_do OWNER ADDS OP...`: applies the `+` operations listed in ADDS (those absent before the step), stamped
+ *   with OWNER (the applying stack; a `~` or `-` keeps the entry's own), and the other
+ *   operations, then writes the record atomically (temp file, owner and mode, fsync, rename, fsync of the directory)
+ *   if it changed, or removes it (and its directory, when empty) once it lists nothing. Silent; its caller sends
+ *   everything to /dev/null, so a client that is gone cannot stop it halfway.
+ */
+export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
+  const dir = file.slice(0, file.lastIndexOf("/"));
+  const base = file.slice(file.lastIndexOf("/") + 1);
+  const line = quoteArg(RECORD_LINE);
+  return [
+    "sj_rec_id() (",
+    '  case "$1" in',
+    `  g|u) if [ "$1" = g ]; then sj_db=${quoteArg(`${etc}/group`)}; else sj_db=${quoteArg(`${etc}/passwd`)}; fi`,
+    `    sj_k=$2 awk -F: '$1 == ENVIRON["sj_k"] { print $3; f = 1; exit } END { exit !f }' "$sj_db" ;;`,
+    '  d|f) sj_parent "$2"; sj_cd "$sj_pp" 0 2>/dev/null || exit 1',
+    "    sj_s=$(stat -c '%F|%i:%.9W' -- \"$sj_base\" 2>/dev/null) || exit 1",
+    '    case "$1:${sj_s%%|*}" in d:directory) printf \'%s\\n\' "${sj_s#*|}" ;; f:"regular file"|f:"regular empty file") echo - ;; *) exit 1 ;; esac ;;',
+    // A drop-in, or a block of the main file's region (its first line names it and its order).
+    '  s) sj_b=${2##*/}; sj_o=${sj_b%%-*}; sj_n=${sj_b#??-sftp-jail-}; sj_n=${sj_n%.conf}',
+    `    sj_f=${quoteArg(etc)}\${2#/etc}; if [ -f "$sj_f" ] && [ ! -L "$sj_f" ]; then echo -; elif grep -q "^# Managed by sftp-jail: SshdMatchBlock \\"$sj_n\\" (order $((1$sj_o - 100)))" ${quoteArg(`${etc}/ssh/sshd_config`)} 2>/dev/null; then echo -; else exit 1; fi ;;`,
+    // iptables-save prints `--comment sftp-jail:<name> `, nft `comment "sftp-jail:<name>"`.
+    "  w) { iptables-save; ip6tables-save; iptables-legacy-save; ip6tables-legacy-save; nft list ruleset; } 2>/dev/null | grep -q -F -e \"sftp-jail:$2 \" -e \"sftp-jail:$2\\\"\" && echo - ;;",
+    '  n|c) sj_f=${2%%:*}; sj_r=${2#*:}; sj_t=${sj_r%%:*}',
+    "    sj_th=$(nft -a list table \"$sj_f\" \"$sj_t\" 2>/dev/null | sed -n '1s/^table .* { # handle \\([0-9][0-9]*\\)$/\\1/p')",
+    '    [ -n "$sj_th" ] || exit 1',
+    '    if [ "$1" = n ]; then echo "$sj_th"; exit 0; fi',
+    "    sj_ch=$(nft -a list chain \"$sj_f\" \"$sj_t\" \"${sj_r#*:}\" 2>/dev/null | sed -n 's/^[[:space:]]*chain .* { # handle \\([0-9][0-9]*\\)$/\\1/p' | head -n 1)",
+    '    [ -n "$sj_ch" ] && echo "$sj_th:$sj_ch" ;;',
+    "  *) exit 1 ;;",
+    "  esac",
+    ")",
+    'sj_rec_absent() { for sj_o; do case "$sj_o" in +?:*) sj_x=${sj_o#+}; sj_rec_id "${sj_x%%:*}" "${sj_x#*:}" >/dev/null 2>&1 || printf \'%s\\n\' "$sj_o" ;; esac; done; }',
+    "sj_rec_do() (",
+    "  set -f; umask 077",
+    '  sj_owner=$1; sj_adds=$2; shift 2',
+    "  sj_ok=0; sj_raw=; sj_all=",
+    `  if [ -d ${quoteArg(dir)} ]; then`,
+    `    sj_cd ${quoteArg(dir)}`,
+    // Kept (and compared) only when root's 0600 and a regular file; anything else there is replaced.
+    `    if [ -f ./${base} ] && [ ! -L ./${base} ] && [ "$(stat -c '%u %a' ./${base})" = '0 600' ]; then sj_ok=1; sj_raw=$(cat ./${base}); sj_all=$(printf '%s\\n' "$sj_raw" | grep -E ${line}); fi`,
+    "  fi",
+    "  for sj_o; do",
+    '    sj_m=${sj_o%"${sj_o#?}"}; sj_x=${sj_o#?}; sj_k=${sj_x%%:*}; sj_key=${sj_x#*:}',
+    '    case "$sj_m" in +) case " $(printf \'%s \' $sj_adds)" in *" $sj_o "*) ;; *) continue ;; esac ;; esac',
+    "    sj_was=$(printf '%s\\n' \"$sj_all\" | sj_k=$sj_k sj_key=$sj_key awk '$1 == ENVIRON[\"sj_k\"] && $2 == ENVIRON[\"sj_key\"] { print $3 \" \" $4; exit }')",
+    '    sj_wasown=${sj_was#* }; sj_was=${sj_was%% *}',
+    "    sj_all=$(printf '%s\\n' \"$sj_all\" | sj_k=$sj_k sj_key=$sj_key awk '!($1 == ENVIRON[\"sj_k\"] && $2 == ENVIRON[\"sj_key\"])')",
+    '    sj_now=$(sj_rec_id "$sj_k" "$sj_key" 2>/dev/null) || sj_now=',
+    '    sj_keep=; sj_own=$sj_wasown',
+    '    case "$sj_m" in',
+    '      +) sj_keep=$sj_now; sj_own=$sj_owner ;;',
+    '      \\~) [ -n "$sj_was" ] && sj_keep=$sj_now ;;',
+    '      -) [ -n "$sj_was" ] && [ "$sj_now" = "$sj_was" ] && sj_keep=$sj_was ;;',
+    "    esac",
+    '    if [ -n "$sj_keep" ]; then sj_all=$(printf \'%s\\n%s\\n\' "$sj_all" "$sj_k $sj_key $sj_keep $sj_own"); fi',
+    "  done",
+    `  sj_new=$(printf '%s\\n' "$sj_all" | grep -E ${line} | sort -u)`,
+    // Unchanged: nothing is written (a change that records nothing new touches no file); nothing to record and no
+    // record yet: none is made.
+    '  if [ $sj_ok = 1 ] && [ "$sj_new" = "$sj_raw" ]; then exit 0; fi',
+    `  if [ -z "$sj_new" ] && [ ! -e ${quoteArg(file)} ] && [ ! -L ${quoteArg(file)} ]; then exit 0; fi`,
+    `  [ -d ${quoteArg(dir)} ] || mkdir -p -m 0755 ${quoteArg(dir)} || exit 1`,
+    `  sj_cd ${quoteArg(dir)}`,
+    // Nothing left to record: the record goes, and its directory too when nothing else of sftp-jail's is in it.
+    `  if [ -z "$sj_new" ]; then rm -f ./${base} && cd .. && { rmdir ${quoteArg(dir.slice(dir.lastIndexOf("/") + 1))} 2>/dev/null || true; }; exit; fi`,
+    `  printf '%s\\n' "$sj_new" | grep -E ${line} > ./${base}.sftp-jail.tmp`,
+    `  chown -h 0:0 ./${base}.sftp-jail.tmp && chmod 0600 ./${base}.sftp-jail.tmp && sync ./${base}.sftp-jail.tmp && mv -fT ./${base}.sftp-jail.tmp ./${base} && { sync . 2>/dev/null || true; }`,
+    ")",
+  ].join("\n");
+}

@@ -141,7 +141,7 @@ export interface SftpJailHostKinds {
 const DYNAMIC_KINDS: SftpJailHostKinds = { SftpGroup, SshdMatchBlock, ChrootDir, JailedUser, FirewallRule };
 
 /** The jail keywords a program's sshdDirectives leave at anything but "no" (null or another value): its users' opt-outs. */
-export function jailOptOut(overrides: Record<string, string | null> = {}): string[] {
+export function jailOptOut(overrides: Record<string, string | null> = {}): (typeof JAIL_OPT_OUT)[number][] {
   return JAIL_OPT_OUT.filter((k) => k in overrides && overrides[k] !== "no");
 }
 

@@ -28,14 +28,17 @@ export const TYPE = "SftpGroup";
 const label = (name: string) => `${TYPE} "${name}"`;
 const groupId = (name: string) => `group/${name}`;
 
+/** The schema's fields of inputs or state (not the connection, not what was observed). */
+const pick = (o: Record<string, unknown>) => Object.fromEntries(Object.keys(sftpGroupShape).map((k) => [k, o[k]]));
+
 function fields(o: Record<string, unknown>): Fields {
-  return parseKnown(fieldsSchema, { name: o.name, gid: o.gid, system: o.system }, label(String(o.name)));
+  return parseKnown(fieldsSchema, pick(o), label(String(o.name)));
 }
 
 export async function check(_olds: unknown, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
   const { inputs, failures } = checkInputs(sftpGroupShape, news);
   if (failures.length || containsUnknown(inputs)) return { inputs, failures };
-  const d = fieldsSchema.safeParse({ name: inputs.name, gid: inputs.gid, system: inputs.system });
+  const d = fieldsSchema.safeParse(pick(inputs));
   if (d.success) failures.push(...(await previewLook(inputs.connection, label(d.data.name), "name", {}, (f) => planGroupUpdate(d.data, f))));
   return { inputs, failures };
 }

@@ -43,7 +43,8 @@ export interface SshdMatchBlockState extends Fields {
 export const TYPE = "SshdMatchBlock";
 export { OWNER_KEY };
 const label = (name: string) => `${TYPE} "${name}"`;
-const FIELD_KEYS = ["name", "order", "match", "directives", "subsystemInternalSftp"] as const;
+/** The schema's fields (not the stack identity, which is no field). */
+const FIELD_KEYS = Object.keys(sshdMatchBlockShape) as (keyof Fields)[];
 
 function fields(o: Record<string, unknown>): Fields {
   return parseKnown(fieldsSchema, Object.fromEntries(FIELD_KEYS.map((k) => [k, o[k]])), label(String(o.name)));

@@ -1,6 +1,6 @@
 /** The one address/CIDR parser (util/cidr.ts): FirewallRule sources and SshdMatchBlock addresses read by the same code. */
 import { parseAddress, parseCidr, sshAddressProblem } from "../../provider/util/cidr";
-import { addressProblem } from "../../provider/adapters/sshdMatchBlock";
+import { addressProblem } from "../../provider/schema/sshdMatchBlock";
 
 describe("parseAddress", () => {
   it("reads dotted quads without leading zeros and IPv6 (with an embedded IPv4 tail), nothing else", () => {

@@ -130,3 +130,23 @@ describe("the writers that use them", () => {
     expect(synced()).toEqual([`${backupPath(target())} new`, `${path.join(root, "etc")} old`]);
   });
 });
+
+describe("the account restore (plan/accounts.ts sj_put), run on scratch copies of /etc files", () => {
+  it("puts back exactly the saved lines, keeps owner and mode, and fsyncs through the one write", () => {
+    const { accountGuard } = require("../../provider/plan/accounts") as typeof import("../../provider/plan/accounts");
+    const g = accountGuard("t1", [{ description: "x", script: "true", effects: { accounts: ["carol"] } }])!;
+    // The restore step is the sj_put function, then one call per file: run the function on a scratch file.
+    const fn = g.restore.script.slice(0, g.restore.script.indexOf("\n}\n") + 2);
+    const shadow = path.join(root, "etc", "shadow");
+    const saved = path.join(root, "saved-shadow");
+    fs.writeFileSync(shadow, "root:*:1::::::\ncarol:!:2::::::\nbob:*:3::::::\n", { mode: 0o640 });
+    fs.chownSync(shadow, 0, 42);
+    fs.writeFileSync(saved, "carol:$6$old:1::::::\n");
+    expect(sh(`${fn}\nsj_put ${quoteArg(shadow)} ' carol ' ${quoteArg(saved)}`)).toMatchObject({ code: 0 });
+    expect(fs.readFileSync(shadow, "utf8")).toBe("root:*:1::::::\ncarol:$6$old:1::::::\nbob:*:3::::::\n");
+    const st = fs.statSync(shadow);
+    expect([st.uid, st.gid, st.mode & 0o777]).toEqual([0, 42, 0o640]);
+    expect(synced().map((l) => l.split(" ")[0])).toEqual([`${shadow}.sftp-jail.tmp`, path.join(root, "etc")]);
+    expect(fs.existsSync(`${shadow}.sftp-jail.tmp`)).toBe(false);
+  });
+});

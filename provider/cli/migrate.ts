@@ -19,7 +19,7 @@ import { closeAll, session } from "../connection/pool";
 import { GroupEntry, HostFacts, NON_LOGIN_SHELLS, PathStat, UserEntry, sameShell } from "../observe/facts";
 import { RsshConf, SurveyUser, accountSurvey } from "./survey";
 import { SNAPSHOT_MARK, parseSnapshot, snapshotScript } from "../observe/snapshot";
-import { MAIN_CONFIG, DIRECTIVE_NAMES, mainIncludes, parseBlockPath } from "../plan/sshdRender";
+import { MAIN_CONFIG, DIRECTIVE_NAMES, mainIncludes } from "../plan/sshdRender";
 import { ConfigBlock, findMatchBlocks, normalValue } from "../plan/sshdAdopt";
 import { DEFAULT_KEYS_DIR, isMember, keyLines } from "../plan/jailedUser";
 import { ObservedRule, RuleDesired, Target, desiredSpec, familyParts, locate, resolveTarget, sshPorts } from "../plan/firewall";

@@ -672,4 +672,3 @@ export function filesFact(quotedPaths: string[], more?: string): Fact<"files"> {
 
 /** The facts every snapshot takes; `paths` and `files` are added per session with what resources asked about. */
 export const BASE_FACTS = [osRelease, openssh, nologin, serviceManager, tools, groups, users, shadow, sshd, firewall, operator, sudoers] as const;
-

@@ -68,6 +68,7 @@ test("a Match block another stack wrote under the same name is refused at previe
   const up = await b.up();
   expect(up.code).not.toBe(0);
   expect(text(up)).toMatch(refusal);
+  console.log(text(up).split("\n").filter((l) => /group|SftpGroup/.test(l)).join("\n"));
   expect((await h.console(STATE)).stdout).toBe(afterA);
   expect((await c.sftp(h, "alice", "alice", "pwd\n")).stdout).toMatch(/Remote working directory: \/$/m); // site-a's jail still works
 
@@ -83,6 +84,10 @@ test("a Match block another stack wrote under the same name is refused at previe
   // Each destroy removes its own; after both, accounts and sshd files are as before either stack.
   expect((await b.destroy()).code).toBe(0);
   expect((await h.console(`sha256sum ${BLOCK}; ls /etc/ssh/sshd_config.d`)).stdout).toBe(`${blockA}50-sftp-jail-group-sftp.conf\n`);
+  // site-b's refused run adopted site-a's group "sftp" (the host's record names site-a as its creator, so site-b
+  // never takes it over): site-b's destroy leaves it, and site-a's jail still works.
+  expect((await h.console("getent group sftp >/dev/null && echo kept")).stdout.trim()).toBe("kept");
+  expect((await c.sftp(h, "alice", "alice", "pwd\n")).stdout).toMatch(/Remote working directory: \/$/m);
   expect((await a.destroy()).code).toBe(0);
   expect((await h.console(ACCOUNTS_AND_SSHD)).stdout).toBe(pristine);
 });

@@ -2,88 +2,11 @@
  * The fleet as stack config, validated with zod so a mistake names its config path before anything connects.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
+import { Fleet, SftpJailHostArgs, fleetSchema } from "sftp-jail";
 
-/**
- * A key left with nothing under it (`sshdDirectives:` after the hardening edits remove its lines) reads as null in
- * YAML: it means "none", the same as leaving the key out.
- */
-const blank = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null ? undefined : v), schema);
-
-const connection = z
-  .looseObject({
-    host: z.string(),
-    port: z.number().int().optional(),
-    user: z.string().optional(),
-    /** Path of a private key file, read by the provider when it dials (the key never enters Pulumi). */
-    privateKeyFile: z.string().optional(),
-    hostKey: z.string().optional(),
-  });
-
-const jailUser = z.strictObject({
-  name: z.string(),
-  uid: z.number().int().optional(),
-  keys: blank(z.array(z.string()).default([])),
-  /** Names (owner: the user, group: the jail's group, 0755), or exact descriptions of hand-made directories. */
-  writableDirs: blank(z
-    .array(
-      z.union([
-        z.string(),
-        z.strictObject({ path: z.string(), owner: z.string().optional(), group: z.string().optional(), mode: z.string().optional() }),
-      ]),
-    )
-    .optional()),
-  /** The chroot (= home): path (default <chrootBase>/<name>), group (default root), mode (default "0755"). */
-  chroot: blank(z.strictObject({ path: z.string().optional(), group: z.string().optional(), mode: z.string().optional() }).optional()),
-  /** false: leave the password field as it is (default true: "*", key-only). */
-  keyOnly: z.boolean().optional(),
-  /** Clients the user reaches the jail from ({ address, localAddress?, localPort? }): the jail is proven for each. */
-  reachedFrom: z.array(z.strictObject({ address: z.string(), localAddress: z.string().optional(), localPort: z.number().int().optional() })).optional(),
-  /** Login shell (default: the host's nologin); compared on the host by what it resolves to. */
-  shell: z.string().optional(),
-  /** A login shell (not nologin/false) is refused unless this is true. */
-  allowLoginShell: z.boolean().optional(),
-});
-
-/** A jail rolled out to every host whose labels include all of `hosts` (or to every host when omitted). */
-const jail = z.strictObject({
-  hosts: blank(z.record(z.string(), z.string()).optional()),
-  group: z.strictObject({ name: z.string(), gid: z.number().int().optional() }),
-  chrootBase: z.string().optional(),
-  fixAncestors: z.boolean().optional(),
-  users: blank(z.array(jailUser).default([])),
-  /** Overrides of the Match block's directives; null drops a default one (to describe a hand-written block). */
-  sshdDirectives: blank(z.record(z.string(), z.string().nullable()).optional()),
-  /** Keep Subsystem sftp internal-sftp set while the block exists (default true). */
-  subsystemInternalSftp: z.boolean().optional(),
-  /** Keys stay where a hand-made jail keeps them (an sshd AuthorizedKeysFile pattern, e.g. .ssh/authorized_keys), read-only. */
-  authorizedKeysFile: z.string().optional(),
-  onDelete: z.enum(["retain", "delete"]).optional(),
-  /** Firewall opening; fields as FirewallRule (port, ports, source, state, position, backend, chain, table, persist). */
-  firewall: blank(z.looseObject({}).optional()),
-});
-
-export const fleetSchema = z.strictObject({
-  hosts: z
-    .array(
-      z.strictObject({
-        name: z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: "host name: letters, digits, . _ -" }),
-        labels: blank(z.record(z.string(), z.string()).default({})),
-        connection,
-      }),
-    )
-    .min(1, { error: "list at least one host" }),
-  groups: blank(z.array(z.strictObject({ name: z.string(), gid: z.number().int().optional(), system: z.boolean().optional() })).default([])),
-  jails: blank(z.array(jail).default([])),
-  /** Safe waves: `canary` hosts first (a count, or a percentage like "10%"), then waves of `waveSize` hosts. */
-  rollout: z
-    .strictObject({
-      canary: z.union([z.number().int().min(0), z.string().regex(/^\d{1,3}%$/, { error: 'canary must be a count or a percentage like "10%"' })]).default(0),
-      waveSize: z.number().int().min(1, { error: "waveSize must be at least 1" }).optional(),
-    })
-    .default({ canary: 0 }),
-});
-export type Fleet = z.output<typeof fleetSchema>;
+/** The stack config's schema lives with the component's (one schema for both): provider/schema/stackConfig.ts. */
+export { fleetSchema };
+export type { Fleet };
 
 export function readFleet(): Fleet {
   const cfg = new pulumi.Config();
@@ -102,8 +25,14 @@ export function readFleet(): Fleet {
 }
 
 /** The resource connection for a host, kept secret. A privateKeyFile is passed on as a path: the provider reads it. */
-export function connectionOf(h: Fleet["hosts"][number]): pulumi.Input<Record<string, unknown>> {
+export function connectionOf(h: Fleet["hosts"][number]): SftpJailHostArgs["connection"] {
   return pulumi.secret({ ...h.connection });
+}
+
+/** A jail of the stack config as SftpJailHost's args: the same schema, but for `hosts` and a user's `keys`. */
+export function jailArgs(j: Fleet["jails"][number], connection: SftpJailHostArgs["connection"]): SftpJailHostArgs {
+  const { hosts: _hosts, users, ...rest } = j;
+  return { ...rest, connection, users: users.map(({ keys, ...u }) => ({ ...u, authorizedKeys: keys })) };
 }
 
 /**

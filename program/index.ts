@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { SftpGroup, SftpJailHost } from "sftp-jail";
-import { connectionOf, readFleet, waves } from "./config";
+import { connectionOf, jailArgs, readFleet, waves } from "./config";
 
 const fleet = readFleet();
 
@@ -24,7 +24,7 @@ let previousWave: pulumi.Resource[] = [];
 for (const wave of plan) {
   const thisWave: pulumi.Resource[] = [];
   for (const h of wave) {
-    const connection = connectionOf(h) as never;
+    const connection = connectionOf(h);
     const opts = { dependsOn: previousWave };
     const groups = fleet.groups.map(
       (g) => new SftpGroup(`${h.name}-${resourceSafe(g.name)}`, { connection, name: g.name, gid: g.gid, system: g.system }, opts),
@@ -34,34 +34,7 @@ for (const wave of plan) {
     for (const j of fleet.jails) {
       const selected = Object.entries(j.hosts ?? {}).every(([k, v]) => h.labels[k] === v);
       if (!selected) continue;
-      thisWave.push(
-        new SftpJailHost(
-          `${h.name}-${resourceSafe(j.group.name)}`,
-          {
-            connection,
-            group: j.group,
-            chrootBase: j.chrootBase,
-            fixAncestors: j.fixAncestors,
-            users: j.users.map((u) => ({
-              name: u.name,
-              uid: u.uid,
-              authorizedKeys: u.keys,
-              writableDirs: u.writableDirs,
-              chroot: u.chroot,
-              keyOnly: u.keyOnly,
-              reachedFrom: u.reachedFrom,
-              shell: u.shell,
-              allowLoginShell: u.allowLoginShell,
-            })),
-            sshdDirectives: j.sshdDirectives,
-            subsystemInternalSftp: j.subsystemInternalSftp,
-            authorizedKeysFile: j.authorizedKeysFile,
-            onDelete: j.onDelete,
-            firewall: j.firewall as never,
-          },
-          opts,
-        ),
-      );
+      thisWave.push(new SftpJailHost(`${h.name}-${resourceSafe(j.group.name)}`, jailArgs(j, connection), opts));
     }
   }
   previousWave = thisWave;

@@ -24,6 +24,32 @@ function docsOf(files) {
   for (const f of files) {
     const src = ts.createSourceFile(f, fs.readFileSync(f, "utf8"), ts.ScriptTarget.ES2022, true);
     const visit = (node) => {
+      // The zod shapes (`export const fooShape = { /** doc */ field: ... }`, or `z.strictObject({ ... })`): the field
+      // docs live there, next to the validators; the Args interfaces derived from them have none of their own.
+      if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.initializer) {
+        // The shape itself, or the object given to z.strictObject/object/looseObject somewhere in a method chain.
+        const find = (n) =>
+          ts.isObjectLiteralExpression(n)
+            ? n
+            : ts.isCallExpression(n) && /Object$/.test(n.expression.getText(src)) && n.arguments[0] && ts.isObjectLiteralExpression(n.arguments[0])
+              ? n.arguments[0]
+              : ts.isCallExpression(n) || ts.isPropertyAccessExpression(n)
+                ? find(n.expression)
+                : undefined;
+        const init = find(node.initializer);
+        if (init) {
+          const d = (docs[node.name.text] ??= {});
+          for (const m of init.properties) if (ts.isPropertyAssignment(m) && text(m)) d[m.name.getText(src)] = text(m).replace(/\{@link ([^}]+)\}/g, "$1");
+        }
+      }
+      // Type literals of type aliases (ResourceArgs: the `connection` every resource takes).
+      if (ts.isTypeAliasDeclaration(node)) {
+        const d = (docs[node.name.text] ??= {});
+        const lits = [];
+        const collect = (t) => (ts.isTypeLiteralNode(t) ? lits.push(t) : ts.forEachChild(t, collect));
+        collect(node.type);
+        for (const l of lits) for (const m of l.members) if (ts.isPropertySignature(m) && text(m)) d[m.name.getText(src)] = text(m);
+      }
       if ((ts.isInterfaceDeclaration(node) || ts.isClassDeclaration(node)) && node.name) {
         const d = (docs[node.name.text] ??= {});
         if (text(node)) d.$ = text(node).replace(/\{@link ([^}]+)\}/g, "$1");
@@ -40,9 +66,25 @@ function docsOf(files) {
   return docs;
 }
 
+/** TypeScript interface -> the zod shape it is derived from (see provider/schema/inputs.ts). */
+const DERIVED = {
+  SftpGroupArgs: "sftpGroupShape",
+  JailedUserArgs: "jailedUserShape",
+  ChrootDirArgs: "chrootDirShape",
+  ChrootSubdir: "chrootSubdirShape",
+  SshdMatchBlockArgs: "sshdMatchBlockShape",
+  SshdMatchCriteria: "matchSchema",
+  FirewallRuleArgs: "firewallRuleShape",
+  SftpJailHostArgs: "jailShape",
+  SftpJailUser: "jailUserShape",
+  SftpJailDir: "jailDirShape",
+};
+
 function render() {
   const dir = (d) => fs.readdirSync(path.join(root, d)).filter((f) => f.endsWith(".ts")).map((f) => path.join(root, d, f));
-  const docs = docsOf([...dir("provider/resources"), ...dir("provider/components")]);
+  const docs = docsOf([...dir("provider/resources"), ...dir("provider/components"), ...dir("provider/schema")]);
+  // Each TypeScript interface derived from a shape documents its fields with the shape's docs (its own win).
+  for (const [iface, shape] of Object.entries(DERIVED)) docs[iface] = { ...docs.ResourceArgs, ...docs[shape], ...docs[iface] };
   const { buildSchema, finish } = require(path.join(root, "bin", "provider", "plugin", "schema.js"));
   const version = require(path.join(root, "package.json")).version;
   return JSON.stringify(finish(buildSchema(docs, version)), null, 2) + "\n";

@@ -4,12 +4,12 @@
  * after the inputs passed the schema).
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
 import { observe } from "../observe/snapshot";
 import { HostFacts } from "../observe/facts";
 import { apply } from "../apply/apply";
-import { ChrootDesired, chrootPaths, planChroot, planChrootDelete } from "../plan/chrootDir";
-import { failuresOf, jailPath, octalMode, posixName, relPath } from "../schema/common";
+import { chrootPaths, planChroot, planChrootDelete } from "../plan/chrootDir";
+import { failuresOf } from "../schema/common";
+import { ChrootDirFields, chrootDirSchema, chrootDirShape } from "../schema/chrootDir";
 import { checkInputs, containsUnknown, ownerOf, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 import { assumeExisting } from "../plan/envelope";
 import { log } from "../util/log";
@@ -18,45 +18,13 @@ import type { Session } from "../connection/pool";
 
 export const TYPE = "ChrootDir";
 
-const subdirShape = z.strictObject({
-  /** Relative path inside the chroot, e.g. "upload". */
-  path: relPath("subdirs[].path"),
-  /** Owner (a user name; usually the jailed user). */
-  owner: posixName("user"),
-  /** Group (a group name). */
-  group: posixName("group"),
-  /** Mode, e.g. "0755" or "0750". */
-  mode: octalMode("subdirs[].mode").default("0755"),
-});
+export { chrootDirShape };
+const fieldsSchema = chrootDirSchema;
+type Fields = ChrootDirFields;
 
-/** The schema: the single source of truth for ChrootDir's inputs, defaults and messages. */
-export const chrootDirShape = {
-  path: jailPath("path"),
-  /** Always root (OpenSSH requires it); an input only so that refresh can show an owner that drifted. */
-  owner: z.literal("root", { error: 'owner must be "root": OpenSSH refuses a ChrootDirectory owned by anyone else' }).default("root"),
-  /** Group of the chroot directory itself. With mode 0750 this is who may enter. */
-  group: posixName("group").default("root"),
-  mode: octalMode("mode")
-    .default("0755")
-    .refine((m) => (parseInt(m, 8) & 0o022) === 0, {
-      error: "mode must not let group or others write (OpenSSH refuses such a ChrootDirectory): use 0755 or 0750",
-    }),
-  /** Repair existing ancestors that break OpenSSH's rule (chown root, chmod go-w) instead of failing. */
-  fixAncestors: z.boolean().default(false),
-  subdirs: z.array(subdirShape).default([]),
-  /** On destroy: "retain" (default) keeps any files (moved to /var/lib/sftp-jail/retained), "delete" removes them. */
-  onDelete: z.enum(["retain", "delete"], { error: 'onDelete must be "retain" or "delete"' }).default("retain"),
-};
-const fieldsSchema = z.strictObject(chrootDirShape).superRefine((d, ctx) => {
-  const seen = new Set<string>();
-  d.subdirs.forEach((s, i) => {
-    if (seen.has(s.path)) ctx.addIssue({ code: "custom", path: ["subdirs", i, "path"], message: `subdir "${s.path}" is listed twice` });
-    seen.add(s.path);
-  });
-});
-type Fields = z.output<typeof fieldsSchema>;
-
-interface Outputs extends Fields {
+/** What state keeps: inputs as normalised, plus what this resource created. */
+export interface ChrootDirState extends Fields {
+  /** How the host is reached (kept encrypted in state). */
   connection: unknown;
   /** Ancestors this resource created (removed on destroy when empty). */
   createdAncestors: string[];
@@ -79,13 +47,13 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
   // operator's home or key files, is a failure of `path` now, not a surprise during `up`. Owners the program
   // creates in the same run are assumed to exist.
   const owners = assumeOwners(d.data);
-  failures.push(...(await previewLook(inputs.connection, label(d.data.path), "path", { paths: chrootPaths(d.data) }, (f) => planChroot(d.data as ChrootDesired, assumeExisting(ownedBy(f, ownerOf(inputs)), owners.users, owners.groups)).steps)));
+  failures.push(...(await previewLook(inputs.connection, label(d.data.path), "path", { paths: chrootPaths(d.data) }, (f) => planChroot(d.data, assumeExisting(ownedBy(f, ownerOf(inputs)), owners.users, owners.groups)).steps)));
   return { inputs, failures };
 }
 
 const assumeOwners = (d: Fields) => ({ users: d.subdirs.map((s) => s.owner), groups: [d.group, ...d.subdirs.map((s) => s.group)] });
 
-export async function diff(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+export async function diff(_id: string, olds: ChrootDirState, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
   const keys = Object.keys(chrootDirShape) as (keyof Fields)[];
   const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
   const replaces = news.path !== olds.path ? ["path"] : [];
@@ -118,11 +86,11 @@ function sharedAncestors(s: Session, path: string, own: Iterable<string>): strin
   return [...known].filter((a) => above(a, path)).sort((a, b) => a.split("/").length - b.split("/").length || (a < b ? -1 : 1));
 }
 
-async function converge(d: Fields, connection: unknown, owner: string | undefined, prev?: Outputs): Promise<Outputs> {
+async function converge(d: Fields, connection: unknown, owner: string | undefined, prev?: ChrootDirState): Promise<ChrootDirState> {
   const s = await sessionForChange(connection, label(d.path));
   const facts = await observe(s, { paths: chrootPaths(d) });
   // Only what this stack created is taken back; another stack's directories are adopted (their creator removes them).
-  const plan = planOrThrow(s, label(d.path), () => planChroot(d as ChrootDesired, ownedBy(facts, owner)));
+  const plan = planOrThrow(s, label(d.path), () => planChroot(d, ownedBy(facts, owner)));
   // Known before the change runs, so a sibling planned meanwhile on the new snapshot still shares them.
   const ancestors = sharedAncestors(s, d.path, [...(prev?.createdAncestors ?? []), ...plan.createdAncestors]);
   await apply({ session: s, resource: label(d.path), owner, reads: { paths: chrootPaths(d) } }, plan.steps);
@@ -148,7 +116,7 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
 const octal = (m: number) => "0" + (m & 0o7777).toString(8).padStart(3, "0");
 
 /** What the host has, expressed as inputs, so refresh shows real drift on the field that drifted. */
-export function observedInputs(props: Outputs, f: HostFacts): Record<string, unknown> | undefined {
+export function observedInputs(props: ChrootDirState, f: HostFacts): Record<string, unknown> | undefined {
   const st = f.paths[props.path];
   if (!st?.exists) return undefined;
   const userName = (uid: number) => f.users.find((u) => u.uid === uid)?.name ?? String(uid);
@@ -168,7 +136,7 @@ export function observedInputs(props: Outputs, f: HostFacts): Record<string, unk
   };
 }
 
-export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(id: string, props?: ChrootDirState): Promise<pulumi.dynamic.ReadResult> {
   if (!props) throw new Error(`${TYPE} ${id}: cannot read without prior state (import is not supported by dynamic providers)`);
   const s = sessionFor(props.connection, label(props.path));
   const facts = await observe(s, { paths: chrootPaths(props) });
@@ -177,12 +145,12 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
   return { id, props: defined({ ...props, ...inputs, createdAncestors: props.createdAncestors }), inputs: defined(inputs) };
 }
 
-export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(_id: string, olds: ChrootDirState, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const d = fields(news);
   return { outs: defined(await converge(d, news.connection, ownerOf(news), { ...olds, createdAncestors: olds.createdAncestors ?? [] })) };
 }
 
-async function remove(_id: string, props: Outputs): Promise<void> {
+async function remove(_id: string, props: ChrootDirState): Promise<void> {
   const s = await sessionForChange(props.connection, label(props.path));
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
   // A sibling destroyed earlier in this run may have left a shared parent it created: this one removes it if last.

@@ -6,7 +6,6 @@
  * must still work, else the table saved just before the change is restored. The ruleset is persisted only after that.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
 import { Session } from "../connection/pool";
 import { HostFacts } from "../observe/facts";
 import { Plan } from "../plan/types";
@@ -15,9 +14,7 @@ import { apply } from "../apply/apply";
 import { applyGuarded } from "../apply/guarded";
 import {
   Backend,
-  CT_STATES,
   COMMENT_PREFIX,
-  MAX_PORTS,
   RuleDesired,
   Target,
   FamilyStatus,
@@ -25,7 +22,6 @@ import {
   desiredSpec,
   familiesOf,
   locateRule,
-  parseCidr,
   createdObjects,
   nftTablesOf,
   planPersistRule,
@@ -37,91 +33,15 @@ import {
   resolveTarget,
   ruleFamily,
 } from "../plan/firewall";
-import { failuresOf, port } from "../schema/common";
+import { failuresOf } from "../schema/common";
+import { FirewallRuleFields, firewallRuleSchema, firewallRuleShape } from "../schema/firewallRule";
 import { log } from "../util/log";
 import { createdNft, createdRule, ownedBy } from "../observe/record";
 import { UNKNOWN, checkInputs, containsUnknown, lookAtHost, ownerOf, parseKnown, planOrThrow, sessionFor, sessionForChange } from "./base";
 
-const chainName = z
-  .string({ error: "chain must be a string" })
-  .regex(/^[A-Za-z_][A-Za-z0-9_-]{0,27}$/, {
-    error: 'chain must be 1–28 letters, digits, "_" or "-", starting with a letter or "_" (e.g. INPUT, or input for nftables)',
-  });
-
-/** The schema: the single source of truth for FirewallRule's inputs, defaults and messages. */
-export const firewallRuleShape = {
-  /**
-   * Identifies the rule on the host: its comment is `sftp-jail:<name>`, which is how sftp-jail finds it again.
-   * Unique per host. Defaults to the resource name (set by the resource class).
-   */
-  name: z
-    .string({ error: "name must be a string" })
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.@+=-]{0,99}$/, {
-      error:
-        'name (the rule\'s comment is "sftp-jail:<name>"; it defaults to the resource name) must be 1–100 letters, digits or _.@+=- starting with a letter or digit: no spaces, quotes, colons or newlines; set name explicitly',
-    }),
-  /** iptables (the host's default variant), iptables-legacy, nftables, or auto (detect; kept once chosen). */
-  backend: z
-    .enum(["auto", "iptables", "iptables-legacy", "nftables"], { error: 'backend must be "auto", "iptables", "iptables-legacy" or "nftables"' })
-    .default("auto"),
-  /** Chain. Default: INPUT (iptables, table filter) or input (nftables). */
-  chain: chainName.optional(),
-  /** nftables only: "<family> <name>", family inet, ip or ip6. Default "inet filter". */
-  table: z
-    .string({ error: "table must be a string" })
-    .regex(/^(inet|ip|ip6) [A-Za-z_][A-Za-z0-9_-]{0,31}$/, { error: 'table must be "<family> <name>" with family inet, ip or ip6, e.g. "inet filter"' })
-    .optional(),
-  protocol: z.enum(["tcp", "udp"], { error: 'protocol must be "tcp" or "udp"' }).default("tcp"),
-  /** One destination port; give this or `ports`. */
-  port: port("port").optional(),
-  /** Several destination ports (at most 15); give this or `port`. */
-  ports: z
-    .array(port("ports[]"), { error: "ports must be a list of port numbers" })
-    .min(1, { error: "ports must not be empty (or use port)" })
-    .max(MAX_PORTS, { error: `ports may list at most ${MAX_PORTS} ports (iptables multiport limit); split the rule` })
-    .refine((p) => new Set(p).size === p.length, { error: "ports must not repeat a port" })
-    .optional(),
-  /** Source address or network (CIDR), IPv4 or IPv6; host bits must be zero. Omit for any source. */
-  source: z
-    .string({ error: "source must be a string" })
-    .transform((s, ctx) => {
-      try {
-        return parseCidr(s.trim()).text;
-      } catch (e) {
-        ctx.addIssue({ code: "custom", message: `source: ${(e as Error).message}` });
-        return z.NEVER;
-      }
-    })
-    .optional(),
-  /** conntrack states to match, e.g. ["NEW"]. Omit for any state. */
-  state: z
-    .array(z.enum(CT_STATES, { error: `state entries must be one of ${CT_STATES.join(", ")} (upper case)` }), {
-      error: 'state must be a list, e.g. ["NEW"]',
-    })
-    .min(1, { error: 'state must not be empty; omit it to match any state' })
-    .refine((s) => new Set(s).size === s.length, { error: "state must not repeat a state" })
-    .optional(),
-  action: z.enum(["ACCEPT", "DROP", "REJECT"], { error: 'action must be "ACCEPT", "DROP" or "REJECT"' }).default("ACCEPT"),
-  /**
-   * top: before every rule that is not sftp-jail's; bottom: after them; beforeReject: before the chain's first
-   * REJECT/DROP rule (appended when there is none). Default beforeReject.
-   */
-  position: z
-    .enum(["top", "bottom", "beforeReject"], { error: 'position must be "top", "bottom" or "beforeReject"' })
-    .default("beforeReject"),
-  /** Also save the ruleset where the distro loads it at boot (Debian: /etc/iptables/rules.v4, /etc/nftables.conf). */
-  persist: z.boolean({ error: "persist must be true or false" }).default(false),
-};
-
-const fieldsSchema = z.strictObject(firewallRuleShape).superRefine((f, ctx) => {
-  if ((f.port === undefined) === (f.ports === undefined)) {
-    ctx.addIssue({ code: "custom", path: ["port"], message: "give exactly one of port or ports" });
-  }
-  if (f.table !== undefined && f.backend !== "nftables" && f.backend !== "auto") {
-    ctx.addIssue({ code: "custom", path: ["table"], message: `table applies to nftables only; remove it for backend ${f.backend}` });
-  }
-});
-type Fields = z.output<typeof fieldsSchema>;
+export { firewallRuleShape };
+const fieldsSchema = firewallRuleSchema;
+type Fields = FirewallRuleFields;
 
 /**
  * Drift markers: check sets them to their desired values (`true`, and "ok" per family); read reports what it observed,
@@ -130,7 +50,8 @@ type Fields = z.output<typeof fieldsSchema>;
 const DRIFT_KEYS = ["inPosition", "matchesSpec", "families"] as const;
 
 /** What state keeps: inputs as normalised, where the rule went, and what was observed. */
-interface Outputs extends Fields {
+export interface FirewallRuleState extends Fields {
+  /** How the host is reached (kept encrypted in state). */
   connection: unknown;
   /** The backend used (auto resolved at create; never re-guessed). */
   resolvedBackend: Backend;
@@ -188,7 +109,7 @@ function desired(f: Fields): RuleDesired {
   };
 }
 
-const targetOf = (o: Outputs): Target => ({ backend: o.resolvedBackend, table: o.resolvedTable, chain: o.resolvedChain, family: o.family });
+const targetOf = (o: FirewallRuleState): Target => ({ backend: o.resolvedBackend, table: o.resolvedTable, chain: o.resolvedChain, family: o.family });
 
 /**
  * Firewall work on one host runs one resource at a time in this process, each on a fresh snapshot: planners use
@@ -208,7 +129,7 @@ async function fresh(s: Session): Promise<HostFacts> {
   return observe(s);
 }
 
-function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts, adopted = false, created: string[] = []): Outputs {
+function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts, adopted = false, created: string[] = []): FirewallRuleState {
   const d = desired(f);
   const loc = locateRule(d, t, facts, adopted ? d : undefined);
   return {
@@ -229,13 +150,13 @@ function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts, 
 }
 
 /** The desired per-family drift marker: "ok" for each family the inputs make the rule for. */
-function familiesWanted(f: { source?: string; table?: string; backend: Fields["backend"] }): Outputs["families"] {
+function familiesWanted(f: { source?: string; table?: string; backend: Fields["backend"] }): FirewallRuleState["families"] {
   const backend = f.backend === "auto" ? (f.table ? "nftables" : "iptables") : f.backend;
   return Object.fromEntries(familiesOf(ruleFamily(f, backend)).map((x) => [x, "ok" as const]));
 }
 
 /** Converges the rule (create and update share it): guarded change, then persistence once confirmed. */
-async function converge(f: Fields, connection: unknown, owner: string | undefined, previous?: Outputs, persistAnyway = false, adoptFrom?: RuleDesired): Promise<Outputs> {
+async function converge(f: Fields, connection: unknown, owner: string | undefined, previous?: FirewallRuleState, persistAnyway = false, adoptFrom?: RuleDesired): Promise<FirewallRuleState> {
   const s = await sessionForChange(connection, label(f.name), previous?.resolvedBackend ?? f.backend);
   const ctx = { session: s, resource: label(f.name), owner };
   return serialized(s, async () => {
@@ -315,7 +236,7 @@ const sameHost = (a: unknown, b: unknown): boolean => {
   return x?.host === y?.host && (x?.port ?? 22) === (y?.port ?? 22);
 };
 
-export async function diff(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+export async function diff(_id: string, olds: FirewallRuleState, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
   const differs = (k: string) => JSON.stringify(news[k] ?? null) !== JSON.stringify((olds as unknown as Record<string, unknown>)[k] ?? null);
   const replaces = ["name", "backend", "chain", "table"].filter(differs);
   if (!sameHost(olds.connection, news.connection)) replaces.push("connection");
@@ -340,7 +261,7 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
   return { id: `firewall/${f.name}`, outs };
 }
 
-export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(id: string, props?: FirewallRuleState): Promise<pulumi.dynamic.ReadResult> {
   if (!props) throw new Error(`${TYPE} ${id}: cannot read without prior state (import is not supported by dynamic providers)`);
   const f = fields(props as unknown as Record<string, unknown>);
   const s = sessionFor(props.connection, label(f.name));
@@ -353,14 +274,14 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
   // (an ip6tables twin, say) is drift of that family.
   if (![...loc.parts, ...loc.strays].some((l) => l.ours.length)) return {};
   const drift = { inPosition: loc.inPosition, matchesSpec: loc.matchesSpec, families: loc.families };
-  const outs: Outputs = { ...props, ...drift };
+  const outs: FirewallRuleState = { ...props, ...drift };
   // Inputs stay the program's; only the drift markers carry what was observed, so a preview shows them changing.
   const inputs: Record<string, unknown> = { connection: props.connection, ...drift };
   for (const k of Object.keys(firewallRuleShape)) if ((props as unknown as Record<string, unknown>)[k] !== undefined) inputs[k] = (props as unknown as Record<string, unknown>)[k];
   return { id, props: outs, inputs };
 }
 
-export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(_id: string, olds: FirewallRuleState, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const f = fields(news);
   // An adopted rule is found by the spec it had; if the new spec differs, it is replaced by ours.
   const adoptFrom = olds.adopted ? desired(fields(olds as unknown as Record<string, unknown>)) : undefined;
@@ -368,7 +289,7 @@ export async function update(_id: string, olds: Outputs, news: Record<string, un
   return { outs };
 }
 
-async function remove(_id: string, props: Outputs): Promise<void> {
+async function remove(_id: string, props: FirewallRuleState): Promise<void> {
   const f = fields(props as unknown as Record<string, unknown>);
   const s = await sessionForChange(props.connection, label(f.name), props.resolvedBackend);
   const ctx = { session: s, resource: label(f.name) };

@@ -2,16 +2,15 @@
  * JailedUser adapter: schema + provider methods for one chrooted, key-only SFTP account.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
 import { observe } from "../observe/snapshot";
 import { HostFacts, jailSpec, sameShell } from "../observe/facts";
 import { apply } from "../apply/apply";
 import { applyAccountChange } from "../apply/guarded";
 import { changesExistingAccounts } from "../plan/accounts";
 import { assumeExisting } from "../plan/envelope";
-import { DEFAULT_KEYS_DIR, UserDesired, isMember, keyFile, keyLines, parseKeys, planUser, planUserDelete } from "../plan/jailedUser";
-import { absPath, ipAddress, jailPath, keysDirPath, port, posixId, posixName, publicKey, unprivilegedGroup } from "../schema/common";
-import { JAIL_OPT_OUT, JailSubject, Violation, culpritScript, describeViolation, expectedJail, jailContexts, jailViolations, observedJail, parseCulprit, violationFix } from "../plan/jail";
+import { isMember, keyFile, keyLines, parseKeys, planUser, planUserDelete } from "../plan/jailedUser";
+import { JailedUserFields, jailedUserSchema, jailedUserShape } from "../schema/jailedUser";
+import { JailSubject, Violation, culpritScript, describeViolation, expectedJail, jailContexts, jailViolations, observedJail, parseCulprit, violationFix } from "../plan/jail";
 import { planUserRestore } from "../plan/jailedUser";
 import { SCRIPT_PREFIX } from "../observe/snapshot";
 import { SftpJailError } from "../util/errors";
@@ -23,79 +22,24 @@ import { changing, ownedBy } from "../observe/record";
 
 export const TYPE = "JailedUser";
 
-/** The schema: the single source of truth for JailedUser's inputs, defaults and messages. */
-export const jailedUserShape = {
-  name: posixName("user").refine((n) => n !== "root", { error: "name must not be root: sftp-jail jails accounts, it does not take over the operator's" }),
-  uid: posixId("uid").optional(),
-  /** The SFTP group (its `Match Group` block jails the user). New users get it as primary group. */
-  group: unprivilegedGroup("group"),
-  /** More groups; none may grant privilege (see group). */
-  extraGroups: z.array(unprivilegedGroup("each of extraGroups")).default([]),
-  /** The user's home = its chroot (root-owned; see ChrootDir). */
-  home: jailPath("home"),
-  /**
-   * Login shell; default: the host's nologin (/usr/sbin/nologin on Debian, /sbin/nologin on RHEL). Anything that does
-   * not resolve on the host to nologin or false is refused unless allowLoginShell is true.
-   */
-  shell: absPath("shell").optional(),
-  /**
-   * Let `shell` be a real login shell (e.g. /bin/bash). Off by default: the Match block is then the only thing that
-   * keeps the account in its jail, and a moment without it (an edit, a destroy) gives the user a shell on the host.
-   */
-  allowLoginShell: z.boolean({ error: "allowLoginShell must be true or false" }).default(false),
-  /** The exact set of keys allowed to log in. */
-  authorizedKeys: z.array(publicKey).max(1000).default([]),
-  /** Root-owned directory (outside any jail) holding one key file per user; sshd's AuthorizedKeysFile must name it. */
-  keysDir: keysDirPath("keysDir").default(DEFAULT_KEYS_DIR),
-  /**
-   * Adopt a key file kept elsewhere (e.g. the user's ~/.ssh/authorized_keys inside the jail, where a hand-made jail
-   * has it) read-only: authorizedKeys must equal its keys; drift is reported, a change is refused, destroy leaves it.
-   */
-  authorizedKeysFile: absPath("authorizedKeysFile").optional(),
-  /** Keep the shadow password field at "*": key-only, but not locked (so key login works with UsePAM no too). */
-  keyOnly: z.boolean().default(true),
-  /**
-   * Clients the jail is reached from (the partner's address, and optionally the server address and port it connects
-   * to): the jail is proven in effect for each of them too, beside a neutral client, since a Match Address block
-   * only shows for its own addresses.
-   */
-  reachedFrom: z
-    .array(z.strictObject({ address: ipAddress("reachedFrom.address"), localAddress: ipAddress("reachedFrom.localAddress").optional(), localPort: port("reachedFrom.localPort").optional() }))
-    .max(16)
-    .default([]),
-  /**
-   * Keywords of the jail this account deliberately does not get from sshd as "no" (default none): e.g. a hand-made
-   * block that does not set PermitTTY. Every other one of them must resolve to "no" for it, or it is not jailed.
-   */
-  jailOptOut: z.array(z.enum(JAIL_OPT_OUT, { error: `jailOptOut entries must be one of ${JAIL_OPT_OUT.join(", ")}` })).default([]),
-};
-const fieldsSchema = z.strictObject(jailedUserShape).superRefine((d, ctx) => {
-  if (new Set(d.authorizedKeys).size !== d.authorizedKeys.length) {
-    ctx.addIssue({ code: "custom", path: ["authorizedKeys"], message: "authorizedKeys lists the same key twice" });
-  }
-  if (d.extraGroups.includes(d.group)) ctx.addIssue({ code: "custom", path: ["extraGroups"], message: `extraGroups repeats group "${d.group}"` });
-  // An adopted key file is read as root on every run: only the places key files live, never any file of the system.
-  const f = d.authorizedKeysFile;
-  if (f !== undefined && !/\/\.ssh\/authorized_keys2?$/.test(f) && !(f.endsWith(`/${d.name}`) && keysDirPath("").safeParse(f.slice(0, -d.name.length - 1)).success)) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["authorizedKeysFile"],
-      message: `authorizedKeysFile must be a user's .ssh/authorized_keys (or authorized_keys2), or <dir>/${d.name} with <dir> a key directory of its own under /etc/ssh/, /etc/sftp-jail/ or /var/lib/sftp-jail/`,
-    });
-  }
-});
-type Fields = z.output<typeof fieldsSchema>;
+export { jailedUserShape };
+const fieldsSchema = jailedUserSchema;
+type Fields = JailedUserFields;
 
-interface Outputs extends Fields {
+/** What state keeps: inputs as normalised, plus what was observed. */
+export interface JailedUserState extends Fields {
+  /** How the host is reached (kept encrypted in state). */
   connection: unknown;
   /**
    * The jail as sshd evaluates it for this account (see plan/jail.ts observedJail): each keyword at the jail's value
    * while in effect, sshd's value when not. The program side is expectedJail, so a broken jail is drift here.
    */
   jail?: Record<string, string>;
+  /** The uid the host assigned. */
   uidActual: number;
   /** The shell used when `shell` is not set (the host's nologin). */
   defaultShell: string;
+  /** True when the account existed before and was adopted (destroy then keeps it). */
   adopted: boolean;
 }
 
@@ -125,7 +69,7 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
     // The plan on the host as it is (groups the program creates first assumed), judged like apply judges it.
     else {
       const d = full.data;
-      r.failures.push(...(await previewLook(r.inputs.connection, label(d.name), "name", { paths: needs(d).paths, files: needs(d).files }, (f) => planUser(d as UserDesired, assumeExisting(ownedBy(f, ownerOf(r.inputs)), [], [d.group, ...d.extraGroups])).steps)));
+      r.failures.push(...(await previewLook(r.inputs.connection, label(d.name), "name", { paths: needs(d).paths, files: needs(d).files }, (f) => planUser(d, assumeExisting(ownedBy(f, ownerOf(r.inputs)), [], [d.group, ...d.extraGroups])).steps)));
       // What sshd must resolve for this account: compared with what it does resolve (read), so a broken jail is drift.
       r.inputs.jail = expectedJail(subject(d));
     }
@@ -133,12 +77,12 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
   return r;
 }
 
-export async function diff(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
-  const replaces = ["name", "uid"].filter((k) => news[k] !== undefined && JSON.stringify(news[k]) !== JSON.stringify(olds[k as keyof Outputs]));
+export async function diff(_id: string, olds: JailedUserState, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+  const replaces = ["name", "uid"].filter((k) => news[k] !== undefined && JSON.stringify(news[k]) !== JSON.stringify(olds[k as keyof JailedUserState]));
   if (news.name !== olds.name && !replaces.includes("name")) replaces.push("name");
   const want: Record<string, unknown> = { ...news, shell: news.shell ?? olds.defaultShell };
   const have: Record<string, unknown> = { ...olds, shell: olds.shell ?? olds.defaultShell };
-  const keys = [...Object.keys(jailedUserShape), "jail"] as (keyof Outputs)[];
+  const keys = [...Object.keys(jailedUserShape), "jail"] as (keyof JailedUserState)[];
   const changed = keys.some((k) => JSON.stringify(want[k]) !== JSON.stringify(have[k]));
   return { changes: changed || replaces.length > 0 || !sameConnection(olds.connection, news.connection), replaces, deleteBeforeReplace: true };
 }
@@ -171,11 +115,11 @@ async function whoSets(s: Session, v: Violation): Promise<string | undefined> {
   return parseCulprit(r.stdout);
 }
 
-async function converge(d: Fields, connection: unknown, owner: string | undefined, adoptedBefore?: boolean): Promise<Outputs> {
+async function converge(d: Fields, connection: unknown, owner: string | undefined, adoptedBefore?: boolean): Promise<JailedUserState> {
   const s = await sessionForChange(connection, label(d.name));
   const facts = await observe(s, needs(d));
   // Only what this stack created is taken back; another stack's account is adopted (its creator deletes it).
-  const plan = planOrThrow(s, label(d.name), () => planUser(d as UserDesired, ownedBy(facts, owner)));
+  const plan = planOrThrow(s, label(d.name), () => planUser(d, ownedBy(facts, owner)));
   // The trailing snapshot also judges this account's jail after the change (the check below reads it from there).
   const { paths, files, jail } = needs(d);
   const ctx = { session: s, resource: label(d.name), owner, reads: { paths, files, jail: jail.map(jailSpec) } };
@@ -207,7 +151,7 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
 }
 
 /** The account as the host has it, expressed as inputs (refresh then shows drift on the field that drifted). */
-export function observedInputs(props: Outputs, f: HostFacts): Fields | undefined {
+export function observedInputs(props: JailedUserState, f: HostFacts): Fields | undefined {
   const u = f.users.find((x) => x.name === props.name);
   if (!u) return undefined;
   const primary = f.groups.find((g) => g.gid === u.gid)?.name ?? String(u.gid);
@@ -232,7 +176,7 @@ export function observedInputs(props: Outputs, f: HostFacts): Fields | undefined
   };
 }
 
-export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(id: string, props?: JailedUserState): Promise<pulumi.dynamic.ReadResult> {
   if (!props) throw new Error(`${TYPE} ${id}: cannot read without prior state (import is not supported by dynamic providers)`);
   const s = sessionFor(props.connection, label(props.name));
   const facts = await observe(s, needs(props));
@@ -243,11 +187,11 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
   return { id, props: defined({ ...props, ...observed, jail }), inputs };
 }
 
-export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(_id: string, olds: JailedUserState, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   return { outs: defined(await converge(fields(news), news.connection, ownerOf(news), olds.adopted)) };
 }
 
-async function remove(_id: string, props: Outputs): Promise<void> {
+async function remove(_id: string, props: JailedUserState): Promise<void> {
   const s = await sessionForChange(props.connection, label(props.name));
   const facts = await observe(s, needs(props));
   const plan = planOrThrow(s, label(props.name), () => planUserDelete(props, props.adopted, facts));

@@ -3,29 +3,21 @@
  * process; the resource class (resources/sftpGroup.ts) only points Pulumi at this module.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
 import { observe } from "../observe/snapshot";
 import { apply } from "../apply/apply";
 import { planGroupCreate, planGroupDelete, planGroupUpdate } from "../plan/sftpGroup";
-import { posixId, unprivilegedGroup } from "../schema/common";
+import { SftpGroupFields, sftpGroupSchema, sftpGroupShape } from "../schema/sftpGroup";
 import { log } from "../util/log";
 import { ownedBy } from "../observe/record";
 import { UNKNOWN, checkInputs, containsUnknown, ownerOf, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 
-/** The schema: the single source of truth for SftpGroup's inputs, defaults and messages. */
-export const sftpGroupShape = {
-  /** Group name; renaming replaces the group. Its members get jailed, so it must not be a group that grants privilege. */
-  name: unprivilegedGroup("name"),
-  /** Numeric gid. Omit to let groupadd choose; a change is applied in place with groupmod. */
-  gid: posixId("gid").optional(),
-  /** Create as a system group (groupadd --system) when it does not exist yet. */
-  system: z.boolean({ error: "system must be true or false" }).default(false),
-};
-const fieldsSchema = z.strictObject(sftpGroupShape);
-type Fields = z.output<typeof fieldsSchema>;
+export { sftpGroupShape };
+const fieldsSchema = sftpGroupSchema;
+type Fields = SftpGroupFields;
 
 /** What state keeps: inputs as normalised, plus what was observed. */
-interface Outputs extends Fields {
+export interface SftpGroupState extends Fields {
+  /** How the host is reached (kept encrypted in state). */
   connection: unknown;
   /** The gid the host has. */
   actualGid: number;
@@ -37,19 +29,22 @@ export const TYPE = "SftpGroup";
 const label = (name: string) => `${TYPE} "${name}"`;
 const groupId = (name: string) => `group/${name}`;
 
+/** The schema's fields of inputs or state (not the connection, not what was observed). */
+const pick = (o: Record<string, unknown>) => Object.fromEntries(Object.keys(sftpGroupShape).map((k) => [k, o[k]]));
+
 function fields(o: Record<string, unknown>): Fields {
-  return parseKnown(fieldsSchema, { name: o.name, gid: o.gid, system: o.system }, label(String(o.name)));
+  return parseKnown(fieldsSchema, pick(o), label(String(o.name)));
 }
 
 export async function check(_olds: unknown, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
   const { inputs, failures } = checkInputs(sftpGroupShape, news);
   if (failures.length || containsUnknown(inputs)) return { inputs, failures };
-  const d = fieldsSchema.safeParse({ name: inputs.name, gid: inputs.gid, system: inputs.system });
+  const d = fieldsSchema.safeParse(pick(inputs));
   if (d.success) failures.push(...(await previewLook(inputs.connection, label(d.data.name), "name", {}, (f) => planGroupUpdate(d.data, f))));
   return { inputs, failures };
 }
 
-export async function diff(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
+export async function diff(_id: string, olds: SftpGroupState, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
   const replaces: string[] = [];
   if (news.name === UNKNOWN || news.name !== olds.name) replaces.push("name");
   const gidChanged = news.gid !== undefined && (news.gid === UNKNOWN || news.gid !== olds.actualGid);
@@ -72,17 +67,17 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
   const at = `${label(d.name)} on ${s.conn.host}:${s.conn.port}`;
   if (plan.recorded) log.info(`${at}: took back the group (gid ${g.gid}) that sftp-jail created (the host's record says so; this stack's state did not know it); destroy removes it`);
   else if (plan.adopted) log.info(`${at}: adopted the existing group (gid ${g.gid}), which sftp-jail did not create (it is not in the host's record); destroy leaves it`);
-  const outs: Outputs = { ...d, connection: inputs.connection, actualGid: g.gid, adopted: plan.adopted };
+  const outs: SftpGroupState = { ...d, connection: inputs.connection, actualGid: g.gid, adopted: plan.adopted };
   return { id: groupId(d.name), outs: defined(outs) };
 }
 
-export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.ReadResult> {
+export async function read(id: string, props?: SftpGroupState): Promise<pulumi.dynamic.ReadResult> {
   if (!props) throw new Error(`${TYPE} ${id}: cannot read without prior state (import is not supported by dynamic providers)`);
   const s = sessionFor(props.connection, label(props.name));
   const facts = await observe(s);
   const g = facts.groups.find((x) => x.name === props.name);
   if (!g) return {}; // gone from the host: refresh drops it and the next up recreates it
-  const outs: Outputs = { ...props, actualGid: g.gid };
+  const outs: SftpGroupState = { ...props, actualGid: g.gid };
   const inputs = {
     name: props.name,
     // Only a gid the program pinned is an input; an observed gid must not look like a program change.
@@ -93,18 +88,18 @@ export async function read(id: string, props?: Outputs): Promise<pulumi.dynamic.
   return { id, props: defined(outs), inputs: defined(inputs) };
 }
 
-export async function update(_id: string, olds: Outputs, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
+export async function update(_id: string, olds: SftpGroupState, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const d = fields(news);
   const s = await sessionForChange(news.connection, label(d.name));
   const facts = await observe(s);
   const plan = planOrThrow(s, label(d.name), () => planGroupUpdate(d, ownedBy(facts, ownerOf(news))));
   const after = (await apply({ session: s, resource: label(d.name), owner: ownerOf(news) }, plan)) ?? facts;
   const g = after.groups.find((x) => x.name === d.name)!;
-  const outs: Outputs = { ...d, connection: news.connection, actualGid: g.gid, adopted: olds.adopted };
+  const outs: SftpGroupState = { ...d, connection: news.connection, actualGid: g.gid, adopted: olds.adopted };
   return { outs: defined(outs) };
 }
 
-async function remove(_id: string, props: Outputs): Promise<void> {
+async function remove(_id: string, props: SftpGroupState): Promise<void> {
   // Gated like every delete: a host that fails a precondition has none of its resources deleted either.
   const s = await sessionForChange(props.connection, label(props.name));
   if (props.adopted) return; // it was there before us; leave it

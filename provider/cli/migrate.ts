@@ -12,6 +12,7 @@
  * accounts sshd jails — `sshd -T -C`, the chroots' ownership and modes, the authorized_keys files sshd reads).
  * Nothing is changed on any host.
  */
+import type { ConfigJail, ConfigUser } from "../schema/stackConfig";
 import * as fs from "fs";
 import { Document, YAMLSeq } from "yaml";
 import { connectionSchema } from "../connection/schema";
@@ -184,29 +185,14 @@ export async function readHost(h: HostSpec): Promise<HostReading> {
 
 // ---- Describing a host as stack config -----------------------------------------------------------------------------
 
-/** A writable directory as the root program's config takes it (fields at their defaults are left out). */
-type DirConfig = string | { path: string; owner?: string; group?: string; mode?: string };
-
-/** A jail as the root program's config takes it (`sftp-jail:jails[]`). */
-export interface JailConfig {
-  hosts: Record<string, string>;
-  group: { name: string; gid?: number };
-  chrootBase?: string;
-  authorizedKeysFile?: string;
-  subsystemInternalSftp?: boolean;
-  sshdDirectives?: Record<string, string | null>;
-  users: Array<{
-    name: string;
-    uid?: number;
-    keyOnly?: boolean;
-    shell?: string;
-    allowLoginShell?: boolean;
-    keys: string[];
-    chroot?: { path?: string; group?: string; mode?: string };
-    writableDirs?: DirConfig[];
-  }>;
-  firewall?: Record<string, unknown>;
-}
+/**
+ * A jail as the root program's config takes it (`sftp-jail:jails[]`): the stack config's own schema
+ * (provider/schema/stackConfig.ts), with the fields migrate always writes required.
+ */
+export type JailConfig = Omit<ConfigJail, "hosts" | "users"> & { hosts: Record<string, string>; users: UserConfig[] };
+type UserConfig = Omit<ConfigUser, "keys"> & { keys: string[] };
+/** A writable directory as the config takes it (fields at their defaults are left out). */
+type DirConfig = NonNullable<ConfigUser["writableDirs"]>[number];
 
 /** What one host contributes: its jails, notes (written as comments), and suggestions left commented out. */
 export interface HostDescription {

@@ -9,87 +9,39 @@ import { SftpGroup } from "../resources/sftpGroup";
 import { SshdMatchBlock } from "../resources/sshdMatchBlock";
 import { ChrootDir } from "../resources/chrootDir";
 import { JailedUser } from "../resources/jailedUser";
-import { FirewallRule, FirewallRuleArgs } from "../resources/firewallRule";
+import { FirewallRule } from "../resources/firewallRule";
+import type { DeepReadonly, PulumiInputs, ShapeInput } from "../schema/inputs";
+import type { jailDirShape, jailFirewallShape, jailShape, jailUserShape } from "../schema/stackConfig";
 import { DEFAULT_KEYS_DIR } from "../plan/jailedUser";
 import { JAIL_OPT_OUT } from "../plan/jail";
 
-/** One jailed user of a {@link SftpJailHost}. */
-export interface SftpJailUser {
-  /** Login name. */
-  readonly name: string;
-  /** Numeric uid; omit to let the host choose. */
-  readonly uid?: number;
+/** A writable directory inside a chroot, described exactly (the fields of `jailDirShape`). */
+export interface SftpJailDir extends DeepReadonly<ShapeInput<typeof jailDirShape>> {}
+
+/**
+ * One jailed user of a {@link SftpJailHost} (the fields of `jailUserShape`); `authorizedKeys` may be a Pulumi input,
+ * every other field is a plain value the component computes with.
+ */
+export interface SftpJailUser extends DeepReadonly<Omit<ShapeInput<typeof jailUserShape>, "authorizedKeys">> {
   /** Exact set of public keys allowed to log in. */
   readonly authorizedKeys: pulumi.Input<pulumi.Input<string>[]>;
-  /**
-   * Directories inside the chroot the user may write to; default ["upload"]. A name gets owner = the user, group =
-   * the SFTP group, mode 0755; give `{ path, owner?, group?, mode? }` to describe a hand-made one exactly.
-   */
-  readonly writableDirs?: ReadonlyArray<string | SftpJailDir>;
-  /**
-   * The chroot (= home) directory: `path` (default `<chrootBase>/<name>`), `group` (default "root") and `mode`
-   * (default "0755"). A hand-made jail is often root:<user's group> 0750: say so here and it is adopted unchanged.
-   */
-  readonly chroot?: { readonly path?: string; readonly group?: string; readonly mode?: string };
-  /** Keep the password field "*" (default true); false leaves it as it is (e.g. the "!" useradd wrote). */
-  readonly keyOnly?: boolean;
-  /** Clients this user reaches the jail from; the jail is proven in effect for each (see JailedUser.reachedFrom). */
-  readonly reachedFrom?: ReadonlyArray<{ readonly address: string; readonly localAddress?: string; readonly localPort?: number }>;
-  /** Login shell; default: the host's nologin. An equivalent path (/sbin/nologin on merged /usr) is not a change. */
-  readonly shell?: string;
-  /** A login shell (not nologin/false) is refused unless this is true (see JailedUser.allowLoginShell). */
-  readonly allowLoginShell?: boolean;
 }
 
-/** A writable directory inside a chroot, described exactly. */
-export interface SftpJailDir {
-  /** Relative path inside the chroot. */
-  readonly path: string;
-  /** Default: the user. */
-  readonly owner?: string;
-  /** Default: the SFTP group. */
-  readonly group?: string;
-  /** Default "0755". */
-  readonly mode?: string;
-}
-
-/** Arguments of {@link SftpJailHost}. */
-export interface SftpJailHostArgs {
+/**
+ * Arguments of {@link SftpJailHost}: the fields of `jailShape` (provider/schema/stackConfig.ts, the same schema the
+ * root program's stack config uses), plus `connection`; the firewall's fields may be Pulumi inputs.
+ */
+export interface SftpJailHostArgs extends DeepReadonly<Omit<ShapeInput<typeof jailShape>, "users" | "firewall">> {
   /** How to reach the host; same fields as @pulumi/command's `remote.Connection`. */
   readonly connection: pulumi.Input<ConnectionArgs>;
-  /** The SFTP group whose members are jailed. */
-  readonly group: { readonly name: string; readonly gid?: number };
-  /** Parent of the per-user chroots (each user's chroot and home is `<chrootBase>/<user>`); default /srv/sftp. */
-  readonly chrootBase?: string;
-  /** Repair existing ancestors of chrootBase that break OpenSSH's rule; default false. */
-  readonly fixAncestors?: boolean;
-  readonly users: SftpJailUser[];
-  /**
-   * Extra or overriding directives for the Match block (e.g. { PasswordAuthentication: "no" }); `null` drops one of
-   * {@link jailDirectives} (to describe a hand-written block that does not set it).
-   */
-  readonly sshdDirectives?: Record<string, string | null>;
-  /** Keep `Subsystem sftp internal-sftp` set while the block exists (default true); see SshdMatchBlock. */
-  readonly subsystemInternalSftp?: boolean;
-  /**
-   * Where the users' keys are, as an sshd AuthorizedKeysFile pattern (`%h`, `%u`; relative = inside the home), when
-   * they stay where a hand-made jail keeps them, e.g. ".ssh/authorized_keys". Each user's file is then adopted
-   * read-only (see JailedUser.authorizedKeysFile) and the Match block's AuthorizedKeysFile is this pattern. Default:
-   * sftp-jail's root-owned `<keysDir>/%u`, outside the jails, written by sftp-jail.
-   */
-  readonly authorizedKeysFile?: string;
-  /** Position of the Match block among other managed blocks; default 50. */
-  readonly sshdOrder?: number;
-  /** Root-owned directory of per-user key files; default /etc/ssh/sftp-jail/authorized_keys. */
-  readonly keysDir?: string;
-  /** On destroy, what happens to files in the chroots: "retain" (default) or "delete". */
-  readonly onDelete?: "retain" | "delete";
+  /** The jailed users. */
+  readonly users: ReadonlyArray<SftpJailUser>;
   /**
    * A firewall opening for the SFTP clients (the admin's "ACCEPT tcp 2222 before the REJECT rule"). Defaults:
    * port 22, action ACCEPT, position beforeReject, backend auto, every source of both families (IPv4 and IPv6; on
    * iptables the rule and its ip6tables twin, where the host filters IPv6).
    */
-  readonly firewall?: Omit<FirewallRuleArgs, "connection" | "action">;
+  readonly firewall?: PulumiInputs<ShapeInput<typeof jailFirewallShape>>;
 }
 
 /**
@@ -141,7 +93,7 @@ export interface SftpJailHostKinds {
 const DYNAMIC_KINDS: SftpJailHostKinds = { SftpGroup, SshdMatchBlock, ChrootDir, JailedUser, FirewallRule };
 
 /** The jail keywords a program's sshdDirectives leave at anything but "no" (null or another value): its users' opt-outs. */
-export function jailOptOut(overrides: Record<string, string | null> = {}): string[] {
+export function jailOptOut(overrides: Record<string, string | null> = {}): (typeof JAIL_OPT_OUT)[number][] {
   return JAIL_OPT_OUT.filter((k) => k in overrides && overrides[k] !== "no");
 }
 

@@ -7,6 +7,7 @@ import { RecordOp, createdDir, forgetStep, rec, staleEntries } from "../observe/
 import { depth, hp } from "../util/hostpath";
 import { quoteArg } from "../util/shell";
 import { Plan, PlanError, Step } from "./types";
+import type { ChrootDirFields } from "../schema/chrootDir";
 
 /**
  * Every step here acts through util/hostpath.ts: walked from `/` without following a symlink, the chroot and its
@@ -16,20 +17,9 @@ import { Plan, PlanError, Step } from "./types";
 /** A step on host paths: what it changes is declared with it (the operator envelope judges it). */
 const step = (description: string, paths: string[], script: string, record: RecordOp[] = []): Step => ({ description, script, effects: { paths }, ...(record.length ? { record } : {}) });
 
-export interface SubdirDesired {
-  path: string;
-  owner: string;
-  group: string;
-  mode: string;
-}
-
-export interface ChrootDesired {
-  path: string;
-  group: string;
-  mode: string;
-  fixAncestors: boolean;
-  subdirs: SubdirDesired[];
-}
+/** The jail as the schema parsed it (provider/schema/chrootDir.ts): the fields this planner reads. */
+export type ChrootDesired = Pick<ChrootDirFields, "path" | "group" | "mode" | "fixAncestors" | "subdirs">;
+export type SubdirDesired = ChrootDesired["subdirs"][number];
 
 /** Where destroy moves a chroot that still holds files, so no upload is lost. */
 export const RETAIN_DIR = "/var/lib/sftp-jail/retained";

@@ -9,28 +9,19 @@ import { privilegedGroup } from "./envelope";
 import { atomicWrite } from "./files";
 import { depth, hp } from "../util/hostpath";
 import { Plan, PlanError, Step, cmd } from "./types";
+import type { JailedUserFields } from "../schema/jailedUser";
 
 export const DEFAULT_KEYS_DIR = "/etc/ssh/sftp-jail/authorized_keys";
 
-export interface UserDesired {
-  name: string;
-  uid?: number;
-  group: string;
-  extraGroups: string[];
-  home: string;
-  /** Undefined: the host's nologin. */
-  shell?: string;
-  authorizedKeys: string[];
-  keysDir: string;
-  /**
-   * A key file the admin keeps elsewhere (e.g. the user's ~/.ssh/authorized_keys inside the jail), adopted read-only:
-   * its keys are compared and reported as drift, never written, and destroy leaves it.
-   */
-  authorizedKeysFile?: string;
-  keyOnly: boolean;
-  /** A shell other than nologin/false is refused unless this is true. */
-  allowLoginShell?: boolean;
-}
+/**
+ * The account as the schema parsed it (provider/schema/jailedUser.ts): the fields this planner reads. A shell other
+ * than nologin/false is refused unless allowLoginShell is true; authorizedKeysFile is an adopted, read-only key file.
+ */
+export type UserDesired = Pick<
+  JailedUserFields,
+  "name" | "uid" | "group" | "extraGroups" | "home" | "shell" | "authorizedKeys" | "keysDir" | "authorizedKeysFile" | "keyOnly"
+> &
+  Partial<Pick<JailedUserFields, "allowLoginShell">>;
 
 /** The file holding the user's keys: the adopted one, or sftp-jail's own root-owned `<keysDir>/<name>`. */
 export const keyFile = (d: Pick<UserDesired, "keysDir" | "name"> & { authorizedKeysFile?: string }) => d.authorizedKeysFile ?? `${d.keysDir}/${d.name}`;

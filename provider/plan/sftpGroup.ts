@@ -5,12 +5,10 @@ import { HostFacts } from "../observe/facts";
 import { createdGroup, forgetStep, rec, staleEntries } from "../observe/record";
 import { privilegedGroup } from "./envelope";
 import { Plan, PlanError, cmd } from "./types";
+import type { SftpGroupFields } from "../schema/sftpGroup";
 
-export interface GroupDesired {
-  name: string;
-  gid?: number;
-  system: boolean;
-}
+/** The group as the schema parsed it (provider/schema/sftpGroup.ts). */
+export type GroupDesired = SftpGroupFields;
 
 export interface GroupCreatePlan {
   steps: Plan;

@@ -9,6 +9,7 @@
  * allowed within a Match block"). So a block can never swallow the admin's directives, and removing a block is
  * deleting a file.
  */
+import type { SshdMatchBlockFields, SshdMatchCriteriaFields } from "../schema/sshdMatchBlock";
 
 /** Drop-in directory read by Debian/Ubuntu/RHEL 9's `Include /etc/ssh/sshd_config.d/*.conf`. */
 export const DROPIN_DIR = "/etc/ssh/sshd_config.d";
@@ -83,31 +84,16 @@ export const DIRECTIVES: Readonly<Record<string, ValueKind>> = {
 };
 export const DIRECTIVE_NAMES = Object.keys(DIRECTIVES);
 
-/** Match criteria, rendered in this order. All given criteria must hold (OpenSSH ANDs them). */
-export interface MatchCriteria {
-  /** `Match all`: every connection. Excludes the other criteria. */
-  all?: boolean;
-  User?: string[];
-  Group?: string[];
-  Host?: string[];
-  LocalAddress?: string[];
-  /** OpenSSH's `Match LocalPort` takes a single port. */
-  LocalPort?: number;
-  Address?: string[];
-}
+/** Match criteria as the schema parsed them (provider/schema/sshdMatchBlock.ts); all given ones must hold (OpenSSH ANDs them). */
+export type MatchCriteria = SshdMatchCriteriaFields;
+/** The order criteria are rendered in. */
 export const CRITERIA = ["User", "Group", "Host", "LocalAddress", "LocalPort", "Address"] as const;
 
-export interface BlockDesired {
-  /** Identifies the block on the host (part of its file name). */
-  name: string;
-  /** 0–99: blocks are read in this order; for a keyword set by several matching blocks, the lowest order wins. */
-  order: number;
-  match: MatchCriteria;
-  directives: Record<string, string>;
-  subsystemInternalSftp: boolean;
+/** The block as the schema parsed it (provider/schema/sshdMatchBlock.ts), plus the stack identity. */
+export type BlockDesired = SshdMatchBlockFields & {
   /** The stack that manages the block (`<project>/<stack>`), recorded in its header; undefined: not recorded. */
   owner?: string;
-}
+};
 
 /** The drop-in a block lives in: `NN-sftp-jail-<name>.conf`, so glob order (lexical) is `order`, then name. */
 export function blockPath(name: string, order: number): string {

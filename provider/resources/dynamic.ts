@@ -5,6 +5,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { OWNER_KEY } from "../adapters/base";
+import type { z } from "zod";
+import type { OptionalKeys, PulumiInputs, PulumiOutputs, ShapeInput } from "../schema/inputs";
 
 /** The methods an adapter module exports. */
 export interface AdapterModule {
@@ -90,3 +92,25 @@ export function secretConnection(c: pulumi.Input<ConnectionArgs>): pulumi.Output
 
 /** The Pulumi type token module: resources read as `sftpjail:<Type>` in previews. */
 export const MODULE = "sftpjail";
+
+/**
+ * A resource's Args, derived from its zod shape: `connection`, then every schema field wrapped in `pulumi.Input`
+ * (docs, optionality and types as the shape has them). `Filled` are fields the resource class fills in when the
+ * program leaves them out (e.g. `name` from the resource name).
+ */
+export type ResourceArgs<S extends z.ZodRawShape, Filled extends keyof ShapeInput<S> = never> = {
+  /** How to reach the host; same fields as @pulumi/command's `remote.Connection`. Always stored encrypted. */
+  readonly connection: pulumi.Input<ConnectionArgs>;
+} & PulumiInputs<OptionalKeys<ShapeInput<S>, Filled>>;
+
+/** A resource's outputs, derived from what its adapter keeps in state (schema fields + what was observed). */
+export type ResourceOutputs<State, Hidden extends keyof State = never> = PulumiOutputs<Omit<State, "connection" | Hidden>>;
+
+/**
+ * The properties a resource class registers: every schema field and state field as an output (undefined until the
+ * provider answers; an undefined input is not sent), then the program's args over them. So each output the class
+ * declares exists at run time, whether or not the program set it.
+ */
+export function outputProps(shape: z.ZodRawShape, state: readonly string[], args: object): Record<string, unknown> {
+  return { ...Object.fromEntries([...Object.keys(shape), ...state].map((k) => [k, undefined])), ...args };
+}

@@ -3,39 +3,25 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as adapter from "../adapters/sftpGroup";
-import { MODULE, dynamicProvider, secretConnection, withSecretConnection, ConnectionArgs, stackIdentity } from "./dynamic";
+import type { sftpGroupShape } from "../schema/sftpGroup";
+import { MODULE, ResourceArgs, ResourceOutputs, dynamicProvider, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
 
-/** Arguments of {@link SftpGroup}. */
-export interface SftpGroupArgs {
-  /** How to reach the host; same fields as @pulumi/command's `remote.Connection`. Always stored encrypted. */
-  readonly connection: pulumi.Input<ConnectionArgs>;
-  /** Group name (POSIX: `[a-z_][a-z0-9_-]*`, at most 32 characters). A new name replaces the group. */
-  readonly name: pulumi.Input<string>;
-  /** Numeric gid; omit to let the host choose. Changing it runs `groupmod` in place. */
-  readonly gid?: pulumi.Input<number>;
-  /** Create as a system group when the group does not exist yet. */
-  readonly system?: pulumi.Input<boolean>;
-}
+/** Arguments of {@link SftpGroup}: the fields of provider/schema/sftpGroup.ts, each a `pulumi.Input`. */
+export interface SftpGroupArgs extends ResourceArgs<typeof sftpGroupShape> {}
+
+/** Outputs of {@link SftpGroup}: its fields as normalised, `actualGid` and `adopted` (see SftpGroupState). */
+export interface SftpGroup extends ResourceOutputs<adapter.SftpGroupState> {}
 
 /**
  * A local group on one host. Adopts a group that already exists with the same name (and gid, if given); destroy
  * removes only groups it created.
  */
 export class SftpGroup extends pulumi.dynamic.Resource {
-  /** The group's name. */
-  declare readonly name: pulumi.Output<string>;
-  /** The gid the program asked for, if any. */
-  declare readonly gid: pulumi.Output<number | undefined>;
-  /** The gid the host has. */
-  declare readonly actualGid: pulumi.Output<number>;
-  /** True when the group existed before and was adopted. */
-  declare readonly adopted: pulumi.Output<boolean>;
-
   constructor(name: string, args: SftpGroupArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       dynamicProvider(adapter),
       name,
-      { ...args, connection: secretConnection(args.connection), ...stackIdentity(), actualGid: undefined, adopted: undefined },
+      outputProps(adapter.sftpGroupShape, ["actualGid", "adopted"], { ...args, connection: secretConnection(args.connection), ...stackIdentity() }),
       withSecretConnection(opts),
       MODULE,
       adapter.TYPE,

@@ -1,7 +1,7 @@
 /**
- * Every string-carrying input the schema property attacks: each field of each resource schema (provider/adapters/*.ts
- * shapes), of the connection, and of the root program's stack config (program/config.ts). A field added to a schema
- * without a row here is caught by schemas.property.test.ts, which compares this table with the shapes' keys.
+ * Every string-carrying input the schema property attacks: each field of each resource schema (provider/schema/*.ts
+ * shapes), of the connection, and of the root program's stack config (provider/schema/stackConfig.ts). A field added
+ * to a schema without a row here is caught by schemas.property.test.ts, which compares this table with the shapes' keys.
  */
 import { DIRECTIVE_NAMES } from "../../../provider/plan/sshdRender";
 import { KEY_A } from "../../e2e/programs/hostile/cases";

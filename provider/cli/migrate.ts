@@ -299,8 +299,6 @@ interface Reading {
   groupName(gid: number): string;
 }
 
-type UserConfig = JailConfig["users"][number];
-
 // ---- notes: blocks that jail accounts in a way the config cannot describe ----
 
 /** A note for each block that sets a ChrootDirectory but is not a `Match Group` jail block. */

@@ -13,7 +13,7 @@ import { ChrootDirFields, chrootDirSchema, chrootDirShape } from "../schema/chro
 import { checkInputs, containsUnknown, ownerOf, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 import { assumeExisting } from "../plan/envelope";
 import { log } from "../util/log";
-import { changing, ownedBy } from "../observe/record";
+import { changing, ownedBy, whoseIsIt } from "../observe/record";
 import type { Session } from "../connection/pool";
 
 export const TYPE = "ChrootDir";
@@ -98,7 +98,7 @@ async function converge(d: Fields, connection: unknown, owner: string | undefine
   if (!prev && plan.recorded) {
     log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: took back the jail that sftp-jail created (the host's record says so; this stack's state did not know it); destroy removes it (onDelete: ${d.onDelete})`);
   } else if (!prev && adopted) {
-    log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: adopted the existing jail${changing(plan.steps).length ? "" : " as it is"}, which sftp-jail did not create (it is not in the host's record); destroy leaves it and its files in place`);
+    log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: adopted the existing jail${changing(plan.steps).length ? "" : " as it is"}, ${whoseIsIt(facts, "d", d.path, owner)}; destroy leaves it and its files in place`);
   }
   return {
     ...d,

@@ -18,7 +18,7 @@ import type { Session } from "../connection/pool";
 import { checkInputs, containsUnknown, ownerOf, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 import { failuresOf } from "../schema/common";
 import { log } from "../util/log";
-import { changing, ownedBy } from "../observe/record";
+import { changing, ownedBy, whoseIsIt } from "../observe/record";
 
 export const TYPE = "JailedUser";
 
@@ -140,7 +140,7 @@ async function converge(d: Fields, connection: unknown, owner: string | undefine
   if (adoptedBefore === undefined && plan.recorded) {
     log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: took back the account (uid ${u.uid}) that sftp-jail created (the host's record says so; this stack's state did not know it)${changes}; destroy deletes it`);
   } else if (adoptedBefore === undefined && plan.adopted) {
-    log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing account (uid ${u.uid}), which sftp-jail did not create (it is not in the host's record)${changes}; destroy keeps it`);
+    log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing account (uid ${u.uid}), ${whoseIsIt(facts, "u", d.name, owner)}${changes}; destroy keeps it`);
   }
   return { ...d, connection, uidActual: u.uid, defaultShell: after.nologin ?? "", adopted: adoptedBefore ?? plan.adopted, jail: expectedJail(subject(d)) };
 }

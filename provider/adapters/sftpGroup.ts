@@ -8,7 +8,7 @@ import { apply } from "../apply/apply";
 import { planGroupCreate, planGroupDelete, planGroupUpdate } from "../plan/sftpGroup";
 import { SftpGroupFields, sftpGroupSchema, sftpGroupShape } from "../schema/sftpGroup";
 import { log } from "../util/log";
-import { ownedBy } from "../observe/record";
+import { ownedBy, whoseIsIt } from "../observe/record";
 import { UNKNOWN, checkInputs, containsUnknown, ownerOf, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 
 export { sftpGroupShape };
@@ -66,7 +66,7 @@ export async function create(inputs: Record<string, unknown>): Promise<pulumi.dy
   const g = after.groups.find((x) => x.name === d.name)!;
   const at = `${label(d.name)} on ${s.conn.host}:${s.conn.port}`;
   if (plan.recorded) log.info(`${at}: took back the group (gid ${g.gid}) that sftp-jail created (the host's record says so; this stack's state did not know it); destroy removes it`);
-  else if (plan.adopted) log.info(`${at}: adopted the existing group (gid ${g.gid}), which sftp-jail did not create (it is not in the host's record); destroy leaves it`);
+  else if (plan.adopted) log.info(`${at}: adopted the existing group (gid ${g.gid}), ${whoseIsIt(facts, "g", d.name, ownerOf(inputs))}; destroy leaves it`);
   const outs: SftpGroupState = { ...d, connection: inputs.connection, actualGid: g.gid, adopted: plan.adopted };
   return { id: groupId(d.name), outs: defined(outs) };
 }

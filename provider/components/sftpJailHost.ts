@@ -185,7 +185,8 @@ export class SftpJailHost extends pulumi.ComponentResource {
     if (args.firewall) {
       this.firewallRule = new FirewallRule(
         `${name}-firewall`,
-        { port: 22, position: "beforeReject", ...args.firewall, connection, action: "ACCEPT" },
+        // Port 22 only when neither port nor ports is given (FirewallRule takes exactly one of them).
+        { ...(args.firewall.port === undefined && args.firewall.ports === undefined ? { port: 22 } : {}), position: "beforeReject", ...args.firewall, connection, action: "ACCEPT" },
         parent,
       );
     }

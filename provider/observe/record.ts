@@ -143,6 +143,18 @@ export function ownedBy<F extends Facts>(f: F, owner: string | undefined): F {
 
 // ---- What the record means, judged on a snapshot (pure) -------------------------------------------------------------
 
+/**
+ * Why an adopted object is not this stack's, for the log: "another stack (<project>/<stack>) created it" when the record
+ * says so and the object is still the one recorded, else "sftp-jail did not create it".
+ */
+export function whoseIsIt(f: Facts, kind: "g" | "u" | "d", key: string, owner: string | undefined): string {
+  const e = f.record?.entries.find((x) => x.kind === kind && x.key === key);
+  const holds = kind === "g" ? createdGroup(f, key) : kind === "u" ? createdUser(f, key) : createdDir(f, key);
+  return e && holds && e.owner !== "-" && e.owner !== owner
+    ? `which stack ${e.owner} created (the host's record says so), so it stays that stack's to remove`
+    : "which sftp-jail did not create (it is not in the host's record)";
+}
+
 type Facts = Partial<Pick<HostFacts, "record" | "groups" | "users" | "paths" | "firewall">>;
 
 /** The group was created by sftp-jail and still has the gid it was created with. */

@@ -68,7 +68,8 @@ test("a Match block another stack wrote under the same name is refused at previe
   const up = await b.up();
   expect(up.code).not.toBe(0);
   expect(text(up)).toMatch(refusal);
-  console.log(text(up).split("\n").filter((l) => /group|SftpGroup/.test(l)).join("\n"));
+  // Its group step ran: site-a's group is adopted, and the log says whose it is.
+  expect(text(up)).toMatch(/SftpGroup "sftp" on 127\.0\.0\.1:\d+: adopted the existing group \(gid 2700\), which stack sftp-jail\/site-a created \(the host's record says so\), so it stays that stack's to remove; destroy leaves it/);
   expect((await h.console(STATE)).stdout).toBe(afterA);
   expect((await c.sftp(h, "alice", "alice", "pwd\n")).stdout).toMatch(/Remote working directory: \/$/m); // site-a's jail still works
 

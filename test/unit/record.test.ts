@@ -20,6 +20,7 @@ import {
   emptyRecord,
   ownedBy,
   parseRecord,
+  whoseIsIt,
   rec,
   recordLib,
   recordReader,
@@ -207,6 +208,12 @@ describe("planners take back what the record lists and adopt everything else", (
     f.record = parseRecord("g sftp 2200 -\n");
     expect(ownedBy(f, O).record.groups).toEqual({});
     expect(ownedBy(f, "-").record.groups).toEqual({});
+    // The log names the creator while the object is still the one recorded.
+    f.record = parseRecord("g sftp 2200 other/stack\n");
+    expect(whoseIsIt(f, "g", "sftp", O)).toBe("which stack other/stack created (the host's record says so), so it stays that stack's to remove");
+    expect(whoseIsIt(f, "g", "sftp", "other/stack")).toMatch(/did not create/);
+    f.record = parseRecord("g sftp 2201 other/stack\n");
+    expect(whoseIsIt(f, "g", "sftp", O)).toMatch(/did not create/);
     const u = hostWith(ACCOUNT_COMMENT, "");
     u.record = parseRecord("u acme 1001 other/stack\n");
     expect(planUser(want, ownedBy(u, O))).toEqual({ steps: [], adopted: true, recorded: false });

@@ -55,6 +55,21 @@ describe("SftpJailHost", () => {
     expect(byName["h1-firewall"].inputs).toMatchObject({ port: 2222, action: "ACCEPT", position: "beforeReject" });
   });
 
+  it("opens port 22 unless the firewall names port or ports (never both)", async () => {
+    const cases: Array<[string, { ports?: number[] }, Record<string, unknown>]> = [
+      ["h3", {}, { port: 22 }],
+      ["h4", { ports: [2222, 2223] }, { ports: [2222, 2223] }],
+    ];
+    for (const [name, firewall, want] of cases) {
+      registered.length = 0;
+      const host = new SftpJailHost(name, { connection, group: { name: "sftp" }, users: [{ name: "alice", authorizedKeys: [KEY] }], firewall });
+      await registeredAll(host);
+      const rule = registered.find((r) => r.name === `${name}-firewall`)!.inputs;
+      expect(rule).toMatchObject(want);
+      expect("ports" in want ? rule.port : rule.ports).toBeUndefined();
+    }
+  });
+
   it("refuses two users with the same name or uid, at preview", () => {
     expect(
       () =>

@@ -6,7 +6,7 @@
 import { Step } from "./types";
 import { quote, quoteArg } from "../util/shell";
 import { hp } from "../util/hostpath";
-import { parentOf, restoreFileSh, writeFileSh } from "./atomic";
+import { writeFileSh } from "./atomic";
 
 export interface FileSpec {
   path: string;
@@ -43,13 +43,6 @@ export function atomicWrite(spec: FileSpec, description: string, validate?: stri
     ],
   });
   return { description, script: `( ${hp.enterParent(spec.path)} && ${write} )`, effects: { paths: [spec.path, `${spec.path}.sftp-jail.tmp`, backupPath(spec.path)] } };
-}
-
-/** Restores the backup an {@link atomicWrite} kept (or removes the file if there was none before). */
-export function restoreBackup(path: string, existedBefore: boolean, description: string): Step {
-  const bak = backupPath(path);
-  const script = existedBefore ? restoreFileSh(quoteArg(bak), quoteArg(path), quoteArg(parentOf(path))) : `rm -f ${quoteArg(path)} ${quoteArg(bak)}`;
-  return { description, script, effects: { paths: [path, bak] } };
 }
 
 /** Removes a file, keeping a backup for revert. */

@@ -1,14 +1,15 @@
 /**
  * The one atomic write and restore (plan/atomic.ts), run by /bin/sh on scratch files under /run, and the writers that
- * use it (plan/files.ts atomicWrite and restoreBackup). A stand-in `sync` on PATH logs what it was asked to flush and
- * what the target held at that moment, then runs the real one: the temp file is flushed before the rename, the
- * directory after it.
+ * use it (plan/files.ts atomicWrite, the sshd revert, the account restore). A stand-in `sync` on PATH logs what it was
+ * asked to flush and what the target held at that moment, then runs the real one: the temp file is flushed before the
+ * rename, the directory after it.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { commitSh, parentOf, restoreFileSh, writeFileSh } from "../../provider/plan/atomic";
-import { atomicWrite, backupPath, restoreBackup } from "../../provider/plan/files";
+import { atomicWrite, backupPath } from "../../provider/plan/files";
+import { restoreScript } from "../../provider/plan/sshdScripts";
 import { SCRIPT_PREFIX } from "../../provider/observe/snapshot";
 import { quoteArg } from "../../provider/util/shell";
 
@@ -122,10 +123,10 @@ describe("the writers that use them", () => {
     expect(fs.readdirSync(path.join(root, "etc"))).toEqual(["app.conf"]);
   });
 
-  it("restoreBackup (plan/files.ts) puts the backup back through restoreFileSh", () => {
+  it("restoreScript (plan/sshdScripts.ts, the revert of an sshd change) puts the backup back through restoreFileSh", () => {
     fs.copyFileSync(target(), backupPath(target()));
     fs.writeFileSync(target(), "new\n");
-    expect(sh(restoreBackup(target(), true, "restore").script)).toMatchObject({ code: 0 });
+    expect(sh(restoreScript(target(), true))).toMatchObject({ code: 0 });
     expect(fs.readFileSync(target(), "utf8")).toBe("old\n");
     expect(synced()).toEqual([`${backupPath(target())} new`, `${path.join(root, "etc")} old`]);
   });

@@ -5,6 +5,7 @@
  * run end to end on sandbox hosts; with-command is type-checked in its installed project and previewed as far as this
  * machine allows (see its test).
  */
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { Sandbox, SandboxHost, startSandbox } from "../sandbox";
@@ -27,7 +28,7 @@ beforeAll(async () => {
   sb = await startSandbox(["example-1", "example-2", "example-3"]);
   c = new Clients(sb.hosts);
   acmeKey = await c.keygen("acme");
-  // One after the other: npm's installs share its cache and the machine's two cores.
+  // One install after the other: side by side they took as long here (2 cores), unpacking npm's cache.
   single = await PulumiProject.fromExample("single", path.join(EXAMPLES, "single-host"));
   fleet = await PulumiProject.fromExample("fleet", path.join(EXAMPLES, "fleet"));
   withCommand = await PulumiProject.fromExample("cmd", path.join(EXAMPLES, "with-command"));
@@ -40,8 +41,8 @@ afterAll(async () => {
   await sb?.stop();
 });
 
-/** Quiet runs: a user's preview or up prints no warning at all (e.g. not "using pulumi-resource-pulumi-nodejs from
- * $PATH", nor one about two copies of @pulumi/pulumi). */
+/** Quiet runs: a user's preview, up or destroy prints no warning and no error at all (e.g. not "using
+ * pulumi-resource-pulumi-nodejs from $PATH"). */
 function expectQuiet(r: RunResult, what: string): void {
   expect({ what, output: (r.stdout + r.stderr).match(/^.*(warning|error:).*$/gim) }).toEqual({ what, output: null });
   expect(r.code).toBe(0);
@@ -70,7 +71,6 @@ async function expectNoChanges(p: PulumiProject): Promise<void> {
 test("the tarball is the compiled package (code, types, CLIs; no sources or tests) and packing leaves the repo clean", async () => {
   const tgz = await packageTarball();
   expect(path.relative(ROOT, tgz).startsWith("..")).toBe(true);
-  const { execFileSync } = await import("child_process");
   const files = execFileSync("tar", ["-tzf", tgz], { encoding: "utf8" }).trim().split("\n");
   expect(files).toEqual(expect.arrayContaining(["package/package.json", "package/README.md", "package/bin/provider/index.js",
     "package/bin/provider/index.d.ts", "package/bin/provider/cli/rollout.js", "package/bin/provider/cli/migrate.js"]));

@@ -36,6 +36,15 @@ function contentKey(): string {
   return h.digest("hex").slice(0, 16);
 }
 
+/** Drops tarballs of builds older than a day (other worktrees' current ones are younger, so stay). */
+function prune(): void {
+  for (const e of fs.readdirSync(CACHE)) {
+    const p = path.join(CACHE, e);
+    const age = Date.now() - (fs.statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()); // another run's prune
+    if (age > 24 * 3600_000) fs.rmSync(p, { recursive: true, force: true });
+  }
+}
+
 let pending: Promise<string> | undefined;
 
 /** The tarball of the current build: made on first use, then shared (per process, and across runs by content key). */
@@ -45,10 +54,15 @@ export function packageTarball(): Promise<string> {
     await exec(process.execPath, [path.join(ROOT, "scripts", "build.js")], { cwd: ROOT });
     const dir = path.join(CACHE, contentKey());
     const found = fs.existsSync(dir) ? fs.readdirSync(dir).find((f) => f.endsWith(".tgz")) : undefined;
-    if (found) return path.join(dir, found);
+    if (found) {
+      const now = new Date();
+      fs.utimesSync(dir, now, now); // in use: not one for prune() to drop
+      return path.join(dir, found);
+    }
     // Pack beside the cache entry and rename it into place: concurrent runs each pack, one rename wins, none sees
     // half a tarball.
     fs.mkdirSync(CACHE, { recursive: true });
+    prune();
     const tmp = fs.mkdtempSync(path.join(CACHE, "tmp-"));
     const tgz = await packInto(tmp);
     try {

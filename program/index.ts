@@ -1,7 +1,7 @@
 /**
- * The root program: converges every host of the fleet described in stack config (see README, "Stack config"),
- * in waves: each wave's resources depend on every resource of the wave before, so a failure stops the rollout
- * before the next wave is touched.
+ * The root program: converges every host of the fleet described in stack config (its format: README, "A program";
+ * its schema: provider/schema/stackConfig.ts), in waves: each wave's resources depend on every resource of the wave
+ * before, so a failure stops the rollout before the next wave is touched.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { SftpGroup, SftpJailHost } from "sftp-jail";

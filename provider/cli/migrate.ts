@@ -8,16 +8,19 @@
  * Usage: {@link USAGE}.
  *
  * Each host is read with the same connection code as the resources (pooled ssh2 session, host key verified before
- * authentication) in ONE exec: the provider's snapshot plus a survey of the accounts sshd jails (`sshd -T -C`, the
- * chroots' ownership and modes, the authorized_keys files sshd reads). Nothing is changed on any host.
+ * authentication) in ONE exec: the provider's snapshot plus migrate's own survey (./survey.ts: /etc/rssh.conf and the
+ * accounts sshd jails — `sshd -T -C`, the chroots' ownership and modes, the authorized_keys files sshd reads).
+ * Nothing is changed on any host.
  */
 import type { ConfigJail, ConfigUser } from "../schema/stackConfig";
 import * as fs from "fs";
+import { Document, YAMLSeq } from "yaml";
 import { connectionSchema } from "../connection/schema";
 import { closeAll, session } from "../connection/pool";
-import { HostFacts, NON_LOGIN_SHELLS, PathStat, SurveyUser, accountSurvey, sameShell } from "../observe/facts";
+import { GroupEntry, HostFacts, NON_LOGIN_SHELLS, PathStat, UserEntry, sameShell } from "../observe/facts";
+import { RsshConf, SurveyUser, accountSurvey } from "./survey";
 import { SNAPSHOT_MARK, parseSnapshot, snapshotScript } from "../observe/snapshot";
-import { MAIN_CONFIG, DIRECTIVE_NAMES, mainIncludes, parseBlockPath } from "../plan/sshdRender";
+import { MAIN_CONFIG, DIRECTIVE_NAMES, mainIncludes } from "../plan/sshdRender";
 import { ConfigBlock, findMatchBlocks, normalValue } from "../plan/sshdAdopt";
 import { DEFAULT_KEYS_DIR, isMember, keyLines } from "../plan/jailedUser";
 import { ObservedRule, RuleDesired, Target, desiredSpec, familyParts, locate, resolveTarget, sshPorts } from "../plan/firewall";
@@ -141,10 +144,12 @@ export function parseArgs(argv: string[]): MigrateOptions {
 
 // ---- Reading a host ----------------------------------------------------------------------------------------------
 
-/** One host as read: the provider's facts plus the account survey, from one exec. */
+/** One host as read: the provider's facts plus migrate's survey (accounts, rssh.conf), from one exec. */
 export interface HostReading {
   facts: HostFacts;
   survey: SurveyUser[];
+  /** /etc/rssh.conf parsed, or null when the host has none. */
+  rssh: RsshConf | null;
 }
 
 /** The one script a host runs: the snapshot, then the survey (after the snapshot's end marker). */
@@ -154,7 +159,8 @@ export function migrateScript(): string {
 
 /** Parses what {@link migrateScript} printed (pure). */
 export function parseReading(stdout: string): HostReading {
-  return { facts: parseSnapshot(stdout), survey: accountSurvey.parse(stdout) };
+  const { users, rssh } = accountSurvey.parse(stdout);
+  return { facts: parseSnapshot(stdout), survey: users, rssh };
 }
 
 /** Connects as the resources do (same schema, pool, host key checks) and reads the host in one exec. */
@@ -281,180 +287,252 @@ function sshOpening(f: HostFacts, notes: string[], host: string): Record<string,
   return undefined;
 }
 
+/** What every part of a host's description reads, and where its notes go. */
+interface Reading {
+  host: HostSpec;
+  f: HostFacts;
+  r: HostReading;
+  notes: string[];
+  /** Survey entries by account name. */
+  byName: Map<string, SurveyUser>;
+  userName(uid: number): string;
+  groupName(gid: number): string;
+}
+
+// ---- notes: blocks that jail accounts in a way the config cannot describe ----
+
+/** A note for each block that sets a ChrootDirectory but is not a `Match Group` jail block. */
+function noteOtherJailBlocks(x: Reading, blocks: FoundBlock[]): void {
+  for (const b of blocks) {
+    if (!jailGroup(b) && b.directives.ChrootDirectory && b.directives.ChrootDirectory !== "none") {
+      x.notes.push(`${x.host.name}: the block "Match ${b.text.split("\n")[0].replace(/^\s*match\s*/i, "")}" in ${b.file} jails accounts, but only "Match Group <group>" blocks with ForceCommand internal-sftp are described; move them to a group`);
+    }
+  }
+}
+
+// ---- sshd: where keys are, and the block's directives ----
+
+/**
+ * The AuthorizedKeysFile the jail's users have (sshd's evaluation for a jailed member, else the block's own, else
+ * sshd's default), as its list of patterns and the one the config describes: the first that holds keys.
+ */
+function keysPattern(x: Reading, b: FoundBlock, g: GroupEntry, members: UserEntry[]): { patterns: string[]; pattern: string } {
+  const effective = x.r.survey.find((u) => u.chroot && members.some((m) => m.name === u.name))?.sshd.authorizedkeysfile;
+  const patterns = (effective ?? b.directives.AuthorizedKeysFile ?? ".ssh/authorized_keys").split(" ").filter(Boolean);
+  const pick = (u: SurveyUser) => u.keyFiles.findIndex((k) => k.content !== null && keyLines(k.content).length > 0);
+  const used = new Set(members.map((m) => x.byName.get(m.name)).filter((u): u is SurveyUser => !!u).map(pick).filter((i) => i >= 0));
+  const patternIndex = used.size ? Math.min(...used) : 0;
+  if (used.size > 1) x.notes.push(`${x.host.name}: the users of group ${g.name} keep keys in different files (${[...used].map((i) => patterns[i]).join(", ")}); only ${patterns[patternIndex]} is described`);
+  return { patterns, pattern: patterns[patternIndex] ?? ".ssh/authorized_keys" };
+}
+
+/**
+ * The block's directives against what SftpJailHost would write: only the differences, null for a default it lacks.
+ * A directive sftp-jail does not manage inside a Match block is a note (adoption refuses to drop it).
+ */
+function directivesDiff(x: Reading, b: FoundBlock, g: GroupEntry, authorizedKeysFile: string | undefined): Record<string, string | null> {
+  const want = blockDirectives(DEFAULT_KEYS_DIR, authorizedKeysFile);
+  const dirs: Record<string, string | null> = {};
+  for (const k of Object.keys(want)) if (b.directives[k] === undefined) dirs[k] = null;
+  for (const [k, v] of Object.entries(b.directives)) {
+    if (!DIRECTIVE_NAMES.includes(k)) {
+      x.notes.push(`${x.host.name}: the block "Match Group ${g.name}" in ${b.file} sets ${k}, which sftp-jail does not manage inside a Match block; move it out of the block by hand before pulumi up (adoption refuses to drop it)`);
+    } else if (want[k] === undefined || normalValue(k, want[k]) !== v) dirs[k] = v;
+  }
+  return dirs;
+}
+
+// ---- chroots: ownership and mode, writable directories, where they are ----
+
+/** The chroot's group and mode where they differ from root:root 0755 (its owner must be root: a note otherwise). */
+function chrootOwnership(x: Reading, s: SurveyUser & { chroot: string }): NonNullable<UserConfig["chroot"]> {
+  const st: PathStat | undefined = s.stats[s.chroot];
+  const chroot: NonNullable<UserConfig["chroot"]> = {};
+  if (st?.exists) {
+    if (st.uid !== 0) x.notes.push(`${x.host.name}: ${s.chroot} is owned by ${x.userName(st.uid)}, not root: sshd refuses this chroot; adoption makes it root-owned`);
+    if (st.gid !== 0) chroot.group = x.groupName(st.gid);
+    if (octal(st.mode) !== "0755") chroot.mode = octal(st.mode);
+  }
+  return chroot;
+}
+
+/** Writable directories: the user's (or anyone's but root's) directories in the jail's root-owned structure. */
+function writableDirs(x: Reading, m: UserEntry, g: GroupEntry, s: SurveyUser & { chroot: string }): DirConfig[] {
+  const dirs: DirConfig[] = [];
+  const inside = Object.values(s.stats)
+    .filter((p) => p.path.startsWith(s.chroot + "/") && p.type === "directory")
+    .sort((a, b) => (a.path < b.path ? -1 : 1));
+  for (const d of inside) {
+    const rel = d.path.slice(s.chroot.length + 1);
+    const parent = s.stats[parentOf(d.path)];
+    if (d.uid === 0 || (rel.includes("/") && parent && parent.uid !== 0)) continue; // structure, or the user's own content
+    // A name sftp-jail could not manage (a jailed user may name a directory anything) is reported, never described.
+    if (!relPath("").safeParse(rel).success) {
+      x.notes.push(`${x.host.name}: ${m.name}'s directory ${JSON.stringify(rel)} in ${s.chroot} has a name sftp-jail does not accept; not described`);
+      continue;
+    }
+    const owner = x.userName(d.uid);
+    const group = x.groupName(d.gid);
+    const mode = octal(d.mode);
+    const exact = { path: rel, ...(owner !== m.name ? { owner } : {}), ...(group !== g.name ? { group } : {}), ...(mode !== "0755" ? { mode } : {}) };
+    dirs.push(Object.keys(exact).length === 1 ? rel : exact);
+  }
+  return dirs;
+}
+
+/**
+ * Where the chroots are: the user's home is the chroot (%h), so the most common parent becomes chrootBase and the
+ * others get chroot.path; an empty chroot object is left out.
+ */
+function placeChroots(x: Reading, jail: JailConfig): void {
+  const parents = new Map<string, number>();
+  for (const u of jail.users) {
+    const c = x.byName.get(u.name)!.chroot!;
+    if (c.endsWith(`/${u.name}`)) parents.set(parentOf(c), (parents.get(parentOf(c)) ?? 0) + 1);
+  }
+  const base = [...parents.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  if (base) jail.chrootBase = base;
+  for (const u of jail.users) {
+    const c = x.byName.get(u.name)!.chroot!;
+    if (c !== `${base}/${u.name}`) u.chroot = { path: c, ...u.chroot };
+    if (u.chroot && !Object.keys(u.chroot).length) delete u.chroot;
+  }
+}
+
+// ---- accounts: the jailed users, and the ones only rssh.conf jails ----
+
+/** One jailed member as the config describes it: password field, shell, chroot, writable directories, keys. */
+function describeUser(x: Reading, m: UserEntry, g: GroupEntry, s: SurveyUser & { chroot: string }, keys: { patterns: string[]; pattern: string }): UserConfig {
+  const { f, host } = x;
+  const user: UserConfig = { name: m.name, uid: m.uid, keys: [] };
+  if (f.shadow[m.name] !== "*") {
+    user.keyOnly = false;
+    x.notes.push(`${host.name}: ${m.name}'s password field is "${f.shadow[m.name] ?? "?"}", kept (keyOnly: false); with "*" key login works under UsePAM no as well`);
+  }
+  if (s.chroot !== m.home) x.notes.push(`${host.name}: ${m.name} is jailed in ${s.chroot} but its home is ${m.home}; sftp-jail jails with ChrootDirectory %h, so adoption sets the home to ${s.chroot}`);
+  // Compared by what the paths resolve to: /sbin/nologin on merged /usr is the host's nologin, kept as it is.
+  if (!f.nologin || !sameShell(m.shell, f.nologin, f)) {
+    user.shell = m.shell;
+    const nonLogin = new Set(NON_LOGIN_SHELLS.map((p) => f.realpaths?.[p]).filter(Boolean));
+    if (!nonLogin.has(f.realpaths?.[m.shell])) {
+      // A jailed user's login shell is refused unless the program opts in: adoption says so, visibly.
+      user.allowLoginShell = true;
+      x.notes.push(`${host.name}: ${m.name}'s shell is ${m.shell}, kept (shell: ${m.shell}, allowLoginShell: true); only the Match block keeps it from a shell on the host: drop both lines to give it nologin`);
+    }
+  }
+  user.chroot = chrootOwnership(x, s);
+  user.writableDirs = writableDirs(x, m, g, s);
+  const keyFile = s.keyFiles[keys.patterns.indexOf(keys.pattern)] ?? s.keyFiles[0];
+  user.keys = keyFile?.content ? usableKeys(keyFile.content, `${host.name}: ${keyFile.path}`, x.notes) : [];
+  return user;
+}
+
+/** One jail block as a jail of the config; `covered` gets the accounts it describes. */
+function describeJail(x: Reading, b: FoundBlock, g: GroupEntry, subsystem: boolean, covered: Set<string>): JailConfig {
+  const { f, host } = x;
+  const jail: JailConfig = { hosts: { host: host.name }, group: { name: g.name, gid: g.gid }, users: [] };
+  const members = f.users.filter((u) => isMember(f, u.name, g.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const keys = keysPattern(x, b, g, members);
+  if (keys.pattern !== `${DEFAULT_KEYS_DIR}/%u`) jail.authorizedKeysFile = keys.pattern;
+  for (const m of members) {
+    const s = x.byName.get(m.name);
+    if (!s?.chroot) {
+      x.notes.push(`${host.name}: ${m.name} is in group ${g.name} but sshd does not jail it (sshd -T -C user=${m.name}); not described`);
+      continue;
+    }
+    covered.add(m.name);
+    jail.users.push(describeUser(x, m, g, s as SurveyUser & { chroot: string }, keys));
+  }
+  placeChroots(x, jail);
+  const dirs = directivesDiff(x, b, g, jail.authorizedKeysFile);
+  if (Object.keys(dirs).length) jail.sshdDirectives = dirs;
+  if (!subsystem) jail.subsystemInternalSftp = false;
+  return jail;
+}
+
+/**
+ * Accounts /etc/rssh.conf jails that sshd does not (yet): a suggestion, commented out, since enabling them changes
+ * the host; rssh.conf lines of accounts a Match block jails already are notes (leftovers).
+ */
+function rsshSuggestion(x: Reading, jails: JailConfig[], covered: Set<string>, group: string | undefined): HostDescription["suggestions"] {
+  const { f, host } = x;
+  const rssh = x.r.rssh;
+  if (!rssh) return [];
+  const pending: JailConfig["users"] = [];
+  for (const ru of rssh.users) {
+    // rssh ignores every global setting (chrootpath too) for a user that has a user= line.
+    const chroot = ru.chroot;
+    if (covered.has(ru.name)) {
+      const s = x.byName.get(ru.name)!;
+      x.notes.push(`${host.name}: /etc/rssh.conf also lists ${ru.name} (chroot ${chroot ?? "none"}); sshd's Match block jails it in ${s.chroot} now${chroot && chroot !== s.chroot ? " — a different place" : ""}, so the rssh.conf line is a leftover`);
+      continue;
+    }
+    const account = f.users.find((u) => u.name === ru.name);
+    if (!account) {
+      x.notes.push(`${host.name}: /etc/rssh.conf lists ${ru.name}, which has no account; skipped`);
+      continue;
+    }
+    const keyFile = x.byName.get(ru.name)?.keyFiles.find((k) => k.content !== null);
+    pending.push({
+      name: ru.name,
+      uid: account.uid,
+      keys: keyFile?.content ? usableKeys(keyFile.content, `${host.name}: ${keyFile.path}`, x.notes) : [],
+      ...(chroot ? { chroot: { path: chroot } } : {}),
+      writableDirs: ["upload"],
+    });
+  }
+  if (!pending.length) return [];
+  const target = jails[0] ?? { hosts: { host: host.name }, group: { name: group ?? "sftp" }, users: [] };
+  const allows = rssh.users.filter((u) => pending.some((p) => p.name === u.name)).map((u) => `${u.name} allows ${u.allow.join("+") || "nothing"}`);
+  return [
+    {
+      note: `${host.name}: /etc/rssh.conf jails ${pending.map((u) => u.name).join(", ")} (rssh: ${allows.join("; ")}), which sshd does not. Uncomment to move them into the jail: pulumi up then adds them to group ${target.group.name}, sets their shell to nologin and their home to the chroot, and makes the chroot root-owned (it CHANGES the host)`,
+      jail: { ...target, users: pending },
+      ...(jails[0] ? { into: 0 } : {}),
+    },
+  ];
+}
+
+// ---- the host ----
+
 /**
  * Describes one host (pure): its jail blocks as jails of the root program's config, with every value as the host has
  * it, so that `pulumi up` adopts everything unchanged. What the config cannot express is written as a note.
  */
 export function describeHost(host: HostSpec, r: HostReading, opts: { group?: string } = {}): HostDescription {
   const f = r.facts;
-  const notes: string[] = [];
-  const suggestions: HostDescription["suggestions"] = [];
-  const jails: JailConfig[] = [];
-  const byName = new Map(r.survey.map((u) => [u.name, u]));
-  const covered = new Set<string>();
+  const x: Reading = {
+    host,
+    f,
+    r,
+    notes: [],
+    byName: new Map(r.survey.map((u) => [u.name, u])),
+    userName: (uid) => f.users.find((u) => u.uid === uid)?.name ?? String(uid),
+    groupName: (gid) => f.groups.find((g) => g.gid === gid)?.name ?? String(gid),
+  };
   const blocks = matchBlocks(f);
   const subsystem = (f.sshd.effective.subsystem ?? []).some((v) => /^sftp\s+internal-sftp(\s|$)/.test(v));
-  const userName = (uid: number) => f.users.find((u) => u.uid === uid)?.name ?? String(uid);
-  const groupName = (gid: number) => f.groups.find((g) => g.gid === gid)?.name ?? String(gid);
+  noteOtherJailBlocks(x, blocks);
 
-  for (const b of blocks) {
-    if (!jailGroup(b) && b.directives.ChrootDirectory && b.directives.ChrootDirectory !== "none") {
-      notes.push(`${host.name}: the block "Match ${b.text.split("\n")[0].replace(/^\s*match\s*/i, "")}" in ${b.file} jails accounts, but only "Match Group <group>" blocks with ForceCommand internal-sftp are described; move them to a group`);
-    }
-  }
+  const jails: JailConfig[] = [];
+  const covered = new Set<string>();
   const seen = new Set<string>();
   for (const b of blocks) {
-    const groupNameOf = jailGroup(b);
-    if (!groupNameOf || seen.has(groupNameOf)) continue;
-    seen.add(groupNameOf);
-    const g = f.groups.find((x) => x.name === groupNameOf);
-    if (!g) {
-      notes.push(`${host.name}: ${b.file} jails group "${groupNameOf}", which does not exist; skipped`);
-      continue;
-    }
-    const jail: JailConfig = { hosts: { host: host.name }, group: { name: g.name, gid: g.gid }, users: [] };
-    const members = f.users.filter((u) => isMember(f, u.name, g.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
-
-    // Which AuthorizedKeysFile the jail's users have: the block's own, else sshd's global one.
-    const effective = r.survey.find((u) => u.chroot && members.some((m) => m.name === u.name))?.sshd.authorizedkeysfile;
-    const patterns = (effective ?? b.directives.AuthorizedKeysFile ?? ".ssh/authorized_keys")
-      .split(" ")
-      .filter(Boolean);
-    const own = `${DEFAULT_KEYS_DIR}/%u`;
-    const pick = (u: SurveyUser) => u.keyFiles.findIndex((k) => k.content !== null && keyLines(k.content).length > 0);
-    const used = new Set(members.map((m) => byName.get(m.name)).filter((u): u is SurveyUser => !!u).map(pick).filter((i) => i >= 0));
-    const patternIndex = used.size ? Math.min(...used) : 0;
-    if (used.size > 1) notes.push(`${host.name}: the users of group ${g.name} keep keys in different files (${[...used].map((i) => patterns[i]).join(", ")}); only ${patterns[patternIndex]} is described`);
-    const pattern = patterns[patternIndex] ?? ".ssh/authorized_keys";
-    if (pattern !== own) jail.authorizedKeysFile = pattern;
-
-    for (const m of members) {
-      const s = byName.get(m.name);
-      if (!s?.chroot) {
-        notes.push(`${host.name}: ${m.name} is in group ${g.name} but sshd does not jail it (sshd -T -C user=${m.name}); not described`);
-        continue;
-      }
-      covered.add(m.name);
-      const user: JailConfig["users"][number] = { name: m.name, uid: m.uid, keys: [] };
-      if (f.shadow[m.name] !== "*") {
-        user.keyOnly = false;
-        notes.push(`${host.name}: ${m.name}'s password field is "${f.shadow[m.name] ?? "?"}", kept (keyOnly: false); with "*" key login works under UsePAM no as well`);
-      }
-      if (s.chroot !== m.home) notes.push(`${host.name}: ${m.name} is jailed in ${s.chroot} but its home is ${m.home}; sftp-jail jails with ChrootDirectory %h, so adoption sets the home to ${s.chroot}`);
-      // Compared by what the paths resolve to: /sbin/nologin on merged /usr is the host's nologin, kept as it is.
-      if (!f.nologin || !sameShell(m.shell, f.nologin, f)) {
-        user.shell = m.shell;
-        const nonLogin = new Set(NON_LOGIN_SHELLS.map((p) => f.realpaths?.[p]).filter(Boolean));
-        if (!nonLogin.has(f.realpaths?.[m.shell])) {
-          // A jailed user's login shell is refused unless the program opts in: adoption says so, visibly.
-          user.allowLoginShell = true;
-          notes.push(`${host.name}: ${m.name}'s shell is ${m.shell}, kept (shell: ${m.shell}, allowLoginShell: true); only the Match block keeps it from a shell on the host: drop both lines to give it nologin`);
-        }
-      }
-      const st: PathStat | undefined = s.stats[s.chroot];
-      const chroot: NonNullable<JailConfig["users"][number]["chroot"]> = {};
-      if (st?.exists) {
-        if (st.uid !== 0) notes.push(`${host.name}: ${s.chroot} is owned by ${userName(st.uid)}, not root: sshd refuses this chroot; adoption makes it root-owned`);
-        if (st.gid !== 0) chroot.group = groupName(st.gid);
-        if (octal(st.mode) !== "0755") chroot.mode = octal(st.mode);
-      }
-      user.chroot = chroot;
-      // Writable directories: the user's (or anyone's but root's) directories in the jail's root-owned structure.
-      const dirs: DirConfig[] = [];
-      const inside = Object.values(s.stats)
-        .filter((p) => p.path.startsWith(s.chroot + "/") && p.type === "directory")
-        .sort((a, b) => (a.path < b.path ? -1 : 1));
-      for (const d of inside) {
-        const rel = d.path.slice(s.chroot.length + 1);
-        const parent = s.stats[parentOf(d.path)];
-        if (d.uid === 0 || (rel.includes("/") && parent && parent.uid !== 0)) continue; // structure, or the user's own content
-        // A name sftp-jail could not manage (a jailed user may name a directory anything) is reported, never described.
-        if (!relPath("").safeParse(rel).success) {
-          notes.push(`${host.name}: ${m.name}'s directory ${JSON.stringify(rel)} in ${s.chroot} has a name sftp-jail does not accept; not described`);
-          continue;
-        }
-        const owner = userName(d.uid);
-        const group = groupName(d.gid);
-        const mode = octal(d.mode);
-        const exact = { path: rel, ...(owner !== m.name ? { owner } : {}), ...(group !== g.name ? { group } : {}), ...(mode !== "0755" ? { mode } : {}) };
-        dirs.push(Object.keys(exact).length === 1 ? rel : exact);
-      }
-      user.writableDirs = dirs;
-      const keyFile = s.keyFiles[patterns.indexOf(pattern)] ?? s.keyFiles[0];
-      user.keys = keyFile?.content ? usableKeys(keyFile.content, `${host.name}: ${keyFile.path}`, notes) : [];
-      jail.users.push(user);
-    }
-    // The user's home is the chroot (%h): the most common parent is chrootBase, the others get chroot.path.
-    const parents = new Map<string, number>();
-    for (const u of jail.users) {
-      const c = byName.get(u.name)!.chroot!;
-      if (c.endsWith(`/${u.name}`)) parents.set(parentOf(c), (parents.get(parentOf(c)) ?? 0) + 1);
-    }
-    const base = [...parents.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-    if (base) jail.chrootBase = base;
-    for (const u of jail.users) {
-      const c = byName.get(u.name)!.chroot!;
-      if (c !== `${base}/${u.name}`) u.chroot = { path: c, ...u.chroot };
-      if (u.chroot && !Object.keys(u.chroot).length) delete u.chroot;
-    }
-
-    // The block's directives against what SftpJailHost would write: only the differences, null for a default it lacks.
-    const want = blockDirectives(DEFAULT_KEYS_DIR, jail.authorizedKeysFile);
-    const dirs: Record<string, string | null> = {};
-    for (const k of Object.keys(want)) if (b.directives[k] === undefined) dirs[k] = null;
-    for (const [k, v] of Object.entries(b.directives)) {
-      if (!DIRECTIVE_NAMES.includes(k)) {
-        notes.push(`${host.name}: the block "Match Group ${g.name}" in ${b.file} sets ${k}, which sftp-jail does not manage inside a Match block; move it out of the block by hand before pulumi up (adoption refuses to drop it)`);
-      } else if (want[k] === undefined || normalValue(k, want[k]) !== v) dirs[k] = v;
-    }
-    if (Object.keys(dirs).length) jail.sshdDirectives = dirs;
-    if (!subsystem) jail.subsystemInternalSftp = false;
-    jails.push(jail);
+    const name = jailGroup(b);
+    if (!name || seen.has(name)) continue;
+    seen.add(name);
+    const g = f.groups.find((y) => y.name === name);
+    if (g) jails.push(describeJail(x, b, g, subsystem, covered));
+    else x.notes.push(`${host.name}: ${b.file} jails group "${name}", which does not exist; skipped`);
   }
 
-  const fw = jails.length ? sshOpening(f, notes, host.name) : undefined;
+  const fw = jails.length ? sshOpening(f, x.notes, host.name) : undefined;
   if (fw) jails[0].firewall = fw;
-  else if (jails.length) notes.push(`${host.name}: no firewall rule found that accepts sshd's port before a REJECT/DROP; none described`);
+  else if (jails.length) x.notes.push(`${host.name}: no firewall rule found that accepts sshd's port before a REJECT/DROP; none described`);
 
-  // rssh: accounts it jailed that sshd does not (yet) are suggestions, commented out, since enabling them changes the host.
-  const rssh = f.rssh;
-  if (rssh) {
-    const pending: JailConfig["users"] = [];
-    for (const ru of rssh.users) {
-      // rssh ignores every global setting (chrootpath too) for a user that has a user= line.
-      const chroot = ru.chroot;
-      if (covered.has(ru.name)) {
-        const s = byName.get(ru.name)!;
-        notes.push(`${host.name}: /etc/rssh.conf also lists ${ru.name} (chroot ${chroot ?? "none"}); sshd's Match block jails it in ${s.chroot} now${chroot && chroot !== s.chroot ? " — a different place" : ""}, so the rssh.conf line is a leftover`);
-        continue;
-      }
-      const account = f.users.find((u) => u.name === ru.name);
-      if (!account) {
-        notes.push(`${host.name}: /etc/rssh.conf lists ${ru.name}, which has no account; skipped`);
-        continue;
-      }
-      const s = byName.get(ru.name);
-      const keyFile = s?.keyFiles.find((k) => k.content !== null);
-      pending.push({
-        name: ru.name,
-        uid: account.uid,
-        keys: keyFile?.content ? usableKeys(keyFile.content, `${host.name}: ${keyFile.path}`, notes) : [],
-        ...(chroot ? { chroot: { path: chroot } } : {}),
-        writableDirs: ["upload"],
-      });
-    }
-    if (pending.length) {
-      const target = jails[0] ?? { hosts: { host: host.name }, group: { name: opts.group ?? "sftp" }, users: [] };
-      suggestions.push({
-        note: `${host.name}: /etc/rssh.conf jails ${pending.map((u) => u.name).join(", ")} (rssh: ${rssh.users.filter((u) => pending.some((p) => p.name === u.name)).map((u) => `${u.name} allows ${u.allow.join("+") || "nothing"}`).join("; ")}), which sshd does not. Uncomment to move them into the jail: pulumi up then adds them to group ${target.group.name}, sets their shell to nologin and their home to the chroot, and makes the chroot root-owned (it CHANGES the host)`,
-        jail: { ...target, users: pending },
-        ...(jails[0] ? { into: 0 } : {}),
-      });
-    }
-  }
-  jails.splice(0, jails.length, ...jails.map(ordered));
-  if (!jails.length && !suggestions.length) notes.push(`${host.name}: no jail found (no "Match Group" block with ChrootDirectory and ForceCommand internal-sftp, no /etc/rssh.conf)`);
-  return { host, jails, notes, suggestions };
+  const suggestions = rsshSuggestion(x, jails, covered, opts.group);
+  if (!jails.length && !suggestions.length) x.notes.push(`${host.name}: no jail found (no "Match Group" block with ChrootDirectory and ForceCommand internal-sftp, no /etc/rssh.conf)`);
+  return { host, jails: jails.map(ordered), notes: x.notes, suggestions };
 }
 
 /** The same jail with its keys in reading order (YAML keeps insertion order). */
@@ -466,76 +544,65 @@ function ordered(j: JailConfig): JailConfig {
 
 // ---- YAML ----------------------------------------------------------------------------------------------------------
 
-const PLAIN = /^[A-Za-z_/][A-Za-z0-9_./@+-]*$/;
-const RESERVED = /^(true|false|yes|no|on|off|null|y|n|~)$/i;
+/**
+ * Written with the `yaml` package (eemeli/yaml), under the YAML 1.1 schema: a string any reader could take for
+ * something else — 1.1's yes/no/on/off/y/n, "0750", "~", as well as 1.2's — is quoted, so Go's yaml (which Pulumi
+ * reads stack config with) and JS parsers agree on every value. No line is folded: keys stay on one line, for grep.
+ */
+const YAML_DOC = { version: "1.1", aliasDuplicateObjects: false } as const;
+const YAML_OUT = { lineWidth: 0 } as const;
 
-/** A scalar as YAML: plain when unambiguous, else a JSON string (which YAML reads as a double-quoted scalar). */
-function scalar(v: unknown): string {
-  if (v === null || v === undefined) return "null";
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  const s = String(v);
-  return PLAIN.test(s) && !RESERVED.test(s) ? s : JSON.stringify(s);
+/** A value as YAML text (undefined fields are left out). */
+export function yamlText(v: unknown): string {
+  return new Document(v, YAML_DOC).toString(YAML_OUT);
 }
 
-/** A value written commented out (a suggestion), with an optional note above it. */
-class Commented {
-  constructor(
-    readonly note: string | undefined,
-    readonly value: unknown,
-  ) {}
-}
+/** Lines as a comment: the library writes "#" (and the node's indentation) before each. */
+const comment = (lines: string[]) => lines.map((l) => ` ${l}`).join("\n");
+/** A suggestion: its note, then the value it suggests as YAML, commented out (uncommenting it adds the value). */
+const suggested = (note: string, value: unknown) => comment([`${note}:`, ...yamlText(value).replace(/\n$/, "").split("\n")]);
 
-const key = (k: string) => (/^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$/.test(k) && !RESERVED.test(k) ? k : JSON.stringify(k));
-const isInline = (v: unknown) => v === null || typeof v !== "object" || (Array.isArray(v) ? v.length === 0 : Object.keys(v as object).length === 0);
-const inline = (v: unknown) => (Array.isArray(v) ? "[]" : v && typeof v === "object" ? "{}" : scalar(v));
-
-/** Renders a value as block YAML lines at `indent` (undefined fields are left out). */
-export function toYaml(v: unknown, indent = 0): string[] {
-  const pad = " ".repeat(indent);
-  if (Array.isArray(v)) {
-    return v.flatMap((item) => {
-      if (item instanceof Commented) {
-        const lines = toYaml([item.value], indent);
-        return [...(item.note ? [`${pad}# ${item.note}:`] : []), ...lines.map((l) => `${pad}# ${l.slice(indent)}`)];
-      }
-      if (isInline(item)) return [`${pad}- ${inline(item)}`];
-      const lines = toYaml(item, indent + 2);
-      return [`${pad}- ${lines[0].slice(indent + 2)}`, ...lines.slice(1)];
-    });
-  }
-  if (v && typeof v === "object") {
-    return Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .flatMap(([k, x]) => (isInline(x) ? [`${pad}${key(k)}: ${inline(x)}`] : [`${pad}${key(k)}:`, ...toYaml(x, indent + 2)]));
-  }
-  return [`${pad}${scalar(v)}`];
+/** Writes `text` as a comment after the items of `seq` (an empty one is written `[]` with the comment below it). */
+function commentAfter(seq: YAMLSeq, text: string[]): void {
+  if (!text.length) return;
+  if (!seq.items.length) seq.flow = true;
+  seq.comment = text.join("\n");
 }
 
 /** The whole stack config file (pure). */
 export function renderConfig(descriptions: HostDescription[], when = new Date()): string {
-  const lines = [
-    `# Written by sftp-jail-migrate on ${when.toISOString()} from ${descriptions.map((d) => d.host.name).join(", ")}.`,
-    "# It describes the jails as they are: `pulumi up` with this config adopts them without changing the hosts",
-    "# (keys stay where they are and are only read, password fields stay, hand-written Match blocks and firewall",
-    "# rules are adopted in place). To harden later, drop authorizedKeysFile, keyOnly: false and the null",
-    "# sshdDirectives: pulumi up then moves keys to root-owned files outside the jails, sets \"*\", and adds the",
-    "# jail's default directives to the block, confirm-or-revert. See README, \"Adopting hand-made jails\".",
-  ];
   const notes = descriptions.flatMap((d) => d.notes);
-  if (notes.length) lines.push("#", "# Notes:", ...notes.map((n) => `#   - ${n}`));
-  lines.push("config:");
-  lines.push(...toYaml({ "sftp-jail:hosts": descriptions.map((d) => ({ name: d.host.name, labels: d.host.labels, connection: d.host.connection })) }, 2));
-  // Suggested users go, commented out, at the end of their jail's users; suggested jails after the jails.
-  const jails: unknown[] = descriptions.flatMap((d) =>
-    d.jails.map((j, i) => {
-      const extra = d.suggestions.filter((s) => s.into === i).flatMap((s) => s.jail.users.map((u, k) => new Commented(k === 0 ? s.note : undefined, u)));
-      return extra.length ? { ...j, users: [...j.users, ...extra] } : j;
-    }),
+  const doc = new Document(
+    {
+      config: {
+        "sftp-jail:hosts": descriptions.map((d) => ({ name: d.host.name, labels: d.host.labels, connection: d.host.connection })),
+        "sftp-jail:jails": descriptions.flatMap((d) => d.jails),
+      },
+    },
+    YAML_DOC,
   );
-  const whole = descriptions.flatMap((d) => d.suggestions.filter((s) => s.into === undefined).map((s) => new Commented(s.note, s.jail)));
-  if (jails.length) lines.push("  sftp-jail:jails:", ...toYaml([...jails, ...whole], 4));
-  else if (whole.length) lines.push("  sftp-jail:jails: []", ...toYaml(whole, 4));
-  return lines.join("\n") + "\n";
+  doc.commentBefore = comment([
+    `Written by sftp-jail-migrate on ${when.toISOString()} from ${descriptions.map((d) => d.host.name).join(", ")}.`,
+    "It describes the jails as they are: `pulumi up` with this config adopts them without changing the hosts",
+    "(keys stay where they are and are only read, password fields stay, hand-written Match blocks and firewall",
+    "rules are adopted in place). To harden later, drop authorizedKeysFile, keyOnly: false and the null",
+    'sshdDirectives: pulumi up then moves keys to root-owned files outside the jails, sets "*", and adds the',
+    'jail\'s default directives to the block, confirm-or-revert. See README, "Adopting hand-made jails".',
+    ...(notes.length ? ["", "Notes:", ...notes.map((n) => `  - ${n}`)] : []),
+  ]);
+  // Suggested users go, commented out, after their jail's users; suggested jails after the jails.
+  const jails = doc.getIn(["config", "sftp-jail:jails"], true) as YAMLSeq;
+  let i = 0;
+  for (const d of descriptions) {
+    d.jails.forEach((_, k) => {
+      const into = d.suggestions.filter((s) => s.into === k).map((s) => suggested(s.note, s.jail.users));
+      commentAfter(jails.getIn([i++, "users"], true) as YAMLSeq, into);
+    });
+  }
+  const whole = descriptions.flatMap((d) => d.suggestions.filter((s) => s.into === undefined).map((s) => suggested(s.note, [s.jail])));
+  if (jails.items.length || whole.length) commentAfter(jails, whole);
+  else doc.deleteIn(["config", "sftp-jail:jails"]);
+  return doc.toString(YAML_OUT);
 }
 
 // ---- Command line ----------------------------------------------------------------------------------------------------

@@ -26,32 +26,14 @@ export interface ExecResult {
   code: number;
 }
 
-/** Counters for benchmarks and tests: how many dials and execs this process made per host. */
-export interface WireStats {
-  connections: number;
-  execs: number;
-}
-
 interface PoolState {
   sessions: Map<string, Session>;
-  stats: Map<string, WireStats>;
 }
 
 function pool(): PoolState {
   const g = globalThis as unknown as { [k: symbol]: PoolState };
   const key = Symbol.for("sftp-jail.pool.v1");
-  return (g[key] ??= { sessions: new Map(), stats: new Map() });
-}
-
-export function wireStats(): Record<string, WireStats> {
-  return Object.fromEntries(pool().stats);
-}
-
-function statsFor(target: string): WireStats {
-  const p = pool();
-  let s = p.stats.get(target);
-  if (!s) p.stats.set(target, (s = { connections: 0, execs: 0 }));
-  return s;
+  return (g[key] ??= { sessions: new Map() });
 }
 
 /** A live connection to one host, shared by every resource on it. */
@@ -78,7 +60,6 @@ export class Session {
       // complete, so under heavy parallelism it can briefly refuse one even below MaxSessions.
       for (let attempt = 0; ; attempt++) {
         const client = await this.connect();
-        statsFor(this.target).execs++;
         try {
           return await this.run(client, script);
         } catch (e) {
@@ -99,7 +80,6 @@ export class Session {
     await this.acquire();
     try {
       const client = await this.connect();
-      statsFor(this.target).execs++;
       return await this.run(client, script, { command: quote(["sh", "-c", script]), stdin });
     } finally {
       this.release();
@@ -382,9 +362,7 @@ export async function dialWithRetry(c: Connection): Promise<Client> {
           jump.forwardOut("127.0.0.1", 0, c.host, c.port, (err, stream) => (err ? rej(err) : res(stream))),
         );
       }
-      const client = await dialOnce(c, c.perDialTimeout * 1000, sock);
-      statsFor(describe(c)).connections++;
-      return client;
+      return await dialOnce(c, c.perDialTimeout * 1000, sock);
     } catch (e) {
       last = e as Error;
       if (e instanceof HostKeyError || e instanceof CredentialError) throw e;

@@ -90,25 +90,6 @@ export interface PathStat {
   ident?: string;
 }
 
-/** One `user=` line of /etc/rssh.conf: rssh's per-user umask, allowed protocols and chroot. */
-export interface RsshUser {
-  name: string;
-  umask: string;
-  /** Protocols the access bits allow, of rsync, rdist, cvs, sftp, scp (rssh's order). */
-  allow: string[];
-  /** The user's chroot path, or null when the line names none (rssh then uses the global `chrootpath`). */
-  chroot: string | null;
-}
-
-/** /etc/rssh.conf, as far as moving its users into a Match-based jail needs it. */
-export interface RsshConf {
-  /** Global `chrootpath`, or null. */
-  chrootPath: string | null;
-  /** Protocols allowed globally (`allowsftp`, `allowscp`, ...). */
-  allow: string[];
-  users: RsshUser[];
-}
-
 export interface HostFacts {
   os: OsRelease;
   openssh: OpenSsh | null;
@@ -124,8 +105,6 @@ export interface HostFacts {
   paths: Record<string, PathStat>;
   /** Contents of every file a resource asked to read in this process (absent key: file missing). */
   files: Record<string, string>;
-  /** /etc/rssh.conf parsed, or null when the host has none (a leftover of rssh jails, read by sftp-jail-migrate). */
-  rssh: RsshConf | null;
   /** Who sftp-jail logs in as and how it becomes root: the envelope no resource may change (plan/envelope.ts). */
   operator: OperatorFacts | null;
   /** Groups the host's sudoers names (`%group`, `%#gid`), read as root. */
@@ -503,46 +482,6 @@ export const firewall = fact({
   },
 });
 
-const RSSH_BITS = ["rsync", "rdist", "cvs", "sftp", "scp"];
-const unquote = (v: string) => v.trim().replace(/^"(.*)"$/, "$1");
-
-/** Parses rssh.conf text (pure): `keyword [= value]` lines, `#` comments, values optionally in double quotes. */
-export function parseRsshConf(text: string): RsshConf {
-  const conf: RsshConf = { chrootPath: null, allow: [], users: [] };
-  for (const raw of text.split("\n")) {
-    const line = raw.replace(/(^|\s)#.*$/, "").trim();
-    const m = /^([A-Za-z]+)\s*(?:=\s*(.*))?$/.exec(line);
-    if (!m) continue;
-    const key = m[1].toLowerCase();
-    const value = unquote(m[2] ?? "");
-    if (key === "chrootpath") conf.chrootPath = value || null;
-    else if (key.startsWith("allow") && RSSH_BITS.includes(key.slice(5))) conf.allow.push(key.slice(5));
-    else if (key === "user") {
-      // user=name:umask:access bits[:chroot path], the path itself possibly quoted.
-      const [name, umask = "", bits = "", ...rest] = value.split(":");
-      if (!name) continue;
-      const chroot = unquote(rest.join(":"));
-      conf.users.push({
-        name: name.trim(),
-        umask: umask.trim(),
-        allow: RSSH_BITS.filter((_, i) => bits.trim()[i] === "1"),
-        chroot: chroot || null,
-      });
-    }
-  }
-  return conf;
-}
-
-export const rssh = fact({
-  key: "rssh",
-  // base64, like every file fact, so no line of the file can look like a section marker.
-  command: `[ -f /etc/rssh.conf ] && { printf 'rssh.conf\\t'; base64 -w0 < /etc/rssh.conf; echo; }`,
-  parse(out) {
-    const m = /^rssh\.conf\t([A-Za-z0-9+/=]*)$/m.exec(out);
-    return m ? parseRsshConf(Buffer.from(m[1], "base64").toString("utf8")) : null;
-  },
-});
-
 /** Where the login user's SSH_CONNECTION is: this process's, or (dropped by sudo's env_reset) an ancestor's. */
 export const FIND_SSH_CONNECTION = `sj_sc=\${SSH_CONNECTION:-}; sj_p=$PPID
 while [ -z "$sj_sc" ] && [ "\${sj_p:-1}" -gt 1 ]; do sj_sc=$(tr '\\0' '\\n' < /proc/$sj_p/environ 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p'); sj_p=$(sed 's/.*) //' /proc/$sj_p/stat 2>/dev/null | cut -d' ' -f2); done`;
@@ -732,103 +671,4 @@ export function filesFact(quotedPaths: string[], more?: string): Fact<"files"> {
 }
 
 /** The facts every snapshot takes; `paths` and `files` are added per session with what resources asked about. */
-export const BASE_FACTS = [osRelease, openssh, nologin, serviceManager, tools, groups, users, shadow, sshd, firewall, rssh, operator, sudoers] as const;
-
-// ---- Migration survey (sftp-jail-migrate only; not part of the provider's snapshots) ---------------------------------
-
-/** One account as sshd itself judges it: what sshd -T -C says for a login by that user, and what the jail holds. */
-export interface SurveyUser {
-  name: string;
-  /** `sshd -T -C user=<name>,...` values of chrootdirectory, forcecommand, authorizedkeysfile (lower-case keys). */
-  sshd: Record<string, string>;
-  /** The chroot sshd would use, tokens expanded (null when none applies). */
-  chroot: string | null;
-  /** lstat of the chroot, its ancestors, and the directories one and two levels inside it (hidden ones skipped). */
-  stats: Record<string, PathStat>;
-  /** Every AuthorizedKeysFile sshd would read for the user, expanded; content null when the file is missing. */
-  keyFiles: Array<{ path: string; content: string | null; owner?: string }>;
-}
-
-/** Marker of the survey's section (after the snapshot's end marker, which the snapshot parser ignores). */
-export const SURVEY_MARK = "@@sftp-jail-migrate:survey";
-
-/**
- * Which accounts sshd jails, in one exec: every account with uid >= UID_MIN (not nobody) and every account named in
- * /etc/rssh.conf is judged by `sshd -T -C` (OpenSSH's own Match evaluation, with a neutral client address from
- * TEST-NET-1 that no traffic ever goes to). For jailed accounts (and rssh.conf's), the chroot is stat'ed and the
- * authorized_keys files sshd would read are printed. Read-only.
- *
- * File names are data, not lines: a jailed user names what they upload (newlines and tabs included), so every field
- * the host supplies (names, paths, sshd values, owners, contents) travels base64-encoded; only the record kind and
- * the numeric stat fields are plain. No name can end a record or start another. Key files are read through the
- * no-follow library (util/hostpath.ts): a symlink, FIFO or hard link a jailed user planted is not followed.
- */
-export const accountSurvey = {
-  command: [
-    `echo '${SURVEY_MARK}'`,
-    "sj_min=$(awk '$1==\"UID_MIN\"{print $2; exit}' /etc/login.defs 2>/dev/null); [ -n \"$sj_min\" ] || sj_min=1000",
-    "sj_rssh=$(sed -n 's/^[[:space:]]*user[[:space:]]*=[[:space:]]*\"\\{0,1\\}\\([a-z_][a-z0-9_.-]*\\):.*/\\1/p' /etc/rssh.conf 2>/dev/null)",
-    // %h, %u and %% as sshd expands them (awk -v: values are data, never code).
-    "sj_xp() { awk -v s=\"$1\" -v h=\"$2\" -v u=\"$3\" 'BEGIN{o=\"\";n=length(s);for(i=1;i<=n;i++){c=substr(s,i,1);d=substr(s,i+1,1);if(c==\"%\"&&d==\"h\"){o=o h;i++}else if(c==\"%\"&&d==\"u\"){o=o u;i++}else if(c==\"%\"&&d==\"%\"){o=o \"%\";i++}else o=o c}print o}'; }",
-    "sj_b64() { printf '%s' \"$1\" | base64 -w0; }",
-    // stat <base64 path> <uid>|<gid>|<mode>|<type>: the numbers and stat's own type words are the only plain text.
-    "sj_stat() { for sj_q; do if sj_s=$(stat --printf '%u|%g|%a|%F' -- \"$sj_q\" 2>/dev/null); then printf 'stat\\t%s\\t%s\\n' \"$(sj_b64 \"$sj_q\")\" \"$sj_s\"; fi; done; }",
-    "set -f",
-    "while IFS=: read -r sj_u sj_x sj_uid sj_gid sj_gecos sj_home sj_shell; do",
-    "  case \"$sj_uid\" in ''|*[!0-9]*) continue;; esac",
-    "  sj_r=0; for sj_n in $sj_rssh; do [ \"$sj_n\" = \"$sj_u\" ] && sj_r=1; done",
-    "  if [ $sj_r = 0 ] && { [ \"$sj_uid\" -lt \"$sj_min\" ] || [ \"$sj_uid\" -eq 65534 ]; }; then continue; fi",
-    "  sj_t=$(sshd -T -C \"user=$sj_u,host=sftp-jail-migrate,addr=192.0.2.1\" < /dev/null 2>/dev/null)",
-    "  sj_get() { printf '%s\\n' \"$sj_t\" | awk -v k=\"$1\" '$1==k{sub(/^[^ ]+ /,\"\");print;exit}'; }",
-    "  sj_cdir=$(sj_get chrootdirectory)",
-    "  if [ $sj_r = 0 ] && { [ -z \"$sj_cdir\" ] || [ \"$sj_cdir\" = none ]; }; then continue; fi",
-    "  printf 'user\\t%s\\n' \"$(sj_b64 \"$sj_u\")\"",
-    "  for sj_k in chrootdirectory forcecommand authorizedkeysfile; do printf 'sshd\\t%s\\t%s\\n' $sj_k \"$(sj_b64 \"$(sj_get $sj_k)\")\"; done",
-    "  if [ -n \"$sj_cdir\" ] && [ \"$sj_cdir\" != none ]; then",
-    "    sj_c=$(sj_xp \"$sj_cdir\" \"$sj_home\" \"$sj_u\"); printf 'chroot\\t%s\\n' \"$(sj_b64 \"$sj_c\")\"",
-    "    sj_p=$sj_c; while :; do sj_stat \"$sj_p\"; [ \"$sj_p\" = / ] || [ -z \"$sj_p\" ] && break; sj_p=$(dirname -- \"$sj_p\"); done",
-    // find passes each name as one argument (never a line); the inner sh frames it like sj_stat.
-    "    [ -d \"$sj_c\" ] && [ ! -L \"$sj_c\" ] && find \"$sj_c\" -mindepth 1 -maxdepth 2 -type d ! -path '*/.*' -exec sh -c 'for q; do if s=$(stat --printf \"%u|%g|%a|%F\" -- \"$q\" 2>/dev/null); then printf \"stat\\t%s\\t%s\\n\" \"$(printf %s \"$q\" | base64 -w0)\" \"$s\"; fi; done' sj {} + 2>/dev/null",
-    "  fi",
-    "  for sj_f in $(sj_get authorizedkeysfile); do",
-    "    [ \"$sj_f\" = none ] && continue",
-    "    sj_f=$(sj_xp \"$sj_f\" \"$sj_home\" \"$sj_u\"); case \"$sj_f\" in /*) ;; *) sj_f=\"$sj_home/$sj_f\";; esac",
-    "    if sj_kb=$(sj_read \"$sj_f\" 2>/dev/null); then printf 'keys\\t%s\\t%s\\t%s\\n' \"$(sj_b64 \"$sj_f\")\" \"$(sj_b64 \"$(stat -c %U -- \"$sj_f\")\")\" \"$sj_kb\"; else printf 'nokeys\\t%s\\n' \"$(sj_b64 \"$sj_f\")\"; fi",
-    "  done",
-    "done < /etc/passwd",
-    "set +f",
-  ].join("\n"),
-
-  /** Parses the survey section (pure; tested on output captured from sandbox hosts). Every text field is base64. */
-  parse(out: string): SurveyUser[] {
-    const at = out.indexOf(SURVEY_MARK);
-    const users: SurveyUser[] = [];
-    let cur: SurveyUser | undefined;
-    const text = (b64: string | undefined) => Buffer.from(b64 ?? "", "base64").toString("utf8");
-    for (const line of (at < 0 ? "" : out.slice(at + SURVEY_MARK.length)).split("\n")) {
-      const [kind, ...rest] = line.split("\t");
-      if (kind === "user") users.push((cur = { name: text(rest[0]), sshd: {}, chroot: null, stats: {}, keyFiles: [] }));
-      else if (!cur) continue;
-      else if (kind === "sshd") {
-        const v = text(rest[1]);
-        if (rest[0] && v) cur.sshd[rest[0]] = v;
-      } else if (kind === "chroot") cur.chroot = text(rest[0]) || null;
-      else if (kind === "stat") {
-        const p = text(rest[0]);
-        const f = (rest[1] ?? "").split("|");
-        if (f.length !== 4) continue;
-        const t = f[3];
-        cur.stats[p] = {
-          path: p,
-          exists: true,
-          uid: Number(f[0]),
-          gid: Number(f[1]),
-          mode: parseInt(f[2], 8),
-          type: t === "directory" ? "directory" : /regular/.test(t) ? "file" : t === "symbolic link" ? "symlink" : "other",
-        };
-      } else if (kind === "keys") cur.keyFiles.push({ path: text(rest[0]), owner: text(rest[1]), content: text(rest[2]) });
-      else if (kind === "nokeys") cur.keyFiles.push({ path: text(rest[0]), content: null });
-    }
-    return users;
-  },
-};
+export const BASE_FACTS = [osRelease, openssh, nologin, serviceManager, tools, groups, users, shadow, sshd, firewall, operator, sudoers] as const;

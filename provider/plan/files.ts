@@ -44,15 +44,6 @@ export function atomicWrite(spec: FileSpec, description: string, validate?: stri
   return { description, script: `( ${lines.join(" && ")} )`, effects: { paths: [spec.path, `${spec.path}.sftp-jail.tmp`, backupPath(spec.path)] } };
 }
 
-/** Restores the backup an {@link atomicWrite} kept (or removes the file if there was none before). */
-export function restoreBackup(path: string, existedBefore: boolean, description: string): Step {
-  const bak = backupPath(path);
-  const script = existedBefore
-    ? quote(["mv", "-f", bak, path])
-    : `rm -f ${quoteArg(path)} ${quoteArg(bak)}`;
-  return { description, script, effects: { paths: [path, bak] } };
-}
-
 /** Removes a file, keeping a backup for revert. */
 export function removeWithBackup(path: string, description: string): Step {
   return {

@@ -1,6 +1,7 @@
 /**
- * Output of sftp-jail-migrate's one exec (`migrateScript()`: the provider's snapshot + the account survey), captured
- * unchanged from real sandbox hosts set up by hand with test/e2e/handmade.ts:
+ * Output of sftp-jail-migrate's one exec (`migrateScript()`: the provider's snapshot + migrate's survey, with
+ * rssh.conf), captured from real sandbox hosts set up by hand with test/e2e/handmade.ts (unchanged but for the rssh
+ * section, moved into the survey when it left the snapshot: fixtures/README.md):
  * - `adopt-hand.migrate.txt`: handMadeJail(alice, bob) — the admin's jail: the Match block appended to sshd_config,
  *   keys in ~/.ssh, root:<user> 0750 homes, an iptables ACCEPT for 22 before a REJECT;
  * - `adopt-rssh.migrate.txt`: rsshLeftovers(carol, dave) — /etc/rssh.conf, the block in a drop-in, Debian's

@@ -1,10 +1,13 @@
 /**
  * sftp-jail-migrate's pure parts on output captured from real hand-made sandbox hosts (./adoptFixtures.ts): the rssh.conf and survey parsers, the description of a host as stack config, the YAML, the options.
  */
-import { parseRsshConf } from "../../provider/observe/facts";
-import { HostSpec, describeHost, parseArgs, renderConfig, toYaml } from "../../provider/cli/migrate";
+import { parseRsshConf } from "../../provider/cli/survey";
+import { HostSpec, describeHost, parseArgs, renderConfig, yamlText } from "../../provider/cli/migrate";
+import { parseSnapshot, snapshotScript } from "../../provider/observe/snapshot";
 import { blockDirectives, expandKeysFile, jailDirectives } from "../../provider/components/sftpJailHost";
 import { reading } from "./adoptFixtures";
+import * as fs from "fs";
+import * as path from "path";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const yaml: { load(s: string): unknown } = require("js-yaml");
 
@@ -37,9 +40,15 @@ describe("rssh.conf", () => {
     });
   });
 
-  it("is a fact of every snapshot: null without the file, parsed from the captured host with it", () => {
-    expect(reading("hand").facts.rssh).toBeNull();
-    expect(reading("rssh").facts.rssh).toEqual({
+  it("is read by migrate's survey, not by the provider's snapshots (which every resource takes)", () => {
+    expect(snapshotScript({})).not.toMatch(/rssh/);
+    expect(snapshotScript({ paths: ["/srv/x"], files: ["/etc/x"], jail: ["user=a,host=192.0.2.1,addr=192.0.2.1"] })).not.toMatch(/rssh/);
+    expect(Object.keys(parseSnapshot(fs.readFileSync(path.join(__dirname, "fixtures", "adopt-rssh.migrate.txt"), "utf8")))).not.toContain("rssh");
+  });
+
+  it("null without the file, parsed from the captured host with it", () => {
+    expect(reading("hand").rssh).toBeNull();
+    expect(reading("rssh").rssh).toEqual({
       chrootPath: "/srv/rssh",
       allow: ["sftp"],
       users: [
@@ -196,19 +205,21 @@ describe("the YAML", () => {
     ]);
   });
 
-  it("quotes what YAML would otherwise misread: modes, yes/no, leading digits, spaces; null and empty lists are literal", () => {
-    expect(toYaml({ mode: "0750", v: "yes", host: "10.0.0.5", key: "ssh-ed25519 AAAA c", none: null, n: "n", l: [], p: "/home", t: true })).toEqual([
-      'mode: "0750"',
-      'v: "yes"',
-      'host: "10.0.0.5"',
-      'key: "ssh-ed25519 AAAA c"',
-      "none: null",
-      '"n": "n"', // YAML 1.1 reads a bare n as false
-      "l: []",
-      "p: /home",
-      "t: true",
-    ]);
-    expect(toYaml([{ a: 1, b: [{ c: "x" }] }], 2)).toEqual(["  - a: 1", "    b:", "      - c: x"]);
+  it("quotes what a YAML 1.1 or 1.2 reader would otherwise misread: modes, yes/no/y/n, ~, numbers as text; null and empty lists are literal", () => {
+    const v = { mode: "0750", v: "yes", off: "off", n: "n", tilde: "~", num: "22", host: "10.0.0.5", key: "ssh-ed25519 AAAA c", none: null, l: [], p: "/home", t: true, port: 22, skip: undefined };
+    const text = yamlText(v);
+    for (const line of ['mode: "0750"', 'v: "yes"', '"off": "off"', '"n": "n"', 'tilde: "~"', 'num: "22"', "none: null", "l: []", "p: /home", "t: true", "port: 22"]) expect(text.split("\n")).toContain(line);
+    const { skip, ...defined } = v;
+    expect(skip).toBeUndefined();
+    expect(yaml.load(text)).toEqual(defined); // YAML 1.2 (js-yaml)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    expect(require("yaml").parse(text, { version: "1.1" })).toEqual(defined); // YAML 1.1, as Go's yaml partly reads it
+    expect(yamlText([{ a: 1, b: [{ c: "x" }] }])).toBe("- a: 1\n  b:\n    - c: x\n");
+  });
+
+  it("writes a long key on one line, never folded", () => {
+    const key = "ssh-ed25519 " + "A".repeat(300) + " someone@somewhere";
+    expect(yamlText({ keys: [key] })).toBe(`keys:\n  - ${key}\n`);
   });
 });
 

@@ -1,13 +1,13 @@
 /**
- * File names are data, not lines: the migrate survey (facts.ts accountSurvey) run for real with /bin/sh on a scratch
+ * File names are data, not lines: the migrate survey (provider/cli/survey.ts accountSurvey) run for real with /bin/sh on a scratch
  * jail whose jailed user uploaded directories named to forge records (newlines, tabs, whole fake "user"/"stat"/"keys"
- * lines). The script is the provider's, with /etc/passwd and /etc/login.defs pointed at scratch copies and a stand-in
+ * lines). The script is migrate's, with /etc/passwd, /etc/login.defs and /etc/rssh.conf pointed at scratch copies and a stand-in
  * `sshd` on PATH that answers `sshd -T -C` as a jail block would; the parser must see exactly the real account.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { accountSurvey } from "../../provider/observe/facts";
+import { accountSurvey } from "../../provider/cli/survey";
 import { SCRIPT_PREFIX } from "../../provider/observe/snapshot";
 import { describeHost } from "../../provider/cli/migrate";
 import { reading } from "./adoptFixtures";
@@ -25,16 +25,20 @@ function survey() {
   const jail = `${root}/jail/alice`;
   fs.writeFileSync(`${root}/passwd`, `root:x:0:0:root:/root:/bin/bash\nalice:x:4301:4301::${jail}:/usr/sbin/nologin\n`);
   fs.writeFileSync(`${root}/login.defs`, "UID_MIN 1000\n");
-  fs.mkdirSync(`${root}/bin`);
+  fs.mkdirSync(`${root}/bin`, { recursive: true });
   fs.writeFileSync(
     `${root}/bin/sshd`,
     `#!/bin/sh\ncase "$*" in *user=alice,*) printf 'chrootdirectory %%h\\nforcecommand internal-sftp\\nauthorizedkeysfile .ssh/authorized_keys\\n';; *) printf 'chrootdirectory none\\n';; esac\n`,
     { mode: 0o755 },
   );
-  const script = accountSurvey.command.replace("< /etc/passwd", `< ${root}/passwd`).replace("/etc/login.defs", `${root}/login.defs`);
+  const script = accountSurvey.command
+    .replace("< /etc/passwd", `< ${root}/passwd`)
+    .replace("/etc/login.defs", `${root}/login.defs`)
+    .replace(/\/etc\/rssh\.conf/g, `${root}/rssh.conf`);
   const r = spawnSync("/bin/sh", ["-c", `${SCRIPT_PREFIX}\nPATH=${root}/bin:$PATH\n${script}`], { encoding: "utf8", timeout: 30000 });
   expect(r.status).toBe(0);
-  return { out: r.stdout, users: accountSurvey.parse(r.stdout), jail };
+  const { users, rssh } = accountSurvey.parse(r.stdout);
+  return { out: r.stdout, users, rssh, jail };
 }
 
 function jailWithUploads(names: string[]) {
@@ -70,6 +74,19 @@ describe("the migrate survey frames every host-supplied field", () => {
     const records = out.slice(out.indexOf("@@sftp-jail-migrate:survey")).split("\n").slice(1).filter(Boolean);
     expect(records.every((l) => /^(user|sshd|chroot|stat|keys|nokeys)\t/.test(l))).toBe(true);
     expect(records.filter((l) => l.startsWith("user\t"))).toHaveLength(1);
+  });
+
+  it("reads /etc/rssh.conf whole and base64: a line in it that looks like a record or the section marker is not one", () => {
+    expect(survey().rssh).toBeNull(); // no file: null, and no rssh record
+    jailWithUploads([]);
+    fs.writeFileSync(`${root}/rssh.conf`, ["allowsftp", "user=alice:011:00010:/srv/a", `user\t${Buffer.from("mallory").toString("base64")}`, "@@sftp-jail-migrate:survey", "stat\tx\t0|0|777|directory"].join("\n") + "\n");
+    const { users, rssh, out } = survey();
+    expect(users.map((u) => u.name)).toEqual(["alice"]);
+    expect(Object.keys(users[0].stats).every((p) => p.startsWith("/"))).toBe(true);
+    expect(rssh).toEqual({ chrootPath: null, allow: ["sftp"], users: [{ name: "alice", umask: "011", allow: ["sftp"], chroot: "/srv/a" }] });
+    const records = out.slice(out.indexOf("@@sftp-jail-migrate:survey")).split("\n").slice(1).filter(Boolean);
+    expect(records.filter((l) => l.startsWith("rssh\t"))).toHaveLength(1);
+    expect(records.every((l) => /^(rssh|user|sshd|chroot|stat|keys|nokeys)\t/.test(l))).toBe(true);
   });
 
   it("does not follow a key file the jailed user turned into a symlink (to /etc/shadow, say)", () => {

@@ -117,10 +117,10 @@ const loadavg = () => os.loadavg().map((x) => +x.toFixed(2));
 const rotate = (xs, r) => xs.map((_, i) => xs[(i + r) % xs.length]);
 
 /** Does the root program's stack config accept `jails[].firewall` yet? */
+/** Whether the root program's stack config takes `jails[].firewall`: asked of the stack-config schema itself (built). */
 function programHasFirewall() {
-  const src = fs.readFileSync(path.join(ROOT, "program/config.ts"), "utf8");
-  const jail = /const jail = z[\s\S]*?\n\}\);/.exec(src)?.[0] ?? "";
-  return /\bfirewall\s*:/.test(jail);
+  const { jailShape } = require(path.join(ROOT, "node_modules/sftp-jail/bin/provider/schema/stackConfig.js"));
+  return Object.prototype.hasOwnProperty.call(jailShape ?? {}, "firewall");
 }
 
 function makeTool(name, ctx) {

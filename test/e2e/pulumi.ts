@@ -1,12 +1,13 @@
 /**
  * Drives the real `pulumi` CLI for end-to-end tests: a throw-away project directory that points at the repo's root
- * program (or a test program), a local file backend and an empty passphrase. Nothing here calls provider methods
- * directly.
+ * program (or a test program), or a copy of an example installed from the package tarball as a user's project, with
+ * a local file backend and an empty passphrase. Nothing here calls provider methods directly.
  */
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { packageTarball } from "./tarball";
 
 export const ROOT = path.resolve(__dirname, "../..");
 /** The root program as Pulumi.yaml runs it: compiled to JavaScript by scripts/build.js. */
@@ -21,34 +22,20 @@ export interface RunResult {
 }
 
 export class PulumiProject {
-  readonly dir: string;
   readonly backend: string;
   readonly env: NodeJS.ProcessEnv;
+  /** The project's name (from its Pulumi.yaml): the namespace of its config keys. */
+  readonly name: string;
 
-  /**
-   * @param program a directory holding `index.ts` (and a package.json whose main is index.ts), run through ts-node
-   *   as a user's TypeScript program is; or {@link ROOT_PROGRAM} (the default): the root program, compiled by
-   *   scripts/build.js, run by the repo's own Pulumi.yaml. Test programs live in test/e2e/programs/<name>/ and
-   *   import from "sftp-jail".
-   */
   private constructor(
     readonly stack: string,
-    program: string,
+    readonly dir: string,
   ) {
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `sj-proj-${stack}-`));
     this.backend = path.join(this.dir, ".state");
     fs.mkdirSync(this.backend);
-    fs.copyFileSync(path.join(ROOT, "tsconfig.json"), path.join(this.dir, "tsconfig.json"));
-    if (program === ROOT_PROGRAM) {
-      fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(this.dir, "Pulumi.yaml"));
-      fs.mkdirSync(path.join(this.dir, "bin"));
-      fs.symlinkSync(program, path.join(this.dir, "bin", "program"));
-    } else {
-      fs.writeFileSync(path.join(this.dir, "Pulumi.yaml"), TS_PROJECT);
-      fs.symlinkSync(program, path.join(this.dir, "program"));
-    }
-    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));
-    fs.copyFileSync(path.join(ROOT, "package.json"), path.join(this.dir, "package.json"));
+    const name = /^name:\s*(\S+)\s*$/m.exec(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8"))?.[1];
+    if (!name) throw new Error(`${dir}/Pulumi.yaml names no project`);
+    this.name = name;
     this.env = {
       ...process.env,
       PULUMI_BACKEND_URL: `file://${this.backend}`,
@@ -60,11 +47,68 @@ export class PulumiProject {
     };
   }
 
-  /** A project with a fresh stack. `pulumi` must be on PATH (`npm test` arranges it). */
+  /**
+   * A project with a fresh stack. `pulumi` must be on PATH (`npm test` arranges it).
+   * @param program a directory holding `index.ts` (and a package.json whose main is index.ts), run through ts-node
+   *   as a user's TypeScript program is; or {@link ROOT_PROGRAM} (the default): the root program, compiled by
+   *   scripts/build.js, run by the repo's own Pulumi.yaml. Test programs live in test/e2e/programs/<name>/ and
+   *   import from "sftp-jail". Either way the project uses the repo's node_modules (sftp-jail installed there by
+   *   scripts/build.js); {@link fromExample} is the project exactly as a user has it.
+   */
   static async create(stack: string, program = ROOT_PROGRAM): Promise<PulumiProject> {
-    const p = new PulumiProject(stack, program);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sj-proj-${stack}-`));
+    fs.copyFileSync(path.join(ROOT, "tsconfig.json"), path.join(dir, "tsconfig.json"));
+    if (program === ROOT_PROGRAM) {
+      fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+      fs.mkdirSync(path.join(dir, "bin"));
+      fs.symlinkSync(program, path.join(dir, "bin", "program"));
+    } else {
+      fs.writeFileSync(path.join(dir, "Pulumi.yaml"), TS_PROJECT);
+      fs.symlinkSync(program, path.join(dir, "program"));
+    }
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+    fs.copyFileSync(path.join(ROOT, "package.json"), path.join(dir, "package.json"));
+    const p = new PulumiProject(stack, dir);
     await p.run(["stack", "init", stack, "--secrets-provider", "passphrase"], { check: true });
     return p;
+  }
+
+  /**
+   * A user's project: a copy of `example` (a directory with its own Pulumi.yaml, package.json, index.ts, tsconfig)
+   * as is, except that its `sftp-jail` dependency is the package tarball ({@link packageTarball}); then `npm install`
+   * as a user runs it (from npm's cache when it can), and a fresh stack. Nothing of the repo's node_modules is used.
+   */
+  static async fromExample(stack: string, example: string): Promise<PulumiProject> {
+    const tarball = await packageTarball();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sj-user-${stack}-`));
+    fs.cpSync(example, dir, { recursive: true, filter: (src) => path.basename(src) !== "node_modules" });
+    const pkgFile = path.join(dir, "package.json");
+    const pkg = JSON.parse(fs.readFileSync(pkgFile, "utf8")) as { dependencies?: Record<string, string> };
+    if (!pkg.dependencies?.["sftp-jail"]) throw new Error(`${example}/package.json does not depend on sftp-jail`);
+    pkg.dependencies["sftp-jail"] = `file:${tarball}`;
+    fs.writeFileSync(pkgFile, JSON.stringify(pkg, null, 2) + "\n");
+    const p = new PulumiProject(stack, dir);
+    const npm = await p.command(["npm", "install", "--prefer-offline", "--no-audit", "--no-fund"], 300_000);
+    if (npm.code !== 0) throw new Error(`npm install in ${dir} failed (${npm.code}):\n${npm.stdout}\n${npm.stderr}`);
+    await p.run(["stack", "init", stack, "--secrets-provider", "passphrase"], { check: true });
+    return p;
+  }
+
+  /** Runs any command (argv) in the project directory, with the project's environment. */
+  command(argv: string[], timeoutMs = 120_000): Promise<RunResult> {
+    return new Promise((resolve) => {
+      const child = spawn(argv[0], argv.slice(1), { cwd: this.dir, env: this.env });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      child.on("error", (e) => (stderr += String(e)));
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? 1, stdout, stderr });
+      });
+    });
   }
 
   /** Adds another stack to the project (for multi-stack tests). */
@@ -79,7 +123,7 @@ export class PulumiProject {
     const existing = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
     const salt = /^encryptionsalt: .*$/m.exec(existing)?.[0];
     const lines = [salt ?? "", "config:"];
-    for (const [k, v] of Object.entries(values)) lines.push(`  sftp-jail:${k}: ${JSON.stringify(v)}`);
+    for (const [k, v] of Object.entries(values)) lines.push(`  ${this.name}:${k}: ${JSON.stringify(v)}`);
     fs.writeFileSync(file, lines.filter(Boolean).join("\n") + "\n");
   }
 

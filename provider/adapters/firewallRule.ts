@@ -38,6 +38,7 @@ import { FirewallRuleFields, firewallRuleSchema, firewallRuleShape } from "../sc
 import { log } from "../util/log";
 import { createdNft, createdRule, ownedBy } from "../observe/record";
 import { UNKNOWN, checkInputs, containsUnknown, lookAtHost, ownerOf, parseKnown, planOrThrow, sessionFor, sessionForChange } from "./base";
+import { hostQueue } from "../apply/hostQueue";
 
 export { firewallRuleShape };
 const fieldsSchema = firewallRuleSchema;
@@ -115,14 +116,7 @@ const targetOf = (o: FirewallRuleState): Target => ({ backend: o.resolvedBackend
  * Firewall work on one host runs one resource at a time in this process, each on a fresh snapshot: planners use
  * rule positions and handles, which a concurrent change to the same chain would make stale.
  */
-async function serialized<T>(s: Session, f: () => Promise<T>): Promise<T> {
-  const g = globalThis as unknown as { [k: symbol]: Map<string, Promise<unknown>> };
-  const m = (g[Symbol.for("sftp-jail.firewall.queue.v1")] ??= new Map());
-  const prev = m.get(s.target) ?? Promise.resolve();
-  const run = prev.catch(() => undefined).then(f);
-  m.set(s.target, run);
-  return run;
-}
+const serialized = hostQueue("firewall");
 
 async function fresh(s: Session): Promise<HostFacts> {
   forget(s);

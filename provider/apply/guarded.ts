@@ -21,6 +21,7 @@ import { quote, quoteArg } from "../util/shell";
 import { LOCK_FILE, apply, ApplyContext } from "./apply";
 import { SCRIPT_PREFIX } from "../observe/snapshot";
 import { recordLib } from "../observe/record";
+import { hostQueue } from "./hostQueue";
 
 export interface GuardedChange {
   /** Steps that make the change (they should keep backups). */
@@ -111,13 +112,7 @@ async function testPause(): Promise<void> {
  * Guarded changes on one host run one at a time in this process: another change's reload must not land while a fresh
  * login is confirming this one (sshd drops connections that are mid-handshake when it re-execs on HUP).
  */
-function serialised<T>(s: Session, f: () => Promise<T>): Promise<T> {
-  const g = globalThis as unknown as { [k: symbol]: Map<Session, Promise<unknown>> };
-  const chains = (g[Symbol.for("sftp-jail.guarded.v1")] ??= new Map());
-  const run = (chains.get(s) ?? Promise.resolve()).catch(() => undefined).then(f);
-  chains.set(s, run);
-  return run;
-}
+const serialised = hostQueue("guarded");
 
 export function applyGuarded(ctx: ApplyContext, change: GuardedChange): Promise<HostFacts | undefined> {
   if (change.steps.length === 0) return Promise.resolve(undefined);

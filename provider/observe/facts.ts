@@ -4,6 +4,8 @@
  */
 
 import type { CreatedRecord } from "./record";
+import { IptTable, parseIptablesSave } from "./iptables";
+import { NftRuleset, parseNft } from "./nft";
 
 export interface OsRelease {
   id: string;
@@ -59,19 +61,26 @@ export interface SshdConfig {
   effective: Record<string, string[]>;
 }
 
+/**
+ * The packet filter as observed, parsed once here (observe/iptables.ts, observe/nft.ts): planners read these
+ * structures, never the text. Each iptables field is the filter table of that tool's `-save` output, or null when the
+ * tool is absent or has no filter table.
+ */
 export interface Firewall {
-  /** `iptables-save` output of the default iptables (usually iptables-nft), or null when absent. */
-  iptables: string | null;
-  /** Which variant `iptables` is: "nf_tables", "legacy" or null. */
+  /** `iptables-save` of the default iptables (usually iptables-nft), rules read as IPv4. */
+  iptables: IptTable | null;
+  /** Which variant `iptables` is: "nf_tables", "legacy" or null (no iptables). */
   iptablesVariant: "nf_tables" | "legacy" | null;
   /** `iptables-legacy-save` when that binary exists and differs from the default. */
-  iptablesLegacy: string | null;
-  /** `nft -j list ruleset` parsed, or null when nft is absent. */
+  iptablesLegacy: IptTable | null;
+  /** `nft -j list ruleset` as JSON, or null when nft is absent (the host record reads objects' handles from it). */
   nft: unknown | null;
-  /** `ip6tables-save` of the default variant, or null. */
-  ip6tables: string | null;
+  /** {@link nft} parsed: tables, chains and rules read into specs; null when nft is absent. */
+  ruleset: NftRuleset | null;
+  /** `ip6tables-save` of the default variant, rules read as IPv6. */
+  ip6tables: IptTable | null;
   /** `ip6tables-legacy-save` when that binary exists and differs from the default (IPv6 beside iptablesLegacy). */
-  ip6tablesLegacy: string | null;
+  ip6tablesLegacy: IptTable | null;
 }
 
 /** lstat of one path: what ChrootDir and JailedUser need to judge ownership rules. */
@@ -443,6 +452,29 @@ export const sshd = fact({
   },
 });
 
+/** The raw output of the firewall probe, one field per tool (what {@link firewall}'s command prints, split). */
+export interface FirewallText {
+  iptablesVariant: Firewall["iptablesVariant"];
+  iptables: string | null;
+  ip6tables: string | null;
+  iptablesLegacy: string | null;
+  ip6tablesLegacy: string | null;
+  nft: unknown | null;
+}
+
+/** The firewall fact from what the probe printed: every parser runs here, once (tests build edited facts with it). */
+export function firewallFact(t: FirewallText): Firewall {
+  return {
+    iptablesVariant: t.iptablesVariant,
+    iptables: parseIptablesSave(t.iptables, "ipv4"),
+    ip6tables: parseIptablesSave(t.ip6tables, "ipv6"),
+    iptablesLegacy: parseIptablesSave(t.iptablesLegacy, "ipv4"),
+    ip6tablesLegacy: parseIptablesSave(t.ip6tablesLegacy, "ipv6"),
+    nft: t.nft,
+    ruleset: parseNft(t.nft),
+  };
+}
+
 export const firewall = fact({
   key: "firewall",
   command: [
@@ -471,14 +503,15 @@ export const firewall = fact({
     } catch {
       nft = null;
     }
-    return {
-      iptablesVariant: /nf_tables/.test(v) ? "nf_tables" : /legacy/.test(v) ? "legacy" : null,
+    const variant = /nf_tables/.test(v) ? "nf_tables" : /legacy/.test(v) ? "legacy" : null;
+    return firewallFact({
+      iptablesVariant: variant,
       iptables: v.trim() ? (sec.iptables ?? "") : null,
       ip6tables: v.trim() ? (sec.ip6tables ?? "") : null,
       iptablesLegacy: sec.legacy?.trim() ? sec.legacy : null,
       ip6tablesLegacy: sec.legacy6?.trim() ? sec.legacy6 : null,
       nft,
-    };
+    });
   },
 });
 

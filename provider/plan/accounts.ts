@@ -7,6 +7,7 @@
 import { HostFacts } from "../observe/facts";
 import { quoteArg } from "../util/shell";
 import { Plan, Step } from "./types";
+import { writeFileSh } from "./atomic";
 
 /** Same directory as the dead-man timers (tmpfs: a reboot forgets both together). */
 const SAVE_ROOT = "/run/sftp-jail";
@@ -39,13 +40,12 @@ export function accountGuard(id: string, plan: Plan): { save: Step; restore: Ste
     ...files.map(([f, n]) => `if [ -f /etc/${f} ]; then awk -F: -v n=${names(n)} 'index(n, " " $1 " ") > 0' /etc/${f} > ${d}/${f} || exit 1; fi`),
   ].join("\n");
   // Lines of the saved names are replaced in place; a saved entry that vanished is appended; one that did not exist
-  // before the change is dropped. cp -p keeps owner and mode; mv makes the switch atomic.
+  // before the change is dropped. Written with the one atomic write (plan/atomic.ts), keeping the file's owner and mode.
+  const merge = `awk -F: -v n="$2" -v saved="$3" 'BEGIN { while ((getline l < saved) > 0) { split(l, a, ":"); s[a[1]] = l } } index(n, " " $1 " ") > 0 { if ($1 in s) { print s[$1]; done[$1] = 1 }; next } { print } END { for (k in s) if (!(k in done)) print s[k] }' "$1"`;
   const put = [
     "sj_put() {",
     '  [ -f "$1" ] && [ -f "$3" ] || return 0',
-    '  cp -p "$1" "$1.sftp-jail.tmp" || return 1',
-    `  awk -F: -v n="$2" -v saved="$3" 'BEGIN { while ((getline l < saved) > 0) { split(l, a, ":"); s[a[1]] = l } } index(n, " " $1 " ") > 0 { if ($1 in s) { print s[$1]; done[$1] = 1 }; next } { print } END { for (k in s) if (!(k in done)) print s[k] }' "$1" > "$1.sftp-jail.tmp" || return 1`,
-    '  mv -f "$1.sftp-jail.tmp" "$1"',
+    `  ${writeFileSh({ target: '"$1"', tmp: '"$1.sftp-jail.tmp"', dir: '"${1%/*}"', content: merge, attrs: "keep" })} || return 1`,
     "}",
   ].join("\n");
   const restore = [put, ...files.map(([f, n]) => `sj_put /etc/${f} ${names(n)} ${d}/${f} || exit 1`), `rm -rf ${d}`].join("\n");

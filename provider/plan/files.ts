@@ -1,11 +1,12 @@
 /**
- * File edits as steps: contents are rendered in TypeScript, shipped base64-encoded (no quoting of file bodies), written
- * to a temp file beside the target, given owner and mode, fsync'd, and renamed over the target, so a reader never
- * sees a partial file. The previous version is kept as `<path>.sftp-jail.bak` for revert.
+ * File edits as steps: contents are rendered in TypeScript, shipped base64-encoded (no quoting of file bodies), and
+ * written with the one atomic write (plan/atomic.ts: temp file beside the target, owner and mode, fsync, rename, fsync
+ * of the directory), so a reader never sees a partial file. The previous version is kept as `<path>.sftp-jail.bak`.
  */
 import { Step } from "./types";
 import { quote, quoteArg } from "../util/shell";
 import { hp } from "../util/hostpath";
+import { writeFileSh } from "./atomic";
 
 export interface FileSpec {
   path: string;
@@ -30,18 +31,18 @@ export function atomicWrite(spec: FileSpec, description: string, validate?: stri
   const tmp = `./${name}.sftp-jail.tmp`;
   const here = `./${name}`;
   const b64 = Buffer.from(spec.content, "utf8").toString("base64");
-  const lines = [
-    hp.enterParent(spec.path),
-    `rm -f ${quoteArg(tmp)}`,
-    `printf '%s' ${quoteArg(b64)} | base64 -d > ${quoteArg(tmp)}`,
-    quote(["chown", "-h", `${spec.owner}:${spec.group}`, tmp]),
-    quote(["chmod", spec.mode.toString(8).padStart(4, "0"), tmp]),
-    ...(validate ? [`${quote(validate.map((a) => (a === "%s" ? tmp : a)))} || { rc=$?; rm -f ${quoteArg(tmp)}; exit $rc; }`] : []),
-    ...(opts.backup === false ? [] : [`if [ -e ${quoteArg(here)} ]; then cp -p ${quoteArg(here)} ${quoteArg(`./${backupPath(name)}`)}; fi`]),
-    quote(["sync", tmp]) + " 2>/dev/null || true",
-    quote(["mv", "-f", tmp, here]),
-  ];
-  return { description, script: `( ${lines.join(" && ")} )`, effects: { paths: [spec.path, `${spec.path}.sftp-jail.tmp`, backupPath(spec.path)] } };
+  const write = writeFileSh({
+    target: quoteArg(here),
+    tmp: quoteArg(tmp),
+    dir: ".",
+    content: `printf '%s' ${quoteArg(b64)} | base64 -d`,
+    attrs: { owner: quoteArg(`${spec.owner}:${spec.group}`), mode: spec.mode.toString(8).padStart(4, "0") },
+    checks: [
+      ...(validate ? [`{ ${quote(validate.map((a) => (a === "%s" ? tmp : a)))} || { rc=$?; rm -f ${quoteArg(tmp)}; exit $rc; }; }`] : []),
+      ...(opts.backup === false ? [] : [`if [ -e ${quoteArg(here)} ]; then cp -p ${quoteArg(here)} ${quoteArg(`./${backupPath(name)}`)}; fi`]),
+    ],
+  });
+  return { description, script: `( ${hp.enterParent(spec.path)} && ${write} )`, effects: { paths: [spec.path, `${spec.path}.sftp-jail.tmp`, backupPath(spec.path)] } };
 }
 
 /** Removes a file, keeping a backup for revert. */

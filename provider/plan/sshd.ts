@@ -18,14 +18,11 @@ import { backupPath, atomicWrite, removeWithBackup } from "./files";
 import { Effects, NO_EFFECTS, Plan, PlanError, Step, recording } from "./types";
 import { rec } from "../observe/record";
 import { hp } from "../util/hostpath";
-
-/** Checks and reloads of sshd: they change its running configuration, no account, group or path. */
-const SSHD: Effects = { service: "sshd" };
+import { Operator, verifyScript } from "./lockout";
+import { FileEdit, editStep, reloadScript, restoreScript, subsystemScript } from "./sshdScripts";
 import { quoteArg } from "../util/shell";
-import { createHash } from "crypto";
 import {
   BlockDesired,
-  DIRECTIVE_NAMES,
   DROPIN_DIR,
   MAIN_CONFIG,
   MAIN_ORIG,
@@ -45,15 +42,14 @@ import {
   untransformMain,
   withRegion,
 } from "./sshdRender";
+import { findMatchBlocks } from "./sshdAdopt";
 import { JailScope, jailAfterScript, jailBeforeScript, jailScopeOf } from "./jail";
-import { ConfigBlock, adoptionChanges, blockText, blocksFor, droppedByAdoption, editBlock, findMatchBlocks, matchLabel, replaceBlock } from "./sshdAdopt";
 
-/** Who runs sftp-jail: the change must leave them able to log in and run commands. */
-export interface Operator {
-  user: string;
-  /** Methods the operator's connection can use. */
-  auth: ReadonlyArray<"publickey" | "password">;
-}
+export type { FileEdit, Operator };
+export { reloadScript, subsystemScript, verifyScript };
+
+/** Checks and reloads of sshd: they change its running configuration, no account, group or path. */
+const SSHD: Effects = { service: "sshd" };
 
 export interface BlockPlan {
   /** The guarded change; empty when the host already matches. */
@@ -127,137 +123,10 @@ function includePrecondition(facts: HostFacts, path: string | undefined): void {
   }
 }
 
-const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
-const b64 = (s: string) => quoteArg(Buffer.from(s, "utf8").toString("base64"));
-
-/**
- * The host-side Subsystem step. `pristine` is the main file without our edit, `edited` with it (both rendered here);
- * the script picks one from the block files present under the lock, and refuses if the main file is neither (someone
- * edited it since it was read). The main file keeps its owner and mode (cp -p onto the temp file, then rename).
- * `root` prefixes every path (tests run the script on a scratch directory).
- */
-export function subsystemScript(pristine: string, edited: string, root = ""): string {
-  const m = quoteArg(root + MAIN_CONFIG);
-  const o = quoteArg(root + MAIN_ORIG);
-  const t = quoteArg(`${root}${MAIN_CONFIG}.sftp-jail.tmp`);
-  const P = sha256(pristine);
-  const T = sha256(edited);
-  const changed = `{ echo "${MAIN_CONFIG} changed while sftp-jail was planning; run pulumi up again" >&2; exit 1; }`;
-  return [
-    "sj_want=0",
-    `for f in ${quoteArg(root + DROPIN_DIR)}/[0-9][0-9]-sftp-jail-*.conf; do if [ -f "$f" ] && grep -qxF ${quoteArg(WANTS_SUBSYSTEM)} "$f"; then sj_want=1; fi; done`,
-    // Blocks in the main file's sftp-jail region (hosts without Include) count too.
-    `if grep -qxF ${quoteArg(WANTS_SUBSYSTEM)} ${m}; then sj_want=1; fi`,
-    `sj_cur=$(sha256sum < ${m} | cut -d' ' -f1)`,
-    `sj_put() { cp -p ${m} ${t} && printf '%s' "$1" | base64 -d > ${t} && mv -f ${t} ${m}; }`,
-    `if [ $sj_want = 1 ]; then`,
-    `  if [ "$sj_cur" = ${T} ]; then :`,
-    `  elif [ "$sj_cur" = ${P} ]; then cp -p ${m} ${o} && sj_put ${b64(edited)}`,
-    `  else ${changed}; fi`,
-    `else`,
-    `  if [ "$sj_cur" = ${P} ]; then rm -f ${o}`,
-    `  elif [ "$sj_cur" = ${T} ]; then`,
-    `    if [ -f ${o} ] && [ "$(sha256sum < ${o} | cut -d' ' -f1)" = ${P} ]; then mv -f ${o} ${m}; else sj_put ${b64(pristine)} && rm -f ${o}; fi`,
-    `  else ${changed}; fi`,
-    `fi`,
-  ].join("\n");
-}
-
-/** Puts a file back as it was before this exec's changes (a no-op when the change never got that far). */
-function restoreScript(path: string, existedBefore: boolean): string {
-  const bak = quoteArg(backupPath(path));
-  return existedBefore ? `if [ -e ${bak} ]; then mv -f ${bak} ${quoteArg(path)}; fi` : `rm -f ${quoteArg(path)} ${bak}`;
-}
-
-/**
- * `sshd -t` on the whole configuration, then `sshd -T -C` for the operator's own connection (user, and the address
- * and port from SSH_CONNECTION of this session — found in a parent process when sudo dropped it). Anything that would
- * stop the operator from logging in and running commands runs `revert` and fails with the cause.
- */
-export function verifyScript(op: Operator, revert: string, extra = ""): string {
-  const pub = op.auth.includes("publickey");
-  const pw = op.auth.includes("password");
-  const lines = [
-    `sj_revert() {\n${revert}\n}`,
-    `sj_fail() { sj_revert; printf '%s The configuration was restored and sshd was not reloaded.\\n' "$1" >&2; exit 1; }`,
-    `if ! sj_out=$(sshd -t 2>&1); then sj_fail "sshd -t refused the configuration with this change: $sj_out."; fi`,
-    `sj_sc=\${SSH_CONNECTION:-}; sj_p=$PPID`,
-    `while [ -z "$sj_sc" ] && [ "\${sj_p:-1}" -gt 1 ]; do sj_sc=$(tr '\\0' '\\n' < /proc/$sj_p/environ 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p'); sj_p=$(sed 's/.*) //' /proc/$sj_p/stat 2>/dev/null | cut -d' ' -f2); done`,
-    `set -- $sj_sc`,
-    `[ $# -ge 4 ] || sj_fail "could not find this session's SSH_CONNECTION to check the operator's access."`,
-    `sj_ctx=user=${quoteArg(op.user)}",host=$1,addr=$1,laddr=$3,lport=$4"`,
-    `if ! sj_eff=$(sshd -T -C "$sj_ctx" 2>&1); then sj_fail "sshd -T -C $sj_ctx failed: $sj_eff."; fi`,
-    `sj_get() { printf '%s\\n' "$sj_eff" | awk -v k="$1" '$1 == k { sub(/^[^ ]+ /, ""); print; exit }'; }`,
-    `sj_deny() { sj_fail "this change would lock the operator out: $1 for ${op.user} (sshd -T -C $sj_ctx)."; }`,
-    `sj_v=$(sj_get forcecommand); case "$sj_v" in ''|none) ;; *) sj_deny "ForceCommand $sj_v would apply";; esac`,
-    // Access lists, evaluated with sshd's pattern rules (* and ? are shell glob characters too; set -f stops
-    // pathname expansion; "user@host" patterns are judged on their user part only, which errs towards refusing).
-    `sj_all() { printf '%s\\n' "$sj_eff" | awk -v k="$1" '$1 == k { sub(/^[^ ]+ /, ""); print }'; }`,
-    `sj_in() { sj_hit=0; for sj_p in $2; do sj_n=\${sj_p#!}; sj_n=\${sj_n%%@*}; case "$1" in $sj_n) if [ "$sj_p" != "\${sj_p#!}" ]; then return 1; fi; sj_hit=1;; esac; done; [ $sj_hit = 1 ]; }`,
-    `set -f; sj_u=${quoteArg(op.user)}; sj_groups=$(id -Gn "$sj_u" 2>/dev/null)`,
-    `sj_v=$(sj_all denyusers); if [ -n "$sj_v" ] && sj_in "$sj_u" "$sj_v"; then sj_deny "DenyUsers $sj_v would apply"; fi`,
-    `sj_v=$(sj_all allowusers); if [ -n "$sj_v" ] && ! sj_in "$sj_u" "$sj_v"; then sj_deny "AllowUsers $sj_v would not include it"; fi`,
-    `sj_v=$(sj_all denygroups); if [ -n "$sj_v" ]; then for sj_g in $sj_groups; do if sj_in "$sj_g" "$sj_v"; then sj_deny "DenyGroups $sj_v would apply (group $sj_g)"; fi; done; fi`,
-    `sj_v=$(sj_all allowgroups); if [ -n "$sj_v" ]; then sj_ok=0; for sj_g in $sj_groups; do if sj_in "$sj_g" "$sj_v"; then sj_ok=1; fi; done; [ $sj_ok = 1 ] || sj_deny "AllowGroups $sj_v would not include any of its groups ($sj_groups)"; fi`,
-    `set +f`,
-    `sj_v=$(sj_get chrootdirectory); case "$sj_v" in ''|none) ;; *) sj_deny "ChrootDirectory $sj_v would apply";; esac`,
-    `sj_v=$(sj_get maxsessions); [ "$sj_v" != 0 ] || sj_deny "MaxSessions 0 would apply"`,
-    `sj_pub=$(sj_get pubkeyauthentication); sj_pw=$(sj_get passwordauthentication); sj_kb=$(sj_get kbdinteractiveauthentication)`,
-    `sj_ok=0; ${pub ? `[ "$sj_pub" = yes ] && sj_ok=1; ` : ""}${pw ? `{ [ "$sj_pw" = yes ] || [ "$sj_kb" = yes ]; } && sj_ok=1; ` : ""}true`,
-    `[ $sj_ok = 1 ] || sj_deny "${pub ? "PubkeyAuthentication $sj_pub" : ""}${pub && pw ? ", " : ""}${pw ? "PasswordAuthentication $sj_pw, KbdInteractiveAuthentication $sj_kb" : ""} would disable the way sftp-jail logs in"`,
-    `sj_v=$(sj_get authenticationmethods); case "$sj_v" in ''|any) ;; *) printf '%s\\n' $sj_v | grep -qxE '${op.auth.map((a) => (a === "password" ? "password|keyboard-interactive" : a)).join("|")}' || sj_deny "AuthenticationMethods $sj_v would apply";; esac`,
-  ];
-  if (op.user === "root") {
-    lines.push(
-      `sj_v=$(sj_get permitrootlogin); case "$sj_v" in no|forced-commands-only) sj_deny "PermitRootLogin $sj_v would apply";; without-password|prohibit-password) ${pub ? ":" : `sj_deny "PermitRootLogin $sj_v would refuse password logins"`};; esac`,
-    );
-  }
-  if (extra) lines.push(extra);
-  return lines.join("\n");
-}
-
-/** Reloads sshd the way this host runs it. After a HUP sshd re-execs; the fresh-login dial retries cover the gap. */
-export function reloadScript(facts: HostFacts): string {
-  switch (facts.serviceManager) {
-    case "systemd":
-      return "systemctl reload ssh.service 2>/dev/null || systemctl reload sshd.service";
-    case "sysv":
-      return "if [ -x /etc/init.d/ssh ]; then service ssh reload >/dev/null; else service sshd reload >/dev/null; fi";
-    default:
-      return '[ -s /run/sshd.pid ] && kill -HUP "$(cat /run/sshd.pid)" || { echo "no /run/sshd.pid: cannot reload sshd" >&2; exit 1; }';
-  }
-}
-
-interface FileChange {
+export interface FileChange {
   path: string;
   /** New content, or undefined to remove. */
   content?: string;
-}
-
-/** The guarded plan for a set of block-file changes. */
-/**
- * An edit of a config file that is not one of our block files (sshd_config, or an admin's drop-in): the whole file
- * goes from `before` (as observed) to `after`. The write refuses if the file is no longer `before` on the host.
- */
-export interface FileEdit {
-  path: string;
-  before: string;
-  after: string;
-  description: string;
-}
-
-/** Writes `e.after` over `e.path` if it still is `e.before`, keeping owner and mode and a backup for revert. */
-function editStep(e: FileEdit): Step {
-  const f = quoteArg(e.path);
-  const tmp = quoteArg(`${e.path}.sftp-jail.tmp`);
-  return {
-    description: e.description,
-    effects: { paths: [e.path, `${e.path}.sftp-jail.tmp`, backupPath(e.path)] },
-    script: [
-      `[ "$(sha256sum < ${f} | cut -d' ' -f1)" = ${sha256(e.before)} ] || { echo ${quoteArg(`${e.path} changed while sftp-jail was planning; run pulumi up again`)} >&2; exit 1; }`,
-      `cp -p ${f} ${quoteArg(backupPath(e.path))} && cp -p ${f} ${tmp} && printf '%s' ${b64(e.after)} | base64 -d > ${tmp} && { sync ${tmp} 2>/dev/null || true; } && mv -f ${tmp} ${f}`,
-    ].join("\n"),
-  };
 }
 
 /**
@@ -279,7 +148,8 @@ function changeScope(facts: HostFacts, changes: FileChange[], edits: FileEdit[])
   return jailScopeOf(texts);
 }
 
-function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edits: FileEdit[] = [], jailScope: "all" | "core" = "all"): Plan[] {
+/** The guarded plan for a set of block-file changes. */
+export function planChanges(facts: HostFacts, op: Operator, changes: FileChange[], edits: FileEdit[] = [], jailScope: "all" | "core" = "all"): Plan[] {
   const mainEdit = edits.find((e) => e.path === MAIN_CONFIG);
   const main = mainEdit ? mainEdit.after : (facts.sshd.main?.content ?? "");
   const realEdits = edits.filter((e) => e.before !== e.after);
@@ -384,7 +254,7 @@ export function foreignBlockProblem(name: string, owner: string | undefined, fac
  * stack's since it was observed. A block in the main file's region needs none: the main file's edit refuses if the file
  * changed at all since it was read.
  */
-function ownerGuard(path: string, owner: string | undefined, steps: Plan): Plan {
+export function ownerGuard(path: string, owner: string | undefined, steps: Plan): Plan {
   if (!owner || !steps.some((s) => s.effects.paths?.includes(path))) return steps;
   const p = quoteArg(path);
   return [
@@ -466,7 +336,7 @@ export function planBlockDelete(name: string, order: number, facts: HostFacts, o
  * the main file. Where the block belongs follows {@link blockHome}; a copy left in the other place (the admin added or
  * removed the Include since) is removed in the same change, so a block is never in both.
  */
-function placement(
+export function placement(
   facts: HostFacts,
   writes: FileChange[],
   handMain?: { rest: string; description: string },
@@ -494,165 +364,4 @@ function placement(
   ].join("; ");
   const edits: FileEdit[] = after === main ? [] : [{ path: MAIN_CONFIG, before: main, after, description }];
   return { changes, edits };
-}
-
-// ---- Hand-written blocks, adopted in place ---------------------------------------------------------------------------
-
-/** A hand-written block this resource adopted where it was: its file, its text then, and its text as last written. */
-export interface InPlace {
-  file: string;
-  /** The admin's block text at adoption: what destroy puts back. */
-  original: string;
-  /** The block text sftp-jail left (to tell on destroy whether anyone edited it since). */
-  written: string;
-}
-
-/** The text of a config file as observed: the main file (without our region, which is never hand-written) or a drop-in. */
-function configText(facts: HostFacts, file: string): string | undefined {
-  if (file === MAIN_CONFIG) return facts.sshd.main ? splitRegion(facts.sshd.main.content).rest : undefined;
-  return facts.sshd.dropins.find((f) => f.path === file)?.content;
-}
-
-/**
- * Drop-in changes and file edits for an edit of a hand-written file (its text as {@link configText} gave it) plus
- * block writes: an edit of the main file and its region become ONE edit of the main file.
- */
-function handPlacement(facts: HostFacts, file: string, before: string, after: string | undefined, description: string, writes: FileChange[]) {
-  if (file === MAIN_CONFIG) return placement(facts, writes, after === undefined ? undefined : { rest: after, description });
-  const p = placement(facts, writes);
-  return after === undefined ? p : { changes: p.changes, edits: [{ path: file, before, after, description }, ...p.edits] };
-}
-
-/** Config files a hand-written block can live in: the main file and drop-ins sshd reads that are not sftp-jail's. */
-function handFiles(facts: HostFacts): Array<{ path: string; content: string }> {
-  const main = facts.sshd.main;
-  const out = main ? [{ path: MAIN_CONFIG, content: splitRegion(main.content).rest }] : [];
-  for (const f of facts.sshd.dropins) {
-    if (!parseBlockPath(f.path) && f.path.endsWith(".conf") && (!main || mainIncludes(main.content, f.path))) out.push(f);
-  }
-  return out;
-}
-
-/**
- * The hand-written block with exactly `d`'s Match criteria, if there is one: SshdMatchBlock adopts it in place
- * instead of writing a second block beside it. Refuses when there are several, and when adopting would drop a
- * keyword the admin set that the program does not declare.
- */
-export function findAdoptable(d: BlockDesired, facts: HostFacts): { file: string; block: ConfigBlock } | undefined {
-  const found = handFiles(facts).flatMap((f) => blocksFor(f.content, d.match).map((block) => ({ file: f.path, block })));
-  if (found.length === 0) return undefined;
-  const label = `"${matchLabel(d.match)}"`;
-  if (found.length > 1) {
-    throw new PlanError(
-      `${found.length} hand-written ${label} blocks exist (${found.map((f) => `${f.file} line ${f.block.start + 1}`).join(", ")}); sshd applies the first value of each keyword across them`,
-      "merge them into one block by hand (sshd -T -C user=<a jailed user>,host=x,addr=x shows what applies now), then run pulumi up again",
-    );
-  }
-  const { file, block } = found[0];
-  const dropped = droppedByAdoption(block, d.directives);
-  if (dropped.length) {
-    const unmanaged = dropped.filter((k) => !DIRECTIVE_NAMES.includes(k));
-    throw new PlanError(
-      `the hand-written ${label} block in ${file} (line ${block.start + 1}) also sets ${dropped.map((k) => `${k} ${block.directives[k]}`.trim()).join(", ")}, which this block does not declare; adopting it would drop ${dropped.length > 1 ? "them" : "it"}`,
-      unmanaged.length
-        ? `sftp-jail does not manage ${unmanaged.join(", ")} inside a Match block: move ${unmanaged.length > 1 ? "them" : "it"} out of that block by hand (and declare the rest in directives / sshdDirectives), then run pulumi up again`
-        : `declare ${dropped.map((k) => `${k}: "${block.directives[k]}"`).join(", ")} in directives (SftpJailHost: sshdDirectives) to keep ${dropped.length > 1 ? "them" : "it"}, or remove ${dropped.length > 1 ? "them" : "it"} from the hand-written block first`,
-    );
-  }
-  return found[0];
-}
-
-/** The drop-in an adopted block keeps only when it needs the main file's Subsystem edit: the host-side reference count. */
-export function renderMarker(d: Pick<BlockDesired, "name" | "order" | "match" | "owner">, file: string): string {
-  return [
-    `# Managed by sftp-jail: SshdMatchBlock "${d.name}" (order ${d.order}) adopted the hand-written "${matchLabel(d.match)}" block in ${file},`,
-    "# which stays there. This file holds no configuration; it only records that the block wants:",
-    ...(d.owner ? [OWNER_PREFIX + d.owner] : []),
-    WANTS_SUBSYSTEM,
-    "",
-  ].join("\n");
-}
-
-/** True when `Subsystem sftp internal-sftp` is the admin's own setting (main file, or a drop-in not ours). */
-function nativeInternalSftp(facts: HostFacts, main: string): boolean {
-  const pristine = isTransformed(main) ? untransformMain(main) : main;
-  if (findSubsystem(pristine)?.command === "internal-sftp") return true;
-  return facts.sshd.dropins.some((f) => !parseBlockPath(f.path) && f.path.endsWith(".conf") && findSubsystem(f.content)?.command === "internal-sftp");
-}
-
-function describeEdit(block: ConfigBlock, want: Record<string, string>, file: string, match: BlockDesired["match"]): string {
-  const order = (k: string) => (DIRECTIVE_NAMES.includes(k) ? DIRECTIVE_NAMES.indexOf(k) : DIRECTIVE_NAMES.length);
-  const byOrder = (a: string, b: string) => order(a) - order(b);
-  const { changed, added } = adoptionChanges(block, want);
-  changed.sort(byOrder);
-  added.sort(byOrder);
-  const removed = droppedByAdoption(block, want);
-  const parts = [
-    ...(changed.length ? [`set ${changed.map((k) => `${k} ${want[k]}`).join(", ")}`] : []),
-    ...(added.length ? [`add ${added.map((k) => `${k} ${want[k]}`).join(", ")}`] : []),
-    ...(removed.length ? [`remove ${removed.join(", ")}`] : []),
-  ];
-  return `edit the hand-written "${matchLabel(match)}" block in ${file} in place: ${parts.join("; ") || "reformat"}`;
-}
-
-/**
- * Converges a block adopted in place: only the directive lines that differ change (none: an empty plan, the host
- * is not touched). `original` is the admin's text, kept for destroy. When the block is gone from its file, the
- * resource falls back to its own drop-in (the plan then has no `inPlace`).
- */
-export function planInPlace(
-  d: BlockDesired,
-  facts: HostFacts,
-  op: Operator,
-  at: { file: string; original?: string },
-  previous?: { name: string; order: number },
-): BlockPlan & { inPlace?: InPlace } {
-  const foreign = foreignBlockProblem(d.name, d.owner, facts);
-  if (foreign) throw foreign;
-  const content = configText(facts, at.file);
-  const blocks = content === undefined ? [] : blocksFor(content, d.match);
-  if (blocks.length === 0) return planBlock(d, facts, op, previous);
-  if (blocks.length > 1) {
-    throw new PlanError(
-      `${at.file} now holds ${blocks.length} "${matchLabel(d.match)}" blocks`,
-      "merge them into one by hand, then run pulumi up again",
-    );
-  }
-  const after = editBlock(content!, blocks[0], d.directives);
-  const mainAfter = at.file === MAIN_CONFIG ? after : (facts.sshd.main?.content ?? "");
-  const marker = blockPath(d.name, d.order);
-  const writes: FileChange[] = [
-    { path: marker, content: d.subsystemInternalSftp && !nativeInternalSftp(facts, mainAfter) ? renderMarker(d, at.file) : undefined },
-  ];
-  const prev = previous ? blockPath(previous.name, previous.order) : undefined;
-  if (prev && prev !== marker) writes.unshift({ path: prev, content: undefined });
-  const { changes, edits } = handPlacement(facts, at.file, content!, after, describeEdit(blocks[0], d.directives, at.file, d.match), writes);
-  const [steps, revert, cleanup] = planChanges(facts, op, changes, edits);
-  const written = blockText(after, d.match) ?? "";
-  return { steps: ownerGuard(marker, d.owner, withBannerCheck(d, steps)), revert, cleanup, path: at.file, content: written, inPlace: { file: at.file, original: at.original ?? blocks[0].text, written } };
-}
-
-/**
- * Destroy of an adopted block: the admin's block goes back. Unchanged since sftp-jail last wrote it, it is replaced by
- * the original text byte for byte; edited by someone since, its directives are set back to the original ones (the
- * rest of their edit stays). A block removed by hand stays removed. The marker drop-in, if any, goes.
- */
-export function planInPlaceRestore(
-  d: Pick<BlockDesired, "name" | "order" | "match">,
-  facts: HostFacts,
-  op: Operator,
-  at: InPlace,
-): BlockPlan {
-  const content = configText(facts, at.file);
-  const blocks = content === undefined ? [] : blocksFor(content, d.match);
-  let after: string | undefined;
-  if (blocks.length === 1) {
-    const b = blocks[0];
-    after = b.text === at.written ? replaceBlock(content!, b, at.original) : editBlock(content!, b, findMatchBlocks(at.original)[0]?.directives ?? {});
-  }
-  const description = `put the hand-written "${matchLabel(d.match)}" block in ${at.file} back as it was before sftp-jail adopted it`;
-  const { changes, edits } = handPlacement(facts, at.file, content ?? "", after, description, [{ path: blockPath(d.name, d.order), content: undefined }]);
-  // The admin's block comes back as it was: it must still jail (chroot, internal-sftp), not be as tight as ours.
-  const [steps, revert, cleanup] = planChanges(facts, op, changes, edits, "core");
-  return { steps, revert, cleanup, path: at.file, content: "" };
 }

@@ -2,7 +2,7 @@
  * Field validators shared by the resource schemas. Each message says what is allowed, so a `check` failure tells the
  * user the fix without reading code.
  */
-import { isIP, isIPv6 } from "net";
+import { parseAddress } from "../util/cidr";
 import { posix } from "path";
 import { z } from "zod";
 import { keyBlobProblem, keyCommentProblem } from "../util/sshkey";
@@ -74,7 +74,7 @@ export const hostName = z
   .refine(
     (h) =>
       /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(h) ||
-      (/^[0-9A-Fa-f:.]+$/.test(h) && isIPv6(h)),
+      parseAddress(h)?.family === "ipv6",
     { error: "host must be a DNS name, an IPv4 address or an IPv6 address" },
   );
 
@@ -201,4 +201,4 @@ export const isBannerPath = (p: string) => /^\/etc\/(issue(\.net)?|ssh\/banner[A
 export const ipAddress = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
-    .refine((a) => /^[0-9A-Fa-f:.]+$/.test(a) && isIP(a) !== 0, { error: `${what} must be one IP address, e.g. "203.0.113.7" or "2001:db8::7" (no name, no CIDR)` });
+    .refine((a) => parseAddress(a) !== null, { error: `${what} must be one IP address, e.g. "203.0.113.7" or "2001:db8::7" (no name, no CIDR)` });

@@ -4,7 +4,9 @@
  * those into the planner's RuleDesired (port|ports folded into one sorted list).
  */
 import { z } from "zod";
-import { CT_STATES, MAX_PORTS, parseCidr } from "../plan/firewall";
+import { CT_STATES } from "../observe/ruleSpec";
+import { MAX_PORTS } from "../plan/firewallTarget";
+import { parseCidr } from "../util/cidr";
 import { port } from "./common";
 
 const chainName = z

@@ -3,10 +3,10 @@
  * each directive's value. The resource's Args (resources/sshdMatchBlock.ts), the adapter's parsed fields and the
  * planner's desired block (plan/sshdRender.ts BlockDesired) are derived from it.
  */
-import { isIP } from "net";
 import { z } from "zod";
 import { DIRECTIVES, DIRECTIVE_NAMES } from "../plan/sshdRender";
 import { BANNER_RULE, hostPathProblem, isBannerPath, jailProblem, port } from "./common";
+import { sshAddressProblem } from "../util/cidr";
 
 /** A pattern-list criterion: tokens matching `re`, `!` negation allowed, at least one positive pattern. */
 function patternList(what: string, re: RegExp, allowed: string) {
@@ -33,13 +33,7 @@ const ADDRPAT = /^!?(?:[0-9A-Fa-f:.*?]+|[0-9A-Fa-f:.]+\/[0-9]{1,3})$/;
 export function addressProblem(raw: string): string | undefined {
   const p = raw.replace(/^!/, "");
   if (/[*?]/.test(p)) return undefined; // wildcard patterns are matched as text
-  const [addr, prefix, extra] = p.split("/");
-  const family = isIP(addr);
-  if (!family || extra !== undefined) return `"${raw}" is not an IP address or CIDR prefix`;
-  if (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128))) {
-    return `"${raw}" has a prefix length above ${family === 4 ? 32 : 128}`;
-  }
-  return undefined;
+  return sshAddressProblem(p, raw);
 }
 
 const addressList = (what: string) =>

@@ -2,7 +2,9 @@
  * Adoption planners on facts captured from real sandbox hosts set up by hand (see ./adoptFixtures.ts).
  */
 import { HostFacts } from "../../provider/observe/facts";
-import { Operator, findAdoptable, planInPlace, planInPlaceRestore } from "../../provider/plan/sshd";
+import { restoreFileSh } from "../../provider/plan/atomic";
+import { Operator } from "../../provider/plan/sshd";
+import { findAdoptable, planInPlace, planInPlaceRestore } from "../../provider/plan/sshdInPlace";
 import { BlockDesired, MAIN_CONFIG, blockPath } from "../../provider/plan/sshdRender";
 import { editBlock, findMatchBlocks, replaceBlock, sameCriteria, blocksFor } from "../../provider/plan/sshdAdopt";
 import { RuleDesired, planRuleConverge, planRuleDelete, resolveTarget } from "../../provider/plan/firewall";
@@ -134,7 +136,7 @@ describe("SshdMatchBlock adopts a hand-written block in place", () => {
       "restore /etc/ssh/sshd_config as it was",
       "check and reload sshd",
     ]);
-    expect(p.revert[2].script).toBe("if [ -e /etc/ssh/sshd_config.sftp-jail.bak ]; then mv -f /etc/ssh/sshd_config.sftp-jail.bak /etc/ssh/sshd_config; fi");
+    expect(p.revert[2].script).toBe(`if [ -e /etc/ssh/sshd_config.sftp-jail.bak ]; then ${restoreFileSh("/etc/ssh/sshd_config.sftp-jail.bak", "/etc/ssh/sshd_config", "/etc/ssh")}; fi`);
     expect(p.steps[3].script).toContain("mv -f /etc/ssh/sshd_config.sftp-jail.bak /etc/ssh/sshd_config"); // a refused check restores it too
     expect(p.cleanup[0].script).toContain("/etc/ssh/sshd_config.sftp-jail.bak");
     expect(p.inPlace?.original).toBe(HAND_BLOCK);

@@ -26,6 +26,7 @@ import {
   resolveTarget,
 } from "../../provider/plan/firewall";
 import { deadman } from "../../provider/apply/guarded";
+import { parseIptablesSave } from "../../provider/observe/iptables";
 import { HostSpec, describeHost } from "../../provider/cli/migrate";
 import { reading } from "./adoptFixtures";
 import { debian12 } from "./fixtures";
@@ -107,8 +108,8 @@ describe("a rule without source on a dual-stack iptables-nft host (both families
   it("persists each family where Debian loads it, and gives the files back in the reverse order", () => {
     const saved = scripts(planPersistRule(target, facts, undefined, "ssh"));
     expect(saved).toHaveLength(2);
-    expect(saved[0]).toContain("iptables-save > /etc/iptables/rules.v4.sftp-jail.tmp");
-    expect(saved[1]).toContain("ip6tables-save > /etc/iptables/rules.v6.sftp-jail.tmp");
+    expect(saved[0]).toContain("{ iptables-save; } > /etc/iptables/rules.v4.sftp-jail.tmp");
+    expect(saved[1]).toContain("{ ip6tables-save; } > /etc/iptables/rules.v6.sftp-jail.tmp");
     expect(saved[1]).toContain(": > /var/lib/sftp-jail/firewall/etc_iptables_rules.v6.rules/ssh");
     const back = scripts(planUnpersistRule(target, facts, "ssh"));
     expect(back[0]).toMatch(/^if \[ -e \/var\/lib\/sftp-jail\/firewall\/etc_iptables_rules\.v6\.rules\/ssh \]; then rm -f /); // only if it saved one
@@ -142,7 +143,7 @@ describe("iptables-legacy with IPv6 (the facts include ip6tables-legacy-save)", 
   const facts = withFirewall("iptables-legacy-v6");
 
   it("is chosen by auto, and a rule without source gets its twin through ip6tables-legacy", () => {
-    expect(facts.firewall.ip6tablesLegacy).toContain("-A INPUT -j REJECT --reject-with icmp6-port-unreachable");
+    expect(facts.firewall.ip6tablesLegacy?.rules).toContainEqual(expect.objectContaining({ chain: "INPUT", args: ["-j", "REJECT", "--reject-with", "icmp6-port-unreachable"] }));
     expect(chooseBackend(facts)).toBe("iptables-legacy");
     const p = planRuleConverge(rule(), facts);
     expect(scripts(p.steps).filter((s) => !s.startsWith("mkdir"))).toEqual([`iptables-legacy -w -t filter -I INPUT 3 ${OURS}`, `ip6tables-legacy -w -t filter -I INPUT 3 ${OURS}`]);
@@ -175,7 +176,7 @@ describe("nftables with separate ip and ip6 tables", () => {
 describe("a policy DROP and other shapes of the IPv6 side (hand-written ip6tables-save)", () => {
   const v6 = (rules: string[], policy = "ACCEPT") => {
     const f = withFirewall("dual-stack");
-    f.firewall.ip6tables = ["*filter", `:INPUT ${policy} [0:0]`, ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ...rules, "COMMIT", ""].join("\n");
+    f.firewall.ip6tables = parseIptablesSave(["*filter", `:INPUT ${policy} [0:0]`, ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]", ...rules, "COMMIT", ""].join("\n"), "ipv6");
     return f;
   };
   const ipv4: Target = { backend: "iptables", family: "ipv4", table: "filter", chain: "INPUT" };
@@ -191,7 +192,7 @@ describe("a policy DROP and other shapes of the IPv6 side (hand-written ip6table
     expect(halfOpenDoor(all, ipv4, v6(["-A INPUT -p tcp -m tcp --dport 25 -j REJECT"]))).toBeNull();
     expect(halfOpenDoor(all, ipv4, v6(["-A INPUT -s 2001:db8::/32 -j DROP"]))).toBeNull();
     const none = withFirewall("dual-stack");
-    none.firewall.ip6tables = "";
+    none.firewall.ip6tables = parseIptablesSave("", "ipv6");
     expect(halfOpenDoor(all, ipv4, none)).toBeNull();
   });
 
@@ -204,7 +205,7 @@ describe("sftp-jail-migrate writes the opening as the host has it", () => {
   const spec: HostSpec = { name: "hand", labels: {}, connection: { host: "127.0.0.1", port: 2222, privateKeyFile: "/k" } };
   const withV6 = (ip6tables: string | null) => {
     const r = reading("hand");
-    r.facts.firewall.ip6tables = ip6tables;
+    r.facts.firewall.ip6tables = parseIptablesSave(ip6tables, "ipv6");
     return describeHost(spec, r);
   };
 

@@ -12,19 +12,18 @@ import {
   RuleDesired,
   chooseBackend,
   createdObjects,
-  iptablesRule,
   locate,
   parseCidr,
-  parseIptablesSave,
   planPersist,
   planRuleConverge,
   planRuleDelete,
   planUnpersist,
   qualifyCreated,
   resolveTarget,
-  tokenize,
 } from "../../provider/plan/firewall";
+import { iptablesRule, parseIptablesSave, tokenize } from "../../provider/observe/iptables";
 import { PlanError } from "../../provider/plan/types";
+import { restoreFileSh, writeFileSh } from "../../provider/plan/atomic";
 import { quoteArg } from "../../provider/util/shell";
 import { debian12 } from "./fixtures";
 
@@ -78,7 +77,19 @@ describe("iptables-save parsing", () => {
 
   it("reads rules of the filter table in order, ignoring counters and other tables", () => {
     const t = parseIptablesSave("*nat\n-A PREROUTING -j ACCEPT\nCOMMIT\n*filter\n:INPUT DROP [1:2]\n[3:4] -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n");
-    expect(t).toEqual({ chains: [{ name: "INPUT", policy: "DROP" }], rules: [{ chain: "INPUT", args: ["-p", "tcp", "-m", "tcp", "--dport", "22", "-j", "ACCEPT"] }] });
+    expect(t).toEqual({
+      chains: [{ name: "INPUT", policy: "DROP" }],
+      rules: [
+        {
+          chain: "INPUT",
+          args: ["-p", "tcp", "-m", "tcp", "--dport", "22", "-j", "ACCEPT"],
+          // Read once, here: planners take the spec and comment from the fact.
+          spec: { family: "ipv4", protocol: "tcp", ports: [22], source: null, state: [], action: "ACCEPT", extra: [] },
+          comment: null,
+        },
+      ],
+    });
+    expect(parseIptablesSave("*filter\n-A INPUT -s ::1/128 -j DROP\nCOMMIT\n", "ipv6")!.rules[0].spec).toMatchObject({ family: "ipv6", source: "::1/128", action: "DROP" });
     expect(parseIptablesSave("")).toBeNull();
   });
 
@@ -243,12 +254,12 @@ describe("iptables planner (captured iptables-nft host: ACCEPT 22, ACCEPT icmp, 
 
   it("re-saves after deleting a rule without persist only if the saved file still mentions it", () => {
     const [st] = planPersist(resolveTarget(rule(), facts), facts, "sftp-jail:new");
-    expect(st.script).toMatch(/^if grep -qF -- sftp-jail:new \/etc\/iptables\/rules\.v4 2>\/dev\/null; then mkdir -p \/etc\/iptables && iptables-save > .*; fi$/);
+    expect(st.script).toMatch(/^if grep -qF -- sftp-jail:new \/etc\/iptables\/rules\.v4 2>\/dev\/null; then mkdir -p \/etc\/iptables && .*\{ iptables-save; \} > .*; fi$/);
   });
 
   it("persists to /etc/iptables/rules.v4 atomically on Debian", () => {
-    const save =
-      "mkdir -p /etc/iptables && iptables-save > /etc/iptables/rules.v4.sftp-jail.tmp && chmod 0640 /etc/iptables/rules.v4.sftp-jail.tmp && mv -f /etc/iptables/rules.v4.sftp-jail.tmp /etc/iptables/rules.v4";
+    // The one atomic write (plan/atomic.ts; its own tests run it): temp file beside the target, mode, fsync, rename.
+    const save = `mkdir -p /etc/iptables && ${writeFileSh({ target: "/etc/iptables/rules.v4", tmp: "/etc/iptables/rules.v4.sftp-jail.tmp", dir: "/etc/iptables", content: "iptables-save", attrs: { mode: "0640" } })}`;
     const sha = "sha256sum < /etc/iptables/rules.v4 | cut -c1-64 > /var/lib/sftp-jail/firewall/etc_iptables_rules.v4.sha256";
     expect(scripts({ steps: planPersist(resolveTarget(rule(), facts), facts) })).toEqual([`${save} && { if [ -e /var/lib/sftp-jail/firewall/etc_iptables_rules.v4.sha256 ]; then ${sha}; fi; }`]);
     // A rule with persist: the file as it was (or its absence, and its directory's) is kept before the first write.
@@ -267,7 +278,7 @@ describe("iptables planner (captured iptables-nft host: ACCEPT 22, ACCEPT icmp, 
     const k = "/var/lib/sftp-jail/firewall/etc_iptables_rules.v4";
     expect(st.script).toContain(`rm -f ${k}.rules/new; if [ -e ${k}.sha256 ] && [ -z "$(ls -A ${k}.rules 2>/dev/null)" ]; then`);
     expect(st.script).toContain(`if [ "$(sha256sum < /etc/iptables/rules.v4 2>/dev/null | cut -c1-64)" = "$(cat ${k}.sha256)" ]; then`);
-    expect(st.script).toContain(`if [ -e ${k}.orig ]; then cp -p ${k}.orig /etc/iptables/rules.v4.sftp-jail.tmp && mv -f /etc/iptables/rules.v4.sftp-jail.tmp /etc/iptables/rules.v4;`);
+    expect(st.script).toContain(`if [ -e ${k}.orig ]; then ${restoreFileSh(`${k}.orig`, "/etc/iptables/rules.v4", "/etc/iptables", "/etc/iptables/rules.v4.sftp-jail.tmp")};`);
     expect(st.script).toContain(`else rm -f /etc/iptables/rules.v4 && { [ ! -e ${k}.mkdir ] || rmdir /etc/iptables 2>/dev/null || true; }; fi`);
     expect(st.script).toContain(`rm -rf ${k}.orig ${k}.absent ${k}.mkdir ${k}.rules ${k}.sha256`);
   });
@@ -374,7 +385,9 @@ describe("nftables planner (captured host: inet filter input with accept 22, sft
     expect(s).not.toContain("ip filter"); // iptables-nft's tables are not nft's to save
     const own = planPersist({ backend: "nftables", family: "any", table: "inet filter", chain: "input" }, facts)[0].script;
     expect(own).toContain("echo 'table inet filter'; echo 'delete table inet filter'; nft list table inet filter");
-    expect(own).toContain("nft -c -f /etc/nftables.conf.sftp-jail.tmp && chmod 0755 /etc/nftables.conf.sftp-jail.tmp && mv -f /etc/nftables.conf.sftp-jail.tmp /etc/nftables.conf");
+    expect(own).toContain(
+      "chmod 0755 /etc/nftables.conf.sftp-jail.tmp && nft -c -f /etc/nftables.conf.sftp-jail.tmp && { sync /etc/nftables.conf.sftp-jail.tmp 2>/dev/null || true; } && mv -f /etc/nftables.conf.sftp-jail.tmp /etc/nftables.conf && { sync /etc 2>/dev/null || true; }",
+    );
   });
 
   it("refuses a missing custom chain", () => {

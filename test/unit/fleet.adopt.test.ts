@@ -1,5 +1,6 @@
 /** Exact adoption of RHEL-style hand-made hosts: `-m state` rules, shells by resolution, empty config mappings. */
-import { iptablesRule, sameSpec } from "../../provider/plan/firewall";
+import { iptablesRule } from "../../provider/observe/iptables";
+import { sameSpec } from "../../provider/plan/firewall";
 import { realpathsFact, sameShell } from "../../provider/observe/facts";
 import { fleetSchema } from "../../program/config";
 

@@ -190,7 +190,7 @@ describe("which accounts a block change can affect", () => {
 describe("the block-change check inside an apply", () => {
   it("stays valid shell when apply wraps it as a step (a here-document terminator must be alone on its line)", () => {
     const { applyScript } = require("../../provider/apply/apply");
-    const { verifyScript } = require("../../provider/plan/sshd");
+    const { verifyScript } = require("../../provider/plan/lockout");
     const script = applyScript([
       { description: "before", script: require("../../provider/plan/jail").jailBeforeScript() },
       { description: "verify", script: verifyScript({ user: "root", auth: ["publickey"] }, "true", jailAfterScript(["/x"])) },

@@ -6,6 +6,7 @@ import { HostSpec, describeHost, parseArgs, renderConfig, yamlText } from "../..
 import { parseSnapshot, snapshotScript } from "../../provider/observe/snapshot";
 import { blockDirectives, expandKeysFile, jailDirectives } from "../../provider/components/sftpJailHost";
 import { reading } from "./adoptFixtures";
+import { parseIptablesSave } from "../../provider/observe/iptables";
 import * as fs from "fs";
 import * as path from "path";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -160,7 +161,7 @@ describe("describing a host as stack config", () => {
   it("notes accounts in the group that sshd does not jail, and reports no firewall opening when there is none", () => {
     const r = reading("hand");
     r.survey = r.survey.filter((u) => u.name !== "bob");
-    r.facts.firewall.iptables = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j REJECT\nCOMMIT\n";
+    r.facts.firewall.iptables = parseIptablesSave("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j REJECT\nCOMMIT\n", "ipv4");
     const d = describeHost(spec("hand"), r);
     expect(d.jails[0].users.map((u) => u.name)).toEqual(["alice"]);
     expect(d.jails[0].firewall).toBeUndefined();

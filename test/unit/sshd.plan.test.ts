@@ -3,6 +3,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { restoreFileSh } from "../../provider/plan/atomic";
 import { Operator, blockContent, blockHome, foreignBlockProblem, planBlock, planBlockDelete, reloadScript } from "../../provider/plan/sshd";
 import { BlockDesired, MAIN_CONFIG, REGION_BEGIN, REGION_END, blockOwner, blockPath, parseBlock, renderBlock, splitRegion, transformMain } from "../../provider/plan/sshdRender";
 import { PlanError } from "../../provider/plan/types";
@@ -67,7 +68,7 @@ describe("SshdMatchBlock planner", () => {
     f.sshd.dropins[0].content = f.sshd.dropins[0].content.replace("X11Forwarding no", "X11Forwarding yes");
     const p = planBlock(JAIL, f, OP);
     expect(shipped(p.steps[1].script)).toEqual([renderBlock(JAIL)]);
-    expect(p.revert[0].script).toBe(`if [ -e ${PATH}.sftp-jail.bak ]; then mv -f ${PATH}.sftp-jail.bak ${PATH}; fi`);
+    expect(p.revert[0].script).toBe(`if [ -e ${PATH}.sftp-jail.bak ]; then ${restoreFileSh(`${PATH}.sftp-jail.bak`, PATH, "/etc/ssh/sshd_config.d")}; fi`);
   });
 
   it("moves the file when order changes", () => {

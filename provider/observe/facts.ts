@@ -6,6 +6,14 @@
 import type { CreatedRecord } from "./record";
 import { IptTable, parseIptablesSave } from "./iptables";
 import { NftRuleset, parseNft } from "./nft";
+import type { JailEval } from "./jailFacts";
+import { decodeFiles } from "./pathFacts";
+import { operator, sudoers } from "./operatorFacts";
+
+// Facts that live in their own modules (each a command + parser, as here), re-exported so callers import one place.
+export * from "./jailFacts";
+export * from "./pathFacts";
+export * from "./operatorFacts";
 
 export interface OsRelease {
   id: string;
@@ -158,97 +166,6 @@ export interface Sudoers {
   groups: string[];
   /** Numeric gids named as %#gid. */
   gids: number[];
-}
-
-/** Who connects, from where, for one `sshd -T -C` evaluation. */
-export interface JailContext {
-  user: string;
-  /** Client address (also used as the client host name). */
-  addr: string;
-  /** Server address the client connects to, when the program says. */
-  laddr?: string;
-  /** Server port the client connects to, when the program says. */
-  lport?: number;
-}
-
-/** One `sshd -T -C` evaluation of a jailed account. */
-export interface JailEval extends JailContext {
-  /** False when sshd -T -C failed (its message is in `error`). */
-  ok: boolean;
-  error: string;
-  /** The {@link JAIL_KEYWORDS} sshd resolved (lower-case keyword -> value as printed). */
-  values: Record<string, string>;
-}
-
-/**
- * Keywords that must resolve to "no" for every jailed account: every forwarding, a tty, gateway ports, ~/.ssh/rc
- * (judged in plan/jail.ts).
- */
-export const JAIL_NO_KEYWORDS = [
-  "allowtcpforwarding",
-  "allowstreamlocalforwarding",
-  "allowagentforwarding",
-  "x11forwarding",
-  "permittunnel",
-  "permittty",
-  "gatewayports",
-  "permituserrc",
-] as const;
-
-/** What the jail check reads from sshd's evaluation of a jailed account. */
-export const JAIL_KEYWORDS = ["chrootdirectory", "forcecommand", "authorizedkeysfile", ...JAIL_NO_KEYWORDS, "passwordauthentication"] as const;
-
-/** TEST-NET-1 addresses: a neutral client no traffic ever goes to (RFC 5737), as the migrate survey uses. */
-export const NEUTRAL_ADDR = "192.0.2.1";
-
-/** The `-C` argument of one evaluation (values come from validated schemas: names, IP addresses, ports). */
-export function jailSpec(c: JailContext): string {
-  return [`user=${c.user}`, `host=${c.addr}`, `addr=${c.addr}`, ...(c.laddr ? [`laddr=${c.laddr}`] : []), ...(c.lport ? [`lport=${c.lport}`] : [])].join(",");
-}
-
-/** Parses a `user=..,host=..` spec back into its context. */
-function parseSpec(spec: string): JailContext {
-  const kv = Object.fromEntries(spec.split(",").map((p) => [p.slice(0, p.indexOf("=")), p.slice(p.indexOf("=") + 1)]));
-  return { user: kv.user ?? "", addr: kv.addr ?? "", ...(kv.laddr ? { laddr: kv.laddr } : {}), ...(kv.lport ? { lport: Number(kv.lport) } : {}) };
-}
-
-/**
- * One `sshd -T -C` per (account, client) context in one shell loop; only the jail's keywords are printed, so a
- * section stays small. Specs are quoted by the caller.
- */
-export function jailFact(quotedSpecs: string[]): Fact<"jail"> {
-  const keys = JAIL_KEYWORDS.join("|");
-  return {
-    key: "jail",
-    command: quotedSpecs.length
-      ? [
-          `for sj_c in ${quotedSpecs.join(" ")}; do`,
-          `  printf 'eval\\t%s\\n' "$sj_c"`,
-          `  if sj_t=$(sshd -T -C "$sj_c" < /dev/null 2>&1); then printf '%s\\n' "$sj_t" | grep -E '^(${keys}) '; else printf 'error\\t%s\\n' "$(printf '%s' "$sj_t" | tr '\\n' ' ')"; fi`,
-          "done",
-        ].join("\n")
-      : "true",
-    parse: parseJail,
-  };
-}
-
-/** Parses the jail section (pure; tested on output captured from a sandbox host). */
-export function parseJail(out: string): JailEval[] {
-  const evals: JailEval[] = [];
-  let cur: JailEval | undefined;
-  for (const line of out.split("\n")) {
-    const [kind, ...rest] = line.split("\t");
-    if (kind === "eval" && rest.length) evals.push((cur = { ...parseSpec(rest.join("\t")), ok: true, error: "", values: {} }));
-    else if (!cur) continue;
-    else if (kind === "error") {
-      cur.ok = false;
-      cur.error = rest.join("\t").trim();
-    } else {
-      const m = /^(\S+) (.*)$/.exec(line);
-      if (m && (JAIL_KEYWORDS as readonly string[]).includes(m[1])) cur.values[m[1]] = m[2];
-    }
-  }
-  return evals;
 }
 
 export interface Fact<K extends keyof HostFacts> {
@@ -407,17 +324,6 @@ export const shadow = fact({
   },
 });
 
-/** Decodes "path<TAB>base64" lines. */
-function files(out: string): FileContent[] {
-  return out
-    .split("\n")
-    .filter((l) => l.includes("\t"))
-    .map((l) => {
-      const [path, b64] = l.split("\t");
-      return { path, content: Buffer.from(b64.trim(), "base64").toString("utf8") };
-    });
-}
-
 const B64FILE = (f: string) => `printf '%s\\t' ${f}; base64 -w0 < ${f}; echo`;
 
 export const sshd = fact({
@@ -433,7 +339,7 @@ export const sshd = fact({
   parse(out) {
     const [filePart, rest = ""] = ("\n" + out).split("\n--test\n");
     const [testPart, effPart = ""] = rest.split("\n--effective\n");
-    const all = files(filePart);
+    const all = decodeFiles(filePart);
     const main = all.find((f) => f.path === "/etc/ssh/sshd_config") ?? null;
     const dropins = all.filter((f) => f.path !== "/etc/ssh/sshd_config").sort((a, b) => (a.path < b.path ? -1 : 1));
     const [verdict, err = ""] = testPart.trim().split("\n");
@@ -514,194 +420,6 @@ export const firewall = fact({
     });
   },
 });
-
-/** Where the login user's SSH_CONNECTION is: this process's, or (dropped by sudo's env_reset) an ancestor's. */
-export const FIND_SSH_CONNECTION = `sj_sc=\${SSH_CONNECTION:-}; sj_p=$PPID
-while [ -z "$sj_sc" ] && [ "\${sj_p:-1}" -gt 1 ]; do sj_sc=$(tr '\\0' '\\n' < /proc/$sj_p/environ 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p'); sj_p=$(sed 's/.*) //' /proc/$sj_p/stat 2>/dev/null | cut -d' ' -f2); done`;
-
-export const operator = fact({
-  key: "operator",
-  command: [
-    'sj_u=${SUDO_USER:-$(id -un)}',
-    'printf \'user\\t%s\\n\' "$sj_u"',
-    'printf \'via\\t%s\\n\' "${SUDO_USER:+sudo}"',
-    'printf \'runas\\t%s\\n\' "$(id -un)"',
-    // getent: an operator from LDAP/sssd is not in /etc/passwd.
-    'sj_pw=$(getent passwd -- "$sj_u" 2>/dev/null | head -n 1); [ -n "$sj_pw" ] || sj_pw=$(awk -F: -v u="$sj_u" \'$1==u{print; exit}\' /etc/passwd)',
-    'printf \'passwd\\t%s\\n\' "$sj_pw"',
-    'printf \'gids\\t%s\\n\' "$(id -G -- "$sj_u")"',
-    '[ -n "${SUDO_USER:-}" ] && { printf \'sudol\\t\'; sudo -n -l -U "$sj_u" 2>/dev/null | base64 -w0; echo; }',
-    FIND_SSH_CONNECTION,
-    "set -- $sj_sc",
-    'sj_h=$(printf \'%s\\n\' "$sj_pw" | cut -d: -f6)',
-    // %h, %u and %% as sshd expands them (awk -v: values are data, never code); relative entries are under the home.
-    'for sj_f in $(sshd -T -C "user=$sj_u,host=${1:-127.0.0.1},addr=${1:-127.0.0.1},laddr=${3:-127.0.0.1},lport=${4:-22}" 2>/dev/null | awk \'$1=="authorizedkeysfile"{for(i=2;i<=NF;i++)print $i}\'); do',
-    '  [ "$sj_f" = none ] && continue',
-    '  sj_f=$(awk -v s="$sj_f" -v h="$sj_h" -v u="$sj_u" \'BEGIN{o="";n=length(s);for(i=1;i<=n;i++){c=substr(s,i,1);d=substr(s,i+1,1);if(c=="%"&&d=="h"){o=o h;i++}else if(c=="%"&&d=="u"){o=o u;i++}else if(c=="%"&&d=="%"){o=o "%";i++}else o=o c}print o}\')',
-    '  case "$sj_f" in /*) ;; *) sj_f="$sj_h/$sj_f";; esac',
-    '  printf \'keyfile\\t%s\\n\' "$sj_f"',
-    "done",
-  ].join("\n"),
-  parse(out) {
-    const rec: Record<string, string[]> = {};
-    for (const line of out.split("\n")) {
-      const i = line.indexOf("\t");
-      if (i > 0) (rec[line.slice(0, i)] ??= []).push(line.slice(i + 1));
-    }
-    const pw = rec.passwd?.[0]?.split(":");
-    const user = rec.user?.[0];
-    if (!user || !pw || pw.length < 7) return null;
-    const via = rec.via?.[0] === "sudo" ? "sudo" : "root";
-    const listing = via === "sudo" ? Buffer.from(rec.sudol?.[0] ?? "", "base64").toString("utf8") : "";
-    return {
-      user,
-      uid: Number(pw[2]),
-      gid: Number(pw[3]),
-      gids: (rec.gids?.[0] ?? "").split(/\s+/).filter(Boolean).map(Number),
-      home: pw[5],
-      shell: pw[6],
-      via,
-      runAs: rec.runas?.[0] ?? "root",
-      sudoNopasswd: via === "sudo" ? /NOPASSWD:/.test(listing) : null,
-      keyFiles: [...new Set(rec.keyfile ?? [])],
-    };
-  },
-});
-
-/**
- * Groups a sudoers text names (pure). Conservative on purpose: any `%group` outside a comment or a quoted string
- * counts, wherever it stands (user specs, User_Alias, Defaults:%group, negations), since refusing a harmless group
- * costs a rename while missing a privileged one hands out root.
- */
-export function parseSudoersGroups(text: string): { groups: string[]; gids: number[] } {
-  const groups = new Set<string>();
-  const gids = new Set<number>();
-  // Backslash-newline continues a line.
-  for (const raw of text.replace(/\\\r?\n/g, " ").split("\n")) {
-    // "#include"/"#includedir" are directives and "#123" a uid; any other "#" at a word start begins a comment.
-    if (/^\s*[#@]include(dir)?\s/.test(raw)) continue;
-    const line = raw.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/(^|\s)#(?!\d).*$/, "$1");
-    for (const m of line.matchAll(/%(:?)(#?)((?:[^\s,:=()!\\]|\\.)+)/g)) {
-      const name = m[3].replace(/\\(.)/g, "$1");
-      if (m[2] === "#" && /^\d+$/.test(name)) gids.add(Number(name));
-      else if (m[2] === "") groups.add(name);
-    }
-  }
-  return { groups: [...groups].sort(), gids: [...gids].sort((a, b) => a - b) };
-}
-
-export const sudoers = fact({
-  key: "sudoers",
-  // Read as root, base64 like every file fact. Includes of /etc/sudoers are followed one level (files and dirs);
-  // sudo skips names in an included directory that end in "~" or contain ".".
-  command: [
-    "sj_inc=$(sed -n 's/^[[:space:]]*[#@]include\\(dir\\)\\{0,1\\}[[:space:]]\\{1,\\}\\(.*\\)$/\\2/p' /etc/sudoers 2>/dev/null)",
-    "set -f; sj_l=\"/etc/sudoers /etc/sudoers.d\"; for sj_i in $sj_inc; do sj_l=\"$sj_l $sj_i\"; done; set +f",
-    "for sj_i in $sj_l; do",
-    '  if [ -d "$sj_i" ]; then for sj_f in "$sj_i"/*; do case "${sj_f##*/}" in *~|*.*) continue;; esac; [ -f "$sj_f" ] && { printf \'%s\\t\' "$sj_f"; base64 -w0 < "$sj_f"; echo; }; done',
-    '  elif [ -f "$sj_i" ]; then printf \'%s\\t\' "$sj_i"; base64 -w0 < "$sj_i"; echo; fi',
-    "done",
-  ].join("\n"),
-  parse(out) {
-    const seen = new Map<string, string>();
-    for (const f of files(out)) seen.set(f.path, f.content);
-    const groups = new Set<string>();
-    const gids = new Set<number>();
-    for (const content of seen.values()) {
-      const r = parseSudoersGroups(content);
-      r.groups.forEach((g) => groups.add(g));
-      r.gids.forEach((g) => gids.add(g));
-    }
-    return { files: [...seen.keys()], groups: [...groups].sort(), gids: [...gids].sort((a, b) => a - b) };
-  },
-});
-
-/** Paths whose resolution decides whether a shell is a non-login shell (merged /usr makes several the same file). */
-export const NON_LOGIN_SHELLS = ["/usr/sbin/nologin", "/sbin/nologin", "/usr/bin/nologin", "/bin/false", "/usr/bin/false"];
-
-/** What the given paths (quoted by the caller) and the non-login shell candidates resolve to; missing ones are absent. */
-export function realpathsFact(quotedPaths: string[]): Fact<"realpaths"> {
-  return {
-    key: "realpaths",
-    // Shell fields of /etc/passwd are data: read line by line with `cut`, each passed as one argument; only absolute
-    // ones are resolved.
-    command: [
-      `for p in ${[...NON_LOGIN_SHELLS, ...quotedPaths].join(" ")}; do r=$(readlink -e -- "$p") && printf '%s\\t%s\\n' "$p" "$r"; done`,
-      `cut -d: -f7 /etc/passwd | sort -u | while IFS= read -r p; do case "$p" in /*) r=$(readlink -e -- "$p") && printf '%s\\t%s\\n' "$p" "$r";; esac; done`,
-    ].join("\n"),
-    parse(out) {
-      const r: Record<string, string> = {};
-      for (const line of out.split("\n")) {
-        const [p, t] = line.split("\t");
-        if (p && t) r[p] = t;
-      }
-      return r;
-    },
-  };
-}
-
-/** All ancestors of a path and the path itself, root first. */
-export function withAncestors(p: string): string[] {
-  const parts = p.split("/").filter(Boolean);
-  const out = ["/"];
-  for (let i = 1; i <= parts.length; i++) out.push("/" + parts.slice(0, i).join("/"));
-  return out;
-}
-
-/** Stats of the given paths (and their ancestors). Paths come from validated schemas and are quoted by the caller. */
-export function pathsFact(quotedPaths: string[], more?: string): Fact<"paths"> {
-  const stat = `if [ -e "$p" ] || [ -L "$p" ]; then stat -c '%n|%u|%g|%a|%F|%i:%.9W' -- "$p"; else echo "$p|missing"; fi`;
-  return {
-    key: "paths",
-    // `more`: a command printing further paths, one a line (the host's manifest, observe/snapshot.ts).
-    command: more
-      ? `{ ${quotedPaths.length ? `printf '%s\\n' ${quotedPaths.join(" ")}; ` : ""}${more}; } | sort -u | while IFS= read -r p; do ${stat}; done`
-      : quotedPaths.length
-        ? `for p in ${quotedPaths.join(" ")}; do ${stat}; done`
-        : "true",
-    parse(out) {
-      const r: Record<string, PathStat> = {};
-      for (const line of out.split("\n")) {
-        const f = line.split("|");
-        if (f.length === 2 && f[1] === "missing") {
-          r[f[0]] = { path: f[0], exists: false, uid: -1, gid: -1, mode: 0, type: "missing" };
-        } else if (f.length === 5 || f.length === 6) {
-          const t = f[4];
-          r[f[0]] = {
-            path: f[0],
-            exists: true,
-            uid: Number(f[1]),
-            gid: Number(f[2]),
-            mode: parseInt(f[3], 8),
-            type: t === "directory" ? "directory" : /regular/.test(t) ? "file" : t === "symbolic link" ? "symlink" : "other",
-            ...(f.length === 6 && /^\d+:\d+(\.\d+)?$/.test(f[5]) ? { ident: f[5] } : {}),
-          };
-        }
-      }
-      return r;
-    },
-  };
-}
-
-/**
- * Contents of the given files (quoted by the caller), base64 so any byte survives the section parser. Read through
- * the no-follow library (util/hostpath.ts): no symlink in any component is followed, a FIFO cannot hang the probe,
- * and a file that is not a plain regular file is reported as absent (its refusal goes to the probe's stderr).
- */
-export function filesFact(quotedPaths: string[], more?: string): Fact<"files"> {
-  const read = `if sj_b=$(sj_read "$f"); then printf '%s\t%s\n' "$f" "$sj_b"; fi`;
-  return {
-    key: "files",
-    command: more
-      ? `{ ${quotedPaths.length ? `printf '%s\\n' ${quotedPaths.join(" ")}; ` : ""}${more}; } | sort -u | while IFS= read -r f; do ${read}; done`
-      : quotedPaths.length
-        ? `for f in ${quotedPaths.join(" ")}; do ${read}; done`
-        : "true",
-    parse(out) {
-      return Object.fromEntries(files(out).map((f) => [f.path, f.content]));
-    },
-  };
-}
 
 /** The facts every snapshot takes; `paths` and `files` are added per session with what resources asked about. */
 export const BASE_FACTS = [osRelease, openssh, nologin, serviceManager, tools, groups, users, shadow, sshd, firewall, operator, sudoers] as const;

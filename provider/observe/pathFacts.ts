@@ -1,0 +1,103 @@
+/**
+ * Facts about the paths and files resources ask about (stats with identity, contents, what shells resolve to), and
+ * the decoder of the "path<TAB>base64" framing every file-reading fact uses. Commands only read; see facts.ts.
+ */
+import type { Fact, FileContent, PathStat } from "./facts";
+
+/** Decodes "path<TAB>base64" lines. */
+export function decodeFiles(out: string): FileContent[] {
+  return out
+    .split("\n")
+    .filter((l) => l.includes("\t"))
+    .map((l) => {
+      const [path, b64] = l.split("\t");
+      return { path, content: Buffer.from(b64.trim(), "base64").toString("utf8") };
+    });
+}
+
+/** Paths whose resolution decides whether a shell is a non-login shell (merged /usr makes several the same file). */
+export const NON_LOGIN_SHELLS = ["/usr/sbin/nologin", "/sbin/nologin", "/usr/bin/nologin", "/bin/false", "/usr/bin/false"];
+
+/** What the given paths (quoted by the caller) and the non-login shell candidates resolve to; missing ones are absent. */
+export function realpathsFact(quotedPaths: string[]): Fact<"realpaths"> {
+  return {
+    key: "realpaths",
+    // Shell fields of /etc/passwd are data: read line by line with `cut`, each passed as one argument; only absolute
+    // ones are resolved.
+    command: [
+      `for p in ${[...NON_LOGIN_SHELLS, ...quotedPaths].join(" ")}; do r=$(readlink -e -- "$p") && printf '%s\\t%s\\n' "$p" "$r"; done`,
+      `cut -d: -f7 /etc/passwd | sort -u | while IFS= read -r p; do case "$p" in /*) r=$(readlink -e -- "$p") && printf '%s\\t%s\\n' "$p" "$r";; esac; done`,
+    ].join("\n"),
+    parse(out) {
+      const r: Record<string, string> = {};
+      for (const line of out.split("\n")) {
+        const [p, t] = line.split("\t");
+        if (p && t) r[p] = t;
+      }
+      return r;
+    },
+  };
+}
+
+/** All ancestors of a path and the path itself, root first. */
+export function withAncestors(p: string): string[] {
+  const parts = p.split("/").filter(Boolean);
+  const out = ["/"];
+  for (let i = 1; i <= parts.length; i++) out.push("/" + parts.slice(0, i).join("/"));
+  return out;
+}
+
+/** Stats of the given paths (and their ancestors). Paths come from validated schemas and are quoted by the caller. */
+export function pathsFact(quotedPaths: string[], more?: string): Fact<"paths"> {
+  const stat = `if [ -e "$p" ] || [ -L "$p" ]; then stat -c '%n|%u|%g|%a|%F|%i:%.9W' -- "$p"; else echo "$p|missing"; fi`;
+  return {
+    key: "paths",
+    // `more`: a command printing further paths, one a line (the host's manifest, observe/snapshot.ts).
+    command: more
+      ? `{ ${quotedPaths.length ? `printf '%s\\n' ${quotedPaths.join(" ")}; ` : ""}${more}; } | sort -u | while IFS= read -r p; do ${stat}; done`
+      : quotedPaths.length
+        ? `for p in ${quotedPaths.join(" ")}; do ${stat}; done`
+        : "true",
+    parse(out) {
+      const r: Record<string, PathStat> = {};
+      for (const line of out.split("\n")) {
+        const f = line.split("|");
+        if (f.length === 2 && f[1] === "missing") {
+          r[f[0]] = { path: f[0], exists: false, uid: -1, gid: -1, mode: 0, type: "missing" };
+        } else if (f.length === 5 || f.length === 6) {
+          const t = f[4];
+          r[f[0]] = {
+            path: f[0],
+            exists: true,
+            uid: Number(f[1]),
+            gid: Number(f[2]),
+            mode: parseInt(f[3], 8),
+            type: t === "directory" ? "directory" : /regular/.test(t) ? "file" : t === "symbolic link" ? "symlink" : "other",
+            ...(f.length === 6 && /^\d+:\d+(\.\d+)?$/.test(f[5]) ? { ident: f[5] } : {}),
+          };
+        }
+      }
+      return r;
+    },
+  };
+}
+
+/**
+ * Contents of the given files (quoted by the caller), base64 so any byte survives the section parser. Read through
+ * the no-follow library (util/hostpath.ts): no symlink in any component is followed, a FIFO cannot hang the probe,
+ * and a file that is not a plain regular file is reported as absent (its refusal goes to the probe's stderr).
+ */
+export function filesFact(quotedPaths: string[], more?: string): Fact<"files"> {
+  const read = `if sj_b=$(sj_read "$f"); then printf '%s\t%s\n' "$f" "$sj_b"; fi`;
+  return {
+    key: "files",
+    command: more
+      ? `{ ${quotedPaths.length ? `printf '%s\\n' ${quotedPaths.join(" ")}; ` : ""}${more}; } | sort -u | while IFS= read -r f; do ${read}; done`
+      : quotedPaths.length
+        ? `for f in ${quotedPaths.join(" ")}; do ${read}; done`
+        : "true",
+    parse(out) {
+      return Object.fromEntries(decodeFiles(out).map((f) => [f.path, f.content]));
+    },
+  };
+}

@@ -10,7 +10,7 @@ import { Plan, PlanError } from "../plan/types";
 import { envelopeProblem } from "../plan/envelope";
 import { HostFacts } from "../observe/facts";
 import { OWNER_RE } from "../plan/sshdRender";
-import { Needs, observe } from "../observe/snapshot";
+import { Needs, glance } from "../observe/snapshot";
 import { OperatorAccessError, SftpJailError } from "../util/errors";
 import { refuseUnfitHost, requireFirewall, warnUnfitHost } from "../apply/hostGate";
 import { FirewallNeed } from "../plan/preconditions";
@@ -140,7 +140,8 @@ export async function lookAtHost(
   try {
     s = sessionFor(connection, resource);
     if (firewall) requireFirewall(s, firewall);
-    facts = await observe(s, { paths: [...(needs.paths ?? [])], files: [...(needs.files ?? [])] });
+    // A glance: only what the phase's snapshot does not cover yet (checks run one at a time; see glance()).
+    facts = await glance(s, { paths: [...(needs.paths ?? [])], files: [...(needs.files ?? [])] });
     if ((await warnUnfitHost(s)).length) return { failures: [] };
   } catch (e) {
     // Nothing more would be learned, or safely done, by trying again in create.

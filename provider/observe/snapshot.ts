@@ -301,6 +301,66 @@ export async function observe(s: Session, needs: { paths?: string[]; files?: str
   return c.pending;
 }
 
+/** The script of a {@link glance}: only the stats, file contents and resolutions asked for (no base facts). */
+export function glanceScript(needs: { paths?: string[]; files?: string[] }): string {
+  const { paths, files } = expand(needs);
+  const asked = [...new Set(needs.paths ?? [])].sort().map(quoteArg);
+  const parts = [SCRIPT_PREFIX];
+  for (const f of [pathsFact(paths.map(quoteArg)), filesFact(files.map(quoteArg)), realpathsFact(asked)]) parts.push(`echo '${MARK}${f.key}'`, `{ ${f.command} ; } 2>/dev/null`);
+  parts.push(`echo '${MARK}end'`);
+  return parts.join("\n");
+}
+
+/** Parses a {@link glanceScript}'s output (pure): its paths, files and resolutions; undefined when truncated. */
+export function parseGlance(output: string): Pick<HostFacts, "paths" | "files" | "realpaths"> | undefined {
+  const sections = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of output.split("\n")) {
+    if (line.startsWith(MARK)) sections.set(line.slice(MARK.length).trim(), (current = []));
+    else current?.push(line);
+  }
+  if (!sections.has("end")) return undefined;
+  const text = (k: string) => (sections.get(k) ?? []).join("\n");
+  return { paths: pathsFact([]).parse(text("paths")), files: filesFact([]).parse(text("files")), realpaths: realpathsFact([]).parse(text("realpaths")) };
+}
+
+/**
+ * A read-only look for preview-time checks (the adapters' `check`, through lookAtHost). Pulumi's engine calls `check`
+ * one resource at a time, so every look is on a converge's critical path: over a fresh cached snapshot of this phase,
+ * it stats and reads only what the cache does not cover yet, in one small exec without the base facts (accounts,
+ * sshd, firewall: the phase's, at most TTL_MS old), and the result joins the cache. Nothing ever changes a host on a
+ * glance: create and update plan on observe() (base facts re-read), and apply judges the host gate and the operator
+ * envelope again under the host lock. Without a fresh settled snapshot, or with an exec already queued, it is observe().
+ */
+export async function glance(s: Session, needs: { paths?: string[]; files?: string[] } = {}): Promise<HostFacts> {
+  const c = cache(s);
+  const base = fresh(c);
+  if (!base || c.pending) return observe(s, needs);
+  for (const p of needs.paths ?? []) c.paths.add(p);
+  for (const f of needs.files ?? []) c.files.add(f);
+  const paths = [...new Set(needs.paths ?? [])].filter((p) => !base.covers.paths.has(p));
+  const files = [...new Set(needs.files ?? [])].filter((f) => !base.covers.files.has(f));
+  if (!paths.length && !files.length) return base.settled;
+  const seen = parseGlance((await s.exec(glanceScript({ paths, files }))).stdout);
+  if (!seen) return observe(s, needs);
+  const merged: HostFacts = {
+    ...base.settled,
+    paths: { ...base.settled.paths, ...seen.paths },
+    files: { ...base.settled.files, ...seen.files },
+    realpaths: { ...base.settled.realpaths, ...seen.realpaths },
+  };
+  // Joins the cache unless a newer snapshot (an apply's) replaced it meanwhile; either way this check sees it.
+  if (c.current === base) {
+    c.current = {
+      at: base.at,
+      covers: { paths: new Set([...base.covers.paths, ...paths]), files: new Set([...base.covers.files, ...files]), jail: base.covers.jail },
+      facts: Promise.resolve(merged),
+      settled: merged,
+    };
+  }
+  return merged;
+}
+
 /**
  * The next snapshot exec, shared by every request that arrives until it starts. It starts after the one in flight
  * (so requests that trickle in while an exec runs share ONE follow-up instead of one exec each) and after the

@@ -25,6 +25,7 @@
 import { HostFacts, withAncestors } from "./facts";
 import { hostPathProblem } from "../schema/common";
 import { quoteArg } from "../util/shell";
+import { writeFileSh } from "../plan/atomic";
 
 export const RECORD_FILE = "/var/lib/sftp-jail/.created";
 /** The comment sftp-jail gives the accounts it creates (`useradd --comment`): part of an account's identity. */
@@ -283,6 +284,34 @@ export const recordFact = {
 };
 
 /**
+ * The writer's one pass (an awk program; every value reaches it through ENVIRON, none as program text): reads the
+ * record's valid lines, applies the operations sj_m1..sj_m<sj_n> in order (a later operation on an object sees what
+ * an earlier one left) and prints the new record, unsorted. Per operation on `KIND KEY` (IDENT: sj_now<i>, the identity
+ * now; WAS and ITS OWNER: the entry before this operation, the first line for it in the record; every line for it goes):
+ * `+` records IDENT with the applying stack (none when the object is gone), `~` re-stamps IDENT with the entry's own
+ * stack only when there was an entry, `-` keeps the entry only when the object is still there as recorded (IDENT =
+ * WAS); any other mode drops it. Strings are compared as strings (`x ""`), never as numbers.
+ */
+const APPLY_OPS = [
+  "{ id = $1 SUBSEP $2; if (!(id in was)) { was[id] = $3 \"\"; wasown[id] = $4 \"\" }; line[++n] = $0; lid[n] = id }",
+  "END {",
+  "  for (i = 1; i <= ENVIRON[\"sj_n\"] + 0; i++) {",
+  "    m = ENVIRON[\"sj_m\" i] \"\"; k = ENVIRON[\"sj_k\" i] \"\"; key = ENVIRON[\"sj_key\" i] \"\"; now = ENVIRON[\"sj_now\" i] \"\"",
+  "    id = k SUBSEP key; w = \"\"; o = \"\"",
+  "    if (id in was) { w = was[id]; o = wasown[id] }",
+  "    keep = \"\"",
+  "    if (m == \"+\") { keep = now; o = ENVIRON[\"sj_owner\"] \"\" }",
+  "    else if (m == \"~\") { if (w != \"\") keep = now }",
+  "    else if (m == \"-\") { if (w != \"\" && now == w) keep = w }",
+  "    gone[id] = 1; delete was[id]",
+  "    if (keep != \"\") { was[id] = keep; wasown[id] = o; out[id] = k \" \" key \" \" keep \" \" o } else delete out[id]",
+  "  }",
+  "  for (j = 1; j <= n; j++) if (!(lid[j] in gone)) print line[j]",
+  "  for (id in out) print out[id]",
+  "}",
+].join("\n");
+
+/**
  * The writer's shell library (prepended to an apply script whose steps declare record operations). `file` and
  * `etc` are parameters for tests (a scratch record and account files).
  *
@@ -291,9 +320,11 @@ export const recordFact = {
  * - `sj_rec_absent OP...`: prints the `+` operations whose object does not exist now (run before the step).
  * - `sj_rec_do OWNER ADDS OP...`: applies the `+` operations listed in ADDS (those absent before the step), stamped
  *   with OWNER (the applying stack; a `~` or `-` keeps the entry's own), and the other
- *   operations, then writes the record atomically (temp file, owner and mode, fsync, rename, fsync of the directory)
- *   if it changed, or removes it (and its directory, when empty) once it lists nothing. Silent; its caller sends
- *   everything to /dev/null, so a client that is gone cannot stop it halfway.
+ *   operations, then writes the record with the one atomic write (plan/atomic.ts: temp file, owner and mode, fsync,
+ *   rename, fsync of the directory) if it changed, or removes it (and its directory, when empty) once it lists
+ *   nothing. It runs under the host lock after every recording step, so it is one pass: the identities first (one
+ *   `sj_rec_id` each), then one pipeline over the record ({@link APPLY_OPS}), whatever the number of operations.
+ *   Silent; its caller sends everything to /dev/null, so a client that is gone cannot stop it halfway.
  */
 export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
   const dir = file.slice(0, file.lastIndexOf("/"));
@@ -324,39 +355,35 @@ export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
     'sj_rec_absent() { for sj_o; do case "$sj_o" in +?:*) sj_x=${sj_o#+}; sj_rec_id "${sj_x%%:*}" "${sj_x#*:}" >/dev/null 2>&1 || printf \'%s\\n\' "$sj_o" ;; esac; done; }',
     "sj_rec_do() (",
     "  set -f; umask 077",
-    '  sj_owner=$1; sj_adds=$2; shift 2',
-    "  sj_ok=0; sj_raw=; sj_all=",
-    `  if [ -d ${quoteArg(dir)} ]; then`,
-    `    sj_cd ${quoteArg(dir)}`,
-    // Kept (and compared) only when root's 0600 and a regular file; anything else there is replaced.
-    `    if [ -f ./${base} ] && [ ! -L ./${base} ] && [ "$(stat -c '%u %a' ./${base})" = '0 600' ]; then sj_ok=1; sj_raw=$(cat ./${base}); sj_all=$(printf '%s\\n' "$sj_raw" | grep -E ${line}); fi`,
-    "  fi",
+    // The `+` operations to apply (those absent before the step), as " op op ... " (no fork).
+    '  sj_owner=$1; sj_adds=" "; for sj_o in $2; do sj_adds="$sj_adds$sj_o "; done; shift 2',
+    // Each operation's object, as it is now (read-only, before the record is read), handed to awk as sj_m<i> (mode),
+    // sj_k<i> (kind), sj_key<i> and sj_now<i> (the identity now, or empty when the object is gone).
+    "  sj_n=0",
     "  for sj_o; do",
-    '    sj_m=${sj_o%"${sj_o#?}"}; sj_x=${sj_o#?}; sj_k=${sj_x%%:*}; sj_key=${sj_x#*:}',
-    '    case "$sj_m" in +) case " $(printf \'%s \' $sj_adds)" in *" $sj_o "*) ;; *) continue ;; esac ;; esac',
-    "    sj_was=$(printf '%s\\n' \"$sj_all\" | sj_k=$sj_k sj_key=$sj_key awk '$1 == ENVIRON[\"sj_k\"] && $2 == ENVIRON[\"sj_key\"] { print $3 \" \" $4; exit }')",
-    '    sj_wasown=${sj_was#* }; sj_was=${sj_was%% *}',
-    "    sj_all=$(printf '%s\\n' \"$sj_all\" | sj_k=$sj_k sj_key=$sj_key awk '!($1 == ENVIRON[\"sj_k\"] && $2 == ENVIRON[\"sj_key\"])')",
-    '    sj_now=$(sj_rec_id "$sj_k" "$sj_key" 2>/dev/null) || sj_now=',
-    '    sj_keep=; sj_own=$sj_wasown',
-    '    case "$sj_m" in',
-    '      +) sj_keep=$sj_now; sj_own=$sj_owner ;;',
-    '      \\~) [ -n "$sj_was" ] && sj_keep=$sj_now ;;',
-    '      -) [ -n "$sj_was" ] && [ "$sj_now" = "$sj_was" ] && sj_keep=$sj_was ;;',
-    "    esac",
-    '    if [ -n "$sj_keep" ]; then sj_all=$(printf \'%s\\n%s\\n\' "$sj_all" "$sj_k $sj_key $sj_keep $sj_own"); fi',
+    '    sj_m=${sj_o%"${sj_o#?}"}; sj_x=${sj_o#?}',
+    '    case "$sj_m" in +) case "$sj_adds" in *" $sj_o "*) ;; *) continue ;; esac ;; esac',
+    '    sj_n=$((sj_n + 1)); sj_now=$(sj_rec_id "${sj_x%%:*}" "${sj_x#*:}" 2>/dev/null) || sj_now=',
+    '    export "sj_m$sj_n=$sj_m" "sj_k$sj_n=${sj_x%%:*}" "sj_key$sj_n=${sj_x#*:}" "sj_now$sj_n=$sj_now"',
     "  done",
-    `  sj_new=$(printf '%s\\n' "$sj_all" | grep -E ${line} | sort -u)`,
+    "  export sj_n sj_owner",
+    "  sj_ok=0; sj_raw=; sj_rec=/dev/null; sj_in=0",
+    `  if [ -d ${quoteArg(dir)} ]; then`,
+    `    sj_cd ${quoteArg(dir)}; sj_in=1`,
+    // Kept (and compared) only when root's 0600 and a regular file; anything else there is replaced.
+    `    if [ -f ./${base} ] && [ ! -L ./${base} ] && [ "$(stat -c '%u %a' ./${base})" = '0 600' ]; then sj_ok=1; sj_raw=$(cat ./${base}); sj_rec=./${base}; fi`,
+    "  fi",
+    // One pass: the record's valid lines, every operation applied in order, the result's valid lines, sorted.
+    `  sj_new=$(grep -E ${line} "$sj_rec" | awk ${quoteArg(APPLY_OPS)} | grep -E ${line} | sort -u)`,
     // Unchanged: nothing is written (a change that records nothing new touches no file); nothing to record and no
     // record yet: none is made.
     '  if [ $sj_ok = 1 ] && [ "$sj_new" = "$sj_raw" ]; then exit 0; fi',
     `  if [ -z "$sj_new" ] && [ ! -e ${quoteArg(file)} ] && [ ! -L ${quoteArg(file)} ]; then exit 0; fi`,
-    `  [ -d ${quoteArg(dir)} ] || mkdir -p -m 0755 ${quoteArg(dir)} || exit 1`,
-    `  sj_cd ${quoteArg(dir)}`,
+    // The directory was walked to above when it existed (the working directory is still the one checked).
+    `  if [ $sj_in = 0 ]; then { [ -d ${quoteArg(dir)} ] || mkdir -p -m 0755 ${quoteArg(dir)}; } || exit 1; sj_cd ${quoteArg(dir)}; fi`,
     // Nothing left to record: the record goes, and its directory too when nothing else of sftp-jail's is in it.
     `  if [ -z "$sj_new" ]; then rm -f ./${base} && cd .. && { rmdir ${quoteArg(dir.slice(dir.lastIndexOf("/") + 1))} 2>/dev/null || true; }; exit; fi`,
-    `  printf '%s\\n' "$sj_new" | grep -E ${line} > ./${base}.sftp-jail.tmp`,
-    `  chown -h 0:0 ./${base}.sftp-jail.tmp && chmod 0600 ./${base}.sftp-jail.tmp && sync ./${base}.sftp-jail.tmp && mv -fT ./${base}.sftp-jail.tmp ./${base} && { sync . 2>/dev/null || true; }`,
+    `  ${writeFileSh({ target: `./${base}`, tmp: `./${base}.sftp-jail.tmp`, dir: ".", content: `printf '%s\\n' "$sj_new"`, attrs: { owner: "0:0", mode: "0600" } })}`,
     ")",
   ].join("\n");
 }

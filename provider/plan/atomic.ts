@@ -1,12 +1,15 @@
 /**
  * The one atomic file write and the one restore, as shell. Every file sftp-jail writes on a host goes through
  * {@link writeFileSh} (plan/files.ts, the sshd main-file edits in plan/sshd.ts, the firewall persistence file), and
- * every file it puts back through {@link restoreFileSh}:
+ * every file it puts back through {@link restoreFileSh}; the host-side record of what sftp-jail created
+ * (observe/record.ts) is written with it too:
  * the new content goes to a temp file beside the target (same directory, so same filesystem: the rename is atomic),
  * gets its owner and mode, is fsync'd, and is renamed over the target; then the directory is fsync'd, so the rename
  * itself survives a crash. A reader sees the old file or the new one, never a partial one.
  *
  * Every argument is a shell word, quoted by the caller (quoteArg for a literal path; a script's own `"$1"` as is).
+ * `mv -T`: the rename replaces whatever is at the target itself (a symlink included), and fails on a directory there
+ * instead of moving the temp file into it (or into the directory a symlink there points to).
  * `sync FILE` is coreutils' fsync of that file (a directory included); it is best effort (`|| true`) because an old
  * `sync` that ignores its arguments, or a filesystem that refuses fsync on a directory, must not fail the write.
  */
@@ -19,7 +22,7 @@ export function parentOf(path: string): string {
 
 /** fsync `tmp`, rename it over `target`, fsync `dir` (the directory both are in). Shell words. */
 export function commitSh(tmp: string, target: string, dir: string): string {
-  return `{ sync ${tmp} 2>/dev/null || true; } && mv -f ${tmp} ${target} && { sync ${dir} 2>/dev/null || true; }`;
+  return `{ sync ${tmp} 2>/dev/null || true; } && mv -fT ${tmp} ${target} && { sync ${dir} 2>/dev/null || true; }`;
 }
 
 export interface WriteSh {

@@ -137,7 +137,7 @@ describe("SshdMatchBlock adopts a hand-written block in place", () => {
       "check and reload sshd",
     ]);
     expect(p.revert[2].script).toBe(`if [ -e /etc/ssh/sshd_config.sftp-jail.bak ]; then ${restoreFileSh("/etc/ssh/sshd_config.sftp-jail.bak", "/etc/ssh/sshd_config", "/etc/ssh")}; fi`);
-    expect(p.steps[3].script).toContain("mv -f /etc/ssh/sshd_config.sftp-jail.bak /etc/ssh/sshd_config"); // a refused check restores it too
+    expect(p.steps[3].script).toContain("mv -fT /etc/ssh/sshd_config.sftp-jail.bak /etc/ssh/sshd_config"); // a refused check restores it too
     expect(p.cleanup[0].script).toContain("/etc/ssh/sshd_config.sftp-jail.bak");
     expect(p.inPlace?.original).toBe(HAND_BLOCK);
     expect(p.inPlace?.written).toBe(blocksFor(after, { Group: ["sftp"] })[0].text);

@@ -78,6 +78,21 @@ describe("writeFileSh", () => {
     expect(fs.lstatSync(target()).isSymbolicLink()).toBe(false);
     expect(fs.readFileSync(other, "utf8")).toBe("theirs\n");
   });
+
+  it("fails on a directory at the target (or a symlink to one) instead of moving the temp file into it", () => {
+    const elsewhere = path.join(root, "elsewhere");
+    fs.mkdirSync(elsewhere);
+    fs.rmSync(target());
+    fs.symlinkSync(elsewhere, target());
+    // A symlink to a directory is replaced itself, never followed into the directory it names.
+    expect(sh(w({ attrs: { mode: "0644" } }))).toMatchObject({ code: 0 });
+    expect([fs.lstatSync(target()).isFile(), fs.readdirSync(elsewhere)]).toEqual([true, []]);
+    fs.rmSync(target());
+    fs.mkdirSync(target());
+    const r = sh(`${w({ attrs: { mode: "0644" } })}\necho "rc=$?" >&2`);
+    expect(r.stderr).toMatch(/rc=[1-9]/);
+    expect([fs.statSync(target()).isDirectory(), fs.readdirSync(target()), fs.existsSync(tmp())]).toEqual([true, [], false]);
+  });
 });
 
 describe("restoreFileSh", () => {

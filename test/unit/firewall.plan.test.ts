@@ -386,7 +386,7 @@ describe("nftables planner (captured host: inet filter input with accept 22, sft
     const own = planPersist({ backend: "nftables", family: "any", table: "inet filter", chain: "input" }, facts)[0].script;
     expect(own).toContain("echo 'table inet filter'; echo 'delete table inet filter'; nft list table inet filter");
     expect(own).toContain(
-      "chmod 0755 /etc/nftables.conf.sftp-jail.tmp && nft -c -f /etc/nftables.conf.sftp-jail.tmp && { sync /etc/nftables.conf.sftp-jail.tmp 2>/dev/null || true; } && mv -f /etc/nftables.conf.sftp-jail.tmp /etc/nftables.conf && { sync /etc 2>/dev/null || true; }",
+      "chmod 0755 /etc/nftables.conf.sftp-jail.tmp && nft -c -f /etc/nftables.conf.sftp-jail.tmp && { sync /etc/nftables.conf.sftp-jail.tmp 2>/dev/null || true; } && mv -fT /etc/nftables.conf.sftp-jail.tmp /etc/nftables.conf && { sync /etc 2>/dev/null || true; }",
     );
   });
 

@@ -9,13 +9,15 @@ import { NftRuleset, isIptablesNftTable } from "../observe/nft";
 import { Action, CT_STATES, CtState, Family, Protocol, RuleSpec, sortStates } from "../observe/ruleSpec";
 import { parseCidr } from "../util/cidr";
 import { PlanError } from "./types";
+import type { FirewallRuleFields } from "../schema/firewallRule";
 
 export { CT_STATES, parseCidr };
 export type { Action, CtState, Family, Protocol, RuleSpec };
 
-export type Backend = "iptables" | "iptables-legacy" | "nftables";
-export type BackendChoice = Backend | "auto";
-export type Position = "top" | "bottom" | "beforeReject";
+/** The backend as given (schema/firewallRule.ts), and as resolved at create. */
+export type BackendChoice = FirewallRuleFields["backend"];
+export type Backend = Exclude<BackendChoice, "auto">;
+export type Position = FirewallRuleFields["position"];
 
 /** Every rule sftp-jail owns carries a comment starting with this. */
 export const COMMENT_PREFIX = "sftp-jail:";
@@ -24,25 +26,17 @@ export const MAX_PORTS = 15;
 /** The comment that marks rule `name` as sftp-jail's. */
 export const commentOf = (name: string) => COMMENT_PREFIX + name;
 
-/** The desired rule, as the adapter's schema normalised it. */
-export interface RuleDesired {
-  /** Identifies the rule on the host: its comment is `sftp-jail:<name>`. */
-  name: string;
-  backend: BackendChoice;
-  /** Chain; default INPUT (iptables) or input (nftables). */
-  chain?: string;
-  /** nftables only: "<family> <table>", default "inet filter". */
-  table?: string;
-  protocol: Protocol;
+/**
+ * The desired rule: the schema's parsed fields (schema/firewallRule.ts, the one place they are written, docs included),
+ * normalised by the adapter's `desired()`: `port`|`ports` folded into `ports`, `state` always a list, `persist` left to
+ * the adapter (plan/firewallPersist.ts takes it apart).
+ */
+export type RuleDesired = Omit<FirewallRuleFields, "port" | "ports" | "state" | "persist"> & {
   /** Sorted, unique, 1..15 ports. */
   ports: number[];
-  /** Canonical CIDR (see {@link parseCidr}). */
-  source?: string;
   /** Canonical order (see {@link CT_STATES}); empty: any state. */
   state: CtState[];
-  action: Action;
-  position: Position;
-}
+};
 
 /** Where a rule lives: resolved once at create and kept in state, so later runs never re-guess. */
 export interface Target {

@@ -99,5 +99,5 @@ export const firewallRuleSchema = z.strictObject(firewallRuleShape).superRefine(
     ctx.addIssue({ code: "custom", path: ["table"], message: `table applies to nftables only; remove it for backend ${f.backend}` });
   }
 });
-/** The fields as parsed (the adapter turns them into the planner's RuleDesired, plan/firewall.ts). */
+/** The fields as parsed (the planner's RuleDesired, plan/firewallTarget.ts, is derived from them; the adapter's `desired()` normalises). */
 export type FirewallRuleFields = z.output<typeof firewallRuleSchema>;

@@ -66,8 +66,10 @@ function docsOf(files) {
   return docs;
 }
 
-/** TypeScript interface -> the zod shape it is derived from (see provider/schema/inputs.ts). */
+/** TypeScript interface -> the zod shape(s) it is derived from (see provider/schema/inputs.ts). */
 const DERIVED = {
+  ConnectionArgs: ["connectionBaseShape", "connectionSchema"],
+  ProxyConnectionArgs: ["connectionBaseShape", "proxySchema"],
   SftpGroupArgs: "sftpGroupShape",
   JailedUserArgs: "jailedUserShape",
   ChrootDirArgs: "chrootDirShape",
@@ -82,9 +84,12 @@ const DERIVED = {
 
 function render() {
   const dir = (d) => fs.readdirSync(path.join(root, d)).filter((f) => f.endsWith(".ts")).map((f) => path.join(root, d, f));
-  const docs = docsOf([...dir("provider/resources"), ...dir("provider/components"), ...dir("provider/schema")]);
+  const docs = docsOf([...dir("provider/resources"), ...dir("provider/components"), ...dir("provider/schema"), ...dir("provider/connection")]);
   // Each TypeScript interface derived from a shape documents its fields with the shape's docs (its own win).
-  for (const [iface, shape] of Object.entries(DERIVED)) docs[iface] = { ...docs.ResourceArgs, ...docs[shape], ...docs[iface] };
+  for (const [iface, shapes] of Object.entries(DERIVED)) {
+    const from = [shapes].flat().map((s) => docs[s]);
+    docs[iface] = { ...docs.ResourceArgs, ...Object.assign({}, ...from), ...docs[iface] };
+  }
   const { buildSchema, finish } = require(path.join(root, "bin", "provider", "plugin", "schema.js"));
   const version = require(path.join(root, "package.json")).version;
   return JSON.stringify(finish(buildSchema(docs, version)), null, 2) + "\n";

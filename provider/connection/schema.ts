@@ -27,34 +27,45 @@ const localPath = (what: string) =>
     .regex(/^\/[^\x00-\x1f\x7f]*$/, { error: `${what} must be an absolute path without control characters ("~" is not expanded)` })
     .max(4096, { error: `${what} is longer than PATH_MAX` });
 
-const base = {
+/** The fields a connection and its proxy (a bastion) share; docs here are the Args' docs (resources/dynamic.ts). */
+const connectionBaseShape = {
+  /** The host's name or address. */
   host: hostName,
+  /** SSH port (default 22). */
   port: port("port").default(22),
+  /** The login (default root; any other becomes root with `sudo`). */
   user: z
     .string()
     .regex(/^[a-z_][a-z0-9_.-]{0,31}$/, { error: "user must be a POSIX login name" })
     .default("root"),
+  /** Password login (kept encrypted in state). */
   password: z.string().optional(),
+  /** The private key itself, PEM or OpenSSH format (kept encrypted in state; see `privateKeyFile` to keep it out). */
   privateKey: z.string().optional(),
   /**
    * Path of a private key file on the machine running Pulumi, read by the provider when it dials: the key itself
    * then never enters Pulumi (no state, no RegisterResource payload in --debug logs).
    */
   privateKeyFile: localPath("privateKeyFile").optional(),
+  /** Passphrase of an encrypted private key. */
   privateKeyPassword: z.string().optional(),
+  /** An ssh-agent's socket to authenticate with. */
   agentSocketPath: localPath("agentSocketPath").optional(),
+  /** The host's public key, pinned (authorized_keys format, as ssh-keyscan prints it); else known_hosts is checked. */
   hostKey: hostKeyLine.optional(),
 };
 
 const proxySchema = z.strictObject({
-  ...base,
+  ...connectionBaseShape,
+  /** Dial attempts before giving up. */
   dialErrorLimit: z.number().int().min(1).max(100).optional(),
+  /** Seconds for one dial, handshake included. */
   perDialTimeout: z.number().int().min(1).max(3600).optional(),
 });
 
 export const connectionSchema = z
   .strictObject({
-    ...base,
+    ...connectionBaseShape,
     /** Dial attempts before giving up (pulumi-command's default is 10). */
     dialErrorLimit: z.number().int().min(1, { error: "dialErrorLimit must be at least 1" }).max(100).default(10),
     /** Seconds for one dial, handshake included (pulumi-command's default is 15). */
@@ -118,6 +129,8 @@ export const connectionSchema = z
 export type ConnectionInput = z.input<typeof connectionSchema>;
 export type Connection = z.output<typeof connectionSchema>;
 export type ProxyConnection = z.output<typeof proxySchema>;
+/** A proxy as a program writes it (defaults optional). */
+export type ProxyConnectionInput = z.input<typeof proxySchema>;
 
 /** Secret-bearing fields, for redaction. */
 export function secretsOf(c: Partial<Connection> | undefined): string[] {

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { OWNER_KEY } from "../adapters/base";
 import type { z } from "zod";
 import type { OptionalKeys, PulumiInputs, PulumiOutputs, ShapeInput } from "../schema/inputs";
+import type { ConnectionInput, ProxyConnectionInput } from "../connection/schema";
 
 /** The methods an adapter module exports. */
 export interface AdapterModule {
@@ -38,38 +39,17 @@ function makeProvider(m: AdapterModule): pulumi.dynamic.ResourceProvider {
   };
 }
 
+// The connection's Args are derived from its schema (provider/connection/schema.ts, where each field's doc is written):
+// every field a Pulumi input, nested ones too (`proxy`, `sudo`).
+
 /** A bastion, as in @pulumi/command's `remote.ProxyConnection`. */
-export interface ProxyConnectionArgs {
-  host: pulumi.Input<string>;
-  port?: pulumi.Input<number>;
-  user?: pulumi.Input<string>;
-  password?: pulumi.Input<string>;
-  privateKey?: pulumi.Input<string>;
-  /** A private key file on the machine running pulumi, read when dialling (the key never enters Pulumi). */
-  privateKeyFile?: pulumi.Input<string>;
-  privateKeyPassword?: pulumi.Input<string>;
-  agentSocketPath?: pulumi.Input<string>;
-  dialErrorLimit?: pulumi.Input<number>;
-  perDialTimeout?: pulumi.Input<number>;
-  hostKey?: pulumi.Input<string>;
-}
+export interface ProxyConnectionArgs extends PulumiInputs<ProxyConnectionInput> {}
 
 /**
  * How to reach a host: @pulumi/command's `remote.Connection` fields (so one object can serve both providers), plus
  * sftp-jail's own. Validated by the connection schema (provider/connection/schema.ts) at preview.
  */
-export interface ConnectionArgs extends ProxyConnectionArgs {
-  /** A bastion to reach `host` through. */
-  proxy?: pulumi.Input<ProxyConnectionArgs>;
-  /** known_hosts file to check the host key against when no `hostKey` is pinned (default ~/.ssh/known_hosts). */
-  knownHostsFile?: pulumi.Input<string>;
-  /** Accept any host key. For throw-away labs only; every run warns. */
-  dangerouslyTrustAnyHostKey?: pulumi.Input<boolean>;
-  /** Become root with sudo: `true` for `sudo -n`, `{ password }` to feed sudo a password (default: sudo -n unless root). */
-  sudo?: pulumi.Input<boolean | { password: pulumi.Input<string> }>;
-  /** Dead-man timer for sshd and firewall changes, in seconds (default 60). */
-  revertAfterSeconds?: pulumi.Input<number>;
-}
+export interface ConnectionArgs extends PulumiInputs<ConnectionInput> {}
 
 /** Resource options every sftp-jail resource gets: the connection is always kept encrypted in state. */
 export function withSecretConnection(opts: pulumi.CustomResourceOptions | undefined): pulumi.CustomResourceOptions {

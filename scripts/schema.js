@@ -80,6 +80,7 @@ const DERIVED = {
   SftpJailHostArgs: "jailShape",
   SftpJailUser: "jailUserShape",
   SftpJailDir: "jailDirShape",
+  SftpJailFirewall: ["firewallRuleShape", "jailFirewallShape"],
 };
 
 function render() {

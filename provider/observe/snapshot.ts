@@ -1,3 +1,4 @@
+// Over 400 lines on purpose: the snapshot script, its parser, the manifest and the per-process cache with its deltas share the cache state; split, that state would be exported.
 /**
  * One snapshot of a host: every fact's command in a single exec, parsed into {@link HostFacts}.
  *

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { connectionSchema } from "../connection/schema";
+import { jailShape } from "../schema/stackConfig";
 import { RESOURCES, PACKAGE, token } from "./resources";
 
 /** Descriptions by interface name, then property name (from the TSDoc of provider/resources and components). */
@@ -31,6 +32,12 @@ const TYPE_NAMES: Record<string, string> = {
   "Connection.sudo": "SudoPassword",
   "SshdMatchBlock.match": "SshdMatchCriteria",
   "ChrootDir.subdirs": "ChrootSubdir",
+  "SftpJailHost.group": "SftpJailHostGroup",
+  "SftpJailHost.users": "SftpJailUser",
+  "SftpJailHost.firewall": "SftpJailFirewall",
+  "SftpJailUser.writableDirs": "SftpJailDir",
+  "SftpJailUser.chroot": "SftpJailChroot",
+  "SftpJailUser.reachedFrom": "SftpJailClient",
 };
 /** Which TS interface documents a schema type. */
 const DOC_SOURCE: Record<string, string> = {
@@ -38,6 +45,10 @@ const DOC_SOURCE: Record<string, string> = {
   ProxyConnection: "ProxyConnectionArgs",
   SshdMatchCriteria: "SshdMatchCriteria",
   ChrootSubdir: "ChrootSubdir",
+  SftpJailHostGroup: "jailGroupShape",
+  SftpJailChroot: "jailChrootShape",
+  SftpJailClient: "jailClientShape",
+  SftpJailFirewall: "SftpJailFirewall",
 };
 
 const toJson = (s: z.ZodType): Json => z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Json;
@@ -48,6 +59,9 @@ class Builder {
 
   /** A JSON-schema property as a Pulumi property; nested objects become named types. */
   prop(j: Json, owner: string, field: string, doc?: string): Prop {
+    // A nullable value (sshdDirectives' `null`: drop the directive) is its other alternative: Pulumi has no null type.
+    const nonNull: Json[] | undefined = (j.anyOf ?? j.oneOf ?? (Array.isArray(j.type) ? j.type.map((x: string) => ({ type: x })) : undefined))?.filter((a: Json) => a.type !== "null");
+    if (nonNull?.length === 1) return this.prop({ ...j, anyOf: undefined, oneOf: undefined, ...nonNull[0] }, owner, field, doc);
     const out: Prop = {};
     const t = Array.isArray(j.type) ? undefined : j.type;
     if (j.anyOf || j.oneOf || Array.isArray(j.type)) {
@@ -115,7 +129,7 @@ export function buildSchema(docs: Docs, version: string): Json {
       required: [...((j.required ?? []) as string[])],
     };
   }
-  resources[token("SftpJailHost")] = sftpJailHost(docs, connectionProp);
+  resources[token("SftpJailHost")] = sftpJailHost(b, docs, connectionProp);
   return {
     name: PACKAGE,
     displayName: "sftp-jail",
@@ -142,79 +156,25 @@ export function buildSchema(docs: Docs, version: string): Json {
   };
 }
 
-/** The component's inputs: its TypeScript interfaces have no zod schema, so these are declared here, by hand. */
-function sftpJailHost(docs: Docs, connection: Prop): Json {
+/**
+ * The component's inputs, from the jail schema its TypeScript Args are derived from (schema/stackConfig.ts `jailShape`,
+ * docs from the shapes), plus `connection`. Nested objects become the named types of TYPE_NAMES.
+ */
+function sftpJailHost(b: Builder, docs: Docs, connection: Prop): Json {
   const d = docs.SftpJailHostArgs ?? {};
-  const u = docs.SftpJailUser ?? {};
-  const w = docs.SftpJailDir ?? {};
-  const str = (description?: string): Prop => ({ type: "string", ...(description ? { description } : {}) });
-  const T = (n: string) => `#/types/${token(n)}`;
+  const j = toJson(z.object(jailShape));
+  const inputs: Record<string, Prop> = { connection: { ...connection, description: d.connection } };
+  for (const [k, v] of Object.entries(j.properties as Json)) inputs[k] = b.prop(v as Json, "SftpJailHost", k, d[k]);
   return {
     isComponent: true,
     description: docs.SftpJailHost?.["$"] ?? "The whole chrooted-SFTP set-up of one host.",
-    inputProperties: {
-      connection: { ...connection, description: d.connection },
-      group: { $ref: T("SftpJailHostGroup"), description: d.group },
-      chrootBase: str(d.chrootBase),
-      fixAncestors: { type: "boolean", description: d.fixAncestors },
-      users: { type: "array", items: { $ref: T("SftpJailUser") }, description: d.users },
-      sshdDirectives: { type: "object", additionalProperties: { type: "string" }, description: d.sshdDirectives },
-      subsystemInternalSftp: { type: "boolean", description: d.subsystemInternalSftp },
-      authorizedKeysFile: str(d.authorizedKeysFile),
-      sshdOrder: { type: "integer", description: d.sshdOrder },
-      keysDir: str(d.keysDir),
-      onDelete: str(d.onDelete),
-    },
-    requiredInputs: ["group", "users"],
+    inputProperties: inputs,
+    requiredInputs: (j.required ?? []) as string[],
     properties: {},
-    // referenced types, added to the schema's types by addComponentTypes
-    __types: {
-      [token("SftpJailHostGroup")]: {
-        type: "object",
-        properties: { name: str("The SFTP group whose members are jailed."), gid: { type: "integer", description: "Numeric gid; omit to let the host choose." } },
-        required: ["name"],
-      },
-      [token("SftpJailUser")]: {
-        type: "object",
-        properties: {
-          name: str(u.name),
-          uid: { type: "integer", description: u.uid },
-          authorizedKeys: { type: "array", items: { type: "string" }, description: u.authorizedKeys },
-          writableDirs: { type: "array", items: { $ref: T("SftpJailDir") }, description: u.writableDirs },
-          chroot: { $ref: T("SftpJailChroot"), description: u.chroot },
-          keyOnly: { type: "boolean", description: u.keyOnly },
-          shell: str(u.shell),
-          allowLoginShell: { type: "boolean", description: u.allowLoginShell },
-          reachedFrom: { type: "array", items: { $ref: T("SftpJailClient") }, description: u.reachedFrom },
-        },
-        required: ["name", "authorizedKeys"],
-      },
-      [token("SftpJailClient")]: {
-        type: "object",
-        properties: {
-          address: str("The client's address, as sshd sees it."),
-          localAddress: str("The server address the client connects to, when it matters."),
-          localPort: { type: "integer", description: "The server port the client connects to, when it matters." },
-        },
-        required: ["address"],
-      },
-      [token("SftpJailDir")]: {
-        type: "object",
-        properties: { path: str(w.path), owner: str(w.owner), group: str(w.group), mode: str(w.mode) },
-        required: ["path"],
-      },
-      [token("SftpJailChroot")]: {
-        type: "object",
-        properties: { path: str("Default <chrootBase>/<name>."), group: str('Default "root".'), mode: str('Default "0755".') },
-      },
-    },
   };
 }
 
-/** Moves the component's referenced types into the schema's types (keeps sftpJailHost above readable). */
+/** The schema as JSON has it (undefined descriptions dropped). */
 export function finish(schema: Json): Json {
-  const host = schema.resources[token("SftpJailHost")];
-  Object.assign(schema.types, host.__types);
-  delete host.__types;
-  return JSON.parse(JSON.stringify(schema)); // drops undefined descriptions
+  return JSON.parse(JSON.stringify(schema));
 }

@@ -31,6 +31,26 @@ export const jailDirShape = {
   mode: z.string().optional(),
 };
 
+/** A user's chroot, when it is not sftp-jail's default (e.g. a hand-made one to adopt unchanged). */
+export const jailChrootShape = {
+  /** Default <chrootBase>/<name>. */
+  path: z.string().optional(),
+  /** Default "root". */
+  group: z.string().optional(),
+  /** Default "0755". */
+  mode: z.string().optional(),
+};
+
+/** A client a user reaches the jail from (see JailedUser.reachedFrom). */
+export const jailClientShape = {
+  /** The client's address, as sshd sees it. */
+  address: z.string(),
+  /** The server address the client connects to, when it matters. */
+  localAddress: z.string().optional(),
+  /** The server port the client connects to, when it matters. */
+  localPort: z.number().int().optional(),
+};
+
 /** One jailed user: SftpJailHost's `users[]` (with `authorizedKeys`) and the stack config's `users[]` (with `keys`). */
 export const jailUserShape = {
   /** Login name. */
@@ -46,11 +66,11 @@ export const jailUserShape = {
    * The chroot (= home) directory: `path` (default `<chrootBase>/<name>`), `group` (default "root") and `mode`
    * (default "0755"). A hand-made jail is often root:<user's group> 0750: say so here and it is adopted unchanged.
    */
-  chroot: z.strictObject({ path: z.string().optional(), group: z.string().optional(), mode: z.string().optional() }).optional(),
+  chroot: z.strictObject(jailChrootShape).optional(),
   /** Keep the password field "*" (default true); false leaves it as it is (e.g. the "!" useradd wrote). */
   keyOnly: z.boolean().optional(),
   /** Clients this user reaches the jail from; the jail is proven in effect for each (see JailedUser.reachedFrom). */
-  reachedFrom: z.array(z.strictObject({ address: z.string(), localAddress: z.string().optional(), localPort: z.number().int().optional() })).optional(),
+  reachedFrom: z.array(z.strictObject(jailClientShape)).optional(),
   /** Login shell; default: the host's nologin. An equivalent path (/sbin/nologin on merged /usr) is not a change. */
   shell: z.string().optional(),
   /** A login shell (not nologin/false) is refused unless this is true (see JailedUser.allowLoginShell). */
@@ -68,10 +88,18 @@ const { name, action: _action, ...firewallFields } = firewallRuleShape;
  */
 export const jailFirewallShape = { ...firewallFields, name: name.optional() };
 
+/** The jail's SFTP group. */
+export const jailGroupShape = {
+  /** The SFTP group whose members are jailed. */
+  name: z.string(),
+  /** Numeric gid; omit to let the host choose. */
+  gid: z.number().int().optional(),
+};
+
 /** One jail: SftpJailHost's args (beside `connection`), and the stack config's `jails[]` (beside `hosts`). */
 export const jailShape = {
   /** The SFTP group whose members are jailed. */
-  group: z.strictObject({ name: z.string(), gid: z.number().int().optional() }),
+  group: z.strictObject(jailGroupShape),
   /** Parent of the per-user chroots (each user's chroot and home is `<chrootBase>/<user>`); default /srv/sftp. */
   chrootBase: z.string().optional(),
   /** Repair existing ancestors of chrootBase that break OpenSSH's rule; default false. */

@@ -595,6 +595,42 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
     expect(parseRecord(fs.readFileSync(file(), "utf8")).entries.find((e) => e.key === `${root}/e`)?.owner).toBe("other/stack");
   });
 
+  it("one pass applies a step's operations in order: the same record as applying them one at a time, on 300 entries", () => {
+    const groups = Array.from({ length: 100 }, (_, i) => `g${i}:x:${3000 + i}:`);
+    fs.appendFileSync(`${root}/etc/group`, `${groups.join("\n")}\nnew1:x:2990:\nnew2:x:2991:\n`);
+    const lines = [
+      ...Array.from({ length: 100 }, (_, i) => `g g${i} ${3000 + i} ${i % 2 ? O : "other/stack"}`),
+      ...Array.from({ length: 100 }, (_, i) => `u u${i} ${4000 + i} ${O}`), // no such accounts: a removal drops them
+      ...Array.from({ length: 100 }, (_, i) => `d ${root}/gone${i} ${100 + i}:1700000000 ${O}`), // gone too
+    ];
+    const ops = ["+g:new1", "-g:new1", "+g:new1", "~g:g1", "-g:g2", "-u:u3", "~u:u4", "+g:new2", "-g:new2", "+g:g5", "-g:g5", `-d:${root}/gone7`, `~d:${root}/gone8`, "xg:g9"];
+    const run = (calls: string[][]) => {
+      fs.rmSync(`${root}/lib/sftp-jail`, { recursive: true, force: true });
+      fs.mkdirSync(`${root}/lib/sftp-jail`, { mode: 0o755 });
+      fs.writeFileSync(file(), `${lines.join("\n")}\n`, { mode: 0o600 });
+      for (const c of calls) expect(sh(`{ sj_rec_do '${O}' '+g:new1 +g:new2' ${c.map((o) => `'${o}'`).join(" ")} ; } > /dev/null 2>&1 || echo failed`).stdout).toBe("");
+      return fs.readFileSync(file(), "utf8");
+    };
+    const once = run([ops]);
+    expect(once).toBe(run(ops.map((o) => [o])));
+    const r = parseRecord(once);
+    // +g:new1 -g:new1 +g:new1: recorded, by this stack; the +g:new2 then -g:new2 keeps it (still there as recorded).
+    expect([r.groups.new1, r.groups.new2, r.entries.find((e) => e.key === "new1")?.owner]).toEqual([2990, 2991, O]);
+    // -g:g2 (still there as recorded) stays; ~g:g1 keeps its stack; +g:g5 was not absent before: nothing changes.
+    expect([r.groups.g1, r.groups.g2, r.groups.g5, r.entries.find((e) => e.key === "g2")?.owner]).toEqual([3001, 3002, 3005, "other/stack"]);
+    // -u:u3 and -d:gone7 (gone) and the unknown mode on g9 drop their entries; ~u:u4 and ~d:gone8 (gone) too.
+    expect([r.users.u3, r.users.u4, r.groups.g9, r.dirs[`${root}/gone7`], r.dirs[`${root}/gone8`], r.users.u5]).toEqual([undefined, undefined, undefined, undefined, undefined, 4005]);
+    expect(r.entries.length).toBe(300 + 2 - 5);
+  });
+
+  it("operations reach the writer's awk as values, never as program text", () => {
+    const evil = `x" ; system("touch ${root}/pwned") ; "`;
+    expect(step("true", `+g:${evil}`, `-d:${evil}`, `~u:${evil}`)).toBe("");
+    expect(step(`${addGroup("sftp:x:2200:")}`, "+g:sftp", `-g:${evil}`)).toBe("");
+    expect(fs.existsSync(`${root}/pwned`)).toBe(false);
+    expect(fs.readFileSync(file(), "utf8")).toBe(`g sftp 2200 ${O}\n`);
+  });
+
   it("an update that changes nothing does not rewrite the file", () => {
     expect(step(addGroup("sftp:x:2200:"), "+g:sftp")).toBe("");
     const ino = fs.statSync(file()).ino;

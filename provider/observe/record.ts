@@ -285,18 +285,21 @@ export const recordFact = {
 
 /**
  * The writer's one pass (an awk program; every value reaches it through ENVIRON, none as program text): reads the
- * record's valid lines, applies the operations sj_m1..sj_m<sj_n> in order (a later operation on an object sees what
- * an earlier one left) and prints the new record, unsorted. Per operation on `KIND KEY` (IDENT: sj_now<i>, the identity
- * now; WAS and ITS OWNER: the entry before this operation, the first line for it in the record; every line for it goes):
- * `+` records IDENT with the applying stack (none when the object is gone), `~` re-stamps IDENT with the entry's own
- * stack only when there was an entry, `-` keeps the entry only when the object is still there as recorded (IDENT =
- * WAS); any other mode drops it. Strings are compared as strings (`x ""`), never as numbers.
+ * record's valid lines, applies the operations sj_opm1..sj_opm<sj_ops> in order (a later operation on an object sees
+ * what an earlier one left), prints the new record unsorted, then {@link DONE}. Per operation on `KIND KEY` (IDENT:
+ * sj_opnow<i>, the identity now; WAS and its owner: the entry before this operation, for an object the record lists
+ * its first line, and every line for it goes): `+` records IDENT with the applying stack (none when the object is
+ * gone), `~` re-stamps IDENT with the entry's own stack only when there was an entry, `-` keeps the entry only when
+ * the object is still there as recorded (IDENT = WAS); any other mode drops it. Strings are compared as strings
+ * (`x ""`), never as numbers.
  */
+/** awk's last line: the writer writes nothing unless awk got to the end (no awk, or a failed one, wipes nothing). */
+const DONE = "@@sftp-jail-record-done";
 const APPLY_OPS = [
   "{ id = $1 SUBSEP $2; if (!(id in was)) { was[id] = $3 \"\"; wasown[id] = $4 \"\" }; line[++n] = $0; lid[n] = id }",
   "END {",
-  "  for (i = 1; i <= ENVIRON[\"sj_n\"] + 0; i++) {",
-  "    m = ENVIRON[\"sj_m\" i] \"\"; k = ENVIRON[\"sj_k\" i] \"\"; key = ENVIRON[\"sj_key\" i] \"\"; now = ENVIRON[\"sj_now\" i] \"\"",
+  "  for (i = 1; i <= ENVIRON[\"sj_ops\"] + 0; i++) {",
+  "    m = ENVIRON[\"sj_opm\" i] \"\"; k = ENVIRON[\"sj_opk\" i] \"\"; key = ENVIRON[\"sj_opkey\" i] \"\"; now = ENVIRON[\"sj_opnow\" i] \"\"",
   "    id = k SUBSEP key; w = \"\"; o = \"\"",
   "    if (id in was) { w = was[id]; o = wasown[id] }",
   "    keep = \"\"",
@@ -308,6 +311,7 @@ const APPLY_OPS = [
   "  }",
   "  for (j = 1; j <= n; j++) if (!(lid[j] in gone)) print line[j]",
   "  for (id in out) print out[id]",
+  `  print "${DONE}"`,
   "}",
 ].join("\n");
 
@@ -357,30 +361,33 @@ export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
     "  set -f; umask 077",
     // The `+` operations to apply (those absent before the step), as " op op ... " (no fork).
     '  sj_owner=$1; sj_adds=" "; for sj_o in $2; do sj_adds="$sj_adds$sj_o "; done; shift 2',
-    // Each operation's object, as it is now (read-only, before the record is read), handed to awk as sj_m<i> (mode),
-    // sj_k<i> (kind), sj_key<i> and sj_now<i> (the identity now, or empty when the object is gone).
-    "  sj_n=0",
+    // Each operation's object, as it is now (read-only, before the record is read), handed to awk as sj_opm<i> (mode),
+    // sj_opk<i> (kind), sj_opkey<i> and sj_opnow<i> (the identity now, or empty when the object is gone). Names no
+    // function of util/hostpath.ts sets (sj_cd below would overwrite sj_n and sj_k).
+    "  sj_ops=0",
     "  for sj_o; do",
     '    sj_m=${sj_o%"${sj_o#?}"}; sj_x=${sj_o#?}',
     '    case "$sj_m" in +) case "$sj_adds" in *" $sj_o "*) ;; *) continue ;; esac ;; esac',
-    '    sj_n=$((sj_n + 1)); sj_now=$(sj_rec_id "${sj_x%%:*}" "${sj_x#*:}" 2>/dev/null) || sj_now=',
-    '    export "sj_m$sj_n=$sj_m" "sj_k$sj_n=${sj_x%%:*}" "sj_key$sj_n=${sj_x#*:}" "sj_now$sj_n=$sj_now"',
+    '    sj_ops=$((sj_ops + 1)); sj_now=$(sj_rec_id "${sj_x%%:*}" "${sj_x#*:}" 2>/dev/null) || sj_now=',
+    '    export "sj_opm$sj_ops=$sj_m" "sj_opk$sj_ops=${sj_x%%:*}" "sj_opkey$sj_ops=${sj_x#*:}" "sj_opnow$sj_ops=$sj_now"',
     "  done",
-    "  export sj_n sj_owner",
-    "  sj_ok=0; sj_raw=; sj_rec=/dev/null; sj_in=0",
+    "  export sj_ops sj_owner",
+    "  sj_ok=0; sj_raw=; sj_there=0",
     `  if [ -d ${quoteArg(dir)} ]; then`,
-    `    sj_cd ${quoteArg(dir)}; sj_in=1`,
+    `    sj_cd ${quoteArg(dir)}; sj_there=1`,
     // Kept (and compared) only when root's 0600 and a regular file; anything else there is replaced.
-    `    if [ -f ./${base} ] && [ ! -L ./${base} ] && [ "$(stat -c '%u %a' ./${base})" = '0 600' ]; then sj_ok=1; sj_raw=$(cat ./${base}); sj_rec=./${base}; fi`,
+    `    if [ -f ./${base} ] && [ ! -L ./${base} ] && [ "$(stat -c '%u %a' ./${base})" = '0 600' ]; then sj_ok=1; sj_raw=$(cat ./${base}) || exit 1; fi`,
     "  fi",
-    // One pass: the record's valid lines, every operation applied in order, the result's valid lines, sorted.
-    `  sj_new=$(grep -E ${line} "$sj_rec" | awk ${quoteArg(APPLY_OPS)} | grep -E ${line} | sort -u)`,
+    // One pass: the record's valid lines, every operation applied in order, the result's valid lines, sorted. awk
+    // ends with a line of its own (sorted first): without it (no awk, or one that failed) nothing is written.
+    `  sj_new=$(printf '%s\\n' "$sj_raw" | grep -E ${line} | awk ${quoteArg(APPLY_OPS)} | grep -E -e ${line} -e '^${DONE}$' | sort -u)`,
+    `  case "$sj_new" in ${DONE}*) sj_new=\${sj_new#${DONE}}; sj_new=\${sj_new#?} ;; *) exit 1 ;; esac`,
     // Unchanged: nothing is written (a change that records nothing new touches no file); nothing to record and no
     // record yet: none is made.
     '  if [ $sj_ok = 1 ] && [ "$sj_new" = "$sj_raw" ]; then exit 0; fi',
     `  if [ -z "$sj_new" ] && [ ! -e ${quoteArg(file)} ] && [ ! -L ${quoteArg(file)} ]; then exit 0; fi`,
     // The directory was walked to above when it existed (the working directory is still the one checked).
-    `  if [ $sj_in = 0 ]; then { [ -d ${quoteArg(dir)} ] || mkdir -p -m 0755 ${quoteArg(dir)}; } || exit 1; sj_cd ${quoteArg(dir)}; fi`,
+    `  if [ $sj_there = 0 ]; then { [ -d ${quoteArg(dir)} ] || mkdir -p -m 0755 ${quoteArg(dir)}; } || exit 1; sj_cd ${quoteArg(dir)}; fi`,
     // Nothing left to record: the record goes, and its directory too when nothing else of sftp-jail's is in it.
     `  if [ -z "$sj_new" ]; then rm -f ./${base} && cd .. && { rmdir ${quoteArg(dir.slice(dir.lastIndexOf("/") + 1))} 2>/dev/null || true; }; exit; fi`,
     `  ${writeFileSh({ target: `./${base}`, tmp: `./${base}.sftp-jail.tmp`, dir: ".", content: `printf '%s\\n' "$sj_new"`, attrs: { owner: "0:0", mode: "0600" } })}`,

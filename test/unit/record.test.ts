@@ -623,6 +623,15 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
     expect(r.entries.length).toBe(300 + 2 - 5);
   });
 
+  it("a writer whose awk fails (or is missing) leaves the record as it was and says so", () => {
+    expect(step(addGroup("sftp:x:2200:"), "+g:sftp")).toBe("");
+    const before = fs.readFileSync(file(), "utf8");
+    fs.mkdirSync(`${root}/bin`);
+    fs.writeFileSync(`${root}/bin/awk`, "#!/bin/sh\nexit 2\n", { mode: 0o755 });
+    expect(step(`PATH=${root}/bin:$PATH`, "-g:sftp", "~g:sftp")).toBe("failed\n");
+    expect(fs.readFileSync(file(), "utf8")).toBe(before);
+  });
+
   it("operations reach the writer's awk as values, never as program text", () => {
     const evil = `x" ; system("touch ${root}/pwned") ; "`;
     expect(step("true", `+g:${evil}`, `-d:${evil}`, `~u:${evil}`)).toBe("");

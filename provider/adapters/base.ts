@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { Connection, connectionSchema } from "../connection/schema";
 import { HostKeyError, Session, session } from "../connection/pool";
-import { CheckFailure, failuresOf } from "../schema/common";
+import { CheckFailure, failuresOf, hostPathProblem } from "../schema/common";
 import { Plan, PlanError } from "../plan/types";
 import { envelopeProblem } from "../plan/envelope";
 import { HostFacts } from "../observe/facts";
@@ -35,8 +35,41 @@ export function containsUnknown(v: unknown): boolean {
  * program field, not in the plugin schema); validated here because SshdMatchBlock writes it into sshd_config.d.
  */
 export const OWNER_KEY = "__owner";
-/** Inputs that are not the resource's fields: the dynamic provider's own, and the stack identity. */
-const HIDDEN_KEYS = new Set(["__provider", OWNER_KEY]);
+/**
+ * The hidden input a component sets on the first resource it registers on a host (SftpJailHost: its SftpGroup): every
+ * path and file the host's other resources will look at when checked. Pulumi's engine checks resources one at a time,
+ * and each check of a new path would be one exec on that critical path; with the hint, the first check's one look
+ * covers them all. A hint, never a truth: a path it lacks costs one more exec, one it has one more stat. Every entry
+ * must be a normalised host path (validated like the schemas' paths), and nothing is ever changed because of it.
+ */
+export const LOOK_KEY = "__look";
+const LOOK_MAX = 20_000;
+/** Inputs that are not the resource's fields: the dynamic provider's own, the stack identity and the look hint. */
+const HIDDEN_KEYS = new Set(["__provider", OWNER_KEY, LOOK_KEY]);
+
+/** What is wrong with a look hint, or undefined when it is a valid one. */
+function lookProblem(v: unknown): string | undefined {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return "must be { paths: string[], files: string[] }";
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== "paths" && k !== "files") return `has an unknown key ${JSON.stringify(k)}`;
+  for (const k of ["paths", "files"] as const) {
+    const list = o[k] ?? [];
+    if (!Array.isArray(list) || list.length > LOOK_MAX) return `${k} must be a list of at most ${LOOK_MAX} host paths`;
+    for (const p of list) {
+      const problem = typeof p === "string" ? hostPathProblem(`${k} entry`, p) : `${k} entries must be strings`;
+      if (problem) return problem;
+    }
+  }
+  return undefined;
+}
+
+/** The look hint of a resource's inputs (see LOOK_KEY): what its check looks at besides its own needs. */
+export function lookHint(inputs: Record<string, unknown>): { paths: string[]; files: string[] } {
+  const v = inputs[LOOK_KEY];
+  if (v === undefined || containsUnknown(v) || lookProblem(v)) return { paths: [], files: [] };
+  const o = v as { paths?: string[]; files?: string[] };
+  return { paths: [...(o.paths ?? [])], files: [...(o.files ?? [])] };
+}
 
 /** The stack identity of a resource's inputs or state, when valid (invalid ones are refused by checkInputs). */
 export function ownerOf(o: Record<string, unknown>): string | undefined {
@@ -64,6 +97,9 @@ export function checkInputs<T extends z.ZodRawShape>(
   if (owner !== undefined && !containsUnknown(owner) && !(typeof owner === "string" && OWNER_RE.test(owner))) {
     failures.push({ property: OWNER_KEY, reason: "the stack identity must be <project>/<stack> (letters, digits, _ . -); it is set by sftp-jail's resource classes, not by programs" });
   }
+  const look = news[LOOK_KEY];
+  const lookBad = look === undefined || containsUnknown(look) ? undefined : lookProblem(look);
+  if (lookBad) failures.push({ property: LOOK_KEY, reason: `the look hint ${lookBad}; it is set by sftp-jail's components, not by programs` });
   const fieldSchema = z.strictObject(shape).omit(Object.fromEntries(unknownKeys.map((k) => [k, true])) as never);
   const { connection, ...fields } = known;
   const parsed = (fieldSchema as unknown as z.ZodType).safeParse(fields);

@@ -54,9 +54,13 @@ const subject = (d: Pick<Fields, "name" | "home" | "keysDir" | "authorizedKeysFi
   reachedFrom: d.reachedFrom ?? [],
   optOut: d.jailOptOut ?? [],
 });
-const needs = (d: Pick<Fields, "keysDir" | "name" | "authorizedKeysFile" | "reachedFrom"> & { shell?: string }) => ({
+/** What a check of the account looks at on its host (also a component's look hint, adapters/base.ts LOOK_KEY). */
+export const lookNeeds = (d: Pick<Fields, "keysDir" | "name" | "authorizedKeysFile"> & { shell?: string }) => ({
   paths: [d.keysDir, ...(d.shell ? [d.shell] : [])],
   files: [keyFile(d)],
+});
+const needs = (d: Pick<Fields, "keysDir" | "name" | "authorizedKeysFile" | "reachedFrom"> & { shell?: string }) => ({
+  ...lookNeeds(d),
   jail: jailContexts({ name: d.name, reachedFrom: d.reachedFrom ?? [] }),
 });
 
@@ -69,7 +73,7 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
     // The plan on the host as it is (groups the program creates first assumed), judged like apply judges it.
     else {
       const d = full.data;
-      r.failures.push(...(await previewLook(r.inputs.connection, label(d.name), "name", { paths: needs(d).paths, files: needs(d).files }, (f) => planUser(d, assumeExisting(ownedBy(f, ownerOf(r.inputs)), [], [d.group, ...d.extraGroups])).steps)));
+      r.failures.push(...(await previewLook(r.inputs.connection, label(d.name), "name", lookNeeds(d), (f) => planUser(d, assumeExisting(ownedBy(f, ownerOf(r.inputs)), [], [d.group, ...d.extraGroups])).steps)));
       // What sshd must resolve for this account: compared with what it does resolve (read), so a broken jail is drift.
       r.inputs.jail = expectedJail(subject(d));
     }
@@ -117,11 +121,12 @@ async function whoSets(s: Session, v: Violation): Promise<string | undefined> {
 
 async function converge(d: Fields, connection: unknown, owner: string | undefined, adoptedBefore?: boolean): Promise<JailedUserState> {
   const s = await sessionForChange(connection, label(d.name));
-  const facts = await observe(s, needs(d));
+  const { paths, files, jail } = needs(d);
+  // Planned without sshd's evaluation of the account (the plan does not read it; it is judged after the change).
+  const facts = await observe(s, { paths, files });
   // Only what this stack created is taken back; another stack's account is adopted (its creator deletes it).
   const plan = planOrThrow(s, label(d.name), () => planUser(d, ownedBy(facts, owner)));
   // The trailing snapshot also judges this account's jail after the change (the check below reads it from there).
-  const { paths, files, jail } = needs(d);
   const ctx = { session: s, resource: label(d.name), owner, reads: { paths, files, jail: jail.map(jailSpec) } };
   // Changing an account that exists (shell, groups, home, password field) could change who may log in: confirmed by
   // a fresh operator login, or its entries are put back exactly.
@@ -129,10 +134,10 @@ async function converge(d: Fields, connection: unknown, owner: string | undefine
     (changesExistingAccounts(plan.steps, facts)
       ? await applyAccountChange(ctx, plan.steps, `the change of account ${d.name}`)
       : await apply(ctx, plan.steps)) ?? facts;
-  // Judged by sshd after the change: apply's trailing snapshot evaluated this account (reads.jail), so this is cached.
-  // A plan that only drops stale record entries changed nothing sshd could judge differently.
+  // Judged by sshd after the change: apply's trailing snapshot evaluated this account (reads.jail), so this is cached;
+  // with no change, this is the one evaluation.
   const changed = changing(plan.steps).length > 0;
-  const judged = changed ? await observe(s, needs(d)) : facts;
+  const judged = await observe(s, needs(d));
   await assertJailed(s, d, facts, judged, changed, adoptedBefore ?? plan.adopted);
   const u = after.users.find((x) => x.name === d.name)!;
   const n = changing(plan.steps).length;

@@ -9,7 +9,7 @@ import { planGroupCreate, planGroupDelete, planGroupUpdate } from "../plan/sftpG
 import { SftpGroupFields, sftpGroupSchema, sftpGroupShape } from "../schema/sftpGroup";
 import { log } from "../util/log";
 import { ownedBy, whoseIsIt } from "../observe/record";
-import { UNKNOWN, checkInputs, containsUnknown, ownerOf, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
+import { UNKNOWN, checkInputs, containsUnknown, lookHint, ownerOf, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 
 export { sftpGroupShape };
 const fieldsSchema = sftpGroupSchema;
@@ -40,7 +40,8 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
   const { inputs, failures } = checkInputs(sftpGroupShape, news);
   if (failures.length || containsUnknown(inputs)) return { inputs, failures };
   const d = fieldsSchema.safeParse(pick(inputs));
-  if (d.success) failures.push(...(await previewLook(inputs.connection, label(d.data.name), "name", {}, (f) => planGroupUpdate(d.data, f))));
+  // The group is a host's first resource a component registers: its look covers what the others will look at.
+  if (d.success) failures.push(...(await previewLook(inputs.connection, label(d.data.name), "name", lookHint(inputs), (f) => planGroupUpdate(d.data, f))));
   return { inputs, failures };
 }
 

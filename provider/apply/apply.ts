@@ -14,6 +14,7 @@ import {
   manifestEntries,
   manifestHas,
   observe,
+  parseDelta,
   parseSnapshot,
   registered,
   remember,
@@ -107,11 +108,12 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
   const where = `${ctx.resource} on ${ctx.session.conn.host}:${ctx.session.conn.port}`;
   const needs = registered(ctx.session);
   // The trailing snapshot re-reads what this plan changes and what this resource reads; the rest of the cache holds.
-  const reread = touched(plan.flatMap((s) => s.effects.paths ?? []), needs, ctx.reads);
+  const reread = touched(plan.map((s) => s.effects), needs, ctx.reads);
   const trailing = trailingSnapshot(ctx.session, reread);
   let r;
   try {
-    const entries = manifestEntries(needs);
+    // The applying resource's own jail evaluations too: a later run's first snapshot then judges every account.
+    const entries = manifestEntries({ ...needs, jail: reread.jail });
     r = await ctx.session.exec(applyScript(plan, needs, manifestHas(ctx.session, entries) ? [] : entries, trailing.script, ctx.owner ?? "-"));
   } catch (e) {
     forget(ctx.session);
@@ -137,5 +139,11 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
       `${where}: the step "${plan[Number(m[1])]?.description}" was done, but the host's record of what sftp-jail created (/var/lib/sftp-jail/.created) could not be updated; should this stack's state be lost, the object would be adopted as the admin's and left on destroy`,
     );
   }
-  return remember(ctx.session, parseSnapshot(r.stdout.slice(idx)), needs, r.stdout.slice(idx), trailing.delta ? reread : undefined, reread.jail);
+  const out = r.stdout.slice(idx);
+  const after = trailing.delta ? remember(ctx.session, parseDelta(out), needs, out, reread, reread.jail) : remember(ctx.session, parseSnapshot(out), needs, out, undefined, reread.jail);
+  if (after) return after;
+  // A delta with nothing left to merge into (a failure elsewhere on this host dropped the cache): a full snapshot,
+  // taken from now on (an exec already in flight may predate this change).
+  forget(ctx.session);
+  return observe(ctx.session);
 }

@@ -5,7 +5,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ConnectionArgs } from "../resources/dynamic";
-import { SftpGroup } from "../resources/sftpGroup";
+import { SftpGroup, SftpGroupArgs } from "../resources/sftpGroup";
+import { LOOK_KEY } from "../adapters/base";
+import { lookNeeds } from "../adapters/jailedUser";
+import { chrootPaths } from "../plan/chrootDir";
+import { hostPathProblem } from "../schema/common";
 import { SshdMatchBlock } from "../resources/sshdMatchBlock";
 import { ChrootDir } from "../resources/chrootDir";
 import { JailedUser } from "../resources/jailedUser";
@@ -93,6 +97,14 @@ export interface SftpJailHostKinds {
 const DYNAMIC_KINDS: SftpJailHostKinds = { SftpGroup, SshdMatchBlock, ChrootDir, JailedUser, FirewallRule };
 
 /** The jail keywords a program's sshdDirectives leave at anything but "no" (null or another value): its users' opt-outs. */
+/** The look hint (adapters/base.ts LOOK_KEY) of these needs: valid host paths only (a bad one is its resource's failure). */
+function lookHint(needs: Array<{ paths: string[]; files: string[] }>): { paths: string[]; files: string[] } | undefined {
+  const ok = (p: unknown): p is string => typeof p === "string" && hostPathProblem("path", p) === undefined;
+  const paths = [...new Set(needs.flatMap((n) => n.paths).filter(ok))].sort();
+  const files = [...new Set(needs.flatMap((n) => n.files).filter(ok))].sort();
+  return paths.length || files.length ? { paths, files } : undefined;
+}
+
 export function jailOptOut(overrides: Record<string, string | null> = {}): (typeof JAIL_OPT_OUT)[number][] {
   return JAIL_OPT_OUT.filter((k) => k in overrides && overrides[k] !== "no");
 }
@@ -122,7 +134,14 @@ export class SftpJailHost extends pulumi.ComponentResource {
     const keysDir = args.keysDir ?? DEFAULT_KEYS_DIR;
     const connection = args.connection;
 
-    this.group = new SftpGroup(`${name}-group`, { connection, name: args.group.name, gid: args.group.gid }, parent);
+    const home = (u: SftpJailUser) => u.chroot?.path ?? `${base}/${u.name}`;
+    const keysFile = (u: SftpJailUser) => (args.authorizedKeysFile === undefined ? undefined : expandKeysFile(args.authorizedKeysFile, u.name, home(u)));
+    const writable = (u: SftpJailUser) => (u.writableDirs ?? ["upload"]).map((d) => (typeof d === "string" ? { path: d } : d));
+
+    // The group is checked first: its one look at the host covers what every user and chroot here will look at.
+    const look = lookHint(args.users.flatMap((u) => [lookNeeds({ name: u.name, keysDir, authorizedKeysFile: keysFile(u), shell: u.shell }), { paths: chrootPaths({ path: home(u), subdirs: writable(u) }), files: [] }]));
+    const group: SftpGroupArgs & { [LOOK_KEY]?: unknown } = { connection, name: args.group.name, gid: args.group.gid, ...(look ? { [LOOK_KEY]: look } : {}) };
+    this.group = new SftpGroup(`${name}-group`, group, parent);
 
     // group -> Match block -> users -> chroots: a user is jailed from the moment it exists (and is checked as jailed
     // right after its creation), and destroy removes users before the block, so no account of the group ever exists
@@ -141,7 +160,6 @@ export class SftpJailHost extends pulumi.ComponentResource {
     );
 
     for (const u of args.users) {
-      const home = u.chroot?.path ?? `${base}/${u.name}`;
       const user = new JailedUser(
         `${name}-${u.name}`,
         {
@@ -149,10 +167,10 @@ export class SftpJailHost extends pulumi.ComponentResource {
           name: u.name,
           uid: u.uid,
           group: args.group.name,
-          home,
+          home: home(u),
           authorizedKeys: u.authorizedKeys,
           keysDir,
-          authorizedKeysFile: args.authorizedKeysFile === undefined ? undefined : expandKeysFile(args.authorizedKeysFile, u.name, home),
+          authorizedKeysFile: keysFile(u),
           keyOnly: u.keyOnly,
           reachedFrom: u.reachedFrom?.map((r) => ({ ...r })),
           jailOptOut: jailOptOut(args.sshdDirectives),
@@ -165,16 +183,12 @@ export class SftpJailHost extends pulumi.ComponentResource {
         `${name}-${u.name}-chroot`,
         {
           connection,
-          path: home,
+          path: home(u),
           group: u.chroot?.group,
           mode: u.chroot?.mode,
           fixAncestors: args.fixAncestors,
           onDelete: args.onDelete,
-          subdirs: (u.writableDirs ?? ["upload"]).map((d) =>
-            typeof d === "string"
-              ? { path: d, owner: u.name, group: args.group.name, mode: "0755" }
-              : { path: d.path, owner: d.owner ?? u.name, group: d.group ?? args.group.name, mode: d.mode ?? "0755" },
-          ),
+          subdirs: writable(u).map((d) => ({ path: d.path, owner: d.owner ?? u.name, group: d.group ?? args.group.name, mode: d.mode ?? "0755" })),
         },
         { ...parent, dependsOn: [user] },
       );

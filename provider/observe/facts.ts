@@ -422,5 +422,46 @@ export const firewall = fact({
   },
 });
 
-/** The facts every snapshot takes; `paths` and `files` are added per session with what resources asked about. */
+/** The facts every full snapshot takes; `paths` and `files` are added per session with what resources asked about. */
 export const BASE_FACTS = [osRelease, openssh, nologin, serviceManager, tools, groups, users, shadow, sshd, firewall, operator, sudoers] as const;
+export type BaseKey = (typeof BASE_FACTS)[number]["key"];
+export const BASE_KEYS: readonly BaseKey[] = BASE_FACTS.map((f) => f.key);
+
+/**
+ * What a change touches, in the terms a step declares its effects (plan/types.ts `Effects`, structurally the same, so
+ * the declarations the operator envelope is judged on are the ones that decide what is re-read).
+ */
+export interface Touches {
+  readonly accounts?: readonly string[];
+  readonly groups?: readonly string[];
+  readonly memberships?: readonly string[];
+  readonly paths?: readonly string[];
+  readonly service?: "firewall" | "sshd";
+}
+
+/** Paths whose change could alter any base fact (account databases, shells, tools, sudoers, os-release). */
+const SYSTEM_PATH = /^\/(etc|usr|bin|sbin|lib[^/]*|opt|run\/systemd)?(\/|$)/;
+const SSH_PATH = /^\/etc\/ssh(\/|$)/;
+/** sftp-jail's own key store under /etc/ssh (plan/jailedUser.ts DEFAULT_KEYS_DIR): read by sshd at login, not by -T. */
+const KEY_STORE = /^\/etc\/ssh\/sftp-jail(\/|$)/;
+
+/**
+ * The base facts a change can make stale (pure; unit-tested), so the snapshot an apply prints after it re-reads only
+ * those, and the rest of the cache holds. The operator's facts depend on accounts, groups and sshd's
+ * AuthorizedKeysFile, so they go with either; sudoers changes only with its files. A path a declaration does not place
+ * (under /etc outside /etc/ssh, /usr, /bin…) re-reads them all.
+ */
+export function staleAfter(changes: readonly Touches[]): BaseKey[] {
+  const stale = new Set<BaseKey>();
+  for (const c of changes) {
+    if (c.accounts?.length || c.groups?.length || c.memberships?.length) for (const k of ["groups", "users", "shadow", "operator"] as const) stale.add(k);
+    if (c.service === "sshd") for (const k of ["sshd", "operator"] as const) stale.add(k);
+    if (c.service === "firewall") stale.add("firewall");
+    for (const p of c.paths ?? []) {
+      if (KEY_STORE.test(p)) continue;
+      if (SSH_PATH.test(p)) for (const k of ["sshd", "operator"] as const) stale.add(k);
+      else if (SYSTEM_PATH.test(p)) return [...BASE_KEYS];
+    }
+  }
+  return BASE_KEYS.filter((k) => stale.has(k));
+}

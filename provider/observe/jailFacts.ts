@@ -60,13 +60,14 @@ function parseSpec(spec: string): JailContext {
  * One `sshd -T -C` per (account, client) context in one shell loop; only the jail's keywords are printed, so a
  * section stays small. Specs are quoted by the caller.
  */
-export function jailFact(quotedSpecs: string[]): Fact<"jail"> {
+export function jailFact(quotedSpecs: string[], more?: string): Fact<"jail"> {
   const keys = JAIL_KEYWORDS.join("|");
   return {
     key: "jail",
-    command: quotedSpecs.length
+    // `more`: a command printing further specs, one a line (the host's manifest).
+    command: quotedSpecs.length || more
       ? [
-          `for sj_c in ${quotedSpecs.join(" ")}; do`,
+          `{ ${quotedSpecs.length ? `printf '%s\\n' ${quotedSpecs.join(" ")}; ` : ""}${more ?? ":"}; } | sort -u | while IFS= read -r sj_c; do`,
           `  printf 'eval\\t%s\\n' "$sj_c"`,
           `  if sj_t=$(sshd -T -C "$sj_c" < /dev/null 2>&1); then printf '%s\\n' "$sj_t" | grep -E '^(${keys}) '; else printf 'error\\t%s\\n' "$(printf '%s' "$sj_t" | tr '\\n' ' ')"; fi`,
           "done",

@@ -5,11 +5,13 @@
  * Snapshots are cached per host for the provider process (one Pulumi phase). Resources that need path stats register
  * their paths; requests that arrive together (Pulumi runs resources in parallel) share one exec. The first exec (and
  * any once the cache is older than TTL_MS) is full: every path registered so far and every one the host's manifest
- * lists. Later ones are deltas merged into the cache: the base facts always, plus only the paths and files not covered
- * yet, or, for the snapshot an apply prints after its changes, the paths its steps declare they change. That keeps a
- * change's cost independent of how many users the host has.
+ * lists. Later ones are deltas merged into the cache: only the paths and files not covered yet, or, for the snapshot an
+ * apply prints after its changes, the paths its steps declare they change and the base facts (accounts, sshd, firewall…)
+ * those declarations can make stale (facts.ts staleAfter). That keeps a change's cost independent of how many users the
+ * host has, and of facts it cannot have changed. Cached facts are never older than TTL_MS from the last full snapshot,
+ * except for what sftp-jail itself changed since, which its own applies re-read.
  */
-import { BASE_FACTS, Fact, HostFacts, JailContext, filesFact, jailFact, jailSpec, pathsFact, realpathsFact, withAncestors } from "./facts";
+import { BASE_FACTS, BASE_KEYS, BaseKey, Fact, HostFacts, JailContext, Touches, staleAfter, filesFact, jailFact, jailSpec, pathsFact, realpathsFact, withAncestors } from "./facts";
 import { diagnoseAccess } from "./access";
 import { Session } from "../connection/pool";
 import { quoteArg } from "../util/shell";
@@ -38,17 +40,20 @@ function expand(needs: Needs): { paths: string[]; files: string[] } {
   return { paths: [...all].sort(), files: [...new Set(needs.files ?? [])].sort() };
 }
 
-/** `manifest`: also stat and read what the host's manifest lists (a full snapshot); a delta snapshot does not. */
-function factsFor(needs: Needs, manifest = true): Fact<keyof HostFacts>[] {
+/**
+ * `manifest`: also stat and read what the host's manifest lists (a full snapshot); a delta snapshot does not.
+ * `base`: the base facts to read (a full snapshot reads them all).
+ */
+function factsFor(needs: Needs, manifest = true, base: readonly BaseKey[] = BASE_KEYS): Fact<keyof HostFacts>[] {
   const { paths, files } = expand(needs);
   const asked = [...new Set(needs.paths ?? [])].sort().map(quoteArg);
   const jail = [...new Set(needs.jail ?? [])].sort();
   return [
-    ...BASE_FACTS,
+    ...BASE_FACTS.filter((f) => base.includes(f.key)),
     pathsFact(paths.map(quoteArg), manifest ? "sj_manifest p" : undefined),
     filesFact(files.map(quoteArg), manifest ? "sj_manifest f" : undefined),
     realpathsFact(asked),
-    jailFact(jail.map(quoteArg)),
+    jailFact(jail.map(quoteArg), manifest ? "sj_manifest j" : undefined),
     // What sftp-jail created on this host: read in this same exec, so taking it into account costs no session.
     recordFact,
   ] as Fact<keyof HostFacts>[];
@@ -59,11 +64,16 @@ function factsFor(needs: Needs, manifest = true): Fact<keyof HostFacts>[] {
  * by apply (under the host lock) so that the FIRST snapshot of a later run covers every resource in one exec, however
  * late Pulumi hands each resource to the provider. It is a hint, never a source of truth: an entry it lacks only costs
  * one more exec (observe() re-takes a snapshot that does not cover a request), and an entry it has only adds a stat.
- * Root's alone (0600 in a root-owned chain, read without following links); lines are `p PATH` (stat) or `f PATH`
- * (read), kept only when PATH passes the host-path rule of the schemas, on the host and again when parsed.
+ * Root's alone (0600 in a root-owned chain, read without following links); lines are `p PATH` (stat), `f PATH`
+ * (read), kept only when PATH passes the host-path rule of the schemas, on the host and again when parsed, or
+ * `j SPEC` (a jailed account's `sshd -T -C` context, {@link jailSpec}: a drift check reads every account's jail, so the
+ * first snapshot evaluates them all), kept only while the account exists and only in the spec's fixed grammar.
  */
 export const MANIFEST_FILE = "/var/lib/sftp-jail/.manifest";
-const ENTRY = "[pf] /[A-Za-z0-9._@+=,/-]*";
+const ADDR = "[0-9A-Fa-f.:]{1,45}";
+/** A jail spec as jailSpec() prints one: account name (the schemas' rule), client address, optional local address and port. */
+const JAIL_SPEC = `user=[a-z_][a-z0-9_-]{0,31},host=${ADDR},addr=${ADDR}(,laddr=${ADDR})?(,lport=[0-9]{1,5})?`;
+const ENTRY = `([pf] /[A-Za-z0-9._@+=,/-]*|j ${JAIL_SPEC})`;
 /**
  * The shell function `sj_manifest_read` for the manifest at `file` (exported for tests): prints its valid entries,
  * or nothing unless the file and every directory above it are root's and not writable by group or others (one
@@ -90,7 +100,7 @@ export const MANIFEST_LIB = [
   '  [ -n "$sj_mf" ] || return 0',
   '  if [ -n "$1" ]; then printf \'%s\\n\' "$sj_mf" | sed -n "s|^$1 ||p"; else printf \'%s\\n\' "$sj_mf"; fi',
   "}",
-  // Adds entries (arguments) and drops old ones whose path is gone. A failure here never fails the apply: the
+  // Adds entries (arguments) and drops old ones whose path (or account) is gone. A failure here never fails the apply: the
   // manifest only saves execs. It has a lock of its own (in its trusted directory), so the host lock is held for the plan's steps alone (a
   // lost race would only cost a later run one exec). Root's trusted directory, entered without following links;
   // written beside itself and renamed (mv -T never moves into a directory of that name), and only when it changed:
@@ -104,7 +114,7 @@ export const MANIFEST_LIB = [
   "  sj_mok=0; if [ -f ./.manifest ] && [ ! -L ./.manifest ] && [ \"$(stat -c '%u %a' ./.manifest)\" = '0 600' ]; then sj_mok=1; fi",
   "  {",
   "    if [ \"$sj_mok\" = 1 ]; then",
-  `      grep -E '^${ENTRY}$' ./.manifest | while IFS= read -r l; do p=\${l#? }; if [ -e "$p" ] || [ -L "$p" ]; then echo "$l"; fi; done`,
+  `      grep -E '^${ENTRY}$' ./.manifest | while IFS= read -r l; do p=\${l#? }; case "$l" in 'j '*) sj_u=\${p#user=}; if id -u -- "\${sj_u%%,*}" >/dev/null 2>&1; then echo "$l"; fi ;; *) if [ -e "$p" ] || [ -L "$p" ]; then echo "$l"; fi ;; esac; done`,
   "    fi",
   "    printf '%s\\n' \"$@\"",
   `  } | grep -E '^${ENTRY}$' | sort -u > ./.manifest.sftp-jail.tmp && chown -h 0:0 ./.manifest.sftp-jail.tmp && chmod 0600 ./.manifest.sftp-jail.tmp &&`,
@@ -115,18 +125,20 @@ export const MANIFEST_LIB = [
 /** The manifest entries an apply records for what it was asked to cover (pure). */
 export function manifestEntries(needs: Needs): string[] {
   const { paths, files } = expand(needs);
-  return [...paths.map((p) => `p ${p}`), ...files.map((f) => `f ${f}`)];
+  const jail = [...new Set(needs.jail ?? [])].filter((j) => JAIL_SPEC_RE.test(j)).sort();
+  return [...paths.map((p) => `p ${p}`), ...files.map((f) => `f ${f}`), ...jail.map((j) => `j ${j}`)];
 }
+const JAIL_SPEC_RE = new RegExp(`^${JAIL_SPEC}$`);
 
 /**
  * The probe script: each section starts with a marker line; a failing probe leaves its section empty. A full one
  * (the default) also covers every path and file the host's manifest lists; a delta one (`{ manifest: false }`)
- * covers only `needs` and the base facts, and still prints the manifest's entries.
+ * covers only `needs` and the base facts in `base` (default: all), and still prints the manifest's entries.
  */
-export function snapshotScript(needs: Needs = {}, opts: { manifest?: boolean } = {}): string {
+export function snapshotScript(needs: Needs = {}, opts: { manifest?: boolean; base?: readonly BaseKey[] } = {}): string {
   const parts = [SCRIPT_PREFIX, MANIFEST_LIB];
   parts.push(`echo '${MARK}manifest'`, "sj_mf=$(sj_manifest_read 2>/dev/null); sj_mf_read=1", "{ sj_manifest ; } 2>/dev/null");
-  for (const f of factsFor(needs, opts.manifest ?? true)) parts.push(`echo '${MARK}${f.key}'`, `{ ${f.command} ; } 2>/dev/null`);
+  for (const f of factsFor(needs, opts.manifest ?? true, opts.base)) parts.push(`echo '${MARK}${f.key}'`, `{ ${f.command} ; } 2>/dev/null`);
   parts.push(`echo '${MARK}end'`);
   return parts.join("\n");
 }
@@ -138,6 +150,7 @@ export function parseManifest(output: string): Registered {
   if (start < 0) return out;
   const body = output.slice(start + MARK.length + "manifest\n".length);
   for (const line of body.slice(0, body.indexOf(MARK)).split("\n")) {
+    if (line.startsWith("j ") && JAIL_SPEC_RE.test(line.slice(2))) out.jail.add(line.slice(2));
     const m = /^([pf]) (\/.*)$/.exec(line);
     if (!m || hostPathProblem("manifest entry", m[2]) !== undefined) continue;
     (m[1] === "p" ? out.paths : out.files).add(m[2]);
@@ -145,8 +158,28 @@ export function parseManifest(output: string): Registered {
   return out;
 }
 
-/** Parses a snapshot's output (pure; tested on captured output). */
+/** Parses a snapshot's output (pure; tested on captured output); a section it lacks parses as empty output. */
 export function parseSnapshot(output: string): HostFacts {
+  const sections = sectionsOf(output);
+  const facts: Partial<HostFacts> = {};
+  for (const f of factsFor({})) {
+    (facts as Record<string, unknown>)[f.key] = f.parse(sections.get(f.key) ?? "");
+  }
+  return facts as HostFacts;
+}
+
+/** Parses a delta snapshot's output (pure): only the facts it has a section for, to merge over the cached ones. */
+export function parseDelta(output: string): Partial<HostFacts> {
+  const sections = sectionsOf(output);
+  const facts: Partial<HostFacts> = {};
+  for (const f of factsFor({})) {
+    const text = sections.get(f.key);
+    if (text !== undefined) (facts as Record<string, unknown>)[f.key] = f.parse(text);
+  }
+  return facts;
+}
+
+function sectionsOf(output: string): Map<string, string> {
   const sections = new Map<string, string>();
   let current: string | undefined;
   let buf: string[] = [];
@@ -158,11 +191,7 @@ export function parseSnapshot(output: string): HostFacts {
     } else if (current) buf.push(line);
   }
   if (current !== "end") throw new Error("snapshot output is truncated (no end marker)");
-  const facts: Partial<HostFacts> = {};
-  for (const f of factsFor({})) {
-    (facts as Record<string, unknown>)[f.key] = f.parse(sections.get(f.key) ?? "");
-  }
-  return facts as HostFacts;
+  return sections;
 }
 
 interface Registered {
@@ -187,6 +216,11 @@ interface Snapshot {
 
 interface HostCache extends Registered {
   current?: Snapshot;
+  /**
+   * The newest settled snapshot (`current` once its exec returned, unless a newer one replaced it meanwhile): what an
+   * apply's delta merges into when `current` is an exec still in flight.
+   */
+  last?: Snapshot & { settled: HostFacts };
   /** Requests waiting for the next batched exec. */
   pending?: Promise<HostFacts>;
   /** The snapshot exec now running, if any. */
@@ -219,12 +253,12 @@ function fresh(c: HostCache): (Snapshot & { settled: HostFacts }) | undefined {
 }
 
 /**
- * Facts `base` held, with what a later exec re-read replaced (pure; unit-tested): the base facts (accounts, sshd,
- * firewall…) always come from `later`; a path, file or resolution it re-read replaces the old one, or drops it when it
- * is gone now (a missing file is an absent key); everything else is kept. `keepJail`: keep evaluations `later` did not
- * redo (false after a change, which can change how sshd judges any account).
+ * Facts `base` held, with what a later (delta) exec re-read replaced (pure; unit-tested): a base fact (accounts, sshd,
+ * firewall…) `later` read replaces the old one; a path, file or resolution it re-read replaces the old one, or drops it
+ * when it is gone now (a missing file is an absent key); everything else is kept. `keepJail`: keep evaluations `later`
+ * did not redo (false after a change, which can change how sshd judges any account).
  */
-export function mergeFacts(base: HostFacts, later: HostFacts, reread: { paths: Iterable<string>; files: Iterable<string> }, keepJail: boolean): HostFacts {
+export function mergeFacts(base: HostFacts, later: Partial<HostFacts>, reread: { paths: Iterable<string>; files: Iterable<string> }, keepJail: boolean): HostFacts {
   const paths = { ...base.paths };
   const files = { ...base.files };
   const realpaths = { ...base.realpaths };
@@ -233,20 +267,23 @@ export function mergeFacts(base: HostFacts, later: HostFacts, reread: { paths: I
     delete realpaths[p];
   }
   for (const f of reread.files) delete files[f];
-  const redone = new Set(later.jail.map(jailSpec));
+  const done = later.jail ?? [];
+  const redone = new Set(done.map(jailSpec));
   return {
+    ...base,
     ...later,
     paths: { ...paths, ...later.paths },
     files: { ...files, ...later.files },
     realpaths: { ...realpaths, ...later.realpaths },
-    jail: keepJail ? [...base.jail.filter((j) => !redone.has(jailSpec(j))), ...later.jail] : later.jail,
+    jail: keepJail ? [...base.jail.filter((j) => !redone.has(jailSpec(j))), ...done] : done,
   };
 }
 
 /**
- * One snapshot exec for everything registered. Over a fresh cached snapshot it is a delta: the base facts, the jail
- * evaluations asked for, and only the paths and files the cache does not cover yet (a host with 100 jailed users
- * would otherwise re-stat and re-read all of them for every request); else a full one, manifest included.
+ * One snapshot exec for everything registered. Over a fresh cached snapshot it is a delta: the jail evaluations asked
+ * for and only the paths and files the cache does not cover yet (a host with 100 jailed users would otherwise re-stat
+ * and re-read all of them for every request), with no base fact (the cache's hold: see the top of this file); else a
+ * full one, manifest included.
  */
 function take(s: Session, c: HostCache): Promise<HostFacts> {
   const base = fresh(c);
@@ -258,16 +295,17 @@ function take(s: Session, c: HostCache): Promise<HostFacts> {
     ? { paths: new Set([...base.covers.paths, ...paths]), files: new Set([...base.covers.files, ...files]), jail: new Set([...base.covers.jail, ...jail]) }
     : { paths: new Set(paths), files: new Set(files), jail };
   const snap: Snapshot = { at: base ? base.at : Date.now(), covers, facts: Promise.resolve() as never };
-  snap.facts = s.exec(snapshotScript({ paths, files, jail }, { manifest: !base })).then(async (r) => {
+  snap.facts = s.exec(snapshotScript({ paths, files, jail }, base ? { manifest: false, base: [] } : {})).then(async (r) => {
     // Not as root: probe the login itself, so the error says what is broken (shell, sudo) instead of guessing.
     if (!r.stdout.includes(MARK + "end")) throw await diagnoseAccess(s, r);
-    const parsed = parseSnapshot(r.stdout);
+    const parsed = base ? parseDelta(r.stdout) : parseSnapshot(r.stdout);
     const manifest = parseManifest(r.stdout);
     // A full snapshot also stat'ed and read what the manifest lists: it covers those requests too.
     if (base) noteListing(c, manifest);
     else noteManifest(c, covers, manifest);
-    const facts = base ? mergeFacts(base.settled, parsed, { paths: expand({ paths }).paths, files }, true) : parsed;
+    const facts = base ? mergeFacts(base.settled, parsed, { paths: expand({ paths }).paths, files }, true) : (parsed as HostFacts);
     snap.settled = facts;
+    if (c.current === snap) c.last = snap as Snapshot & { settled: HostFacts };
     return facts;
   });
   c.current = snap;
@@ -329,9 +367,9 @@ export function parseGlance(output: string): Pick<HostFacts, "paths" | "files" |
  * A read-only look for preview-time checks (the adapters' `check`, through lookAtHost). Pulumi's engine calls `check`
  * one resource at a time, so every look is on a converge's critical path: over a fresh cached snapshot of this phase,
  * it stats and reads only what the cache does not cover yet, in one small exec without the base facts (accounts,
- * sshd, firewall: the phase's, at most TTL_MS old), and the result joins the cache. Nothing ever changes a host on a
- * glance: create and update plan on observe() (base facts re-read), and apply judges the host gate and the operator
- * envelope again under the host lock. Without a fresh settled snapshot, or with an exec already queued, it is observe().
+ * sshd, firewall: the phase's, at most TTL_MS old), and the result joins the cache. Unlike observe() it never waits
+ * for another exec of the host, and reads no record, manifest or jail evaluation. Nothing ever changes a host on a
+ * glance. Without a fresh settled snapshot, or with an exec already queued, it is observe().
  */
 export async function glance(s: Session, needs: { paths?: string[]; files?: string[] } = {}): Promise<HostFacts> {
   const c = cache(s);
@@ -352,7 +390,7 @@ export async function glance(s: Session, needs: { paths?: string[]; files?: stri
   };
   // Joins the cache unless a newer snapshot (an apply's) replaced it meanwhile; either way this check sees it.
   if (c.current === base) {
-    c.current = {
+    c.current = c.last = {
       at: base.at,
       covers: { paths: new Set([...base.covers.paths, ...paths]), files: new Set([...base.covers.files, ...files]), jail: base.covers.jail },
       facts: Promise.resolve(merged),
@@ -391,12 +429,13 @@ async function nextBatch(s: Session, c: HostCache): Promise<HostFacts> {
 function noteManifest(c: HostCache, covers: Registered, m: Registered): void {
   for (const p of m.paths) covers.paths.add(p);
   for (const f of m.files) covers.files.add(f);
+  for (const j of m.jail) covers.jail.add(j);
   noteListing(c, m);
 }
 
 /** What the host's manifest lists, for {@link manifestHas} (a delta snapshot prints it without covering it). */
 function noteListing(c: HostCache, m: Registered): void {
-  c.manifest = new Set([...[...m.paths].map((p) => `p ${p}`), ...[...m.files].map((f) => `f ${f}`)]);
+  c.manifest = new Set([...[...m.paths].map((p) => `p ${p}`), ...[...m.files].map((f) => `f ${f}`), ...[...m.jail].map((j) => `j ${j}`)]);
 }
 
 /** True when the host's manifest, as this process last read it, already lists every entry (pure of the host). */
@@ -407,59 +446,66 @@ export function manifestHas(s: Session, entries: string[]): boolean {
 
 /**
  * What an apply's trailing snapshot must re-read (pure; unit-tested): every path its steps declare they change (with
- * what was registered below one of them) and what the applying resource reads itself; registered files among those.
- * Everything else the cache holds is still true, because a step changes only what its effects declare (plan/types.ts;
- * the operator envelope is judged on the same declarations).
+ * what was registered below one of them) and what the applying resource reads itself; registered files among those;
+ * the base facts those declarations can make stale (facts.ts staleAfter). Everything else the cache holds is still
+ * true, because a step changes only what its effects declare (plan/types.ts; the operator envelope is judged on the
+ * same declarations).
  */
-export function touched(changed: Iterable<string>, reg: Registered, reads: Needs = {}): Reread {
-  const eff = [...new Set(changed)];
+export function touched(changes: readonly Touches[], reg: Registered, reads: Needs = {}): Reread {
+  const eff = [...new Set(changes.flatMap((c) => c.paths ?? []))];
   const under = (p: string) => eff.some((e) => p === e || p.startsWith(e === "/" ? "/" : `${e}/`));
   const paths = new Set([...eff, ...[...reg.paths].filter(under), ...(reads.paths ?? [])]);
   const files = new Set([...[...reg.files].filter(under), ...(reads.files ?? [])]);
-  return { paths: [...paths].sort(), files: [...files].sort(), jail: [...new Set(reads.jail ?? [])].sort() };
+  return { paths: [...paths].sort(), files: [...files].sort(), jail: [...new Set(reads.jail ?? [])].sort(), base: staleAfter(changes) };
 }
 
-/** What an apply's trailing snapshot re-reads; `jail`: the applying resource's own evaluations, after its change. */
+/**
+ * What an apply's trailing snapshot re-reads; `jail`: the applying resource's own evaluations, after its change;
+ * `base`: the base facts its steps can have made stale (facts.ts staleAfter).
+ */
 export interface Reread {
   paths: string[];
   files: string[];
   jail: string[];
+  base: BaseKey[];
 }
 
 /** The script an apply appends for its trailing snapshot: a delta over a fresh cache, else a full one. */
 export function trailingSnapshot(s: Session, t: Reread): { script: string; delta: boolean } {
-  if (fresh(cache(s))) return { script: snapshotScript(t, { manifest: false }), delta: true };
+  const c = cache(s);
+  // What remember() merges a delta into: the current snapshot, or the newest settled one while an exec is in flight.
+  if (fresh(c) || (c.last && Date.now() - c.last.at < TTL_MS)) return { script: snapshotScript(t, { manifest: false, base: t.base }), delta: true };
   return { script: snapshotScript({ ...registered(s), jail: t.jail }), delta: false };
 }
 
 /**
  * Records the snapshot an apply printed after its changes, so the next resource on this host needs no exec: merged
- * into the fresh cached one when it was a delta (`reread`: what it re-read), else replacing it. Jail evaluations are
- * dropped either way: the change may alter how sshd judges any account.
+ * into the cached one when it was a delta (`reread`: what it re-read), else replacing it. Jail evaluations are
+ * dropped either way: the change may alter how sshd judges any account. A delta with no cached snapshot left to merge
+ * into (another resource's failure dropped it meanwhile) gives undefined: the caller takes a full one.
  */
-export function remember(s: Session, facts: HostFacts, covers: Registered, output?: string, reread?: Reread, jail: string[] = []): HostFacts {
+export function remember(s: Session, facts: Partial<HostFacts>, covers: Registered, output?: string, reread?: Reread, jail: string[] = []): HostFacts | undefined {
   const c = cache(s);
-  const base = reread ? fresh(c) : undefined;
   // The only evaluations that hold after a change are the ones this snapshot made after it.
   const judged = new Set(jail);
-  if (reread && base) {
+  if (reread) {
+    // A snapshot exec may have started while the apply ran (its facts are no newer): merged into the newest settled one.
+    const base = c.current?.settled ? (c.current as Snapshot & { settled: HostFacts }) : c.last;
+    if (!base) return undefined;
     if (output !== undefined) noteListing(c, parseManifest(output));
     const merged = mergeFacts(base.settled, facts, { paths: expand({ paths: reread.paths }).paths, files: reread.files }, false);
     const all = { paths: new Set([...base.covers.paths, ...reread.paths]), files: new Set([...base.covers.files, ...reread.files]), jail: judged };
-    c.current = { at: base.at, covers: all, facts: Promise.resolve(merged), settled: merged };
+    // Keeps the base's age: once it expired (it may have while the apply ran), the next request takes a full snapshot.
+    c.current = c.last = { at: base.at, covers: all, facts: Promise.resolve(merged), settled: merged };
     return merged;
-  }
-  if (reread) {
-    // The cache expired while the apply ran: what the delta re-read is all this snapshot covers.
-    c.current = { at: Date.now(), covers: { paths: new Set(reread.paths), files: new Set(reread.files), jail: judged }, facts: Promise.resolve(facts), settled: facts };
-    return facts;
   }
   const all = { paths: new Set(covers.paths), files: new Set(covers.files), jail: judged };
   if (output !== undefined) noteManifest(c, all, parseManifest(output));
-  c.current = { at: Date.now(), covers: all, facts: Promise.resolve(facts), settled: facts };
-  return facts;
+  c.current = c.last = { at: Date.now(), covers: all, facts: Promise.resolve(facts as HostFacts), settled: facts as HostFacts };
+  return facts as HostFacts;
 }
 
 export function forget(s: Session): void {
   cache(s).current = undefined;
+  cache(s).last = undefined;
 }

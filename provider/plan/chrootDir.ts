@@ -29,7 +29,7 @@ const uidOf = (f: HostFacts, name: string) => f.users.find((u) => u.name === nam
 const gidOf = (f: HostFacts, name: string) => f.groups.find((g) => g.name === name)?.gid;
 
 /** Paths whose stats the planner needs. */
-export function chrootPaths(d: Pick<ChrootDesired, "path" | "subdirs">): string[] {
+export function chrootPaths(d: { path: string; subdirs: ReadonlyArray<{ path: string }> }): string[] {
   return [d.path, ...d.subdirs.map((s) => `${d.path}/${s.path}`)];
 }
 

@@ -54,9 +54,11 @@ describe("the effective-jail fact", () => {
     const spec = jailSpec({ user: "acme", addr: "198.51.100.7", laddr: "192.0.2.9", lport: 2222 });
     expect(spec).toBe("user=acme,host=198.51.100.7,addr=198.51.100.7,laddr=192.0.2.9,lport=2222");
     const script = snapshotScript({ jail: [spec] });
-    expect(script).toContain(`for sj_c in ${spec}; do`);
+    expect(script).toContain(`printf '%s\\n' ${spec}; sj_manifest j; } | sort -u | while IFS= read -r sj_c; do`);
     expect(script).toContain('sshd -T -C "$sj_c"');
-    expect(snapshotScript()).not.toContain('sshd -T -C "$sj_c"');
+    // A full snapshot evaluates what the host's manifest lists too; a delta with nothing asked evaluates nothing.
+    expect(snapshotScript()).toContain('sshd -T -C "$sj_c"');
+    expect(snapshotScript({}, { manifest: false })).not.toContain('sshd -T -C "$sj_c"');
     const withJail = `${fs.readFileSync(path.join(__dirname, "fixtures", "debian12.snapshot.txt"), "utf8").replace("@@sftp-jail:end", `@@sftp-jail:jail\n${OUT}@@sftp-jail:end`)}`;
     expect(parseSnapshot(withJail).jail).toHaveLength(3);
   });

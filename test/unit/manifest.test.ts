@@ -47,6 +47,18 @@ test("entries that are not valid host paths are ignored, whatever the host print
   expect([...m.files]).toEqual([]);
 });
 
+test("jailed accounts' sshd contexts are recorded too, only in jailSpec's grammar, and the first snapshot evaluates them", () => {
+  expect(manifestEntries({ jail: ["user=alice,host=203.0.113.9,addr=203.0.113.9", "user=a;reboot,host=1.2.3.4,addr=1.2.3.4", "user=bob,host=2001:db8::1,addr=2001:db8::1,laddr=10.0.0.1,lport=2222"] })).toEqual([
+    "j user=alice,host=203.0.113.9,addr=203.0.113.9",
+    "j user=bob,host=2001:db8::1,addr=2001:db8::1,laddr=10.0.0.1,lport=2222",
+  ]);
+  const m = parseManifest(out(["j user=alice,host=203.0.113.9,addr=203.0.113.9", "j user=x,host=$(id),addr=1.1.1.1", "j user=y,host=1.1.1.1,addr=1.1.1.1 extra", "j /srv"]));
+  expect([...m.jail]).toEqual(["user=alice,host=203.0.113.9,addr=203.0.113.9"]);
+  // A full snapshot evaluates what the manifest lists; a delta does not.
+  expect(snapshotScript({})).toContain("sj_manifest j; } | sort -u | while IFS= read -r sj_c");
+  expect(snapshotScript({}, { manifest: false })).not.toContain("sj_manifest j");
+});
+
 test("no manifest section (an older snapshot or a host without one) covers nothing", () => {
   expect(parseManifest("@@sftp-jail:os\nID=debian\n@@sftp-jail:end")).toEqual({ paths: new Set(), files: new Set(), jail: new Set() });
   expect(parseManifest(out([]))).toEqual({ paths: new Set(), files: new Set(), jail: new Set() });
@@ -109,8 +121,9 @@ test("run by /bin/sh: the manifest is read only when it and every directory abov
   try {
     fs.mkdirSync(`${dir}/sub`, { mode: 0o755 });
     fs.chmodSync(dir, 0o755);
-    fs.writeFileSync(file, ["p /srv/sftp", "f /etc/ssh/k/a", "p /srv/../etc", "p /srv//x", "p rel", "x /srv", "p /srv/a b"].join("\n") + "\n", { mode: 0o600 });
-    expect(read()).toBe("p /srv/sftp\nf /etc/ssh/k/a\n");
+    const forged = ["j user=a,host=1.1.1.1,addr=1.1.1.1;id", "j user=a b,host=1.1.1.1,addr=1.1.1.1", "j user=a,host=*,addr=1.1.1.1"];
+    fs.writeFileSync(file, ["p /srv/sftp", "f /etc/ssh/k/a", "p /srv/../etc", "p /srv//x", "p rel", "x /srv", "p /srv/a b", "j user=a,host=1.1.1.1,addr=1.1.1.1", ...forged].join("\n") + "\n", { mode: 0o600 });
+    expect(read()).toBe("p /srv/sftp\nf /etc/ssh/k/a\nj user=a,host=1.1.1.1,addr=1.1.1.1\n");
     fs.chownSync(file, 4242, 0);
     expect(read()).toBe("");
     fs.chownSync(file, 0, 0);

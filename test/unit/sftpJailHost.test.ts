@@ -55,6 +55,23 @@ describe("SftpJailHost", () => {
     expect(byName["h1-firewall"].inputs).toMatchObject({ port: 2222, action: "ACCEPT", position: "beforeReject" });
   });
 
+  it("hints its group's check at every path and file its users and chroots will look at (one look for the host)", async () => {
+    registered.length = 0;
+    const host = new SftpJailHost("h9", {
+      connection,
+      group: { name: "sftp" },
+      users: [{ name: "alice", authorizedKeys: [KEY] }, { name: "bob", authorizedKeys: [KEY], writableDirs: ["in"], chroot: { path: "/data/bob" } }],
+    });
+    await registeredAll(host);
+    const group = registered.find((r) => r.name === "h9-group")!;
+    expect(group.inputs.__look).toEqual({
+      paths: ["/data/bob", "/data/bob/in", "/etc/ssh/sftp-jail/authorized_keys", "/srv/sftp/alice", "/srv/sftp/alice/upload"],
+      files: ["/etc/ssh/sftp-jail/authorized_keys/alice", "/etc/ssh/sftp-jail/authorized_keys/bob"],
+    });
+    // Only the group carries it.
+    expect(registered.filter((r) => r.inputs.__look !== undefined).map((r) => r.name)).toEqual(["h9-group"]);
+  });
+
   it("opens port 22 unless the firewall names port or ports (never both)", async () => {
     const cases: Array<[string, { ports?: number[] }, Record<string, unknown>]> = [
       ["h3", {}, { port: 22 }],

@@ -5,8 +5,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { HostFacts } from "../../provider/observe/facts";
-import { mergeFacts, parseSnapshot, snapshotScript, touched } from "../../provider/observe/snapshot";
+import { BASE_KEYS, HostFacts, staleAfter } from "../../provider/observe/facts";
+import { mergeFacts, parseDelta, parseSnapshot, snapshotScript, touched } from "../../provider/observe/snapshot";
 
 const host = parseSnapshot(fs.readFileSync(path.join(__dirname, "fixtures", "debian12.snapshot.txt"), "utf8"));
 const stat = (p: string, exists = true) => ({ path: p, exists, uid: 0, gid: 0, mode: exists ? 0o755 : 0, type: exists ? ("directory" as const) : ("missing" as const) });
@@ -48,13 +48,15 @@ describe("what an apply's trailing snapshot re-reads", () => {
   const reg = { paths: new Set(["/srv/sftp/a/upload", "/srv/sftp/b", "/etc/ssh/sftp-jail/authorized_keys"]), files: new Set(["/etc/ssh/sftp-jail/authorized_keys/a", "/etc/ssh/sftp-jail/authorized_keys/b"]), jail: new Set<string>() };
 
   it("every path the plan changes, what was registered below one, and the resource's own reads", () => {
-    const t = touched(["/srv/sftp/a", "/etc/ssh/sftp-jail/authorized_keys/a"], reg, { paths: ["/usr/sbin/nologin"] });
+    const t = touched([{ paths: ["/srv/sftp/a"] }, { paths: ["/etc/ssh/sftp-jail/authorized_keys/a"] }], reg, { paths: ["/usr/sbin/nologin"] });
     expect(t.paths).toEqual(["/etc/ssh/sftp-jail/authorized_keys/a", "/srv/sftp/a", "/srv/sftp/a/upload", "/usr/sbin/nologin"]);
     expect(t.files).toEqual(["/etc/ssh/sftp-jail/authorized_keys/a"]);
+    // A chroot and a key file of sftp-jail's own store: no base fact can have changed.
+    expect(t.base).toEqual([]);
   });
 
   it("not a sibling whose name only starts the same", () => {
-    const t = touched(["/srv/sftp/b"], { ...reg, paths: new Set([...reg.paths, "/srv/sftp/bb"]) });
+    const t = touched([{ paths: ["/srv/sftp/b"] }], { ...reg, paths: new Set([...reg.paths, "/srv/sftp/bb"]) });
     expect(t.paths).toEqual(["/srv/sftp/b"]);
     expect(t.files).toEqual([]);
   });
@@ -66,5 +68,42 @@ describe("what an apply's trailing snapshot re-reads", () => {
     // It still lists the manifest, so the cache knows whether an apply must add entries.
     expect(delta).toContain("{ sj_manifest ; }");
     expect(snapshotScript({ paths: ["/srv/sftp/a"] })).toContain("sj_manifest p");
+  });
+});
+
+describe("which base facts a change can make stale", () => {
+  it("accounts, groups and memberships: the account databases and the operator (its groups), nothing else", () => {
+    for (const c of [{ accounts: ["a"] }, { groups: ["g"] }, { memberships: ["g"], accounts: ["a"] }]) expect(staleAfter([c])).toEqual(["groups", "users", "shadow", "operator"]);
+  });
+
+  it("sshd's configuration, by service or by a path under /etc/ssh: sshd and the operator (its key files)", () => {
+    expect(staleAfter([{ service: "sshd" }])).toEqual(["sshd", "operator"]);
+    expect(staleAfter([{ paths: ["/etc/ssh/sshd_config.d/50-sftp-jail-x.conf"] }])).toEqual(["sshd", "operator"]);
+    expect(staleAfter([{ paths: ["/etc/ssh/sshd_config"] }, { service: "firewall" }])).toEqual(["sshd", "firewall", "operator"]);
+  });
+
+  it("a path outside /etc/ssh under a system directory re-reads every base fact", () => {
+    for (const p of ["/", "/etc", "/etc/sudoers.d/x", "/etc/iptables/rules.v4", "/usr/sbin/nologin", "/bin/x", "/lib64/x", "/opt/x", "/etc/sshx"]) {
+      expect(staleAfter([{ paths: [p] }])).toEqual([...BASE_KEYS]);
+    }
+  });
+
+  it("data paths, the key store and declared no-ops re-read none", () => {
+    expect(staleAfter([{ paths: ["/srv/sftp/a", "/home/a", "/var/lib/sftp-jail/retained", "/run/sftp-jail/accounts-1", "/etc/ssh/sftp-jail/authorized_keys/a"] }, {}])).toEqual([]);
+  });
+
+  it("a delta script reads only the base facts asked for, and its parse has only those", () => {
+    const script = snapshotScript({ paths: ["/srv/a"] }, { manifest: false, base: ["users"] });
+    expect(script).toContain("@@sftp-jail:users");
+    expect(script).not.toContain("@@sftp-jail:sshd");
+    expect(script).not.toContain("@@sftp-jail:firewall");
+    const d = parseDelta(["@@sftp-jail:users", "x:x:5:5::/:/bin/sh", "@@sftp-jail:paths", "@@sftp-jail:jail", "@@sftp-jail:end"].join("\n"));
+    expect(Object.keys(d).sort()).toEqual(["jail", "paths", "users"]);
+    // Merged: what it read replaces the cached fact, what it did not read stays the cached one.
+    const m = mergeFacts(base(), d, { paths: [], files: [] }, false);
+    expect(m.users.map((u) => u.name)).toEqual(["x"]);
+    expect(m.sshd).toBe(host.sshd);
+    expect(m.firewall).toBe(host.firewall);
+    expect(m.groups).toBe(host.groups);
   });
 });

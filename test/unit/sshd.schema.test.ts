@@ -34,6 +34,15 @@ describe("SshdMatchBlock inputs", () => {
     }
   });
 
+  it("keeps a component's look hint (adapters/base.ts LOOK_KEY) and refuses one that is not host paths (it reaches a host command)", async () => {
+    const ok = await check({}, { ...JAIL, __look: { paths: ["/srv/sftp/a"], files: ["/etc/ssh/k/a"] } });
+    expect(ok.failures).toEqual([]);
+    expect(ok.inputs.__look).toEqual({ paths: ["/srv/sftp/a"], files: ["/etc/ssh/k/a"] });
+    for (const bad of [{ paths: ["relative"] }, { paths: ["/srv/$(reboot)"] }, { files: ["/srv/../etc/shadow"] }, { paths: "/srv" }, { other: [] }, ["/srv"], "x", { paths: [1] }]) {
+      expect((await failures({ ...JAIL, __look: bad })).__look).toMatch(/^the look hint .*set by sftp-jail's components/);
+    }
+  });
+
   it("refuses keywords it does not allow inside Match, listing the allowed ones", async () => {
     const f = await failures({ ...JAIL, directives: { Subsystem: "sftp internal-sftp", chrootdirectory: "%h" } });
     expect(f["directives.Subsystem"]).toMatch(/not a keyword sftp-jail allows inside a Match block; allowed: ChrootDirectory, ForceCommand, .*Banner/);

@@ -1,4 +1,4 @@
-// Over 400 lines on purpose: the fact types (HostFacts) and the base facts every snapshot takes are one list, read together; the other facts have their own modules.
+// Over 400 lines on purpose: the fact types (HostFacts), the base facts every snapshot takes and which a change makes stale are one list, read together; other facts have their own modules.
 /**
  * Facts: read-only probes of a host, each a shell `command` plus a pure `parse` of its output (pyinfra's split).
  * A snapshot runs every fact's command in one exec and parses the sections; nothing here changes a host.

@@ -1,4 +1,4 @@
-// Over 400 lines on purpose: the snapshot script, its parser, the manifest and the per-process cache with its deltas share the cache state; split, that state would be exported.
+// Over 400 lines on purpose: the snapshot script and parser, the per-host cache with its deltas, and the manifest bookkeeping all read and write the one cache state.
 /**
  * One snapshot of a host: every fact's command in a single exec, parsed into {@link HostFacts}.
  *

@@ -4,7 +4,7 @@
 // sizes. Writes bench/results/latest.json and bench/results/chart.svg and prints a table. Never part of `npm test`.
 //
 //   npm run bench -- [--quick|--full] [--rounds 2] [--scale-rounds 1] [--hosts 10] [--users 10] [--scale 1,10,50,100,200]
-//                    [--tools ours,ansible,pyinfra] [--stack-hosts 10] [--stack-concurrency 2]
+//                    [--tools ours,ours-plugin,ansible,pyinfra] [--stack-hosts 10] [--stack-concurrency 2]
 //                    [--ansible-max-hosts 10] [--forks 10] [--firewall auto|on|off] [--parallel N] [--profile]
 //                    [--transpile-only] [--pulumi-env K=V]... [--provider-dir DIR] [--upgrade-tools] [--keep-hosts] [--out bench/results]
 //
@@ -21,6 +21,7 @@ const S = require("./lib/sandbox");
 const D = require("./lib/desired");
 const HS = require("./lib/hoststate");
 const { Ours, pinnedTree } = require("./lib/ours");
+const { OursPlugin, installPlugin } = require("./lib/oursPlugin");
 const { Ansible, Pyinfra } = require("./lib/peers");
 const { chart } = require("./lib/chart");
 const { summarizeOtel } = require("./lib/otel");
@@ -29,6 +30,13 @@ const log = setup.log;
 const ROOT = path.resolve(__dirname, "..");
 
 // ------------------------------------------------------------------------------------------------------ options
+/**
+ * ours: the root TypeScript program (Node dynamic resources); ours-plugin: the same desired state as a Pulumi YAML
+ * program through the provider plugin (bench/lib/oursPlugin.js); the peers.
+ */
+const TOOLS = ["ours", "ours-plugin", "ansible", "pyinfra"];
+/** Our tool, by either path: the figures compared with the peers are the dynamic path's ("ours"). */
+const isOurs = (t) => t === "ours" || t === "ours-plugin";
 function parseArgs(argv) {
   const o = {
     rounds: 2,
@@ -96,7 +104,9 @@ function parseArgs(argv) {
       default: throw new Error(`unknown option ${a} (see --help)`);
     }
   }
-  for (const t of o.tools) if (!["ours", "ansible", "pyinfra"].includes(t)) throw new Error(`unknown tool ${t}`);
+  for (const t of o.tools) if (!TOOLS.includes(t)) throw new Error(`unknown tool ${t} (tools: ${TOOLS.join(", ")})`);
+  // Printed and recorded in this order: the plugin row next to the dynamic one.
+  o.tools = TOOLS.filter((t) => o.tools.includes(t));
   if (!["auto", "on", "off"].includes(o.firewall)) throw new Error("--firewall must be auto, on or off");
   if (o.users > 99) throw new Error("--users: at most 99");
   o.scaleRounds ??= Math.min(o.rounds, 1);
@@ -128,6 +138,8 @@ function makeTool(name, ctx) {
   if (name === "ours") return new Ours(`ours`, { ...common, firewall: ctx.firewall ? ctx.oursFirewall : false, parallel: ctx.opts.parallel, tree: ctx.tree,
       stackHosts: ctx.opts.stackHosts, stackConcurrency: ctx.opts.stackConcurrency,
       env: { ...(ctx.opts.transpileOnly ? { PULUMI_NODEJS_TRANSPILE_ONLY: "true" } : {}), ...ctx.opts.pulumiEnv } });
+  if (name === "ours-plugin") return new OursPlugin("ours-plugin", { ...common, firewall: ctx.firewall ? ctx.oursFirewall : false, parallel: ctx.opts.parallel,
+      pluginHome: ctx.pluginHome, stackHosts: ctx.opts.stackHosts, stackConcurrency: ctx.opts.stackConcurrency, env: { ...ctx.opts.pulumiEnv } });
   if (name === "ansible") return new Ansible(ctx.venv.bin, { ...common, forks: ctx.opts.forks });
   return new Pyinfra(ctx.venv.bin, common);
 }
@@ -193,7 +205,7 @@ async function verifyEndState(ctx, rec, hosts) {
 /** No-op check must report nothing to change. */
 function noChange(rec) {
   const s = rec.summary ?? {};
-  if (rec.tool === "ours") return !s.create && !s.update && !s.delete && !s.replace;
+  if (isOurs(rec.tool)) return !s.create && !s.update && !s.delete && !s.replace;
   if (rec.tool === "ansible") return s.changed === 0 && s.failed === 0;
   return !s.changes;
 }
@@ -215,13 +227,15 @@ async function main() {
     : "WITHOUT the firewall rule: the root program has no jails[].firewall yet, so no tool adds it";
   log(`desired state: ${opts.users} users per host, ${firewallNote}`);
 
-  const venv = opts.tools.some((t) => t !== "ours") ? setup.venv({ upgrade: opts.upgradeTools }) : { bin: "", versions: {} };
+  const venv = opts.tools.some((t) => !isOurs(t)) ? setup.venv({ upgrade: opts.upgradeTools }) : { bin: "", versions: {} };
   S.useRootfsCache(setup.rootfs());
   const users = D.users(path.join(setup.CACHE, "bench-keys"), opts.users);
   const ctx = {
     opts, venv, logDir, runs: [], firewall: fwWanted,
     tree: opts.tools.includes("ours") ? pinnedTree(path.join(work, "pinned"), opts.providerDir) : undefined,
     oursFirewall: { name: D.FIREWALL.name, port: D.FIREWALL.port, source: D.FIREWALL.source, state: ["NEW"] },
+    // The plugin, built from this tree and installed once (outside the measured runs) in a PULUMI_HOME of the bench's.
+    pluginHome: opts.tools.includes("ours-plugin") ? installPlugin(path.join(work, "plugin")) : undefined,
   };
   const versions = {
     node: process.version,
@@ -245,7 +259,7 @@ async function main() {
       const tools = opts.tools.filter((t) => t !== "ansible" || n <= opts.ansibleMaxHosts);
       for (let round = 1; round <= rounds; round++) {
         for (const name of rotate(tools, round - 1)) {
-          const prefix = { ours: "o", ansible: "a", pyinfra: "p" }[name];
+          const prefix = { ours: "o", "ours-plugin": "q", ansible: "a", pyinfra: "p" }[name];
           const hosts = await up(n === opts.hosts ? names("c", n) : names(prefix, n)); // fresh: every converge starts from the stock image
           const tool = makeTool(name, ctx);
           try {
@@ -271,6 +285,7 @@ async function main() {
   } finally {
     if (!opts.keepHosts) await S.down([...allHostNames]).catch((e) => log(`teardown: ${e.message}`));
     fs.rmSync(path.join(work, "pinned"), { recursive: true, force: true });
+    fs.rmSync(path.join(work, "plugin"), { recursive: true, force: true });
   }
 
   // ---- results ----
@@ -317,6 +332,9 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work 
       const p = medians[sc.key][t]?.median;
       if (ours !== undefined && p) ratios[sc.key][`ours/${t}`] = +(ours / p).toFixed(3);
     }
+    // The plugin path against the dynamic one (same program, same hosts' state): > 1 means the plugin is slower.
+    const plugin = medians[sc.key]["ours-plugin"]?.median;
+    if (ours !== undefined && plugin) ratios[sc.key]["ours-plugin/ours"] = +(plugin / ours).toFixed(3);
   }
   const H = opts.hosts;
   const g = (k, t) => medians[k]?.[t];
@@ -374,6 +392,7 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work 
       firewall: fwWanted, firewallNote,
       commands: {
         ours: { converge: "pulumi up --yes --skip-preview", check: "pulumi preview --refresh" },
+        "ours-plugin": { converge: "pulumi up --yes --skip-preview (Pulumi YAML program, provider plugin)", check: "pulumi preview --refresh" },
         ansible: { converge: "ansible-playbook site.yml", check: "ansible-playbook --check --diff site.yml" },
         pyinfra: { converge: "pyinfra -y inventory.py deploy.py", check: "pyinfra --dry inventory.py deploy.py" },
       },
@@ -433,7 +452,7 @@ function printTable(res) {
         rows.push([key, tool, "-", "", "", "", "", "", "", ""]);
         continue;
       }
-      const ratio = tool === "ours" ? "" : (res.ratios[key][`ours/${tool}`] ?? "").toString();
+      const ratio = tool === "ours" ? "" : tool === "ours-plugin" ? `${res.ratios[key]["ours-plugin/ours"] ?? ""} (plugin/ours)` : (res.ratios[key][`ours/${tool}`] ?? "").toString();
       rows.push([key, tool, s.median.toFixed(2), `${s.min}–${s.max}`, String(s.n), String(s.connectionsPerHost), String(s.sessionsPerHost), ratio,
         String(s.cpuSeconds?.total ?? "-"), String(s.treePeakMiB)]);
     }
@@ -446,7 +465,7 @@ function printTable(res) {
   console.log("\nscaling curve (median s; s/host; ours/pyinfra):");
   for (const r of res.curve) {
     const f = (t) => (r[t] ? `${t} converge ${r[t].converge ?? "-"} s (${r[t].convergePerHost ?? "-"}/host, ${r[t].convergeCpuSeconds ?? "-"} CPU-s, ${r[t].convergeTreePeakMiB ?? "-"} MiB), check ${r[t].check ?? "-"} s` : "");
-    console.log(`  ${String(r.hosts).padStart(3)} hosts: ${["ours", "pyinfra", "ansible"].map(f).filter(Boolean).join("; ")}; ratios ${JSON.stringify(r.ratios)}`);
+    console.log(`  ${String(r.hosts).padStart(3)} hosts: ${["ours", "ours-plugin", "pyinfra", "ansible"].map(f).filter(Boolean).join("; ")}; ratios ${JSON.stringify(r.ratios)}`);
   }
   const failed = res.runs.filter((r) => r.error);
   if (failed.length) console.log(`FAILED runs: ${failed.map((r) => `${r.phase}-${r.tool}-${r.hosts}h-r${r.round}`).join(", ")} (see latest.json)`);

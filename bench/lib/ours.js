@@ -150,10 +150,15 @@ class Ours {
     return { code: 0, seconds, memory: { ...memory, stacks: this.stacks.length, stackConcurrency: this.stackConcurrency }, summary: summaryAll };
   }
 
+  /** The project directory a stack runs in (one for every stack: the program reads its hosts from stack config). */
+  cwdOf(_stack) {
+    return this.dir;
+  }
+
   pulumi(stack, args, { check = false, tag } = {}) {
     return new Promise((resolve, reject) => {
       const init = args[0] === "stack" && args[1] === "init";
-      const child = spawn("pulumi", [...args, ...(init ? [] : ["--stack", stack]), "--non-interactive"], { cwd: this.dir, env: this.env });
+      const child = spawn("pulumi", [...args, ...(init ? [] : ["--stack", stack]), "--non-interactive"], { cwd: this.cwdOf(stack), env: this.env });
       let out = "";
       child.stdout.on("data", (d) => (out += d));
       child.stderr.on("data", (d) => (out += d));

@@ -436,6 +436,7 @@ export interface Touches {
   readonly groups?: readonly string[];
   readonly memberships?: readonly string[];
   readonly paths?: readonly string[];
+  readonly dirs?: readonly string[];
   readonly service?: "firewall" | "sshd";
 }
 
@@ -457,7 +458,7 @@ export function staleAfter(changes: readonly Touches[]): BaseKey[] {
     if (c.accounts?.length || c.groups?.length || c.memberships?.length) for (const k of ["groups", "users", "shadow", "operator"] as const) stale.add(k);
     if (c.service === "sshd") for (const k of ["sshd", "operator"] as const) stale.add(k);
     if (c.service === "firewall") stale.add("firewall");
-    for (const p of c.paths ?? []) {
+    for (const p of [...(c.paths ?? []), ...(c.dirs ?? [])]) {
       if (KEY_STORE.test(p)) continue;
       if (SSH_PATH.test(p)) for (const k of ["sshd", "operator"] as const) stale.add(k);
       else if (SYSTEM_PATH.test(p)) return [...BASE_KEYS];

@@ -446,7 +446,7 @@ export function manifestHas(s: Session, entries: string[]): boolean {
 
 /**
  * What an apply's trailing snapshot must re-read (pure; unit-tested): every path its steps declare they change (with
- * what was registered below one of them) and what the applying resource reads itself; registered files among those;
+ * what was registered below one of them; a directory in `dirs` alone) and what the applying resource reads itself; registered files among those;
  * the base facts those declarations can make stale (facts.ts staleAfter). Everything else the cache holds is still
  * true, because a step changes only what its effects declare (plan/types.ts; the operator envelope is judged on the
  * same declarations).
@@ -454,7 +454,9 @@ export function manifestHas(s: Session, entries: string[]): boolean {
 export function touched(changes: readonly Touches[], reg: Registered, reads: Needs = {}): Reread {
   const eff = [...new Set(changes.flatMap((c) => c.paths ?? []))];
   const under = (p: string) => eff.some((e) => p === e || p.startsWith(e === "/" ? "/" : `${e}/`));
-  const paths = new Set([...eff, ...[...reg.paths].filter(under), ...(reads.paths ?? [])]);
+  // A directory declared in `dirs` changed itself only: what is registered below it still holds.
+  const dirs = changes.flatMap((c) => c.dirs ?? []);
+  const paths = new Set([...eff, ...dirs, ...[...reg.paths].filter(under), ...(reads.paths ?? [])]);
   const files = new Set([...[...reg.files].filter(under), ...(reads.files ?? [])]);
   return { paths: [...paths].sort(), files: [...files].sort(), jail: [...new Set(reads.jail ?? [])].sort(), base: staleAfter(changes) };
 }

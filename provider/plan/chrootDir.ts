@@ -16,6 +16,8 @@ import type { ChrootDirFields } from "../schema/chrootDir";
  */
 /** A step on host paths: what it changes is declared with it (the operator envelope judges it). */
 const step = (description: string, paths: string[], script: string, record: RecordOp[] = []): Step => ({ description, script, effects: { paths }, ...(record.length ? { record } : {}) });
+/** A step that makes a directory exist with an owner and mode: nothing below it changes (types.ts Effects.dirs). */
+const dirStep = (description: string, dir: string, script: string, record: RecordOp[] = []): Step => ({ description, script, effects: { dirs: [dir] }, ...(record.length ? { record } : {}) });
 
 /** The jail as the schema parsed it (provider/schema/chrootDir.ts): the fields this planner reads. */
 export type ChrootDesired = Pick<ChrootDirFields, "path" | "group" | "mode" | "fixAncestors" | "subdirs">;
@@ -58,7 +60,7 @@ function ancestorSteps(d: ChrootDesired, f: HostFacts): { steps: Step[]; created
   for (const a of withAncestors(d.path).slice(0, -1)) {
     const s = stat(f, a);
     if (!s.exists) {
-      steps.push(step(`create ${a} (root:root 0755)`, [a], hp.dir(a, depth(a) - 1, "root", "root", "0755"), [rec.add("d", a)]));
+      steps.push(dirStep(`create ${a} (root:root 0755)`, a, hp.dir(a, depth(a) - 1, "root", "root", "0755"), [rec.add("d", a)]));
       created.push(a);
       continue;
     }
@@ -89,7 +91,7 @@ function dirSteps(p: string, owner: string, group: string, mode: string, f: Host
   if (uid === undefined) throw new PlanError(`user "${owner}" (owner of ${p}) does not exist`, "create the JailedUser first (the SftpJailHost component orders this for you)");
   if (gid === undefined) throw new PlanError(`group "${group}" (group of ${p}) does not exist`, "create the SftpGroup first");
   const s = stat(f, p);
-  const set = (d: string, record: RecordOp[] = []) => [step(d, [p], hp.dir(p, trusted, owner, group, mode), record)];
+  const set = (d: string, record: RecordOp[] = []) => [dirStep(d, p, hp.dir(p, trusted, owner, group, mode), record)];
   if (!s.exists) return set(`create ${what} ${p} (${owner}:${group} ${mode})`, [rec.add("d", p)]);
   if (s.type !== "directory") throw new PlanError(`${p} exists and is not a directory`, `move it away or choose another path`);
   const wrongOwner = s.uid !== uid || s.gid !== gid;
@@ -127,7 +129,7 @@ export function planChroot(d: ChrootDesired, f: HostFacts): { steps: Plan; creat
       const mid = `${d.path}/${rel}`;
       if (listed.has(rel) || made.has(rel) || f.paths[mid]?.exists) continue;
       made.add(rel);
-      steps.push(step(`create ${mid}`, [mid], hp.dir(mid, jail, "root", "root", "0755"), [rec.add("d", mid)]));
+      steps.push(dirStep(`create ${mid}`, mid, hp.dir(mid, jail, "root", "root", "0755"), [rec.add("d", mid)]));
     }
     steps.push(...dirSteps(`${d.path}/${sub.path}`, sub.owner, sub.group, sub.mode, f, "writable directory", jail));
   }

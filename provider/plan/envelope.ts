@@ -79,7 +79,7 @@ export function envelopeProblem(plan: Plan, f: HostFacts): PlanError | undefined
         );
       }
     }
-    for (const p of e.paths ?? []) {
+    for (const p of [...(e.paths ?? []), ...(e.dirs ?? [])]) {
       const inKeyDir = env.keyDirs.find((d) => p.startsWith(d === "/" ? "/" : d + "/"));
       const reason = env.why.get(p) ?? (inKeyDir ? `inside ${inKeyDir}, the directory of a key file sshd reads for ${op.user}` : undefined);
       if (reason) {

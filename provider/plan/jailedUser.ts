@@ -170,7 +170,7 @@ function keySteps(d: UserDesired, f: HostFacts): Step[] {
     steps.push({
       description: `create ${missingDirs.join(", ")} (root:root 0755)`,
       script: missingDirs.map((p) => hp.dir(p, depth(p) - 1, "root", "root", "0755")).join(" && "),
-      effects: { paths: missingDirs },
+      effects: { dirs: missingDirs },
       record: missingDirs.map((p) => rec.add("d", p)),
     });
   }

@@ -19,6 +19,12 @@ export interface Effects {
   readonly memberships?: readonly string[];
   /** Host paths created, removed, moved, written, or whose owner or mode changes (a directory: the directory itself). */
   readonly paths?: readonly string[];
+  /**
+   * Directories made to exist with an owner and mode (created, chown'ed or chmod'ed), when nothing below them can
+   * change: judged like `paths` by the operator envelope, but a snapshot after the step re-reads only the directory,
+   * not everything registered below it (the key store holds every user's key file).
+   */
+  readonly dirs?: readonly string[];
   /** The step changes the firewall ruleset or sshd's configuration (guarded by confirm-or-revert on their own). */
   readonly service?: "firewall" | "sshd";
 }

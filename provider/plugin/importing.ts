@@ -12,14 +12,17 @@ import { DEFAULT_KEYS_DIR } from "../plan/jailedUser";
 import { blocksFor, parseCriteria } from "../plan/sshdAdopt";
 import { MAIN_CONFIG, MatchCriteria } from "../plan/sshdRender";
 import { SftpJailError } from "../util/errors";
+import { PlanError } from "../plan/types";
+import { FIREWALL_IMPORT_ID, importedRule, parseFirewallId } from "./firewallImport";
+import { COMMENT_PREFIX, describeSpec, desiredSpec, resolveTarget } from "../plan/firewallTarget";
 
 type Seed = Record<string, unknown>;
 
-const bad = (type: string, id: string, want: string) =>
-  new SftpJailError({ resource: `${type} ${JSON.stringify(id)}` }, `cannot import this ID`, `give the ID as ${want}`);
+const bad = (type: string, id: string, want: string, problem?: string) =>
+  new SftpJailError({ resource: `${type} ${JSON.stringify(id)}` }, `cannot import this ID${problem ? `: ${problem}` : ""}`, `give the ID as ${want}`);
 
-/** The prior state to read an imported resource with, or an error naming the ID format. */
-export async function seedFor(type: string, id: string, connection: unknown): Promise<Seed> {
+/** The prior state to read an imported resource with, or an error naming the ID format. `urn`: the resource's. */
+export async function seedFor(type: string, id: string, connection: unknown, urn = ""): Promise<Seed> {
   switch (type) {
     case "SftpGroup": {
       const m = /^group\/(.+)$/.exec(id);
@@ -92,7 +95,39 @@ export async function seedFor(type: string, id: string, connection: unknown): Pr
         connection,
       };
     }
+    case "FirewallRule": {
+      const parsed = parseFirewallId(id);
+      if (typeof parsed === "string") throw bad(type, id, FIREWALL_IMPORT_ID, parsed);
+      const resource = `FirewallRule ${JSON.stringify(id)}`;
+      const s = sessionFor(connection, resource);
+      const facts = await observe(s);
+      let f;
+      try {
+        f = importedRule(parsed, facts, urn.split("::").pop() ?? "");
+      } catch (e) {
+        if (e instanceof PlanError) throw new SftpJailError({ host: s.target, resource }, e.what, e.fix);
+        throw e;
+      }
+      const d = { ...f, ports: [...(f.ports ?? [f.port!])].sort((a, b) => a - b), state: f.state ?? [] };
+      const t = resolveTarget(d, facts, parsed.backend);
+      // The state create would have written had it adopted this rule: read then judges drift on the rule as it is,
+      // and destroy leaves it (adopted, nothing created).
+      return {
+        ...f,
+        connection,
+        resolvedBackend: t.backend,
+        resolvedTable: t.table,
+        resolvedChain: t.chain,
+        family: t.family,
+        comment: COMMENT_PREFIX + f.name,
+        rule: describeSpec(desiredSpec(d, t)),
+        inPosition: true,
+        matchesSpec: true,
+        adopted: true,
+        created: [],
+      };
+    }
     default:
-      throw new SftpJailError({ resource: `${type} ${JSON.stringify(id)}` }, `${type} cannot be imported`, "declare it in the program: create adopts a matching rule that already exists");
+      throw new SftpJailError({ resource: `${type} ${JSON.stringify(id)}` }, `${type} cannot be imported`);
   }
 }

@@ -92,7 +92,7 @@ export class SftpJailProvider implements provider.Provider {
           `${res.type} ${id}: import needs the provider's connection: set it with \`pulumi config set --secret --path sftpjail:connection.host ...\` (or an explicit sftpjail Provider with connection)`,
         );
       }
-      state = await seedFor(res.type, id, this.connection);
+      state = await seedFor(res.type, id, this.connection, urn);
     }
     const r = await res.adapter.read(id, state);
     if (!r.id && !r.props) return {};

@@ -10,6 +10,7 @@ import * as chrootDir from "../adapters/chrootDir";
 import * as sshdMatchBlock from "../adapters/sshdMatchBlock";
 import * as firewallRule from "../adapters/firewallRule";
 import type { AdapterModule } from "../resources/dynamic";
+import { FIREWALL_IMPORT_ID_SHORT } from "./firewallImport";
 
 export const PACKAGE = "sftpjail";
 export const token = (type: string) => `${PACKAGE}:index:${type}`;
@@ -85,7 +86,7 @@ export const RESOURCES: PluginResource[] = [
     outputs: {
       rule: { type: "string", description: "The rule as the host's firewall prints it." },
     },
-    importId: "(not importable: a FirewallRule adopts a matching rule on create)",
+    importId: FIREWALL_IMPORT_ID_SHORT,
   },
 ];
 

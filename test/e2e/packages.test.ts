@@ -342,3 +342,49 @@ test("pulumi import of a hand-made account and Match block, then an up that chan
   const ls = await c.sftp(h, "alice", "alice", "ls -1a /\n");
   expect(ls.stdout).toMatch(/\/upload/);
 });
+
+// ---- pulumi import of a hand-made firewall rule -------------------------------------------------------------------
+
+test("pulumi import of a hand-made FirewallRule: the generated code changes nothing on the host, destroy leaves the rule", async () => {
+  const h = sb.hosts[2];
+  // The whole ruleset as the host's own tools print it (packet counters aside: SSH traffic moves them).
+  const RULES = "iptables-save | grep -v '^#' | sed -E 's/\\[[0-9]+:[0-9]+\\]//'; nft list ruleset | sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/'";
+  const HAND_MADE = "-A INPUT -s 10.9.0.0/16 -p tcp -m tcp --dport 2222 -j ACCEPT";
+  expect((await h.console("iptables -I INPUT -p tcp --dport 2222 -s 10.9.0.0/16 -j ACCEPT")).code).toBe(0);
+  const before = (await h.console(RULES)).stdout;
+  expect(before).toContain(HAND_MADE);
+  const p = new Project("fwimport", {
+    "Pulumi.yaml": "name: sj-fwimport\nruntime: yaml\n",
+    "Pulumi.dev.yaml": JSON.stringify({ config: { "sftpjail:connection": conn(h) } }),
+  });
+  await p.run(["stack", "init", "dev"], true);
+  const out = path.join(p.dir, "fw.yaml");
+  // An ID that names no rule is refused, naming the host, the rules there for the port and what to do.
+  const none = await p.run(["import", "--yes", "sftpjail:index:FirewallRule", "partner", "backend=iptables;port=2222;source=10.8.0.0/16", "--out", out]);
+  expect(none.code).not.toBe(0);
+  expect(none.stdout + none.stderr).toMatch(/on root@127\.0\.0\.1:\d+: no rule "ACCEPT tcp port 2222 from 10\.8\.0\.0\/16" in iptables filter INPUT; rules there for the port: "ACCEPT tcp port 2222 from 10\.9\.0\.0\/16"/);
+  expect(none.stdout + none.stderr).toMatch(/fix: give the ID exactly as the rule is/);
+
+  // --protect=false: `pulumi import` protects what it imports by default, and this test destroys it.
+  const imp = await p.run(["import", "--yes", "--protect=false", "sftpjail:index:FirewallRule", "partner", "backend=iptables;port=2222;source=10.9.0.0/16", "--out", out]);
+  expect(imp.stdout + imp.stderr).not.toMatch(/error:/);
+  expect(imp.stdout).toMatch(/= 1 imported/);
+  const code = fs.readFileSync(out, "utf8");
+  expect(code).toMatch(/source: 10\.9\.0\.0\/16/);
+  expect(code).toMatch(/port: 2222/);
+  expect(code).toMatch(/position: beforeReject/);
+  // Neither the connection (the provider's is used) nor the drift markers (outputs) are program inputs.
+  expect(code).not.toMatch(/connection|inPosition|matchesSpec|families/);
+  // The program is exactly the generated code: no change in preview, none on the host after up.
+  p.write({ "Pulumi.yaml": "name: sj-fwimport\nruntime: yaml\n" + code });
+  await clean(p);
+  const up = await p.up();
+  expect(up.code).toBe(0);
+  expect(summary(up.stdout)).toEqual({ same: 2 }); // the rule and the stack
+  expect((await h.console(RULES)).stdout).toBe(before);
+  // Adopted: destroy leaves the admin's rule where it was, and the ruleset as it was.
+  const destroy = await p.destroy();
+  expect(destroy.code).toBe(0);
+  expect(summary(destroy.stdout)).toEqual({ delete: 2 });
+  expect((await h.console(RULES)).stdout).toBe(before);
+});

@@ -41,6 +41,7 @@ describe("operator envelope", () => {
     ["JailedUser joining the operator's primary group", OPSUDO, () => planUser({ ...user, extraGroups: ["opsudo"] }, host(OPSUDO)).steps, /add a member to the group opsudo/],
     ["SftpGroup renumbering the operator's group", OPSUDO, () => planGroupUpdate({ name: "opsudo", gid: 4242, system: false }, host(OPSUDO)), /would change the group opsudo, which opsudo/],
     ["SftpGroup deleting the operator's group", OPSUDO, () => planGroupDelete("opsudo", { ...host(OPSUDO), users: host(OPSUDO).users.filter((u) => u.name !== "opsudo") }), /delete group opsudo.*would change the group opsudo/],
+    ["a step that only makes a directory exist (effects.dirs), on the operator's home", OPSUDO, () => [{ description: "mkdir", script: "true", effects: { dirs: ["/home/opsudo"] } }], /would change \/home\/opsudo, the home of opsudo/],
     ["ChrootDir on the operator's home", OPSUDO, () => planChroot(chroot("/home/opsudo", true), withPaths(host(OPSUDO))).steps, /would change \/home\/opsudo, the home of opsudo/],
     ["ChrootDir on the operator's key directory", OPSUDO, () => planChroot(chroot("/home/opsudo/.ssh", true), withPaths(host(OPSUDO))).steps, /\/home\/opsudo.*(the home of opsudo|key file sshd reads)/],
     ["ChrootDir under the operator's home, fixing its owner", OPSUDO, () => planChroot(chroot("/home/opsudo/jail", true), withPaths(host(OPSUDO))).steps, /chown|root-owned.*would change \/home\/opsudo, the home of opsudo/],

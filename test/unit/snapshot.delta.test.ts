@@ -55,6 +55,14 @@ describe("what an apply's trailing snapshot re-reads", () => {
     expect(t.base).toEqual([]);
   });
 
+  it("a directory made to exist (effects.dirs) is re-read alone, not what is registered below it", () => {
+    const t = touched([{ dirs: ["/etc/ssh/sftp-jail/authorized_keys"] }, { paths: ["/etc/ssh/sftp-jail/authorized_keys/a"] }], reg);
+    expect(t.paths).toEqual(["/etc/ssh/sftp-jail/authorized_keys", "/etc/ssh/sftp-jail/authorized_keys/a"]);
+    expect(t.files).toEqual(["/etc/ssh/sftp-jail/authorized_keys/a"]);
+    // The same directory as a path (removed, moved: anything below may be gone) re-reads everything below it.
+    expect(touched([{ paths: ["/etc/ssh/sftp-jail/authorized_keys"] }], reg).files).toEqual(["/etc/ssh/sftp-jail/authorized_keys/a", "/etc/ssh/sftp-jail/authorized_keys/b"]);
+  });
+
   it("not a sibling whose name only starts the same", () => {
     const t = touched([{ paths: ["/srv/sftp/b"] }], { ...reg, paths: new Set([...reg.paths, "/srv/sftp/bb"]) });
     expect(t.paths).toEqual(["/srv/sftp/b"]);

@@ -198,7 +198,8 @@ export async function update(_id: string, olds: JailedUserState, news: Record<st
 
 async function remove(_id: string, props: JailedUserState): Promise<void> {
   const s = await sessionForChange(props.connection, label(props.name));
-  const facts = await observe(s, needs(props));
+  // No sshd evaluation: deleting the account does not read it (usually the phase's snapshot covers this: no exec).
+  const facts = await observe(s, lookNeeds(props));
   const plan = planOrThrow(s, label(props.name), () => planUserDelete(props, props.adopted, facts));
   await apply({ session: s, resource: label(props.name) }, plan);
 }

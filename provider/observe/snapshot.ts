@@ -18,6 +18,7 @@ import { quoteArg } from "../util/shell";
 import { HOSTPATH_LIB } from "../util/hostpath";
 import { hostPathProblem } from "../schema/common";
 import { recordFact } from "./record";
+import { writeFileSh } from "../plan/atomic";
 
 const MARK = "@@sftp-jail:";
 export const SNAPSHOT_MARK = MARK;
@@ -103,7 +104,7 @@ export const MANIFEST_LIB = [
   // Adds entries (arguments) and drops old ones whose path (or account) is gone. A failure here never fails the apply: the
   // manifest only saves execs. It has a lock of its own (in its trusted directory), so the host lock is held for the plan's steps alone (a
   // lost race would only cost a later run one exec). Root's trusted directory, entered without following links;
-  // written beside itself and renamed (mv -T never moves into a directory of that name), and only when it changed:
+  // written with the one atomic write (plan/atomic.ts), and only when it changed:
   // a run that changes one file on a host changes no other.
   "sj_manifest_add() (",
   "  umask 077",
@@ -112,13 +113,14 @@ export const MANIFEST_LIB = [
   "  exec 8>>./.manifest.lock; flock -w 60 8 || exit 0",
   // Kept (and compared) only when root's 0600; anything else there is replaced, whatever its content.
   "  sj_mok=0; if [ -f ./.manifest ] && [ ! -L ./.manifest ] && [ \"$(stat -c '%u %a' ./.manifest)\" = '0 600' ]; then sj_mok=1; fi",
-  "  {",
+  "  sj_mnew=$( {",
   "    if [ \"$sj_mok\" = 1 ]; then",
   `      grep -E '^${ENTRY}$' ./.manifest | while IFS= read -r l; do p=\${l#? }; case "$l" in 'j '*) sj_u=\${p#user=}; if id -u -- "\${sj_u%%,*}" >/dev/null 2>&1; then echo "$l"; fi ;; *) if [ -e "$p" ] || [ -L "$p" ]; then echo "$l"; fi ;; esac; done`,
   "    fi",
   "    printf '%s\\n' \"$@\"",
-  `  } | grep -E '^${ENTRY}$' | sort -u > ./.manifest.sftp-jail.tmp && chown -h 0:0 ./.manifest.sftp-jail.tmp && chmod 0600 ./.manifest.sftp-jail.tmp &&`,
-  "    { if [ \"$sj_mok\" = 1 ] && cmp -s ./.manifest.sftp-jail.tmp ./.manifest; then rm -f ./.manifest.sftp-jail.tmp; else mv -fT ./.manifest.sftp-jail.tmp ./.manifest; fi; }",
+  `  } | grep -E '^${ENTRY}$' | sort -u )`,
+  "  if [ \"$sj_mok\" = 1 ] && [ \"$sj_mnew\" = \"$(cat ./.manifest)\" ]; then exit 0; fi",
+  `  ${writeFileSh({ target: "./.manifest", tmp: "./.manifest.sftp-jail.tmp", dir: ".", content: `printf '%s\\n' "$sj_mnew"`, attrs: { owner: "0:0", mode: "0600" } })}`,
   ")",
 ].join("\n");
 

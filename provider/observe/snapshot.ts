@@ -332,8 +332,9 @@ export async function observe(s: Session, needs: { paths?: string[]; files?: str
     specs.every((j) => cur.covers.jail.has(j));
   const cur = c.current;
   if (cur && covered(cur)) return cur.facts;
-  if (cur && !c.pending && specs.length === 0) {
-    // The snapshot in flight may cover this request through the host's manifest, known only once it returns.
+  if (cur && !c.pending) {
+    // The snapshot in flight may cover this request through the host's manifest (paths, files and jail contexts),
+    // known only once it returns.
     const ok = await cur.facts.then(() => true, () => false);
     if (ok && c.current === cur && covered(cur)) return cur.facts;
   }

@@ -388,3 +388,27 @@ test("pulumi import of a hand-made FirewallRule: the generated code changes noth
   expect(summary(destroy.stdout)).toEqual({ delete: 2 });
   expect((await h.console(RULES)).stdout).toBe(before);
 });
+
+// ---- the `import` resource option ----------------------------------------------------------------------------------
+
+test("the import resource option: the first up takes the hand-made group over by its ID, changing nothing; destroy leaves it", async () => {
+  const h = sb.hosts[2];
+  const GROUP = "sha256sum /etc/group /etc/gshadow; getent group sftp";
+  const before = (await h.console(GROUP)).stdout;
+  expect(before).toMatch(/^sftp:x:\d+:/m);
+  const p = new Project("importopt", {
+    "Pulumi.yaml": "name: sj-importopt\nruntime: yaml\nresources:\n  grp:\n    type: sftpjail:index:SftpGroup\n    properties:\n      name: sftp\n    options:\n      import: group/sftp\n",
+    "Pulumi.dev.yaml": JSON.stringify({ config: { "sftpjail:connection": conn(h) } }),
+  });
+  await p.run(["stack", "init", "dev"], true);
+  const up = await p.up();
+  expect(up.stdout + up.stderr).not.toMatch(/error:/);
+  expect(up.code).toBe(0);
+  expect(up.stdout).toMatch(/= 1 imported/);
+  expect((await h.console(GROUP)).stdout).toBe(before);
+  await clean(p);
+  // Imported things are adopted: destroy leaves the admin's group.
+  const destroy = await p.destroy();
+  expect(destroy.code).toBe(0);
+  expect((await h.console(GROUP)).stdout).toBe(before);
+});

@@ -77,10 +77,16 @@ class Ours {
   }
 
   /** Writes the stack config for `hosts` (from sandbox.up) and `users` (from desired.users), one stack per slice. */
-  async configure(hosts, users) {
+  /** The fleet cut into stacks of `stackHosts` hosts (sets this.stacks): the first is "bench", then bench-002… */
+  sliceStacks(hosts) {
     const slices = [];
     for (let i = 0; i < hosts.length; i += this.stackHosts) slices.push(hosts.slice(i, i + this.stackHosts));
     this.stacks = slices.map((_, i) => (i === 0 ? "bench" : `bench-${String(i + 1).padStart(3, "0")}`));
+    return slices;
+  }
+
+  async configure(hosts, users) {
+    const slices = this.sliceStacks(hosts);
     for (const [i, slice] of slices.entries()) {
       const stack = this.stacks[i];
       const file = path.join(this.dir, `Pulumi.${stack}.yaml`);

@@ -46,9 +46,7 @@ class OursPlugin extends Ours {
 
   /** One project directory per stack (the YAML program names its hosts), all on this tool's file backend. */
   async configure(hosts, users) {
-    const slices = [];
-    for (let i = 0; i < hosts.length; i += this.stackHosts) slices.push(hosts.slice(i, i + this.stackHosts));
-    this.stacks = slices.map((_, i) => (i === 0 ? "bench" : `bench-${String(i + 1).padStart(3, "0")}`));
+    const slices = this.sliceStacks(hosts);
     for (const [i, slice] of slices.entries()) {
       const stack = this.stacks[i];
       const dir = path.join(this.dir, stack);

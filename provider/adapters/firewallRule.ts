@@ -143,6 +143,14 @@ function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts, 
   };
 }
 
+/**
+ * The state create would have written had it adopted this rule (plugin import, plugin/importing.ts): read then judges
+ * drift on the rule as it is, and destroy leaves it (adopted, nothing created).
+ */
+export function adoptedState(f: Fields, connection: unknown, facts: HostFacts, backend?: Target["backend"]): FirewallRuleState {
+  return outputsOf(f, connection, resolveTarget(desired(f), facts, backend), facts, true, []);
+}
+
 /** The desired per-family drift marker: "ok" for each family the inputs make the rule for. */
 function familiesWanted(f: { source?: string; table?: string; backend: Fields["backend"] }): FirewallRuleState["families"] {
   const backend = f.backend === "auto" ? (f.table ? "nftables" : "iptables") : f.backend;

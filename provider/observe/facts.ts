@@ -428,15 +428,25 @@ export type BaseKey = (typeof BASE_FACTS)[number]["key"];
 export const BASE_KEYS: readonly BaseKey[] = BASE_FACTS.map((f) => f.key);
 
 /**
- * What a change touches, in the terms a step declares its effects (plan/types.ts `Effects`, structurally the same, so
- * the declarations the operator envelope is judged on are the ones that decide what is re-read).
+ * What a change touches: what a step declares as its effects (plan/types.ts `Effects` is this type), defined here
+ * because the declarations the operator envelope is judged on are also the ones that decide what is re-read.
  */
 export interface Touches {
+  /** Accounts whose passwd/shadow entry (shell, home, password field, groups) is created, changed or removed. */
   readonly accounts?: readonly string[];
+  /** Groups created, renumbered or removed (a change of the group itself, not of one member's membership). */
   readonly groups?: readonly string[];
+  /** Groups whose member list changes (the member is named in `accounts`). */
   readonly memberships?: readonly string[];
+  /** Host paths created, removed, moved, written, or whose owner or mode changes (a directory: the directory itself). */
   readonly paths?: readonly string[];
+  /**
+   * Directories made to exist with an owner and mode (created, chown'ed or chmod'ed), when nothing below them can
+   * change: judged like `paths` by the operator envelope, but a snapshot after the step re-reads only the directory,
+   * not everything registered below it (the key store holds every user's key file).
+   */
   readonly dirs?: readonly string[];
+  /** The step changes the firewall ruleset or sshd's configuration (guarded by confirm-or-revert on their own). */
   readonly service?: "firewall" | "sshd";
 }
 

@@ -4,30 +4,14 @@
  */
 import { quote } from "../util/shell";
 import type { RecordOp } from "../observe/record";
+import type { Touches } from "../observe/facts";
 
 /**
  * What a step may change on the host, declared by the planner that builds it. Apply refuses any plan whose effects
  * reach the operator's envelope (plan/envelope.ts), so a step that does not say what it touches cannot exist: the
  * field is required, and `{}` is an explicit "touches no account, group or path".
  */
-export interface Effects {
-  /** Accounts whose passwd/shadow entry (shell, home, password field, groups) is created, changed or removed. */
-  readonly accounts?: readonly string[];
-  /** Groups created, renumbered or removed (a change of the group itself, not of one member's membership). */
-  readonly groups?: readonly string[];
-  /** Groups whose member list changes (the member is named in `accounts`). */
-  readonly memberships?: readonly string[];
-  /** Host paths created, removed, moved, written, or whose owner or mode changes (a directory: the directory itself). */
-  readonly paths?: readonly string[];
-  /**
-   * Directories made to exist with an owner and mode (created, chown'ed or chmod'ed), when nothing below them can
-   * change: judged like `paths` by the operator envelope, but a snapshot after the step re-reads only the directory,
-   * not everything registered below it (the key store holds every user's key file).
-   */
-  readonly dirs?: readonly string[];
-  /** The step changes the firewall ruleset or sshd's configuration (guarded by confirm-or-revert on their own). */
-  readonly service?: "firewall" | "sshd";
-}
+export type Effects = Touches;
 
 /** The explicit declaration of a step that changes no account, group or path (bookkeeping, checks, reloads). */
 export const NO_EFFECTS: Effects = Object.freeze({});

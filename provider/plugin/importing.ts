@@ -14,7 +14,7 @@ import { MAIN_CONFIG, MatchCriteria } from "../plan/sshdRender";
 import { SftpJailError } from "../util/errors";
 import { PlanError } from "../plan/types";
 import { FIREWALL_IMPORT_ID, importedRule, parseFirewallId } from "./firewallImport";
-import { COMMENT_PREFIX, describeSpec, desiredSpec, resolveTarget } from "../plan/firewallTarget";
+import { adoptedState } from "../adapters/firewallRule";
 
 type Seed = Record<string, unknown>;
 
@@ -108,24 +108,7 @@ export async function seedFor(type: string, id: string, connection: unknown, urn
         if (e instanceof PlanError) throw new SftpJailError({ host: s.target, resource }, e.what, e.fix);
         throw e;
       }
-      const d = { ...f, ports: [...(f.ports ?? [f.port!])].sort((a, b) => a - b), state: f.state ?? [] };
-      const t = resolveTarget(d, facts, parsed.backend);
-      // The state create would have written had it adopted this rule: read then judges drift on the rule as it is,
-      // and destroy leaves it (adopted, nothing created).
-      return {
-        ...f,
-        connection,
-        resolvedBackend: t.backend,
-        resolvedTable: t.table,
-        resolvedChain: t.chain,
-        family: t.family,
-        comment: COMMENT_PREFIX + f.name,
-        rule: describeSpec(desiredSpec(d, t)),
-        inPosition: true,
-        matchesSpec: true,
-        adopted: true,
-        created: [],
-      };
+      return { ...adoptedState(f, connection, facts, parsed.backend) };
     }
     default:
       throw new SftpJailError({ resource: `${type} ${JSON.stringify(id)}` }, `${type} cannot be imported`);

@@ -31,6 +31,7 @@ import {
   halfOpenDoor,
   qualifyCreated,
   resolveTarget,
+  ruleDesired,
   ruleFamily,
 } from "../plan/firewall";
 import { failuresOf } from "../schema/common";
@@ -95,20 +96,6 @@ function fields(o: Record<string, unknown>): Fields {
   return parseKnown(fieldsSchema, picked, label(String(o.name)));
 }
 
-function desired(f: Fields): RuleDesired {
-  return {
-    name: f.name,
-    backend: f.backend,
-    chain: f.chain,
-    table: f.table,
-    protocol: f.protocol,
-    ports: [...(f.ports ?? [f.port!])].sort((a, b) => a - b),
-    source: f.source,
-    state: f.state ?? [],
-    action: f.action,
-    position: f.position,
-  };
-}
 
 const targetOf = (o: FirewallRuleState): Target => ({ backend: o.resolvedBackend, table: o.resolvedTable, chain: o.resolvedChain, family: o.family });
 
@@ -124,7 +111,7 @@ async function fresh(s: Session): Promise<HostFacts> {
 }
 
 function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts, adopted = false, created: string[] = []): FirewallRuleState {
-  const d = desired(f);
+  const d = ruleDesired(f);
   const loc = locateRule(d, t, facts, adopted ? d : undefined);
   return {
     ...f,
@@ -148,7 +135,7 @@ function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts, 
  * drift on the rule as it is, and destroy leaves it (adopted, nothing created).
  */
 export function adoptedState(f: Fields, connection: unknown, facts: HostFacts, backend?: Target["backend"]): FirewallRuleState {
-  return outputsOf(f, connection, resolveTarget(desired(f), facts, backend), facts, true, []);
+  return outputsOf(f, connection, resolveTarget(ruleDesired(f), facts, backend), facts, true, []);
 }
 
 /** The desired per-family drift marker: "ok" for each family the inputs make the rule for. */
@@ -163,9 +150,9 @@ async function converge(f: Fields, connection: unknown, owner: string | undefine
   const ctx = { session: s, resource: label(f.name), owner };
   return serialized(s, async () => {
     const facts = await fresh(s);
-    const plan = planOrThrow(s, ctx.resource, () => planRuleConverge(desired(f), facts, previous?.resolvedBackend, adoptFrom));
+    const plan = planOrThrow(s, ctx.resource, () => planRuleConverge(ruleDesired(f), facts, previous?.resolvedBackend, adoptFrom));
     const t = plan.located.target;
-    const door = halfOpenDoor(desired(f), t, facts);
+    const door = halfOpenDoor(ruleDesired(f), t, facts);
     if (door) log.warn(`${ctx.resource} on ${s.conn.host}:${s.conn.port}: ${door}`);
     // Adopted: a family's rule is an admin's own, kept as it is (the other family's may still be added as ours).
     const kept = plan.located.parts.filter((l) => l.adopted && l.inPosition && l.matchesSpec);
@@ -221,7 +208,7 @@ export async function check(olds: unknown, news: Record<string, unknown>): Promi
         failures.push(...hostFailures);
         try {
           const existing = !!olds && typeof olds === "object" && Object.keys(olds).length > 0;
-          const door = look && halfOpenDoor(desired(f), resolveTarget(desired(f), look.facts), look.facts, existing);
+          const door = look && halfOpenDoor(ruleDesired(f), resolveTarget(ruleDesired(f), look.facts), look.facts, existing);
           if (door && look) log.warn(`${label(f.name)} on ${look.s.conn.host}:${look.s.conn.port}: ${door}`);
         } catch (e) {
           log.debug(`${TYPE}: preview-time IPv6 check skipped: ${(e as Error).message}`);
@@ -259,7 +246,7 @@ export async function diff(_id: string, olds: FirewallRuleState, news: Record<st
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
   const f = fields(inputs);
   // An existing rule with exactly this spec (an admin's hand-made opening) is adopted instead of duplicated.
-  const outs = await converge(f, inputs.connection, ownerOf(inputs), undefined, false, desired(f));
+  const outs = await converge(f, inputs.connection, ownerOf(inputs), undefined, false, ruleDesired(f));
   return { id: `firewall/${f.name}`, outs };
 }
 
@@ -271,7 +258,7 @@ export async function read(id: string, props?: FirewallRuleState): Promise<pulum
   // A read plans no change, so this phase's snapshot will do (every apply of this process refreshed it in the same
   // exec): the refresh of a host stays one exec. Changes still plan on a fresh snapshot (converge, remove).
   const facts = await serialized(s, () => observe(s));
-  const loc = locateRule(desired(f), t, facts, props.adopted ? desired(f) : undefined);
+  const loc = locateRule(ruleDesired(f), t, facts, props.adopted ? ruleDesired(f) : undefined);
   // Deleted by hand in every family: refresh drops it and the next up recreates it. A family's rule alone missing
   // (an ip6tables twin, say) is drift of that family.
   if (![...loc.parts, ...loc.strays].some((l) => l.ours.length)) return {};
@@ -286,7 +273,7 @@ export async function read(id: string, props?: FirewallRuleState): Promise<pulum
 export async function update(_id: string, olds: FirewallRuleState, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
   const f = fields(news);
   // An adopted rule is found by the spec it had; if the new spec differs, it is replaced by ours.
-  const adoptFrom = olds.adopted ? desired(fields(olds as unknown as Record<string, unknown>)) : undefined;
+  const adoptFrom = olds.adopted ? ruleDesired(fields(olds as unknown as Record<string, unknown>)) : undefined;
   const outs = await converge(f, news.connection, ownerOf(news), olds, !olds.persist, adoptFrom);
   return { outs };
 }
@@ -299,7 +286,7 @@ async function remove(_id: string, props: FirewallRuleState): Promise<void> {
   await serialized(s, async () => {
     const facts = await fresh(s);
     // Only rules carrying our comment are removed: an adopted rule (the admin's own) stays where it was.
-    const plan = planOrThrow(s, ctx.resource, () => planRuleDelete(desired(f), t, facts, props.created));
+    const plan = planOrThrow(s, ctx.resource, () => planRuleDelete(ruleDesired(f), t, facts, props.created));
     // Removing a rule can lock out too (an ACCEPT for SSH in front of a REJECT), so it is guarded like a change.
     // Even with our rule gone already, a persisted file may still wait to be put back.
     const after = (await applyGuarded(ctx, plan)) ?? facts;

@@ -28,7 +28,7 @@ export const commentOf = (name: string) => COMMENT_PREFIX + name;
 
 /**
  * The desired rule: the schema's parsed fields (schema/firewallRule.ts, the one place they are written, docs included),
- * normalised by the adapter's `desired()`: `port`|`ports` folded into `ports`, `state` always a list, `persist` left to
+ * normalised by {@link ruleDesired}: `port`|`ports` folded into `ports`, `state` always a list, `persist` left to
  * the adapter (plan/firewallPersist.ts takes it apart).
  */
 export type RuleDesired = Omit<FirewallRuleFields, "port" | "ports" | "state" | "persist"> & {
@@ -37,6 +37,22 @@ export type RuleDesired = Omit<FirewallRuleFields, "port" | "ports" | "state" | 
   /** Canonical order (see {@link CT_STATES}); empty: any state. */
   state: CtState[];
 };
+
+/** The desired rule of a FirewallRule's parsed fields (the adapter's and an import's). */
+export function ruleDesired(f: Omit<FirewallRuleFields, "persist">): RuleDesired {
+  return {
+    name: f.name,
+    backend: f.backend,
+    chain: f.chain,
+    table: f.table,
+    protocol: f.protocol,
+    ports: [...(f.ports ?? [f.port!])].sort((a, b) => a - b),
+    source: f.source,
+    state: f.state ?? [],
+    action: f.action,
+    position: f.position,
+  };
+}
 
 /** Where a rule lives: resolved once at create and kept in state, so later runs never re-guess. */
 export interface Target {

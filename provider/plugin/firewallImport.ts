@@ -18,6 +18,7 @@ import {
   familyParts,
   iptTable,
   resolveTarget,
+  ruleDesired,
   sameSpec,
 } from "../plan/firewallTarget";
 import { PlanError } from "../plan/types";
@@ -115,18 +116,7 @@ export function importedRule(id: FirewallImportId, facts: HostFacts, resourceNam
     throw new PlanError(`the resource name "${resourceName}" is not a valid rule name`, "add name=<letters, digits, _.@+=-> to the ID");
   }
   const base = { ...id.fields, name, position: "beforeReject" as Position, persist: false };
-  const desiredOf = (source: string | undefined): RuleDesired => ({
-    name,
-    backend: id.backend,
-    chain: base.chain,
-    table: base.table,
-    protocol: base.protocol,
-    ports: [...(base.ports ?? [base.port!])].sort((a, b) => a - b),
-    source,
-    state: base.state ?? [],
-    action: base.action,
-    position: "beforeReject",
-  });
+  const desiredOf = (source: string | undefined): RuleDesired => ruleDesired({ ...base, backend: id.backend, source });
   // "Any source": the rule as the host has it may be for one family (iptables without its ip6tables twin, nft's
   // `meta nfproto`), so each reading of it is tried and the one that finds the rule in every family part wins.
   const sources = id.sourceGiven ? [base.source] : ANY_SOURCES;

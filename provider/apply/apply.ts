@@ -3,7 +3,14 @@
  * resources on one host never interleave, stopping at the first failure; the same exec then prints a fresh snapshot
  * (of what the plan changed, merged into the cached one: observe/snapshot.ts) so the next resource plans on the new
  * state without another round trip.
+ *
+ * Plans that reach a host while its previous exec runs share the next one (a batch). Pulumi's engine only runs
+ * independent operations at once, so they would have run one after the other under the host lock anyway; in one exec
+ * they cost one round trip and one trailing snapshot instead of one each, and they no longer hold the engine's
+ * parallel slots while they queue for the lock (issue 10: ten users of a host took ten applies in a row). Each plan
+ * keeps its own semantics: it runs in a subshell of its own, stops at its own first failure, and fails alone.
  */
+import { randomBytes } from "crypto";
 import { Session } from "../connection/pool";
 import {
   MANIFEST_LIB,
@@ -35,45 +42,105 @@ import { OWNER_RE } from "../plan/sshdRender";
 
 export const LOCK_FILE = "/run/lock/sftp-jail.lock";
 const STEP_MARK = "@@sftp-jail-step:";
+/** Printed after each plan of an exec with its exit code. */
+const DONE_MARK = "@@sftp-jail-done:";
+/** Prefixes the error output of a plan that failed (a plan's error output is kept apart from the others'). */
+const ERR_MARK = "@@sftp-jail-err:";
 /** Printed when the record of what sftp-jail created could not be updated after a step (the step itself succeeded). */
 const RECORD_FAILED = "@@sftp-jail-record-failed:";
+/** At most this much script per exec: sshd hands the command to the login shell as ONE argument (Linux: 128 KiB). */
+const SCRIPT_MAX = 100_000;
+/** At most this many plans per exec. */
+const BATCH_MAX = 40;
+/** How long the first plan of a batch waits for others that the engine starts at the same moment. */
+const GATHER_MS = 10;
+
+/** A plan in an exec, and the stack it applies for (what the host's record says created its objects). */
+export interface BatchItem {
+  plan: Plan;
+  /** The applying stack, `<project>/<stack>`, or "-" (unknown: no stack takes the objects back). */
+  owner?: string;
+}
 
 /**
- * The script for a plan (pure; unit-tested). Steps run with `set -e` semantics, each announced for error reports.
- * `manifest`: the entries to add to the host's manifest (none when the host already lists them all). `owner`: the
- * applying stack, stamped on what the host's record says it created ("-": unknown, so no stack takes it back).
+ * The script for a plan (pure; unit-tested): {@link batchScript} of one item. `manifest`: the entries to add to the
+ * host's manifest (none when the host already lists them all). `owner`: the applying stack, stamped on what the
+ * host's record says it created ("-": unknown, so no stack takes it back).
  */
 export function applyScript(plan: Plan, needs: Needs = {}, manifest: string[] = manifestEntries(needs), snapshot: string = snapshotScript(needs), owner = "-"): string {
-  if (owner !== "-" && !OWNER_RE.test(owner)) throw new Error(`internal: ${JSON.stringify(owner)} is not a stack identity`);
+  return batchScript([{ plan, owner }], manifest, snapshot, "0");
+}
+
+/**
+ * The script for plans that share one exec (pure; unit-tested). Under the host lock, each plan runs in a subshell of
+ * its own: its steps are announced for error reports and stop at its first failure (that plan's only), its error
+ * output is kept apart from the others' (printed only when it failed), and its exit code is printed once it is done.
+ * The lock is released before the manifest update and the trailing snapshot. `nonce`, in every marker, is new for
+ * each exec (apply's run()): no output of a step can pass for another plan's marker.
+ */
+export function batchScript(items: readonly BatchItem[], manifest: string[], snapshot: string, nonce: string): string {
+  if (!/^[0-9a-z]+$/.test(nonce)) throw new Error(`internal: ${JSON.stringify(nonce)} is not a marker nonce`);
+  for (const { owner = "-" } of items) {
+    if (owner !== "-" && !OWNER_RE.test(owner)) throw new Error(`internal: ${JSON.stringify(owner)} is not a stack identity`);
+  }
   const lines = [
     SCRIPT_PREFIX,
     "umask 022",
     `mkdir -p /run/lock; exec 9>${LOCK_FILE}`,
     "flock -w 120 9 || { echo 'timed out waiting for the sftp-jail host lock' >&2; exit 75; }",
+    // fd 3: the exec's own output, for a plan whose error output is being captured.
+    "exec 3>&1",
   ];
-  if (plan.some((s) => s.record?.length)) lines.splice(1, 0, recordLib());
-  plan.forEach((s, i) => {
-    lines.push(`echo ${quoteArg(`${STEP_MARK}${i}`)}`);
-    const ops = s.record ?? [];
-    if (!ops.length) {
-      lines.push(`{ ${s.script} ; } || exit $?`);
-      return;
-    }
-    // The record follows its step with no output in between (a write to a client that is gone would end the
-    // script there): what the step created is recorded even when nobody hears back from this exec. Objects that
-    // existed before the step are never recorded as created.
-    const adds = ops.filter((o) => o.startsWith("+"));
+  if (items.some((it) => it.plan.some((s) => s.record?.length))) lines.splice(1, 0, recordLib());
+  items.forEach(({ plan, owner = "-" }, k) => {
+    const body: string[] = [];
+    plan.forEach((s, i) => {
+      body.push(`printf '\\n%s\\n' ${quoteArg(`${STEP_MARK}${nonce}:${k}:${i}`)}`);
+      const ops = s.record ?? [];
+      if (!ops.length) {
+        body.push(`{ ${s.script} ; } || exit $?`);
+        return;
+      }
+      // The record follows its step with no output in between (a write to a client that is gone would end the
+      // script there): what the step created is recorded even when nobody hears back from this exec. Objects that
+      // existed before the step are never recorded as created.
+      const adds = ops.filter((o) => o.startsWith("+"));
+      body.push(
+        adds.length ? `sj_pre=$(sj_rec_absent ${adds.map(quoteArg).join(" ")})` : "sj_pre=",
+        `{ ${s.script} ; } || exit $?`,
+        `{ sj_rec_do ${quoteArg(owner)} "$sj_pre" ${ops.map(quoteArg).join(" ")} ; } > /dev/null 2>&1 || printf '\\n%s\\n' ${quoteArg(`${RECORD_FAILED}${nonce}:${k}:${i}`)}`,
+      );
+    });
+    // Error output is captured (stdout goes on to fd 3, closed inside so nothing started there keeps the exec open).
     lines.push(
-      adds.length ? `sj_pre=$(sj_rec_absent ${adds.map(quoteArg).join(" ")})` : "sj_pre=",
-      `{ ${s.script} ; } || exit $?`,
-      `{ sj_rec_do ${quoteArg(owner)} "$sj_pre" ${ops.map(quoteArg).join(" ")} ; } > /dev/null 2>&1 || echo ${quoteArg(`${RECORD_FAILED}${i}`)}`,
+      `sj_err=$( (`,
+      ...body,
+      `) 2>&1 1>&3 3>&- ); sj_rc=$?`,
+      `printf '\\n%s%s\\n' ${quoteArg(`${DONE_MARK}${nonce}:${k}:`)} "$sj_rc"`,
+      `[ "$sj_rc" -eq 0 ] || printf '%s\\n' "$sj_err" | head -c 4000 | sed ${quoteArg(`s/^/${ERR_MARK}${nonce}:${k}:/`)}`,
     );
   });
-  lines.push("exec 9>&-");
+  lines.push("exec 9>&- 3>&-");
   // Record what this host's resources cover, so a later run's first snapshot covers them all (its own lock).
   if (manifest.length) lines.push(MANIFEST_LIB, `sj_manifest_add ${manifest.map(quoteArg).join(" ")} 2>/dev/null || true`);
   lines.push(snapshot);
   return lines.join("\n");
+}
+
+/** How each plan of an exec ended, from its output (pure; unit-tested). */
+export function batchOutcome(stdout: string, n: number, nonce: string): { code?: number; started: number[]; err: string; recordFailed: number[] }[] {
+  const out = Array.from({ length: n }, () => ({ code: undefined as number | undefined, started: [] as number[], err: [] as string[], recordFailed: [] as number[] }));
+  const end = stdout.indexOf(SNAPSHOT_MARK);
+  for (const line of stdout.slice(0, end < 0 ? undefined : end).split("\n")) {
+    const m = /^@@sftp-jail-(step|done|err|record-failed):([0-9a-z]+):(\d+):(.*)$/.exec(line);
+    const it = m && m[2] === nonce ? out[Number(m[3])] : undefined;
+    if (!m || !it) continue;
+    if (m[1] === "step" && /^\d+$/.test(m[4])) it.started.push(Number(m[4]));
+    else if (m[1] === "done" && /^\d+$/.test(m[4])) it.code = Number(m[4]);
+    else if (m[1] === "err") it.err.push(m[4]);
+    else if (m[1] === "record-failed" && /^\d+$/.test(m[4])) it.recordFailed.push(Number(m[4]));
+  }
+  return out.map((o) => ({ ...o, err: o.err.join("\n") }));
 }
 
 export interface ApplyContext {
@@ -83,6 +150,11 @@ export interface ApplyContext {
   reads?: Needs;
   /** The applying stack (`<project>/<stack>`, adapters/base.ts ownerOf): whose the host's record says a creation is. */
   owner?: string;
+  /**
+   * Run in an exec of its own, never in a batch: a guarded change (apply/guarded.ts), whose fresh-login confirmation
+   * and dead-man timer must be about that change alone.
+   */
+  alone?: boolean;
 }
 
 /**
@@ -99,51 +171,159 @@ async function refuseInsideEnvelope(ctx: ApplyContext, plan: Plan): Promise<void
 
 /**
  * Runs a plan and returns the host's facts after it. An empty plan costs nothing. Every plan passes the host gate
- * (the adapters pass it before planning; here it is the backstop no code path can skip) and the envelope check.
+ * (the adapters pass it before planning; here it is the backstop no code path can skip) and the envelope check, on
+ * its own, before it joins its host's next exec.
  */
 export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | undefined> {
   if (plan.length === 0) return undefined;
   await refuseUnfitHost(ctx.session, ctx.resource);
   await refuseInsideEnvelope(ctx, plan);
-  const where = `${ctx.resource} on ${ctx.session.conn.host}:${ctx.session.conn.port}`;
-  const needs = registered(ctx.session);
-  // The trailing snapshot re-reads what this plan changes and what this resource reads; the rest of the cache holds.
-  const reread = touched(plan.map((s) => s.effects), needs, ctx.reads);
-  const trailing = trailingSnapshot(ctx.session, reread);
+  // Judged here, for this plan alone (batchScript would refuse the whole batch).
+  if (ctx.owner !== undefined && ctx.owner !== "-" && !OWNER_RE.test(ctx.owner)) throw new Error(`internal: ${JSON.stringify(ctx.owner)} is not a stack identity`);
+  return new Promise<HostFacts>((resolve, reject) => {
+    const q = queueOf(ctx.session);
+    q.items.push({ ctx, plan, resolve, reject });
+    if (!q.running) void drain(ctx.session, q);
+  });
+}
+
+interface Waiting {
+  ctx: ApplyContext;
+  plan: Plan;
+  resolve: (f: HostFacts) => void;
+  reject: (e: unknown) => void;
+}
+interface HostApplies {
+  items: Waiting[];
+  running: boolean;
+}
+
+/** Plans waiting for a host's next exec, per pooled session (on globalThis, like the snapshot cache). */
+function queueOf(s: Session): HostApplies {
+  const g = globalThis as unknown as { [k: symbol]: Map<Session, HostApplies> };
+  const m = (g[Symbol.for("sftp-jail.applies.v1")] ??= new Map());
+  let q = m.get(s);
+  if (!q) m.set(s, (q = { items: [], running: false }));
+  return q;
+}
+
+/** One exec at a time per session: whatever queued while one ran goes in the next. */
+async function drain(s: Session, q: HostApplies): Promise<void> {
+  q.running = true;
+  try {
+    while (q.items.length) {
+      await new Promise((r) => setTimeout(r, GATHER_MS));
+      const batch = takeBatch(q);
+      // run() settles every plan it ran; anything it threw settles the rest (a settled promise ignores it).
+      await run(s, batch).catch((e) => batch.forEach((w) => w.reject(e)));
+    }
+  } finally {
+    q.running = false;
+  }
+}
+
+/** The next exec's plans, in the order they came: the first plan, then others that may share its exec. */
+function takeBatch(q: HostApplies): Waiting[] {
+  const first = q.items.shift()!;
+  if (first.ctx.alone) return [first];
+  const batch = [first];
+  let size = batch[0].plan.reduce((n, st) => n + st.script.length, 0);
+  for (let i = 0; i < q.items.length && batch.length < BATCH_MAX; ) {
+    const w = q.items[i];
+    const more = w.plan.reduce((n, st) => n + st.script.length + 200, 0);
+    if (w.ctx.alone || size + more > SCRIPT_MAX / 2) {
+      i++;
+      continue;
+    }
+    batch.push(...q.items.splice(i, 1));
+    size += more;
+  }
+  return batch;
+}
+
+/** Runs a batch in one exec and settles every plan in it. */
+async function run(s: Session, batch: Waiting[]): Promise<void> {
+  let script = "";
+  const nonce = randomBytes(6).toString("hex");
+  let reread!: ReturnType<typeof touched>;
+  let trailing!: ReturnType<typeof trailingSnapshot>;
+  const needs = registered(s);
+  // Built last-in-first-out until it fits (the libraries and the snapshot are shared, the plans are not).
+  for (;;) {
+    // The trailing snapshot re-reads what these plans change and what their resources read; the rest of the cache holds.
+    reread = touched(
+      batch.flatMap((w) => w.plan.map((st) => st.effects)),
+      needs,
+      {
+        paths: batch.flatMap((w) => [...(w.ctx.reads?.paths ?? [])]),
+        files: batch.flatMap((w) => [...(w.ctx.reads?.files ?? [])]),
+        jail: batch.flatMap((w) => [...(w.ctx.reads?.jail ?? [])]),
+      },
+    );
+    trailing = trailingSnapshot(s, reread);
+    // The applying resources' own jail evaluations too: a later run's first snapshot then judges every account.
+    const entries = manifestEntries({ ...needs, jail: reread.jail });
+    script = batchScript(
+      batch.map((w) => ({ plan: w.plan, owner: w.ctx.owner ?? "-" })),
+      manifestHas(s, entries) ? [] : entries,
+      trailing.script,
+      nonce,
+    );
+    if (script.length <= SCRIPT_MAX || batch.length === 1) break;
+    queueOf(s).items.unshift(batch.pop()!);
+  }
   let r;
   try {
-    // The applying resource's own jail evaluations too: a later run's first snapshot then judges every account.
-    const entries = manifestEntries({ ...needs, jail: reread.jail });
-    r = await ctx.session.exec(applyScript(plan, needs, manifestHas(ctx.session, entries) ? [] : entries, trailing.script, ctx.owner ?? "-"));
+    r = await s.exec(script);
   } catch (e) {
-    forget(ctx.session);
-    throw e;
+    forget(s);
+    for (const w of batch) w.reject(e);
+    return;
   }
-  const idx = r.stdout.indexOf(SNAPSHOT_MARK);
-  if (r.code !== 0) {
-    forget(ctx.session);
-    const started = [...r.stdout.matchAll(new RegExp(`^${STEP_MARK}(\\d+)$`, "gm"))].map((m) => Number(m[1]));
-    const failed = plan[started.length ? started[started.length - 1] : 0];
-    throw new SftpJailError(
-      { host: `${ctx.session.conn.host}:${ctx.session.conn.port}`, resource: ctx.resource },
-      `step "${failed?.description}" failed (exit ${r.code}): ${r.stderr.trim().slice(0, 2000) || "no error output"}`,
-      r.code === REFUSED
-        ? "sftp-jail refused to act on that path (it does not follow symlinks, and acts only through root-owned directories where a jail needs them), and this step changed nothing; look at the path on the host (a jailed user may have planted a link there), move it away, then run `pulumi up --refresh` again"
-        : "fix the cause on the host or in the program, then run `pulumi up` again; completed steps are not repeated",
+  const outcome = batchOutcome(r.stdout, batch.length, nonce);
+  const ok = outcome.every((o) => o.code === 0);
+  if (!ok) forget(s);
+  batch.forEach((w, k) => {
+    const o = outcome[k];
+    if (o.code === 0) return;
+    const failed = w.plan[o.started.length ? o.started[o.started.length - 1] : 0];
+    // No exit code of its own: the exec ended before this plan did (the lock timed out, or the script was killed).
+    const code = o.code ?? r.code;
+    const stderr = (o.code === undefined ? r.stderr : o.err).trim();
+    w.reject(
+      new SftpJailError(
+        { host: `${s.conn.host}:${s.conn.port}`, resource: w.ctx.resource },
+        `step "${failed?.description}" failed (exit ${code}): ${stderr.slice(0, 2000) || "no error output"}`,
+        code === REFUSED
+          ? "sftp-jail refused to act on that path (it does not follow symlinks, and acts only through root-owned directories where a jail needs them), and this step changed nothing; look at the path on the host (a jailed user may have planted a link there), move it away, then run `pulumi up --refresh` again"
+          : "fix the cause on the host or in the program, then run `pulumi up` again; completed steps are not repeated",
+      ),
     );
+  });
+  const done = batch.filter((_, k) => outcome[k].code === 0);
+  if (!done.length) return;
+  for (const [k, w] of batch.entries()) {
+    if (outcome[k].code !== 0) continue;
+    const where = `${w.ctx.resource} on ${s.conn.host}:${s.conn.port}`;
+    // Logged once done, so a refused or failed change never reads as applied.
+    for (const st of w.plan) log.info(`${where}: ${st.description}`);
+    for (const i of outcome[k].recordFailed) {
+      log.warn(
+        `${where}: the step "${w.plan[i]?.description}" was done, but the host's record of what sftp-jail created (/var/lib/sftp-jail/.created) could not be updated; should this stack's state be lost, the object would be adopted as the admin's and left on destroy`,
+      );
+    }
   }
-  // Logged once done, so a refused or failed change never reads as applied.
-  for (const s of plan) log.info(`${where}: ${s.description}`);
-  for (const m of r.stdout.slice(0, idx < 0 ? undefined : idx).matchAll(new RegExp(`^${RECORD_FAILED}(\\d+)$`, "gm"))) {
-    log.warn(
-      `${where}: the step "${plan[Number(m[1])]?.description}" was done, but the host's record of what sftp-jail created (/var/lib/sftp-jail/.created) could not be updated; should this stack's state be lost, the object would be adopted as the admin's and left on destroy`,
-    );
+  let after: HostFacts | undefined;
+  if (ok && r.code === 0) {
+    const out = r.stdout.slice(Math.max(0, r.stdout.indexOf(SNAPSHOT_MARK)));
+    after = trailing.delta ? remember(s, parseDelta(out), needs, out, reread, reread.jail) : remember(s, parseSnapshot(out), needs, out, undefined, reread.jail);
   }
-  const out = r.stdout.slice(idx);
-  const after = trailing.delta ? remember(ctx.session, parseDelta(out), needs, out, reread, reread.jail) : remember(ctx.session, parseSnapshot(out), needs, out, undefined, reread.jail);
-  if (after) return after;
-  // A delta with nothing left to merge into (a failure elsewhere on this host dropped the cache): a full snapshot,
-  // taken from now on (an exec already in flight may predate this change).
-  forget(ctx.session);
-  return observe(ctx.session);
+  // After a failure beside them, or with nothing left to merge a delta into (a failure elsewhere on this host dropped
+  // the cache): a full snapshot, taken from now on (an exec already in flight may predate these changes).
+  if (!after) forget(s);
+  const facts = after ? Promise.resolve(after) : observe(s);
+  await facts.then(
+    (f) => done.forEach((w) => w.resolve(f)),
+    (e) => done.forEach((w) => w.reject(e)),
+  );
 }

@@ -119,7 +119,9 @@ export function applyGuarded(ctx: ApplyContext, change: GuardedChange): Promise<
   return serialised(ctx.session, () => guardedNow(ctx, change));
 }
 
-async function guardedNow(ctx: ApplyContext, change: GuardedChange): Promise<HostFacts | undefined> {
+async function guardedNow(shared: ApplyContext, change: GuardedChange): Promise<HostFacts | undefined> {
+  // In execs of its own (never batched with other resources' plans): the timer and the confirmation judge this change.
+  const ctx: ApplyContext = { ...shared, alone: true };
   const id = `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
   const { arm, disarm, cancel } = deadman(id, ctx.session.conn.revertAfterSeconds ?? 60, change.revert);
   let facts: HostFacts | undefined;

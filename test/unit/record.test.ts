@@ -398,14 +398,14 @@ describe("apply writes the record in the same exec as the change, right after it
   it("under the host lock, each update between its step and the next step's marker, silent", () => {
     const lock = s.indexOf(`flock -w 120 9`);
     const a = s.indexOf("groupadd -- sftp");
-    const recA = s.indexOf(`{ sj_rec_do - "$sj_pre" +g:sftp ; } > /dev/null 2>&1 || echo @@sftp-jail-record-failed:0`);
+    const recA = s.indexOf(`{ sj_rec_do - "$sj_pre" +g:sftp ; } > /dev/null 2>&1 || printf '\\n%s\\n' @@sftp-jail-record-failed:0:0:0`);
     expect(lock).toBeGreaterThan(0);
     expect(s.indexOf("sj_pre=$(sj_rec_absent +g:sftp)")).toBeGreaterThan(lock);
     expect(s.indexOf("sj_pre=$(sj_rec_absent +g:sftp)")).toBeLessThan(a);
     expect(recA).toBeGreaterThan(a);
-    expect(recA).toBeLessThan(s.indexOf("@@sftp-jail-step:1"));
+    expect(recA).toBeLessThan(s.indexOf("@@sftp-jail-step:0:0:1"));
     // A step that creates nothing has no pre-check: "-" and "~" never add.
-    expect(s).toContain(`sj_pre=\n{ groupdel -- old ; } || exit $?\n{ sj_rec_do - "$sj_pre" -g:old '~f:/etc/ssh/k/a' ; } > /dev/null 2>&1 || echo @@sftp-jail-record-failed:2`);
+    expect(s).toContain(`sj_pre=\n{ groupdel -- old ; } || exit $?\n{ sj_rec_do - "$sj_pre" -g:old '~f:/etc/ssh/k/a' ; } > /dev/null 2>&1 || printf '\\n%s\\n' @@sftp-jail-record-failed:0:0:2`);
     // Only after the step succeeded; all of it before the lock is released.
     expect(s.indexOf("{ groupadd -- sftp ; } || exit $?")).toBeLessThan(recA);
     expect(s.lastIndexOf("sj_rec_do - \"$sj_pre\"")).toBeLessThan(s.indexOf("exec 9>&-"));

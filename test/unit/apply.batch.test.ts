@@ -106,3 +106,20 @@ test("the nonce is a plain token", () => {
 test("an owner that is not a stack identity is refused for any plan of the batch", () => {
   expect(() => batchScript([{ plan: [step("a", "true")], owner: "acme/prod" }, { plan: [step("b", "true")], owner: "a/b;id" }], [], "", NONCE)).toThrow(/not a stack identity/);
 });
+
+test("the real block-change scripts (case patterns, here-documents) stay valid inside a plan's subshell, for dash and bash", () => {
+  const { jailBeforeScript, jailAfterScript } = require("../../provider/plan/jail");
+  const { verifyScript } = require("../../provider/plan/lockout");
+  const s = batchScript(
+    [{ plan: [step("before", jailBeforeScript()), step("verify", verifyScript({ user: "root", auth: ["publickey"] }, "true", jailAfterScript(["/x"])))] }, { plan: [step("q", "true")] }],
+    [],
+    "true",
+    NONCE,
+  );
+  // RHEL-style hosts run scripts with bash as sh; Debian's sh is dash.
+  for (const shell of ["sh", "bash"]) {
+    const r = spawnSync(shell, ["-n"], { input: s });
+    expect([shell, r.stderr.toString()]).toEqual([shell, ""]);
+    expect(r.status).toBe(0);
+  }
+});

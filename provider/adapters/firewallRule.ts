@@ -96,7 +96,6 @@ function fields(o: Record<string, unknown>): Fields {
   return parseKnown(fieldsSchema, picked, label(String(o.name)));
 }
 
-
 const targetOf = (o: FirewallRuleState): Target => ({ backend: o.resolvedBackend, table: o.resolvedTable, chain: o.resolvedChain, family: o.family });
 
 /**

@@ -48,6 +48,8 @@ const DONE_MARK = "@@sftp-jail-done:";
 const ERR_MARK = "@@sftp-jail-err:";
 /** Printed when the record of what sftp-jail created could not be updated after a step (the step itself succeeded). */
 const RECORD_FAILED = "@@sftp-jail-record-failed:";
+/** Any of the four markers above: `<mark><nonce>:<plan>:<rest>`. */
+const MARK_RE = new RegExp(`^(${[STEP_MARK, DONE_MARK, ERR_MARK, RECORD_FAILED].join("|")})([0-9a-z]+):(\\d+):(.*)$`);
 /** At most this much script per exec: sshd hands the command to the login shell as ONE argument (Linux: 128 KiB). */
 const SCRIPT_MAX = 100_000;
 /** At most this many plans per exec. */
@@ -80,9 +82,7 @@ export function applyScript(plan: Plan, needs: Needs = {}, manifest: string[] = 
  */
 export function batchScript(items: readonly BatchItem[], manifest: string[], snapshot: string, nonce: string): string {
   if (!/^[0-9a-z]+$/.test(nonce)) throw new Error(`internal: ${JSON.stringify(nonce)} is not a marker nonce`);
-  for (const { owner = "-" } of items) {
-    if (owner !== "-" && !OWNER_RE.test(owner)) throw new Error(`internal: ${JSON.stringify(owner)} is not a stack identity`);
-  }
+  for (const { owner } of items) checkOwner(owner);
   const lines = [
     SCRIPT_PREFIX,
     "umask 022",
@@ -127,18 +127,23 @@ export function batchScript(items: readonly BatchItem[], manifest: string[], sna
   return lines.join("\n");
 }
 
+/** A plan's stack identity goes into its script quoted, but only one of the shape OWNER_RE allows (or "-": unknown). */
+function checkOwner(owner: string | undefined): void {
+  if (owner !== undefined && owner !== "-" && !OWNER_RE.test(owner)) throw new Error(`internal: ${JSON.stringify(owner)} is not a stack identity`);
+}
+
 /** How each plan of an exec ended, from its output (pure; unit-tested). */
 export function batchOutcome(stdout: string, n: number, nonce: string): { code?: number; started: number[]; err: string; recordFailed: number[] }[] {
   const out = Array.from({ length: n }, () => ({ code: undefined as number | undefined, started: [] as number[], err: [] as string[], recordFailed: [] as number[] }));
   const end = stdout.indexOf(SNAPSHOT_MARK);
   for (const line of stdout.slice(0, end < 0 ? undefined : end).split("\n")) {
-    const m = /^@@sftp-jail-(step|done|err|record-failed):([0-9a-z]+):(\d+):(.*)$/.exec(line);
+    const m = MARK_RE.exec(line);
     const it = m && m[2] === nonce ? out[Number(m[3])] : undefined;
     if (!m || !it) continue;
-    if (m[1] === "step" && /^\d+$/.test(m[4])) it.started.push(Number(m[4]));
-    else if (m[1] === "done" && /^\d+$/.test(m[4])) it.code = Number(m[4]);
-    else if (m[1] === "err") it.err.push(m[4]);
-    else if (m[1] === "record-failed" && /^\d+$/.test(m[4])) it.recordFailed.push(Number(m[4]));
+    if (m[1] === STEP_MARK && /^\d+$/.test(m[4])) it.started.push(Number(m[4]));
+    else if (m[1] === DONE_MARK && /^\d+$/.test(m[4])) it.code = Number(m[4]);
+    else if (m[1] === ERR_MARK) it.err.push(m[4]);
+    else if (m[1] === RECORD_FAILED && /^\d+$/.test(m[4])) it.recordFailed.push(Number(m[4]));
   }
   return out.map((o) => ({ ...o, err: o.err.join("\n") }));
 }
@@ -179,7 +184,7 @@ export async function apply(ctx: ApplyContext, plan: Plan): Promise<HostFacts | 
   await refuseUnfitHost(ctx.session, ctx.resource);
   await refuseInsideEnvelope(ctx, plan);
   // Judged here, for this plan alone (batchScript would refuse the whole batch).
-  if (ctx.owner !== undefined && ctx.owner !== "-" && !OWNER_RE.test(ctx.owner)) throw new Error(`internal: ${JSON.stringify(ctx.owner)} is not a stack identity`);
+  checkOwner(ctx.owner);
   return new Promise<HostFacts>((resolve, reject) => {
     const q = queueOf(ctx.session);
     q.items.push({ ctx, plan, resolve, reject });

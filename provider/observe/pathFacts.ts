@@ -18,15 +18,23 @@ export function decodeFiles(out: string): FileContent[] {
 /** Paths whose resolution decides whether a shell is a non-login shell (merged /usr makes several the same file). */
 export const NON_LOGIN_SHELLS = ["/usr/sbin/nologin", "/sbin/nologin", "/usr/bin/nologin", "/bin/false", "/usr/bin/false"];
 
-/** What the given paths (quoted by the caller) and the non-login shell candidates resolve to; missing ones are absent. */
+/**
+ * What the given paths (quoted by the caller) and the non-login shell candidates resolve to; missing ones are absent.
+ * One `readlink -e` for all of them: it prints one line per argument when every one resolves, and a path that vanishes
+ * in between makes it fail, so each is then asked alone.
+ */
 export function realpathsFact(quotedPaths: string[]): Fact<"realpaths"> {
   return {
     key: "realpaths",
     // Shell fields of /etc/passwd are data: read line by line with `cut`, each passed as one argument; only absolute
     // ones are resolved.
     command: [
-      `for p in ${[...NON_LOGIN_SHELLS, ...quotedPaths].join(" ")}; do r=$(readlink -e -- "$p") && printf '%s\\t%s\\n' "$p" "$r"; done`,
-      `cut -d: -f7 /etc/passwd | sort -u | while IFS= read -r p; do case "$p" in /*) r=$(readlink -e -- "$p") && printf '%s\\t%s\\n' "$p" "$r";; esac; done`,
+      `{ printf '%s\\n' ${[...NON_LOGIN_SHELLS, ...quotedPaths].join(" ")}; cut -d: -f7 /etc/passwd; } | sort -u | (`,
+      `  set --; while IFS= read -r p; do case "$p" in /*) if [ -e "$p" ]; then set -- "$@" "$p"; fi ;; esac; done`,
+      "  [ $# -gt 0 ] || exit 0",
+      `  if sj_rs=$(readlink -e -- "$@" 2>/dev/null); then printf '%s\\n' "$sj_rs" | for p; do IFS= read -r r; printf '%s\\t%s\\n' "$p" "$r"; done`,
+      `  else for p; do r=$(readlink -e -- "$p") && printf '%s\\t%s\\n' "$p" "$r"; done; fi`,
+      ")",
     ].join("\n"),
     parse(out) {
       const r: Record<string, string> = {};
@@ -47,17 +55,26 @@ export function withAncestors(p: string): string[] {
   return out;
 }
 
-/** Stats of the given paths (and their ancestors). Paths come from validated schemas and are quoted by the caller. */
+/** Paths per stat process: well under any host's argument limit (a manifest may list thousands of paths). */
+const STAT_CHUNK = 256;
+
+/**
+ * Stats of the given paths (and their ancestors). Paths come from validated schemas and are quoted by the caller.
+ * One stat process for up to {@link STAT_CHUNK} paths; a missing one is printed as such without a process.
+ */
 export function pathsFact(quotedPaths: string[], more?: string): Fact<"paths"> {
-  const stat = `if [ -e "$p" ] || [ -L "$p" ]; then stat -c '%n|%u|%g|%a|%F|%i:%.9W' -- "$p"; else echo "$p|missing"; fi`;
+  const fmt = "'%n|%u|%g|%a|%F|%i:%.9W'";
+  const stat = [
+    "(",
+    `  set --; while IFS= read -r p; do if [ -e "$p" ] || [ -L "$p" ]; then set -- "$@" "$p"; if [ $# -ge ${STAT_CHUNK} ]; then stat -c ${fmt} -- "$@"; set --; fi; else printf '%s|missing\\n' "$p"; fi; done`,
+    `  [ $# -eq 0 ] || stat -c ${fmt} -- "$@"`,
+    ")",
+  ].join("\n");
+  const list = quotedPaths.length ? `printf '%s\\n' ${quotedPaths.join(" ")}` : "";
   return {
     key: "paths",
     // `more`: a command printing further paths, one a line (the host's manifest, observe/snapshot.ts).
-    command: more
-      ? `{ ${quotedPaths.length ? `printf '%s\\n' ${quotedPaths.join(" ")}; ` : ""}${more}; } | sort -u | while IFS= read -r p; do ${stat}; done`
-      : quotedPaths.length
-        ? `for p in ${quotedPaths.join(" ")}; do ${stat}; done`
-        : "true",
+    command: more ? `{ ${list ? `${list}; ` : ""}${more}; } | sort -u | ${stat}` : list ? `${list} | ${stat}` : "true",
     parse(out) {
       const r: Record<string, PathStat> = {};
       for (const line of out.split("\n")) {
@@ -85,17 +102,21 @@ export function pathsFact(quotedPaths: string[], more?: string): Fact<"paths"> {
 /**
  * Contents of the given files (quoted by the caller), base64 so any byte survives the section parser. Read through
  * the no-follow library (util/hostpath.ts): no symlink in any component is followed, a FIFO cannot hang the probe,
- * and a file that is not a plain regular file is reported as absent (its refusal goes to the probe's stderr).
+ * and a file that is not a plain regular file is reported as absent (its refusal goes to the probe's stderr). Files
+ * of one directory (adjacent once sorted) share one walk to it.
  */
 export function filesFact(quotedPaths: string[], more?: string): Fact<"files"> {
-  const read = `if sj_b=$(sj_read "$f"); then printf '%s\t%s\n' "$f" "$sj_b"; fi`;
+  const read = [
+    "(",
+    "  set --; sj_gd=",
+    `  while IFS= read -r f; do d=\${f%/*}; [ -n "$d" ] || d=/; if [ "$d" != "$sj_gd" ] && [ $# -gt 0 ]; then sj_read_in "$sj_gd" 0 "$@"; set --; fi; sj_gd=$d; set -- "$@" "\${f##*/}"; done`,
+    `  [ $# -eq 0 ] || sj_read_in "$sj_gd" 0 "$@"`,
+    ")",
+  ].join("\n");
+  const list = quotedPaths.length ? `printf '%s\\n' ${quotedPaths.join(" ")}` : "";
   return {
     key: "files",
-    command: more
-      ? `{ ${quotedPaths.length ? `printf '%s\\n' ${quotedPaths.join(" ")}; ` : ""}${more}; } | sort -u | while IFS= read -r f; do ${read}; done`
-      : quotedPaths.length
-        ? `for f in ${quotedPaths.join(" ")}; do ${read}; done`
-        : "true",
+    command: more ? `{ ${list ? `${list}; ` : ""}${more}; } | sort -u | ${read}` : list ? `${list} | sort -u | ${read}` : "true",
     parse(out) {
       return Object.fromEntries(decodeFiles(out).map((f) => [f.path, f.content]));
     },

@@ -339,9 +339,10 @@ export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
     '  case "$1" in',
     `  g|u) if [ "$1" = g ]; then sj_db=${quoteArg(`${etc}/group`)}; else sj_db=${quoteArg(`${etc}/passwd`)}; fi`,
     `    sj_k=$2 awk -F: '$1 == ENVIRON["sj_k"] { print $3; f = 1; exit } END { exit !f }' "$sj_db" ;;`,
-    '  d|f) sj_parent "$2"; sj_cd "$sj_pp" 0 2>/dev/null || exit 1',
-    "    sj_s=$(stat -c '%F|%i:%.9W' -- \"$sj_base\" 2>/dev/null) || exit 1",
-    '    case "$1:${sj_s%%|*}" in d:directory) printf \'%s\\n\' "${sj_s#*|}" ;; f:"regular file"|f:"regular empty file") echo - ;; *) exit 1 ;; esac ;;',
+    // The walk's last stat looks at the object itself (util/hostpath.ts: sj_cd's NAME, taken apart by sj_split).
+    '  d|f) sj_parent "$2"; sj_cd "$sj_pp" 0 "$sj_base" 2>/dev/null || exit 1',
+    '    [ -n "$sj_s" ] || exit 1; sj_split "$sj_s"',
+    '    case "$1:$sj_type" in d:directory) printf \'%s\\n\' "$sj_ino:$sj_birth" ;; f:"regular file"|f:"regular empty file") echo - ;; *) exit 1 ;; esac ;;',
     // A drop-in, or a block of the main file's region (its first line names it and its order).
     '  s) sj_b=${2##*/}; sj_o=${sj_b%%-*}; sj_n=${sj_b#??-sftp-jail-}; sj_n=${sj_n%.conf}',
     `    sj_f=${quoteArg(etc)}\${2#/etc}; if [ -f "$sj_f" ] && [ ! -L "$sj_f" ]; then echo -; elif grep -q "^# Managed by sftp-jail: SshdMatchBlock \\"$sj_n\\" (order $((1$sj_o - 100)))" ${quoteArg(`${etc}/ssh/sshd_config`)} 2>/dev/null; then echo -; else exit 1; fi ;;`,
@@ -374,9 +375,10 @@ export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
     "  export sj_ops sj_owner",
     "  sj_ok=0; sj_raw=; sj_there=0",
     `  if [ -d ${quoteArg(dir)} ]; then`,
-    `    sj_cd ${quoteArg(dir)}; sj_there=1`,
+    // The walk's last stat looks at the record itself (sj_s, taken apart by sj_split).
+    `    sj_cd ${quoteArg(dir)} '' ${base}; sj_there=1`,
     // Kept (and compared) only when root's 0600 and a regular file; anything else there is replaced.
-    `    if [ -f ./${base} ] && [ ! -L ./${base} ] && [ "$(stat -c '%u %a' ./${base})" = '0 600' ]; then sj_ok=1; sj_raw=$(cat ./${base}) || exit 1; fi`,
+    `    if [ -n "$sj_s" ]; then sj_split "$sj_s"; case "$sj_type:$sj_uid:$sj_mode" in 'regular file:0:600'|'regular empty file:0:600') sj_ok=1; sj_raw=$(cat ./${base}) || exit 1 ;; esac; fi`,
     "  fi",
     // One pass: the record's valid lines, every operation applied in order, the result's valid lines, sorted. awk
     // ends with a line of its own (sorted first): without it (no awk, or one that failed) nothing is written.

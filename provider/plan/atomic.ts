@@ -50,7 +50,8 @@ export interface WriteSh {
 export function writeFileSh(w: WriteSh): string {
   const attrs = w.attrs === "keep" ? [] : [...(w.attrs.owner ? [`chown -h ${w.attrs.owner} ${w.tmp}`] : []), ...(w.attrs.mode ? [`chmod ${w.attrs.mode} ${w.tmp}`] : [])];
   const chain = [
-    `rm -f ${w.tmp}`,
+    // A stale temp file (a crash mid-write) is removed first; none there, no process.
+    `{ { [ ! -e ${w.tmp} ] && [ ! -L ${w.tmp} ]; } || rm -f ${w.tmp}; }`,
     ...(w.attrs === "keep" ? [`cp -p ${w.target} ${w.tmp}`] : []),
     `{ ${w.content}; } > ${w.tmp}`,
     ...attrs,

@@ -23,11 +23,16 @@ import { quote, quoteArg } from "./shell";
 /** Exit code of a refusal (sysexits' EX_NOPERM): the path was not what it must be, and nothing was changed. */
 export const REFUSED = 77;
 
+/** What sj_id prints of a path (lstat): device, inode, uid, octal mode, links, birth time (`%.9W`, 0 when the
+ * filesystem keeps none) and, last because it may contain spaces, the type. */
+const SJ_ID_FMT = "%d:%i:%u:%a:%h:%.9W:%F";
+
 /**
  * The shell library (defined once, prepended to every script sftp-jail runs on a host).
  *
- * - `sj_cd PATH [N]` (call only inside a subshell): walks to PATH as described above; the first N components below
- *   `/` must be trusted (default: all). Sets `sj_trusted=1` when every component was trusted.
+ * - `sj_cd PATH [N [NAME]]` (call only inside a subshell): walks to PATH as described above; the first N components
+ *   below `/` must be trusted (default: all). Sets `sj_trusted=1` when every component was trusted, and `sj_s` to the
+ *   lstat of NAME inside PATH (empty when missing), taken by the walk's last stat. One stat process per component.
  * - `sj_dir PATH N OWNER GROUP MODE`: creates PATH (in its pinned parent) if missing, then sets owner and mode on
  *   the directory itself. N applies to the parent's walk; PATH itself need not be trusted (it may be fixed here).
  * - `sj_chmod_dir PATH N MODE`: chmod (e.g. `go-w`) of the directory itself.
@@ -40,75 +45,94 @@ export const REFUSED = 77;
  * - `sj_read PATH [N]`: prints the regular file PATH base64-encoded; exit 1 when missing. Opened with O_NOFOLLOW and
  *   O_NONBLOCK (a FIFO cannot hang the probe); a file with several hard links below an untrusted directory is refused
  *   (it may be a link to a file the user cannot read).
+ * - `sj_read_in DIR N NAME...`: for each NAME, a regular file in DIR (plain names), prints `DIR/NAME<TAB>base64`,
+ *   checked as `sj_read` checks it; one walk to DIR serves them all.
  * - `sj_file_ok PATH`: refuses unless PATH is a regular file owned by root, not writable by group or others, in a
  *   trusted directory chain (a file root serves to others).
  */
 export const HOSTPATH_LIB = [
   "unset CDPATH",
+  // A newline, for splitting the output of one stat of two names without another process.
+  "sj_nl='\n'",
   "sj_die() { printf 'sftp-jail: refused: %s\\n' \"$*\" >&2; exit 77; }",
-  // One lstat: device:inode:uid:octal mode:links:type (type last; it may contain spaces).
-  "sj_id() { stat -c '%d:%i:%u:%a:%h:%F' -- \"$1\" 2>/dev/null; }",
-  "sj_split() { sj_dev=${1%%:*}; sj_r=${1#*:}; sj_ino=${sj_r%%:*}; sj_r=${sj_r#*:}; sj_uid=${sj_r%%:*}; sj_r=${sj_r#*:}; sj_mode=${sj_r%%:*}; sj_r=${sj_r#*:}; sj_links=${sj_r%%:*}; sj_type=${sj_r#*:}; }",
+  // One lstat: device:inode:uid:octal mode:links:birth time:type (type last; it may contain spaces). The format is
+  // SJ_ID_FMT; sj_split takes it apart.
+  `sj_id() { stat -c '${SJ_ID_FMT}' -- "$1" 2>/dev/null; }`,
+  "sj_split() { sj_dev=${1%%:*}; sj_r=${1#*:}; sj_ino=${sj_r%%:*}; sj_r=${sj_r#*:}; sj_uid=${sj_r%%:*}; sj_r=${sj_r#*:}; sj_mode=${sj_r%%:*}; sj_r=${sj_r#*:}; sj_links=${sj_r%%:*}; sj_r=${sj_r#*:}; sj_birth=${sj_r%%:*}; sj_type=${sj_r#*:}; }",
   "sj_safe() { [ \"$sj_uid\" = 0 ] && [ $((0$sj_mode & 022)) -eq 0 ]; }",
-  // Enters one component of the current directory, checked: a real directory, the same inode after the cd.
+  // Enters component $1 of the current directory, whose lstat the caller left in sj_s: a real directory, and the same
+  // inode after the cd. The one stat after the cd also lstat()s $3 (the next component, when given) inside the
+  // directory just entered and leaves it in sj_s, so a walk costs one process per component.
   "sj_step() {",
-  "  sj_s=$(sj_id \"$1\") || sj_die \"$2 does not exist\"",
+  "  [ -n \"$sj_s\" ] || sj_die \"$2 does not exist\"",
   "  sj_split \"$sj_s\"",
   "  case \"$sj_type\" in directory) ;; 'symbolic link') sj_die \"$2 is a symbolic link\";; *) sj_die \"$2 is not a directory ($sj_type)\";; esac",
   "  cd -P -- \"$1\" 2>/dev/null || sj_die \"cannot enter $2\"",
-  "  [ \"$(stat -c '%d:%i' .)\" = \"$sj_dev:$sj_ino\" ] || sj_die \"$2 was replaced while it was being checked\"",
+  `  sj_wo=$(stat -c '${SJ_ID_FMT}' -- . \${3:+"$3"} 2>/dev/null)`,
+  "  case \"$sj_wo\" in *\"$sj_nl\"*) sj_s=${sj_wo#*\"$sj_nl\"}; sj_wo=${sj_wo%%\"$sj_nl\"*};; *) sj_s=;; esac",
+  // device:inode of "." (the first two of its seven fields) must be what the lstat saw.
+  "  [ \"${sj_wo%:*:*:*:*:*}\" = \"$sj_dev:$sj_ino\" ] || sj_die \"$2 was replaced while it was being checked\"",
   "}",
+  // Takes the next component of sj_rest into sj_c (empty at the end); '', . and .. are refused.
+  "sj_next() {",
+  "  if [ -z \"$sj_rest\" ]; then sj_c=; return 0; fi",
+  "  sj_c=${sj_rest%%/*}",
+  "  case \"$sj_rest\" in */*) sj_rest=${sj_rest#*/};; *) sj_rest=;; esac",
+  "  case \"$sj_c\" in ''|.|..) sj_die \"$sj_wp is not a normalised path\";; esac",
+  "}",
+  // $3 (optional): a name to lstat inside PATH once there, left in sj_s (empty when missing): what callers check next.
   "sj_cd() {",
-  "  sj_rest=${1#/}; sj_n=${2:-4096}; sj_at=; sj_k=0; sj_trusted=1",
   "  case \"$1\" in /*) ;; *) sj_die \"$1 is not an absolute path\";; esac",
+  "  sj_wp=$1; sj_rest=${1#/}; sj_n=${2:-4096}; sj_at=; sj_k=0; sj_trusted=1; sj_s=",
   "  cd / || sj_die 'cannot enter /'",
-  "  while [ -n \"$sj_rest\" ]; do",
-  "    sj_c=${sj_rest%%/*}",
-  "    case \"$sj_rest\" in */*) sj_rest=${sj_rest#*/};; *) sj_rest=;; esac",
-  "    case \"$sj_c\" in ''|.|..) sj_die \"$1 is not a normalised path\";; esac",
-  "    sj_at=$sj_at/$sj_c; sj_k=$((sj_k + 1))",
-  "    sj_step \"$sj_c\" \"$sj_at\"",
+  "  sj_next",
+  "  if [ -n \"$sj_c\" ]; then sj_s=$(sj_id \"$sj_c\"); elif [ -n \"${3:-}\" ]; then sj_s=$(sj_id \"$3\"); fi",
+  "  while [ -n \"$sj_c\" ]; do",
+  "    sj_wc=$sj_c; sj_at=$sj_at/$sj_wc; sj_k=$((sj_k + 1))",
+  "    sj_next",
+  "    sj_step \"$sj_wc\" \"$sj_at\" \"${sj_c:-${3:-}}\"",
   "    if ! sj_safe; then",
   "      sj_trusted=0",
   "      [ \"$sj_k\" -gt \"$sj_n\" ] || sj_die \"$sj_at must be owned by root and not writable by group or others (uid $sj_uid, mode $sj_mode)\"",
   "    fi",
   "  done",
-  // Belt and braces: the kernel's idea of where we are must be the path asked for (no symlink was followed).
-  "  [ \"$(pwd -P)\" = \"${1:-/}\" ] || sj_die \"$1 resolves elsewhere ($(pwd -P))\"",
+  // Belt and braces: the kernel's idea of where we are must be the path asked for (no symlink was followed). `cd -P .`
+  // sets PWD from getcwd(), as `pwd -P` prints it, without a subshell.
+  "  { cd -P . 2>/dev/null && [ \"$PWD\" = \"${1:-/}\" ]; } || sj_die \"$1 resolves elsewhere ($(pwd -P))\"",
   "}",
   "sj_parent() { sj_pp=${1%/*}; [ -n \"$sj_pp\" ] || sj_pp=/; sj_base=${1##*/}; }",
   "sj_dir() (",
-  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"",
-  "  if [ -z \"$(sj_id \"$sj_base\")\" ]; then mkdir -m 0700 -- \"$sj_base\" || exit; fi",
+  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"",
+  "  if [ -z \"$sj_s\" ]; then mkdir -m 0700 -- \"$sj_base\" || exit; sj_s=$(sj_id \"$sj_base\"); fi",
   "  sj_step \"$sj_base\" \"$1\"",
   "  chown -h -- \"$3:$4\" . && chmod -- \"$5\" .",
   ")",
-  "sj_chmod_dir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"; sj_step \"$sj_base\" \"$1\"; chmod -- \"$3\" . )",
-  "sj_chown_dir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"; sj_step \"$sj_base\" \"$1\"; chown -h -- \"$3\" . )",
+  "sj_chmod_dir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"; sj_step \"$sj_base\" \"$1\"; chmod -- \"$3\" . )",
+  "sj_chown_dir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"; sj_step \"$sj_base\" \"$1\"; chown -h -- \"$3\" . )",
   "sj_rmdir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"; rmdir -- \"$sj_base\" 2>/dev/null )",
   "sj_rmdir_root() (",
-  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"",
-  "  sj_s=$(sj_id \"$sj_base\") || exit 0",
+  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"",
+  "  [ -n \"$sj_s\" ] || exit 0",
   "  sj_split \"$sj_s\"; [ \"$sj_type\" = directory ] && [ \"$sj_uid\" = 0 ] || exit 1",
   "  rmdir -- \"$sj_base\" 2>/dev/null",
   ")",
   "sj_rm() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"; rm -f -- \"$sj_base\" )",
   "sj_rmtree() (",
-  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"",
-  "  sj_s=$(sj_id \"$sj_base\") || exit 0",
+  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"",
+  "  [ -n \"$sj_s\" ] || exit 0",
   "  sj_split \"$sj_s\"; [ \"$sj_type\" = directory ] || sj_die \"$1 is not a directory ($sj_type)\"",
   "  rm -rf --one-file-system -- \"$sj_base\"",
   ")",
   "sj_mvdir() (",
   "  sj_parent \"$3\"; (sj_cd \"$sj_pp\") || exit",
-  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"",
-  "  sj_s=$(sj_id \"$sj_base\") || sj_die \"$1 does not exist\"",
+  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"",
+  "  [ -n \"$sj_s\" ] || sj_die \"$1 does not exist\"",
   "  sj_split \"$sj_s\"; [ \"$sj_type\" = directory ] || sj_die \"$1 is not a directory ($sj_type)\"",
   "  mv -T -- \"$sj_base\" \"$3\"",
   ")",
   "sj_read() (",
-  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"${2:-0}\"",
-  "  sj_s=$(sj_id \"$sj_base\") || exit 1",
+  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"${2:-0}\" \"$sj_base\"",
+  "  [ -n \"$sj_s\" ] || exit 1",
   "  sj_split \"$sj_s\"",
   "  case \"$sj_type\" in 'regular file'|'regular empty file') ;; *) sj_die \"$1 is not a regular file ($sj_type)\";; esac",
   "  [ \"$sj_trusted\" = 1 ] || [ \"$sj_links\" = 1 ] || sj_die \"$1 has $sj_links hard links and its directory is not root's alone\"",
@@ -116,9 +140,23 @@ export const HOSTPATH_LIB = [
   "  [ \"$(sj_id \"$sj_base\")\" = \"$sj_s\" ] || sj_die \"$1 was replaced while it was being read\"",
   "  printf '%s' \"$sj_b\"",
   ")",
+  // Reads several files of one directory with one walk; each file is checked and read in a subshell of its own, so a
+  // refusal (on stderr) costs that file only.
+  "sj_read_in() (",
+  "  sj_rp=${1%/}; sj_cd \"$1\" \"$2\"; shift 2",
+  "  for sj_f; do (",
+  "    sj_s=$(sj_id \"$sj_f\") || exit 1",
+  "    sj_split \"$sj_s\"",
+  "    case \"$sj_type\" in 'regular file'|'regular empty file') ;; *) sj_die \"$sj_rp/$sj_f is not a regular file ($sj_type)\";; esac",
+  "    [ \"$sj_trusted\" = 1 ] || [ \"$sj_links\" = 1 ] || sj_die \"$sj_rp/$sj_f has $sj_links hard links and its directory is not root's alone\"",
+  "    sj_b=$(dd if=\"$sj_f\" iflag=nofollow,nonblock bs=65536 2>/dev/null | base64 -w0) || sj_die \"cannot read $sj_rp/$sj_f\"",
+  "    [ \"$(sj_id \"$sj_f\")\" = \"$sj_s\" ] || sj_die \"$sj_rp/$sj_f was replaced while it was being read\"",
+  "    printf '%s\\t%s\\n' \"$sj_rp/$sj_f\" \"$sj_b\"",
+  "  ); done",
+  ")",
   "sj_file_ok() (",
-  "  sj_parent \"$1\"; sj_cd \"$sj_pp\"",
-  "  sj_s=$(sj_id \"$sj_base\") || sj_die \"$1 does not exist\"",
+  "  sj_parent \"$1\"; sj_cd \"$sj_pp\" '' \"$sj_base\"",
+  "  [ -n \"$sj_s\" ] || sj_die \"$1 does not exist\"",
   "  sj_split \"$sj_s\"",
   "  case \"$sj_type\" in 'regular file'|'regular empty file') ;; *) sj_die \"$1 is not a regular file ($sj_type)\";; esac",
   "  sj_safe || sj_die \"$1 must be owned by root and not writable by group or others (uid $sj_uid, mode $sj_mode)\"",

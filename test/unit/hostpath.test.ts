@@ -19,8 +19,11 @@ let outside: string;
 let bin: string;
 const UID = 4242;
 
+/** The library runs under whatever shell a host's login gives (bash on Debian and RHEL, dash as /bin/sh): both, here. */
+const SHELLS = ["/bin/sh", "/bin/bash"].filter((p) => fs.existsSync(p));
+let shell = SHELLS[0];
 function sh(script: string, env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync("/bin/sh", ["-c", `${HOSTPATH_LIB}\n${script}`], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 20000 });
+  const r = spawnSync(shell, ["-c", `${HOSTPATH_LIB}\n${script}`], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 20000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const st = (p: string) => fs.lstatSync(p);
@@ -69,7 +72,11 @@ afterEach(() => {
 
 const J = () => depth(jail); // the jail and its ancestors must be root's
 
-describe("no-follow host paths", () => {
+describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
+  beforeEach(() => {
+    shell = shellPath;
+  });
+
   it("creates and converges a directory, acting on the directory itself", () => {
     const r = sh(hp.dir(`${jail}/data/in`, J(), UID, UID, "0750"));
     expect(r).toMatchObject({ code: 0, stderr: "" });
@@ -107,7 +114,7 @@ describe("no-follow host paths", () => {
 
   it("detects a swap between the check and the cd (dev:inode after the cd) and changes nothing", () => {
     // Right after the library lstat()s data/app, the stand-in replaces it with a symlink to outside/.
-    standIn("stat", `*" -- app"`, `mv ${jail}/data/app ${jail}/data/app.old && ln -s ${outside} ${jail}/data/app`);
+    standIn("stat", `*" app"`, `mv ${jail}/data/app ${jail}/data/app.old && ln -s ${outside} ${jail}/data/app`);
     const before = fingerprint(outside);
     const r = sh(hp.dir(`${jail}/data/app/log`, J(), UID, UID, "0755"), withStandIns());
     expect(fs.existsSync(path.join(bin, "stat.done"))).toBe(true); // the swap really happened mid-walk
@@ -185,6 +192,33 @@ describe("no-follow host paths", () => {
       expect(read(`${jail}/data/none`)).toMatchObject({ code: 1, stdout: "", stderr: "" });
     });
 
+    it("reads several files of one directory with one walk; a refused or missing one costs only itself", () => {
+      fs.writeFileSync(`${jail}/data/a`, "A\n");
+      fs.writeFileSync(`${jail}/data/c`, "C\n");
+      fs.symlinkSync(`${outside}/shadow`, `${jail}/data/b`);
+      const r = sh(`sj_read_in ${jail}/data 0 a b c none`);
+      const got = Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split("\t")).map(([p, b]) => [p, Buffer.from(b, "base64").toString()]));
+      expect(got).toEqual({ [`${jail}/data/a`]: "A\n", [`${jail}/data/c`]: "C\n" });
+      expect(r.stderr).toContain(`${jail}/data/b is not a regular file (symbolic link)`);
+      expect(r.stderr).not.toContain("shadow");
+      // The directory itself behind a symlink: nothing is read.
+      fs.symlinkSync(`${jail}/data`, `${jail}/link`);
+      expect(sh(`sj_read_in ${jail}/link 0 a`)).toMatchObject({ code: REFUSED, stdout: "" });
+    });
+
+    it("walks with one stat process per component: the check of each directory entered also looks at the next name", () => {
+      // Every process is CPU on the host, and walks are most of a converge's processes there (issue 10).
+      const real = spawnSync("sh", ["-c", "command -v stat"], { encoding: "utf8" }).stdout.trim();
+      fs.writeFileSync(path.join(bin, "stat"), `#!/bin/sh\necho "$*" >> ${bin}/stat.log\nexec "${real}" "$@"\n`, { mode: 0o755 });
+      fs.writeFileSync(`${jail}/data/keys`, "k\n");
+      const r = sh(`sj_read ${jail}/data/keys`, withStandIns());
+      expect(Buffer.from(r.stdout, "base64").toString()).toBe("k\n");
+      const calls = fs.readFileSync(path.join(bin, "stat.log"), "utf8").trim().split("\n");
+      // The parent's components (the first one looked at from /), then the file again after it was read.
+      expect(calls).toHaveLength(depth(`${jail}/data`) + 2);
+      expect(calls.at(-2)).toMatch(/ -- \. keys$/);
+    });
+
     it("refuses a symlink anywhere in the path, a FIFO (without hanging) and a hard link below a user's directory", () => {
       fs.symlinkSync(`${outside}/shadow`, `${jail}/data/keys`);
       fs.symlinkSync(outside, `${jail}/data/dir`);
@@ -205,7 +239,7 @@ describe("no-follow host paths", () => {
 
     it("does not hang on a FIFO swapped in after the check (O_NONBLOCK) and reports the swap", () => {
       fs.writeFileSync(`${jail}/data/keys`, "k\n");
-      standIn("stat", `*" -- keys"`, `rm ${jail}/data/keys && mkfifo ${jail}/data/keys`);
+      standIn("stat", `*" keys"`, `rm ${jail}/data/keys && mkfifo ${jail}/data/keys`);
       // The first stat of "keys" is the walk's check of the file: swap it for a FIFO before dd opens it.
       const r = sh(`sj_read ${jail}/data/keys`, withStandIns());
       expect(r.code).toBe(REFUSED);

@@ -69,8 +69,8 @@ test("the snapshot reads the manifest before it stats paths and reads files, and
   expect(s.indexOf("echo '@@sftp-jail:manifest'")).toBeGreaterThan(0);
   expect(s.indexOf("echo '@@sftp-jail:manifest'")).toBeLessThan(s.indexOf("echo '@@sftp-jail:paths'"));
   expect(s).toContain(`stat -c '%u %a %F' -- / /var /var/lib /var/lib/sftp-jail ${MANIFEST_FILE}`);
-  expect(s).toMatch(/sj_manifest p; \} \| sort -u \| while IFS= read -r p/);
-  expect(s).toMatch(/sj_manifest f; \} \| sort -u \| while IFS= read -r f/);
+  expect(s).toMatch(/sj_manifest p; \} \| sort -u \| \(\n\s*set --; while IFS= read -r p/);
+  expect(s).toMatch(/sj_manifest f; \} \| sort -u \| \(\n\s*set --; sj_gd=\n\s*while IFS= read -r f/);
 });
 
 test("apply records the manifest after the plan's steps, outside the host lock, and a failure to record never fails the apply", () => {

@@ -5,7 +5,7 @@
 //
 //   npm run bench -- [--quick|--full] [--rounds 2] [--scale-rounds 1] [--hosts 10] [--users 10] [--scale 1,10,50,100,200]
 //                    [--tools ours,ours-plugin,ansible,pyinfra] [--stack-hosts 10] [--stack-concurrency 2]
-//                    [--ansible-max-hosts 10] [--forks 10] [--firewall auto|on|off] [--parallel N] [--profile]
+//                    [--ansible-max-hosts 10] [--forks 10] [--firewall auto|on|off] [--parallel 64] [--profile]
 //                    [--transpile-only] [--pulumi-env K=V]... [--provider-dir DIR] [--upgrade-tools] [--keep-hosts] [--out bench/results]
 //
 // Needs root (sandbox hosts), Python 3 with venv, and the project environment (`bash scripts/env.sh` gives Node 22 and
@@ -126,7 +126,6 @@ const loadavg = () => os.loadavg().map((x) => +x.toFixed(2));
 /** Alternation: round r starts with a different tool. */
 const rotate = (xs, r) => xs.map((_, i) => xs[(i + r) % xs.length]);
 
-/** Does the root program's stack config accept `jails[].firewall` yet? */
 /** Whether the root program's stack config takes `jails[].firewall`: asked of the stack-config schema itself (built). */
 function programHasFirewall() {
   const { jailShape } = require(path.join(ROOT, "node_modules/sftp-jail/bin/provider/schema/stackConfig.js"));
@@ -179,7 +178,8 @@ async function measure(ctx, tool, phase, hosts, round, extra = {}) {
   }
   ctx.runs.push(rec);
   log(`${tag}: ${rec.seconds} s, ${traffic.connectionsPerHost} conn/host, ${traffic.sessionsPerHost} sessions/host` +
-    (r.memory?.providerPeakMiB ? `, provider peak ${r.memory.providerPeakMiB} MiB` : "") + ` ${JSON.stringify(r.summary)}`);
+    (r.memory?.providerPeakMiB ? `, provider peak ${r.memory.providerPeakMiB} MiB` : "") +
+    (r.memory?.cpuSeconds ? `, CPU ${r.memory.cpuSeconds.total} s (tree) / ${r.memory.cpuSeconds.machine} s (machine)` : "") + ` ${JSON.stringify(r.summary)}`);
   return rec;
 }
 
@@ -213,6 +213,8 @@ function noChange(rec) {
 // ------------------------------------------------------------------------------------------------------ main
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  // Ours runs with the --parallel sftp-jail-rollout uses and the README tells `pulumi up` users to set.
+  opts.parallel ??= require(path.join(ROOT, "node_modules/sftp-jail/bin/provider/cli/args.js")).DEFAULT_PARALLEL;
   if (process.getuid?.() !== 0) throw new Error("the bench starts sandbox hosts: run it as root");
   fs.mkdirSync(opts.out, { recursive: true });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "sj-bench-"));
@@ -387,12 +389,12 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work 
     versions,
     settings: {
       rounds: opts.rounds, scaleRounds: opts.scaleRounds, hosts: opts.hosts, usersPerHost: opts.users, scale: opts.scale,
-      tools: opts.tools, ansibleMaxHosts: opts.ansibleMaxHosts, ansibleForks: opts.forks, pulumiParallel: opts.parallel ?? "pulumi default",
+      tools: opts.tools, ansibleMaxHosts: opts.ansibleMaxHosts, ansibleForks: opts.forks, pulumiParallel: opts.parallel,
       pulumiTranspileOnly: opts.transpileOnly, pulumiEnv: opts.pulumiEnv, providerDir: opts.providerDir ?? "node_modules/sftp-jail (pinned copy)",
       firewall: fwWanted, firewallNote,
       commands: {
-        ours: { converge: "pulumi up --yes --skip-preview", check: "pulumi preview --refresh" },
-        "ours-plugin": { converge: "pulumi up --yes --skip-preview (Pulumi YAML program, provider plugin)", check: "pulumi preview --refresh" },
+        ours: { converge: `pulumi up --yes --skip-preview --parallel ${opts.parallel}`, check: `pulumi preview --refresh --parallel ${opts.parallel}` },
+        "ours-plugin": { converge: `pulumi up --yes --skip-preview --parallel ${opts.parallel} (Pulumi YAML program, provider plugin)`, check: `pulumi preview --refresh --parallel ${opts.parallel}` },
         ansible: { converge: "ansible-playbook site.yml", check: "ansible-playbook --check --diff site.yml" },
         pyinfra: { converge: "pyinfra -y inventory.py deploy.py", check: "pyinfra --dry inventory.py deploy.py" },
       },
@@ -401,6 +403,7 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work 
         "Every converge starts on freshly created hosts. The check runs on the fleet its own tool converged.",
         "Every size is a fresh fleet converged for real by each tool, then checked. Ours splits a fleet into stacks of --stack-hosts hosts run --stack-concurrency at a time (checkpoints on: crash recovery as by default).",
         "CPU total: exact utime+stime of the tool's whole process tree (reaped children of the bench); per-role figures are sampled every 50 ms. treePeakMiB: peak of the summed RSS of the tree.",
+        "CPU machine: busy CPU of the whole machine over the run (/proc/stat), so the hosts' side of a tool's work (sshd, the commands it runs there) counts too; on an idle machine it is the tool plus its hosts.",
         "End state: after every converge and check, every host's fingerprint must equal the first one taken (any tool); any difference fails the run.",
         "connections / sessions are counted per host from sshd's VERBOSE log ('Connection from', 'Starting session:').",
         "The machine is shared: loadavg is recorded with every run.",
@@ -445,16 +448,16 @@ function drawChart(res) {
 }
 
 function printTable(res) {
-  const rows = [["scenario", "tool", "median s", "min–max", "n", "conn/host", "sess/host", "ratio ours/tool", "CPU s (tree)", "peak MiB (tree)"]];
+  const rows = [["scenario", "tool", "median s", "min–max", "n", "conn/host", "sess/host", "ratio ours/tool", "CPU s (tree)", "CPU s (machine)", "peak MiB (tree)"]];
   for (const [key, byTool] of Object.entries(res.medians)) {
     for (const [tool, s] of Object.entries(byTool)) {
       if (!s) {
-        rows.push([key, tool, "-", "", "", "", "", "", "", ""]);
+        rows.push([key, tool, "-", "", "", "", "", "", "", "", ""]);
         continue;
       }
       const ratio = tool === "ours" ? "" : tool === "ours-plugin" ? `${res.ratios[key]["ours-plugin/ours"] ?? ""} (plugin/ours)` : (res.ratios[key][`ours/${tool}`] ?? "").toString();
       rows.push([key, tool, s.median.toFixed(2), `${s.min}–${s.max}`, String(s.n), String(s.connectionsPerHost), String(s.sessionsPerHost), ratio,
-        String(s.cpuSeconds?.total ?? "-"), String(s.treePeakMiB)]);
+        String(s.cpuSeconds?.total ?? "-"), String(s.cpuSeconds?.machine ?? "-"), String(s.treePeakMiB)]);
     }
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));

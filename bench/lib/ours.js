@@ -76,7 +76,6 @@ class Ours {
     this.stacks = [];
   }
 
-  /** Writes the stack config for `hosts` (from sandbox.up) and `users` (from desired.users), one stack per slice. */
   /** The fleet cut into stacks of `stackHosts` hosts (sets this.stacks): the first is "bench", then bench-002… */
   sliceStacks(hosts) {
     const slices = [];
@@ -85,6 +84,7 @@ class Ours {
     return slices;
   }
 
+  /** Writes the stack config for `hosts` (from sandbox.up) and `users` (from desired.users), one stack per slice. */
   async configure(hosts, users) {
     const slices = this.sliceStacks(hosts);
     for (const [i, slice] of slices.entries()) {

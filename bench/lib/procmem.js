@@ -61,10 +61,22 @@ function reapedChildTicks() {
 /**
  * Starts sampling the tree under `rootPid` (with `excludeRoot`, only its descendants: the bench sampling its own
  * children); `stop()`, called once the measured processes were reaped, returns { providerPeakMiB, treePeakMiB,
- * cpuSeconds: { total (exact), <role> (sampled) } }.
+ * cpuSeconds: { total (exact), machine (the whole machine's busy CPU over the run), <role> (sampled) } }.
  */
+/**
+ * Busy CPU of the whole machine so far, in ticks (every CPU's user+nice+system+irq+softirq+steal from /proc/stat):
+ * what a run costs including the sandbox hosts' own processes (sshd, the shells and commands a tool runs there), which
+ * are not in any tool's process tree.
+ */
+function machineBusyTicks() {
+  const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already in user)
+  return f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] || 0);
+}
+
 function sampleTree(rootPid, { intervalMs = 50, excludeRoot = false } = {}) {
   const cpu0 = reapedChildTicks();
+  const machine0 = machineBusyTicks();
   const provider = new Map(); // pid -> peak KiB
   let treePeak = 0;
   const cpu = new Map(); // pid -> { ticks, role }
@@ -125,6 +137,8 @@ function sampleTree(rootPid, { intervalMs = 50, excludeRoot = false } = {}) {
       const cpuSeconds = {};
       for (const c of cpu.values()) cpuSeconds[c.role] = +((cpuSeconds[c.role] ?? 0) + c.ticks / TICK).toFixed(2);
       cpuSeconds.total = +((reapedChildTicks() - cpu0) / TICK).toFixed(2);
+      // The whole machine over the run: the tool, the hosts' side of its work, and anything else running (loadavg).
+      cpuSeconds.machine = +((machineBusyTicks() - machine0) / TICK).toFixed(2);
       // Where the memory is: each process's own high-water mark, summed per role (a diagnosis, not the tree's peak).
       const peakMiBByRole = {};
       for (const c of cpu.values()) peakMiBByRole[c.role] = +((peakMiBByRole[c.role] ?? 0) + c.hwmKiB / 1024).toFixed(1);

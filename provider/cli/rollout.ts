@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { EXIT, UsageError, main, optionTokens, wholeNumber } from "./args";
+import { DEFAULT_PARALLEL, EXIT, UsageError, main, optionTokens, wholeNumber } from "./args";
 
 export const USAGE = `usage: sftp-jail-rollout --stacks NAME[,NAME...] [options]
 
@@ -20,6 +20,8 @@ options:
   --canary N          stacks in the first wave, alone (default 1; 0: no canary)
   --wave-size N       stacks per later wave (default 1)
   --concurrency N     stacks of one wave run at the same time (default 1)
+  --parallel N        resource operations each stack's engine runs at once (default ${DEFAULT_PARALLEL}; Pulumi's own
+                      default is 4 per CPU, and sftp-jail's operations mostly wait on their hosts)
   --preview           preview only: change nothing
   --refresh           read every host again before the preview or update (drift check)
   --dir DIR           the Pulumi project directory holding Pulumi.yaml (default: the current directory)
@@ -40,6 +42,8 @@ export interface RolloutOptions {
   canary: number;
   waveSize: number;
   concurrency: number;
+  /** Pulumi's --parallel for each stack. */
+  parallel: number;
   preview: boolean;
   refresh: boolean;
   dir: string;
@@ -139,10 +143,10 @@ async function runOne(o: RolloutOptions, stack: string, wave: number): Promise<S
     const onOutput = (line: string) => print(`[${stack}] ${line.trimEnd()}`);
     const changes: Record<string, number> = {};
     if (o.preview) {
-      const r = await s.preview({ refresh: o.refresh, onOutput });
+      const r = await s.preview({ refresh: o.refresh, parallel: o.parallel, onOutput });
       for (const [k, v] of Object.entries(r.changeSummary ?? {})) changes[k] = v ?? 0;
     } else {
-      const r = await s.up({ refresh: o.refresh, onOutput });
+      const r = await s.up({ refresh: o.refresh, parallel: o.parallel, onOutput });
       for (const [k, v] of Object.entries(r.summary.resourceChanges ?? {})) changes[k] = v ?? 0;
     }
     return { stack, wave, result: "succeeded", changes, seconds: (Date.now() - started) / 1000 };
@@ -210,6 +214,7 @@ const OPTIONS = {
   canary: { type: "string" },
   "wave-size": { type: "string" },
   concurrency: { type: "string" },
+  parallel: { type: "string" },
   preview: { type: "boolean" },
   refresh: { type: "boolean" },
   dir: { type: "string" },
@@ -218,13 +223,14 @@ const OPTIONS = {
 
 /** Parses the command line (pure); a {@link UsageError} says what is wrong with it. */
 export function parseArgs(argv: string[], cwd = process.cwd()): RolloutOptions {
-  const o: RolloutOptions = { stacks: [], canary: 1, waveSize: 1, concurrency: 1, preview: false, refresh: false, dir: cwd };
+  const o: RolloutOptions = { stacks: [], canary: 1, waveSize: 1, concurrency: 1, parallel: DEFAULT_PARALLEL, preview: false, refresh: false, dir: cwd };
   for (const t of optionTokens(argv, OPTIONS)) {
     const v = t.value ?? "";
     if (t.name === "stacks") o.stacks = v.split(",").map((x) => x.trim()).filter(Boolean);
     else if (t.name === "canary") o.canary = wholeNumber(t.raw, v);
     else if (t.name === "wave-size") o.waveSize = wholeNumber(t.raw, v, 1);
     else if (t.name === "concurrency") o.concurrency = wholeNumber(t.raw, v, 1);
+    else if (t.name === "parallel") o.parallel = wholeNumber(t.raw, v, 1);
     else if (t.name === "dir") o.dir = path.resolve(cwd, v);
     else if (t.name === "preview") o.preview = true;
     else if (t.name === "refresh") o.refresh = true;

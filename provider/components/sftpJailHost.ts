@@ -96,7 +96,6 @@ export interface SftpJailHostKinds {
 }
 const DYNAMIC_KINDS: SftpJailHostKinds = { SftpGroup, SshdMatchBlock, ChrootDir, JailedUser, FirewallRule };
 
-/** The jail keywords a program's sshdDirectives leave at anything but "no" (null or another value): its users' opt-outs. */
 /** The look hint (adapters/base.ts LOOK_KEY) of these needs: valid host paths only (a bad one is its resource's failure). */
 function lookHint(needs: Array<{ paths: string[]; files: string[] }>): { paths: string[]; files: string[] } | undefined {
   const ok = (p: unknown): p is string => typeof p === "string" && hostPathProblem("path", p) === undefined;
@@ -105,6 +104,7 @@ function lookHint(needs: Array<{ paths: string[]; files: string[] }>): { paths: 
   return paths.length || files.length ? { paths, files } : undefined;
 }
 
+/** The jail keywords a program's sshdDirectives leave at anything but "no" (null or another value): its users' opt-outs. */
 export function jailOptOut(overrides: Record<string, string | null> = {}): (typeof JAIL_OPT_OUT)[number][] {
   return JAIL_OPT_OUT.filter((k) => k in overrides && overrides[k] !== "no");
 }

@@ -60,19 +60,21 @@ describe("sftp-jail-rollout's arguments", () => {
       canary: 1,
       waveSize: 1,
       concurrency: 1,
+      parallel: 64,
       preview: false,
       refresh: false,
       dir: "/work",
     });
     expect(
-      rolloutArgs(["--stacks=a,b", "--canary", "0", "--wave-size", "3", "--concurrency=2", "--preview", "--refresh", "--dir", "fleet"], "/work"),
-    ).toMatchObject({ stacks: ["a", "b"], canary: 0, waveSize: 3, concurrency: 2, preview: true, refresh: true, dir: "/work/fleet" });
+      rolloutArgs(["--stacks=a,b", "--canary", "0", "--wave-size", "3", "--concurrency=2", "--parallel", "16", "--preview", "--refresh", "--dir", "fleet"], "/work"),
+    ).toMatchObject({ stacks: ["a", "b"], canary: 0, waveSize: 3, concurrency: 2, parallel: 16, preview: true, refresh: true, dir: "/work/fleet" });
   });
 
   it("refuses what it cannot use, saying why", () => {
     expect(() => rolloutArgs([])).toThrow("--stacks is required");
     expect(() => rolloutArgs(["--stacks", "a", "--wave-size", "0"])).toThrow('--wave-size takes a whole number of at least 1, got "0"');
     expect(() => rolloutArgs(["--stacks", "a", "--concurrency", "two"])).toThrow("--concurrency takes a whole number");
+    expect(() => rolloutArgs(["--stacks", "a", "--parallel", "0"])).toThrow('--parallel takes a whole number of at least 1, got "0"');
     expect(() => rolloutArgs(["--stacks", "a b"])).toThrow('stack name "a b" has characters Pulumi does not allow');
     expect(() => rolloutArgs(["--stacks", "a,b,a"])).toThrow('--stacks lists "a" twice');
     expect(() => rolloutArgs(["--stacks", "a", "--yes"])).toThrow("unknown option --yes");

@@ -10,6 +10,10 @@
  * and nothing is touched. The command then acts on `.` (or on one plain name inside the pinned directory), so a swap
  * after the walk changes nothing: the shell holds the directory it checked, by inode.
  *
+ * The same checks usually cost one process: `cd -P` to the path, then one `stat` of every component by its absolute
+ * path, of `.` and of the name the caller looks at next (see `sj_fast` for why that is as strong); the walk above runs
+ * only when that finds anything amiss, and refuses with the reason.
+ *
  * "Trusted" components are root-owned and not writable by group or others: only root can rename or replace what is
  * inside them. Writes and the jail's own structure require a trusted chain; paths below a user's writable directory
  * only need to be real directories all the way down.
@@ -32,7 +36,8 @@ const SJ_ID_FMT = "%d:%i:%u:%a:%h:%.9W:%F";
  *
  * - `sj_cd PATH [N [NAME]]` (call only inside a subshell): walks to PATH as described above; the first N components
  *   below `/` must be trusted (default: all). Sets `sj_trusted=1` when every component was trusted, and `sj_s` to the
- *   lstat of NAME inside PATH (empty when missing), taken by the walk's last stat. One stat process per component.
+ *   lstat of NAME inside PATH (empty when missing), taken by the walk's last stat. One stat process for the whole
+ *   walk (`sj_fast`); one per component (`sj_walk`) only when that finds something wrong, to refuse with the reason.
  * - `sj_dir PATH N OWNER GROUP MODE`: creates PATH (in its pinned parent) if missing, then sets owner and mode on
  *   the directory itself. N applies to the parent's walk; PATH itself need not be trusted (it may be fixed here).
  * - `sj_chmod_dir PATH N MODE`: chmod (e.g. `go-w`) of the directory itself.
@@ -80,8 +85,45 @@ export const HOSTPATH_LIB = [
   "  case \"$sj_rest\" in */*) sj_rest=${sj_rest#*/};; *) sj_rest=;; esac",
   "  case \"$sj_c\" in ''|.|..) sj_die \"$sj_wp is not a normalised path\";; esac",
   "}",
+  // The walk in one process (sj_fast below), else component by component (sj_walk), which refuses with the reason.
+  'sj_cd() { case "$1" in /*) ;; *) sj_die "$1 is not an absolute path";; esac; sj_fast "$@" || sj_walk "$@"; }',
+  // The fast walk: `cd -P` to PATH, then ONE stat of "/", every component by its absolute path (lstat), "." and NAME.
+  // It succeeds only when every component is a real directory, the first N are trusted, "." is the very directory
+  // PATH names (device:inode) and getcwd() is PATH; anything else (a link, a swap, a vanished name, an untrusted
+  // component) returns 1 and sj_walk walks again, refusing with the reason or succeeding on what is there now. Why it
+  // is as strong as the walk: a trusted component's lstat is true (no one but root can change the entries of the
+  // trusted components above it, and "/" is root's), so a trusted chain is root's all the way; below a user's
+  // directory the user can flip names at will, but every flip ends in a refusal or in the directory at PATH, as the
+  // getcwd check pins it, which is all the walk promises there too. Sets what sj_walk sets (sj_trusted, sj_s).
+  "sj_fast() {",
+  "  sj_wp=$1; sj_rest=${1#/}; sj_n=${2:-4096}; sj_fn=${3:-}; sj_trusted=1; sj_s=; sj_at=",
+  "  set -- /",
+  "  while [ -n \"$sj_rest\" ]; do",
+  "    sj_c=${sj_rest%%/*}",
+  "    case \"$sj_rest\" in */*) sj_rest=${sj_rest#*/};; *) sj_rest=;; esac",
+  "    case \"$sj_c\" in ''|.|..) return 1;; esac",
+  "    sj_at=$sj_at/$sj_c; set -- \"$@\" \"$sj_at\"",
+  "  done",
+  "  cd -P -- \"$sj_wp\" 2>/dev/null || return 1",
+  `  sj_fl=$(stat -c '${SJ_ID_FMT}' -- "$@" . \${sj_fn:+"$sj_fn"} 2>/dev/null)$sj_nl`,
+  // Line 0 is "/"; lines 1..k the components, then ".", then NAME's (absent when NAME is missing).
+  "  sj_fp=${sj_fl%%\"$sj_nl\"*}; sj_fl=${sj_fl#*\"$sj_nl\"}; sj_fi=1",
+  "  while [ \"$sj_fi\" -lt $# ]; do",
+  "    [ -n \"$sj_fl\" ] || return 1",
+  "    sj_fp=${sj_fl%%\"$sj_nl\"*}; sj_fl=${sj_fl#*\"$sj_nl\"}",
+  "    sj_split \"$sj_fp\"; [ \"$sj_type\" = directory ] || return 1",
+  "    if ! sj_safe; then sj_trusted=0; [ \"$sj_fi\" -gt \"$sj_n\" ] || return 1; fi",
+  "    sj_fi=$((sj_fi + 1))",
+  "  done",
+  "  [ -n \"$sj_fl\" ] || return 1",
+  "  sj_fd=${sj_fl%%\"$sj_nl\"*}; sj_fl=${sj_fl#*\"$sj_nl\"}",
+  "  [ \"${sj_fd%:*:*:*:*:*}\" = \"${sj_fp%:*:*:*:*:*}\" ] || return 1",
+  "  sj_s=${sj_fl%\"$sj_nl\"}",
+  "  case \"$sj_s\" in *\"$sj_nl\"*) sj_s=; return 1;; esac",
+  "  { cd -P . 2>/dev/null && [ \"$PWD\" = \"${sj_wp:-/}\" ]; } || { sj_s=; return 1; }",
+  "}",
   // $3 (optional): a name to lstat inside PATH once there, left in sj_s (empty when missing): what callers check next.
-  "sj_cd() {",
+  "sj_walk() {",
   "  case \"$1\" in /*) ;; *) sj_die \"$1 is not an absolute path\";; esac",
   "  sj_wp=$1; sj_rest=${1#/}; sj_n=${2:-4096}; sj_at=; sj_k=0; sj_trusted=1; sj_s=",
   "  cd / || sj_die 'cannot enter /'",

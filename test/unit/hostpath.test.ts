@@ -12,6 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { HOSTPATH_LIB, REFUSED, depth, hp } from "../../provider/util/hostpath";
 import { atomicWrite } from "../../provider/plan/files";
+import { withAncestors } from "../../provider/observe/pathFacts";
 
 let root: string;
 let jail: string;
@@ -112,11 +113,52 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
     expect(fingerprint(outside)).toBe(before);
   });
 
-  it("detects a swap between the check and the cd (dev:inode after the cd) and changes nothing", () => {
-    // Right after the library lstat()s data/app, the stand-in replaces it with a symlink to outside/.
-    standIn("stat", `*" app"`, `mv ${jail}/data/app ${jail}/data/app.old && ln -s ${outside} ${jail}/data/app`);
+  /** A stand-in `stat` that runs `action` once BEFORE the real one when its arguments match `when`. */
+  const statSwapsFirst = (when: string, action: string) => {
+    const real = spawnSync("sh", ["-c", "command -v stat"], { encoding: "utf8" }).stdout.trim();
+    fs.writeFileSync(path.join(bin, "stat"), `#!/bin/sh\ncase "$*" in ${when}) if [ ! -e ${bin}/stat.done ]; then : > ${bin}/stat.done; ${action}; fi;; esac\nexec "${real}" "$@"\n`, { mode: 0o755 });
+  };
+
+  it("the one-process walk: a swap between its cd and its stat is refused, and nothing outside changes", () => {
+    // After `cd -P` entered data/app, data/app becomes a symlink to outside/ before the one stat looks at the chain:
+    // the walk falls back to the component-by-component one, which refuses the link.
+    statSwapsFirst(`*" . log"`, `mv ${jail}/data/app ${jail}/data/app.old && ln -s ${outside} ${jail}/data/app`);
     const before = fingerprint(outside);
     const r = sh(hp.dir(`${jail}/data/app/log`, J(), UID, UID, "0755"), withStandIns());
+    expect(fs.existsSync(path.join(bin, "stat.done"))).toBe(true);
+    expect(r.code).toBe(REFUSED);
+    expect(r.stderr).toContain(`sftp-jail: refused: ${jail}/data/app is a symbolic link`);
+    expect(fingerprint(outside)).toBe(before);
+  });
+
+  it("the one-process walk: a directory swapped in after its cd is not the one entered, so it walks again to what is there now", () => {
+    // data/app is replaced by another real directory: "." (the old one) is not what the path names any more.
+    statSwapsFirst(`*" . log"`, `mv ${jail}/data/app ${jail}/data/app.old && mkdir -p ${jail}/data/app/log`);
+    const r = sh(hp.dir(`${jail}/data/app/log`, J(), 0, 0, "0700"), withStandIns());
+    expect(fs.existsSync(path.join(bin, "stat.done"))).toBe(true);
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(st(`${jail}/data/app/log`).mode & 0o777).toBe(0o700); // the directory at the path now
+    expect(st(`${jail}/data/app.old/log`)).toMatchObject({ uid: UID }); // the one entered first: untouched
+  });
+
+  it("the one-process walk alone accepts only a real, trusted chain; a link, an untrusted ancestor or a missing name sends it back to the full walk", () => {
+    const fast = (p: string, n: number, name = "") => sh(`(sj_fast ${p} ${n} ${name} && printf '%s|%s|%s' "$PWD" "$sj_trusted" "$sj_s")`);
+    expect(fast(`${jail}/data/app`, J(), "log")).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`^${jail}/data/app\\|0\\|[0-9]+:[0-9]+:${UID}:755:.*:directory$`)) });
+    expect(fast(jail, J()).stdout).toBe(`${jail}|1|`);
+    expect(fast(`${jail}/data/app`, J() + 1).code).toBe(1); // data is the user's
+    fs.renameSync(`${jail}/data/app`, `${jail}/data/app.old`);
+    fs.symlinkSync(outside, `${jail}/data/app`);
+    expect(fast(`${jail}/data/app/log`, J())).toMatchObject({ code: 1, stdout: "" }); // cd -P reaches outside/log
+    expect(fast(`${jail}/data/none`, J()).code).toBe(1);
+    expect(fast(`${jail}/data/`, J()).code).toBe(1);
+  });
+
+  it("detects a swap between the check and the cd (dev:inode after the cd) and changes nothing", () => {
+    // The component-by-component walk (what runs when the one-process walk finds anything amiss; forced here): right
+    // after it lstat()s data/app, the stand-in replaces it with a symlink to outside/.
+    standIn("stat", `*" app"`, `mv ${jail}/data/app ${jail}/data/app.old && ln -s ${outside} ${jail}/data/app`);
+    const before = fingerprint(outside);
+    const r = sh(`sj_fast() { return 1; }\n${hp.dir(`${jail}/data/app/log`, J(), UID, UID, "0755")}`, withStandIns());
     expect(fs.existsSync(path.join(bin, "stat.done"))).toBe(true); // the swap really happened mid-walk
     expect(r.code).toBe(REFUSED);
     expect(r.stderr).toContain(`${jail}/data/app was replaced while it was being checked`);
@@ -206,17 +248,21 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
       expect(sh(`sj_read_in ${jail}/link 0 a`)).toMatchObject({ code: REFUSED, stdout: "" });
     });
 
-    it("walks with one stat process per component: the check of each directory entered also looks at the next name", () => {
-      // Every process is CPU on the host, and walks are most of a converge's processes there (issue 10).
+    it("walks with one stat process: the whole chain, the directory entered and the next name", () => {
+      // Every process is CPU on the host, and walks were most of a converge's processes there (issue 10).
       const real = spawnSync("sh", ["-c", "command -v stat"], { encoding: "utf8" }).stdout.trim();
       fs.writeFileSync(path.join(bin, "stat"), `#!/bin/sh\necho "$*" >> ${bin}/stat.log\nexec "${real}" "$@"\n`, { mode: 0o755 });
       fs.writeFileSync(`${jail}/data/keys`, "k\n");
       const r = sh(`sj_read ${jail}/data/keys`, withStandIns());
       expect(Buffer.from(r.stdout, "base64").toString()).toBe("k\n");
       const calls = fs.readFileSync(path.join(bin, "stat.log"), "utf8").trim().split("\n");
-      // The parent's components (the first one looked at from /), then the file again after it was read.
-      expect(calls).toHaveLength(depth(`${jail}/data`) + 2);
-      expect(calls.at(-2)).toMatch(/ -- \. keys$/);
+      // The walk to the parent (with the file), then the file again after it was read.
+      expect(calls).toHaveLength(2);
+      expect(calls[0]).toBe(`-c %d:%i:%u:%a:%h:%.9W:%F -- ${withAncestors(`${jail}/data`).join(" ")} . keys`);
+      // The component-by-component walk, when forced: one per component (the first from /), then the file again.
+      fs.writeFileSync(path.join(bin, "stat.log"), "");
+      expect(sh(`sj_fast() { return 1; }\nsj_read ${jail}/data/keys`, withStandIns()).code).toBe(0);
+      expect(fs.readFileSync(path.join(bin, "stat.log"), "utf8").trim().split("\n")).toHaveLength(depth(`${jail}/data`) + 2);
     });
 
     it("refuses a symlink anywhere in the path, a FIFO (without hanging) and a hard link below a user's directory", () => {

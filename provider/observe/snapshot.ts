@@ -105,7 +105,8 @@ export const MANIFEST_LIB = [
   // manifest only saves execs. It has a lock of its own (in its trusted directory), so the host lock is held for the plan's steps alone (a
   // lost race would only cost a later run one exec). Root's trusted directory, entered without following links;
   // written with the one atomic write (plan/atomic.ts), and only when it changed:
-  // a run that changes one file on a host changes no other.
+  // a run that changes one file on a host changes no other. Root's 0600 without chown or chmod: the temp file is new
+  // and made by root under umask 077.
   "sj_manifest_add() (",
   "  umask 077",
   "  [ -d /var/lib/sftp-jail ] || mkdir -p -m 0755 /var/lib/sftp-jail || exit 0",
@@ -115,12 +116,17 @@ export const MANIFEST_LIB = [
   "  sj_mok=0; if [ -f ./.manifest ] && [ ! -L ./.manifest ] && [ \"$(stat -c '%u %a' ./.manifest)\" = '0 600' ]; then sj_mok=1; fi",
   "  sj_mnew=$( {",
   "    if [ \"$sj_mok\" = 1 ]; then",
-  `      grep -E '^${ENTRY}$' ./.manifest | while IFS= read -r l; do p=\${l#? }; case "$l" in 'j '*) sj_u=\${p#user=}; if id -u -- "\${sj_u%%,*}" >/dev/null 2>&1; then echo "$l"; fi ;; *) if [ -e "$p" ] || [ -L "$p" ]; then echo "$l"; fi ;; esac; done`,
+  `      sj_ml=$(grep -E '^${ENTRY}$' ./.manifest)`,
+  // The accounts the `j` entries name, looked up with one `getent` for all (the grammar allows no glob or space in a
+  // name; set -f all the same): an entry stays while its account exists.
+  `      sj_mu=$(printf '%s\\n' "$sj_ml" | while IFS= read -r l; do case "$l" in 'j '*) sj_u=\${l#j user=}; echo "\${sj_u%%,*}" ;; esac; done)`,
+  `      sj_have=" $(set -f; [ -z "$sj_mu" ] || getent passwd $sj_mu 2>/dev/null | while IFS=: read -r n _; do printf '%s ' "$n"; done)"`,
+  `      printf '%s\\n' "$sj_ml" | while IFS= read -r l; do p=\${l#? }; case "$l" in 'j '*) sj_u=\${p#user=}; case "$sj_have" in *" \${sj_u%%,*} "*) echo "$l" ;; esac ;; *) if [ -e "$p" ] || [ -L "$p" ]; then echo "$l"; fi ;; esac; done`,
   "    fi",
   "    printf '%s\\n' \"$@\"",
   `  } | grep -E '^${ENTRY}$' | sort -u )`,
   "  if [ \"$sj_mok\" = 1 ] && [ \"$sj_mnew\" = \"$(cat ./.manifest)\" ]; then exit 0; fi",
-  `  ${writeFileSh({ target: "./.manifest", tmp: "./.manifest.sftp-jail.tmp", dir: ".", content: `printf '%s\\n' "$sj_mnew"`, attrs: { owner: "0:0", mode: "0600" } })}`,
+  `  ${writeFileSh({ target: "./.manifest", tmp: "./.manifest.sftp-jail.tmp", dir: ".", content: `printf '%s\\n' "$sj_mnew"`, attrs: {} })}`,
   ")",
 ].join("\n");
 

@@ -244,6 +244,8 @@ async function main() {
     pulumi: execFileSync("pulumi", ["version"]).toString().trim(),
     ...venv.versions,
     openssh: "Debian 12 sandbox hosts (sshd -V: see test/sandbox)",
+    // Which sftp-jail was measured: the commit, "+changes" when the work tree differed from it.
+    sftpJail: gitDescribe(),
   };
   const allHostNames = new Set();
   const up = async (list) => {
@@ -300,6 +302,17 @@ async function main() {
     process.exitCode = 1;
   }
   log(`wrote ${path.relative(process.cwd(), path.join(opts.out, "latest.json"))} and chart.svg; logs of every run: ${logDir}`);
+}
+
+/** The checked-out commit, with "+changes" when the work tree has uncommitted changes; "unknown" outside git. */
+function gitDescribe() {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return "unknown";
+  }
 }
 
 function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work }) {

@@ -98,12 +98,8 @@ export const HOSTPATH_LIB = [
   "sj_fast() {",
   "  sj_wp=$1; sj_rest=${1#/}; sj_n=${2:-4096}; sj_fn=${3:-}; sj_trusted=1; sj_s=; sj_at=",
   "  set -- /",
-  "  while [ -n \"$sj_rest\" ]; do",
-  "    sj_c=${sj_rest%%/*}",
-  "    case \"$sj_rest\" in */*) sj_rest=${sj_rest#*/};; *) sj_rest=;; esac",
-  "    case \"$sj_c\" in ''|.|..) return 1;; esac",
-  "    sj_at=$sj_at/$sj_c; set -- \"$@\" \"$sj_at\"",
-  "  done",
+  // sj_next refuses '', . and .. components as sj_walk would.
+  "  while [ -n \"$sj_rest\" ]; do sj_next; sj_at=$sj_at/$sj_c; set -- \"$@\" \"$sj_at\"; done",
   "  cd -P -- \"$sj_wp\" 2>/dev/null || return 1",
   `  sj_fl=$(stat -c '${SJ_ID_FMT}' -- "$@" . \${sj_fn:+"$sj_fn"} 2>/dev/null)$sj_nl`,
   // Line 0 is "/"; lines 1..k the components, then ".", then NAME's (absent when NAME is missing).

@@ -39,15 +39,15 @@ function fingerprint(dir: string): string {
   walk(dir);
   return out.join("\n");
 }
-/** A stand-in for `name` that runs `action` once (when `when` matches its arguments), then the real command. */
-function standIn(name: string, when: string, action: string) {
+/**
+ * A stand-in for `name` that runs `action` once (when `when` matches its arguments), after the real command (or,
+ * with `first`, before it).
+ */
+function standIn(name: string, when: string, action: string, first = false) {
   const real = spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim();
   const flag = path.join(bin, `${name}.done`);
-  fs.writeFileSync(
-    path.join(bin, name),
-    `#!/bin/sh\nr=0; "${real}" "$@" || r=$?\ncase "$*" in ${when}) if [ ! -e ${flag} ]; then : > ${flag}; ${action}; fi;; esac\nexit $r\n`,
-    { mode: 0o755 },
-  );
+  const once = `case "$*" in ${when}) if [ ! -e ${flag} ]; then : > ${flag}; ${action}; fi;; esac`;
+  fs.writeFileSync(path.join(bin, name), first ? `#!/bin/sh\n${once}\nexec "${real}" "$@"\n` : `#!/bin/sh\nr=0; "${real}" "$@" || r=$?\n${once}\nexit $r\n`, { mode: 0o755 });
 }
 const withStandIns = () => ({ PATH: `${bin}:${process.env.PATH}` });
 
@@ -113,16 +113,10 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
     expect(fingerprint(outside)).toBe(before);
   });
 
-  /** A stand-in `stat` that runs `action` once BEFORE the real one when its arguments match `when`. */
-  const statSwapsFirst = (when: string, action: string) => {
-    const real = spawnSync("sh", ["-c", "command -v stat"], { encoding: "utf8" }).stdout.trim();
-    fs.writeFileSync(path.join(bin, "stat"), `#!/bin/sh\ncase "$*" in ${when}) if [ ! -e ${bin}/stat.done ]; then : > ${bin}/stat.done; ${action}; fi;; esac\nexec "${real}" "$@"\n`, { mode: 0o755 });
-  };
-
   it("the one-process walk: a swap between its cd and its stat is refused, and nothing outside changes", () => {
     // After `cd -P` entered data/app, data/app becomes a symlink to outside/ before the one stat looks at the chain:
     // the walk falls back to the component-by-component one, which refuses the link.
-    statSwapsFirst(`*" . log"`, `mv ${jail}/data/app ${jail}/data/app.old && ln -s ${outside} ${jail}/data/app`);
+    standIn("stat", `*" . log"`, `mv ${jail}/data/app ${jail}/data/app.old && ln -s ${outside} ${jail}/data/app`, true);
     const before = fingerprint(outside);
     const r = sh(hp.dir(`${jail}/data/app/log`, J(), UID, UID, "0755"), withStandIns());
     expect(fs.existsSync(path.join(bin, "stat.done"))).toBe(true);
@@ -133,7 +127,7 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
 
   it("the one-process walk: a directory swapped in after its cd is not the one entered, so it walks again to what is there now", () => {
     // data/app is replaced by another real directory: "." (the old one) is not what the path names any more.
-    statSwapsFirst(`*" . log"`, `mv ${jail}/data/app ${jail}/data/app.old && mkdir -p ${jail}/data/app/log`);
+    standIn("stat", `*" . log"`, `mv ${jail}/data/app ${jail}/data/app.old && mkdir -p ${jail}/data/app/log`, true);
     const r = sh(hp.dir(`${jail}/data/app/log`, J(), 0, 0, "0700"), withStandIns());
     expect(fs.existsSync(path.join(bin, "stat.done"))).toBe(true);
     expect(r).toMatchObject({ code: 0, stderr: "" });

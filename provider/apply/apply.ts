@@ -86,12 +86,14 @@ export function batchScript(items: readonly BatchItem[], manifest: string[], sna
   const lines = [
     SCRIPT_PREFIX,
     "umask 022",
-    `mkdir -p /run/lock; exec 9>${LOCK_FILE}`,
+    // /run/lock is there on every host but a bare one (no process when it is).
+    `[ -d /run/lock ] || mkdir -p /run/lock; exec 9>${LOCK_FILE}`,
     "flock -w 120 9 || { echo 'timed out waiting for the sftp-jail host lock' >&2; exit 75; }",
     // fd 3: the exec's own output, for a plan whose error output is being captured.
     "exec 3>&1",
   ];
-  if (items.some((it) => it.plan.some((s) => s.record?.length))) lines.splice(1, 0, recordLib());
+  const recording = items.some((it) => it.plan.some((s) => s.record?.length));
+  if (recording) lines.splice(1, 0, recordLib());
   items.forEach(({ plan, owner = "-" }, k) => {
     const body: string[] = [];
     plan.forEach((s, i) => {
@@ -108,7 +110,7 @@ export function batchScript(items: readonly BatchItem[], manifest: string[], sna
       body.push(
         adds.length ? `sj_pre=$(sj_rec_absent ${adds.map(quoteArg).join(" ")})` : "sj_pre=",
         `{ ${s.script} ; } || exit $?`,
-        `{ sj_rec_do ${quoteArg(owner)} "$sj_pre" ${ops.map(quoteArg).join(" ")} ; } > /dev/null 2>&1 || printf '\\n%s\\n' ${quoteArg(`${RECORD_FAILED}${nonce}:${k}:${i}`)}`,
+        `{ sj_rec_log ${quoteArg(owner)} "$sj_pre" ${ops.map(quoteArg).join(" ")} ; } > /dev/null 2>&1 || printf '\\n%s\\n' ${quoteArg(`${RECORD_FAILED}${nonce}:${k}:${i}`)}`,
       );
     });
     // Error output is captured (stdout goes on to fd 3, closed inside so nothing started there keeps the exec open).
@@ -120,6 +122,8 @@ export function batchScript(items: readonly BatchItem[], manifest: string[], sna
       `[ "$sj_rc" -eq 0 ] || printf '%s\\n' "$sj_err" | head -c 4000 | sed ${quoteArg(`s/^/${ERR_MARK}${nonce}:${k}:/`)}`,
     );
   });
+  // The steps' logged record operations folded into the record once, still under the lock (observe/record.ts).
+  if (recording) lines.push("{ sj_rec_fold ; } > /dev/null 2>&1 || true");
   lines.push("exec 9>&- 3>&-");
   // Record what this host's resources cover, so a later run's first snapshot covers them all (its own lock).
   if (manifest.length) lines.push(MANIFEST_LIB, `sj_manifest_add ${manifest.map(quoteArg).join(" ")} 2>/dev/null || true`);
@@ -264,6 +268,7 @@ async function run(s: Session, batch: Waiting[]): Promise<void> {
         files: batch.flatMap((w) => [...(w.ctx.reads?.files ?? [])]),
         jail: batch.flatMap((w) => [...(w.ctx.reads?.jail ?? [])]),
       },
+      batch.some((w) => w.plan.some((st) => st.record?.length)),
     );
     trailing = trailingSnapshot(s, reread);
     // The applying resources' own jail evaluations too: a later run's first snapshot then judges every account.

@@ -260,9 +260,48 @@ export const rec = {
 // ---- Host side ------------------------------------------------------------------------------------------------------
 
 /**
- * The shell that reads the record: its valid lines, or nothing unless the file and every directory above it are
- * root's and not writable by group or others (one `stat` of the whole chain, no link followed) and it is a regular
- * file. `file` is a parameter for tests.
+ * The record's log lines: an operation a step applied, appended to the record file right after the step
+ * ({@link recordLib} `sj_rec_log`), folded into the entries by every reader, and into the file by a later fold
+ * (`sj_rec_fold`; a killed exec's log just waits for one). `<mode><kind> KEY NOW OWNER .`: NOW is the object's
+ * identity after the step, `?` when it is gone; OWNER the applying stack for a `+` (else "-"); the closing ` .` says
+ * the line was appended whole (a reader racing an append never takes a cut line for an operation).
+ */
+export const RECORD_OP_LINE = `^[-+~](${KINDS.map((k) => `${k} ${GRAMMAR[k].key} (${GRAMMAR[k].id}|[?])`).join("|")}) ${OWNER} [.]$`;
+
+/**
+ * The fold (an awk program; no value reaches it as program text): entry lines are kept, each operation line is
+ * applied in order to what the lines above it left (per object `KIND KEY`; WAS and its owner: the object's entry so
+ * far, for an object listed twice its first line, and every line for it goes once an operation touches it): `+`
+ * records NOW with the line's stack (none when the object is gone), `~` re-stamps NOW with the entry's own stack only
+ * when there was an entry, `-` keeps the entry only when the object is still there as recorded (NOW = WAS); any other
+ * mode drops it. Strings are compared as strings (`x ""`), never as numbers. Prints the entries (unsorted), then
+ * {@link DONE}: a writer writes nothing unless awk got to the end (no awk, or a failed one, wipes nothing).
+ */
+const DONE = "@@sftp-jail-record-done";
+const FOLD = [
+  "function op(m, k, key, now, own,   id, w, o, keep) {",
+  "  id = k SUBSEP key; w = \"\"; o = \"\"",
+  "  if (id in was) { w = was[id]; o = wasown[id] }",
+  "  keep = \"\"",
+  "  if (m == \"+\") { keep = now; o = own }",
+  "  else if (m == \"~\") { if (w != \"\") keep = now }",
+  "  else if (m == \"-\") { if (w != \"\" && now == w) keep = w }",
+  "  gone[id] = 1; delete was[id]",
+  "  if (keep != \"\") { was[id] = keep; wasown[id] = o; out[id] = k \" \" key \" \" keep \" \" o } else delete out[id]",
+  "}",
+  "/^[-+~]/ { now = $3 \"\"; if (now == \"?\") now = \"\"; op(substr($1, 1, 1), substr($1, 2), $2 \"\", now, $4 \"\"); next }",
+  "{ id = $1 SUBSEP $2; if (!(id in was)) { was[id] = $3 \"\"; wasown[id] = $4 \"\" }; line[++n] = $0; lid[n] = id }",
+  "END {",
+  "  for (j = 1; j <= n; j++) if (!(lid[j] in gone)) print line[j]",
+  "  for (id in out) print out[id]",
+  `  print "${DONE}"`,
+  "}",
+].join("\n");
+
+/**
+ * The shell that reads the record: its entries with any logged operations folded in, or nothing unless the file and
+ * every directory above it are root's and not writable by group or others (one `stat` of the whole chain, no link
+ * followed) and it is a regular file. Only lines of the exact grammar reach the fold. `file` is a parameter for tests.
  */
 export function recordReader(file = RECORD_FILE): string {
   const chain = withAncestors(file);
@@ -270,7 +309,12 @@ export function recordReader(file = RECORD_FILE): string {
     `sj_ms=$(stat -c '%u %a %F' -- ${chain.map(quoteArg).join(" ")} 2>/dev/null) || exit 0`,
     `printf '%s\\n' "$sj_ms" | { n=0; while read -r u m t; do n=$((n + 1)); [ "$u" = 0 ] && [ $((0$m & 022)) -eq 0 ] || exit 1;`,
     `  case "$n:$t" in ${chain.length}:'regular file'|${chain.length}:'regular empty file') ;; ${chain.length}:*) exit 1;; *:directory) ;; *) exit 1;; esac; done; [ "$n" = ${chain.length} ]; } || exit 0`,
-    `grep -E ${quoteArg(RECORD_LINE)} ${quoteArg(file)}`,
+    // The fold only when something is logged (one process otherwise), and only a fold that got to its end.
+    `sj_rl=$(grep -E -e ${quoteArg(RECORD_LINE)} -e ${quoteArg(RECORD_OP_LINE)} ${quoteArg(file)}) || exit 0`,
+    "sj_rn='\n'",
+    `case "$sj_rl" in [-+~]*|*"$sj_rn"[-+~]*) ;; *) printf '%s\\n' "$sj_rl"; exit 0 ;; esac`,
+    `sj_rl=$(printf '%s\\n' "$sj_rl" | awk ${quoteArg(FOLD)}); case "$sj_rl" in *${DONE}) ;; *) exit 0 ;; esac`,
+    `sj_rl=\${sj_rl%${DONE}}; sj_rl=\${sj_rl%"$sj_rn"}; [ -z "$sj_rl" ] || printf '%s\\n' "$sj_rl"`,
   ].join("\n");
 }
 
@@ -284,52 +328,31 @@ export const recordFact = {
 };
 
 /**
- * The writer's one pass (an awk program; every value reaches it through ENVIRON, none as program text): reads the
- * record's valid lines, applies the operations sj_opm1..sj_opm<sj_ops> in order (a later operation on an object sees
- * what an earlier one left), prints the new record unsorted, then {@link DONE}. Per operation on `KIND KEY` (IDENT:
- * sj_opnow<i>, the identity now; WAS and its owner: the entry before this operation, for an object the record lists
- * its first line, and every line for it goes): `+` records IDENT with the applying stack (none when the object is
- * gone), `~` re-stamps IDENT with the entry's own stack only when there was an entry, `-` keeps the entry only when
- * the object is still there as recorded (IDENT = WAS); any other mode drops it. Strings are compared as strings
- * (`x ""`), never as numbers.
- */
-/** awk's last line: the writer writes nothing unless awk got to the end (no awk, or a failed one, wipes nothing). */
-const DONE = "@@sftp-jail-record-done";
-const APPLY_OPS = [
-  "{ id = $1 SUBSEP $2; if (!(id in was)) { was[id] = $3 \"\"; wasown[id] = $4 \"\" }; line[++n] = $0; lid[n] = id }",
-  "END {",
-  "  for (i = 1; i <= ENVIRON[\"sj_ops\"] + 0; i++) {",
-  "    m = ENVIRON[\"sj_opm\" i] \"\"; k = ENVIRON[\"sj_opk\" i] \"\"; key = ENVIRON[\"sj_opkey\" i] \"\"; now = ENVIRON[\"sj_opnow\" i] \"\"",
-  "    id = k SUBSEP key; w = \"\"; o = \"\"",
-  "    if (id in was) { w = was[id]; o = wasown[id] }",
-  "    keep = \"\"",
-  "    if (m == \"+\") { keep = now; o = ENVIRON[\"sj_owner\"] \"\" }",
-  "    else if (m == \"~\") { if (w != \"\") keep = now }",
-  "    else if (m == \"-\") { if (w != \"\" && now == w) keep = w }",
-  "    gone[id] = 1; delete was[id]",
-  "    if (keep != \"\") { was[id] = keep; wasown[id] = o; out[id] = k \" \" key \" \" keep \" \" o } else delete out[id]",
-  "  }",
-  "  for (j = 1; j <= n; j++) if (!(lid[j] in gone)) print line[j]",
-  "  for (id in out) print out[id]",
-  `  print "${DONE}"`,
-  "}",
-].join("\n");
-
-/**
  * The writer's shell library (prepended to an apply script whose steps declare record operations). `file` and
  * `etc` are parameters for tests (a scratch record and account files).
  *
  * - `sj_rec_id K KEY`: prints the object's identity now, or fails when it does not exist (no link is followed to
  *   reach a path: the walk of util/hostpath.ts, without requiring root's ownership).
  * - `sj_rec_absent OP...`: prints the `+` operations whose object does not exist now (run before the step).
- * - `sj_rec_do OWNER ADDS OP...`: applies the `+` operations listed in ADDS (those absent before the step), stamped
- *   with OWNER (the applying stack; a `~` or `-` keeps the entry's own), and the other
- *   operations, then writes the record with the one atomic write (plan/atomic.ts: temp file, owner and mode, fsync,
- *   rename, fsync of the directory) if it changed, or removes it (and its directory, when empty) once it lists
- *   nothing. It runs under the host lock after every recording step, so it is one pass: the identities first (one
- *   `sj_rec_id` each), then one pipeline over the record ({@link APPLY_OPS}), whatever the number of operations.
- *   Silent; its caller sends everything to /dev/null, so a client that is gone cannot stop it halfway.
+ * - `sj_rec_log OWNER ADDS OP...`: logs the operations of a step that just ran: the `+` operations listed in ADDS
+ *   (those absent before the step), stamped with OWNER (the applying stack; a `~` or `-` keeps the entry's own), and
+ *   the other operations, each with its object's identity now (one `sj_rec_id` each), appended to the record in one
+ *   write and fsync'd ({@link RECORD_OP_LINE}). A step is recorded when this returns, whatever happens to the exec
+ *   next: every reader folds the log in. It runs under the host lock after every recording step, so it stays small:
+ *   the identities, one walk to the record (the file is made root's 0600, or replaced when it is anything else), one
+ *   append, one `sync`. Nothing to log: no file is touched (nor made).
+ * - `sj_rec_fold [all]`: folds the log into the entries ({@link FOLD}) and writes the record with the one atomic write
+ *   (plan/atomic.ts: temp file, fsync, rename, fsync of the directory), or removes it (and its directory, when empty)
+ *   once it lists nothing. Apply runs it once per exec, under the lock, after its plans; without `all` it folds only a
+ *   log with a removal in it or {@link LOG_MAX} operations (additions can wait: every reader folds them in). A fold
+ *   that never happens (the exec was killed) loses nothing either: the log is still there, read and folded by every
+ *   reader, folded into the file by a later exec.
+ * - `sj_rec_do OWNER ADDS OP...`: `sj_rec_log` then `sj_rec_fold all` (a revert, outside apply's batch).
+ * All silent; their callers send everything to /dev/null, so a client that is gone cannot stop them halfway.
  */
+/** Logged operations a lazy fold lets accumulate (they cost every reader of the record one awk until folded). */
+const LOG_MAX = 64;
+
 export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
   const dir = file.slice(0, file.lastIndexOf("/"));
   const base = file.slice(file.lastIndexOf("/") + 1);
@@ -358,46 +381,60 @@ export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
     "  esac",
     ")",
     'sj_rec_absent() { for sj_o; do case "$sj_o" in +?:*) sj_x=${sj_o#+}; sj_rec_id "${sj_x%%:*}" "${sj_x#*:}" >/dev/null 2>&1 || printf \'%s\\n\' "$sj_o" ;; esac; done; }',
-    "sj_rec_do() (",
+    // Framing on the host too: a value with a character no grammar allows (a space, a newline) is never logged; the
+    // readers then hold every line to its kind's grammar.
+    "sj_rec_log() (",
     "  set -f; umask 077",
-    // The `+` operations to apply (those absent before the step), as " op op ... " (no fork).
+    // The `+` operations to log (those absent before the step), as " op op ... " (no fork).
     '  sj_owner=$1; sj_adds=" "; for sj_o in $2; do sj_adds="$sj_adds$sj_o "; done; shift 2',
-    // Each operation's object, as it is now (read-only, before the record is read), handed to awk as sj_opm<i> (mode),
-    // sj_opk<i> (kind), sj_opkey<i> and sj_opnow<i> (the identity now, or empty when the object is gone). Names no
-    // function of util/hostpath.ts sets (sj_cd below would overwrite sj_n and sj_k).
-    "  sj_ops=0",
+    '  case "$sj_owner" in *[!A-Za-z0-9_./-]*|"") exit 1 ;; esac',
+    // Each operation with its object as it is now (read-only, before the record is touched). Names no function of
+    // util/hostpath.ts sets (sj_cd below would overwrite sj_n and sj_k).
+    "  sj_lines=; sj_plus=0",
     "  for sj_o; do",
-    '    sj_m=${sj_o%"${sj_o#?}"}; sj_x=${sj_o#?}',
-    '    case "$sj_m" in +) case "$sj_adds" in *" $sj_o "*) ;; *) continue ;; esac ;; esac',
-    '    sj_ops=$((sj_ops + 1)); sj_now=$(sj_rec_id "${sj_x%%:*}" "${sj_x#*:}" 2>/dev/null) || sj_now=',
-    '    export "sj_opm$sj_ops=$sj_m" "sj_opk$sj_ops=${sj_x%%:*}" "sj_opkey$sj_ops=${sj_x#*:}" "sj_opnow$sj_ops=$sj_now"',
+    '    sj_m=${sj_o%"${sj_o#?}"}; sj_x=${sj_o#?}; sj_kk=${sj_x%%:*}; sj_key=${sj_x#*:}',
+    // Any mode but the three drops the entry (a `-` of an object gone).
+    '    sj_w=-; sj_drop=0',
+    '    case "$sj_m" in +) case "$sj_adds" in *" $sj_o "*) ;; *) continue ;; esac; sj_w=$sj_owner; sj_plus=1 ;; -|"~") ;; *) sj_m=-; sj_drop=1 ;; esac',
+    '    case "$sj_kk" in [gudfswnc]) ;; *) continue ;; esac',
+    '    case "$sj_key" in *[!A-Za-z0-9._@+=,/:-]*|"") continue ;; esac',
+    '    sj_now=; [ $sj_drop = 1 ] || sj_now=$(sj_rec_id "$sj_kk" "$sj_key" 2>/dev/null) || sj_now=',
+    '    case "$sj_now" in *[!0-9:.-]*) continue ;; "") sj_now="?" ;; esac',
+    '    sj_lines="$sj_lines$sj_m$sj_kk $sj_key $sj_now $sj_w .$sj_nl"',
     "  done",
-    // Nothing to apply (every `+` object existed before the step): the record is not even read.
-    '  [ "$sj_ops" -gt 0 ] || exit 0',
-    "  export sj_ops sj_owner",
-    "  sj_ok=0; sj_raw=; sj_there=0",
-    `  if [ -d ${quoteArg(dir)} ]; then`,
-    // The walk's last stat looks at the record itself (sj_s, taken apart by sj_split).
-    `    sj_cd ${quoteArg(dir)} '' ${base}; sj_there=1`,
-    // Kept (and compared) only when root's 0600 and a regular file; anything else there is replaced. Read by the
-    // shell itself (no `cat`): a few hundred short lines at most.
-    `    if [ -n "$sj_s" ]; then sj_split "$sj_s"; case "$sj_type:$sj_uid:$sj_mode" in 'regular file:0:600'|'regular empty file:0:600') sj_ok=1; sj_raw=; { while IFS= read -r sj_l || [ -n "$sj_l" ]; do sj_raw=$sj_raw\${sj_raw:+$sj_nl}$sj_l; done < ./${base}; } || exit 1 ;; esac; fi`,
-    "  fi",
-    // One pass: the record's valid lines, every operation applied in order, the result's valid lines, sorted. awk
-    // ends with a line of its own (sorted first): without it (no awk, or one that failed) nothing is written.
-    `  sj_new=$(printf '%s\\n' "$sj_raw" | grep -E ${line} | awk ${quoteArg(APPLY_OPS)} | grep -E -e ${line} -e '^${DONE}$' | sort -u)`,
+    // Nothing to log, or only renewals and removals with no record there to apply them to: no file is touched.
+    '  [ -n "$sj_lines" ] || exit 0',
+    `  [ $sj_plus = 1 ] || [ -e ${quoteArg(file)} ] || [ -L ${quoteArg(file)} ] || exit 0`,
+    `  { [ -d ${quoteArg(dir)} ] || mkdir -p -m 0755 ${quoteArg(dir)}; } || exit 1`,
+    // The walk's last stat looks at the record itself (sj_s, taken apart by sj_split). Appended to only when root's
+    // 0600 and a regular file; anything else there is no record (no reader takes it) and goes.
+    `  sj_cd ${quoteArg(dir)} '' ${base}`,
+    `  if [ -n "$sj_s" ]; then sj_split "$sj_s"; case "$sj_type:$sj_uid:$sj_mode" in 'regular file:0:600'|'regular empty file:0:600') ;; *) rm -f ./${base} || exit 1; sj_s= ;; esac; fi`,
+    // One write (printf's whole output at once), fsync'd; a new file's directory entry too.
+    `  printf '%s' "$sj_lines" >> ./${base} || exit 1`,
+    `  { sync ./${base} 2>/dev/null || true; }; [ -n "$sj_s" ] || { sync . 2>/dev/null || true; }`,
+    ")",
+    "sj_rec_fold() (",
+    "  set -f; umask 077",
+    `  [ -d ${quoteArg(dir)} ] || exit 0`,
+    `  sj_cd ${quoteArg(dir)} '' ${base}`,
+    '  [ -n "$sj_s" ] || exit 0',
+    // Read by the shell itself (no `cat`): a few hundred short lines at most. Nothing logged: nothing to fold.
+    `  sj_split "$sj_s"; case "$sj_type:$sj_uid:$sj_mode" in 'regular file:0:600'|'regular empty file:0:600') ;; *) exit 1 ;; esac`,
+    `  sj_raw=; sj_log=0; sj_rm=0; { while IFS= read -r sj_l || [ -n "$sj_l" ]; do case "$sj_l" in -*) sj_rm=1; sj_log=$((sj_log + 1)) ;; [+~]*) sj_log=$((sj_log + 1)) ;; esac; sj_raw=$sj_raw\${sj_raw:+$sj_nl}$sj_l; done < ./${base}; } || exit 1`,
+    // A log of additions and renewals can wait (every reader folds it) until it is long; a removal is folded at once,
+    // so a record that lists nothing goes with the exec that emptied it.
+    `  [ $sj_log -gt 0 ] || exit 0; [ "\${1:-}" = all ] || [ $sj_rm = 1 ] || [ $sj_log -ge ${LOG_MAX} ] || exit 0`,
+    // One pass: the valid lines, every logged operation applied in order, the result's valid entries, sorted. awk ends
+    // with a line of its own (sorted first): without it (no awk, or one that failed) nothing is written.
+    `  sj_new=$(printf '%s\\n' "$sj_raw" | grep -E -e ${line} -e ${quoteArg(RECORD_OP_LINE)} | awk ${quoteArg(FOLD)} | grep -E -e ${line} -e '^${DONE}$' | sort -u)`,
     `  case "$sj_new" in ${DONE}*) sj_new=\${sj_new#${DONE}}; sj_new=\${sj_new#?} ;; *) exit 1 ;; esac`,
-    // Unchanged: nothing is written (a change that records nothing new touches no file); nothing to record and no
-    // record yet: none is made.
-    '  if [ $sj_ok = 1 ] && [ "$sj_new" = "$sj_raw" ]; then exit 0; fi',
-    `  if [ -z "$sj_new" ] && [ ! -e ${quoteArg(file)} ] && [ ! -L ${quoteArg(file)} ]; then exit 0; fi`,
-    // The directory was walked to above when it existed (the working directory is still the one checked).
-    `  if [ $sj_there = 0 ]; then { [ -d ${quoteArg(dir)} ] || mkdir -p -m 0755 ${quoteArg(dir)}; } || exit 1; sj_cd ${quoteArg(dir)}; fi`,
     // Nothing left to record: the record goes, and its directory too when nothing else of sftp-jail's is in it.
     `  if [ -z "$sj_new" ]; then rm -f ./${base} && cd .. && { rmdir ${quoteArg(dir.slice(dir.lastIndexOf("/") + 1))} 2>/dev/null || true; }; exit; fi`,
     // Root's 0600 without chown or chmod: the temp file is new (writeFileSh removes a stale one) and made by root
-    // under umask 077 (above); two processes fewer per recording step.
+    // under umask 077 (above).
     `  ${writeFileSh({ target: `./${base}`, tmp: `./${base}.sftp-jail.tmp`, dir: ".", content: `printf '%s\\n' "$sj_new"`, attrs: {} })}`,
     ")",
+    'sj_rec_do() { sj_rec_log "$@" && { sj_rec_fold all || true; }; }',
   ].join("\n");
 }

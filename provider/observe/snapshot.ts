@@ -45,7 +45,7 @@ function expand(needs: Needs): { paths: string[]; files: string[] } {
  * `manifest`: also stat and read what the host's manifest lists (a full snapshot); a delta snapshot does not.
  * `base`: the base facts to read (a full snapshot reads them all).
  */
-function factsFor(needs: Needs, manifest = true, base: readonly BaseKey[] = BASE_KEYS): Fact<keyof HostFacts>[] {
+function factsFor(needs: Needs, manifest = true, base: readonly BaseKey[] = BASE_KEYS, record = true): Fact<keyof HostFacts>[] {
   const { paths, files } = expand(needs);
   const asked = [...new Set(needs.paths ?? [])].sort().map(quoteArg);
   const jail = [...new Set(needs.jail ?? [])].sort();
@@ -56,7 +56,7 @@ function factsFor(needs: Needs, manifest = true, base: readonly BaseKey[] = BASE
     realpathsFact(asked),
     jailFact(jail.map(quoteArg), manifest ? "sj_manifest j" : undefined),
     // What sftp-jail created on this host: read in this same exec, so taking it into account costs no session.
-    recordFact,
+    ...(record ? [recordFact] : []),
   ] as Fact<keyof HostFacts>[];
 }
 
@@ -87,7 +87,8 @@ export function manifestReader(file: string): string {
     `  sj_ms=$(stat -c '%u %a %F' -- ${chain.map(quoteArg).join(" ")} 2>/dev/null) || return 0`,
     `  printf '%s\\n' "$sj_ms" | { n=0; while read -r u m t; do n=$((n + 1)); [ "$u" = 0 ] && [ $((0$m & 022)) -eq 0 ] || exit 1;`,
     `    case "$n:$t" in ${chain.length}:'regular file'|${chain.length}:'regular empty file') ;; ${chain.length}:*) exit 1;; *:directory) ;; *) exit 1;; esac; done; [ "$n" = ${chain.length} ]; } || return 0`,
-    `  grep -E '^${ENTRY}$' ${quoteArg(file)} | grep -v -E '/\\.\\.?(/|$)|//'`,
+    // A path entry that is not normalised (`.`, `..` or `//` in it) is dropped by the shell (no second grep).
+    `  grep -E '^${ENTRY}$' ${quoteArg(file)} | while IFS= read -r sj_me; do case "$sj_me" in */./*|*/.|*/../*|*/..|*//*) ;; *) printf '%s\\n' "$sj_me" ;; esac; done`,
     "}",
   ].join("\n");
 }
@@ -143,10 +144,10 @@ const JAIL_SPEC_RE = new RegExp(`^${JAIL_SPEC}$`);
  * (the default) also covers every path and file the host's manifest lists; a delta one (`{ manifest: false }`)
  * covers only `needs` and the base facts in `base` (default: all), and still prints the manifest's entries.
  */
-export function snapshotScript(needs: Needs = {}, opts: { manifest?: boolean; base?: readonly BaseKey[] } = {}): string {
+export function snapshotScript(needs: Needs = {}, opts: { manifest?: boolean; base?: readonly BaseKey[]; record?: boolean } = {}): string {
   const parts = [SCRIPT_PREFIX, MANIFEST_LIB];
   parts.push(`echo '${MARK}manifest'`, "sj_mf=$(sj_manifest_read 2>/dev/null); sj_mf_read=1", "{ sj_manifest ; } 2>/dev/null");
-  for (const f of factsFor(needs, opts.manifest ?? true, opts.base)) parts.push(`echo '${MARK}${f.key}'`, `{ ${f.command} ; } 2>/dev/null`);
+  for (const f of factsFor(needs, opts.manifest ?? true, opts.base, opts.record ?? true)) parts.push(`echo '${MARK}${f.key}'`, `{ ${f.command} ; } 2>/dev/null`);
   parts.push(`echo '${MARK}end'`);
   return parts.join("\n");
 }
@@ -460,32 +461,34 @@ export function manifestHas(s: Session, entries: string[]): boolean {
  * true, because a step changes only what its effects declare (plan/types.ts; the operator envelope is judged on the
  * same declarations).
  */
-export function touched(changes: readonly Touches[], reg: Registered, reads: Needs = {}): Reread {
+export function touched(changes: readonly Touches[], reg: Registered, reads: Needs = {}, recorded = true): Reread {
   const eff = [...new Set(changes.flatMap((c) => c.paths ?? []))];
   const under = (p: string) => eff.some((e) => p === e || p.startsWith(e === "/" ? "/" : `${e}/`));
   // A directory declared in `dirs` changed itself only: what is registered below it still holds.
   const dirs = changes.flatMap((c) => c.dirs ?? []);
   const paths = new Set([...eff, ...dirs, ...[...reg.paths].filter(under), ...(reads.paths ?? [])]);
   const files = new Set([...[...reg.files].filter(under), ...(reads.files ?? [])]);
-  return { paths: [...paths].sort(), files: [...files].sort(), jail: [...new Set(reads.jail ?? [])].sort(), base: staleAfter(changes) };
+  return { paths: [...paths].sort(), files: [...files].sort(), jail: [...new Set(reads.jail ?? [])].sort(), base: staleAfter(changes), record: recorded };
 }
 
 /**
  * What an apply's trailing snapshot re-reads; `jail`: the applying resource's own evaluations, after its change;
- * `base`: the base facts its steps can have made stale (facts.ts staleAfter).
+ * `base`: the base facts its steps can have made stale (facts.ts staleAfter); `record`: whether its steps logged
+ * operations on the host's record of what sftp-jail created (observe/record.ts; only then can that have changed).
  */
 export interface Reread {
   paths: string[];
   files: string[];
   jail: string[];
   base: BaseKey[];
+  record: boolean;
 }
 
 /** The script an apply appends for its trailing snapshot: a delta over a fresh cache, else a full one. */
 export function trailingSnapshot(s: Session, t: Reread): { script: string; delta: boolean } {
   const c = cache(s);
   // What remember() merges a delta into: the current snapshot, or the newest settled one while an exec is in flight.
-  if (fresh(c) || (c.last && Date.now() - c.last.at < TTL_MS)) return { script: snapshotScript(t, { manifest: false, base: t.base }), delta: true };
+  if (fresh(c) || (c.last && Date.now() - c.last.at < TTL_MS)) return { script: snapshotScript(t, { manifest: false, base: t.base, record: t.record }), delta: true };
   return { script: snapshotScript({ ...registered(s), jail: t.jail }), delta: false };
 }
 

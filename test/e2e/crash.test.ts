@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import { Sandbox, SandboxHost, startSandbox } from "../sandbox";
 import { PulumiProject, summary } from "./pulumi";
+import { recordFact } from "../../provider/observe/record";
 import { Clients } from "./clients";
 
 jest.setTimeout(10 * 60_000);
@@ -123,7 +124,7 @@ async function healed(): Promise<number> {
 }
 
 /** The host's record of what sftp-jail created (empty when there is none). */
-const record = async () => (await h.console("cat /var/lib/sftp-jail/.created 2>/dev/null || true")).stdout;
+const record = async () => (await h.console(recordFact.command)).stdout;
 
 /** README "After a crash": release the killed run's stack lock and drop its pending creates. */
 async function recover(): Promise<void> {

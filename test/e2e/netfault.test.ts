@@ -13,6 +13,7 @@ import * as os from "os";
 import * as path from "path";
 import { Sandbox, SandboxHost, startSandbox } from "../sandbox";
 import { PulumiProject, summary } from "./pulumi";
+import { recordFact } from "../../provider/observe/record";
 import { cutForwarder, processes, quiet, restoreForwarder } from "./netcut";
 
 jest.setTimeout(5 * 60_000);
@@ -119,5 +120,5 @@ test("after the cut no queued step ran on the host; the re-run took back what th
   const d = await p.destroy();
   expect(d.code).toBe(0);
   expect(await groupsOnHost()).toBe("0");
-  expect((await h.console("cat /var/lib/sftp-jail/.created 2>/dev/null || true")).stdout).not.toMatch(/^g netg/m);
+  expect((await h.console(recordFact.command)).stdout).not.toMatch(/^g netg/m);
 });

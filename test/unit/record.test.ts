@@ -253,8 +253,7 @@ describe("planners take back what the record lists and adopt everything else", (
     f.paths["/etc/ssh/sftp-jail/authorized_keys"] = missing("/etc/ssh/sftp-jail/authorized_keys");
     const steps = planUser(want, f).steps;
     expect(steps.map((s) => s.record ?? [])).toEqual([
-      ["+u:acme"],
-      [],
+      ["+u:acme"], // useradd, with the key-only password field
       ["+d:/etc/ssh/sftp-jail", "+d:/etc/ssh/sftp-jail/authorized_keys"],
       ["+f:/etc/ssh/sftp-jail/authorized_keys/acme"],
     ]);
@@ -373,7 +372,7 @@ describe("Match blocks and firewall rules: recorded where they are written, drop
     // The timer's own script: the revert steps, each followed by its record update (drops only, never an add).
     const timerOf = (revert: Parameters<typeof deadman>[2]) => Buffer.from(/printf '%s' '?([A-Za-z0-9+/=]+)'? \| base64 -d/.exec(deadman("t", 10, revert).arm.script)![1], "base64").toString("utf8");
     const timer = timerOf(p.revert);
-    expect(timer).toContain("sj_rec_do() (");
+    expect(timer).toContain("sj_rec_do() {");
     expect(timer).toContain(`} && { sj_rec_do - "" -w:fw -n:inet:filter -c:inet:filter:input ; } > /dev/null 2>&1`);
     expect(timerOf([{ description: "x", script: "true", effects: {} }])).not.toContain("sj_rec_do"); // nothing to drop, no writer
   });
@@ -398,33 +397,36 @@ describe("apply writes the record in the same exec as the change, right after it
   it("under the host lock, each update between its step and the next step's marker, silent", () => {
     const lock = s.indexOf(`flock -w 120 9`);
     const a = s.indexOf("groupadd -- sftp");
-    const recA = s.indexOf(`{ sj_rec_do - "$sj_pre" +g:sftp ; } > /dev/null 2>&1 || printf '\\n%s\\n' @@sftp-jail-record-failed:0:0:0`);
+    const recA = s.indexOf(`{ sj_rec_log - "$sj_pre" +g:sftp ; } > /dev/null 2>&1 || printf '\\n%s\\n' @@sftp-jail-record-failed:0:0:0`);
     expect(lock).toBeGreaterThan(0);
     expect(s.indexOf("sj_pre=$(sj_rec_absent +g:sftp)")).toBeGreaterThan(lock);
     expect(s.indexOf("sj_pre=$(sj_rec_absent +g:sftp)")).toBeLessThan(a);
     expect(recA).toBeGreaterThan(a);
     expect(recA).toBeLessThan(s.indexOf("@@sftp-jail-step:0:0:1"));
     // A step that creates nothing has no pre-check: "-" and "~" never add.
-    expect(s).toContain(`sj_pre=\n{ groupdel -- old ; } || exit $?\n{ sj_rec_do - "$sj_pre" -g:old '~f:/etc/ssh/k/a' ; } > /dev/null 2>&1 || printf '\\n%s\\n' @@sftp-jail-record-failed:0:0:2`);
-    // Only after the step succeeded; all of it before the lock is released.
+    expect(s).toContain(`sj_pre=\n{ groupdel -- old ; } || exit $?\n{ sj_rec_log - "$sj_pre" -g:old '~f:/etc/ssh/k/a' ; } > /dev/null 2>&1 || printf '\\n%s\\n' @@sftp-jail-record-failed:0:0:2`);
+    // Only after the step succeeded; all of it, and the one fold of the exec's log, before the lock is released.
     expect(s.indexOf("{ groupadd -- sftp ; } || exit $?")).toBeLessThan(recA);
-    expect(s.lastIndexOf("sj_rec_do - \"$sj_pre\"")).toBeLessThan(s.indexOf("exec 9>&-"));
+    const fold = s.indexOf("{ sj_rec_fold ; } > /dev/null 2>&1 || true");
+    expect(s.lastIndexOf("sj_rec_log - \"$sj_pre\"")).toBeLessThan(fold);
+    expect(s.indexOf("sj_rec_fold ;")).toBe(s.lastIndexOf("sj_rec_fold ;"));
+    expect(fold).toBeLessThan(s.indexOf("exec 9>&-"));
     expect(s.indexOf(`exec 9>${LOCK_FILE}`)).toBeLessThan(lock);
   });
 
   it("stamps what it creates with the applying stack, and takes no identity that is not one", () => {
-    expect(applyScript(plan, {}, [], "", "acme/prod")).toContain(`{ sj_rec_do acme/prod "$sj_pre" +g:sftp ; }`);
+    expect(applyScript(plan, {}, [], "", "acme/prod")).toContain(`{ sj_rec_log acme/prod "$sj_pre" +g:sftp ; }`);
     for (const bad of ["acme", "a/b c", "a/b;id", "", "a/b/c"]) expect(() => applyScript(plan, {}, [], "", bad)).toThrow(/not a stack identity/);
   });
 
   it("a plan that records nothing carries no writer", () => {
-    expect(applyScript([{ description: "b", script: "true", effects: {} }], {}, [])).not.toContain("sj_rec_do");
+    expect(applyScript([{ description: "b", script: "true", effects: {} }], {}, [])).not.toMatch(/sj_rec_(log|fold|do)/);
   });
 
   it("every snapshot reads the record in its own exec, and a snapshot's record section becomes the record fact", () => {
     const snap = snapshotScript({});
     expect(snap).toContain("echo '@@sftp-jail:record'");
-    expect(snap).toContain(`grep -E '^(g [a-z_]`);
+    expect(snap).toContain(`grep -E -e '^(g [a-z_]`);
     expect(snap).toContain(`stat -c '%u %a %F' -- / /var /var/lib /var/lib/sftp-jail ${RECORD_FILE}`);
     const facts = parseSnapshot(["@@sftp-jail:record", `g sftp 2200 ${O}`, "u root 0 forged", "@@sftp-jail:end"].join("\n"));
     expect(facts.record.groups).toEqual({ sftp: 2200 });
@@ -623,13 +625,66 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
     expect(r.entries.length).toBe(300 + 2 - 5);
   });
 
-  it("a writer whose awk fails (or is missing) leaves the record as it was and says so", () => {
+  it("a fold whose awk fails (or is missing) rewrites nothing: the file keeps its entries and the step's log, and reads right", () => {
     expect(step(addGroup("sftp:x:2200:"), "+g:sftp")).toBe("");
     const before = fs.readFileSync(file(), "utf8");
     fs.mkdirSync(`${root}/bin`);
     fs.writeFileSync(`${root}/bin/awk`, "#!/bin/sh\nexit 2\n", { mode: 0o755 });
-    expect(step(`PATH=${root}/bin:$PATH`, "-g:sftp", "~g:sftp")).toBe("failed\n");
-    expect(fs.readFileSync(file(), "utf8")).toBe(before);
+    const log = `sj_pre=$(sj_rec_absent +g:two)\n${addGroup("two:x:2201:")}\nsj_rec_log '${O}' "$sj_pre" +g:two`;
+    expect(sh(`${log} && { PATH=${root}/bin:$PATH sj_rec_fold all || echo fold failed; }`).stdout).toBe("fold failed\n");
+    expect(fs.readFileSync(file(), "utf8")).toBe(`${before}+g two 2201 ${O} .\n`);
+    expect(read()).toBe(`g sftp 2200 ${O}\ng two 2201 ${O}\n`);
+  });
+
+  it("a step is recorded once its log line is written: a killed exec's log is read folded in, and the next fold writes it", () => {
+    expect(step(addGroup("sftp:x:2200:"), "+g:sftp")).toBe("");
+    // The exec dies after the step's log (no fold): every reader already sees the step.
+    expect(sh(`sj_pre=$(sj_rec_absent +g:two)\n${addGroup("two:x:2201:")}\nsj_rec_log '${O}' "$sj_pre" +g:two -g:sftp`).status).toBe(0);
+    expect(fs.readFileSync(file(), "utf8")).toBe(`g sftp 2200 ${O}\n+g two 2201 ${O} .\n-g sftp 2200 - .\n`);
+    expect(read()).toBe(`g sftp 2200 ${O}\ng two 2201 ${O}\n`);
+    expect(fs.statSync(file()).mode & 0o777).toBe(0o600);
+    // A line cut by a racing append (no closing " .") is no operation.
+    fs.appendFileSync(file(), "-g two 2201 -");
+    expect(read()).toBe(`g sftp 2200 ${O}\ng two 2201 ${O}\n`);
+    fs.appendFileSync(file(), "\n");
+    // The next fold writes what the readers saw; a second one has nothing to do (nothing logged since).
+    expect(sh("sj_rec_fold && echo ok").stdout).toBe("ok\n");
+    expect(fs.readFileSync(file(), "utf8")).toBe(`g sftp 2200 ${O}\ng two 2201 ${O}\n`);
+    const ino = fs.statSync(file()).ino;
+    expect(sh("sj_rec_fold && echo ok").stdout).toBe("ok\n");
+    expect(fs.statSync(file()).ino).toBe(ino);
+    expect(read()).toBe(`g sftp 2200 ${O}\ng two 2201 ${O}\n`);
+  });
+
+  it("apply's fold lets additions wait (every reader folds them in), and folds at once a removal or a long log", () => {
+    const logged = (line: string, ...ops: string[]) =>
+      expect(sh(`sj_pre=$(sj_rec_absent ${ops.filter((o) => o.startsWith("+")).join(" ")})\n${line}\nsj_rec_log '${O}' "$sj_pre" ${ops.join(" ")} && sj_rec_fold && echo ok`).stdout).toBe("ok\n");
+    logged(addGroup("a:x:2200:"), "+g:a");
+    logged(addGroup("b:x:2201:"), "+g:b");
+    expect(fs.readFileSync(file(), "utf8")).toBe(`+g a 2200 ${O} .\n+g b 2201 ${O} .\n`);
+    expect(read()).toBe(`g a 2200 ${O}\ng b 2201 ${O}\n`);
+    // A removal: folded with the exec that made it (a record emptied this way goes at once).
+    logged(`sed -i '/^a:/d' ${root}/etc/group`, "-g:a");
+    expect(fs.readFileSync(file(), "utf8")).toBe(`g b 2201 ${O}\n`);
+    logged(`sed -i '/^b:/d' ${root}/etc/group`, "-g:b");
+    expect(fs.existsSync(`${root}/lib/sftp-jail`)).toBe(false);
+    // 64 logged additions: folded.
+    const many = Array.from({ length: 64 }, (_, i) => `g${i}`);
+    logged(many.slice(0, 63).map((g, i) => addGroup(`${g}:x:${3000 + i}:`)).join("; "), ...many.slice(0, 63).map((g) => `+g:${g}`));
+    expect(fs.readFileSync(file(), "utf8").split("\n").filter((l) => l.startsWith("+"))).toHaveLength(63);
+    logged(addGroup("g63:x:3063:"), "+g:g63");
+    expect(fs.readFileSync(file(), "utf8")).toBe(many.map((g, i) => `g ${g} ${3000 + i} ${O}\n`).sort().join(""));
+  });
+
+  it("no value can frame a log line of its own: a key or stack with a space, a newline or a character no grammar allows is never logged", () => {
+    expect(step(addGroup("sftp:x:2200:"), "+g:sftp")).toBe("");
+    const forged = `x 1 ${O} .\n+u root 0 ${O} .\n+g y`;
+    expect(sh(`sj_rec_log '${O}' '' '-g:${forged}' '~u:${forged}' '-d:/a b' && echo ok`).stdout).toBe("ok\n");
+    expect(sh(`sj_rec_log 'a/b .\n+u root 0 a/b' '+g:sftp' +g:sftp || echo refused`).stdout).toBe("refused\n");
+    expect(fs.readFileSync(file(), "utf8")).toBe(`g sftp 2200 ${O}\n`);
+    // And a forged line written into the file by hand is held to the grammar by every reader.
+    fs.appendFileSync(file(), `+u root 0 ${O} .x\n+u root 0 ${O}\n+u root 0 ${O} . \n`);
+    expect(read()).toBe(`g sftp 2200 ${O}\n`);
   });
 
   it("operations reach the writer's awk as values, never as program text", () => {
@@ -640,12 +695,14 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
     expect(fs.readFileSync(file(), "utf8")).toBe(`g sftp 2200 ${O}\n`);
   });
 
-  it("an update that changes nothing does not rewrite the file", () => {
+  it("an update that changes nothing leaves the entries as they were; a step that logs nothing touches no file", () => {
     expect(step(addGroup("sftp:x:2200:"), "+g:sftp")).toBe("");
     const ino = fs.statSync(file()).ino;
     const mtime = fs.statSync(`${root}/lib/sftp-jail`).mtimeMs;
-    expect(step("true", "+g:sftp", "-g:sftp", "~g:sftp")).toBe("");
+    // The group existed before the step: its add logs nothing, and nothing is folded.
+    expect(step("true", "+g:sftp")).toBe("");
     expect([fs.statSync(file()).ino, fs.statSync(`${root}/lib/sftp-jail`).mtimeMs]).toEqual([ino, mtime]);
+    expect(step("true", "+g:sftp", "-g:sftp", "~g:sftp")).toBe("");
     expect(fs.readFileSync(file(), "utf8")).toBe(`g sftp 2200 ${O}\n`);
   });
 });

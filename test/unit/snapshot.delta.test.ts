@@ -69,6 +69,16 @@ describe("what an apply's trailing snapshot re-reads", () => {
     expect(t.files).toEqual([]);
   });
 
+  it("re-reads the host's record only after steps that logged operations on it (nothing else changes it)", () => {
+    expect(touched([{ paths: ["/srv/sftp/a"] }], reg).record).toBe(true);
+    expect(touched([{ paths: ["/srv/sftp/a"] }], reg, {}, false).record).toBe(false);
+    expect(snapshotScript({ paths: ["/srv/sftp/a"] }, { manifest: false, record: false })).not.toContain("@@sftp-jail:record");
+    expect(snapshotScript({ paths: ["/srv/sftp/a"] }, { manifest: false, record: true })).toContain("@@sftp-jail:record");
+    // A full snapshot always reads it; a delta without it keeps the cached record.
+    expect(snapshotScript({ paths: ["/srv/sftp/a"] })).toContain("@@sftp-jail:record");
+    expect(Object.keys(parseDelta(["@@sftp-jail:paths", "@@sftp-jail:end"].join("\n")))).not.toContain("record");
+  });
+
   it("is a script without the manifest's paths and files (those are what a full snapshot adds)", () => {
     const delta = snapshotScript({ paths: ["/srv/sftp/a"] }, { manifest: false });
     expect(delta).not.toContain("sj_manifest p");

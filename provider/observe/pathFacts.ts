@@ -26,10 +26,10 @@ export const NON_LOGIN_SHELLS = ["/usr/sbin/nologin", "/sbin/nologin", "/usr/bin
 export function realpathsFact(quotedPaths: string[]): Fact<"realpaths"> {
   return {
     key: "realpaths",
-    // Shell fields of /etc/passwd are data: read line by line with `cut`, each passed as one argument; only absolute
-    // ones are resolved.
+    // Shell fields of /etc/passwd are data: read line by line by the shell (no process), each passed as one argument;
+    // only absolute ones are resolved. A name listed twice is resolved twice (the parse keeps one).
     command: [
-      `{ printf '%s\\n' ${[...NON_LOGIN_SHELLS, ...quotedPaths].join(" ")}; cut -d: -f7 /etc/passwd; } | sort -u | (`,
+      `{ printf '%s\\n' ${[...NON_LOGIN_SHELLS, ...quotedPaths].join(" ")}; while IFS=: read -r sj_x sj_x sj_x sj_x sj_x sj_x sj_sh; do printf '%s\\n' "$sj_sh"; done < /etc/passwd; } | (`,
       `  set --; while IFS= read -r p; do case "$p" in /*) if [ -e "$p" ]; then set -- "$@" "$p"; fi ;; esac; done`,
       "  [ $# -gt 0 ] || exit 0",
       `  if sj_rs=$(readlink -e -- "$@" 2>/dev/null); then printf '%s\\n' "$sj_rs" | for p; do IFS= read -r r; printf '%s\\t%s\\n' "$p" "$r"; done`,

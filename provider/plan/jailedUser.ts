@@ -1,7 +1,7 @@
 /**
  * JailedUser planner: a key-only account whose home is its chroot, in the SFTP group, with its authorized keys kept
  * as an exact set in a root-owned file outside the jail. Only what differs is changed: a key change rewrites that one
- * key file, a shell change is one usermod.
+ * key file, a shell change is one usermod; a new key-only account is one useradd.
  */
 import { HostFacts, NON_LOGIN_SHELLS, sameShell } from "../observe/facts";
 import { ACCOUNT_COMMENT, RecordOp, createdDir, createdUser, forgetStep, rec, staleEntries } from "../observe/record";
@@ -112,11 +112,13 @@ export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: 
       const owner = f.users.find((u) => u.uid === d.uid);
       if (owner) throw new PlanError(`uid ${d.uid} is already used by user "${owner.name}"`, "choose a free uid or omit uid");
     }
+    // A key-only account gets its password field "*" from useradd itself (one account-database rewrite, not two).
     steps.push(
-      cmd(`create user ${d.name}`, [
+      cmd(`create user ${d.name}${d.keyOnly ? ' (key-only: password field "*", not locked)' : ""}`, [
         "useradd", "--no-create-home", "--home-dir", d.home, "--shell", shell, "--gid", d.group,
         ...(d.uid !== undefined ? ["--uid", d.uid] : []),
         ...(d.extraGroups.length ? ["--groups", d.extraGroups.join(",")] : []),
+        ...(d.keyOnly ? ["--password", "*"] : []),
         "--comment", ACCOUNT_COMMENT, "--", d.name,
       ], { accounts: [d.name], memberships: [d.group, ...d.extraGroups] }, [rec.add("u", d.name)]),
     );
@@ -138,7 +140,7 @@ export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: 
     }
   }
   // useradd leaves "!" (Debian) or "!!" (RHEL) there, which OpenSSH treats as locked when UsePAM is no.
-  if (d.keyOnly && (!existing || f.shadow[d.name] !== "*")) {
+  if (d.keyOnly && existing && f.shadow[d.name] !== "*") {
     steps.push(cmd(`make ${d.name} key-only (password field "*", not locked)`, ["usermod", "--password", "*", "--", d.name], { accounts: [d.name] }));
   }
   steps.push(...keySteps(d, f));

@@ -139,14 +139,28 @@ export const HOSTPATH_LIB = [
   "  { cd -P . 2>/dev/null && [ \"$PWD\" = \"${1:-/}\" ]; } || sj_die \"$1 resolves elsewhere ($(pwd -P))\"",
   "}",
   "sj_parent() { sj_pp=${1%/*}; [ -n \"$sj_pp\" ] || sj_pp=/; sj_base=${1##*/}; }",
+  // Enters NAME ($1; $2 the path, for messages) from the directory a walk pinned. In a trusted directory only root can
+  // change its entries, so the walk's lstat of NAME (sj_s) still holds and a plain `cd -P` enters what it saw (one
+  // process fewer); elsewhere sj_step compares device:inode after the cd.
+  "sj_enter() {",
+  "  if [ \"$sj_trusted\" = 1 ] && [ -n \"$sj_s\" ]; then",
+  "    sj_split \"$sj_s\"",
+  "    case \"$sj_type\" in directory) ;; 'symbolic link') sj_die \"$2 is a symbolic link\";; *) sj_die \"$2 is not a directory ($sj_type)\";; esac",
+  "    cd -P -- \"$1\" 2>/dev/null || sj_die \"cannot enter $2\"",
+  "  else sj_step \"$1\" \"$2\"; fi",
+  "}",
   "sj_dir() (",
   "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"",
-  "  if [ -z \"$sj_s\" ]; then mkdir -m 0700 -- \"$sj_base\" || exit; sj_s=$(sj_id \"$sj_base\"); fi",
-  "  sj_step \"$sj_base\" \"$1\"",
-  "  chown -h -- \"$3:$4\" . && chmod -- \"$5\" .",
+  // Made here: in a trusted parent it is the directory mkdir made (nobody else can swap it); elsewhere checked.
+  "  if [ -z \"$sj_s\" ]; then",
+  "    mkdir -m 0700 -- \"$sj_base\" || exit",
+  "    if [ \"$sj_trusted\" = 1 ]; then cd -P -- \"$sj_base\" 2>/dev/null || sj_die \"cannot enter $1\"; else sj_s=$(sj_id \"$sj_base\"); sj_step \"$sj_base\" \"$1\"; fi",
+  "  else sj_enter \"$sj_base\" \"$1\"; fi",
+  // Owner then mode, on the directory the shell stands in (one process: install -d sets both on an existing one, by fd).
+  "  install -d -o \"$3\" -g \"$4\" -m \"$5\" .",
   ")",
-  "sj_chmod_dir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"; sj_step \"$sj_base\" \"$1\"; chmod -- \"$3\" . )",
-  "sj_chown_dir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"; sj_step \"$sj_base\" \"$1\"; chown -h -- \"$3\" . )",
+  "sj_chmod_dir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"; sj_enter \"$sj_base\" \"$1\"; chmod -- \"$3\" . )",
+  "sj_chown_dir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"; sj_enter \"$sj_base\" \"$1\"; chown -h -- \"$3\" . )",
   "sj_rmdir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"; rmdir -- \"$sj_base\" 2>/dev/null )",
   "sj_rmdir_root() (",
   "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"",

@@ -160,12 +160,12 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
   });
 
   it("a swap after the walk cannot redirect the change: it lands on the directory that was checked", () => {
-    // Between the cd into data/app/log and the chown, the name is swapped for a symlink to outside/log.
+    // Between the cd into data/app/log and the owner and mode change, the name is swapped for a symlink to outside/log.
     const log = `${jail}/data/app/log`;
     const ino = st(log).ino;
     fs.writeFileSync(
-      path.join(bin, "chown"),
-      `#!/bin/sh\nmv ${log} ${log}.moved && ln -s ${outside}/log ${log}\nexec "$(PATH=${process.env.PATH} command -v chown)" "$@"\n`,
+      path.join(bin, "install"),
+      `#!/bin/sh\nmv ${log} ${log}.moved && ln -s ${outside}/log ${log}\nexec "$(PATH=${process.env.PATH} command -v install)" "$@"\n`,
       { mode: 0o755 },
     );
     const before = fingerprint(outside);
@@ -257,6 +257,24 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
       fs.writeFileSync(path.join(bin, "stat.log"), "");
       expect(sh(`sj_fast() { return 1; }\nsj_read ${jail}/data/keys`, withStandIns()).code).toBe(0);
       expect(fs.readFileSync(path.join(bin, "stat.log"), "utf8").trim().split("\n")).toHaveLength(depth(`${jail}/data`) + 2);
+    });
+
+    it("a directory made or converged in a trusted parent costs the walk's one stat; below a user's directory the cd is checked", () => {
+      const real = spawnSync("sh", ["-c", "command -v stat"], { encoding: "utf8" }).stdout.trim();
+      fs.writeFileSync(path.join(bin, "stat"), `#!/bin/sh\necho "$*" >> ${bin}/stat.log\nexec "${real}" "$@"\n`, { mode: 0o755 });
+      const stats = (script: string) => {
+        fs.writeFileSync(path.join(bin, "stat.log"), "");
+        expect(sh(script, withStandIns())).toMatchObject({ code: 0, stderr: "" });
+        return fs.readFileSync(path.join(bin, "stat.log"), "utf8").trim().split("\n").length;
+      };
+      // The jail is root's 0755: only root can rename or replace what is in it, so what the walk saw still holds.
+      expect(stats(hp.dir(`${jail}/made`, J(), UID, UID, "0750"))).toBe(1);
+      expect(stats(hp.dir(`${jail}/made`, J(), 0, 0, "0755"))).toBe(1);
+      expect(stats(hp.chmodDir(`${jail}/made`, J(), "0700"))).toBe(1);
+      expect([st(`${jail}/made`).uid, st(`${jail}/made`).mode & 0o7777]).toEqual([0, 0o700]);
+      // data/ is the user's: the name they could swap is stat'ed again after the cd (device:inode), made or there.
+      expect(stats(hp.dir(`${jail}/data/made`, J(), UID, UID, "0750"))).toBe(3);
+      expect(stats(hp.dir(`${jail}/data/made`, J(), UID, UID, "0750"))).toBe(2);
     });
 
     it("refuses a symlink anywhere in the path, a FIFO (without hanging) and a hard link below a user's directory", () => {

@@ -22,12 +22,11 @@ describe("JailedUser planner", () => {
     expect(p.adopted).toBe(false);
     const scripts = p.steps.map((s) => s.script);
     expect(scripts[0]).toBe(
-      "useradd --no-create-home --home-dir /srv/sftp/alice --shell /usr/sbin/nologin --gid sftponly --comment sftp-jail -- alice",
+      "useradd --no-create-home --home-dir /srv/sftp/alice --shell /usr/sbin/nologin --gid sftponly --password '*' --comment sftp-jail -- alice",
     );
-    expect(scripts[1]).toBe("usermod --password '*' -- alice");
-    expect(scripts[2]).toBe("sj_dir /etc/ssh/sftp-jail 2 root root 0755 && sj_dir /etc/ssh/sftp-jail/authorized_keys 3 root root 0755");
+    expect(scripts[1]).toBe("sj_dir /etc/ssh/sftp-jail 2 root root 0755 && sj_dir /etc/ssh/sftp-jail/authorized_keys 3 root root 0755");
     // Written inside the pinned, root-only key directory: only plain names after the walk.
-    expect(scripts[3]).toMatch(/^\( sj_cd \/etc\/ssh\/sftp-jail\/authorized_keys && .*base64 -d; \} > \.\/alice\.sftp-jail\.tmp.*mv -fT \.\/alice\.sftp-jail\.tmp \.\/alice && \{ sync \. .*\)$/);
+    expect(scripts[2]).toMatch(/^\( sj_cd \/etc\/ssh\/sftp-jail\/authorized_keys && .*base64 -d; \} > \.\/alice\.sftp-jail\.tmp.*mv -fT \.\/alice\.sftp-jail\.tmp \.\/alice && \{ sync \. .*\)$/);
   });
 
   it.each(["!", "!!", "!*", "locked-hash"] as const)("turns a shadow field of %s into * (key login with UsePAM no)", (state) => {

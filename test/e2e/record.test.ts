@@ -11,8 +11,9 @@
  * deleting their resources leaves them (the account is taken out of the program first: while it is in the jail's
  * group, removing the jail's Match block would un-jail it, which sftp-jail refuses).
  *
- * Fault injection: `useradd` is slowed down on the host (a wrapper in /usr/local/sbin, first on the PATH of sftp-jail's
- * scripts), so the users and chroots phase lasts seconds and the cut lands inside it.
+ * Fault injection: `useradd` and `install` (each directory's owner and mode) are slowed down on the host (wrappers in
+ * /usr/local, first on the PATH of sftp-jail's scripts), so the users and chroots phase lasts seconds and the cut lands
+ * inside it.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -82,6 +83,8 @@ beforeAll(async () => {
   sb = await startSandbox(["rec-1"]);
   h = sb.hosts[0];
   await h.console("printf '#!/bin/sh\\nsleep 0.5\\nexec /usr/sbin/useradd \"$@\"\\n' > /usr/local/sbin/useradd && chmod 755 /usr/local/sbin/useradd");
+  // A directory's owner and mode (util/hostpath.ts sj_dir): each jail directory takes a moment after it appears.
+  await h.console("printf '#!/bin/sh\\nsleep 0.3\\nexec /usr/bin/install \"$@\"\\n' > /usr/local/bin/install && chmod 755 /usr/local/bin/install");
   before = await hostState();
   expect(before).not.toMatch(/table |sftp-jail/); // no ruleset and nothing of sftp-jail's yet
   p = await PulumiProject.create("record");

@@ -66,8 +66,17 @@ async function namespaces(pid: number): Promise<string[]> {
   return Promise.all(kinds.map((k) => fs.readlink(`/proc/${pid}/ns/${k}`)));
 }
 
-/** Pids of live (non-zombie) processes whose pid or process group is in `ids`, or that use one of `nsIds`. */
-async function liveProcesses(ids: Set<number>, nsIds: Set<string>): Promise<string[]> {
+/** Clock ticks since boot, the unit of a process's start time in /proc/PID/stat (USER_HZ is 100 on Linux). */
+async function ticksNow(): Promise<number> {
+  return Math.floor(Number((await fs.readFile("/proc/uptime", "utf8")).split(" ")[0]) * 100);
+}
+
+/**
+ * Pids of live (non-zombie) processes whose pid or process group is in `ids`, or that use one of `nsIds`.
+ * The kernel reuses a freed namespace's inode number at once, so with other suites starting hosts alongside, a
+ * namespace created after `before` (clock ticks) can carry one of ours: only processes started before it count.
+ */
+async function liveProcesses(ids: Set<number>, nsIds: Set<string>, before = Infinity): Promise<string[]> {
   const found: string[] = [];
   for (const e of await fs.readdir("/proc")) {
     if (!/^\d+$/.test(e)) continue;
@@ -76,6 +85,7 @@ async function liveProcesses(ids: Set<number>, nsIds: Set<string>): Promise<stri
       const f = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
       if (f[0] === "Z" || f[0] === "X") continue;
       if (ids.has(Number(e)) || ids.has(Number(f[2]))) found.push(`${e} (group ${f[2]})`);
+      if (Number(f[19]) >= before) continue; // started after stop() began: any namespace it is in is a new one
       for (const k of ["net", "mnt", "uts", "ipc", "pid"]) {
         const ns = await fs.readlink(`/proc/${e}/ns/${k}`).catch(() => "");
         if (nsIds.has(ns)) found.push(`${e} in ${ns}`);
@@ -255,13 +265,22 @@ test("stop() leaves no process, mount or namespace behind", async () => {
   expect(nsIds.size).toBe(3 * 6);
   expect((await liveProcesses(groups, nsIds)).length).toBeGreaterThan(0);
 
+  const stopping = await ticksNow();
   await s.stop();
   sb = undefined;
 
-  expect(await liveProcesses(groups, nsIds)).toEqual([]);
-  const lsns = await run(["lsns", "-n", "-o", "NS"]);
-  const inodes = new Set(lsns.stdout.split("\n").map((l) => l.trim()));
-  for (const ns of nsIds) expect(inodes.has(ns.replace(/^\w+:\[(\d+)\]$/, "$1"))).toBe(false);
+  expect(await liveProcesses(groups, nsIds, stopping)).toEqual([]);
+  // lsns names one process per namespace; a namespace of ours would have one started before stop() (see above)
+  const lsns = await run(["lsns", "-n", "-r", "-o", "NS,PID"]);
+  const kept: string[] = [];
+  for (const line of lsns.stdout.split("\n").filter(Boolean)) {
+    const [ino, pid] = line.trim().split(" ");
+    if (![...nsIds].some((ns) => ns.endsWith(`:[${ino}]`))) continue;
+    const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    const started = Number(stat.slice(stat.lastIndexOf(") ") + 2).split(" ")[19]);
+    if (stat && started < stopping) kept.push(`${ino} (pid ${pid})`);
+  }
+  expect(kept).toEqual([]);
   const mounts = (await run(["findmnt", "-rn", "-o", "TARGET,OPTIONS"])).stdout;
   for (const name of NAMES) expect(mounts).not.toContain(`/hosts/${name}/`);
   for (const h of s.hosts) await expect(fs.stat(h.stateDir)).rejects.toThrow(/ENOENT/);

@@ -6,7 +6,7 @@
 import { promises as fs } from "fs";
 import * as os from "os";
 import * as path from "path";
-import { run, RunResult, SANDBOX_SH, Sandbox, SandboxHost, startSandbox } from "./sandbox";
+import { run, RunResult, SANDBOX_SH, Sandbox, SandboxHost, startSandbox, STATE_DIR } from "./sandbox";
 
 const NAMES = ["sj-sbx-1", "sj-sbx-2", "sj-sbx-3"];
 const MARK = "sj-sandbox-probe";
@@ -95,6 +95,36 @@ async function liveProcesses(ids: Set<number>, nsIds: Set<string>, before = Infi
     }
   }
   return found;
+}
+
+/** Pids recorded by every sandbox host still under the state directory (other suites' hosts, running alongside). */
+async function otherHostsProcesses(): Promise<Set<number>> {
+  const pids = new Set<number>();
+  const root = path.join(STATE_DIR, "hosts");
+  for (const name of await fs.readdir(root).catch(() => [] as string[])) {
+    for (const f of ["unshare", "init", "fwd-tcp", "fwd-unix", "client"]) {
+      const txt = await fs.readFile(path.join(root, name, `${f}.pid`), "utf8").catch(() => "");
+      if (/^\d+/.test(txt)) pids.add(Number(txt.split(" ")[0]));
+    }
+  }
+  return pids;
+}
+
+/** Namespaces of `nsIds` that `lsns` still lists, held by a process started before `before` that no other host owns. */
+async function keptNamespaces(nsIds: Set<string>, before: number, others: Set<number>): Promise<string[]> {
+  const kept: string[] = [];
+  const lsns = await run(["lsns", "-n", "-r", "-o", "NS,PID"]);
+  for (const line of lsns.stdout.split("\n").filter(Boolean)) {
+    const [ino, pid] = line.trim().split(" ");
+    if (![...nsIds].some((ns) => ns.endsWith(`:[${ino}]`))) continue;
+    const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    if (!stat) continue; // exited while we looked
+    const f = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+    if (Number(f[19]) >= before) continue; // started after stop() began: a new namespace
+    if (others.has(Number(pid)) || others.has(Number(f[3]))) continue; // another host's (by pid or session)
+    kept.push(`${ino} (pid ${pid}, session ${f[3]})`);
+  }
+  return kept;
 }
 
 beforeAll(async () => {
@@ -270,15 +300,15 @@ test("stop() leaves no process, mount or namespace behind", async () => {
   sb = undefined;
 
   expect(await liveProcesses(groups, nsIds, stopping)).toEqual([]);
-  // lsns names one process per namespace; a namespace of ours would have one started before stop() (see above)
-  const lsns = await run(["lsns", "-n", "-r", "-o", "NS,PID"]);
-  const kept: string[] = [];
-  for (const line of lsns.stdout.split("\n").filter(Boolean)) {
-    const [ino, pid] = line.trim().split(" ");
-    if (![...nsIds].some((ns) => ns.endsWith(`:[${ino}]`))) continue;
-    const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-    const started = Number(stat.slice(stat.lastIndexOf(") ") + 2).split(" ")[19]);
-    if (stat && started < stopping) kept.push(`${ino} (pid ${pid})`);
+  // lsns names one process per namespace. The kernel hands a freed namespace's inode number to the next namespace at
+  // once, and another suite's host may take it: its `setsid unshare` started before stop() and unshared after. So a
+  // holder counts as ours unless it belongs to a host still recorded under the sandbox state (its pid or session is
+  // one of that host's recorded processes). The record is written just after the fork, so re-read it a few times.
+  let kept: string[] = [];
+  for (let attempt = 0; attempt < 25; attempt++) {
+    kept = await keptNamespaces(nsIds, stopping, await otherHostsProcesses());
+    if (kept.length === 0) break;
+    await new Promise((res) => setTimeout(res, 200));
   }
   expect(kept).toEqual([]);
   const mounts = (await run(["findmnt", "-rn", "-o", "TARGET,OPTIONS"])).stdout;

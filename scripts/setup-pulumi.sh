@@ -56,10 +56,14 @@ GO
   rm -rf "$work"
 fi
 
-if [ ! -x "$BIN/pulumi-language-nodejs" ]; then
+# Rebuilt when scripts/langhost/runtime_options.go changes (its hash is the stamp), so a machine that built the host
+# before that file existed gets it too.
+LANGHOST_STAMP="$BIN/.pulumi-language-nodejs.$(sha256sum "$ROOT/scripts/langhost/runtime_options.go" | cut -c1-16)"
+if [ ! -x "$BIN/pulumi-language-nodejs" ] || [ ! -e "$LANGHOST_STAMP" ]; then
   log "building pulumi-language-nodejs from sdk $LANGHOST_SDK_VERSION"
   work="$(mktemp -d)"
-  # sdk/v3 carries a replace directive, so `go install pkg@version` refuses it: build from a module of our own.
+  # sdk/v3 carries a replace directive, so `go install pkg@version` refuses it: build from a module of our own, which
+  # holds a copy of the host's package plus scripts/langhost/runtime_options.go (Pulumi.yaml's runtime options).
   cat >"$work/go.mod" <<MOD
 module sftpjail.local/langhost
 
@@ -69,16 +73,17 @@ require github.com/pulumi/pulumi/sdk/v3 $LANGHOST_SDK_VERSION
 
 replace golang.org/x/text => golang.org/x/text v0.3.6
 MOD
-  cat >"$work/tools.go" <<'GO'
-//go:build tools
-
-package tools
-
-import _ "github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs"
-GO
-  (cd "$work" && go mod tidy >&2 && go build -trimpath -ldflags "-s -w" -o "$BIN/pulumi-language-nodejs.tmp" \
-      github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs >&2)
-  mv "$BIN/pulumi-language-nodejs.tmp" "$BIN/pulumi-language-nodejs"
+  src="$(cd "$work" && go mod download -json "github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')/nodejs/cmd/pulumi-language-nodejs"
+  [ -f "$src/main.go" ] || { log "no Node.js language host source in the sdk module ($src)"; exit 1; }
+  for f in "$src"/*.go; do
+    case "$f" in *_test.go) ;; *) install -m 0644 "$f" "$work/" ;; esac
+  done
+  install -m 0644 "$ROOT/scripts/langhost/runtime_options.go" "$work/"
+  (cd "$work" && go mod tidy >&2 && go build -trimpath -ldflags "-s -w" -o "$BIN/pulumi-language-nodejs.$$" . >&2)
+  mv "$BIN/pulumi-language-nodejs.$$" "$BIN/pulumi-language-nodejs"
+  rm -f "$BIN"/.pulumi-language-nodejs.*
+  touch "$LANGHOST_STAMP"
   rm -rf "$work"
 fi
 

@@ -56,9 +56,9 @@ GO
   rm -rf "$work"
 fi
 
-# Rebuilt when scripts/langhost/runtime_options.go changes (its hash is the stamp), so a machine that built the host
-# before that file existed gets it too.
-LANGHOST_STAMP="$BIN/.pulumi-language-nodejs.$(sha256sum "$ROOT/scripts/langhost/runtime_options.go" | cut -c1-16)"
+# Rebuilt when scripts/langhost/runtime_options.go or this script changes (their hash is the stamp), so a machine that
+# built the host before gets the current one.
+LANGHOST_STAMP="$BIN/.pulumi-language-nodejs.$(cat "$ROOT/scripts/langhost/runtime_options.go" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)"
 if [ ! -x "$BIN/pulumi-language-nodejs" ] || [ ! -e "$LANGHOST_STAMP" ]; then
   log "building pulumi-language-nodejs from sdk $LANGHOST_SDK_VERSION"
   work="$(mktemp -d)"
@@ -80,6 +80,10 @@ MOD
     case "$f" in *_test.go) ;; *) install -m 0644 "$f" "$work/" ;; esac
   done
   install -m 0644 "$ROOT/scripts/langhost/runtime_options.go" "$work/"
+  # Run takes the request's runtime options (runtime_options.go says why); without that line the build would drop
+  # them again, so a source the sed no longer matches stops the build
+  sed -i 's|^func (host \*nodeLanguageHost) Run(ctx context.Context, req \*pulumirpc.RunRequest) (\*pulumirpc.RunResponse, error) {$|&\n\thost = host.withRunOptions(req)|' "$work/main.go"
+  grep -q '^	host = host.withRunOptions(req)$' "$work/main.go" || { log "could not patch the language host's Run"; exit 1; }
   (cd "$work" && go mod tidy >&2 && go build -trimpath -ldflags "-s -w" -o "$BIN/pulumi-language-nodejs.$$" . >&2)
   mv "$BIN/pulumi-language-nodejs.$$" "$BIN/pulumi-language-nodejs"
   rm -f "$BIN"/.pulumi-language-nodejs.*

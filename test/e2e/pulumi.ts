@@ -95,15 +95,17 @@ export class PulumiProject {
   }
 
   /**
-   * A project made of `files` (paths relative to the project directory, e.g. "Pulumi.yaml", "bin/probe/index.js"),
-   * with the repo's node_modules, and a fresh stack: for tests of how Pulumi runs a program rather than of what it builds.
+   * A project made of `files` (paths relative to the project directory, e.g. "Pulumi.yaml", "bin/probe/index.js") and
+   * symbolic `links` (path → target), with the repo's node_modules, and a fresh stack: for tests of how Pulumi runs a
+   * program rather than of what it builds.
    */
-  static async fromFiles(stack: string, files: Record<string, string>): Promise<PulumiProject> {
+  static async fromFiles(stack: string, files: Record<string, string>, links: Record<string, string> = {}): Promise<PulumiProject> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sj-files-${stack}-`));
     for (const [name, text] of Object.entries(files)) {
       fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
       fs.writeFileSync(path.join(dir, name), text);
     }
+    for (const [name, target] of Object.entries(links)) fs.symlinkSync(target, path.join(dir, name));
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
     const p = new PulumiProject(stack, dir);
     await p.run(["stack", "init", stack, "--secrets-provider", "passphrase"], { check: true });

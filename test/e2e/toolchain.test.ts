@@ -1,10 +1,11 @@
 /**
  * Pulumi.yaml's runtime options reach the Node.js program through the language host this repo builds
- * (scripts/setup-pulumi.sh, scripts/langhost/runtime_options.go). Without them the root program, which Pulumi.yaml
- * runs as compiled JavaScript with `typescript: false`, had ts-node registered at every run anyway, and `nodeargs`
- * never reached Node: silently, since the program still ran.
+ * (scripts/setup-pulumi.sh, scripts/langhost/runtime_options.go). Before, the root program, which Pulumi.yaml runs as
+ * compiled JavaScript with `typescript: false`, had ts-node registered at every run anyway, and `nodeargs` never
+ * reached Node: silently, since the program still ran.
  */
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { PulumiProject, ROOT } from "./pulumi";
 
@@ -25,8 +26,8 @@ function rootProjectFile(main: string): string {
   return text.replace(/^main: .*$/m, `main: ${main}`);
 }
 
-async function outputs(files: Record<string, string>): Promise<Record<string, unknown>> {
-  const p = await PulumiProject.fromFiles("probe", files);
+async function outputs(files: Record<string, string>, links: Record<string, string> = {}): Promise<Record<string, unknown>> {
+  const p = await PulumiProject.fromFiles("probe", files, links);
   try {
     await p.run(["up", "--yes", "--skip-preview"], { check: true });
     return JSON.parse((await p.run(["stack", "output", "--json"], { check: true })).stdout);
@@ -53,6 +54,18 @@ test("nodeargs reach Node, and `typescript: true` (a user's TypeScript program) 
     "",
   ].join("\n");
   const ts = PROBE.replace('const pulumi = require("@pulumi/pulumi");', 'import * as pulumi from "@pulumi/pulumi";\nconst typed: number = 1;');
-  const out = await outputs({ "Pulumi.yaml": yaml, "src/index.ts": ts, "src/package.json": '{ "main": "index.ts" }\n' });
-  expect(out).toEqual({ typescript: "true", tsNode: true, execArgv: "--max-old-space-size=321 --stack-size=2000" });
+  // The program directory is a link into another tree whose Pulumi.yaml says otherwise (as the e2e test programs
+  // are, under the repo's root project): the options are the project's, wherever its program lives.
+  const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "sj-elsewhere-"));
+  try {
+    fs.writeFileSync(path.join(elsewhere, "Pulumi.yaml"), rootProjectFile("src/"));
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(elsewhere, "node_modules")); // the host resolves the SDK from there
+    fs.mkdirSync(path.join(elsewhere, "src"));
+    fs.writeFileSync(path.join(elsewhere, "src", "index.ts"), ts);
+    fs.writeFileSync(path.join(elsewhere, "src", "package.json"), '{ "main": "index.ts" }\n');
+    const out = await outputs({ "Pulumi.yaml": yaml }, { src: path.join(elsewhere, "src") });
+    expect(out).toEqual({ typescript: "true", tsNode: true, execArgv: "--max-old-space-size=321 --stack-size=2000" });
+  } finally {
+    fs.rmSync(elsewhere, { recursive: true, force: true });
+  }
 });

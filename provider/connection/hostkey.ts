@@ -37,16 +37,27 @@ function knownHostsNames(host: string, port: number): string[] {
   return port === 22 ? [host] : [`[${host}]:${port}`];
 }
 
+/**
+ * Whether a known_hosts line's host field names `name`: a hashed entry, or a comma-separated list where, as in
+ * OpenSSH, a negated entry (`!name`) that matches rejects the whole line. Wildcards are not expanded: a host listed
+ * only under a wildcard has no key here, and the dial is refused naming the file.
+ */
 function matchesPattern(entry: string, name: string): boolean {
   if (entry.startsWith("|1|")) {
     const [, , salt, hash] = entry.split("|");
     const mac = createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64");
     return mac === hash;
   }
-  return entry.split(",").some((p) => p === name);
+  const patterns = entry.split(",");
+  if (patterns.some((p) => p === `!${name}`)) return false;
+  return patterns.some((p) => p === name);
 }
 
-/** Keys known for host:port in a known_hosts file (markers such as @revoked are honoured by exclusion). */
+/**
+ * Keys known for host:port in a known_hosts file. A key on any `@revoked` line is never trusted, whatever host that
+ * line names (revoking more widely than OpenSSH's pattern match is the safe side); `@cert-authority` lines are not
+ * host keys and are skipped.
+ */
 export function knownHostKeys(file: string | undefined, host: string, port: number): { file: string; keys: PublicKey[] } {
   const f = file ?? path.join(homedir(), ".ssh", "known_hosts");
   let text = "";
@@ -57,11 +68,21 @@ export function knownHostKeys(file: string | undefined, host: string, port: numb
   }
   const names = knownHostsNames(host, port);
   const keys: PublicKey[] = [];
+  const revoked = new Set<string>();
   for (const raw of text.split("\n")) {
     const line = raw.trim();
     if (!line || line.startsWith("#")) continue;
     const parts = line.split(/\s+/);
-    if (parts[0].startsWith("@")) continue; // @cert-authority / @revoked: not plain host keys
+    if (parts[0] === "@revoked") {
+      try {
+        const k = parseKeyLine(`${parts[2]} ${parts[3]}`);
+        revoked.add(`${k.type} ${k.blob.toString("base64")}`);
+      } catch {
+        /* a malformed line is skipped, as ssh does */
+      }
+      continue;
+    }
+    if (parts[0].startsWith("@")) continue; // @cert-authority: not a host key
     const [pattern, type, b64] = parts;
     if (!names.some((n) => matchesPattern(pattern, n))) continue;
     try {
@@ -70,7 +91,7 @@ export function knownHostKeys(file: string | undefined, host: string, port: numb
       /* a malformed line is skipped, as ssh does */
     }
   }
-  return { file: f, keys };
+  return { file: f, keys: keys.filter((k) => !revoked.has(`${k.type} ${k.blob.toString("base64")}`)) };
 }
 
 /** ssh2 host key algorithm names to offer so the server presents a key we can check. */

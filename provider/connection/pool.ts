@@ -356,7 +356,13 @@ export async function dialWithRetry(c: Connection): Promise<Client> {
     try {
       let sock: NodeJS.ReadableStream | undefined;
       if (c.proxy) {
-        const proxyConn = { ...c.proxy, dialErrorLimit: c.proxy.dialErrorLimit ?? limit, perDialTimeout: c.proxy.perDialTimeout ?? c.perDialTimeout };
+        // The bastion's key is checked like the host's: its pinned hostKey, else the connection's known_hosts file.
+        const proxyConn = {
+          ...c.proxy,
+          knownHostsFile: c.knownHostsFile,
+          dialErrorLimit: c.proxy.dialErrorLimit ?? limit,
+          perDialTimeout: c.proxy.perDialTimeout ?? c.perDialTimeout,
+        };
         const jump = await dialOnce(proxyConn, proxyConn.perDialTimeout * 1000);
         sock = await new Promise((res, rej) =>
           jump.forwardOut("127.0.0.1", 0, c.host, c.port, (err, stream) => (err ? rej(err) : res(stream))),

@@ -82,7 +82,10 @@ export const connectionSchema = z
       .default(60),
     /** A bastion to reach `host` through. */
     proxy: proxySchema.optional(),
-    /** known_hosts file to verify the host key against when no `hostKey` is pinned (default ~/.ssh/known_hosts). */
+    /**
+     * known_hosts file to verify the host key against when no `hostKey` is pinned (default ~/.ssh/known_hosts); the
+     * bastion's (`proxy`) key too, when the proxy pins none.
+     */
     knownHostsFile: localPath("knownHostsFile").optional(),
     /** Accept any host key. Exists for throw-away labs only; every run warns loudly. */
     dangerouslyTrustAnyHostKey: z.boolean().default(false),
@@ -119,6 +122,13 @@ export const connectionSchema = z
         code: "custom",
         path: ["dangerouslyTrustAnyHostKey"],
         message: "hostKey pins a key; remove dangerouslyTrustAnyHostKey (they contradict each other)",
+      });
+    }
+    if (c.knownHostsFile && c.dangerouslyTrustAnyHostKey) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["dangerouslyTrustAnyHostKey"],
+        message: "knownHostsFile is where host keys are checked; remove dangerouslyTrustAnyHostKey (they contradict each other)",
       });
     }
     if (c.user === "root" && c.sudo) {

@@ -10,11 +10,13 @@ import * as fs from "fs";
 import * as path from "path";
 import * as provider from "@pulumi/pulumi/provider";
 import { SftpJailProvider, DetailedDiffResult } from "./provider";
+import { seal } from "./secrets";
 
 // The same module instances @pulumi/pulumi uses (grpc's Server class, the generated protobuf messages).
 const pulumiDir = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
 const grpc = require(require.resolve("@grpc/grpc-js", { paths: [pulumiDir] }));
 const provproto = require(path.join(pulumiDir, "proto", "provider_pb"));
+const structproto = require(require.resolve("google-protobuf/google/protobuf/struct_pb", { paths: [pulumiDir] }));
 
 type Callback = (err: unknown, resp?: unknown) => void;
 type Call = { request: any };
@@ -43,11 +45,13 @@ function extend(impl: any, p: SftpJailProvider): any {
       fail(callback, e);
     }
   };
-  // The configuration is checked where it is used (each resource's connection schema): passed through as given.
+  // The configuration is checked where it is used (each resource's connection schema): passed through as given,
+  // except that its connection is kept secret, as every resource's is, even when it was set without --secret.
   impl.checkConfig = (call: Call, callback: Callback) => {
     try {
       const resp = new provproto.CheckResponse();
-      resp.setInputs(call.request.getNews());
+      const news = call.request.getNews();
+      resp.setInputs(news ? structproto.Struct.fromJavaScript(seal(news.toJavaScript(), new Set(["connection"]))) : news);
       callback(undefined, resp);
     } catch (e) {
       fail(callback, e);

@@ -10,13 +10,25 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as provider from "@pulumi/pulumi/provider";
 import { SftpJailHost, SftpJailHostKinds } from "../components/sftpJailHost";
 import { RESOURCES, byToken, ownerOfUrn, token, typeOfUrn, PluginResource } from "./resources";
-import { reveal, sealConnection } from "./secrets";
+import { reveal, seal, secretFields } from "./secrets";
 import { detailedDiff, DiffKind } from "./diff";
 import { seedFor } from "./importing";
 import { connectionSchema } from "../connection/schema";
 import { OWNER_KEY } from "../adapters/base";
 
-export const VERSION = (JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "..", "package.json"), "utf8")) as { version: string }).version;
+/** The package's version, from the nearest package.json above this file that is sftp-jail's (compiled or source). */
+function packageVersion(): string {
+  for (let d = __dirname; ; d = path.dirname(d)) {
+    const f = path.join(d, "package.json");
+    if (fs.existsSync(f)) {
+      const pkg = JSON.parse(fs.readFileSync(f, "utf8")) as { name?: string; version: string };
+      if (pkg.name === "sftp-jail") return pkg.version;
+    }
+    if (path.dirname(d) === d) throw new Error(`sftp-jail: no package.json of sftp-jail above ${__dirname}`);
+  }
+}
+
+export const VERSION = packageVersion();
 
 /** A diff result with the field-level detail main.ts puts on the wire. */
 export interface DetailedDiffResult extends provider.DiffResult {
@@ -37,7 +49,7 @@ export class SftpJailProvider implements provider.Provider {
   /** Called by main.ts with the provider's configuration. */
   configure(config: Record<string, unknown>): void {
     const raw = reveal(config.connection);
-    const c = typeof raw === "string" ? JSON.parse(raw) : raw;
+    const c = typeof raw === "string" ? parseConnectionConfig(raw) : raw;
     // Normalised as every resource's connection is (defaults filled in), so an imported resource's state equals
     // what check makes of a program that gives no connection. A bad one is kept as is: check then names the field.
     const parsed = c === undefined ? undefined : connectionSchema.safeParse(c);
@@ -65,7 +77,7 @@ export class SftpJailProvider implements provider.Provider {
 
   async check(urn: string, _olds: unknown, news: Record<string, unknown>): Promise<provider.CheckResult> {
     const r = await this.resource(urn).adapter.check(reveal(_olds), this.withConnection(news, urn));
-    return { inputs: sealConnection(r.inputs), failures: r.failures };
+    return { inputs: seal(r.inputs, secretFields(news)), failures: r.failures };
   }
 
   async diff(id: string, urn: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DetailedDiffResult> {
@@ -79,7 +91,7 @@ export class SftpJailProvider implements provider.Provider {
 
   async create(urn: string, inputs: Record<string, unknown>): Promise<provider.CreateResult> {
     const r = await this.resource(urn).adapter.create(this.withConnection(inputs, urn));
-    return { id: r.id, outs: sealConnection(r.outs) };
+    return { id: r.id, outs: seal(r.outs, secretFields(inputs)) };
   }
 
   async read(id: string, urn: string, props?: Record<string, unknown>): Promise<provider.ReadResult> {
@@ -102,12 +114,13 @@ export class SftpJailProvider implements provider.Provider {
       const { connection, ...rest } = inputs;
       inputs = JSON.stringify(connection) === JSON.stringify(this.connection) ? rest : inputs;
     }
-    return { id: r.id ?? id, props: sealConnection(r.props), inputs: sealConnection(inputs) };
+    const fields = secretFields(props);
+    return { id: r.id ?? id, props: seal(r.props, fields), inputs: seal(inputs, fields) };
   }
 
   async update(id: string, urn: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<provider.UpdateResult> {
     const r = await this.resource(urn).adapter.update(id, reveal(olds), this.withConnection(news, urn));
-    return { outs: sealConnection(r.outs) };
+    return { outs: seal(r.outs, secretFields(news)) };
   }
 
   async delete(id: string, urn: string, props: Record<string, unknown>): Promise<void> {
@@ -119,6 +132,15 @@ export class SftpJailProvider implements provider.Provider {
     if (type !== token("SftpJailHost")) throw new Error(`sftpjail: unknown component type ${type}`);
     const host = new SftpJailHost(name, inputs as never, options, PLUGIN_KINDS);
     return { urn: host.urn, state: {} };
+  }
+}
+
+/** The provider's `connection` given as JSON text; an error never quotes it (Node's JSON errors quote the text). */
+function parseConnectionConfig(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error("sftpjail: the provider's connection (sftpjail:connection) is not a JSON object: set it with `pulumi config set --secret --path sftpjail:connection.host ...` (one field at a time)");
   }
 }
 

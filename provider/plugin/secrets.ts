@@ -18,8 +18,31 @@ export function reveal(v: unknown): any {
 
 export const secret = (v: unknown) => (v === undefined ? undefined : { [SIG_KEY]: SECRET_SIG, value: v });
 
-/** `connection` is secret in state whatever the program did, exactly as the dynamic resources make it. */
-export function sealConnection<T extends Record<string, unknown> | undefined>(o: T): T {
-  if (!o || o.connection === undefined) return o;
-  return { ...o, connection: secret(o.connection) };
+/** Whether a value holds a secret anywhere (a field with one secret element is a secret field). */
+export function holdsSecret(v: unknown): boolean {
+  if (isSecret(v)) return true;
+  if (Array.isArray(v)) return v.some(holdsSecret);
+  if (v && typeof v === "object") return Object.values(v).some(holdsSecret);
+  return false;
+}
+
+/**
+ * The fields to keep secret in what goes back to the engine: `connection` always (as the dynamic resources make it),
+ * and every top-level field that holds a secret anywhere in `from` (what the engine sent, before reveal removes it).
+ */
+export function secretFields(from: unknown): Set<string> {
+  const keys = new Set<string>(["connection"]);
+  if (from && typeof from === "object") for (const [k, v] of Object.entries(from)) if (holdsSecret(v)) keys.add(k);
+  return keys;
+}
+
+/**
+ * Wraps `fields` of `o` as secrets. A provider that accepts secrets gets no help from the engine: whatever it returns
+ * unwrapped is stored in state and shown in previews in plain text. So every inputs/outputs object this plugin hands
+ * back goes through here, with the fields {@link secretFields} found in what the program sent: a field the program
+ * made secret (or any part of it) stays secret in the inputs and in the same-named output.
+ */
+export function seal<T extends Record<string, unknown> | undefined>(o: T, fields: Set<string>): T {
+  if (!o) return o;
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, fields.has(k) && v !== undefined ? secret(reveal(v)) : v])) as T;
 }

@@ -8,7 +8,9 @@ import { z } from "zod";
 import { buildSchema, finish } from "../../provider/plugin/schema";
 import { RESOURCES, ownerOfUrn, token, typeOfUrn } from "../../provider/plugin/resources";
 import { detailedDiff } from "../../provider/plugin/diff";
-import { SECRET_SIG, SIG_KEY, reveal, sealConnection } from "../../provider/plugin/secrets";
+import { SECRET_SIG, SIG_KEY, reveal, seal, secretFields } from "../../provider/plugin/secrets";
+import { SftpJailProvider } from "../../provider/plugin/provider";
+import { UNKNOWN } from "../../provider/adapters/base";
 
 const ROOT = path.resolve(__dirname, "../..");
 const checkedIn = JSON.parse(fs.readFileSync(path.join(ROOT, "provider/plugin/schema.json"), "utf8"));
@@ -88,10 +90,33 @@ test("an SshdMatchBlock's stack (written in its block file) comes from its URN, 
 });
 
 describe("secrets on the wire", () => {
-  test("reveal unwraps at any depth; sealConnection wraps only the connection", () => {
-    const wrapped = { connection: { [SIG_KEY]: SECRET_SIG, value: { host: "h", sudo: { password: { [SIG_KEY]: SECRET_SIG, value: "pw" } } } }, name: "a" };
+  const sec = (v: unknown) => ({ [SIG_KEY]: SECRET_SIG, value: v });
+
+  test("reveal unwraps at any depth; seal wraps the connection and every field the program made secret", () => {
+    const wrapped = { connection: sec({ host: "h", sudo: { password: sec("pw") } }), name: "a" };
     expect(reveal(wrapped)).toEqual({ connection: { host: "h", sudo: { password: "pw" } }, name: "a" });
-    expect(sealConnection({ connection: { host: "h" }, name: "a" })).toEqual({ connection: { [SIG_KEY]: SECRET_SIG, value: { host: "h" } }, name: "a" });
-    expect(sealConnection({ name: "a" })).toEqual({ name: "a" });
+    const sent = { connection: { host: "h" }, name: "a", authorizedKeys: ["k1", sec("k2")], reachedFrom: sec([]) };
+    const fields = secretFields(sent);
+    expect([...fields].sort()).toEqual(["authorizedKeys", "connection", "reachedFrom"]);
+    expect(seal({ ...reveal(sent), home: "/srv/a" }, fields)).toEqual({
+      connection: sec({ host: "h" }),
+      name: "a",
+      authorizedKeys: sec(["k1", "k2"]),
+      reachedFrom: sec([]),
+      home: "/srv/a",
+    });
+    expect(seal({ name: "a" }, secretFields({ name: "a" }))).toEqual({ name: "a" });
+  });
+
+  test("the plugin's check keeps a program's secret field secret (the engine restores no mark for such a provider)", async () => {
+    const p = new SftpJailProvider("{}");
+    const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDmA+txTPK//C2FvgdYU/W9rn/BPBVFvJ+JmNEFfah/9 partner-ci";
+    const news = { connection: sec({ host: UNKNOWN, privateKey: "k" }), name: "partner", group: "sftp", home: "/srv/sftp/partner", authorizedKeys: sec([key]) };
+    const r = await p.check(`urn:pulumi:dev::proj::${token("JailedUser")}::u`, {}, news);
+    expect(r.failures ?? []).toEqual([]);
+    expect(r.inputs?.authorizedKeys).toEqual(sec([key]));
+    expect((r.inputs?.connection as { value?: unknown })?.[SIG_KEY as never]).toBe(SECRET_SIG);
+    expect(r.inputs?.name).toBe("partner");
+    expect(JSON.stringify({ ...r.inputs, authorizedKeys: undefined, connection: undefined })).not.toContain("partner-ci");
   });
 });

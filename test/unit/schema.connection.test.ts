@@ -82,6 +82,13 @@ describe("paths and passwords in the connection", () => {
     expect(parse({ knownHostsFile: "/root/.ssh/known_hosts" })).toEqual([]);
   });
 
+  it("refuses trusting any host key together with a way to check it (a pinned key or a known_hosts file)", () => {
+    const trustAny = { property: "dangerouslyTrustAnyHostKey", reason: expect.stringMatching(/contradict/) };
+    expect(parse({ dangerouslyTrustAnyHostKey: true })).toEqual([trustAny]);
+    expect(parse({ hostKey: undefined, knownHostsFile: "/root/kh", dangerouslyTrustAnyHostKey: true })).toEqual([trustAny]);
+    expect(parse({ hostKey: undefined, dangerouslyTrustAnyHostKey: true })).toEqual([]);
+  });
+
   it("refuses a sudo password sudo cannot read as one line, and says what sudo may be", () => {
     for (const pw of ["a\rb", "a\u0000b", "a\nb"]) {
       expect(parse({ user: "operator", sudo: { password: pw } })).toEqual([{ property: "sudo.password", reason: expect.stringMatching(/line breaks or NUL/) }]);

@@ -20,10 +20,17 @@ export const NON_LOGIN_SHELLS = ["/usr/sbin/nologin", "/sbin/nologin", "/usr/bin
 
 /**
  * What the given paths (quoted by the caller) and the non-login shell candidates resolve to; missing ones are absent.
- * One `readlink -e` for all of them: it prints one line per argument when every one resolves, and a path that vanishes
- * in between makes it fail, so each is then asked alone.
+ * One `readlink -e` for all of them: it prints one result per argument when every one resolves, and a path that
+ * vanishes in between makes it fail, so each is then asked alone.
+ *
+ * A resolution is the host's to name, and a jailed user names some (a symlink in their upload directory, a directory
+ * called "x\n@@sftp-jail:files"): results are NUL-terminated (`-z`) and `tr` turns each terminator into the line end
+ * and any newline inside a name into \x01, so every result is exactly one line, never a forged section, and a name
+ * with \x01 or a tab resolves to a path that equals none sftp-jail expects. `readlink` failing is told by a marker
+ * after its output (the pipe's status is `tr`'s): `//sj-failed`, which no canonical path contains.
  */
 export function realpathsFact(quotedPaths: string[]): Fact<"realpaths"> {
+  const resolve = (args: string) => `{ readlink -z -e -- ${args} 2>/dev/null || printf '//sj-failed\\000'; } | tr '\\n\\000' '\\001\\n'`;
   return {
     key: "realpaths",
     // Shell fields of /etc/passwd are data: read line by line by the shell (no process), each passed as one argument;
@@ -32,15 +39,17 @@ export function realpathsFact(quotedPaths: string[]): Fact<"realpaths"> {
       `{ printf '%s\\n' ${[...NON_LOGIN_SHELLS, ...quotedPaths].join(" ")}; while IFS=: read -r sj_x sj_x sj_x sj_x sj_x sj_x sj_sh; do printf '%s\\n' "$sj_sh"; done < /etc/passwd; } | (`,
       `  set --; while IFS= read -r p; do case "$p" in /*) if [ -e "$p" ]; then set -- "$@" "$p"; fi ;; esac; done`,
       "  [ $# -gt 0 ] || exit 0",
-      `  if sj_rs=$(readlink -e -- "$@" 2>/dev/null); then printf '%s\\n' "$sj_rs" | for p; do IFS= read -r r; printf '%s\\t%s\\n' "$p" "$r"; done`,
-      `  else for p; do r=$(readlink -e -- "$p") && printf '%s\\t%s\\n' "$p" "$r"; done; fi`,
+      `  sj_rs=$(${resolve('"$@"')})`,
+      `  case "$sj_rs" in *//sj-failed) for p; do r=$(${resolve('"$p"')}); case "$r" in *//sj-failed) ;; *) printf '%s\\t%s\\n' "$p" "$r" ;; esac; done ;;`,
+      `  *) printf '%s\\n' "$sj_rs" | for p; do IFS= read -r r; printf '%s\\t%s\\n' "$p" "$r"; done ;; esac`,
       ")",
     ].join("\n"),
     parse(out) {
       const r: Record<string, string> = {};
       for (const line of out.split("\n")) {
-        const [p, t] = line.split("\t");
-        if (p && t) r[p] = t;
+        const tab = line.indexOf("\t");
+        if (tab <= 0 || tab === line.length - 1) continue;
+        r[line.slice(0, tab)] = line.slice(tab + 1); // the asked path never has a tab; the result keeps any it has
       }
       return r;
     },

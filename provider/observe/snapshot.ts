@@ -188,6 +188,15 @@ export function parseDelta(output: string): Partial<HostFacts> {
   return facts;
 }
 
+/**
+ * Each section is printed once; a second marker means something on the host printed one (a name made to look like
+ * a section) and the last copy would win. Every fact frames host-chosen names so this cannot happen: if it does, the
+ * snapshot is not trusted at all.
+ */
+function forged(section: string): Error {
+  return new Error(`the host's snapshot has its "${section}" section twice: refusing it (a file or directory name on the host may be made to forge one)`);
+}
+
 function sectionsOf(output: string): Map<string, string> {
   const sections = new Map<string, string>();
   let current: string | undefined;
@@ -196,6 +205,7 @@ function sectionsOf(output: string): Map<string, string> {
     if (line.startsWith(MARK)) {
       if (current) sections.set(current, buf.join("\n"));
       current = line.slice(MARK.length).trim();
+      if (sections.has(current)) throw forged(current);
       buf = [];
     } else if (current) buf.push(line);
   }
@@ -365,8 +375,11 @@ export function parseGlance(output: string): Pick<HostFacts, "paths" | "files" |
   const sections = new Map<string, string[]>();
   let current: string[] | undefined;
   for (const line of output.split("\n")) {
-    if (line.startsWith(MARK)) sections.set(line.slice(MARK.length).trim(), (current = []));
-    else current?.push(line);
+    if (line.startsWith(MARK)) {
+      const key = line.slice(MARK.length).trim();
+      if (sections.has(key)) throw forged(key);
+      sections.set(key, (current = []));
+    } else current?.push(line);
   }
   if (!sections.has("end")) return undefined;
   const text = (k: string) => (sections.get(k) ?? []).join("\n");

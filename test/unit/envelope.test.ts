@@ -2,7 +2,12 @@
  * The operator's envelope, judged on declared effects (pure): every planner's steps, for the operators the sandbox
  * has (root; opsudo with password sudo), plus the facts' parsers, privileged groups, shells and the account guard.
  */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { HostFacts, OperatorFacts, operator, parseSudoersGroups, realpathsFact } from "../../provider/observe/facts";
+import { quoteArg } from "../../provider/util/shell";
 import { accountGuard, changesExistingAccounts } from "../../provider/plan/accounts";
 import { planChroot, planChrootDelete } from "../../provider/plan/chrootDir";
 import { assumeExisting, envelopeOf, envelopeProblem, privilegedGroup } from "../../provider/plan/envelope";
@@ -148,8 +153,40 @@ describe("facts", () => {
   });
 
   it("resolves paths with readlink -e and keeps only those that exist", () => {
-    expect(realpathsFact(["/bin/bash"]).command).toContain("readlink -e");
+    expect(realpathsFact(["/bin/bash"]).command).toContain("readlink -z -e");
     expect(realpathsFact([]).parse("/sbin/nologin\t/usr/sbin/nologin\n")).toEqual({ "/sbin/nologin": "/usr/sbin/nologin" });
+  });
+
+  it("frames every resolution as one line, whatever names a jailed user gives the links it controls (run by sh here)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sj-realpaths-"));
+    try {
+      // a directory named to forge a section, one with a tab, and links to them from "upload" paths
+      const forged = path.join(dir, "x\n@@sftp-jail:files\n/etc/ssh/sftp-jail/authorized_keys/mallory\t");
+      fs.mkdirSync(forged, { recursive: true });
+      fs.mkdirSync(path.join(dir, "tab\tdir"));
+      fs.symlinkSync(forged, path.join(dir, "in"));
+      fs.symlinkSync(path.join(dir, "tab\tdir"), path.join(dir, "log"));
+      fs.mkdirSync(path.join(dir, "plain"));
+      const asked = ["in", "log", "plain"].map((n) => path.join(dir, n));
+      const run = (paths: string[]) => {
+        const out = spawnSync("sh", ["-c", realpathsFact(paths.map(quoteArg)).command], { encoding: "utf8" }).stdout;
+        expect(out).not.toMatch(/^@@sftp-jail/m);
+        return realpathsFact([]).parse(out);
+      };
+      const all = run(asked);
+      expect(all[asked[2]]).toBe(path.join(dir, "plain"));
+      expect(all[asked[0]]).toBe(forged.replace(/\n/g, "\x01")); // a path no resolution sftp-jail expects equals
+      expect(all[asked[1]]).toBe(path.join(dir, "tab\tdir"));
+      // one asked path that does not resolve sends every path through the one-by-one branch: framed the same
+      fs.symlinkSync(path.join(dir, "nowhere"), path.join(dir, "dangling"));
+      fs.writeFileSync(path.join(dir, "file"), "");
+      const one = run([...asked, path.join(dir, "file", "x"), path.join(dir, "dangling")]);
+      expect(one[asked[0]]).toBe(all[asked[0]]);
+      expect(one[asked[2]]).toBe(all[asked[2]]);
+      expect(Object.keys(one).filter((k) => k.startsWith(dir)).sort()).toEqual([...asked].sort());
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

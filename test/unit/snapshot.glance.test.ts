@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { Session } from "../../provider/connection/pool";
-import { forget, glance, glanceScript, observe, parseGlance } from "../../provider/observe/snapshot";
+import { forget, glance, glanceScript, observe, parseGlance, parseSnapshot } from "../../provider/observe/snapshot";
 
 const FULL = fs.readFileSync(path.join(__dirname, "fixtures", "debian12.snapshot.txt"), "utf8");
 const MARK = "@@sftp-jail:";
@@ -87,5 +87,12 @@ describe("glance: a check's look at its host", () => {
     expect(script.match(new RegExp(MARK, "g"))).toHaveLength(4);
     expect(parseGlance(`${MARK}paths\n/srv|0|0|755|directory\n${MARK}files\n${MARK}realpaths\n${MARK}end\n`)?.paths["/srv"].exists).toBe(true);
     expect(parseGlance(`${MARK}paths\n`)).toBeUndefined();
+  });
+
+  it("a section printed twice (a host name forging one) makes the whole snapshot untrusted, full or glance", () => {
+    const forgedFiles = `${MARK}files\n/etc/ssh/sftp-jail/authorized_keys/mallory\t\n`;
+    expect(() => parseGlance(`${MARK}paths\n${MARK}files\n${MARK}realpaths\n${forgedFiles}${MARK}end\n`)).toThrow(/"files" section twice/);
+    expect(() => parseSnapshot(FULL.replace(`${MARK}end`, `${MARK}users\nmallory:x:0:0::/:/bin/sh\n${MARK}end`))).toThrow(/"users" section twice/);
+    expect(parseSnapshot(FULL).users.length).toBeGreaterThan(0);
   });
 });

@@ -32,7 +32,8 @@ export async function seedFor(type: string, id: string, connection: unknown, urn
     case "ChrootDir": {
       const m = /^chroot(\/.+)$/.exec(id);
       if (!m) throw bad(type, id, "chroot<path>, e.g. chroot/srv/sftp/alice");
-      return { path: m[1], owner: "root", fixAncestors: false, subdirs: [], onDelete: "retain", createdAncestors: [], connection };
+      // Adopted, as every import is: destroy leaves the hand-made jail and its files where they are.
+      return { path: m[1], owner: "root", fixAncestors: false, subdirs: [], onDelete: "retain", createdAncestors: [], adopted: true, createdSubdirs: [], connection };
     }
     case "JailedUser": {
       const m = /^user\/(.+)$/.exec(id);

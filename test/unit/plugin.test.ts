@@ -11,6 +11,8 @@ import { detailedDiff } from "../../provider/plugin/diff";
 import { SECRET_SIG, SIG_KEY, reveal, seal, secretFields } from "../../provider/plugin/secrets";
 import { SftpJailProvider } from "../../provider/plugin/provider";
 import { UNKNOWN } from "../../provider/adapters/base";
+import { seedFor } from "../../provider/plugin/importing";
+import { planChrootDelete } from "../../provider/plan/chrootDir";
 
 const ROOT = path.resolve(__dirname, "../..");
 const checkedIn = JSON.parse(fs.readFileSync(path.join(ROOT, "provider/plugin/schema.json"), "utf8"));
@@ -118,5 +120,14 @@ describe("secrets on the wire", () => {
     expect((r.inputs?.connection as { value?: unknown })?.[SIG_KEY as never]).toBe(SECRET_SIG);
     expect(r.inputs?.name).toBe("partner");
     expect(JSON.stringify({ ...r.inputs, authorizedKeys: undefined, connection: undefined })).not.toContain("partner-ci");
+  });
+});
+
+describe("import", () => {
+  test("an imported ChrootDir is adopted: its destroy moves and deletes nothing (retain or delete alike)", async () => {
+    const seed = (await seedFor("ChrootDir", "chroot/srv/hand/acme", { host: "h" })) as Parameters<typeof planChrootDelete>[0];
+    expect(seed).toMatchObject({ path: "/srv/hand/acme", adopted: true });
+    expect(planChrootDelete(seed, "20261203T000000")).toEqual([]);
+    expect(planChrootDelete({ ...seed, onDelete: "delete" }, "20261203T000000")).toEqual([]);
   });
 });

@@ -40,7 +40,12 @@ import { REFUSED } from "../util/hostpath";
 import { recordLib } from "../observe/record";
 import { OWNER_RE } from "../plan/sshdRender";
 
-export const LOCK_FILE = "/run/lock/sftp-jail.lock";
+/**
+ * The host lock, in root's own directory (also the dead-man timers', guarded.ts): not world-writable /run/lock, where
+ * any local account could plant a link for root to truncate through, or hold the lock and stall every apply.
+ */
+export const LOCK_DIR = "/run/sftp-jail";
+export const LOCK_FILE = `${LOCK_DIR}/host.lock`;
 const STEP_MARK = "@@sftp-jail-step:";
 /** Printed after each plan of an exec with its exit code. */
 const DONE_MARK = "@@sftp-jail-done:";
@@ -86,8 +91,8 @@ export function batchScript(items: readonly BatchItem[], manifest: string[], sna
   const lines = [
     SCRIPT_PREFIX,
     "umask 022",
-    // /run/lock is there on every host but a bare one (no process when it is).
-    `[ -d /run/lock ] || mkdir -p /run/lock; exec 9>${LOCK_FILE}`,
+    // Made once per boot (no process when it is there); only root can create it in /run.
+    `[ -d ${LOCK_DIR} ] || install -d -m 0700 -o root -g root ${LOCK_DIR}; exec 9>${LOCK_FILE}`,
     "flock -w 120 9 || { echo 'timed out waiting for the sftp-jail host lock' >&2; exit 75; }",
     // fd 3: the exec's own output, for a plan whose error output is being captured.
     "exec 3>&1",

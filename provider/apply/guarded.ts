@@ -18,7 +18,7 @@ import { accountGuard } from "../plan/accounts";
 import { SftpJailError } from "../util/errors";
 import { log } from "../util/log";
 import { quote, quoteArg } from "../util/shell";
-import { LOCK_FILE, apply, ApplyContext } from "./apply";
+import { LOCK_DIR, LOCK_FILE, apply, ApplyContext } from "./apply";
 import { SCRIPT_PREFIX } from "../observe/snapshot";
 import { recordLib } from "../observe/record";
 import { hostQueue } from "./hostQueue";
@@ -35,7 +35,7 @@ export interface GuardedChange {
 }
 
 /** Where armed timers live on the host (tmpfs: a reboot disarms them, and also undoes nothing that needs undoing). */
-export const DEADMAN_DIR = "/run/sftp-jail";
+export const DEADMAN_DIR = LOCK_DIR;
 
 /** The timer for one change (pure; unit-tested). */
 export function deadman(id: string, seconds: number, revert: Plan) {

@@ -5,6 +5,7 @@
  */
 import type { Fact } from "./facts";
 import { decodeFiles } from "./pathFacts";
+import { EXPAND_SSHD_TOKENS } from "../util/shell";
 
 /** Where the login user's SSH_CONNECTION is: this process's, or (dropped by sudo's env_reset) an ancestor's. */
 export const FIND_SSH_CONNECTION = `sj_sc=\${SSH_CONNECTION:-}; sj_p=$PPID
@@ -25,10 +26,10 @@ export const operator: Fact<"operator"> = {
     FIND_SSH_CONNECTION,
     "set -- $sj_sc",
     'sj_h=$(printf \'%s\\n\' "$sj_pw" | cut -d: -f6)',
-    // %h, %u and %% as sshd expands them (awk -v: values are data, never code); relative entries are under the home.
+    // %h, %u and %% as sshd expands them (values are data, never code); relative entries are under the home.
     'for sj_f in $(sshd -T -C "user=$sj_u,host=${1:-127.0.0.1},addr=${1:-127.0.0.1},laddr=${3:-127.0.0.1},lport=${4:-22}" 2>/dev/null | awk \'$1=="authorizedkeysfile"{for(i=2;i<=NF;i++)print $i}\'); do',
     '  [ "$sj_f" = none ] && continue',
-    '  sj_f=$(awk -v s="$sj_f" -v h="$sj_h" -v u="$sj_u" \'BEGIN{o="";n=length(s);for(i=1;i<=n;i++){c=substr(s,i,1);d=substr(s,i+1,1);if(c=="%"&&d=="h"){o=o h;i++}else if(c=="%"&&d=="u"){o=o u;i++}else if(c=="%"&&d=="%"){o=o "%";i++}else o=o c}print o}\')',
+    `  sj_f=$(SJ_S="$sj_f" SJ_H="$sj_h" SJ_U="$sj_u" ${EXPAND_SSHD_TOKENS})`,
     '  case "$sj_f" in /*) ;; *) sj_f="$sj_h/$sj_f";; esac',
     '  printf \'keyfile\\t%s\\n\' "$sj_f"',
     "done",

@@ -9,7 +9,7 @@
  */
 import { HostFacts, JAIL_NO_KEYWORDS, JailContext, JailEval, NEUTRAL_ADDR, jailSpec as spec } from "../observe/facts";
 import { DROPIN_DIR, MAIN_CONFIG, parseBlock, parseBlockPath } from "./sshdRender";
-import { quoteArg } from "../util/shell";
+import { EXPAND_SSHD_TOKENS, quoteArg } from "../util/shell";
 
 /** A client the program says the jail is reached from (JailedUser.reachedFrom). */
 export interface ReachedFrom {
@@ -324,7 +324,7 @@ export function jailAfterScript(files: string[], scope: "all" | "core" = "all"):
     EVAL,
     `sj_jfiles=${quoteArg(files.join(", "))}`,
     String.raw`sj_jv() { printf '%s' "$1" | tr '\t' '\n' | sed -n "s/^$2=//p"; }`,
-    String.raw`sj_jx() { printf '%s' "$1" | sed -e "s#%h#$2#g" -e "s#%u#$3#g" -e 's#%%#%#g'; }`,
+    `sj_jx() { SJ_S="$1" SJ_H="$2" SJ_U="$3" ${EXPAND_SSHD_TOKENS}; }`,
     `while IFS='\t' read -r sj_ju sj_jh sj_jb; do`,
     `  [ -n "$sj_ju" ] || continue`,
     `  sj_ja=$(sj_jeval "$sj_ju")`,

@@ -26,3 +26,10 @@ export type Script = string;
 export function all(...cmds: ReadonlyArray<ReadonlyArray<string | number>>): Script {
   return cmds.map(quote).join(" && ");
 }
+
+/**
+ * sshd's %h, %u and %% expansion as a shell command: expands `$SJ_S` with `$SJ_H` (home) and `$SJ_U` (user), e.g.
+ * `SJ_S="$f" SJ_H="$home" SJ_U="$user" ${EXPAND_SSHD_TOKENS}`. Values read from the host (/etc/passwd, sshd -T) are
+ * data here, never code: awk reads them from its environment (no sed replacement text, no `-v` escape processing).
+ */
+export const EXPAND_SSHD_TOKENS = `awk 'BEGIN{s=ENVIRON["SJ_S"];h=ENVIRON["SJ_H"];u=ENVIRON["SJ_U"];o="";n=length(s);for(i=1;i<=n;i++){c=substr(s,i,1);d=substr(s,i+1,1);if(c=="%"&&d=="h"){o=o h;i++}else if(c=="%"&&d=="u"){o=o u;i++}else if(c=="%"&&d=="%"){o=o "%";i++}else o=o c}print o}'`;

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { Connection, connectionSchema } from "../connection/schema";
 import { HostKeyError, Session, session } from "../connection/pool";
-import { CheckFailure, failuresOf, hostPathProblem } from "../schema/common";
+import { CheckFailure, failuresOf, hostPathProblem, isKeyFilePath } from "../schema/common";
 import { Plan, PlanError } from "../plan/types";
 import { envelopeProblem } from "../plan/envelope";
 import { HostFacts } from "../observe/facts";
@@ -58,6 +58,8 @@ function lookProblem(v: unknown): string | undefined {
     for (const p of list) {
       const problem = typeof p === "string" ? hostPathProblem(`${k} entry`, p) : `${k} entries must be strings`;
       if (problem) return problem;
+      // read as root at preview: only key files, as a JailedUser's own rule allows (never /etc/shadow, say)
+      if (k === "files" && !isKeyFilePath(p as string)) return `files entry ${JSON.stringify(p)} is not a key file sftp-jail may read`;
     }
   }
   return undefined;

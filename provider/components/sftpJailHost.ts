@@ -9,7 +9,7 @@ import { SftpGroup, SftpGroupArgs } from "../resources/sftpGroup";
 import { LOOK_KEY } from "../adapters/base";
 import { lookNeeds } from "../adapters/jailedUser";
 import { chrootPaths } from "../plan/chrootDir";
-import { hostPathProblem } from "../schema/common";
+import { hostPathProblem, isKeyFilePath } from "../schema/common";
 import { SshdMatchBlock } from "../resources/sshdMatchBlock";
 import { ChrootDir } from "../resources/chrootDir";
 import { JailedUser } from "../resources/jailedUser";
@@ -96,11 +96,14 @@ export interface SftpJailHostKinds {
 }
 const DYNAMIC_KINDS: SftpJailHostKinds = { SftpGroup, SshdMatchBlock, ChrootDir, JailedUser, FirewallRule };
 
-/** The look hint (adapters/base.ts LOOK_KEY) of these needs: valid host paths only (a bad one is its resource's failure). */
+/**
+ * The look hint (adapters/base.ts LOOK_KEY) of these needs: valid host paths and key files only (a bad one is its
+ * resource's failure, named there; the hint never makes the group's check read a file a JailedUser would refuse).
+ */
 function lookHint(needs: Array<{ paths: string[]; files: string[] }>): { paths: string[]; files: string[] } | undefined {
   const ok = (p: unknown): p is string => typeof p === "string" && hostPathProblem("path", p) === undefined;
   const paths = [...new Set(needs.flatMap((n) => n.paths).filter(ok))].sort();
-  const files = [...new Set(needs.flatMap((n) => n.files).filter(ok))].sort();
+  const files = [...new Set(needs.flatMap((n) => n.files).filter(ok).filter((f) => isKeyFilePath(f)))].sort();
   return paths.length || files.length ? { paths, files } : undefined;
 }
 

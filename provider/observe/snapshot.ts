@@ -16,7 +16,7 @@ import { diagnoseAccess } from "./access";
 import { Session } from "../connection/pool";
 import { quoteArg } from "../util/shell";
 import { HOSTPATH_LIB } from "../util/hostpath";
-import { hostPathProblem } from "../schema/common";
+import { hostPathProblem, isKeyFilePath } from "../schema/common";
 import { recordFact } from "./record";
 import { writeFileSh } from "../plan/atomic";
 
@@ -161,7 +161,7 @@ export function parseManifest(output: string): Registered {
   for (const line of body.slice(0, body.indexOf(MARK)).split("\n")) {
     if (line.startsWith("j ") && JAIL_SPEC_RE.test(line.slice(2))) out.jail.add(line.slice(2));
     const m = /^([pf]) (\/.*)$/.exec(line);
-    if (!m || hostPathProblem("manifest entry", m[2]) !== undefined) continue;
+    if (!m || hostPathProblem("manifest entry", m[2]) !== undefined || (m[1] === "f" && !isKeyFilePath(m[2]))) continue;
     (m[1] === "p" ? out.paths : out.files).add(m[2]);
   }
   return out;

@@ -171,6 +171,19 @@ export const isKeysDir = (p: string) =>
   /^\/(etc|var\/lib)\/sftp-jail(\/.+)?$/.test(p);
 
 /**
+ * True when sftp-jail may read the host file `p` as root: an account's `.ssh/authorized_keys` (or `2`), or `<dir>/<name>`
+ * in a key directory of its own ({@link isKeysDir}), `<name>` the account's when given, else any valid user name.
+ * Key files (public keys) are the only files sftp-jail reads; never any other file of the system (a JailedUser's
+ * adopted `authorizedKeysFile`, a component's look hint and the host's manifest all answer to this one rule).
+ */
+export function isKeyFilePath(p: string, name?: string): boolean {
+  if (/\/\.ssh\/authorized_keys2?$/.test(p)) return true;
+  const i = p.lastIndexOf("/");
+  const base = p.slice(i + 1);
+  return (name === undefined ? posixName("user").safeParse(base).success : base === name) && isKeysDir(p.slice(0, i));
+}
+
+/**
  * Where per-user key files live: a directory of its own under /etc/ssh (not sshd_config.d or ssh_config.d), or under
  * /etc/sftp-jail or /var/lib/sftp-jail — never a directory whose files the system reads for something else.
  */

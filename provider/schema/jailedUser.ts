@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { DEFAULT_KEYS_DIR } from "../plan/jailedUser";
 import { JAIL_OPT_OUT } from "../plan/jail";
-import { absPath, ipAddress, jailPath, keysDirPath, port, posixId, posixName, publicKey, unprivilegedGroup } from "./common";
+import { absPath, ipAddress, isKeyFilePath, jailPath, keysDirPath, port, posixId, posixName, publicKey, unprivilegedGroup } from "./common";
 
 export const jailedUserShape = {
   /** Login name. A new name replaces the account. Never root: sftp-jail jails accounts, it does not take over the operator's. */
@@ -66,7 +66,7 @@ export const jailedUserSchema = z.strictObject(jailedUserShape).superRefine((d, 
   if (d.extraGroups.includes(d.group)) ctx.addIssue({ code: "custom", path: ["extraGroups"], message: `extraGroups repeats group "${d.group}"` });
   // An adopted key file is read as root on every run: only the places key files live, never any file of the system.
   const f = d.authorizedKeysFile;
-  if (f !== undefined && !/\/\.ssh\/authorized_keys2?$/.test(f) && !(f.endsWith(`/${d.name}`) && keysDirPath("").safeParse(f.slice(0, -d.name.length - 1)).success)) {
+  if (f !== undefined && !isKeyFilePath(f, d.name)) {
     ctx.addIssue({
       code: "custom",
       path: ["authorizedKeysFile"],

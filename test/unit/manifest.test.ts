@@ -41,10 +41,13 @@ test("entries that are not valid host paths are ignored, whatever the host print
       "P /srv/upper",
       " p /srv/lead",
       "p /srv/sftp/\u200bzw",
+      "f /etc/shadow",
+      "f /home/alice/.ssh/authorized_keys",
     ]),
   );
   expect([...m.paths]).toEqual(["/srv/sftp/ok"]);
-  expect([...m.files]).toEqual([]);
+  // files: key files only (schema/common.ts isKeyFilePath), the one kind of file sftp-jail reads
+  expect([...m.files]).toEqual(["/home/alice/.ssh/authorized_keys"]);
 });
 
 test("jailed accounts' sshd contexts are recorded too, only in jailSpec's grammar, and the first snapshot evaluates them", () => {
@@ -93,8 +96,9 @@ test("run by /bin/sh: the first snapshot stats and reads what the manifest lists
   const dir = fs.mkdtempSync("/run/sj-manifest-test-");
   try {
     fs.mkdirSync(`${dir}/jail/upload`, { recursive: true });
-    fs.writeFileSync(`${dir}/key`, "ssh-ed25519 AAAA k\n");
-    const listed = [`p ${dir}/jail/upload`, `f ${dir}/key`, `p ${dir}/gone`].join("\\n");
+    fs.mkdirSync(`${dir}/home/.ssh`, { recursive: true });
+    fs.writeFileSync(`${dir}/home/.ssh/authorized_keys`, "ssh-ed25519 AAAA k\n");
+    const listed = [`p ${dir}/jail/upload`, `f ${dir}/home/.ssh/authorized_keys`, `p ${dir}/gone`].join("\\n");
     const stand = `sj_manifest_read() { printf '${listed}\\n'; }; sj_mf=$(sj_manifest_read 2>/dev/null)`;
     const script = snapshotScript({ paths: [`${dir}/asked`] }).replace("sj_mf=$(sj_manifest_read 2>/dev/null)", stand);
     expect(script).toContain(stand);
@@ -105,10 +109,10 @@ test("run by /bin/sh: the first snapshot stats and reads what the manifest lists
     expect(facts.paths[`${dir}/jail`]).toBeUndefined();
     expect(facts.paths[`${dir}/gone`]).toMatchObject({ exists: false, type: "missing" });
     expect(facts.paths[`${dir}/asked`]).toMatchObject({ exists: false });
-    expect(facts.files[`${dir}/key`]).toBe("ssh-ed25519 AAAA k\n");
+    expect(facts.files[`${dir}/home/.ssh/authorized_keys`]).toBe("ssh-ed25519 AAAA k\n");
     const m = parseManifest(r.stdout);
     expect([...m.paths].sort()).toEqual([`${dir}/gone`, `${dir}/jail/upload`]);
-    expect([...m.files]).toEqual([`${dir}/key`]);
+    expect([...m.files]).toEqual([`${dir}/home/.ssh/authorized_keys`]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

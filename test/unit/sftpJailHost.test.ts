@@ -72,6 +72,15 @@ describe("SftpJailHost", () => {
     expect(registered.filter((r) => r.inputs.__look !== undefined).map((r) => r.name)).toEqual(["h9-group"]);
   });
 
+  it("never hints a file that is not a key file (the JailedUser refuses it, naming the field; the group's look must not read it first)", async () => {
+    registered.length = 0;
+    const host = new SftpJailHost("h10", { connection, group: { name: "sftp" }, authorizedKeysFile: "/etc/shadow", users: [{ name: "alice", authorizedKeys: [KEY] }] });
+    await registeredAll(host);
+    const look = registered.find((r) => r.name === "h10-group")!.inputs.__look as { files: string[] };
+    expect(look.files).toEqual([]);
+    expect(registered.find((r) => r.name === "h10-alice")!.inputs.authorizedKeysFile).toBe("/etc/shadow");
+  });
+
   it("opens port 22 unless the firewall names port or ports (never both)", async () => {
     const cases: Array<[string, { ports?: number[] }, Record<string, unknown>]> = [
       ["h3", {}, { port: 22 }],

@@ -34,11 +34,11 @@ describe("SshdMatchBlock inputs", () => {
     }
   });
 
-  it("keeps a component's look hint (adapters/base.ts LOOK_KEY) and refuses one that is not host paths (it reaches a host command)", async () => {
+  it("keeps a component's look hint (adapters/base.ts LOOK_KEY) and refuses one that is not host paths (it reaches a host command) or names a file that is not a key file (read as root)", async () => {
     const ok = await check({}, { ...JAIL, __look: { paths: ["/srv/sftp/a"], files: ["/etc/ssh/k/a"] } });
     expect(ok.failures).toEqual([]);
     expect(ok.inputs.__look).toEqual({ paths: ["/srv/sftp/a"], files: ["/etc/ssh/k/a"] });
-    for (const bad of [{ paths: ["relative"] }, { paths: ["/srv/$(reboot)"] }, { files: ["/srv/../etc/shadow"] }, { paths: "/srv" }, { other: [] }, ["/srv"], "x", { paths: [1] }]) {
+    for (const bad of [{ paths: ["relative"] }, { paths: ["/srv/$(reboot)"] }, { files: ["/srv/../etc/shadow"] }, { files: ["/etc/shadow"] }, { files: ["/root/.ssh/id_ed25519"] }, { files: ["/etc/ssh/ssh_host_ed25519_key"] }, { paths: "/srv" }, { other: [] }, ["/srv"], "x", { paths: [1] }]) {
       expect((await failures({ ...JAIL, __look: bad })).__look).toMatch(/^the look hint .*set by sftp-jail's components/);
     }
   });

@@ -12,6 +12,7 @@
  */
 import { randomBytes } from "crypto";
 import { Session } from "../connection/pool";
+import { secretsOf } from "../connection/schema";
 import {
   MANIFEST_LIB,
   Needs,
@@ -33,7 +34,7 @@ import { envelopeProblem } from "../plan/envelope";
 import { refuseUnfitHost } from "./hostGate";
 import { HostFacts } from "../observe/facts";
 import { Plan } from "../plan/types";
-import { SftpJailError } from "../util/errors";
+import { SftpJailError, redact } from "../util/errors";
 import { log } from "../util/log";
 import { quoteArg } from "../util/shell";
 import { REFUSED } from "../util/hostpath";
@@ -304,7 +305,7 @@ async function run(s: Session, batch: Waiting[]): Promise<void> {
     const failed = w.plan[o.started.length ? o.started[o.started.length - 1] : 0];
     // No exit code of its own: the exec ended before this plan did (the lock timed out, or the script was killed).
     const code = o.code ?? r.code;
-    const stderr = (o.code === undefined ? r.stderr : o.err).trim();
+    const stderr = redact((o.code === undefined ? r.stderr : o.err).trim(), secretsOf(s.conn));
     w.reject(
       new SftpJailError(
         { host: `${s.conn.host}:${s.conn.port}`, resource: w.ctx.resource },

@@ -12,10 +12,11 @@
 import { randomBytes } from "crypto";
 import { Client } from "ssh2";
 import { Session, dialWithRetry } from "../connection/pool";
+import { secretsOf } from "../connection/schema";
 import { HostFacts } from "../observe/facts";
 import { Plan, Step } from "../plan/types";
 import { accountGuard } from "../plan/accounts";
-import { SftpJailError } from "../util/errors";
+import { SftpJailError, redact } from "../util/errors";
 import { log } from "../util/log";
 import { quote, quoteArg } from "../util/shell";
 import { LOCK_DIR, LOCK_FILE, apply, ApplyContext } from "./apply";
@@ -96,7 +97,7 @@ export async function confirmFreshLogin(s: Session): Promise<void> {
   });
   try {
     const r = await new Session(s.conn, client).exec("true");
-    if (r.code !== 0) throw new Error(`a fresh login worked but running a command as root failed (exit ${r.code}): ${r.stderr.trim()}`);
+    if (r.code !== 0) throw new Error(`a fresh login worked but running a command as root failed (exit ${r.code}): ${redact(r.stderr.trim(), secretsOf(s.conn))}`);
   } finally {
     client.end();
   }

@@ -14,12 +14,12 @@
  */
 import * as fs from "fs";
 import { Document, YAMLSeq } from "yaml";
-import { connectionSchema } from "../connection/schema";
+import { connectionSchema, secretsOf } from "../connection/schema";
 import { closeAll, session } from "../connection/pool";
 import { HostFacts } from "../observe/facts";
 import { RsshConf, SurveyUser, accountSurvey } from "./survey";
 import { SNAPSHOT_MARK, parseSnapshot, snapshotScript } from "../observe/snapshot";
-import { SftpJailError } from "../util/errors";
+import { SftpJailError, redact } from "../util/errors";
 import { EXIT, UsageError, main, optionTokens, wholeNumber } from "./args";
 import { HostDescription, JailConfig, describeHost } from "./describe";
 
@@ -174,7 +174,7 @@ export async function readHost(h: HostSpec): Promise<HostReading> {
   if (r.code !== 0 || !r.stdout.includes(`${SNAPSHOT_MARK}end`)) {
     throw new SftpJailError(
       { host: s.target },
-      `could not read the host (exit ${r.code}): ${r.stderr.trim().slice(0, 500)}`,
+      `could not read the host (exit ${r.code}): ${redact(r.stderr.trim(), secretsOf(parsed.data)).slice(0, 500)}`,
       "the login user must be root or have sudo rights (NOPASSWD; pass --sudo)",
     );
   }

@@ -155,7 +155,9 @@ export class Session {
     if (this.conn.user === "root") return { command: quote(["sh", "-c", script]) };
     const sudo = this.conn.sudo;
     if (typeof sudo === "object") {
-      return { command: quote(["sudo", "-S", "-p", "", "--", "sh", "-c", script]), stdin: sudo.password + "\n" };
+      // sudo reads the password line only when it needs one (not with a cached timestamp or NOPASSWD): the script's
+      // stdin is closed first, so nothing it runs can ever read a password left there.
+      return { command: quote(["sudo", "-S", "-p", "", "--", "sh", "-c", `exec </dev/null\n${script}`]), stdin: sudo.password + "\n" };
     }
     return { command: quote(["sudo", "-n", "--", "sh", "-c", script]) };
   }

@@ -18,11 +18,16 @@ export class SftpJailError extends Error {
   }
 }
 
-/** Removes secrets from text before it can reach a log or an error message. */
+/**
+ * Removes secrets from text before it can reach a log or an error message: each whole, and each line of a multi-line
+ * one (a private key's lines, one of which a tool may echo) of 16 characters or more.
+ */
 export function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
   let out = text;
   for (const s of secrets) {
-    if (s && s.length >= 4) out = out.split(s).join("[secret]");
+    if (!s) continue;
+    const lines = s.includes("\n") ? s.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 16) : [];
+    for (const part of [s, ...lines]) if (part.length >= 4) out = out.split(part).join("[secret]");
   }
   return out;
 }

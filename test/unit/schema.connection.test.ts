@@ -7,7 +7,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Connection, ConnectionInput, connectionSchema } from "../../provider/connection/schema";
+import { Connection, ConnectionInput, connectionSchema, secretsOf } from "../../provider/connection/schema";
+import { redact } from "../../provider/util/errors";
 import { closeAll, dialWithRetry, session } from "../../provider/connection/pool";
 import { failuresOf, publicKey } from "../../provider/schema/common";
 import { keyBlobProblem } from "../../provider/util/sshkey";
@@ -136,3 +137,14 @@ describe("local credential problems are final, named by field, and never retried
   });
 });
 
+
+describe("redaction", () => {
+  it("removes a secret whole, and each line of a multi-line one (a key's line a tool echoed)", () => {
+    const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQ\n-----END OPENSSH PRIVATE KEY-----\n";
+    const c = connectionSchema.parse({ ...CONN, privateKey: key, user: "op", sudo: { password: "hunter2-very-long" } });
+    const text = `sudo: hunter2-very-long\nload: b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nshort line QyNTUxOQ stays`;
+    // lines shorter than 16 characters (a PEM's last line, the armour is longer but public) are left: too common to cut
+    expect(redact(text, secretsOf(c))).toBe("sudo: [secret]\nload: [secret]\nshort line QyNTUxOQ stays");
+    expect(redact(`whole ${key} end`, secretsOf(c))).toBe("whole [secret] end");
+  });
+});

@@ -163,7 +163,8 @@ function yamlProgram(h: SandboxHost, j: YamlJail): string {
         group: { type: "sftpjail:index:SftpGroup", properties: { connection: "${conn}", name: "sftp" } },
         alice: {
           type: "sftpjail:index:JailedUser",
-          properties: { connection: "${conn}", name: "alice", group: "sftp", home: "/srv/sftp/alice", authorizedKeys: j.keys },
+          // reachedFrom made secret by the program: the plugin must keep it secret in state (the engine would not)
+          properties: { connection: "${conn}", name: "alice", group: "sftp", home: "/srv/sftp/alice", authorizedKeys: j.keys, reachedFrom: { "fn::secret": [] } },
           // The Match block that jails alice comes first: a JailedUser must be jailed right after its change.
           options: dep("match"),
         },
@@ -205,6 +206,10 @@ test("YAML: converge, confined sftp, clean refresh, drift per field, old → new
   const state = (await p.run(["stack", "export"], true)).stdout;
   expect(state).toMatch(/"connection": \{\s*"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",\s*"ciphertext"/);
   expect(state).not.toContain(sb.keyPath);
+  // A field the program made secret stays secret, in the inputs and in the output of the same name.
+  const alice = (JSON.parse(state).deployment.resources as Array<{ type: string; inputs: Record<string, unknown>; outputs: Record<string, unknown> }>).find((r) => r.type === "sftpjail:index:JailedUser")!;
+  for (const side of [alice.inputs, alice.outputs]) expect(side.reachedFrom).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: expect.any(String) });
+  expect(alice.inputs.name).toBe("alice");
 
   // Drift made by hand shows on the field that drifted, old (host) → new (program).
   await h.console(

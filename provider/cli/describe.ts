@@ -63,13 +63,25 @@ function jailGroup(b: ConfigBlock): string | undefined {
   return g[0];
 }
 
+/**
+ * A key line with options, named without their values (an `environment="TOKEN=..."` may hold a credential, and the
+ * notes go to stderr and to --out): the option names and the end of the key, e.g. `[from, command] ssh-ed25519 ...Xk2Q`.
+ */
+function keyLineSummary(line: string): string {
+  const at = line.search(/(^|\s)(ssh-|ecdsa-|sk-)/);
+  const options = at > 0 ? line.slice(0, at) : "";
+  const names = [...options.matchAll(/(?:^|,)\s*([A-Za-z-]+)/g)].map((m) => m[1]);
+  const [type, b64] = line.slice(Math.max(at, 0)).trim().split(/\s+/);
+  return `[${names.join(", ")}] ${type ?? "?"} ...${(b64 ?? "").slice(-8)}`;
+}
+
 /** The keys of a file that the config can carry; the rest are reported (and the file then differs: adoption refuses). */
 function usableKeys(content: string, where: string, notes: string[]): string[] {
   const out: string[] = [];
   for (const line of keyLines(content)) {
     if (out.includes(line)) notes.push(`${where}: lists a key twice; sftp-jail carries it once, so the file differs from keys and adoption refuses until the duplicate line is removed`);
     else if (publicKey.safeParse(line).success) out.push(line);
-    else notes.push(`${where}: a key line sftp-jail cannot carry (options such as from="..." or command="...") was left out; the file then differs from keys and adoption refuses until you decide: ${line.slice(0, 60)}${line.length > 60 ? "..." : ""}`);
+    else notes.push(`${where}: a key line sftp-jail cannot carry (options such as from="..." or command="...") was left out; the file then differs from keys and adoption refuses until you decide: ${keyLineSummary(line)}`);
   }
   return out;
 }

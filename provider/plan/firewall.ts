@@ -229,7 +229,17 @@ function deleteSteps(loc: Located, facts: HostFacts): Step[] {
   const t = loc.target;
   if (t.backend === "nftables") {
     const [fam, tbl] = t.table.split(" ");
-    return loc.ours.map((r) => cmd(`delete rule ${r.comment} (handle ${r.handle}) from ${t.table} ${r.chain}`, ["nft", "delete", "rule", fam, tbl, r.chain, "handle", r.handle!], dropRule(r)));
+    return loc.ours.map((r) => {
+      const description = `delete rule ${r.comment} (handle ${r.handle}) from ${t.table} ${r.chain}`;
+      const del = ["nft", "delete", "rule", fam, tbl, r.chain, "handle", r.handle!];
+      if (!r.comment?.startsWith(COMMENT_PREFIX)) return cmd(description, del, dropRule(r)); // the adopted rule replaced
+      // The handle was read when the host was observed; firewalld or an `nft -f` may have rebuilt the table since (new
+      // handles, this one perhaps on another rule). Under the host lock, it is deleted only if it still carries ours.
+      const tail = `comment "${r.comment}" # handle ${r.handle}`;
+      const still = `${quote(["nft", "-a", "list", "chain", fam, tbl, r.chain])} 2>/dev/null | SJ_T=${quoteArg(tail)} awk 'substr($0, length($0) - length(ENVIRON["SJ_T"]) + 1) == ENVIRON["SJ_T"] { f = 1 } END { exit !f }'`;
+      const refuse = `{ echo ${quoteArg(`nft rule handle ${r.handle} in ${t.table} ${r.chain} no longer carries ${r.comment}: the ruleset changed since it was read; nothing deleted, run pulumi up again`)} >&2; false; }`;
+      return { description, script: `{ ${still} || ${refuse}; } && ${quote(del)}`, effects: FIREWALL, record: dropRule(r) };
+    });
   }
   const bin = iptBin(t, facts);
   return loc.ours.map((r) => cmd(`delete rule ${r.comment} from ${bin} ${r.chain}`, [bin, "-w", "-t", "filter", "-D", r.chain, ...r.args!], dropRule(r)));

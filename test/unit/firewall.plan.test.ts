@@ -339,6 +339,16 @@ describe("nftables planner (captured host: inet filter input with accept 22, sft
     expect(execFileSync("sh", ["-c", `${stub}\n${revert}`]).toString()).toBe("nft delete rule inet filter input handle 7\n");
   });
 
+  it("deletes by handle only while that handle still carries our comment (run by sh against a stand-in nft)", () => {
+    const t = resolveTarget(partnerA, facts);
+    const del = planRuleDelete(partnerA, t, facts).steps.find((st) => st.script.includes("nft delete rule"))!.script;
+    const run = (listing: string) =>
+      execFileSync("sh", ["-c", `nft() { if [ "$1" = -a ]; then printf '%s\n' ${quoteArg(listing)}; else echo "deleted: $*"; fi; }\n${del} || echo refused`], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    expect(run('\t\ttcp dport 2222 accept comment "sftp-jail:partner-a" # handle 4')).toBe("deleted: delete rule inet filter input handle 4\n");
+    // rebuilt by another tool: handle 4 is now someone else's rule, ours has handle 41
+    expect(run('\t\ttcp dport 80 accept # handle 4\n\t\ttcp dport 2222 accept comment "sftp-jail:partner-a" # handle 41')).toBe("refused\n");
+  });
+
   it("moves a rule found after the reject, deleting it by handle", () => {
     const moved = withFirewall("nftables", (raw) => {
       const j = JSON.parse(raw.split("--nft\n")[1]);
@@ -350,7 +360,7 @@ describe("nftables planner (captured host: inet filter input with accept 22, sft
     const p = planRuleConverge(partnerA, moved);
     expect(p.located.inPosition).toBe(false);
     expect(scripts(p).slice(1)).toEqual([
-      "nft delete rule inet filter input handle 4",
+      expect.stringMatching(/'comment "sftp-jail:partner-a" # handle 4'.*\} && nft delete rule inet filter input handle 4$/),
       `nft insert rule inet filter input position 6 ip saddr 198.51.100.0/24 tcp dport '{ 2222, 2223 }' ct state new accept comment '"sftp-jail:partner-a"'`,
     ]);
   });
@@ -372,11 +382,11 @@ describe("nftables planner (captured host: inet filter input with accept 22, sft
     );
     const t = resolveTarget(rule({ backend: "nftables" }), after);
     expect(scripts(planRuleDelete(rule({ backend: "nftables", state: [] }), t, after)).slice(1)).toEqual([
-      "nft delete rule inet filter input handle 2",
+      expect.stringMatching(/'comment "sftp-jail:new" # handle 2'.*\} && nft delete rule inet filter input handle 2$/),
       "nft delete table inet filter",
     ]);
     // The admin's table (more rules) stays.
-    expect(scripts(planRuleDelete(partnerA, resolveTarget(partnerA, facts), facts)).slice(1)).toEqual(["nft delete rule inet filter input handle 4"]);
+    expect(scripts(planRuleDelete(partnerA, resolveTarget(partnerA, facts), facts)).slice(1)).toEqual([expect.stringMatching(/\} && nft delete rule inet filter input handle 4$/)]);
   });
 
   it("persists only native tables, each replaced as a whole, checked with nft -c", () => {

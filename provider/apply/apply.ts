@@ -332,7 +332,7 @@ async function run(s: Session, batch: Waiting[]): Promise<void> {
   let after: HostFacts | undefined;
   if (ok && r.code === 0) {
     const out = r.stdout.slice(Math.max(0, r.stdout.indexOf(SNAPSHOT_MARK)));
-    after = trailing.delta ? remember(s, parseDelta(out), needs, out, reread, reread.jail) : remember(s, parseSnapshot(out), needs, out, undefined, reread.jail);
+    after = trailing.delta ? remember(s, parseDelta(out, s.target), needs, out, reread, reread.jail) : remember(s, parseSnapshot(out, s.target), needs, out, undefined, reread.jail);
   }
   // After a failure beside them, or with nothing left to merge a delta into (a failure elsewhere on this host dropped
   // the cache): a full snapshot, taken from now on (an exec already in flight may predate these changes).

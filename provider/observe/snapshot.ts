@@ -18,6 +18,7 @@ import { quoteArg } from "../util/shell";
 import { HOSTPATH_LIB } from "../util/hostpath";
 import { hostPathProblem, isKeyFilePath } from "../schema/common";
 import { recordFact } from "./record";
+import { SftpJailError } from "../util/errors";
 import { writeFileSh } from "../plan/atomic";
 
 const MARK = "@@sftp-jail:";
@@ -168,8 +169,8 @@ export function parseManifest(output: string): Registered {
 }
 
 /** Parses a snapshot's output (pure; tested on captured output); a section it lacks parses as empty output. */
-export function parseSnapshot(output: string): HostFacts {
-  const sections = sectionsOf(output);
+export function parseSnapshot(output: string, host?: string): HostFacts {
+  const sections = sectionsOf(output, host);
   const facts: Partial<HostFacts> = {};
   for (const f of factsFor({})) {
     (facts as Record<string, unknown>)[f.key] = f.parse(sections.get(f.key) ?? "");
@@ -178,8 +179,8 @@ export function parseSnapshot(output: string): HostFacts {
 }
 
 /** Parses a delta snapshot's output (pure): only the facts it has a section for, to merge over the cached ones. */
-export function parseDelta(output: string): Partial<HostFacts> {
-  const sections = sectionsOf(output);
+export function parseDelta(output: string, host?: string): Partial<HostFacts> {
+  const sections = sectionsOf(output, host);
   const facts: Partial<HostFacts> = {};
   for (const f of factsFor({})) {
     const text = sections.get(f.key);
@@ -193,11 +194,15 @@ export function parseDelta(output: string): Partial<HostFacts> {
  * a section) and the last copy would win. Every fact frames host-chosen names so this cannot happen: if it does, the
  * snapshot is not trusted at all.
  */
-function forged(section: string): Error {
-  return new Error(`the host's snapshot has its "${section}" section twice: refusing it (a file or directory name on the host may be made to forge one)`);
+function forged(section: string, host?: string): SftpJailError {
+  return new SftpJailError(
+    { host },
+    `the host's snapshot has its "${section}" section twice: refused, nothing was planned from it`,
+    "look on the host for a file or directory whose name holds a line starting with @@sftp-jail: (most likely in a jailed user's writable directory), move it away, then run again",
+  );
 }
 
-function sectionsOf(output: string): Map<string, string> {
+function sectionsOf(output: string, host?: string): Map<string, string> {
   const sections = new Map<string, string>();
   let current: string | undefined;
   let buf: string[] = [];
@@ -205,7 +210,7 @@ function sectionsOf(output: string): Map<string, string> {
     if (line.startsWith(MARK)) {
       if (current) sections.set(current, buf.join("\n"));
       current = line.slice(MARK.length).trim();
-      if (sections.has(current)) throw forged(current);
+      if (sections.has(current)) throw forged(current, host);
       buf = [];
     } else if (current) buf.push(line);
   }
@@ -317,7 +322,7 @@ function take(s: Session, c: HostCache): Promise<HostFacts> {
   snap.facts = s.exec(snapshotScript({ paths, files, jail }, base ? { manifest: false, base: [] } : {})).then(async (r) => {
     // Not as root: probe the login itself, so the error says what is broken (shell, sudo) instead of guessing.
     if (!r.stdout.includes(MARK + "end")) throw await diagnoseAccess(s, r);
-    const parsed = base ? parseDelta(r.stdout) : parseSnapshot(r.stdout);
+    const parsed = base ? parseDelta(r.stdout, s.target) : parseSnapshot(r.stdout, s.target);
     const manifest = parseManifest(r.stdout);
     // A full snapshot also stat'ed and read what the manifest lists: it covers those requests too.
     if (base) noteListing(c, manifest);
@@ -371,13 +376,13 @@ export function glanceScript(needs: { paths?: string[]; files?: string[] }): str
 }
 
 /** Parses a {@link glanceScript}'s output (pure): its paths, files and resolutions; undefined when truncated. */
-export function parseGlance(output: string): Pick<HostFacts, "paths" | "files" | "realpaths"> | undefined {
+export function parseGlance(output: string, host?: string): Pick<HostFacts, "paths" | "files" | "realpaths"> | undefined {
   const sections = new Map<string, string[]>();
   let current: string[] | undefined;
   for (const line of output.split("\n")) {
     if (line.startsWith(MARK)) {
       const key = line.slice(MARK.length).trim();
-      if (sections.has(key)) throw forged(key);
+      if (sections.has(key)) throw forged(key, host);
       sections.set(key, (current = []));
     } else current?.push(line);
   }
@@ -403,7 +408,7 @@ export async function glance(s: Session, needs: { paths?: string[]; files?: stri
   const paths = [...new Set(needs.paths ?? [])].filter((p) => !base.covers.paths.has(p));
   const files = [...new Set(needs.files ?? [])].filter((f) => !base.covers.files.has(f));
   if (!paths.length && !files.length) return base.settled;
-  const seen = parseGlance((await s.exec(glanceScript({ paths, files }))).stdout);
+  const seen = parseGlance((await s.exec(glanceScript({ paths, files }))).stdout, s.target);
   if (!seen) return observe(s, needs);
   const merged: HostFacts = {
     ...base.settled,

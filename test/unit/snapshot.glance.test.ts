@@ -94,5 +94,7 @@ describe("glance: a check's look at its host", () => {
     expect(() => parseGlance(`${MARK}paths\n${MARK}files\n${MARK}realpaths\n${forgedFiles}${MARK}end\n`)).toThrow(/"files" section twice/);
     expect(() => parseSnapshot(FULL.replace(`${MARK}end`, `${MARK}users\nmallory:x:0:0::/:/bin/sh\n${MARK}end`))).toThrow(/"users" section twice/);
     expect(parseSnapshot(FULL).users.length).toBeGreaterThan(0);
+    // the error names the host and what to do
+    expect(() => parseGlance(`${MARK}files\n${forgedFiles}${MARK}end\n`, "root@192.0.2.7:22")).toThrow(/on root@192\.0\.2\.7:22: .*section twice[\s\S]*fix: look on the host/);
   });
 });

@@ -55,6 +55,9 @@ const SJ_ID_FMT = "%d:%i:%u:%a:%h:%.9W:%F";
  * - `sj_file_ok PATH`: refuses unless PATH is a regular file owned by root, not writable by group or others, in a
  *   trusted directory chain (a file root serves to others).
  */
+/** The largest key file sftp-jail reads (bytes; a multiple of dd's 64 KiB block): 1000 keys of 4 KiB fit. */
+export const KEY_FILE_MAX = 4 * 1048576;
+
 export const HOSTPATH_LIB = [
   "unset CDPATH",
   // A newline, for splitting the output of one stat of two names without another process.
@@ -189,7 +192,10 @@ export const HOSTPATH_LIB = [
   "  sj_split \"$sj_s\"",
   "  case \"$sj_type\" in 'regular file'|'regular empty file') ;; *) sj_die \"$2 is not a regular file ($sj_type)\";; esac",
   "  [ \"$sj_trusted\" = 1 ] || [ \"$sj_links\" = 1 ] || sj_die \"$2 has $sj_links hard links and its directory is not root's alone\"",
-  "  sj_b=$(dd if=\"$1\" iflag=nofollow,nonblock bs=65536 2>/dev/null | base64 -w0) || sj_die \"cannot read $2\"",
+  // At most KEY_FILE_MAX bytes are read: a key file a jailed user can write (an adopted one in a hand-made jail) could
+  // be a sparse file of gigabytes, read as root and shipped to the provider at every snapshot.
+  `  sj_b=$(dd if=\"$1\" iflag=nofollow,nonblock bs=65536 count=${KEY_FILE_MAX / 65536 + 1} 2>/dev/null | base64 -w0) || sj_die \"cannot read $2\"`,
+  `  [ \${#sj_b} -le ${4 * Math.ceil(KEY_FILE_MAX / 3)} ] || sj_die \"$2 is larger than ${KEY_FILE_MAX / 1048576} MiB: not read (a key file holds at most 1000 keys)\"`,
   "  [ \"$(sj_id \"$1\")\" = \"$sj_s\" ] || sj_die \"$2 was replaced while it was being read\"",
   "  printf '%s' \"$sj_b\"",
   ")",

@@ -10,7 +10,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { HOSTPATH_LIB, REFUSED, depth, hp } from "../../provider/util/hostpath";
+import { HOSTPATH_LIB, KEY_FILE_MAX, REFUSED, depth, hp } from "../../provider/util/hostpath";
 import { atomicWrite } from "../../provider/plan/files";
 import { withAncestors } from "../../provider/observe/pathFacts";
 
@@ -24,7 +24,7 @@ const UID = 4242;
 const SHELLS = ["/bin/sh", "/bin/bash"].filter((p) => fs.existsSync(p));
 let shell = SHELLS[0];
 function sh(script: string, env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(shell, ["-c", `${HOSTPATH_LIB}\n${script}`], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 20000 });
+  const r = spawnSync(shell, ["-c", `${HOSTPATH_LIB}\n${script}`], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 20000, maxBuffer: 64 * 1048576 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const st = (p: string) => fs.lstatSync(p);
@@ -226,6 +226,21 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
       fs.writeFileSync(`${jail}/data/keys`, "ssh-ed25519 AAAA x\n");
       expect(Buffer.from(read(`${jail}/data/keys`).stdout, "base64").toString()).toBe("ssh-ed25519 AAAA x\n");
       expect(read(`${jail}/data/none`)).toMatchObject({ code: 1, stdout: "", stderr: "" });
+    });
+
+    it("reads at most KEY_FILE_MAX bytes: a larger (sparse) file is refused without being read whole", () => {
+      const f = `${jail}/data/keys`;
+      fs.writeFileSync(f, "");
+      fs.truncateSync(f, KEY_FILE_MAX);
+      expect(Buffer.from(read(f).stdout, "base64").length).toBe(KEY_FILE_MAX);
+      // A multi-gigabyte sparse file: refused by size after one block past the cap, in well under the test timeout.
+      fs.truncateSync(f, 8 * 1024 ** 3);
+      const r = read(f);
+      expect(r).toMatchObject({ code: REFUSED, stdout: "" });
+      expect(r.stderr).toContain(`${f} is larger than ${KEY_FILE_MAX / 1048576} MiB`);
+      const r2 = sh(`sj_read_in ${jail}/data 0 keys`);
+      expect(r2.stdout).toBe("");
+      expect(r2.stderr).toContain("is larger than");
     });
 
     it("reads several files of one directory with one walk; a refused or missing one costs only itself", () => {

@@ -3,7 +3,7 @@
  * failure stops the rollout before it spreads. (The root Pulumi.yaml program does the same from stack config.)
  *
  *   pulumi config set --path 'hosts[0]' '{"name":"fra1","host":"203.0.113.10","hostKey":"ssh-ed25519 AAAA..."}'
- *   pulumi config set --secret sshKey "$(cat ~/.ssh/id_ed25519)"
+ *   pulumi config set --secret sshKey < ~/.ssh/id_ed25519   # from stdin: never in a command line (ps) or the shell history
  */
 import * as pulumi from "@pulumi/pulumi";
 import { SftpJailHost } from "sftp-jail";

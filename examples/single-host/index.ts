@@ -3,7 +3,7 @@
  *
  *   pulumi config set host 203.0.113.10
  *   pulumi config set hostKey "ssh-ed25519 AAAA..."        # from a trusted channel, e.g. the provider's console
- *   pulumi config set --secret sshKey "$(cat ~/.ssh/id_ed25519)"
+ *   pulumi config set --secret sshKey < ~/.ssh/id_ed25519   # from stdin: never in a command line (ps) or the shell history
  *   pulumi config set --path 'partners.acme' "ssh-ed25519 AAAA... acme@ci"
  *   pulumi up
  */

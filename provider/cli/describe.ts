@@ -13,6 +13,7 @@ import { DEFAULT_KEYS_DIR, isMember, keyLines } from "../plan/jailedUser";
 import { ObservedRule, RuleDesired, Target, desiredSpec, familyParts, locate, resolveTarget, sshPorts } from "../plan/firewall";
 import { blockDirectives } from "../components/sftpJailHost";
 import { publicKey, relPath } from "../schema/common";
+import { KEY_TYPE_TOKEN } from "../util/sshkey";
 import { main } from "./args";
 
 /**
@@ -68,11 +69,20 @@ function jailGroup(b: ConfigBlock): string | undefined {
  * notes go to stderr and to --out): the option names and the end of the key, e.g. `[from, command] ssh-ed25519 ...Xk2Q`.
  */
 function keyLineSummary(line: string): string {
-  const at = line.search(/(^|\s)(ssh-|ecdsa-|sk-)/);
-  const options = at > 0 ? line.slice(0, at) : "";
-  const names = [...options.matchAll(/(?:^|,)\s*([A-Za-z-]+)/g)].map((m) => m[1]);
-  const [type, b64] = line.slice(Math.max(at, 0)).trim().split(/\s+/);
-  return `[${names.join(", ")}] ${type ?? "?"} ...${(b64 ?? "").slice(-8)}`;
+  // The options end at the first blank outside double quotes (sshd's rule): a quoted value may hold " ssh-" itself.
+  const t = line.trim();
+  let i = 0;
+  if (!/^(ssh-|ecdsa-|sk-)/.test(t)) {
+    for (let quoted = false; i < t.length; i++) {
+      if (t[i] === '"') quoted = !quoted;
+      else if (t[i] === "\\" && quoted) i++;
+      else if (/\s/.test(t[i]) && !quoted) break;
+    }
+  }
+  const names = [...t.slice(0, i).replace(/"(?:[^"\\]|\\.)*"?/g, '""').matchAll(/(?:^|,)\s*([A-Za-z-]+)/g)].map((m) => m[1]);
+  const [type, b64] = t.slice(i).trim().split(/\s+/);
+  // Only what a key line may hold reaches the note: a known key type and base64 (the file is a user's to write).
+  return `[${names.join(", ")}] ${type && KEY_TYPE_TOKEN.test(type) ? type : "?"} ...${/^[A-Za-z0-9+/=]+$/.test(b64 ?? "") ? b64.slice(-8) : ""}`;
 }
 
 /** The keys of a file that the config can carry; the rest are reported (and the file then differs: adoption refuses). */
@@ -284,6 +294,12 @@ function describeJail(x: Reading, b: FoundBlock, g: GroupEntry, subsystem: boole
     }
     covered.add(m.name);
     jail.users.push(describeUser(x, m, g, s as SurveyUser & { chroot: string }, keys));
+  }
+  // SftpJailHost refuses a jail inside (or equal to) another's: destroying one would move or delete the other's files.
+  for (const u of jail.users) {
+    const c = x.byName.get(u.name)!.chroot!;
+    const o = jail.users.find((v) => v !== u && (c === x.byName.get(v.name)!.chroot! || c.startsWith(`${x.byName.get(v.name)!.chroot!}/`)));
+    if (o) x.notes.push(`${host.name}: ${u.name}'s jail ${c} is ${c === x.byName.get(o.name)!.chroot ? "shared with" : "inside"} ${o.name}'s; sftp-jail gives every user a jail of its own and refuses this config until each has one`);
   }
   placeChroots(x, jail);
   const dirs = directivesDiff(x, b, g, jail.authorizedKeysFile);

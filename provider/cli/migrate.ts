@@ -43,7 +43,8 @@ options (before the first --host: defaults for every host; after one: for that h
   --sudo                    log in as USER and become root with sudo -n
   --label KEY=VALUE         a label of the host (repeatable); the host's jails select it by \`host: NAME\`
   --group NAME              the SFTP group suggested for rssh users on a host without a Match block (default sftp)
-  --out FILE                write the config to FILE (default: standard output); notes go to standard error
+  --out FILE                write the config to FILE, which must not exist (default: standard output); notes go to
+                            standard error
   -h, --help                print this help
 
 examples:
@@ -197,7 +198,13 @@ export function yamlText(v: unknown): string {
 }
 
 /** Lines as a comment: the library writes "#" (and the node's indentation) before each. */
-const comment = (lines: string[]) => lines.map((l) => ` ${l}`).join("\n");
+/**
+ * A line as a comment: anything outside printable ASCII is escaped (\xNN, \uNNNN). Notes quote what a host holds (a
+ * jailed user writes their key file): an escape sequence must not reach a terminal, nor a character that a YAML
+ * reader takes for a line break (NEL, LS, PS) end the comment and start a key.
+ */
+export const printable = (l: string) => l.replace(/[^\x20-\x7e]/g, (c) => (c.charCodeAt(0) < 0x100 ? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
+const comment = (lines: string[]) => lines.map((l) => ` ${printable(l)}`).join("\n");
 /** A suggestion: its note, then the value it suggests as YAML, commented out (uncommenting it adds the value). */
 const suggested = (note: string, value: unknown) => comment([`${note}:`, ...yamlText(value).replace(/\n$/, "").split("\n")]);
 
@@ -274,7 +281,13 @@ if (require.main === module) {
       const yaml = await migrate(o);
       for (const l of yaml.split("\n").filter((x) => x.startsWith("#   - "))) console.error(`note: ${l.slice(6)}`);
       if (o.out) {
-        fs.writeFileSync(o.out, yaml);
+        // Never over a file: a stack file holds its encryption salt and secure values.
+        try {
+          fs.writeFileSync(o.out, yaml, { flag: "wx" });
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+          throw new Error(`${o.out} exists: sftp-jail-migrate never overwrites a file (a stack file holds its encryption salt and secure values); write to a new file and merge what you need`);
+        }
         console.error(`sftp-jail-migrate: wrote ${o.out}`);
       } else await new Promise<void>((resolve) => process.stdout.write(yaml, () => resolve()));
       return EXIT.OK;

@@ -58,7 +58,9 @@ const FORWARDING = { kind: "enum", values: ["yes", "no", "all", "local", "remote
  * Directives a block may set: keywords OpenSSH (≥ 8.2) accepts inside `Match`, restricted to those that matter for
  * SFTP jails. Order here is the order they are rendered in.
  */
-export const DIRECTIVES: Readonly<Record<string, ValueKind>> = {
+export const DIRECTIVES: Readonly<Record<string, ValueKind>> = Object.freeze(
+  // No prototype: a name like "constructor" or "toString" is no directive (it is refused as unknown, not looked up).
+  Object.assign(Object.create(null) as Record<string, ValueKind>, {
   ChrootDirectory: { kind: "path", tokens: true },
   ForceCommand: { kind: "command" },
   AllowTcpForwarding: FORWARDING,
@@ -81,7 +83,8 @@ export const DIRECTIVES: Readonly<Record<string, ValueKind>> = {
   DenyUsers: { kind: "patterns" },
   AllowGroups: { kind: "patterns" },
   DenyGroups: { kind: "patterns" },
-};
+  }),
+);
 export const DIRECTIVE_NAMES = Object.keys(DIRECTIVES);
 
 /** Match criteria as the schema parsed them (provider/schema/sshdMatchBlock.ts); all given ones must hold (OpenSSH ANDs them). */

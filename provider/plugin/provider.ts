@@ -14,7 +14,7 @@ import { reveal, seal, secretFields } from "./secrets";
 import { detailedDiff, DiffKind } from "./diff";
 import { seedFor } from "./importing";
 import { connectionSchema } from "../connection/schema";
-import { OWNER_KEY } from "../adapters/base";
+import { LOOK_KEY, OWNER_KEY } from "../adapters/base";
 
 /** The package's version, from the nearest package.json above this file that is sftp-jail's (compiled or source). */
 function packageVersion(): string {
@@ -69,6 +69,8 @@ export class SftpJailProvider implements provider.Provider {
   private withConnection(news: Record<string, unknown>, urn?: string): Record<string, unknown> {
     const n = { ...(reveal(news) as Record<string, unknown>) };
     delete n[OWNER_KEY]; // never a program's to set
+    // The look hint is SftpJailHost's to set on its own children (their URN's type chain names it), never a program's.
+    if (!urn?.split("::")[2]?.includes("sftpjail:index:SftpJailHost$")) delete n[LOOK_KEY];
     if (n.connection === undefined && this.connection !== undefined) n.connection = this.connection;
     const owner = urn ? ownerOfUrn(urn) : undefined;
     if (owner) n[OWNER_KEY] = owner;

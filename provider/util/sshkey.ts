@@ -52,7 +52,7 @@ export function keyBlobProblem(type: string, b64: string): string | undefined {
 }
 
 /** A key type name OpenSSH knows (certificates included): in a comment, the start of a second key. */
-const KEY_TYPE_TOKEN = /^(ssh-(ed25519|rsa|dss|xmss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256))(-cert-v01)?(@openssh\.com)?$/;
+export const KEY_TYPE_TOKEN = /^(ssh-(ed25519|rsa|dss|xmss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256))(-cert-v01)?(@openssh\.com)?$/;
 /** The type name inside a blob: any of OpenSSH's families (a blob is a key whatever its exact type). */
 const BLOB_TYPE = /^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.-]+$/;
 

@@ -160,6 +160,29 @@ describe("describing a host as stack config", () => {
     expect(d.notes.join("\n")).toMatch(/lists a key twice/);
   });
 
+  it("quotes nothing of a hostile key line but option names, a key type and base64; the file it writes has only printable comments", () => {
+    const r = reading("hand");
+    const alice = r.survey.find((u) => u.name === "alice")!;
+    const key = alice.keyFiles[0].content!.trim();
+    alice.keyFiles[0].content = `environment="T=x ssh-S3CRET" ${key}\nssh-\u001b]0;pwned\u0007\u0085config: x AAAA\n${key}\n`;
+    const d = describeHost(spec("hand"), r);
+    const notes = d.notes.join("\n");
+    expect(notes).not.toMatch(/S3CRET|pwned|\u001b|\u0085/);
+    expect(notes).toMatch(/\[environment\] ssh-ed25519 \.\.\./);
+    const text = renderConfig([d], new Date(0));
+    expect(text).toMatch(/^[\x20-\x7e\n]*$/);
+    expect(Object.keys(yaml.load(text) as object)).toEqual(["config"]);
+  });
+
+  it("says when two accounts share a jail or one jails inside another's (SftpJailHost refuses that config)", () => {
+    const r = reading("hand");
+    const [alice, bob] = ["alice", "bob"].map((n) => r.survey.find((u) => u.name === n)!);
+    bob.chroot = alice.chroot;
+    expect(describeHost(spec("hand"), r).notes).toContain(`hand: bob's jail ${alice.chroot} is shared with alice's; sftp-jail gives every user a jail of its own and refuses this config until each has one`);
+    bob.chroot = `${alice.chroot}/bob`;
+    expect(describeHost(spec("hand"), r).notes).toContain(`hand: bob's jail ${alice.chroot}/bob is inside alice's; sftp-jail gives every user a jail of its own and refuses this config until each has one`);
+  });
+
   it("notes accounts in the group that sshd does not jail, and reports no firewall opening when there is none", () => {
     const r = reading("hand");
     r.survey = r.survey.filter((u) => u.name !== "bob");

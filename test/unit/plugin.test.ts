@@ -123,6 +123,18 @@ describe("secrets on the wire", () => {
   });
 });
 
+describe("hidden inputs", () => {
+  test("a program's look hint is dropped (only SftpJailHost sets one, on its own children); a program's stack identity is replaced", async () => {
+    const p = new SftpJailProvider("{}");
+    const news = { connection: { host: UNKNOWN }, name: "sftp", __look: { paths: ["/srv/x"], files: [] }, __owner: "evil/stack" };
+    const own = await p.check(`urn:pulumi:dev::proj::${token("SftpGroup")}::g`, {}, news);
+    expect(own.inputs?.__look).toBeUndefined();
+    expect(own.inputs?.__owner).toBe("proj/dev");
+    const child = await p.check(`urn:pulumi:dev::proj::${token("SftpJailHost")}$${token("SftpGroup")}::h-group`, {}, news);
+    expect(child.inputs?.__look).toEqual({ paths: ["/srv/x"], files: [] });
+  });
+});
+
 describe("import", () => {
   test("an imported ChrootDir is adopted: its destroy moves and deletes nothing (retain or delete alike)", async () => {
     const seed = (await seedFor("ChrootDir", "chroot/srv/hand/acme", { host: "h" })) as Parameters<typeof planChrootDelete>[0];

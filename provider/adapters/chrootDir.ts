@@ -7,13 +7,14 @@ import type * as pulumi from "@pulumi/pulumi";
 import { observe } from "../observe/snapshot";
 import { HostFacts } from "../observe/facts";
 import { apply } from "../apply/apply";
-import { chrootPaths, planChroot, planChrootDelete } from "../plan/chrootDir";
+import { ChrootDesired, chrootPaths, planChroot, planChrootDelete } from "../plan/chrootDir";
+import { declareJail, isDeclaredJail } from "./declared";
 import { failuresOf } from "../schema/common";
 import { ChrootDirFields, chrootDirSchema, chrootDirShape } from "../schema/chrootDir";
 import { checkInputs, containsUnknown, ownerOf, parseKnown, planOrThrow, previewLook, sameConnection, sessionFor, sessionForChange, defined } from "./base";
 import { assumeExisting } from "../plan/envelope";
 import { log } from "../util/log";
-import { changing, ownedBy, whoseIsIt } from "../observe/record";
+import { changing, createdDir, ownedBy, whoseIsIt } from "../observe/record";
 import type { Session } from "../connection/pool";
 
 export const TYPE = "ChrootDir";
@@ -43,6 +44,7 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
   if (failures.length || containsUnknown(inputs)) return { inputs, failures };
   const d = fieldsSchema.safeParse(Object.fromEntries(Object.keys(chrootDirShape).map((k) => [k, inputs[k]])));
   if (!d.success) return { inputs, failures: failuresOf(d.error) };
+  declareJail(inputs.connection, d.data.path);
   // The one preview-time look at the host: an ancestor that breaks OpenSSH's rule, or a step that reaches the
   // operator's home or key files, is a failure of `path` now, not a surprise during `up`. Owners the program
   // creates in the same run are assumed to exist.
@@ -86,26 +88,38 @@ function sharedAncestors(s: Session, path: string, own: Iterable<string>): strin
   return [...known].filter((a) => above(a, path)).sort((a, b) => a.split("/").length - b.split("/").length || (a < b ? -1 : 1));
 }
 
-async function converge(d: Fields, connection: unknown, owner: string | undefined, prev?: ChrootDirState): Promise<ChrootDirState> {
-  const s = await sessionForChange(connection, label(d.path));
+/** What a chroot's state keeps besides its fields (a ChrootDir's, and a JailedUser's `chrootState`). */
+export interface ChrootKept {
+  createdAncestors: string[];
+  adopted?: boolean;
+  createdSubdirs?: string[];
+}
+
+/**
+ * Creates or converges a jail (ChrootDir's, or the one a JailedUser owns at its home; `resource` names the one in
+ * errors and logs). Returns what its state keeps.
+ */
+export async function convergeChroot(s: Session, resource: string, d: ChrootDesired & { onDelete: string }, owner: string | undefined, prev?: ChrootKept): Promise<ChrootKept> {
   const facts = await observe(s, { paths: chrootPaths(d) });
   // Only what this stack created is taken back; another stack's directories are adopted (their creator removes them).
-  const plan = planOrThrow(s, label(d.path), () => planChroot(d, ownedBy(facts, owner)));
+  const plan = planOrThrow(s, resource, () => planChroot(d, ownedBy(facts, owner)));
   // Known before the change runs, so a sibling planned meanwhile on the new snapshot still shares them.
   const ancestors = sharedAncestors(s, d.path, [...(prev?.createdAncestors ?? []), ...plan.createdAncestors]);
-  await apply({ session: s, resource: label(d.path), owner, reads: { paths: chrootPaths(d) } }, plan.steps);
+  await apply({ session: s, resource, owner, reads: { paths: chrootPaths(d) } }, plan.steps);
   const adopted = prev ? !!prev.adopted : plan.adopted;
+  // A ChrootDir's name is its path; a JailedUser's jail is named by its path here.
+  const jail = resource === label(d.path) ? "jail" : `jail ${d.path}`;
   if (!prev && plan.recorded) {
-    log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: took back the jail that sftp-jail created (the host's record says so; this stack's state did not know it); destroy removes it (onDelete: ${d.onDelete})`);
+    log.info(`${resource} on ${s.conn.host}:${s.conn.port}: took back the ${jail} that sftp-jail created (the host's record says so; this stack's state did not know it); destroy removes it (onDelete: ${d.onDelete})`);
   } else if (!prev && adopted) {
-    log.info(`${label(d.path)} on ${s.conn.host}:${s.conn.port}: adopted the existing jail${changing(plan.steps).length ? "" : " as it is"}, ${whoseIsIt(facts, "d", d.path, owner)}; destroy leaves it and its files in place`);
+    log.info(`${resource} on ${s.conn.host}:${s.conn.port}: adopted the existing ${jail}${changing(plan.steps).length ? "" : " as it is"}, ${whoseIsIt(facts, "d", d.path, owner)}; destroy leaves it and its files in place`);
   }
-  return {
-    ...d,
-    connection,
-    createdAncestors: ancestors,
-    ...(adopted ? { adopted, createdSubdirs: [...new Set([...(prev?.createdSubdirs ?? []), ...plan.createdSubdirs])] } : {}),
-  };
+  return { createdAncestors: ancestors, ...(adopted ? { adopted, createdSubdirs: [...new Set([...(prev?.createdSubdirs ?? []), ...plan.createdSubdirs])] } : {}) };
+}
+
+async function converge(d: Fields, connection: unknown, owner: string | undefined, prev?: ChrootDirState): Promise<ChrootDirState> {
+  const s = await sessionForChange(connection, label(d.path));
+  return { ...d, connection, ...(await convergeChroot(s, label(d.path), d, owner, prev)) };
 }
 
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
@@ -150,12 +164,32 @@ export async function update(_id: string, olds: ChrootDirState, news: Record<str
   return { outs: defined(await converge(d, news.connection, ownerOf(news), { ...olds, createdAncestors: olds.createdAncestors ?? [] })) };
 }
 
+/**
+ * Removes a jail as its `onDelete` says (plan/chrootDir.ts planChrootDelete), unless the program of this run declares
+ * a jail at the same path (adapters/declared.ts): then another resource manages it now and it stays, files and all.
+ */
+export async function removeChroot(s: Session, resource: string, d: Pick<ChrootDirState, "path" | "subdirs" | "onDelete"> & ChrootKept): Promise<void> {
+  if (isDeclaredJail(s, d.path)) {
+    log.info(`${resource} on ${s.conn.host}:${s.conn.port}: left the jail ${d.path} and its files in place: this program declares it again (another resource manages it now)`);
+    return;
+  }
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
+  // A sibling destroyed earlier in this run may have left a shared parent it created: this one removes it if last;
+  // never a parent that is itself a jail the program declares.
+  const createdAncestors = sharedAncestors(s, d.path, d.createdAncestors ?? []).filter((a) => !isDeclaredJail(s, a));
+  // The host's record: a jail sftp-jail made inside this one, still there as recorded, refuses the removal (usually
+  // the phase's snapshot: no exec; the recorded directories below are looked at only when there are any).
+  const own = new Set(chrootPaths(d));
+  let facts = await observe(s, { paths: [...own] });
+  const below = Object.keys(facts.record?.dirs ?? {}).filter((p) => p.startsWith(`${d.path}/`) && !own.has(p));
+  if (below.length) facts = await observe(s, { paths: [...own, ...below] });
+  const nested = below.filter((p) => createdDir(facts, p));
+  const plan = planOrThrow(s, resource, () => planChrootDelete({ ...d, createdAncestors }, stamp, nested));
+  await apply({ session: s, resource }, plan);
+}
+
 async function remove(_id: string, props: ChrootDirState): Promise<void> {
   const s = await sessionForChange(props.connection, label(props.path));
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
-  // A sibling destroyed earlier in this run may have left a shared parent it created: this one removes it if last.
-  const createdAncestors = sharedAncestors(s, props.path, props.createdAncestors ?? []);
-  const plan = planOrThrow(s, label(props.path), () => planChrootDelete({ ...props, createdAncestors }, stamp));
-  await apply({ session: s, resource: label(props.path) }, plan);
+  await removeChroot(s, label(props.path), props);
 }
 export { remove as delete };

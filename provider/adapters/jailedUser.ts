@@ -19,6 +19,9 @@ import { checkInputs, containsUnknown, ownerOf, parseKnown, planOrThrow, preview
 import { failuresOf } from "../schema/common";
 import { log } from "../util/log";
 import { changing, ownedBy, whoseIsIt } from "../observe/record";
+import { chrootPaths, planChroot } from "../plan/chrootDir";
+import { ChrootKept, convergeChroot, observedInputs as observedChrootInputs, removeChroot } from "./chrootDir";
+import { declareJail } from "./declared";
 
 export const TYPE = "JailedUser";
 
@@ -41,6 +44,8 @@ export interface JailedUserState extends Fields {
   defaultShell: string;
   /** True when the account existed before and was adopted (destroy then keeps it). */
   adopted: boolean;
+  /** What the jail this user owns (`chroot`) keeps: the parents sftp-jail made for it; adopted, what it made inside. */
+  chrootState?: ChrootKept;
 }
 
 const label = (n: string) => `${TYPE} "${n}"`;
@@ -59,6 +64,8 @@ export const lookNeeds = (d: Pick<Fields, "keysDir" | "name" | "authorizedKeysFi
   paths: [d.keysDir, ...(d.shell ? [d.shell] : [])],
   files: [keyFile(d)],
 });
+/** The jail this user owns, as the chroot planner takes it (its path is the home). */
+const ownedJail = (d: Pick<Fields, "home" | "chroot">) => (d.chroot ? { ...d.chroot, path: d.home } : undefined);
 const needs = (d: Pick<Fields, "keysDir" | "name" | "authorizedKeysFile" | "reachedFrom"> & { shell?: string }) => ({
   ...lookNeeds(d),
   jail: jailContexts({ name: d.name, reachedFrom: d.reachedFrom ?? [] }),
@@ -73,7 +80,19 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
     // The plan on the host as it is (groups the program creates first assumed), judged like apply judges it.
     else {
       const d = full.data;
-      r.failures.push(...(await previewLook(r.inputs.connection, label(d.name), "name", lookNeeds(d), (f) => planUser(d, assumeExisting(ownedBy(f, ownerOf(r.inputs)), [], [d.group, ...d.extraGroups])).steps)));
+      const jail = ownedJail(d);
+      // Noted before any look at the host: a delete later in this run must leave this jail to this user.
+      if (jail) declareJail(r.inputs.connection, jail.path);
+      const look = { paths: [...lookNeeds(d).paths, ...(jail ? chrootPaths(jail) : [])], files: lookNeeds(d).files };
+      const groups = [d.group, ...d.extraGroups, ...(jail ? [jail.group, ...jail.subdirs.map((x) => x.group)] : [])];
+      r.failures.push(
+        ...(await previewLook(r.inputs.connection, label(d.name), "name", look, (f) => {
+          const mine = ownedBy(f, ownerOf(r.inputs));
+          const user = planUser(d, assumeExisting(mine, [], groups)).steps;
+          // The jail is planned as it will be after the account's change: the account (and the owners named) exist.
+          return [...user, ...(jail ? planChroot(jail, assumeExisting(mine, [d.name, ...jail.subdirs.map((x) => x.owner)], groups)).steps : [])];
+        })),
+      );
       // What sshd must resolve for this account: compared with what it does resolve (read), so a broken jail is drift.
       r.inputs.jail = expectedJail(subject(d));
     }
@@ -119,7 +138,7 @@ async function whoSets(s: Session, v: Violation): Promise<string | undefined> {
   return parseCulprit(r.stdout);
 }
 
-async function converge(d: Fields, connection: unknown, owner: string | undefined, adoptedBefore?: boolean): Promise<JailedUserState> {
+async function converge(d: Fields, connection: unknown, owner: string | undefined, adoptedBefore?: boolean, prev?: JailedUserState): Promise<JailedUserState> {
   const s = await sessionForChange(connection, label(d.name));
   const { paths, files, jail } = needs(d);
   // Planned without sshd's evaluation of the account (the plan does not read it; it is judged after the change).
@@ -139,6 +158,11 @@ async function converge(d: Fields, connection: unknown, owner: string | undefine
   const changed = changing(plan.steps).length > 0;
   const judged = await observe(s, needs(d));
   await assertJailed(s, d, facts, judged, changed, adoptedBefore ?? plan.adopted);
+  // The jail after the account (its writable directories belong to it); a new home: the old jail goes as onDelete says.
+  const home = ownedJail(d);
+  const chrootState = home ? await convergeChroot(s, label(d.name), home, owner, prev?.home === d.home ? prev.chrootState : undefined) : undefined;
+  const old = prev && ownedJail(prev);
+  if (old && prev!.chrootState && old.path !== d.home) await removeChroot(s, label(d.name), { ...old, ...prev!.chrootState });
   const u = after.users.find((x) => x.name === d.name)!;
   const n = changing(plan.steps).length;
   const changes = n ? `, changing ${n} thing(s)` : " as it is";
@@ -147,7 +171,7 @@ async function converge(d: Fields, connection: unknown, owner: string | undefine
   } else if (adoptedBefore === undefined && plan.adopted) {
     log.info(`${label(d.name)} on ${s.conn.host}:${s.conn.port}: adopted the existing account (uid ${u.uid}), ${whoseIsIt(facts, "u", d.name, owner)}${changes}; destroy keeps it`);
   }
-  return { ...d, connection, uidActual: u.uid, defaultShell: after.nologin ?? "", adopted: adoptedBefore ?? plan.adopted, jail: expectedJail(subject(d)) };
+  return { ...d, connection, uidActual: u.uid, defaultShell: after.nologin ?? "", adopted: adoptedBefore ?? plan.adopted, jail: expectedJail(subject(d)), chrootState };
 }
 
 export async function create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
@@ -178,13 +202,26 @@ export function observedInputs(props: JailedUserState, f: HostFacts): Fields | u
     allowLoginShell: props.allowLoginShell ?? false,
     reachedFrom: props.reachedFrom ?? [],
     jailOptOut: props.jailOptOut ?? [],
+    chroot: observedChroot(props, f),
   };
+}
+
+/** The owned jail as the host has it (ChrootDir's view of it, without the path); undefined when it is gone. */
+function observedChroot(props: JailedUserState, f: HostFacts): Fields["chroot"] {
+  const jail = ownedJail(props);
+  if (!jail) return undefined;
+  const seen = observedChrootInputs({ ...jail, connection: undefined, createdAncestors: [] }, f) as (Fields["chroot"] & { path?: string; connection?: unknown }) | undefined;
+  if (!seen) return undefined;
+  const { path: _p, connection: _c, ...rest } = seen;
+  return rest;
 }
 
 export async function read(id: string, props?: JailedUserState): Promise<pulumi.dynamic.ReadResult> {
   if (!props) throw new Error(`${TYPE} ${id}: cannot read without prior state (import is not supported by dynamic providers)`);
   const s = sessionFor(props.connection, label(props.name));
-  const facts = await observe(s, needs(props));
+  const home = ownedJail(props);
+  const n = needs(props);
+  const facts = await observe(s, { ...n, paths: [...n.paths, ...(home ? chrootPaths(home) : [])] });
   const observed = observedInputs(props, facts);
   if (!observed) return {};
   const jail = observedJail(subject(props), facts);
@@ -193,7 +230,7 @@ export async function read(id: string, props?: JailedUserState): Promise<pulumi.
 }
 
 export async function update(_id: string, olds: JailedUserState, news: Record<string, unknown>): Promise<pulumi.dynamic.UpdateResult> {
-  return { outs: defined(await converge(fields(news), news.connection, ownerOf(news), olds.adopted)) };
+  return { outs: defined(await converge(fields(news), news.connection, ownerOf(news), olds.adopted, olds)) };
 }
 
 async function remove(_id: string, props: JailedUserState): Promise<void> {
@@ -201,6 +238,11 @@ async function remove(_id: string, props: JailedUserState): Promise<void> {
   // No sshd evaluation: deleting the account does not read it (usually the phase's snapshot covers this: no exec).
   const facts = await observe(s, lookNeeds(props));
   const plan = planOrThrow(s, label(props.name), () => planUserDelete(props, props.adopted, facts));
+  // The account first (its sessions end with it), then its jail as onDelete says: no one can log in in between, and
+  // no open session keeps reading or writing the jail while it is moved away. Unless this run's program declares the
+  // jail again (adapters/declared.ts): then it stays.
   await apply({ session: s, resource: label(props.name) }, plan);
+  const jail = ownedJail(props);
+  if (jail) await removeChroot(s, label(props.name), { ...jail, ...(props.chrootState ?? { createdAncestors: [] }) });
 }
 export { remove as delete };

@@ -11,7 +11,6 @@ import { lookNeeds } from "../adapters/jailedUser";
 import { chrootPaths } from "../plan/chrootDir";
 import { hostPathProblem, isKeyFilePath } from "../schema/common";
 import { SshdMatchBlock } from "../resources/sshdMatchBlock";
-import { ChrootDir } from "../resources/chrootDir";
 import { JailedUser } from "../resources/jailedUser";
 import { FirewallRule } from "../resources/firewallRule";
 import type { DeepReadonly, PulumiInputs, ShapeInput } from "../schema/inputs";
@@ -90,11 +89,10 @@ export function blockDirectives(keysDir: string, keysPattern?: string, overrides
 export interface SftpJailHostKinds {
   SftpGroup: typeof SftpGroup;
   SshdMatchBlock: typeof SshdMatchBlock;
-  ChrootDir: typeof ChrootDir;
   JailedUser: typeof JailedUser;
   FirewallRule: typeof FirewallRule;
 }
-const DYNAMIC_KINDS: SftpJailHostKinds = { SftpGroup, SshdMatchBlock, ChrootDir, JailedUser, FirewallRule };
+const DYNAMIC_KINDS: SftpJailHostKinds = { SftpGroup, SshdMatchBlock, JailedUser, FirewallRule };
 
 /**
  * The look hint (adapters/base.ts LOOK_KEY) of these needs: valid host paths and key files only (a bad one is its
@@ -115,13 +113,13 @@ export function jailOptOut(overrides: Record<string, string | null> = {}): (type
 export class SftpJailHost extends pulumi.ComponentResource {
   readonly group: SftpGroup;
   readonly matchBlock: SshdMatchBlock;
+  /** Each user's JailedUser, which owns the user's jail (its `chroot`). */
   readonly users: Record<string, JailedUser> = {};
-  readonly chroots: Record<string, ChrootDir> = {};
   readonly firewallRule?: FirewallRule;
 
   constructor(name: string, args: SftpJailHostArgs, opts?: pulumi.ComponentResourceOptions, kinds: SftpJailHostKinds = DYNAMIC_KINDS) {
     super("sftpjail:index:SftpJailHost", name, {}, opts);
-    const { SftpGroup, SshdMatchBlock, ChrootDir, JailedUser, FirewallRule } = kinds;
+    const { SftpGroup, SshdMatchBlock, JailedUser, FirewallRule } = kinds;
     // Cross-resource rules no single resource can see: caught at preview, before anything connects.
     const seen = new Map<string, string>();
     for (const u of args.users) {
@@ -138,6 +136,15 @@ export class SftpJailHost extends pulumi.ComponentResource {
     const connection = args.connection;
 
     const home = (u: SftpJailUser) => u.chroot?.path ?? `${base}/${u.name}`;
+    for (const inner of args.users) {
+      const outer = args.users.find((o) => o !== inner && (home(inner) === home(o) || home(inner).startsWith(`${home(o)}/`)));
+      if (outer) {
+        throw new pulumi.ResourceError(
+          `SftpJailHost "${name}": ${inner.name}'s jail ${home(inner)} is inside ${outer.name}'s jail ${home(outer)}; give each user a jail of its own (chroot.path) outside the others`,
+          this,
+        );
+      }
+    }
     const keysFile = (u: SftpJailUser) => (args.authorizedKeysFile === undefined ? undefined : expandKeysFile(args.authorizedKeysFile, u.name, home(u)));
     const writable = (u: SftpJailUser) => (u.writableDirs ?? ["upload"]).map((d) => (typeof d === "string" ? { path: d } : d));
 
@@ -146,9 +153,9 @@ export class SftpJailHost extends pulumi.ComponentResource {
     const group: SftpGroupArgs & { [LOOK_KEY]?: unknown } = { connection, name: args.group.name, gid: args.group.gid, ...(look ? { [LOOK_KEY]: look } : {}) };
     this.group = new SftpGroup(`${name}-group`, group, parent);
 
-    // group -> Match block -> users -> chroots: a user is jailed from the moment it exists (and is checked as jailed
-    // right after its creation), and destroy removes users before the block, so no account of the group ever exists
-    // without the block that jails it.
+    // group -> Match block -> users (each with its jail): a user is jailed from the moment it exists (and is checked as
+    // jailed right after its creation), and destroy removes users before the block, so no account of the group ever
+    // exists without the block that jails it.
     this.matchBlock = new SshdMatchBlock(
       `${name}-match`,
       {
@@ -163,7 +170,8 @@ export class SftpJailHost extends pulumi.ComponentResource {
     );
 
     for (const u of args.users) {
-      const user = new JailedUser(
+      // One resource per user: the account and the jail at its home (created after the account, removed before it).
+      this.users[u.name] = new JailedUser(
         `${name}-${u.name}`,
         {
           connection,
@@ -179,24 +187,16 @@ export class SftpJailHost extends pulumi.ComponentResource {
           jailOptOut: jailOptOut(args.sshdDirectives),
           shell: u.shell,
           allowLoginShell: u.allowLoginShell,
+          chroot: {
+            group: u.chroot?.group,
+            mode: u.chroot?.mode,
+            fixAncestors: args.fixAncestors,
+            onDelete: args.onDelete,
+            subdirs: writable(u).map((d) => ({ path: d.path, owner: d.owner ?? u.name, group: d.group ?? args.group.name, mode: d.mode ?? "0755" })),
+          },
         },
         { ...parent, dependsOn: [this.group, this.matchBlock] },
       );
-      const chroot = new ChrootDir(
-        `${name}-${u.name}-chroot`,
-        {
-          connection,
-          path: home(u),
-          group: u.chroot?.group,
-          mode: u.chroot?.mode,
-          fixAncestors: args.fixAncestors,
-          onDelete: args.onDelete,
-          subdirs: writable(u).map((d) => ({ path: d.path, owner: d.owner ?? u.name, group: d.group ?? args.group.name, mode: d.mode ?? "0755" })),
-        },
-        { ...parent, dependsOn: [user] },
-      );
-      this.users[u.name] = user;
-      this.chroots[u.name] = chroot;
     }
 
     if (args.firewall) {

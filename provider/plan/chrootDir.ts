@@ -2,6 +2,7 @@
  * ChrootDir planner. OpenSSH's rule for ChrootDirectory: every component of the path, the directory itself included,
  * must be owned by root and not writable by group or others; users write only into subdirectories they own.
  */
+import { randomBytes } from "crypto";
 import { HostFacts, PathStat, withAncestors } from "../observe/facts";
 import { RecordOp, createdDir, forgetStep, rec, staleEntries } from "../observe/record";
 import { depth, hp } from "../util/hostpath";
@@ -25,6 +26,8 @@ export type SubdirDesired = ChrootDesired["subdirs"][number];
 
 /** Where destroy moves a chroot that still holds files, so no upload is lost. */
 export const RETAIN_DIR = "/var/lib/sftp-jail/retained";
+/** Where a jail on another filesystem than RETAIN_DIR is retained: a root-only directory in the jail's parent. */
+export const LOCAL_RETAIN = ".sftp-jail-retained";
 
 const octal = (m: number) => "0" + (m & 0o7777).toString(8).padStart(3, "0");
 const uidOf = (f: HostFacts, name: string) => f.users.find((u) => u.name === name)?.uid;
@@ -154,17 +157,37 @@ export function ancestorProblem(d: ChrootDesired, f: HostFacts): PlanError | und
 export function planChrootDelete(
   d: { path: string; subdirs: { path: string }[]; createdAncestors: string[]; onDelete: "retain" | "delete"; adopted?: boolean; createdSubdirs?: string[] },
   stamp: string,
+  recordedDirs: readonly string[] = [],
 ): Plan {
   if (d.adopted) return planAdoptedChrootDelete(d.path, d.createdSubdirs ?? []);
   const jail = depth(d.path);
   const inside = [...new Set(d.subdirs.flatMap((s) => s.path.split("/").map((_, i, parts) => parts.slice(0, i + 1).join("/"))))];
+  // Another jail inside this one (a chroot, or the parents made for one, that sftp-jail recorded and this chroot did
+  // not create): deleting or moving this tree would take that jail's users' uploads with it.
+  const own = new Set(inside.map((s) => `${d.path}/${s}`));
+  const nested = recordedDirs.filter((p) => p.startsWith(`${d.path}/`) && !own.has(p)).sort();
+  if (nested.length) {
+    throw new PlanError(
+      `${d.path} holds ${nested.length > 3 ? `${nested.slice(0, 3).join(", ")} and ${nested.length - 3} more` : nested.join(", ")}, which sftp-jail created for another jail; removing ${d.path} (onDelete: "${d.onDelete}") would take that jail and its users' files with it`,
+      `destroy the jail inside first (its ChrootDir or JailedUser), then run pulumi again; or move it out of ${d.path}`,
+    );
+  }
   // Whatever of the jail is gone after the step leaves the host's record with it (moved to retained/ counts as gone).
   const drops = [d.path, ...inside.map((s) => `${d.path}/${s}`)].map((p) => rec.drop("d", p));
   if (d.onDelete === "delete") {
     if (jail < 2) throw new PlanError(`refusing to delete ${d.path} recursively`, "use a deeper chroot path");
-    return [step(`delete ${d.path} and everything in it (onDelete: "delete")`, [d.path], hp.rmtree(d.path, jail - 1), drops), ...removeAncestors(d.createdAncestors)];
+    // Gone already (its parent too, say): nothing to delete; whatever is there is walked without following a link.
+    const script = `if [ -e ${quoteArg(d.path)} ] || [ -L ${quoteArg(d.path)} ]; then ${hp.rmtree(d.path, jail - 1)}; fi`;
+    return [step(`delete ${d.path} and everything in it (onDelete: "delete")`, [d.path], script, drops), ...removeAncestors(d.createdAncestors)];
   }
-  const dest = `${RETAIN_DIR}/${d.path.slice(1).replace(/\//g, "_")}.${stamp}`;
+  // Unique per removal (two jails can flatten to one name, and a stamp has one-second resolution).
+  const name = `${d.path.slice(1).replace(/\//g, "_")}.${stamp}.${randomBytes(4).toString("hex")}`;
+  const dest = `${RETAIN_DIR}/${name}`;
+  // A jail on another filesystem than RETAIN_DIR is kept on its own, in a root-only directory beside it: a rename,
+  // never a copy (sj_mvdir refuses one).
+  const parent = d.path.slice(0, d.path.lastIndexOf("/"));
+  const localDir = `${parent}/${LOCAL_RETAIN}`;
+  const localDest = `${localDir}/${name}`;
   // Deepest first; each one only if it is an empty real directory (a swapped one stays, and so the jail is retained).
   const subs = [...inside]
     .sort((a, b) => b.split("/").length - a.split("/").length)
@@ -174,14 +197,23 @@ export function planChrootDelete(
     `if [ -d ${quoteArg(d.path)} ]; then`,
     ...subs.map((l) => `  ${l}`),
     `  if ! ${hp.rmdir(d.path, jail - 1)}; then`,
-    `    ${hp.dir(retainParent, depth(retainParent) - 1, "root", "root", "0755")}`,
-    `    ${hp.dir(RETAIN_DIR, depth(RETAIN_DIR) - 1, "root", "root", "0700")}`,
-    `    ${hp.mvdir(d.path, jail - 1, dest)}`,
-    `    echo ${quoteArg(`retained files of ${d.path} in ${dest}`)} >&2`,
+    `    ${hp.dir(retainParent, depth(retainParent) - 1, "root", "root", "0755")} || exit $?`,
+    `    ${hp.dir(RETAIN_DIR, depth(RETAIN_DIR) - 1, "root", "root", "0700")} || exit $?`,
+    `    sj_to=${quoteArg(dest)}`,
+    `    if [ "$(stat -c %d -- ${quoteArg(d.path)})" != "$(stat -c %d -- ${quoteArg(RETAIN_DIR)})" ]; then`,
+    `      ${hp.dir(localDir, depth(localDir) - 1, "root", "root", "0700")} || exit $?`,
+    `      sj_to=${quoteArg(localDest)}`,
+    "    fi",
+    // Said only once the move happened: a refused or failed one fails the step (the jail stays, and so does the state).
+    `    sj_mvdir ${quoteArg(d.path)} ${jail - 1} "$sj_to" || exit $?`,
+    `    echo "retained files of ${d.path} in $sj_to" >&2`,
     "  fi",
     "fi",
   ].join("\n");
-  return [{ description: `remove ${d.path}, keeping any files in ${RETAIN_DIR}`, script, effects: { paths: [d.path, RETAIN_DIR, dest] }, record: drops }, ...removeAncestors(d.createdAncestors)];
+  return [
+    { description: `remove ${d.path}, keeping any files in ${RETAIN_DIR} (or ${localDir} when the jail is on another filesystem)`, script, effects: { paths: [d.path, RETAIN_DIR, dest, localDir, localDest] }, record: drops },
+    ...removeAncestors(d.createdAncestors),
+  ];
 }
 
 /**

@@ -194,7 +194,12 @@ export function planUserDelete(d: Pick<UserDesired, "name" | "keysDir" | "author
     // every group, and (USERGROUPS_ENAB) removes a group of its own name that is its primary group.
     const memberships = f.groups.filter((g) => g.members.includes(d.name)).map((g) => g.name);
     const own = f.groups.filter((g) => g.name === d.name && g.gid === u.gid).map((g) => g.name);
-    steps.push(cmd(`delete user ${d.name} (files kept)`, ["userdel", "--", d.name], { accounts: [d.name], memberships, groups: own }, [rec.drop("u", d.name)]));
+    // Its sessions end first: userdel refuses an account with processes (an open SFTP session would hold destroy up
+    // for as long as the partner stays connected), and a deleted account must not keep a session open. The uid is
+    // the observed one (a number); /proc's owner of a process directory is the process's user.
+    const del = cmd(`end the sessions of ${d.name} and delete the user (files kept)`, ["userdel", "--", d.name], { accounts: [d.name], memberships, groups: own }, [rec.drop("u", d.name)]);
+    const kill = `stat -c '%u %n' /proc/[0-9]* 2>/dev/null | while read -r sj_pu sj_pp; do [ "$sj_pu" = ${Number(u.uid)} ] && kill -KILL "\${sj_pp#/proc/}" 2>/dev/null; done; true`;
+    steps.push({ ...del, script: `${kill}\n${del.script}` });
   }
   const path = keyFile(d);
   // An adopted key file is the admin's (or the user's): it stays.

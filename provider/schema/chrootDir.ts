@@ -38,13 +38,23 @@ export const chrootDirShape = {
   onDelete: z.enum(["retain", "delete"], { error: 'onDelete must be "retain" or "delete"' }).default("retain"),
 };
 
-/** The fields with their cross-field rules (checked once every field is known). */
-export const chrootDirSchema = z.strictObject(chrootDirShape).superRefine((d, ctx) => {
+/** A subdirectory listed twice (ChrootDir's rule, and a JailedUser's chroot's: `at` is where subdirs are). */
+export function refineSubdirs(subdirs: ReadonlyArray<{ path: string }>, ctx: z.RefinementCtx, at: Array<string | number> = []): void {
   const seen = new Set<string>();
-  d.subdirs.forEach((s, i) => {
-    if (seen.has(s.path)) ctx.addIssue({ code: "custom", path: ["subdirs", i, "path"], message: `subdir "${s.path}" is listed twice` });
+  subdirs.forEach((s, i) => {
+    if (seen.has(s.path)) ctx.addIssue({ code: "custom", path: [...at, "subdirs", i, "path"], message: `subdir "${s.path}" is listed twice` });
     seen.add(s.path);
   });
-});
+}
+
+/** The fields with their cross-field rules (checked once every field is known). */
+export const chrootDirSchema = z.strictObject(chrootDirShape).superRefine((d, ctx) => refineSubdirs(d.subdirs, ctx));
+
+/**
+ * The chroot a JailedUser owns at its home (JailedUser's `chroot`): every field of a ChrootDir but `path`, which is
+ * the user's home. The same fields, defaults and messages, so the same planner (plan/chrootDir.ts) serves both.
+ */
+const { path: _path, ...ownedChrootShape } = chrootDirShape;
+export { ownedChrootShape };
 /** The fields as parsed: what the adapter and the planner (plan/chrootDir.ts) work with. */
 export type ChrootDirFields = z.output<typeof chrootDirSchema>;

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { DEFAULT_KEYS_DIR } from "../plan/jailedUser";
 import { JAIL_OPT_OUT } from "../plan/jail";
+import { ownedChrootShape, refineSubdirs } from "./chrootDir";
 import { absPath, ipAddress, isKeyFilePath, jailPath, keysDirPath, port, posixId, posixName, publicKey, unprivilegedGroup } from "./common";
 
 export const jailedUserShape = {
@@ -16,7 +17,7 @@ export const jailedUserShape = {
   group: unprivilegedGroup("group"),
   /** More supplementary groups; none may grant privilege (see group). */
   extraGroups: z.array(unprivilegedGroup("each of extraGroups")).default([]),
-  /** Home directory = the chroot (a root-owned ChrootDir). */
+  /** Home directory = the chroot (root-owned: this user's `chroot`, or a ChrootDir). */
   home: jailPath("home"),
   /**
    * Login shell; default: the host's nologin (/usr/sbin/nologin on Debian, /sbin/nologin on RHEL). Anything that does
@@ -57,12 +58,20 @@ export const jailedUserShape = {
    * PermitUserRC: e.g. to adopt a hand-made block that does not set them. Every other one must resolve to "no".
    */
   jailOptOut: z.array(z.enum(JAIL_OPT_OUT, { error: `jailOptOut entries must be one of ${JAIL_OPT_OUT.join(", ")}` })).default([]),
+  /**
+   * The jail at `home`, owned by this user (what SftpJailHost gives every user): root-owned, with its writable
+   * subdirectories; the fields of a ChrootDir but `path`. Created after the account, removed before it (onDelete:
+   * "retain" by default moves any files to /var/lib/sftp-jail/retained). Omit it when a ChrootDir of its own manages
+   * the home.
+   */
+  chroot: z.strictObject(ownedChrootShape).optional(),
 };
 /** The fields with their cross-field rules (checked once every field is known). */
 export const jailedUserSchema = z.strictObject(jailedUserShape).superRefine((d, ctx) => {
   if (new Set(d.authorizedKeys).size !== d.authorizedKeys.length) {
     ctx.addIssue({ code: "custom", path: ["authorizedKeys"], message: "authorizedKeys lists the same key twice" });
   }
+  if (d.chroot) refineSubdirs(d.chroot.subdirs, ctx, ["chroot"]);
   if (d.extraGroups.includes(d.group)) ctx.addIssue({ code: "custom", path: ["extraGroups"], message: `extraGroups repeats group "${d.group}"` });
   // An adopted key file is read as root on every run: only the places key files live, never any file of the system.
   const f = d.authorizedKeysFile;

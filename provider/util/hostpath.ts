@@ -45,8 +45,10 @@ const SJ_ID_FMT = "%d:%i:%u:%a:%h:%.9W:%F";
  * - `sj_rmdir_root PATH N`: the same, only while PATH is still root's (a directory sftp-jail made, not one since
  *   handed to someone); exit 0 when PATH is gone already, non-zero when it stays.
  * - `sj_rm PATH N`: removes the file PATH (a symlink there is removed, never followed).
- * - `sj_rmtree PATH N`: removes the directory PATH and everything in it (`rm -rf --one-file-system` on one name).
- * - `sj_mvdir PATH N DEST`: renames the directory PATH to DEST, a path inside a trusted directory.
+ * - `sj_rmtree PATH N`: removes the directory PATH and everything in it (`rm -rf --one-file-system` on one name);
+ *   refused when a mount point is at or below PATH.
+ * - `sj_mvdir PATH N DEST`: renames the directory PATH to DEST (missing), a path inside a trusted directory on the
+ *   same filesystem; refused when a mount point is at or below PATH.
  * - `sj_read PATH [N]`: prints the regular file PATH base64-encoded; exit 1 when missing. Opened with O_NOFOLLOW and
  *   O_NONBLOCK (a FIFO cannot hang the probe); a file with several hard links below an untrusted directory is refused
  *   (it may be a link to a file the user cannot read).
@@ -172,17 +174,27 @@ export const HOSTPATH_LIB = [
   "  rmdir -- \"$sj_base\" 2>/dev/null",
   ")",
   "sj_rm() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\"; rm -f -- \"$sj_base\" )",
+  // A mount at or below PATH (a bind mount of shared data, a user's volume): `rm --one-file-system` tells mounts apart
+  // only by device, so a bind mount of the same filesystem would be emptied. Mount points are compared raw: a path of
+  // ours has no character mountinfo escapes. A mount table that cannot be read counts as a mount (refused).
+  "sj_mounted() { sj_mp=$1 awk '$5 == ENVIRON[\"sj_mp\"] || index($5, ENVIRON[\"sj_mp\"] \"/\") == 1 { f = 1 } END { exit f ? 0 : 1 }' /proc/self/mountinfo; [ $? -ne 1 ]; }",
   "sj_rmtree() (",
   "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"",
   "  [ -n \"$sj_s\" ] || exit 0",
   "  sj_split \"$sj_s\"; [ \"$sj_type\" = directory ] || sj_die \"$1 is not a directory ($sj_type)\"",
+  "  ! sj_mounted \"$1\" || sj_die \"$1 is or holds a mount point: not deleted (unmount it first)\"",
   "  rm -rf --one-file-system -- \"$sj_base\"",
   ")",
+  // A rename only: across filesystems `mv` would copy the tree as root (reading names a user can swap, filling the
+  // target filesystem), so a directory on another filesystem than DEST's parent is refused.
   "sj_mvdir() (",
-  "  sj_parent \"$3\"; (sj_cd \"$sj_pp\") || exit",
+  "  sj_parent \"$3\"; sj_dd=$(sj_cd \"$sj_pp\" && stat -c %d -- .) || exit",
   "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"",
   "  [ -n \"$sj_s\" ] || sj_die \"$1 does not exist\"",
   "  sj_split \"$sj_s\"; [ \"$sj_type\" = directory ] || sj_die \"$1 is not a directory ($sj_type)\"",
+  "  [ \"$sj_dev\" = \"$sj_dd\" ] || sj_die \"$1 is on another filesystem than $3: not moved (a move across filesystems copies)\"",
+  "  ! sj_mounted \"$1\" || sj_die \"$1 is or holds a mount point: not moved (unmount it first)\"",
+  "  [ ! -e \"$3\" ] && [ ! -L \"$3\" ] || sj_die \"$3 exists already\"",
   "  mv -T -- \"$sj_base\" \"$3\"",
   ")",
   // Prints the regular file NAME of the pinned directory base64-encoded, whose lstat the caller left in sj_s (empty:

@@ -147,7 +147,7 @@ describe("1. the equivalent program adopts a hand-made jail", () => {
     });
     await mark(hand);
     const up = await timed("part 1: up", () => ok(p1.up(), "up"));
-    expect(summary(up.stdout)).toEqual({ create: 9 }); // stack, component, group, 2 users, 2 chroots, Match block, firewall rule
+    expect(summary(up.stdout)).toEqual({ create: 7 }); // stack, component, group, 2 users (each with its jail), Match block, firewall rule
     expect(up.stdout).not.toMatch(/replac|delet/i);
 
     const msgs = provider(up.stdout, hand);
@@ -158,11 +158,11 @@ describe("1. the equivalent program adopts a hand-made jail", () => {
     const normalise = (l: string) => l.replace(/\d{4}/g, "N").replace(/line \d+/, "line N").replace(/changing [23] thing/, "changing 2-3 thing");
     expect(msgs.filter((l) => new RegExp(KEYS_DIR).test(l)).length).toBeGreaterThanOrEqual(1);
     expect(msgs.filter((l) => / adopted /.test(l)).map(normalise).sort()).toEqual([
-      'ChrootDir "/home/alice": adopted the existing jail as it is, which sftp-jail did not create (it is not in the host\'s record); destroy leaves it and its files in place',
-      'ChrootDir "/home/bob": adopted the existing jail as it is, which sftp-jail did not create (it is not in the host\'s record); destroy leaves it and its files in place',
       'FirewallRule "hand-sftp-firewall": adopted the existing rule "ACCEPT tcp port 22 from any ipv4 address" in iptables filter INPUT as it is (no sftp-jail comment added; destroy leaves it)',
       'JailedUser "alice": adopted the existing account (uid N), which sftp-jail did not create (it is not in the host\'s record), changing 2-3 thing(s); destroy keeps it',
+      'JailedUser "alice": adopted the existing jail /home/alice as it is, which sftp-jail did not create (it is not in the host\'s record); destroy leaves it and its files in place',
       'JailedUser "bob": adopted the existing account (uid N), which sftp-jail did not create (it is not in the host\'s record), changing 2-3 thing(s); destroy keeps it',
+      'JailedUser "bob": adopted the existing jail /home/bob as it is, which sftp-jail did not create (it is not in the host\'s record); destroy leaves it and its files in place',
       'SftpGroup "sftp": adopted the existing group (gid N), which sftp-jail did not create (it is not in the host\'s record); destroy leaves it',
       'SshdMatchBlock "group-sftp": adopted the hand-written "Match Group sftp" block in /etc/ssh/sshd_config (line N) in place, editing only the lines that differ',
     ]);
@@ -364,15 +364,15 @@ describe("2. sftp-jail-migrate writes the stack config that describes hand-made 
     fs.writeFileSync(file, (salt ? salt + "\n" : "") + config);
     await Promise.all([mark(mig), mark(rssh)]);
     const up = await timed("part 2: up", () => ok(p2.up(), "up"));
-    // stack + per host: component, group, 2 users, 2 chroots, Match block, firewall rule
-    expect(summary(up.stdout)).toEqual({ create: 17 });
+    // stack + per host: component, group, 2 users (each with its jail), Match block, firewall rule
+    expect(summary(up.stdout)).toEqual({ create: 13 });
     // "Changes nothing": resources are created in state by adoption, and on the hosts no step ran...
     expect(steps(up.stdout, mig)).toEqual([]);
     expect(steps(up.stdout, rssh)).toEqual([]);
     // (The messages are read, so "no step" is not an artefact of parsing: each resource reported its adoption.)
     expect(provider(up.stdout, mig).filter((l) => / adopted /.test(l))).toHaveLength(7);
     expect(provider(up.stdout, rssh).filter((l) => / adopted /.test(l)).map((l) => l.split(":")[0]).sort()).toEqual(
-      ['ChrootDir "/data/partners/dave"', 'ChrootDir "/srv/jail/carol"', 'FirewallRule "rssh-partners-firewall"', 'JailedUser "carol"', 'JailedUser "dave"', 'SftpGroup "partners"', 'SshdMatchBlock "group-partners"'],
+      ['FirewallRule "rssh-partners-firewall"', 'JailedUser "carol"', 'JailedUser "carol"', 'JailedUser "dave"', 'JailedUser "dave"', 'SftpGroup "partners"', 'SshdMatchBlock "group-partners"'],
     );
     expect(provider(up.stdout, rssh)).toContain(
       'SshdMatchBlock "group-partners": adopted the hand-written "Match Group partners" block in /etc/ssh/sshd_config.d/partners.conf (line 2) in place, unchanged',

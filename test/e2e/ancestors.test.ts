@@ -10,6 +10,9 @@
  *   them too); x depends on y, so x is destroyed first, and its shared parents (still holding y) are left to y's
  *   destroy in the same run, which removes them.
  * - p is created under /srv/sj-pre, which the admin made: it stays.
+ *
+ * And a jail inside another: removing the outer one (onDelete "delete") while the inner one is there is refused, and
+ * the inner jail's files stay; once the inner one is gone, the outer one goes.
  */
 import * as path from "path";
 import { Sandbox, SandboxHost, startSandbox } from "../sandbox";
@@ -28,7 +31,7 @@ const x = { name: "x", path: "/srv/sj-anc/base/x" };
 const y = { name: "y", path: "/srv/sj-anc/base/y" };
 const pre = { name: "p", path: "/srv/sj-pre/p" };
 
-function configure(chroots: Array<{ name: string; path: string; dependsOn?: string[] }>): void {
+function configure(chroots: Array<{ name: string; path: string; dependsOn?: string[]; onDelete?: "retain" | "delete" }>): void {
   p.setConfig({ host: { port: h.port, hostKey: h.hostKey, keyFile: sb.keyPath }, chroots });
 }
 
@@ -72,4 +75,29 @@ test("each created parent goes with the last chroot under it; the admin's parent
   expect((await p.destroy()).code).toBe(0);
   expect((await h.console(TREE)).stdout).toBe(pristine);
   expect((await h.console("ls -A /srv")).stdout).toBe("sj-pre\n");
+});
+
+test("a jail inside another is never deleted with it: the outer one's removal is refused while the inner one is there", async () => {
+  const outer = { name: "outer", path: "/srv/sj-nest/outer", onDelete: "delete" as const };
+  const inner = { name: "inner", path: "/srv/sj-nest/outer/inner" };
+  configure([outer, { ...inner, dependsOn: ["outer"] }]);
+  expect((await p.up()).code).toBe(0);
+  await h.console(`echo partner-data > ${inner.path}/report.csv`);
+
+  // The outer one leaves the program: its rm -rf would take the inner jail's file.
+  configure([inner]);
+  const r = await p.up();
+  expect(r.code).not.toBe(0);
+  expect(r.stdout + r.stderr).toContain(`${outer.path} holds ${inner.path}, which sftp-jail created for another jail`);
+  expect((await h.console(`cat ${inner.path}/report.csv`)).stdout).toBe("partner-data\n");
+
+  // The inner one goes first (its file to the retained area; the outer jail, declared, is no parent it may remove),
+  // then the outer one can.
+  configure([outer]);
+  expect((await p.up()).code).toBe(0);
+  expect((await h.console(`ls -A ${outer.path}`)).stdout).toBe("");
+  expect((await h.console("cat /var/lib/sftp-jail/retained/srv_sj-nest_outer_inner.*/report.csv")).stdout).toBe("partner-data\n");
+  configure([]);
+  expect((await p.up()).code).toBe(0);
+  expect((await h.console("ls -A /srv")).stdout).not.toContain("sj-nest");
 });

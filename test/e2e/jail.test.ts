@@ -139,7 +139,7 @@ test("each kind of drift is reported on the right resource and field, and up res
   expect(pv.stdout).toMatch(/\+ pulumi-nodejs:dynamic\/sftpjail:FirewallRule: \(create\)\s+\[urn=[^\]]*::h2-sftp-firewall\]/);
   expect(pv.stdout).toMatch(/h1-sftp-alice\][\s\S]*?~ shell\s*:\s*"\/bin\/bash" => "\/usr\/sbin\/nologin"|h1-sftp-alice\][\s\S]*?- shell\s*: "\/bin\/bash"/);
   expect(pv.stdout).toMatch(/h2-sftp-alice\][\s\S]*?authorizedKeys[\s\S]*?intruder/);
-  expect(pv.stdout).toMatch(/h3-sftp-alice-chroot\][\s\S]*?~ mode\s*: "0775" => "0755"/);
+  expect(pv.stdout).toMatch(/h3-sftp-alice\][\s\S]*?~ mode\s*: "0775" => "0755"/);
   expect(pv.stdout).toMatch(/h1-sftp-bob\][\s\S]*?~ group\s*: "users" => "sftp"/);
 
   const up = await p.up("--refresh");

@@ -130,7 +130,7 @@ test("drift of shell, keys, chroot mode and a Match directive is shown on the ri
   const pv = await p.preview("--refresh");
   expect(pv.code).toBe(0);
   expect(pv.stdout).toMatch(/bullseye-sftp-alice\][\s\S]*?shell/);
-  expect(pv.stdout).toMatch(/bullseye-sftp-alice-chroot\][\s\S]*?~ mode\s*: "0775" => "0755"/);
+  expect(pv.stdout).toMatch(/bullseye-sftp-alice\][\s\S]*?~ mode\s*: "0775" => "0755"/);
   expect(pv.stdout).toMatch(/trixie-sftp-alice\][\s\S]*?authorizedKeys[\s\S]*?intruder/);
   expect(pv.stdout).toMatch(/trixie-sftp-match\][\s\S]*?AllowTcpForwarding\s*:\s*"yes" => "no"/);
 

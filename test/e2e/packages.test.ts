@@ -286,8 +286,8 @@ test("Python: the component converges two jailed users, refresh is clean, drift 
   await p.run(["stack", "init", "dev"], true);
   const up = await p.up();
   expect(up.stdout + up.stderr).not.toMatch(/error:/);
-  // component + group + 2 × (user, chroot) + Match block, + the stack
-  expect(summary(up.stdout)).toEqual({ create: 8 });
+  // component + group + 2 users (each with its jail) + Match block, + the stack
+  expect(summary(up.stdout)).toEqual({ create: 6 });
   await confined(h, "alice");
   await confined(h, "bob");
   await clean(p);
@@ -296,7 +296,7 @@ test("Python: the component converges two jailed users, refresh is clean, drift 
 
   await h.console("chmod 0711 /srv/sftp/bob");
   const drift = await p.diff("--refresh");
-  expect(drift.stdout).toMatch(/sftpjail:index:ChrootDir: \(update\)[\s\S]*?jail-bob-chroot[\s\S]*?~ mode: "0711" => "0755"/);
+  expect(drift.stdout).toMatch(/sftpjail:index:JailedUser: \(update\)[\s\S]*?jail-bob[\s\S]*?~ mode: "0711" => "0755"/);
 
   p.write({ "jail.json": spec({ alice: [keys.alice, keys.alice2], bob: [keys.bob] }) });
   const change = await p.diff();

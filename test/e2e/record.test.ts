@@ -170,20 +170,24 @@ test("a run cut mid-converge whose checkpoint is lost: the re-run takes back eve
   expect(tookBack.filter((l) => /^SshdMatchBlock "[^"]+": Match Group sftprec in \/etc\/ssh\/sshd_config\.d\/\d\d-sftp-jail-[^ ]+\.conf \(took back the block that sftp-jail wrote/.test(l))).toHaveLength(1);
   expect(tookBack.filter((l) => /^FirewallRule "[^"]+": took back the rule that sftp-jail inserted/.test(l))).toHaveLength(1);
   const users = cut.users.filter((u) => u !== handUser);
-  expect(tookBack.filter((l) => /^JailedUser /.test(l)).map((l) => /^JailedUser "([^"]+)"/.exec(l)![1]).sort()).toEqual(users.sort());
+  expect(tookBack.filter((l) => /^JailedUser "[^"]+": took back the account /.test(l)).map((l) => /^JailedUser "([^"]+)"/.exec(l)![1]).sort()).toEqual(users.sort());
+  // Each user's jail is its JailedUser's (one resource per user).
   const jails = cut.chroots.map((c) => `${BASE}/${c}`).filter((c) => c !== handJail);
-  expect(tookBack.filter((l) => /^ChrootDir /.test(l)).map((l) => /^ChrootDir "([^"]+)"/.exec(l)![1]).sort()).toEqual(jails.sort());
+  expect(tookBack.filter((l) => /^JailedUser "[^"]+": took back the jail /.test(l)).map((l) => /^JailedUser "([^"]+)": took back the jail (\S+)/.exec(l)!.slice(1).join(" ")).sort()).toEqual(
+    jails.map((j) => `${j.split("/").pop()} ${j}`).sort(),
+  );
+  const handJailUser = handJail.split("/").pop()!;
   expect(adopted.map((l) => l.replace(/changing \d thing/, "changing N thing")).sort()).toEqual(
     [
-      `ChrootDir "${handJail}": adopted the existing jail, which sftp-jail did not create (it is not in the host's record); destroy leaves it and its files in place`,
+      `JailedUser "${handJailUser}": adopted the existing jail ${handJail}, which sftp-jail did not create (it is not in the host's record); destroy leaves it and its files in place`,
       // Its password field ("!" from useradd becomes "*"), and its key file if the cut came before it was written.
       `JailedUser "${handUser}": adopted the existing account (uid 2790), which sftp-jail did not create (it is not in the host's record), changing N thing(s); destroy keeps it`,
     ].sort(),
   );
   // The record entries of the replaced account and directory no longer held: dropped, not turned into the admin's.
   expect(msgs).toContain(`JailedUser "${handUser}": forget the host's record of ${handUser}: sftp-jail created it, but it was removed or replaced by hand since`);
-  expect(msgs.filter((l) => l.startsWith(`ChrootDir "${handJail}": forget the host's record of ${handJail}`))).toEqual([
-    expect.stringMatching(new RegExp(`^ChrootDir "${handJail}": forget the host's record of ${handJail}(, ${handJail}/upload: sftp-jail created them, but they were|: sftp-jail created it, but it was) removed or replaced by hand since$`)),
+  expect(msgs.filter((l) => l.startsWith(`JailedUser "${handJailUser}": forget the host's record of ${handJail}`))).toEqual([
+    expect.stringMatching(new RegExp(`^JailedUser "${handJailUser}": forget the host's record of ${handJail}(, ${handJail}/upload: sftp-jail created them, but they were|: sftp-jail created it, but it was) removed or replaced by hand since$`)),
   ]);
   // What the cut run never got to is created as usual.
   expect(msgs.filter((l) => /: create user /.test(l)).length).toBe(USERS.length - cut.users.length);

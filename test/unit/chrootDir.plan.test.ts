@@ -68,10 +68,23 @@ describe("ChrootDir planner", () => {
   it("never deletes files on destroy unless asked: a non-empty jail is moved to the retained area", () => {
     const [step] = planChrootDelete({ path: "/srv/sftp/alice", subdirs: [{ path: "upload" }], createdAncestors: [], onDelete: "retain" }, "20261126T000000");
     expect(step.script).toContain("sj_rmdir /srv/sftp/alice/upload 3 || true");
-    expect(step.script).toContain("sj_mvdir /srv/sftp/alice 2 /var/lib/sftp-jail/retained/srv_sftp_alice.20261126T000000");
+    expect(step.script).toMatch(/sj_to=\/var\/lib\/sftp-jail\/retained\/srv_sftp_alice\.20261126T000000\.[0-9a-f]{8}\n/);
+    // On another filesystem than the retained area: beside the jail, in a root-only directory (a rename, never a copy).
+    expect(step.script).toMatch(/sj_dir \/srv\/sftp\/\.sftp-jail-retained 2 root root 0700 \|\| exit \$\?\n\s+sj_to=\/srv\/sftp\/\.sftp-jail-retained\/srv_sftp_alice\.20261126T000000\.[0-9a-f]{8}\n/);
+    // A move that fails fails the step; "retained" is said only after it.
+    expect(step.script).toMatch(/sj_mvdir \/srv\/sftp\/alice 2 "\$sj_to" \|\| exit \$\?\n\s+echo "retained files of \/srv\/sftp\/alice in \$sj_to" >&2/);
     expect(step.script).not.toMatch(/sj_rmtree|rm -rf/);
     const [del] = planChrootDelete({ path: "/srv/sftp/alice", subdirs: [], createdAncestors: [], onDelete: "delete" }, "x");
-    expect(del.script).toBe("sj_rmtree /srv/sftp/alice 2");
+    expect(del.script).toBe("if [ -e /srv/sftp/alice ] || [ -L /srv/sftp/alice ]; then sj_rmtree /srv/sftp/alice 2; fi");
+  });
+
+  it("refuses to delete or retain a jail that holds another jail sftp-jail made (an inner chroot or its parents), never its own subdirectories", () => {
+    const d = { path: "/srv/sftp/outer", subdirs: [{ path: "data/in" }], createdAncestors: [], onDelete: "delete" as const };
+    const recorded = ["/srv/sftp/outer/data", "/srv/sftp/outer/data/in", "/srv/sftp/outerx", "/srv/sftp/outer/inner", "/srv/sftp/outer/inner/upload"];
+    for (const onDelete of ["delete", "retain"] as const) {
+      expect(() => planChrootDelete({ ...d, onDelete }, "x", recorded)).toThrow(`/srv/sftp/outer holds /srv/sftp/outer/inner, /srv/sftp/outer/inner/upload, which sftp-jail created for another jail`);
+    }
+    expect(planChrootDelete(d, "x", recorded.filter((p) => !p.includes("inner")))[0].script).toContain("sj_rmtree /srv/sftp/outer 2");
   });
 
   it("removes the ancestors sftp-jail created deepest first, each only while empty and still root's", () => {

@@ -45,8 +45,8 @@ test("examples/with-command declares the package install, then the jail, over th
   expect(cmd?.inputs.connection).toEqual({ [SECRET]: expect.any(String), value: { ...want, dialErrorLimit: 10, perDialTimeout: 15 } });
 
   const byName = Object.fromEntries(registered.map((r) => [r.name, r]));
-  expect(Object.keys(byName).sort()).toEqual(["files", "files-acme", "files-acme-chroot", "files-group", "files-match", "openssh"]);
-  for (const n of ["files-group", "files-acme", "files-acme-chroot", "files-match"]) {
+  expect(Object.keys(byName).sort()).toEqual(["files", "files-acme", "files-group", "files-match", "openssh"]);
+  for (const n of ["files-group", "files-acme", "files-match"]) {
     expect({ n, connection: byName[n].inputs.connection }).toEqual({ n, connection: { [SECRET]: expect.any(String), value: want } });
   }
   expect(byName["files-acme"].inputs.authorizedKeys).toEqual([ACME]);

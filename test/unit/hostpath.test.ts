@@ -12,6 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { HOSTPATH_LIB, KEY_FILE_MAX, REFUSED, depth, hp } from "../../provider/util/hostpath";
 import { atomicWrite } from "../../provider/plan/files";
+import { LOCAL_RETAIN, planChrootDelete } from "../../provider/plan/chrootDir";
 import { withAncestors } from "../../provider/observe/pathFacts";
 
 let root: string;
@@ -217,6 +218,56 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
     expect(sh(hp.mvdir(jail, depth(jail) - 1, `${root}/retained/jail.1`))).toMatchObject({ code: 0 });
     expect(fs.readlinkSync(`${root}/retained/jail.1/data/shadow`)).toBe(`${outside}/shadow`);
     expect(fingerprint(outside)).toBe(before);
+  });
+
+  /** `script` after the library in a private mount namespace of its own (mounts made there vanish with it). */
+  const shNs = (script: string) => {
+    const r = spawnSync("unshare", ["-m", "--propagation", "private", shell, "-c", `${HOSTPATH_LIB}\n${script}`], { encoding: "utf8", timeout: 20000 });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  it("never deletes or moves through a mount at or below the jail (a bind mount of shared data is not another device)", () => {
+    fs.mkdirSync(`${jail}/data/shared`);
+    fs.writeFileSync(`${outside}/prices.csv`, "shared\n");
+    const bind = `mount --bind ${outside} ${jail}/data/shared`;
+    const del = shNs(`${bind}\n${hp.rmtree(jail, depth(jail) - 1)}`);
+    expect(del).toMatchObject({ code: REFUSED });
+    expect(del.stderr).toContain(`${jail} is or holds a mount point: not deleted (unmount it first)`);
+    fs.mkdirSync(`${root}/retained`, { mode: 0o700 });
+    const mv = shNs(`${bind}\n${hp.mvdir(jail, depth(jail) - 1, `${root}/retained/jail.1`)}`);
+    expect(mv).toMatchObject({ code: REFUSED });
+    expect(mv.stderr).toContain("is or holds a mount point: not moved");
+    // The jail itself a mount point (a user's own volume).
+    expect(shNs(`mount -t tmpfs -o mode=0755 sj ${jail}\n${hp.rmtree(jail, depth(jail) - 1)}`)).toMatchObject({ code: REFUSED });
+    expect(fs.readFileSync(`${outside}/prices.csv`, "utf8")).toBe("shared\n");
+    expect(fs.existsSync(`${jail}/data/app/log`)).toBe(true);
+  });
+
+  it("moves only by rename: a jail on another filesystem than the destination is refused, never copied", () => {
+    fs.mkdirSync(`${root}/vol`, { mode: 0o755 });
+    fs.mkdirSync(`${root}/retained`, { mode: 0o700 });
+    const r = shNs(`mount -t tmpfs -o mode=0755 sj ${root}/vol && mkdir -m 0755 ${root}/vol/j && echo up > ${root}/vol/j/f\n${hp.mvdir(`${root}/vol/j`, depth(root) + 1, `${root}/retained/j.1`)}\nr=$?; ls -A ${root}/vol/j; exit $r`);
+    expect(r).toMatchObject({ code: REFUSED, stdout: "f\n" });
+    expect(r.stderr).toContain(`${root}/vol/j is on another filesystem than ${root}/retained/j.1: not moved`);
+    expect(fs.readdirSync(`${root}/retained`)).toEqual([]);
+    // A destination that exists already: refused, nothing merged into it.
+    fs.mkdirSync(`${root}/retained/jail.1`);
+    expect(sh(hp.mvdir(jail, depth(jail) - 1, `${root}/retained/jail.1`))).toMatchObject({ code: REFUSED });
+  });
+
+  it("a destroy's retain keeps a jail on another filesystem beside it (a rename), and fails, saying nothing retained, when the move is refused", () => {
+    fs.mkdirSync(`${root}/vol`, { mode: 0o755 });
+    const alice = `${root}/vol/alice`;
+    const retain = planChrootDelete({ path: alice, subdirs: [{ path: "upload" }], createdAncestors: [], onDelete: "retain" }, "T")[0].script;
+    // /var/lib of this namespace only: the host's own retained area is never touched by the test.
+    const setup = `mount -t tmpfs -o mode=0755 sj /var/lib && mount -t tmpfs -o mode=0755 sj ${root}/vol && mkdir -m 0755 ${alice} && mkdir ${alice}/upload && echo partner > ${alice}/upload/report.csv`;
+    const moved = shNs(`${setup}\n( ${retain} ); r=$?; cat ${root}/vol/${LOCAL_RETAIN}/*/upload/report.csv; stat -c '%U %a' ${root}/vol/${LOCAL_RETAIN}; ls -A /var/lib/sftp-jail/retained; exit $r`);
+    expect(moved).toMatchObject({ code: 0, stdout: "partner\nroot 700\n" });
+    expect(moved.stderr).toMatch(new RegExp(`retained files of ${alice} in ${root}/vol/${LOCAL_RETAIN}/`));
+    // A bind mount inside: the move is refused, the step fails, the jail and its files stay where they are.
+    const refused = shNs(`${setup} && mkdir ${alice}/shared && mount --bind ${outside} ${alice}/shared\n( ${retain} ); r=$?; cat ${alice}/upload/report.csv; exit $r`);
+    expect(refused).toMatchObject({ code: REFUSED, stdout: "partner\n" });
+    expect(refused.stderr).not.toContain("retained files");
   });
 
   describe("reads", () => {

@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from "child_process";
 import { parseKeys, planUser, planUserDelete, renderKeys } from "../../provider/plan/jailedUser";
 import { debian12 } from "./fixtures";
 
@@ -68,11 +69,24 @@ describe("JailedUser planner", () => {
   it("deletes the account without its files, and leaves adopted accounts", () => {
     const f = debian12({ groups: [group], users: [alice] });
     f.files["/etc/ssh/sftp-jail/authorized_keys/alice"] = "";
-    expect(planUserDelete(want, false, f).map((s) => s.script)).toEqual([
-      "userdel -- alice",
-      "sj_rm /etc/ssh/sftp-jail/authorized_keys/alice 4",
-    ]);
+    const [del, rm] = planUserDelete(want, false, f).map((s) => s.script);
+    expect(del.split("\n").pop()).toBe("userdel -- alice");
+    expect(rm).toBe("sj_rm /etc/ssh/sftp-jail/authorized_keys/alice 4");
     expect(planUserDelete(want, true, f).map((s) => s.script)).toHaveLength(1);
+  });
+
+  it("ends the account's sessions before userdel (which refuses an account with processes), and no one else's", async () => {
+    const uid = 4343;
+    const f = debian12({ groups: [group], users: [{ ...alice, uid }] });
+    const kill = planUserDelete(want, false, f)[0].script.split("\n").slice(0, -1).join("\n");
+    const theirs = spawn("sleep", ["60"], { uid, gid: uid, stdio: "ignore" });
+    const others = spawn("sleep", ["60"], { uid: uid + 1, gid: uid + 1, stdio: "ignore" });
+    const ended = new Promise<string | null>((resolve) => theirs.on("exit", (_c, sig) => resolve(sig)));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(spawnSync("sh", ["-c", kill]).status).toBe(0);
+    expect(await ended).toBe("SIGKILL");
+    expect(others.exitCode).toBeNull();
+    others.kill("SIGKILL");
   });
 
   it("reads keys as sshd does", () => {

@@ -264,7 +264,7 @@ describe("planners take back what the record lists and adopt everything else", (
     ]);
     const del = (record: string) => planUserDelete(want, false, hostWith(ACCOUNT_COMMENT, record));
     expect(del("u acme 1001\n").map((s) => [s.description, s.record])).toEqual([
-      ["delete user acme (files kept)", ["-u:acme"]],
+      ["end the sessions of acme and delete the user (files kept)", ["-u:acme"]],
       ["remove /etc/ssh/sftp-jail/authorized_keys/acme", ["-f:/etc/ssh/sftp-jail/authorized_keys/acme"]],
     ]);
     const withDirs = del("u acme 1001\nd /etc/ssh/sftp-jail 5:6\nd /etc/ssh/sftp-jail/authorized_keys 7:8\n");

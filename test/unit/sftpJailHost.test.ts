@@ -27,13 +27,13 @@ const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm348UCZ7ssSrHpUT+uO4T88k70bT+
 
 /** Resolves once the mocks have registered the component and every child it exposes (each URN is known only then). */
 function registeredAll(host: SftpJailHost): Promise<unknown> {
-  const children: pulumi.Resource[] = [host, host.group, host.matchBlock, ...Object.values(host.users), ...Object.values(host.chroots)];
+  const children: pulumi.Resource[] = [host, host.group, host.matchBlock, ...Object.values(host.users)];
   if (host.firewallRule) children.push(host.firewallRule);
   return Promise.all(children.map((r) => new Promise((resolve) => r.urn.apply(resolve))));
 }
 
 describe("SftpJailHost", () => {
-  it("declares group, users, chroots, the firewall opening and the Match block", async () => {
+  it("declares group, users (each owning its jail), the firewall opening and the Match block: one resource per user", async () => {
     registered.length = 0;
     const host = new SftpJailHost("h1", {
       connection,
@@ -44,14 +44,18 @@ describe("SftpJailHost", () => {
     await registeredAll(host);
     const byName = Object.fromEntries(registered.map((r) => [r.name, r]));
     expect(Object.keys(byName).sort()).toEqual(
-      ["h1", "h1-alice", "h1-alice-chroot", "h1-bob", "h1-bob-chroot", "h1-firewall", "h1-group", "h1-match"].sort(),
+      ["h1", "h1-alice", "h1-bob", "h1-firewall", "h1-group", "h1-match"].sort(),
     );
     expect(byName["h1-match"].inputs.match).toEqual({ Group: ["sftp"] });
     expect(byName["h1-match"].inputs.directives).toMatchObject({ ChrootDirectory: "%h", ForceCommand: "internal-sftp", AuthorizedKeysFile: "/etc/ssh/sftp-jail/authorized_keys/%u" });
-    expect(byName["h1-bob-chroot"].inputs.subdirs).toEqual([
-      { path: "in", owner: "bob", group: "sftp", mode: "0755" },
-      { path: "out", owner: "bob", group: "sftp", mode: "0755" },
-    ]);
+    expect(byName["h1-bob"].inputs.home).toBe("/srv/sftp/bob");
+    expect(byName["h1-bob"].inputs.chroot).toEqual({
+      subdirs: [
+        { path: "in", owner: "bob", group: "sftp", mode: "0755" },
+        { path: "out", owner: "bob", group: "sftp", mode: "0755" },
+      ],
+    });
+    expect((byName["h1-alice"].inputs.chroot as { subdirs: unknown[] }).subdirs).toEqual([{ path: "upload", owner: "alice", group: "sftp", mode: "0755" }]);
     expect(byName["h1-firewall"].inputs).toMatchObject({ port: 2222, action: "ACCEPT", position: "beforeReject" });
   });
 
@@ -105,5 +109,16 @@ describe("SftpJailHost", () => {
           users: [{ name: "alice", uid: 3001, authorizedKeys: [KEY] }, { name: "bob", uid: 3001, authorizedKeys: [KEY] }],
         }),
     ).toThrow(/users lists uid 3001 twice \(alice and bob\)/);
+  });
+
+  it("refuses a user's jail inside another user's jail, at preview (destroying the outer one would take the inner one's files)", () => {
+    expect(
+      () =>
+        new SftpJailHost("h11", {
+          connection,
+          group: { name: "sftp" },
+          users: [{ name: "alice", authorizedKeys: [KEY] }, { name: "bob", authorizedKeys: [KEY], chroot: { path: "/srv/sftp/alice/bob" } }],
+        }),
+    ).toThrow(/bob's jail \/srv\/sftp\/alice\/bob is inside alice's jail \/srv\/sftp\/alice/);
   });
 });

@@ -80,9 +80,16 @@ function inertProblem(on: Target, inputs: Record<string, unknown>, v: string): s
     case "SftpGroup":
       r = renderGroup(inputs as never);
       break;
-    case "JailedUser":
+    case "JailedUser": {
       r = renderUser(inputs as never);
+      // Its jail, planned as a ChrootDir at its home.
+      const jail = inputs.chroot as Record<string, unknown> | undefined;
+      if (jail && !r.refused) {
+        const c = renderChroot({ ...jail, path: inputs.home } as never);
+        r = { ...r, scripts: [...r.scripts, ...c.scripts], args: [...r.args, ...c.args], refused: c.refused };
+      }
       break;
+    }
     case "ChrootDir":
       r = renderChroot(inputs as never);
       break;

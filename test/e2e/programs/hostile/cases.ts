@@ -45,7 +45,7 @@ const KEYS = [
 /** A valid resource of each type (the connection is added by the caller). */
 export const BASE: Readonly<Record<ResourceType, Record<string, unknown>>> = {
   SftpGroup: { name: "sftp", gid: 2300 },
-  JailedUser: { name: "alice", group: "sftp", extraGroups: ["ftp", "users"], home: "/srv/sftp/alice", authorizedKeys: KEYS },
+  JailedUser: { name: "alice", group: "sftp", extraGroups: ["ftp", "users"], home: "/srv/sftp/alice", authorizedKeys: KEYS, chroot: { subdirs: [{ path: "upload", owner: "alice", group: "sftp" }] } },
   ChrootDir: { path: "/srv/sftp/alice", subdirs: [{ path: "upload", owner: "alice", group: "sftp" }] },
   SshdMatchBlock: { name: "jail", match: { Group: ["sftp"] }, directives: { ChrootDirectory: "%h", ForceCommand: "internal-sftp" } },
   FirewallRule: { name: "sftp", port: 2222 },
@@ -138,6 +138,12 @@ export const CASES: readonly HostileCase[] = [
   c({ id: "chroot-subdir-owner", type: "ChrootDir", what: "subdir owner with a shell separator", set: { "subdirs.0.owner": "alice;id" }, property: "subdirs[0].owner", reason: NAME_CHARS }),
   c({ id: "chroot-subdir-mode", type: "ChrootDir", what: "subdir mode of 3 digits", set: { "subdirs.0.mode": "777" }, property: "subdirs[0].mode", reason: /subdirs\[\]\.mode must be an octal string/ }),
   c({ id: "chroot-ondelete", type: "ChrootDir", what: "unknown onDelete", set: { onDelete: "purge" }, property: "onDelete", reason: /onDelete must be "retain" or "delete"/ }),
+  // The jail a JailedUser owns: ChrootDir's fields and messages, under `chroot`.
+  c({ id: "user-chroot-mode", type: "JailedUser", what: "its jail's mode 0777 (OpenSSH refuses)", set: { "chroot.mode": "0777" }, property: "chroot.mode", reason: /mode must not let group or others write/ }),
+  c({ id: "user-chroot-subdir-dotdot", type: "JailedUser", what: "its jail's subdir escaping with ..", set: { "chroot.subdirs.0.path": "../../etc" }, property: "chroot.subdirs[0].path", reason: /must be a relative path like "upload"/ }),
+  c({ id: "user-chroot-subdir-owner", type: "JailedUser", what: "its jail's subdir owner with a shell separator", set: { "chroot.subdirs.0.owner": "alice;id" }, property: "chroot.subdirs[0].owner", reason: NAME_CHARS }),
+  c({ id: "user-chroot-path", type: "JailedUser", what: "a path for its jail (the home is its path)", set: { "chroot.path": "/etc" }, property: "chroot", reason: /Unrecognized key: "path"/ }),
+  c({ id: "user-chroot-subdir-twice", type: "JailedUser", what: "its jail's subdir twice", set: { "chroot.subdirs.1": { path: "upload", owner: "alice", group: "sftp" } }, property: "chroot.subdirs[1].path", reason: /subdir "upload" is listed twice/, alone: "resource" }),
   c({ id: "chroot-subdir-twice", type: "ChrootDir", what: "the same subdir twice", set: { "subdirs.1": { path: "upload", owner: "alice", group: "sftp" } }, property: "subdirs[1].path", reason: /subdir "upload" is listed twice/, alone: "resource" }),
 
   // ---- SshdMatchBlock ----------------------------------------------------------------------------------------------
@@ -154,6 +160,7 @@ export const CASES: readonly HostileCase[] = [
   c({ id: "sshd-unknown-directive", type: "SshdMatchBlock", what: "unknown directive", set: { "directives.Foo": "bar" }, property: "directives.Foo", reason: /"Foo" is not a keyword sftp-jail allows inside a Match block/ }),
   c({ id: "sshd-subsystem", type: "SshdMatchBlock", what: "Subsystem inside Match (a shell as sftp server)", set: { "directives.Subsystem": "sftp /bin/sh" }, property: "directives.Subsystem", reason: /not a keyword sftp-jail allows inside a Match block/ }),
   c({ id: "sshd-permitrootlogin", type: "SshdMatchBlock", what: "PermitRootLogin (not a jail directive)", set: { "directives.PermitRootLogin": "yes" }, property: "directives.PermitRootLogin", reason: /not a keyword sftp-jail allows/ }),
+  c({ id: "sshd-inherited-name", type: "SshdMatchBlock", what: "a directive named like an object's own property (constructor)", set: { "directives.constructor": "yes" }, property: "directives.constructor", reason: /"constructor" is not a keyword sftp-jail allows inside a Match block/ }),
   c({ id: "sshd-misspelled", type: "SshdMatchBlock", what: "directive in the wrong case", set: { "directives.chrootdirectory": "%h" }, property: "directives.chrootdirectory", reason: /"chrootdirectory" must be spelled ChrootDirectory/ }),
   c({ id: "sshd-forcecommand-chain", type: "SshdMatchBlock", what: "ForceCommand chaining a shell command", set: { "directives.ForceCommand": "internal-sftp; /bin/sh" }, property: "directives.ForceCommand", reason: /no shell metacharacters/ }),
   c({ id: "sshd-chroot-newline", type: "SshdMatchBlock", what: "ChrootDirectory with a newline and more directives", set: { "directives.ChrootDirectory": "%h\nMatch all\nPermitRootLogin yes" }, property: "directives.ChrootDirectory", reason: /must not contain newlines, "#", quotes or backslashes/ }),

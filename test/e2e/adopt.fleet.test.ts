@@ -168,8 +168,8 @@ test("the first pulumi up with that config modifies no file anywhere, on any hos
   fs.writeFileSync(file, (salt ? salt + "\n" : "") + config);
   for (const x of hosts) await mark(x.h);
   const up = await ok(p.up(), "up");
-  // Per host: component, group, 2 users, 2 chroots, Match block, firewall rule; plus the stack.
-  expect(summary(up.stdout)).toEqual({ create: 1 + 8 * hosts.length });
+  // Per host: component, group, 2 users (each with its jail), Match block, firewall rule; plus the stack.
+  expect(summary(up.stdout)).toEqual({ create: 1 + 6 * hosts.length });
   for (const x of hosts) {
     expect({ host: name(x), touched: await touched(x.h) }).toEqual({ host: name(x), touched: [] });
     expect({ host: name(x), fp: (await x.h.console(FINGERPRINT)).stdout }).toEqual({ host: name(x), fp: before[name(x)] });
@@ -221,5 +221,5 @@ test("after the documented hardening edits (an empty sshdDirectives: left behind
   const rhel = hosts.find((x) => x.rhel)!.h;
   expect((await rhel.console("grep -- '--dport 22' /etc/sysconfig/iptables; ls /var/lib/sftp-jail/firewall")).stdout).toMatch(/-j ACCEPT[\s\S]*etc_sysconfig_iptables/);
   const pv = await ok(p.preview("--refresh"), "preview --refresh");
-  expect(summary(pv.stdout)).toEqual({ same: 1 + 8 * hosts.length });
+  expect(summary(pv.stdout)).toEqual({ same: 1 + 6 * hosts.length });
 });

@@ -94,7 +94,7 @@ test("drift on a chroot, an upload dir and a key file is seen, still on one conn
   expect((await h.console("stat -c %a /srv/mf/mfa /srv/mf/mfb/upload")).stdout.split("\n").filter(Boolean)).toEqual(["755", "755"]);
 });
 
-test("a manifest not owned by root is ignored: the check stays right and only costs more sessions", async () => {
+test("a manifest not owned by root is ignored: the check stays right, and the next apply writes it again", async () => {
   const h = sb.hosts[0];
   await h.console("chown 1000 /var/lib/sftp-jail/.manifest && chmod 0750 /srv/mf/mfc");
   const m = await marks();
@@ -103,8 +103,10 @@ test("a manifest not owned by root is ignored: the check stays right and only co
   expect(summary(pv.stdout).update).toBe(1);
   expect(pv.stdout).toMatch(/mode\s*: "0750" => "0755"/);
   const [t0, t1] = await since(m);
+  // Without the manifest each read asks for what it needs; with one resource per user the refresh's reads of a host
+  // usually start together and share the phase's exec, so the session count is no longer evidence either way (the
+  // unit suite test/unit/manifest.test.ts shows a foreign manifest is not read).
   expect(t0.connections).toBe(1);
-  expect(t0.sessions).toBeGreaterThan(1);
   expectOneConnection([t1]);
   // The next apply writes it again, root's and 0600.
   const up = await p.up("--refresh");

@@ -56,7 +56,10 @@ const ERR_MARK = "@@sftp-jail-err:";
 const RECORD_FAILED = "@@sftp-jail-record-failed:";
 /** Any of the four markers above: `<mark><nonce>:<plan>:<rest>`. */
 const MARK_RE = new RegExp(`^(${[STEP_MARK, DONE_MARK, ERR_MARK, RECORD_FAILED].join("|")})([0-9a-z]+):(\\d+):(.*)$`);
-/** At most this much script per exec: sshd hands the command to the login shell as ONE argument (Linux: 128 KiB). */
+/**
+ * At most this much script per batched exec (a single plan may be larger: the script goes on stdin, not as an
+ * argument, connection/pool.ts): one exec's output is parsed whole, and a failure costs the batch.
+ */
 const SCRIPT_MAX = 100_000;
 /** At most this many plans per exec. */
 const BATCH_MAX = 40;

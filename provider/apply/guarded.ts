@@ -49,11 +49,13 @@ export function deadman(id: string, seconds: number, revert: Plan) {
     ...(revert.some((s) => drops(s).length) ? [recordLib()] : []),
     ...revert.map((s) => (drops(s).length ? `{ ${s.script} ; } && { sj_rec_do - "" ${drops(s).map(quoteArg).join(" ")} ; } > /dev/null 2>&1` : `{ ${s.script} ; }`)),
   ].join("\n");
-  // The detached timer takes the host lock before reverting, so it never interleaves with a running apply.
+  // The detached timer takes the host lock before reverting, so it never interleaves with a running apply: it waits
+  // as long as an apply holds the lock (one a jailed user made long, with a tree of millions of files to delete), and
+  // gives up only once the change was confirmed meanwhile (disarmed).
   const timer = [
     `sleep ${seconds}`,
     `if [ -e ${quoteArg(base + ".armed")} ]; then`,
-    `  exec 9>${LOCK_FILE}; flock -w 300 9`,
+    `  exec 9>${LOCK_FILE}; until flock -w 300 9; do [ -e ${quoteArg(base + ".armed")} ] || exit 0; done`,
     `  sh ${quoteArg(base + ".sh")} > ${quoteArg(base + ".log")} 2>&1`,
     `  echo "sftp-jail: change ${id} was not confirmed within ${seconds}s; reverted (log: ${base}.log)" > /dev/kmsg 2>/dev/null || true`,
     "fi",

@@ -5,6 +5,7 @@
  * The pool lives on `globalThis` because Pulumi serializes the provider object: nothing live may be captured in it,
  * and one dynamic-provider process serves every resource of a run.
  */
+import { randomBytes } from "crypto";
 import { readFileSync } from "fs";
 import { Client, ClientChannel, ConnectConfig } from "ssh2";
 import { Connection, ProxyConnection, describe, secretsOf } from "./schema";
@@ -34,6 +35,22 @@ function pool(): PoolState {
   const g = globalThis as unknown as { [k: symbol]: PoolState };
   const key = Symbol.for("sftp-jail.pool.v1");
   return (g[key] ??= { sessions: new Map() });
+}
+
+/**
+ * The root shell's program: read the whole of stdin, close it, drop everything up to the marker (a sudo password line
+ * sudo did not need), then run the script. Nothing runs unless the marker arrived; nothing the script runs can read
+ * what was on stdin. The marker is random per exec, so neither a password nor a script can contain it.
+ */
+export function runner(marker: string): string {
+  if (!/^@@[a-z0-9-]+@@$/.test(marker)) throw new Error(`internal: ${JSON.stringify(marker)} is not a script marker`);
+  return [
+    "sj_x=$(cat) || exit 70",
+    "exec </dev/null",
+    `case "$sj_x" in *${marker}*) ;; *) echo 'sftp-jail: the script did not arrive whole' >&2; exit 70 ;; esac`,
+    `sj_x=\${sj_x#*${marker}}`,
+    'eval "$sj_x"',
+  ].join("\n");
 }
 
 /** A live connection to one host, shared by every resource on it. */
@@ -150,16 +167,20 @@ export class Session {
     });
   }
 
-  /** Root directly, or through sudo: -n never prompts; a password goes on stdin and the prompt is silenced. */
-  private wrap(script: string): { command: string; stdin?: string } {
-    if (this.conn.user === "root") return { command: quote(["sh", "-c", script]) };
+  /**
+   * Root directly, or through sudo: -n never prompts; a password goes on stdin and the prompt is silenced. The script
+   * itself goes on stdin too, after a marker (see {@link runner}): as an argument it would be limited to 128 KiB (a
+   * plan with hundreds of keys is more, and failed with E2BIG).
+   */
+  private wrap(script: string): { command: string; stdin: string } {
+    const marker = `@@sftp-jail-script-${randomBytes(8).toString("hex")}@@`;
+    const body = `${marker}\n${script}`;
+    if (this.conn.user === "root") return { command: quote(["sh", "-c", runner(marker)]), stdin: body };
     const sudo = this.conn.sudo;
-    if (typeof sudo === "object") {
-      // sudo reads the password line only when it needs one (not with a cached timestamp or NOPASSWD): the script's
-      // stdin is closed first, so nothing it runs can ever read a password left there.
-      return { command: quote(["sudo", "-S", "-p", "", "--", "sh", "-c", `exec </dev/null\n${script}`]), stdin: sudo.password + "\n" };
-    }
-    return { command: quote(["sudo", "-n", "--", "sh", "-c", script]) };
+    // sudo reads the password line only when it needs one (not with a cached timestamp or NOPASSWD): the runner drops
+    // whatever comes before the marker, and closes stdin before the script runs.
+    if (typeof sudo === "object") return { command: quote(["sudo", "-S", "-p", "", "--", "sh", "-c", runner(marker)]), stdin: `${sudo.password}\n${body}` };
+    return { command: quote(["sudo", "-n", "--", "sh", "-c", runner(marker)]), stdin: body };
   }
 
   private wireError(what: string, err: Error | undefined): SftpJailError {

@@ -394,7 +394,7 @@ describe("2. sftp-jail-migrate writes the stack config that describes hand-made 
     expect((await sftpLs(rssh, "dave", "files/drop")).stdout).toMatch(/report\.csv/);
     await Promise.all([mark(mig), mark(rssh)]);
     const d = await timed("part 2: destroy", () => ok(p2.destroy(), "destroy"));
-    expect(summary(d.stdout)).toEqual({ delete: 17 });
+    expect(summary(d.stdout)).toEqual({ delete: 13 });
     for (const h of [mig, rssh]) {
       expect(steps(d.stdout, h)).toEqual([]);
       expect(await touched(h)).toEqual([]);

@@ -13,7 +13,8 @@ describe("dead-man timer", () => {
     expect(arm.script).toContain("9>&- &");
     const timer = /setsid sh -c '([\s\S]*?)' </.exec(arm.script)?.[1] ?? "";
     expect(timer).toMatch(/^sleep 60\n/);
-    expect(timer).toContain("flock -w 300 9");
+    // Never reverts without the lock: it waits while the change is still armed.
+    expect(timer).toContain("until flock -w 300 9; do [ -e /run/sftp-jail/deadman-abc.armed ] || exit 0; done");
     const b64 = /printf '%s' (\S+) \| base64 -d > \/run\/sftp-jail\/deadman-abc\.sh/.exec(arm.script)?.[1] ?? "";
     const script = Buffer.from(b64, "base64").toString();
     expect(script).toContain('{ echo restored > "$SJ_OUT" ; }');

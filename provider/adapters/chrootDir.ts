@@ -3,6 +3,7 @@
  * subdirectories for uploads. Problems with existing ancestors are reported at preview (check observes the host once,
  * after the inputs passed the schema).
  */
+import { randomBytes } from "crypto";
 import type * as pulumi from "@pulumi/pulumi";
 import { observe } from "../observe/snapshot";
 import { HostFacts } from "../observe/facts";
@@ -173,7 +174,8 @@ export async function removeChroot(s: Session, resource: string, d: Pick<ChrootD
     log.info(`${resource} on ${s.conn.host}:${s.conn.port}: left the jail ${d.path} and its files in place: this program declares it again (another resource manages it now)`);
     return;
   }
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
+  // The time, and a random part: a stamp has one-second resolution, and two jail paths can flatten to one name.
+  const stamp = `${new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "")}.${randomBytes(4).toString("hex")}`;
   // A sibling destroyed earlier in this run may have left a shared parent it created: this one removes it if last;
   // never a parent that is itself a jail the program declares.
   const createdAncestors = sharedAncestors(s, d.path, d.createdAncestors ?? []).filter((a) => !isDeclaredJail(s, a));

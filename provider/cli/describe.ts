@@ -296,10 +296,11 @@ function describeJail(x: Reading, b: FoundBlock, g: GroupEntry, subsystem: boole
     jail.users.push(describeUser(x, m, g, s as SurveyUser & { chroot: string }, keys));
   }
   // SftpJailHost refuses a jail inside (or equal to) another's: destroying one would move or delete the other's files.
+  const jailOf = (name: string) => x.byName.get(name)!.chroot!;
   for (const u of jail.users) {
-    const c = x.byName.get(u.name)!.chroot!;
-    const o = jail.users.find((v) => v !== u && (c === x.byName.get(v.name)!.chroot! || c.startsWith(`${x.byName.get(v.name)!.chroot!}/`)));
-    if (o) x.notes.push(`${host.name}: ${u.name}'s jail ${c} is ${c === x.byName.get(o.name)!.chroot ? "shared with" : "inside"} ${o.name}'s; sftp-jail gives every user a jail of its own and refuses this config until each has one`);
+    const c = jailOf(u.name);
+    const o = jail.users.find((v) => v !== u && (c === jailOf(v.name) || c.startsWith(`${jailOf(v.name)}/`)));
+    if (o) x.notes.push(`${host.name}: ${u.name}'s jail ${c} is ${c === jailOf(o.name) ? "shared with" : "inside"} ${o.name}'s; sftp-jail gives every user a jail of its own and refuses this config until each has one`);
   }
   placeChroots(x, jail);
   const dirs = directivesDiff(x, b, g, jail.authorizedKeysFile);

@@ -2,7 +2,6 @@
  * ChrootDir planner. OpenSSH's rule for ChrootDirectory: every component of the path, the directory itself included,
  * must be owned by root and not writable by group or others; users write only into subdirectories they own.
  */
-import { randomBytes } from "crypto";
 import { HostFacts, PathStat, withAncestors } from "../observe/facts";
 import { RecordOp, createdDir, forgetStep, rec, staleEntries } from "../observe/record";
 import { depth, hp } from "../util/hostpath";
@@ -180,8 +179,8 @@ export function planChrootDelete(
     const script = `if [ -e ${quoteArg(d.path)} ] || [ -L ${quoteArg(d.path)} ]; then ${hp.rmtree(d.path, jail - 1)}; fi`;
     return [step(`delete ${d.path} and everything in it (onDelete: "delete")`, [d.path], script, drops), ...removeAncestors(d.createdAncestors)];
   }
-  // Unique per removal (two jails can flatten to one name, and a stamp has one-second resolution).
-  const name = `${d.path.slice(1).replace(/\//g, "_")}.${stamp}.${randomBytes(4).toString("hex")}`;
+  // `stamp` is unique per removal (the adapter's time and a random part): two jails can flatten to one name.
+  const name = `${d.path.slice(1).replace(/\//g, "_")}.${stamp}`;
   const dest = `${RETAIN_DIR}/${name}`;
   // A jail on another filesystem than RETAIN_DIR is kept on its own, in a root-only directory beside it: a rename,
   // never a copy (sj_mvdir refuses one).

@@ -66,7 +66,7 @@ describe("ChrootDir planner", () => {
   });
 
   it("never deletes files on destroy unless asked: a non-empty jail is moved to the retained area", () => {
-    const [step] = planChrootDelete({ path: "/srv/sftp/alice", subdirs: [{ path: "upload" }], createdAncestors: [], onDelete: "retain" }, "20261126T000000");
+    const [step] = planChrootDelete({ path: "/srv/sftp/alice", subdirs: [{ path: "upload" }], createdAncestors: [], onDelete: "retain" }, "20261126T000000.0a1b2c3d");
     expect(step.script).toContain("sj_rmdir /srv/sftp/alice/upload 3 || true");
     expect(step.script).toMatch(/sj_to=\/var\/lib\/sftp-jail\/retained\/srv_sftp_alice\.20261126T000000\.[0-9a-f]{8}\n/);
     // On another filesystem than the retained area: beside the jail, in a root-only directory (a rename, never a copy).

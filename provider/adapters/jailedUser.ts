@@ -140,7 +140,10 @@ async function whoSets(s: Session, v: Violation): Promise<string | undefined> {
 
 async function converge(d: Fields, connection: unknown, owner: string | undefined, adoptedBefore?: boolean, prev?: JailedUserState): Promise<JailedUserState> {
   const s = await sessionForChange(connection, label(d.name));
-  const { paths, files, jail } = needs(d);
+  const { files, jail } = needs(d);
+  const home = ownedJail(d);
+  // The jail's paths too: the account's looks cover what its jail's converge looks at next (no exec of its own).
+  const paths = [...needs(d).paths, ...(home ? chrootPaths(home) : [])];
   // Planned without sshd's evaluation of the account (the plan does not read it; it is judged after the change).
   const facts = await observe(s, { paths, files });
   // Only what this stack created is taken back; another stack's account is adopted (its creator deletes it).
@@ -159,7 +162,6 @@ async function converge(d: Fields, connection: unknown, owner: string | undefine
   const judged = await observe(s, needs(d));
   await assertJailed(s, d, facts, judged, changed, adoptedBefore ?? plan.adopted);
   // The jail after the account (its writable directories belong to it); a new home: the old jail goes as onDelete says.
-  const home = ownedJail(d);
   const chrootState = home ? await convergeChroot(s, label(d.name), home, owner, prev?.home === d.home ? prev.chrootState : undefined) : undefined;
   const old = prev && ownedJail(prev);
   if (old && prev!.chrootState && old.path !== d.home) await removeChroot(s, label(d.name), { ...old, ...prev!.chrootState });

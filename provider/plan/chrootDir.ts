@@ -225,7 +225,7 @@ export function planAdoptedChrootDelete(path: string, createdSubdirs: string[]):
   const dirs = [...createdSubdirs].sort((a, b) => b.split("/").length - a.split("/").length);
   return [
     {
-      description: `remove the empty subdirectories sftp-jail created in ${path} (${createdSubdirs.join(", ")}); the adopted jail itself stays`,
+      description: `remove the empty subdirectories sftp-jail created in ${path} (${createdSubdirs.join(", ")}), not the adopted jail itself`,
       script: dirs.map((s) => `{ ${hp.rmdir(`${path}/${s}`, depth(path))} || true; }`).join("\n"),
       effects: { paths: createdSubdirs.map((s) => `${path}/${s}`) },
       record: createdSubdirs.map((s) => rec.drop("d", `${path}/${s}`)),

@@ -180,8 +180,9 @@ export function isKeyFilePath(p: string, name?: string): boolean {
   if (/\/\.ssh\/authorized_keys2?$/.test(p)) return true;
   const i = p.lastIndexOf("/");
   const base = p.slice(i + 1);
-  return (name === undefined ? posixName("user").safeParse(base).success : base === name) && isKeysDir(p.slice(0, i));
+  return (name === undefined ? USER_NAME.safeParse(base).success : base === name) && isKeysDir(p.slice(0, i));
 }
+const USER_NAME = posixName("user");
 
 /**
  * Where per-user key files live: a directory of its own under /etc/ssh (not sshd_config.d or ssh_config.d), or under

@@ -18,7 +18,7 @@ import * as path from "path";
 import { Sandbox, SandboxHost, run, startSandbox } from "../sandbox";
 import { Clients } from "./clients";
 import { handMadeJail, rsshLeftovers } from "./handmade";
-import { PulumiProject, ROOT, RunResult, summary } from "./pulumi";
+import { PulumiProject, ROOT, RunResult, hostMessages, summary } from "./pulumi";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const yaml: { load(s: string): unknown } = require("js-yaml");
 
@@ -52,20 +52,8 @@ const mark = (h: SandboxHost) => h.console("touch /run/adopt-marker && sleep 1")
 const touched = async (h: SandboxHost, type = "") =>
   (await h.console(`find / -xdev ${type} -newer /run/adopt-marker ! -path /var/log/sshd.log ! -path /run ! -path /tmp | sort`)).stdout.split("\n").filter(Boolean);
 
-/**
- * The provider's messages about a host in a pulumi run (its "Diagnostics:" section), without the host:
- * `<Type "name">: <what>`. Apply logs each step it ran; adoption notices say "adopted".
- */
-function provider(out: string, h: SandboxHost): string[] {
-  if (!out.includes("Diagnostics:")) return [];
-  const diag = out.slice(out.indexOf("Diagnostics:"), out.search(/^(Outputs|Resources):/m));
-  const where = ` on 127.0.0.1:${h.port}: `;
-  return diag
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l.includes(where))
-    .map((l) => l.replace(where, ": "));
-}
+/** The provider's messages about a host (see hostMessages): one per step apply ran; adoption notices say "adopted". */
+const provider = (out: string, h: SandboxHost) => hostMessages(out, h.port);
 /** Steps apply ran (every message that is not an adoption notice). */
 const steps = (out: string, h: SandboxHost) => provider(out, h).filter((l) => !/: adopted /.test(l));
 

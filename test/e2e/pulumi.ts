@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { packageTarball } from "./tarball";
+import { APPLIED, STEP_SEPARATOR } from "../../provider/apply/apply";
 
 export const ROOT = path.resolve(__dirname, "../..");
 /** The root program as Pulumi.yaml runs it: compiled to JavaScript by scripts/build.js. */
@@ -202,4 +203,24 @@ export function summary(out: string): Record<string, number> {
     r[key] = (r[key] ?? 0) + Number(m[2]);
   }
   return r;
+}
+
+/**
+ * The provider's messages about the host on 127.0.0.1:`port` in a run's "Diagnostics:" section, without the host:
+ * `<Type "name">: <message>`. Apply's one message per resource ("applied: <step>; <step>") gives one entry per step.
+ */
+export function hostMessages(out: string, port: number): string[] {
+  if (!out.includes("Diagnostics:")) return [];
+  const where = ` on 127.0.0.1:${port}: `;
+  return out
+    .slice(out.indexOf("Diagnostics:"), out.search(/^(Outputs|Resources):/m))
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.includes(where))
+    .flatMap((l) => {
+      const at = l.indexOf(where);
+      const who = l.slice(0, at);
+      const what = l.slice(at + where.length);
+      return what.startsWith(APPLIED) ? what.slice(APPLIED.length).split(STEP_SEPARATOR).map((st) => `${who}: ${st}`) : [`${who}: ${what}`];
+    });
 }

@@ -19,7 +19,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as os from "os";
 import { Sandbox, SandboxHost, startSandbox } from "../sandbox";
-import { PulumiProject, summary } from "./pulumi";
+import { PulumiProject, hostMessages, summary } from "./pulumi";
 import { RECORD_FILE, recordFact } from "../../provider/observe/record";
 import { cutForwarder, processes, quiet, restoreForwarder } from "./netcut";
 
@@ -67,17 +67,8 @@ async function onHost() {
   };
 }
 
-/** The provider's messages about this host in a run's diagnostics ("<Type> "<name>": <message>"). */
-function messages(out: string): string[] {
-  if (!out.includes("Diagnostics:")) return [];
-  const where = ` on 127.0.0.1:${h.port}: `;
-  return out
-    .slice(out.indexOf("Diagnostics:"), out.search(/^(Outputs|Resources):/m))
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l.includes(where))
-    .map((l) => l.replace(where, ": "));
-}
+/** The provider's messages about this host in a run's diagnostics, one per step apply ran (see hostMessages). */
+const messages = (out: string) => hostMessages(out, h.port);
 
 beforeAll(async () => {
   sb = await startSandbox(["rec-1"]);

@@ -9,6 +9,8 @@ const path = require("path");
 const { spawn, execFileSync } = require("child_process");
 const D = require("./desired");
 const { KEY, ROOT } = require("./sandbox");
+/** The environment of a drift check (previews only): sftp-jail-rollout's own. */
+const { PREVIEW_ENV } = require(path.join(ROOT, "bin", "provider", "cli", "rollout.js"));
 const { sampleTree } = require("./procmem");
 
 /**
@@ -73,6 +75,7 @@ class Ours {
       NO_COLOR: "1",
       ...env,
     };
+    this.userEnv = env;
     this.stacks = [];
   }
 
@@ -116,9 +119,14 @@ class Ours {
     return this.fleet(tag, (stack) => ["up", "--yes", "--skip-preview", ...this.extra(otelFile, stack)]);
   }
 
-  /** The drift check: refresh every resource from the hosts, then diff against the program. */
+  /**
+   * The drift check: refresh every resource from the hosts, then diff against the program. Run as the README says to
+   * run it, and as `sftp-jail-rollout --preview` does: with PULUMI_SKIP_CHECKPOINTS=true, which a preview gives
+   * nothing up for (it saves no state; see PREVIEW_ENV in provider/cli/rollout.ts). A value given with --pulumi-env
+   * wins.
+   */
   check(tag, otelFile) {
-    return this.fleet(tag, (stack) => ["preview", "--refresh", ...this.extra(otelFile, stack)]);
+    return this.fleet(tag, (stack) => ["preview", "--refresh", ...this.extra(otelFile, stack)], { ...PREVIEW_ENV, ...this.userEnv });
   }
 
   /** --parallel when set; with --profile, an OpenTelemetry trace of the run (see otel.js; the first stack's only). */
@@ -134,7 +142,7 @@ class Ours {
    * the process tree of every pulumi run (CPU: exact, from the bench's reaped children; memory: peak of the sum of
    * all concurrent trees' RSS), and the summed resource counts. Any stack failing fails the run.
    */
-  async fleet(tag, argsOf) {
+  async fleet(tag, argsOf, env = {}) {
     const t0 = process.hrtime.bigint();
     const mem = sampleTree(process.pid, { excludeRoot: true });
     const queue = [...this.stacks];
@@ -142,7 +150,7 @@ class Ours {
     const failures = [];
     const worker = async () => {
       for (let stack; (stack = queue.shift()); ) {
-        const r = await this.pulumi(stack, argsOf(stack), { tag: this.stacks.length > 1 ? `${tag}-${stack}` : tag });
+        const r = await this.pulumi(stack, argsOf(stack), { tag: this.stacks.length > 1 ? `${tag}-${stack}` : tag, env });
         results.push(r);
         if (r.code !== 0) failures.push(`[${stack}] pulumi ${argsOf(stack).join(" ")} failed (${r.code}):\n${r.out.slice(-4000)}`);
       }
@@ -161,10 +169,10 @@ class Ours {
     return this.dir;
   }
 
-  pulumi(stack, args, { check = false, tag } = {}) {
+  pulumi(stack, args, { check = false, tag, env = {} } = {}) {
     return new Promise((resolve, reject) => {
       const init = args[0] === "stack" && args[1] === "init";
-      const child = spawn("pulumi", [...args, ...(init ? [] : ["--stack", stack]), "--non-interactive"], { cwd: this.cwdOf(stack), env: this.env });
+      const child = spawn("pulumi", [...args, ...(init ? [] : ["--stack", stack]), "--non-interactive"], { cwd: this.cwdOf(stack), env: { ...this.env, ...env } });
       let out = "";
       child.stdout.on("data", (d) => (out += d));
       child.stderr.on("data", (d) => (out += d));

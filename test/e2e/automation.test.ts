@@ -3,6 +3,7 @@
  * stack fails; the third is never touched.
  */
 import { spawn } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
 import { Sandbox, startSandbox } from "../sandbox";
 import { PulumiProject, ROOT } from "./pulumi";
@@ -65,4 +66,27 @@ test("rolls 3 stacks and halts when the second fails, leaving the third untouche
   const again = await rollout(["--stacks", stacks.join(","), "--canary", "1", "--wave-size", "2", "--concurrency", "2"]);
   expect(again.code).toBe(0);
   expect(again.out).toMatch(/^site-c\s+1\s+succeeded/m);
+});
+
+test("a drift check over the stacks shows a hand-made change and writes no state (previews skip the per-step state serialization)", async () => {
+  // The state of every stack, byte for byte: a preview, with or without PULUMI_SKIP_CHECKPOINTS, must write none.
+  const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+  const state = () => Object.fromEntries(files(p.backend).map((f) => [f, fs.readFileSync(f, "utf8")]));
+  const before = state();
+  await sb.hosts[1].console("groupmod -g 2401 sftp"); // site-b's group drifts by hand
+  try {
+    const r = await rollout(["--stacks", stacks.join(","), "--canary", "0", "--wave-size", "3", "--concurrency", "3", "--preview", "--refresh"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^site-b\s+0\s+succeeded\s+.*update 1/m);
+    expect(r.out).toMatch(/^site-a\s+0\s+succeeded\s/m);
+    expect(r.out.split("\n").filter((l) => /^site-[ac]\s/.test(l) && /update|create|delete|replace/.test(l))).toEqual([]);
+    expect(state()).toEqual(before);
+    // The same check as a user types it, with Pulumi's defaults: the same verdict.
+    const plain = await p.run(["preview", "--refresh", "--stack", "site-b"]);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(/~ 1 to update/);
+    expect(state()).toEqual(before);
+  } finally {
+    await sb.hosts[1].console("groupmod -g 2400 sftp");
+  }
 });

@@ -20,7 +20,7 @@ const setup = require("./lib/setup");
 const S = require("./lib/sandbox");
 const D = require("./lib/desired");
 const HS = require("./lib/hoststate");
-const { Ours, pinnedTree } = require("./lib/ours");
+const { Ours, pinnedTree, PREVIEW_ENV } = require("./lib/ours");
 const { OursPlugin, installPlugin } = require("./lib/oursPlugin");
 const { Ansible, Pyinfra } = require("./lib/peers");
 const { chart } = require("./lib/chart");
@@ -397,7 +397,6 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work 
   ];
   // The drift check runs as the README says to run it (bench/lib/ours.js, check): a preview skips the per-step state
   // serialization it would throw away; --pulumi-env can set it otherwise.
-  const { PREVIEW_ENV } = require(path.join(ROOT, "bin", "provider", "cli", "rollout.js"));
   const previewEnv = Object.entries({ ...PREVIEW_ENV, ...opts.pulumiEnv }).filter(([k]) => k === "PULUMI_SKIP_CHECKPOINTS").map(([k, v]) => `${k}=${v} `).join("");
   return {
     generatedAt: new Date().toISOString(),

@@ -201,4 +201,4 @@ function summary(out) {
   return r;
 }
 
-module.exports = { Ours, pinnedTree };
+module.exports = { Ours, pinnedTree, PREVIEW_ENV };

@@ -140,10 +140,11 @@ async function whoSets(s: Session, v: Violation): Promise<string | undefined> {
 
 async function converge(d: Fields, connection: unknown, owner: string | undefined, adoptedBefore?: boolean, prev?: JailedUserState): Promise<JailedUserState> {
   const s = await sessionForChange(connection, label(d.name));
-  const { files, jail } = needs(d);
+  const own = needs(d);
+  const { files, jail } = own;
   const home = ownedJail(d);
   // The jail's paths too: the account's looks cover what its jail's converge looks at next (no exec of its own).
-  const paths = [...needs(d).paths, ...(home ? chrootPaths(home) : [])];
+  const paths = [...own.paths, ...(home ? chrootPaths(home) : [])];
   // Planned without sshd's evaluation of the account (the plan does not read it; it is judged after the change).
   const facts = await observe(s, { paths, files });
   // Only what this stack created is taken back; another stack's account is adopted (its creator deletes it).

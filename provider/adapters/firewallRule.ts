@@ -9,7 +9,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { Session } from "../connection/pool";
 import { HostFacts } from "../observe/facts";
 import { Plan } from "../plan/types";
-import { forget, observe } from "../observe/snapshot";
+import { observe, reread } from "../observe/snapshot";
 import { apply } from "../apply/apply";
 import { applyGuarded } from "../apply/guarded";
 import {
@@ -99,15 +99,13 @@ function fields(o: Record<string, unknown>): Fields {
 const targetOf = (o: FirewallRuleState): Target => ({ backend: o.resolvedBackend, table: o.resolvedTable, chain: o.resolvedChain, family: o.family });
 
 /**
- * Firewall work on one host runs one resource at a time in this process, each on a fresh snapshot: planners use
- * rule positions and handles, which a concurrent change to the same chain would make stale.
+ * Firewall work on one host runs one resource at a time in this process, each on the firewall and the host's record
+ * as they are now: planners use rule positions and handles, which a concurrent change to the same chain would make
+ * stale. The rest (accounts, sshd, operator) is the phase's snapshot, which sftp-jail's own changes keep current.
  */
 const serialized = hostQueue("firewall");
 
-async function fresh(s: Session): Promise<HostFacts> {
-  forget(s);
-  return observe(s);
-}
+const fresh = (s: Session): Promise<HostFacts> => reread(s, ["firewall"]);
 
 function outputsOf(f: Fields, connection: unknown, t: Target, facts: HostFacts, adopted = false, created: string[] = []): FirewallRuleState {
   const d = ruleDesired(f);

@@ -380,7 +380,9 @@ export function recordLib(file = RECORD_FILE, etc = "/etc"): string {
     "  *) exit 1 ;;",
     "  esac",
     ")",
-    'sj_rec_absent() { for sj_o; do case "$sj_o" in +?:*) sj_x=${sj_o#+}; sj_rec_id "${sj_x%%:*}" "${sj_x#*:}" >/dev/null 2>&1 || printf \'%s\\n\' "$sj_o" ;; esac; done; }',
+    // A path that nothing answers to, even following links, has no identity either (sj_rec_id's walk follows none):
+    // the shell's own test says so without the walk's process.
+    'sj_rec_absent() { for sj_o; do case "$sj_o" in +[df]:/*) [ -e "${sj_o#+?:}" ] || { printf \'%s\\n\' "$sj_o"; continue; } ;; esac; case "$sj_o" in +?:*) sj_x=${sj_o#+}; sj_rec_id "${sj_x%%:*}" "${sj_x#*:}" >/dev/null 2>&1 || printf \'%s\\n\' "$sj_o" ;; esac; done; }',
     // Framing on the host too: a value with a character no grammar allows (a space, a newline) is never logged; the
     // readers then hold every line to its kind's grammar.
     "sj_rec_log() (",

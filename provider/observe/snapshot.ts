@@ -429,6 +429,31 @@ export async function glance(s: Session, needs: { paths?: string[]; files?: stri
 }
 
 /**
+ * Facts with the base facts `keys` and the host's record read again now: one small exec over a fresh settled
+ * snapshot of this phase (the rest as the cache holds it, see the top of this file), merged into the newest settled
+ * snapshot once it returns; without one, or with a snapshot exec queued or running, a full snapshot taken from now on.
+ * For planners that need some facts as they are now (a firewall rule's position among the chain's rules), where a
+ * full snapshot would re-stat and re-evaluate everything the host's resources registered.
+ */
+export async function reread(s: Session, keys: readonly BaseKey[]): Promise<HostFacts> {
+  const c = cache(s);
+  const full = () => {
+    forget(s);
+    return observe(s);
+  };
+  if (!fresh(c) || c.pending || c.current !== c.last) return full();
+  const r = await s.exec(snapshotScript({}, { manifest: false, base: keys, record: true }));
+  if (!r.stdout.includes(MARK + "end")) return full();
+  const later = parseDelta(r.stdout, s.target);
+  // Another apply may have replaced the cached snapshot meanwhile: its facts are merged into, never overwritten.
+  const base = fresh(c) ?? c.last;
+  if (!base || Date.now() - base.at >= TTL_MS) return full();
+  const merged = mergeFacts(base.settled, later, { paths: [], files: [] }, true);
+  if (c.current === base) c.current = c.last = { ...base, facts: Promise.resolve(merged), settled: merged };
+  return merged;
+}
+
+/**
  * The next snapshot exec, shared by every request that arrives until it starts. It starts after the one in flight
  * (so requests that trickle in while an exec runs share ONE follow-up instead of one exec each) and after the
  * connection is up (a first dial takes long enough for Pulumi's parallel reads of a host to all register), and it

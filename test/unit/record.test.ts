@@ -523,6 +523,37 @@ describe("run by /bin/sh on scratch files: the host-side writer and reader", () 
     expect(fs.existsSync(`${root}/lib`)).toBe(true);
   });
 
+  it("\"was it there?\" answers as the no-follow walk does, whether or not the shell's own test could skip it", () => {
+    fs.mkdirSync(`${root}/dir`);
+    fs.writeFileSync(`${root}/dir/file`, "x");
+    fs.symlinkSync(`${root}/nowhere`, `${root}/dangling`);
+    fs.symlinkSync(`${root}/dir`, `${root}/link`);
+    const cases: [string, boolean][] = [
+      [`+d:${root}/missing`, true],
+      [`+d:${root}/dir`, false],
+      [`+f:${root}/dir/file`, false],
+      // Links never count as the object, wherever they are: at the name, dangling or not, or above it.
+      [`+d:${root}/dangling`, true],
+      [`+f:${root}/dangling`, true],
+      [`+d:${root}/link`, true],
+      [`+f:${root}/link/file`, true],
+      [`+d:${root}/missing/below`, true],
+      // The wrong kind of object is no identity either.
+      [`+d:${root}/dir/file`, true],
+      [`+f:${root}/dir`, true],
+      ["+g:admins", false],
+      ["+g:nobody", true],
+    ];
+    for (const [op, absent] of cases) {
+      const kind = op[1];
+      const key = op.slice(3);
+      const walk = sh(`sj_rec_id ${kind} '${key}' >/dev/null 2>&1 && echo there || echo absent`).stdout.trim();
+      expect([op, walk]).toEqual([op, absent ? "absent" : "there"]);
+      expect([op, sh(`sj_rec_absent '${op}'`).stdout]).toEqual([op, absent ? `${op}\n` : ""]);
+    }
+    expect(sh(`sj_rec_absent +d:${root}/missing +d:${root}/dir +g:nobody -d:${root}/missing`).stdout).toBe(`+d:${root}/missing\n+g:nobody\n`);
+  });
+
   it("nothing to record and no record yet: no file (nor directory) is made", () => {
     expect(step("true", "+g:admins", `-d:${root}/nothing`, "-u:nobody")).toBe("");
     expect(fs.existsSync(`${root}/lib/sftp-jail`)).toBe(false);

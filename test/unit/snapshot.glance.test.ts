@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { Session } from "../../provider/connection/pool";
-import { forget, glance, glanceScript, observe, parseGlance, parseSnapshot } from "../../provider/observe/snapshot";
+import { forget, glance, glanceScript, observe, parseGlance, parseSnapshot, reread } from "../../provider/observe/snapshot";
 
 const FULL = fs.readFileSync(path.join(__dirname, "fixtures", "debian12.snapshot.txt"), "utf8");
 const MARK = "@@sftp-jail:";
@@ -96,5 +96,72 @@ describe("glance: a check's look at its host", () => {
     expect(parseSnapshot(FULL).users.length).toBeGreaterThan(0);
     // the error names the host and what to do
     expect(() => parseGlance(`${MARK}files\n${forgedFiles}${MARK}end\n`, "root@192.0.2.7:22")).toThrow(/on root@192\.0\.2\.7:22: .*section twice[\s\S]*fix: look on the host/);
+  });
+});
+
+describe("reread: some base facts as they are now, over the phase's snapshot", () => {
+  /** A session that answers a full snapshot, or a firewall-and-record delta with one more rule than before. */
+  function rereading(): Session & { scripts: string[] } {
+    const s = session();
+    const exec = s.exec.bind(s);
+    (s as { exec: Session["exec"] }).exec = async (script: string) => {
+      if (script.includes("sshd -T")) return exec(script);
+      s.scripts.push(script);
+      const firewall = ["--variant", "iptables v1.8.9 (nf_tables)", "--iptables", "*filter", ":INPUT ACCEPT [0:0]", "-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT", "COMMIT", "--ip6tables", "--legacy", "--nft"];
+      return { code: 0, stdout: [`${MARK}manifest`, `${MARK}firewall`, ...firewall, `${MARK}paths`, `${MARK}files`, `${MARK}realpaths`, `${MARK}jail`, `${MARK}record`, `${MARK}end`, ""].join("\n"), stderr: "" };
+    };
+    return s;
+  }
+
+  it("without a cached snapshot, is a full one", async () => {
+    const s = rereading();
+    const f = await reread(s, ["firewall"]);
+    expect(s.scripts).toHaveLength(1);
+    expect(s.scripts[0]).toContain("sshd -T");
+    expect(f.users.length).toBeGreaterThan(0);
+    forget(s);
+  });
+
+  it("over a fresh one, execs only those facts and the record (no account, sshd or path), and joins the cache", async () => {
+    const s = rereading();
+    const first = await observe(s, { paths: ["/srv/sftp/alice"] });
+    const f = await reread(s, ["firewall"]);
+    expect(s.scripts).toHaveLength(2);
+    expect(s.scripts[1]).toMatch(/iptables-save|nft /);
+    expect(s.scripts[1]).not.toMatch(/sshd -T|@@sftp-jail:(users|groups|sudoers|operator)|\/srv\/sftp\/alice|sj_manifest p/);
+    expect(s.scripts[1]).toContain("@@sftp-jail:record");
+    // The firewall as the host has it now.
+    expect(f.firewall).not.toEqual(first.firewall);
+    expect(JSON.stringify(f.firewall)).toContain("22");
+    // The rest is the phase's snapshot's, paths included.
+    expect(f.users).toEqual(first.users);
+    expect(f.sshd).toEqual(first.sshd);
+    expect(f.paths).toEqual(first.paths);
+    // The cache holds the merged facts: a later observe() needs no exec.
+    expect(await observe(s, { paths: ["/srv/sftp/alice"] })).toEqual(f);
+    expect(s.scripts).toHaveLength(2);
+    forget(s);
+  });
+
+  it("with a snapshot exec queued, or an answer cut short, is a full one taken from now on", async () => {
+    const s = rereading();
+    await observe(s);
+    const queued = observe(s, { paths: ["/srv/new"] });
+    await new Promise((r) => setImmediate(r));
+    await reread(s, ["firewall"]);
+    await queued;
+    // One exec for both, and a full one: the queued request's paths and every fact as it is now.
+    expect(s.scripts.slice(1).map((x) => x.includes("sshd -T") && x.includes("/srv/new"))).toEqual([true]);
+    forget(s);
+    await observe(s);
+    (s as { exec: Session["exec"] }).exec = async (script: string) => {
+      s.scripts.push(script);
+      return script.includes("sshd -T") ? { code: 0, stdout: FULL, stderr: "" } : { code: 0, stdout: `${MARK}firewall\n`, stderr: "" };
+    };
+    const n = s.scripts.length;
+    const f = await reread(s, ["firewall"]);
+    expect(s.scripts.slice(n).map((x) => x.includes("sshd -T"))).toEqual([false, true]);
+    expect(f.users.length).toBeGreaterThan(0);
+    forget(s);
   });
 });

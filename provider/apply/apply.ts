@@ -33,7 +33,7 @@ import {
 import { envelopeProblem } from "../plan/envelope";
 import { refuseUnfitHost } from "./hostGate";
 import { HostFacts } from "../observe/facts";
-import { Plan } from "../plan/types";
+import { Plan, Step } from "../plan/types";
 import { SftpJailError, redact } from "../util/errors";
 import { log } from "../util/log";
 import { quoteArg } from "../util/shell";
@@ -107,24 +107,30 @@ export function batchScript(items: readonly BatchItem[], manifest: string[], sna
   ];
   const recording = items.some((it) => it.plan.some((s) => s.record?.length));
   if (recording) lines.splice(1, 0, recordLib());
+  const ranBy = sharedSteps(items);
+  const referenced = new Set(ranBy.values());
   items.forEach(({ plan, owner = "-" }, k) => {
     const body: string[] = [];
     plan.forEach((s, i) => {
       body.push(`printf '\\n%s\\n' ${quoteArg(`${STEP_MARK}${nonce}:${k}:${i}`)}`);
       const ops = s.record ?? [];
+      // Ran already by plan j of this exec when that plan ended well (its exit code, kept by the shell below).
+      const j = ranBy.get(`${k}:${i}`);
+      if (j !== undefined) body.push(`if [ "\${sj_rc_${j}:-}" != 0 ]; then`);
       if (!ops.length) {
         body.push(`{ ${s.script} ; } || exit $?`);
-        return;
+      } else {
+        // The record follows its step with no output in between (a write to a client that is gone would end the
+        // script there): what the step created is recorded even when nobody hears back from this exec. Objects that
+        // existed before the step are never recorded as created.
+        const adds = ops.filter((o) => o.startsWith("+"));
+        body.push(
+          adds.length ? `sj_pre=$(sj_rec_absent ${adds.map(quoteArg).join(" ")})` : "sj_pre=",
+          `{ ${s.script} ; } || exit $?`,
+          `{ sj_rec_log ${quoteArg(owner)} "$sj_pre" ${ops.map(quoteArg).join(" ")} ; } > /dev/null 2>&1 || printf '\\n%s\\n' ${quoteArg(`${RECORD_FAILED}${nonce}:${k}:${i}`)}`,
+        );
       }
-      // The record follows its step with no output in between (a write to a client that is gone would end the
-      // script there): what the step created is recorded even when nobody hears back from this exec. Objects that
-      // existed before the step are never recorded as created.
-      const adds = ops.filter((o) => o.startsWith("+"));
-      body.push(
-        adds.length ? `sj_pre=$(sj_rec_absent ${adds.map(quoteArg).join(" ")})` : "sj_pre=",
-        `{ ${s.script} ; } || exit $?`,
-        `{ sj_rec_log ${quoteArg(owner)} "$sj_pre" ${ops.map(quoteArg).join(" ")} ; } > /dev/null 2>&1 || printf '\\n%s\\n' ${quoteArg(`${RECORD_FAILED}${nonce}:${k}:${i}`)}`,
-      );
+      if (j !== undefined) body.push("fi");
     });
     // Error output is captured (stdout goes on to fd 3, closed inside so nothing started there keeps the exec open).
     lines.push(
@@ -132,6 +138,7 @@ export function batchScript(items: readonly BatchItem[], manifest: string[], sna
       ...body,
       `) 2>&1 1>&3 3>&- ); sj_rc=$?`,
       `printf '\\n%s%s\\n' ${quoteArg(`${DONE_MARK}${nonce}:${k}:`)} "$sj_rc"`,
+      ...(referenced.has(k) ? [`sj_rc_${k}=$sj_rc`] : []),
       `[ "$sj_rc" -eq 0 ] || printf '%s\\n' "$sj_err" | head -c 4000 | sed ${quoteArg(`s/^/${ERR_MARK}${nonce}:${k}:/`)}`,
     );
   });
@@ -142,6 +149,34 @@ export function batchScript(items: readonly BatchItem[], manifest: string[], sna
   if (manifest.length) lines.push(MANIFEST_LIB, `sj_manifest_add ${manifest.map(quoteArg).join(" ")} 2>/dev/null || true`);
   lines.push(snapshot);
   return lines.join("\n");
+}
+
+/**
+ * The {@link Step.shared} steps of an exec that an earlier plan of it runs already (pure): `plan:step` -> the plan
+ * that runs the first copy (same script, same record operations). Never when a step in between (from that copy to
+ * this one, in the order the exec runs them) declares a change at or above one of the step's directories.
+ */
+export function sharedSteps(items: readonly BatchItem[]): Map<string, number> {
+  const flat = items.flatMap(({ plan }, k) => plan.map((step, i) => ({ step, k, i })));
+  const touched = (st: Step) => [...(st.effects.paths ?? []), ...(st.effects.dirs ?? [])];
+  // A change at a directory or above it can replace or re-own it; one below it (a key file written there) cannot.
+  const above = (p: string, d: string) => p === d || p === "/" || d.startsWith(`${p}/`);
+  const keyOf = (st: Step) => (st.shared ? JSON.stringify([st.script, st.record ?? [], st.effects]) : undefined);
+  const first = new Map<string, number>();
+  const out = new Map<string, number>();
+  flat.forEach(({ step, k, i }, at) => {
+    const key = keyOf(step);
+    if (key === undefined) return;
+    const from = first.get(key);
+    if (from === undefined) return void first.set(key, at);
+    const dirs = touched(step);
+    // Copies of this very step in between (skipped, or run again) leave its directories as this one would.
+    const clear = flat.slice(from + 1, at).every((x) => keyOf(x.step) === key || !touched(x.step).some((p) => dirs.some((d) => above(p, d))));
+    // A copy that must run again is the one later copies are measured from.
+    if (clear && flat[from].k !== k) out.set(`${k}:${i}`, flat[from].k);
+    else first.set(key, at);
+  });
+  return out;
 }
 
 /** A plan's stack identity goes into its script quoted, but only one of the shape OWNER_RE allows (or "-": unknown). */

@@ -62,7 +62,7 @@ function ancestorSteps(d: ChrootDesired, f: HostFacts): { steps: Step[]; created
   for (const a of withAncestors(d.path).slice(0, -1)) {
     const s = stat(f, a);
     if (!s.exists) {
-      steps.push(dirStep(`create ${a} (root:root 0755)`, a, hp.dir(a, depth(a) - 1, "root", "root", "0755"), [rec.add("d", a)]));
+      steps.push({ ...dirStep(`create ${a} (root:root 0755)`, a, hp.dir(a, depth(a) - 1, "root", "root", "0755"), [rec.add("d", a)]), shared: true });
       created.push(a);
       continue;
     }

@@ -174,6 +174,7 @@ function keySteps(d: UserDesired, f: HostFacts): Step[] {
       script: missingDirs.map((p) => hp.dir(p, depth(p) - 1, "root", "root", "0755")).join(" && "),
       effects: { dirs: missingDirs },
       record: missingDirs.map((p) => rec.add("d", p)),
+      shared: true,
     });
   }
   const write = atomicWrite({ path, content: want, mode: 0o644, owner: "root", group: "root" }, `write ${d.authorizedKeys.length} authorized key(s) of ${d.name} to ${path}`, undefined, { backup: false });

@@ -28,6 +28,13 @@ export interface Step {
    * updates the record right after the step succeeds, in the same exec, under the host lock.
    */
   readonly record?: readonly RecordOp[];
+  /**
+   * The step only makes root-owned directories exist (created, or set to root:root and a mode), which no account
+   * change alters: when several plans of one exec carry it (users planned on the same snapshot all create the key
+   * directory), it runs in the first, and the others skip it once that plan ended well, unless a step in between
+   * declares a change at or above one of its directories (apply.ts batchScript).
+   */
+  readonly shared?: true;
 }
 
 export type Plan = ReadonlyArray<Step>;

@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LOCK_FILE, batchOutcome, batchScript } from "../../provider/apply/apply";
+import { LOCK_FILE, batchOutcome, batchScript, sharedSteps } from "../../provider/apply/apply";
 import { SNAPSHOT_MARK } from "../../provider/observe/snapshot";
 import { REFUSED } from "../../provider/util/hostpath";
 import type { Plan } from "../../provider/plan/types";
@@ -123,3 +123,43 @@ test("the real block-change scripts (case patterns, here-documents) stay valid i
     expect(r.status).toBe(0);
   }
 });
+
+describe("a shared step (root-owned directories made to exist) runs once per exec", () => {
+  /** A shared step that counts its runs; `dirs` as it declares them. */
+  const mk = (name: string, dirs = [`/srv/${name}`]) => ({ description: `make ${name}`, script: `echo x >> ${dir}/runs-${name}`, effects: { dirs }, shared: true as const });
+  const runs = (name: string) => (fs.existsSync(`${dir}/runs-${name}`) ? fs.readFileSync(`${dir}/runs-${name}`, "utf8").split("\n").length - 1 : 0);
+
+  test("in the first plan that carries it; the others skip it once that plan ended well, and still report it", () => {
+    const r = runBatch([
+      [step("u1", "true"), mk("keys"), step("k1", "true")],
+      [step("u2", "true"), mk("keys"), step("k2", "true")],
+      [mk("keys")],
+    ]);
+    expect(r.outcome.map((o) => [o.code, o.started])).toEqual([[0, [0, 1, 2]], [0, [0, 1, 2]], [0, [0]]]);
+    expect(runs("keys")).toBe(1);
+  });
+
+  test("runs again when the plan that ran it failed, even after the step itself", () => {
+    const r = runBatch([[mk("again"), step("boom", "exit 3")], [mk("again")], [mk("again")]]);
+    expect(r.outcome.map((o) => o.code)).toEqual([3, 0, 0]);
+    // Plan 1 ran it (plan 0 failed); plan 2 measures from plan 0 too, so it runs it as well: never skipped on a guess.
+    expect(runs("again")).toBe(3);
+  });
+
+  test("never skipped past a step that declares a change at or above its directories (below: a key file written there, it is)", () => {
+    const rm = (p: string) => ({ description: `remove ${p}`, script: "true", effects: { paths: [p] } });
+    const plans = (between: Plan) => [{ plan: [mk("k", ["/etc/ssh/sj", "/etc/ssh/sj/keys"])] }, { plan: between }, { plan: [mk("k", ["/etc/ssh/sj", "/etc/ssh/sj/keys"])] }];
+    expect([...sharedSteps(plans([rm("/srv/elsewhere"), rm("/etc/ssh/sjx"), rm("/etc/ssh/sj/keys/alice")])).entries()]).toEqual([["2:0", 0]]);
+    for (const p of ["/etc/ssh/sj/keys", "/etc/ssh/sj", "/etc/ssh", "/etc", "/"]) expect([p, sharedSteps(plans([rm(p)])).size]).toEqual([p, 0]);
+    // Not shared, or not the same script: each runs.
+    const plain = { ...mk("k"), shared: undefined };
+    expect(sharedSteps([{ plan: [plain] }, { plan: [plain] }]).size).toBe(0);
+    expect(sharedSteps([{ plan: [mk("a")] }, { plan: [mk("b")] }]).size).toBe(0);
+  });
+
+  test("a plan's scripts are the same as alone when nothing is shared", () => {
+    const alone = batchScript([{ plan: [mk("solo")] }], [], "true", NONCE);
+    expect(alone).not.toMatch(/sj_rc_\d/);
+  });
+});
+

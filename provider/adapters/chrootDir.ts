@@ -17,6 +17,7 @@ import { assumeExisting } from "../plan/envelope";
 import { log } from "../util/log";
 import { changing, createdDir, ownedBy, whoseIsIt } from "../observe/record";
 import type { Session } from "../connection/pool";
+import { atOrBelow } from "../util/hostpath";
 
 export const TYPE = "ChrootDir";
 
@@ -80,7 +81,7 @@ function createdOn(s: Session): Set<string> {
 }
 
 /** `a` is a strict ancestor of `p`. */
-const above = (a: string, p: string) => a !== p && (a === "/" || p.startsWith(a + "/"));
+const above = (a: string, p: string) => a !== p && atOrBelow(p, a);
 
 /** The created ancestors a chroot at `path` shares: its own, and those this process knows above it. */
 function sharedAncestors(s: Session, path: string, own: Iterable<string>): string[] {

@@ -37,7 +37,7 @@ import { Plan, Step } from "../plan/types";
 import { SftpJailError, redact } from "../util/errors";
 import { log } from "../util/log";
 import { quoteArg } from "../util/shell";
-import { REFUSED } from "../util/hostpath";
+import { REFUSED, atOrBelow } from "../util/hostpath";
 import { recordLib } from "../observe/record";
 import { OWNER_RE } from "../plan/sshdRender";
 
@@ -159,8 +159,6 @@ export function batchScript(items: readonly BatchItem[], manifest: string[], sna
 export function sharedSteps(items: readonly BatchItem[]): Map<string, number> {
   const flat = items.flatMap(({ plan }, k) => plan.map((step, i) => ({ step, k, i })));
   const touched = (st: Step) => [...(st.effects.paths ?? []), ...(st.effects.dirs ?? [])];
-  // A change at a directory or above it can replace or re-own it; one below it (a key file written there) cannot.
-  const above = (p: string, d: string) => p === d || p === "/" || d.startsWith(`${p}/`);
   const keyOf = (st: Step) => (st.shared ? JSON.stringify([st.script, st.record ?? [], st.effects]) : undefined);
   const first = new Map<string, number>();
   const out = new Map<string, number>();
@@ -170,8 +168,9 @@ export function sharedSteps(items: readonly BatchItem[]): Map<string, number> {
     const from = first.get(key);
     if (from === undefined) return void first.set(key, at);
     const dirs = touched(step);
-    // Copies of this very step in between (skipped, or run again) leave its directories as this one would.
-    const clear = flat.slice(from + 1, at).every((x) => keyOf(x.step) === key || !touched(x.step).some((p) => dirs.some((d) => above(p, d))));
+    // Copies of this very step in between (skipped, or run again) leave its directories as this one would. A change
+    // at a directory or above it can replace or re-own it; one below it (a key file written there) cannot.
+    const clear = flat.slice(from + 1, at).every((x) => keyOf(x.step) === key || !touched(x.step).some((p) => dirs.some((d) => atOrBelow(d, p))));
     // A copy that must run again is the one later copies are measured from.
     if (clear && flat[from].k !== k) out.set(`${k}:${i}`, flat[from].k);
     else first.set(key, at);

@@ -15,7 +15,7 @@ import { BASE_FACTS, BASE_KEYS, BaseKey, Fact, HostFacts, JailContext, Touches, 
 import { diagnoseAccess } from "./access";
 import { Session } from "../connection/pool";
 import { quoteArg } from "../util/shell";
-import { HOSTPATH_LIB } from "../util/hostpath";
+import { HOSTPATH_LIB, atOrBelow } from "../util/hostpath";
 import { hostPathProblem, isKeyFilePath } from "../schema/common";
 import { recordFact } from "./record";
 import { SftpJailError } from "../util/errors";
@@ -506,7 +506,7 @@ export function manifestHas(s: Session, entries: string[]): boolean {
  */
 export function touched(changes: readonly Touches[], reg: Registered, reads: Needs = {}, recorded = true): Reread {
   const eff = [...new Set(changes.flatMap((c) => c.paths ?? []))];
-  const under = (p: string) => eff.some((e) => p === e || p.startsWith(e === "/" ? "/" : `${e}/`));
+  const under = (p: string) => eff.some((e) => atOrBelow(p, e));
   // A directory declared in `dirs` changed itself only: what is registered below it still holds.
   const dirs = changes.flatMap((c) => c.dirs ?? []);
   const paths = new Set([...eff, ...dirs, ...[...reg.paths].filter(under), ...(reads.paths ?? [])]);

@@ -231,6 +231,9 @@ export const HOSTPATH_LIB = [
 /** Number of components below `/` (the depth argument of the library's walks). */
 export const depth = (p: string) => p.split("/").filter(Boolean).length;
 
+/** Absolute path `p` is `dir` itself or a path below it (by name: no link is resolved). */
+export const atOrBelow = (p: string, dir: string) => p === dir || dir === "/" || p.startsWith(`${dir}/`);
+
 /** The library call `fn path n ...args` as one quoted command line. */
 const call = (fn: string, path: string, n: number, ...args: Array<string | number>) => quote([fn, path, n, ...args]);
 

@@ -10,7 +10,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { HOSTPATH_LIB, KEY_FILE_MAX, REFUSED, depth, hp } from "../../provider/util/hostpath";
+import { HOSTPATH_LIB, KEY_FILE_MAX, REFUSED, atOrBelow, depth, hp } from "../../provider/util/hostpath";
 import { atomicWrite } from "../../provider/plan/files";
 import { LOCAL_RETAIN, planChrootDelete } from "../../provider/plan/chrootDir";
 import { withAncestors } from "../../provider/observe/pathFacts";
@@ -399,4 +399,9 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
     expect(sh(hp.fileOk(`${root}/banner`)).stderr).toContain("must be owned by root");
     expect(sh(hp.fileOk(`${jail}/data/app/x`)).stderr).toContain(`${jail}/data must be owned by root`);
   });
+});
+
+test("atOrBelow: the directory itself or a path below it, by whole components", () => {
+  expect([atOrBelow("/srv/sftp", "/srv/sftp"), atOrBelow("/srv/sftp/a", "/srv/sftp"), atOrBelow("/srv", "/")]).toEqual([true, true, true]);
+  expect([atOrBelow("/srv/sftpx", "/srv/sftp"), atOrBelow("/srv", "/srv/sftp"), atOrBelow("/", "/srv")]).toEqual([false, false, false]);
 });

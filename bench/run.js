@@ -20,7 +20,7 @@ const setup = require("./lib/setup");
 const S = require("./lib/sandbox");
 const D = require("./lib/desired");
 const HS = require("./lib/hoststate");
-const { Ours, pinnedTree, PREVIEW_ENV } = require("./lib/ours");
+const { Ours, pinnedTree, PREVIEW_ENV, RUN_ENV } = require("./lib/ours");
 const { OursPlugin, installPlugin } = require("./lib/oursPlugin");
 const { Ansible, Pyinfra } = require("./lib/peers");
 const { chart } = require("./lib/chart");
@@ -406,7 +406,7 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work 
     settings: {
       rounds: opts.rounds, scaleRounds: opts.scaleRounds, hosts: opts.hosts, usersPerHost: opts.users, scale: opts.scale,
       tools: opts.tools, ansibleMaxHosts: opts.ansibleMaxHosts, ansibleForks: opts.forks, pulumiParallel: opts.parallel,
-      pulumiTranspileOnly: opts.transpileOnly, pulumiEnv: opts.pulumiEnv, providerDir: opts.providerDir ?? "node_modules/sftp-jail (pinned copy)",
+      pulumiTranspileOnly: opts.transpileOnly, pulumiEnv: opts.pulumiEnv, runEnv: RUN_ENV, providerDir: opts.providerDir ?? "node_modules/sftp-jail (pinned copy)",
       firewall: fwWanted, firewallNote,
       commands: {
         ours: { converge: `pulumi up --yes --skip-preview --parallel ${opts.parallel}`, check: `${previewEnv}pulumi preview --refresh --parallel ${opts.parallel}` },

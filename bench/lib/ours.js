@@ -9,8 +9,8 @@ const path = require("path");
 const { spawn, execFileSync } = require("child_process");
 const D = require("./desired");
 const { KEY, ROOT } = require("./sandbox");
-/** The environment of a drift check (previews only): sftp-jail-rollout's own. */
-const { PREVIEW_ENV } = require(path.join(ROOT, "bin", "provider", "cli", "rollout.js"));
+/** The environment of every run (RUN_ENV) and of a drift check (PREVIEW_ENV too): sftp-jail-rollout's own. */
+const { PREVIEW_ENV, RUN_ENV } = require(path.join(ROOT, "bin", "provider", "cli", "rollout.js"));
 const { sampleTree } = require("./procmem");
 
 /**
@@ -73,6 +73,7 @@ class Ours {
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
       PULUMI_SKIP_CONFIRMATIONS: "true",
       NO_COLOR: "1",
+      ...RUN_ENV,
       ...env,
     };
     this.userEnv = env;
@@ -201,4 +202,4 @@ function summary(out) {
   return r;
 }
 
-module.exports = { Ours, pinnedTree, PREVIEW_ENV };
+module.exports = { Ours, pinnedTree, PREVIEW_ENV, RUN_ENV };

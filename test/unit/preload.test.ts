@@ -1,0 +1,62 @@
+/**
+ * The NODE_OPTIONS preload (provider/cli/preload.ts): in a real Node process, `require("@pulumi/pulumi")` no longer
+ * loads TypeScript, and the stand-in is TypeScript itself as soon as it is used.
+ */
+import { execFileSync } from "child_process";
+import * as path from "path";
+import { lazyModule } from "../../provider/util/lazyRequire";
+
+const ROOT = path.join(__dirname, "..", "..");
+const PRELOAD = path.join(ROOT, "node_modules", "sftp-jail", "bin", "provider", "cli", "preload.js");
+
+function node(script: string, preload = true): any {
+  const out = execFileSync(process.execPath, [...(preload ? ["--require", PRELOAD] : []), "-e", script], { cwd: ROOT, encoding: "utf8" });
+  return JSON.parse(out);
+}
+
+const loadedTs = `Object.keys(require.cache).some((k) => /node_modules\\/typescript\\/lib\\/typescript\\.js$/.test(k))`;
+
+describe("preload: TypeScript loads on first use", () => {
+  test("the SDK loads without TypeScript, which the unpreloaded SDK does load", () => {
+    expect(node(`require("@pulumi/pulumi"); console.log(JSON.stringify(${loadedTs}))`)).toBe(false);
+    expect(node(`require("@pulumi/pulumi"); console.log(JSON.stringify(${loadedTs}))`, false)).toBe(true);
+  });
+
+  test("the stand-in is TypeScript once used: values, functions, keys, `in`", () => {
+    const r = node(`
+      const ts = require("typescript");
+      const before = ${loadedTs};
+      const sf = ts.createSourceFile("x.ts", "const a = 1;", ts.ScriptTarget.Latest);
+      console.log(JSON.stringify({ before, after: ${loadedTs}, version: ts.version, kind: sf.statements[0].kind === ts.SyntaxKind.VariableStatement,
+        keys: Object.keys(ts).includes("createSourceFile"), has: "SyntaxKind" in ts, same: require("typescript") === ts,
+        real: require("typescript/package.json").version }));`);
+    expect(r).toEqual({ before: false, after: true, version: r.real, kind: true, keys: true, has: true, same: true, real: r.real });
+  });
+
+  test("the SDK's closure serializer (its one use of TypeScript) works through the stand-in", () => {
+    const r = node(`
+      require("@pulumi/pulumi/runtime").serializeFunction(() => 42).then((f) => {
+        const m = { exports: {} }; new Function("exports", "require", f.text)(m.exports, require);
+        console.log(JSON.stringify({ value: m.exports.handler(), loaded: ${loadedTs} }));
+      });`);
+    expect(r).toEqual({ value: 42, loaded: true });
+  });
+
+  test("a missing module still fails to load, as without the preload", () => {
+    expect(node(`try { require("typescript-not-installed"); console.log("1") } catch (e) { console.log(JSON.stringify(e.code)) }`)).toBe("MODULE_NOT_FOUND");
+  });
+
+  test("lazyModule loads once, on the first use, and forwards every trap", () => {
+    let loads = 0;
+    const real: Record<string, unknown> = { a: 1 };
+    const m = lazyModule(() => (loads++, real)) as Record<string, unknown>;
+    expect(loads).toBe(0);
+    expect(m.a).toBe(1);
+    m.b = 2;
+    expect(real.b).toBe(2);
+    expect(Object.keys(m)).toEqual(["a", "b"]);
+    delete m.a;
+    expect("a" in m).toBe(false);
+    expect(loads).toBe(1);
+  });
+});

@@ -42,8 +42,28 @@ describe("preload: TypeScript loads on first use", () => {
     expect(r).toEqual({ value: 42, loaded: true });
   });
 
+  test("the serialized provider is the same text with and without it (a changed one would make Pulumi replace every resource)", () => {
+    const s = `const provider = require("sftp-jail/bin/provider/adapters/sftpGroup.js");
+      require("@pulumi/pulumi/runtime").serializeFunction(() => provider, { allowSecrets: true }).then((f) => console.log(JSON.stringify(f.text)));`;
+    const text = node(s);
+    expect(text).toContain('require("sftp-jail/bin/provider/adapters/sftpGroup.js")');
+    expect(text).toBe(node(s, false));
+  });
+
   test("a missing module still fails to load, as without the preload", () => {
     expect(node(`try { require("typescript-not-installed"); console.log("1") } catch (e) { console.log(JSON.stringify(e.code)) }`)).toBe("MODULE_NOT_FOUND");
+  });
+
+  test("sftp-jail-rollout's runs get it, after the NODE_OPTIONS the user has, and the path it names loads", () => {
+    const env = execFileSync(process.execPath, ["-e", `console.log(JSON.stringify(require("sftp-jail/bin/provider/cli/rollout.js").RUN_ENV))`], {
+      cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "--max-old-space-size=300" },
+    });
+    const opts = JSON.parse(env).NODE_OPTIONS as string;
+    expect(opts).toBe(`--max-old-space-size=300 --require ${JSON.stringify(PRELOAD)}`);
+    const out = execFileSync(process.execPath, ["-e", `require("@pulumi/pulumi"); console.log(JSON.stringify(${loadedTs}))`], {
+      cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: opts },
+    });
+    expect(JSON.parse(out)).toBe(false);
   });
 
   test("lazyModule loads once, on the first use, and forwards every trap", () => {

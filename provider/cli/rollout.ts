@@ -262,6 +262,8 @@ export function parseArgs(argv: string[], cwd = process.cwd()): RolloutOptions {
 }
 
 if (require.main === module) {
+  // This driver loads the SDK's automation too: it gets the same deferred TypeScript as the runs it starts.
+  require("./preload");
   main({
     name: "sftp-jail-rollout",
     usage: USAGE,

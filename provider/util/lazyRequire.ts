@@ -4,7 +4,6 @@
  */
 import Module = require("module");
 
-
 type Loader = (request: string, parent: unknown, isMain: boolean) => unknown;
 const M = Module as unknown as { _load: Loader; _resolveFilename(request: string, parent: unknown, isMain: boolean): string };
 

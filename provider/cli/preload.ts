@@ -1,11 +1,12 @@
 /**
  * A `--require` preload for the Node processes Pulumi starts for an sftp-jail stack (the program and the dynamic
  * provider), given through NODE_OPTIONS (sftp-jail-rollout sets it, and loads it itself; README "Lighter Node
- * processes"). `require("@pulumi/pulumi")` loads TypeScript eagerly (its closure serializer's `typescript-shim`): ~150 ms of CPU and ~40 MiB of RSS per process
- * (measured: 274 → 118 ms, 114 → 77 MiB for the SDK alone). The dynamic provider never uses it and the program only
- * when it serializes a provider, so `require("typescript")` here returns a stand-in that loads the real module on first
- * use: whatever touches it then gets TypeScript itself, unchanged. Nothing else is altered; a missing TypeScript still
- * fails the require as before (the SDK then falls back to its vendored copy).
+ * processes"). `require("@pulumi/pulumi")` loads TypeScript eagerly (its closure serializer's `typescript-shim`):
+ * ~150 ms of CPU and ~40 MiB of RSS per process (measured: 274 → 118 ms, 114 → 77 MiB for the SDK alone). The
+ * dynamic provider never uses it and the program only when it serializes a provider, so `require("typescript")` here
+ * returns a stand-in that loads the real module on first use: whatever touches it then gets TypeScript itself,
+ * unchanged. Nothing else is altered; a missing TypeScript still fails the require as before (the SDK then falls back
+ * to its vendored copy).
  */
 import { deferRequire } from "../util/lazyRequire";
 

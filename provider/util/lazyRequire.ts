@@ -52,4 +52,3 @@ export function deferRequire(name: string): void {
     return load.call(this, request, parent, isMain);
   } as Loader;
 }
-

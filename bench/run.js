@@ -395,9 +395,10 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work 
     tg(`converge time per host does not grow with the fleet (${big[0]} -> ${big[big.length - 1]} hosts, ratio of s/host; <= 1.1)`, growth, (v) => v <= 1.1),
     tg("end states identical: every tool, round, size and host (failures)", ctx.reference ? failedEnd : undefined, (v) => v === 0),
   ];
-  // The drift check runs as the README says to run it (bench/lib/ours.js, check): a preview skips the per-step state
-  // serialization it would throw away; --pulumi-env can set it otherwise.
-  const previewEnv = Object.entries({ ...PREVIEW_ENV, ...opts.pulumiEnv }).filter(([k]) => k === "PULUMI_SKIP_CHECKPOINTS").map(([k, v]) => `${k}=${v} `).join("");
+  // The drift check runs as the README says to run it (bench/lib/ours.js, check): rollout's PREVIEW_ENV (a preview
+  // skips the per-step state serialization it would throw away, and refreshes as the program runs); --pulumi-env can
+  // set either otherwise.
+  const previewEnv = Object.entries({ ...PREVIEW_ENV, ...opts.pulumiEnv }).filter(([k]) => ["PULUMI_SKIP_CHECKPOINTS", "PULUMI_RUN_PROGRAM"].includes(k)).map(([k, v]) => `${k}=${v} `).join("");
   return {
     generatedAt: new Date().toISOString(),
     durationSeconds: Math.round((Date.now() - started) / 1000),
@@ -417,7 +418,7 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work 
       notes: [
         "Times are wall clock of the whole CLI run (start-up included), medians over rounds; tools alternate within each round.",
         "Every converge starts on freshly created hosts. The check runs on the fleet its own tool converged.",
-        "Every size is a fresh fleet converged for real by each tool, then checked. Ours splits a fleet into stacks of --stack-hosts hosts run --stack-concurrency at a time (checkpoints on: crash recovery as by default). Its drift check is a preview run with PULUMI_SKIP_CHECKPOINTS=true, as the README says to run it and as sftp-jail-rollout --preview does: a preview saves no state, so the per-step state serialization that setting skips is thrown away anyway.",
+        "Every size is a fresh fleet converged for real by each tool, then checked. Ours splits a fleet into stacks of --stack-hosts hosts run --stack-concurrency at a time (checkpoints on: crash recovery as by default). Its drift check is a preview run with PULUMI_SKIP_CHECKPOINTS=true and PULUMI_RUN_PROGRAM=true, as the README says to run it and as sftp-jail-rollout --preview does: a preview saves no state, so the per-step state serialization the first skips is thrown away anyway; the second refreshes each resource as the program declares it, in the preview's own pass (one provider process instead of two).",
         "CPU total: exact utime+stime of the tool's whole process tree (reaped children of the bench); per-role figures are sampled every 50 ms. treePeakMiB: peak of the summed RSS of the tree.",
         "CPU machine: busy CPU of the whole machine over the run (/proc/stat), so the hosts' side of a tool's work (sshd, the commands it runs there) counts too; on an idle machine it is the tool plus its hosts.",
         "End state: after every converge and check, every host's fingerprint must equal the first one taken (any tool); any difference fails the run.",

@@ -123,8 +123,8 @@ class Ours {
   /**
    * The drift check: refresh every resource from the hosts, then diff against the program. Run as the README says to
    * run it, and as `sftp-jail-rollout --preview` does: with PULUMI_SKIP_CHECKPOINTS=true, which a preview gives
-   * nothing up for (it saves no state; see PREVIEW_ENV in provider/cli/rollout.ts). A value given with --pulumi-env
-   * wins.
+   * nothing up for (it saves no state), and PULUMI_RUN_PROGRAM=true, which refreshes each resource as the program
+   * declares it (see PREVIEW_ENV in provider/cli/rollout.ts). A value given with --pulumi-env wins.
    */
   check(tag, otelFile) {
     return this.fleet(tag, (stack) => ["preview", "--refresh", ...this.extra(otelFile, stack)], { ...PREVIEW_ENV, ...this.userEnv });

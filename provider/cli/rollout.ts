@@ -22,8 +22,9 @@ options:
   --concurrency N     stacks of one wave run at the same time (default 1)
   --parallel N        resource operations each stack's engine runs at once (default ${DEFAULT_PARALLEL}; Pulumi's own
                       default is 4 per CPU, and sftp-jail's operations mostly wait on their hosts)
-  --preview           preview only: change nothing (run with PULUMI_SKIP_CHECKPOINTS=true: a preview saves no
-                      state, so the per-step state serialization it skips is thrown away anyway)
+  --preview           preview only: change nothing (run with PULUMI_SKIP_CHECKPOINTS=true, which skips state
+                      serialization a preview throws away, and PULUMI_RUN_PROGRAM=true, which refreshes each
+                      resource as the program declares it, in one pass)
   --refresh           read every host again before the preview or update (drift check)
   --dir DIR           the Pulumi project directory holding Pulumi.yaml (default: the current directory)
   -h, --help          print this help
@@ -133,13 +134,24 @@ export function firstError(output: string): string[] {
 }
 
 /**
- * A preview saves no state: Pulumi's file backend gives it a persister that discards (pkg/backend/diy/backend.go), yet
- * its snapshot manager still serializes the whole state after every step, ~45% of the CLI's CPU in a 10-host drift
- * check. PULUMI_SKIP_CHECKPOINTS makes that manager keep the same in-memory state and save once, at the end, which a
- * preview discards too: nothing is given up (the crash bookkeeping it skips is only ever written by an update). Set
- * for previews only, never for `up`; a value the user set wins.
+ * The environment of a preview (sftp-jail-rollout --preview, the bench's drift check; the README gives the same for a
+ * plain `pulumi preview --refresh`). Each is set only when the user has not set it; neither is ever used for `up`.
+ * - PULUMI_SKIP_CHECKPOINTS: a preview saves no state: Pulumi's file backend gives it a persister that discards
+ *   (pkg/backend/diy/backend.go), yet its snapshot manager still serializes the whole state after every step, ~45% of
+ *   the CLI's CPU in a 10-host drift check. The setting makes that manager keep the same in-memory state and save
+ *   once, at the end, which a preview discards too: nothing is given up (the crash bookkeeping it skips is only ever
+ *   written by an update).
+ * - PULUMI_RUN_PROGRAM (the CLI's `--run-program`, Pulumi >= 3.170): with --refresh, each resource is refreshed as the
+ *   program registers it, in the preview's own deployment, instead of in a refresh pass of its own first: one
+ *   provider process instead of two, and the program starts at once (10-host check -4% wall, -100 MiB peak, measured
+ *   in docs/PERFORMANCE.md). Every resource in the program is still read from its host; the refresh's diffs, the
+ *   preview's steps and its change summary are the same (test/e2e/automation.test.ts). One difference, Pulumi's: a
+ *   resource the program no longer declares is not refreshed first, so it is listed for deletion even when it is
+ *   already gone from its host.
  */
-export const PREVIEW_ENV: Record<string, string> = process.env.PULUMI_SKIP_CHECKPOINTS === undefined ? { PULUMI_SKIP_CHECKPOINTS: "true" } : {};
+export const PREVIEW_ENV: Record<string, string> = Object.fromEntries(
+  Object.entries({ PULUMI_SKIP_CHECKPOINTS: "true", PULUMI_RUN_PROGRAM: "true" }).filter(([k]) => process.env[k] === undefined),
+);
 
 /**
  * The environment of every run (preview and up): the Node processes Pulumi starts load `preload.js` first, which

@@ -68,8 +68,9 @@ test("rolls 3 stacks and halts when the second fails, leaving the third untouche
   expect(again.out).toMatch(/^site-c\s+1\s+succeeded/m);
 });
 
-test("a drift check over the stacks shows a hand-made change and writes no state (previews skip the per-step state serialization)", async () => {
-  // The state of every stack, byte for byte: a preview, with or without PULUMI_SKIP_CHECKPOINTS, must write none.
+test("a drift check over the stacks shows a hand-made change and writes no state (previews skip the per-step state serialization and refresh as the program runs)", async () => {
+  // The state of every stack, byte for byte: a preview, with or without rollout's PREVIEW_ENV (PULUMI_SKIP_CHECKPOINTS,
+  // PULUMI_RUN_PROGRAM), must write none; and both must name the resource and the field that drifted.
   const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
   const state = () => Object.fromEntries(files(p.backend).map((f) => [f, fs.readFileSync(f, "utf8")]));
   const before = state();
@@ -78,6 +79,7 @@ test("a drift check over the stacks shows a hand-made change and writes no state
     const r = await rollout(["--stacks", stacks.join(","), "--canary", "0", "--wave-size", "3", "--concurrency", "3", "--preview", "--refresh"]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^site-b\s+0\s+succeeded\s+.*update 1/m);
+    expect(r.out).toMatch(/SftpGroup h2-sftp refresh \[diff: ~gid\]/); // site-b's host
     expect(r.out).toMatch(/^site-a\s+0\s+succeeded\s/m);
     expect(r.out.split("\n").filter((l) => /^site-[ac]\s/.test(l) && /update|create|delete|replace/.test(l))).toEqual([]);
     expect(state()).toEqual(before);
@@ -85,6 +87,7 @@ test("a drift check over the stacks shows a hand-made change and writes no state
     const plain = await p.run(["preview", "--refresh", "--stack", "site-b"]);
     expect(plain.code).toBe(0);
     expect(plain.stdout).toMatch(/~ 1 to update/);
+    expect(plain.stdout).toMatch(/SftpGroup h2-sftp refresh \[diff: ~gid\]/);
     expect(state()).toEqual(before);
   } finally {
     await sb.hosts[1].console("groupmod -g 2400 sftp");

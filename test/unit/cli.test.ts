@@ -187,6 +187,17 @@ describe("the installed commands (compiled, as processes)", () => {
     expect(r.stderr).toMatch(new RegExp(`^sftp-jail-${cli}: unknown option --frobnicate\n\nusage: sftp-jail-${cli} `));
   });
 
+  it("rollout previews skip the thrown-away state serialization and refresh in one pass; a value the user set wins", () => {
+    const previewEnv = (env: Record<string, string>) => {
+      const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "PULUMI_SKIP_CHECKPOINTS" && k !== "PULUMI_RUN_PROGRAM"));
+      const r = spawnSync(process.execPath, ["-e", `console.log(JSON.stringify(require("./bin/provider/cli/rollout.js").PREVIEW_ENV))`], { cwd: ROOT, encoding: "utf8", env: { ...base, ...env } });
+      return JSON.parse(r.stdout);
+    };
+    expect(previewEnv({})).toEqual({ PULUMI_SKIP_CHECKPOINTS: "true", PULUMI_RUN_PROGRAM: "true" });
+    expect(previewEnv({ PULUMI_RUN_PROGRAM: "false" })).toEqual({ PULUMI_SKIP_CHECKPOINTS: "true" });
+    expect(previewEnv({ PULUMI_SKIP_CHECKPOINTS: "false", PULUMI_RUN_PROGRAM: "false" })).toEqual({});
+  });
+
   it("rollout refuses a --dir that is no Pulumi project before touching any stack (exit 2)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sj-cli-"));
     try {

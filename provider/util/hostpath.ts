@@ -208,15 +208,20 @@ export const HOSTPATH_LIB = [
   // be a sparse file of gigabytes, read as root and shipped to the provider at every snapshot.
   `  sj_b=$(dd if=\"$1\" iflag=nofollow,nonblock bs=65536 count=${KEY_FILE_MAX / 65536 + 1} 2>/dev/null | base64 -w0) || sj_die \"cannot read $2\"`,
   `  [ \${#sj_b} -le ${4 * Math.ceil(KEY_FILE_MAX / 3)} ] || sj_die \"$2 is larger than ${KEY_FILE_MAX / 1048576} MiB: not read (a key file holds at most 1000 keys)\"`,
-  "  [ \"$(sj_id \"$1\")\" = \"$sj_s\" ] || sj_die \"$2 was replaced while it was being read\"",
+  // Below an untrusted directory someone else could swap the name while it is read; in a trusted one (root's alone,
+  // as the hard-link rule above already relies on) only root can rename or link there: no second stat.
+  "  [ \"$sj_trusted\" = 1 ] || [ \"$(sj_id \"$1\")\" = \"$sj_s\" ] || sj_die \"$2 was replaced while it was being read\"",
   "  printf '%s' \"$sj_b\"",
   ")",
   "sj_read() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"${2:-0}\" \"$sj_base\"; sj_read_here \"$sj_base\" \"$1\" )",
-  // Several files of one directory with one walk; a refusal (on stderr) costs that file only.
+  // Several files of one directory with one walk and one lstat of them all (plain names: no `/`, no newline, so each
+  // line is NAME/ID); a refusal (on stderr) costs that file only.
   "sj_read_in() (",
   "  sj_rp=${1%/}; sj_cd \"$1\" \"$2\"; shift 2",
+  `  sj_ids="$sj_nl$(stat -c '%n/${SJ_ID_FMT}' -- "$@" 2>/dev/null)$sj_nl"`,
   "  for sj_f; do",
-  "    if sj_b=$(sj_s=$(sj_id \"$sj_f\"); sj_read_here \"$sj_f\" \"$sj_rp/$sj_f\"); then printf '%s\\t%s\\n' \"$sj_rp/$sj_f\" \"$sj_b\"; fi",
+  "    case \"$sj_ids\" in *\"$sj_nl$sj_f/\"*) sj_s=${sj_ids#*\"$sj_nl$sj_f/\"}; sj_s=${sj_s%%\"$sj_nl\"*} ;; *) sj_s= ;; esac",
+  "    if sj_b=$(sj_read_here \"$sj_f\" \"$sj_rp/$sj_f\"); then printf '%s\\t%s\\n' \"$sj_rp/$sj_f\" \"$sj_b\"; fi",
   "  done",
   ")",
   "sj_file_ok() (",

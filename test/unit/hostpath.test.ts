@@ -308,6 +308,33 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
       expect(sh(`sj_read_in ${jail}/link 0 a`)).toMatchObject({ code: REFUSED, stdout: "" });
     });
 
+    it("reads several files with one stat of them all, each matched to its own name (prefixes, glob characters)", () => {
+      const real = spawnSync("sh", ["-c", "command -v stat"], { encoding: "utf8" }).stdout.trim();
+      fs.writeFileSync(path.join(bin, "stat"), `#!/bin/sh\necho "$*" >> ${bin}/stat.log\nexec "${real}" "$@"\n`, { mode: 0o755 });
+      const names = ["k", "k1", "k10", "a*", "[k]", "-x"];
+      fs.mkdirSync(`${root}/keys`, { mode: 0o755 });
+      for (const n of names) fs.writeFileSync(`${root}/keys/${n}`, `${n}\n`);
+      fs.symlinkSync(`${outside}/shadow`, `${root}/keys/s`);
+      const r = sh(`sj_read_in ${root}/keys 0 ${[...names, "s", "none"].map((n) => `'${n}'`).join(" ")}`, withStandIns());
+      const got = Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split("\t")).map(([p, b]) => [p, Buffer.from(b, "base64").toString()]));
+      expect(got).toEqual(Object.fromEntries(names.map((n) => [`${root}/keys/${n}`, `${n}\n`])));
+      expect(r.stderr).toContain(`${root}/keys/s is not a regular file (symbolic link)`);
+      // root's directory (trusted): the walk, then one lstat of every name; no second stat per file.
+      expect(fs.readFileSync(path.join(bin, "stat.log"), "utf8").trim().split("\n")).toHaveLength(2);
+    });
+
+    it("below a user's directory, a file swapped while it is read is refused, in a batch as alone", () => {
+      fs.writeFileSync(`${jail}/data/a`, "A\n");
+      fs.writeFileSync(`${jail}/data/keys`, "k\n");
+      fs.writeFileSync(`${jail}/data/other`, "o\n");
+      // The user renames another file over "keys" right after dd read it: the identity read before no longer holds.
+      standIn("dd", `*"if=keys "*`, `mv ${jail}/data/other ${jail}/data/keys`);
+      const r = sh(`sj_read_in ${jail}/data 0 a keys`, withStandIns());
+      const got = r.stdout.trim().split("\n").map((l) => l.split("\t")[0]);
+      expect(got).toEqual([`${jail}/data/a`]);
+      expect(r.stderr).toContain(`${jail}/data/keys was replaced while it was being read`);
+    });
+
     it("walks with one stat process: the whole chain, the directory entered and the next name", () => {
       // Every process is CPU on the host, and walks were most of a converge's processes there (issue 10).
       const real = spawnSync("sh", ["-c", "command -v stat"], { encoding: "utf8" }).stdout.trim();

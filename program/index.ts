@@ -6,11 +6,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { SftpGroup, SftpJailHost } from "sftp-jail";
 import { connectionOf, jailArgs, readFleet, waves } from "./config";
+import { lighterPromiseTraces, withoutSourceMaps } from "./traces";
 
-// Pulumi's run harness installs source-map-support, and @pulumi/pulumi captures a stack trace for every promise it
-// makes: mapping each frame back through source maps was ~2 of the ~4 CPU-s this program spends building 240
-// resources, all before its first registration (issue 10). This program is compiled JavaScript: V8's own traces do.
-delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace;
+withoutSourceMaps();
+lighterPromiseTraces();
 
 const fleet = readFleet();
 

@@ -276,7 +276,9 @@ async function main() {
             chk.noChange = noChange(chk);
             await verifyEndState(ctx, chk, hosts);
           } finally {
-            tool.cleanup();
+            // --keep-hosts keeps the project directory too, so a run can be repeated by hand against the same fleet.
+            if (opts.keepHosts) log(`kept ${tool.dir ?? "(no project directory)"}`);
+            else tool.cleanup();
             // Other sizes' fleets go as soon as they are measured (200 hosts per tool would not fit twice).
             if (n !== opts.hosts && !opts.keepHosts) {
               await S.down(hosts.map((h) => h.name));

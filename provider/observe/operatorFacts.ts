@@ -14,18 +14,20 @@ while [ -z "$sj_sc" ] && [ "\${sj_p:-1}" -gt 1 ]; do sj_sc=$(tr '\\0' '\\n' < /p
 export const operator: Fact<"operator"> = {
   key: "operator",
   command: [
-    'sj_u=${SUDO_USER:-$(id -un)}',
+    'sj_me=$(id -un)',
+    'sj_u=${SUDO_USER:-$sj_me}',
     'printf \'user\\t%s\\n\' "$sj_u"',
     'printf \'via\\t%s\\n\' "${SUDO_USER:+sudo}"',
-    'printf \'runas\\t%s\\n\' "$(id -un)"',
-    // getent: an operator from LDAP/sssd is not in /etc/passwd.
-    'sj_pw=$(getent passwd -- "$sj_u" 2>/dev/null | head -n 1); [ -n "$sj_pw" ] || sj_pw=$(awk -F: -v u="$sj_u" \'$1==u{print; exit}\' /etc/passwd)',
+    'printf \'runas\\t%s\\n\' "$sj_me"',
+    // getent: an operator from LDAP/sssd is not in /etc/passwd. Its first line, cut by the shell (no `head`).
+    'sj_pw=$(getent passwd -- "$sj_u" 2>/dev/null); sj_pw=${sj_pw%%"$sj_nl"*}; [ -n "$sj_pw" ] || sj_pw=$(awk -F: -v u="$sj_u" \'$1==u{print; exit}\' /etc/passwd)',
     'printf \'passwd\\t%s\\n\' "$sj_pw"',
     'printf \'gids\\t%s\\n\' "$(id -G -- "$sj_u")"',
     '[ -n "${SUDO_USER:-}" ] && { printf \'sudol\\t\'; sudo -n -l -U "$sj_u" 2>/dev/null | base64 -w0; echo; }',
     FIND_SSH_CONNECTION,
     "set -- $sj_sc",
-    'sj_h=$(printf \'%s\\n\' "$sj_pw" | cut -d: -f6)',
+    // The home: the sixth field, cut by the shell.
+    'sj_h=${sj_pw#*:*:*:*:*:}; sj_h=${sj_h%%:*}',
     // %h, %u and %% as sshd expands them (values are data, never code); relative entries are under the home.
     'for sj_f in $(sshd -T -C "user=$sj_u,host=${1:-127.0.0.1},addr=${1:-127.0.0.1},laddr=${3:-127.0.0.1},lport=${4:-22}" 2>/dev/null | awk \'$1=="authorizedkeysfile"{for(i=2;i<=NF;i++)print $i}\'); do',
     '  [ "$sj_f" = none ] && continue',

@@ -95,13 +95,15 @@ export function manifestReader(file: string): string {
 }
 
 export const MANIFEST_LIB = [
-  // `sj_manifest` (or `sj_manifest p|f`: the paths of that kind) reads the file once per script: a snapshot sets
+  // `sj_manifest` (or `sj_manifest p|f|j`: the entries of that kind) reads the file once per script: a snapshot sets
   // sj_mf at its top level, and the pipelines after it reuse it.
   manifestReader(MANIFEST_FILE),
   "sj_manifest() {",
   '  if [ -z "${sj_mf_read:-}" ]; then sj_mf=$(sj_manifest_read); fi',
   '  [ -n "$sj_mf" ] || return 0',
-  '  if [ -n "$1" ]; then printf \'%s\\n\' "$sj_mf" | sed -n "s|^$1 ||p"; else printf \'%s\\n\' "$sj_mf"; fi',
+  '  if [ -z "$1" ]; then printf \'%s\\n\' "$sj_mf"; return 0; fi',
+  // The entries of one kind, prefix dropped, split by the shell (no sed: a process less per section on every host).
+  '  ( IFS=$sj_nl; set -f; for sj_mx in $sj_mf; do case "$sj_mx" in "$1 "*) printf \'%s\\n\' "${sj_mx#"$1 "}" ;; esac; done )',
   "}",
   // Adds entries (arguments) and drops old ones whose path (or account) is gone. A failure here never fails the apply: the
   // manifest only saves execs. It has a lock of its own (in its trusted directory), so the host lock is held for the plan's steps alone (a

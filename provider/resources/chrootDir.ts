@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as adapter from "../adapters/chrootDir";
 import type { chrootDirShape, chrootSubdirShape } from "../schema/chrootDir";
 import type { PulumiInputs, ShapeInput } from "../schema/inputs";
-import { MODULE, ResourceArgs, ResourceOutputs, dynamicProvider, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+import { DynamicResource, MODULE, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
 
 /** A directory inside the chroot that a user may write to (fields of `chrootSubdirShape`). */
 export interface ChrootSubdir extends PulumiInputs<ShapeInput<typeof chrootSubdirShape>> {}
@@ -17,10 +17,10 @@ export interface ChrootDirArgs extends ResourceArgs<typeof chrootDirShape> {}
 export interface ChrootDir extends ResourceOutputs<adapter.ChrootDirState> {}
 
 /** A chroot jail directory that satisfies OpenSSH's ownership rule, with writable upload directories. */
-export class ChrootDir extends pulumi.dynamic.Resource {
+export class ChrootDir extends DynamicResource {
   constructor(name: string, args: ChrootDirArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      dynamicProvider(adapter),
+      adapter,
       name,
       outputProps(adapter.chrootDirShape, ["createdAncestors", "adopted", "createdSubdirs"], { ...args, connection: secretConnection(args.connection), ...stackIdentity() }),
       withSecretConnection(opts),

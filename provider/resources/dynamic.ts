@@ -3,6 +3,7 @@
  * captured as `require("sftp-jail/...")`, anything else by value (zod schemas, sockets and all, which cannot be).
  * So the provider is the adapter *module* itself, which the provider process then requires.
  */
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { OWNER_KEY } from "../adapters/base";
 import type { z } from "zod";
@@ -20,13 +21,62 @@ export interface AdapterModule {
 }
 
 /**
- * The provider Pulumi serializes for an adapter is the adapter module itself: a module's exports serialize as one
- * `require("sftp-jail/bin/provider/adapters/<name>.js")` (~290 bytes), where an object of six wrapper functions took
- * ~1.8 KB. Every resource carries it twice in state (inputs and outputs) and in every engine call, and the file
- * backend rewrites the whole state after each step: that was ~40% of a 240-resource state (issue 10).
+ * The text Pulumi's closure serializer makes of `() => provider` for an adapter module loaded from a package under
+ * node_modules, byte for byte (test/unit/dynamic.test.ts compares it with the serializer's own output): the module
+ * found in Node's require cache as the serializer finds it, named by the path after the `node_modules` segment it
+ * picks (the first; the last in a pnpm store). Undefined for a module outside node_modules (the serializer would
+ * capture it by value), which then goes through the serializer itself.
+ *
+ * Why not let the SDK serialize: it parses the closure's source with TypeScript through an inspector session, so
+ * the program loaded the TypeScript compiler (~150 ms of CPU and ~40 MiB) before its first resource could register,
+ * to produce these five fixed strings (issue 10: the drift check's critical path).
  */
-export function dynamicProvider(m: AdapterModule): pulumi.dynamic.ResourceProvider {
-  return m;
+export function providerText(m: AdapterModule): string | undefined {
+  if (!texts.has(m)) texts.set(m, serializedRequire(m));
+  return texts.get(m);
+}
+
+const texts = new WeakMap<AdapterModule, string | undefined>();
+
+function serializedRequire(m: AdapterModule): string | undefined {
+  const file = Object.keys(require.cache).find((k) => require.cache[k]?.exports === m);
+  if (!file) return undefined;
+  const parts = path.relative(process.cwd(), file).split(path.sep);
+  const at = parts.includes(".pnpm") ? parts.lastIndexOf("node_modules") : parts.indexOf("node_modules");
+  if (at < 0) return undefined;
+  const moduleName = parts.slice(at + 1).join("/");
+  return [
+    "exports.handler = __f0;",
+    `const provider = require(${JSON.stringify(moduleName)});`,
+    "",
+    "function __f0() {",
+    "  return (function() {",
+    "    with({ this: undefined, arguments: undefined }) {",
+    "",
+    "return () => provider;",
+    "",
+    "    }",
+    "  }).apply(undefined, undefined).apply(this, arguments);",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/**
+ * `pulumi.dynamic.Resource`, with the adapter's serialized provider computed by {@link providerText} where it can be:
+ * the same type token, the same `__provider` input, the same registration; elsewhere the SDK's own serializer.
+ * The provider is the adapter *module* itself: a module's exports serialize as one `require(...)` (~290 bytes), where
+ * an object of six wrapper functions took ~1.8 KB. Every resource carries it twice in state (inputs and outputs) and
+ * in every engine call, and the file backend rewrites the whole state after each step (issue 10).
+ */
+export abstract class DynamicResource extends pulumi.CustomResource {
+  constructor(provider: AdapterModule, name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions | undefined, module: string, type: string) {
+    if (props.__provider) throw new Error("A dynamic resource must not define the __provider key");
+    const text = providerText(provider);
+    props.__provider =
+      text ?? pulumi.output(pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true }).then((f) => (f.containsSecrets ? pulumi.secret(f.text) : f.text)));
+    super(`pulumi-nodejs:dynamic/${module}:${type}`, name, props, opts);
+  }
 }
 
 // The connection's Args are derived from its schema (provider/connection/schema.ts, where each field's doc is written):

@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as adapter from "../adapters/firewallRule";
 import type { firewallRuleShape } from "../schema/firewallRule";
-import { MODULE, ResourceArgs, ResourceOutputs, dynamicProvider, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+import { DynamicResource, MODULE, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
 
 /** Arguments of {@link FirewallRule}: the fields of provider/schema/firewallRule.ts, each a `pulumi.Input`. */
 export interface FirewallRuleArgs extends ResourceArgs<typeof firewallRuleShape, "name"> {}
@@ -20,10 +20,10 @@ export interface FirewallRule extends ResourceOutputs<adapter.FirewallRuleState,
  * login and reverted to the exact previous table if that fails; REJECT/DROP rules on sshd's port must be limited to
  * state NEW so the running session survives. Destroy removes exactly this rule, in every family.
  */
-export class FirewallRule extends pulumi.dynamic.Resource {
+export class FirewallRule extends DynamicResource {
   constructor(name: string, args: FirewallRuleArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      dynamicProvider(adapter),
+      adapter,
       name,
       outputProps(adapter.firewallRuleShape, ["families", "comment", "rule", "resolvedBackend", "resolvedTable", "resolvedChain", "adopted"], {
         ...args,

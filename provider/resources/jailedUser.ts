@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as adapter from "../adapters/jailedUser";
 import type { jailedUserShape } from "../schema/jailedUser";
-import { MODULE, ResourceArgs, ResourceOutputs, dynamicProvider, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+import { DynamicResource, MODULE, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
 
 /** Arguments of {@link JailedUser}: the fields of provider/schema/jailedUser.ts, each a `pulumi.Input`. */
 export interface JailedUserArgs extends ResourceArgs<typeof jailedUserShape> {}
@@ -16,10 +16,10 @@ export interface JailedUser extends ResourceOutputs<adapter.JailedUserState> {}
  * A chrooted, key-only SFTP account. Adopts an account that already exists (changing only what differs); destroy
  * deletes only accounts it created, and never their files.
  */
-export class JailedUser extends pulumi.dynamic.Resource {
+export class JailedUser extends DynamicResource {
   constructor(name: string, args: JailedUserArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      dynamicProvider(adapter),
+      adapter,
       name,
       outputProps(adapter.jailedUserShape, ["uidActual", "defaultShell", "adopted", "jail"], { ...args, connection: secretConnection(args.connection), ...stackIdentity() }),
       withSecretConnection(opts),

@@ -6,7 +6,7 @@ import * as adapter from "../adapters/sshdMatchBlock";
 import type { matchSchema, sshdMatchBlockShape } from "../schema/sshdMatchBlock";
 import type { PulumiInputs } from "../schema/inputs";
 import type { z } from "zod";
-import { MODULE, ResourceArgs, ResourceOutputs, dynamicProvider, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+import { DynamicResource, MODULE, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
 
 /** Match criteria; all given ones must hold (the fields of `matchSchema`). */
 export interface SshdMatchCriteria extends PulumiInputs<z.input<typeof matchSchema>> {}
@@ -22,10 +22,10 @@ export interface SshdMatchBlock extends ResourceOutputs<adapter.SshdMatchBlockSt
  * operator's own connection, reloaded, and confirmed by a fresh login; a change that would lock the operator out is
  * reverted and fails.
  */
-export class SshdMatchBlock extends pulumi.dynamic.Resource {
+export class SshdMatchBlock extends DynamicResource {
   constructor(name: string, args: SshdMatchBlockArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      dynamicProvider(adapter),
+      adapter,
       name,
       outputProps(adapter.sshdMatchBlockShape, ["path", "content"], {
         ...args,

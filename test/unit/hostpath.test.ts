@@ -323,6 +323,32 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
       expect(fs.readFileSync(path.join(bin, "stat.log"), "utf8").trim().split("\n")).toHaveLength(2);
     });
 
+    it("in root's directory a file only root can write is read by one base64; one its owner or group could grow keeps dd's cap", () => {
+      const real = spawnSync("sh", ["-c", "command -v dd"], { encoding: "utf8" }).stdout.trim();
+      fs.writeFileSync(path.join(bin, "dd"), `#!/bin/sh\necho "$*" >> ${bin}/dd.log\nexec "${real}" "$@"\n`, { mode: 0o755 });
+      fs.mkdirSync(`${root}/keys`, { mode: 0o755 });
+      const files: Record<string, [number, number]> = { r: [0, 0o644], u: [UID, 0o644], g: [0, 0o664], o: [0, 0o646] };
+      for (const [n, [uid, mode]] of Object.entries(files)) {
+        fs.writeFileSync(`${root}/keys/${n}`, `${n}\n`, { mode });
+        fs.chmodSync(`${root}/keys/${n}`, mode);
+        fs.chownSync(`${root}/keys/${n}`, uid, 0);
+      }
+      const r = sh(`sj_read_in ${root}/keys 0 r u g o`, withStandIns());
+      const got = Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split("\t")).map(([p, b]) => [p, Buffer.from(b, "base64").toString()]));
+      expect(got).toEqual(Object.fromEntries(Object.keys(files).map((n) => [`${root}/keys/${n}`, `${n}\n`])));
+      expect(fs.readFileSync(path.join(bin, "dd.log"), "utf8").trim().split("\n").map((l) => /if=(\S+)/.exec(l)?.[1])).toEqual(["u", "g", "o"]);
+      // Root's own file past the cap is refused by the size its lstat gave, without being read.
+      fs.truncateSync(`${root}/keys/r`, 8 * 1024 ** 3);
+      const big = sh(`sj_read_in ${root}/keys 0 r`, withStandIns());
+      expect(big.stdout).toBe("");
+      expect(big.stderr).toContain(`${root}/keys/r is larger than ${KEY_FILE_MAX / 1048576} MiB`);
+      // A single read (sj_read) has no size from a batch lstat: dd, as before.
+      fs.writeFileSync(path.join(bin, "dd.log"), "");
+      fs.writeFileSync(`${root}/keys/r`, "r\n");
+      expect(Buffer.from(sh(`sj_read ${root}/keys/r`, withStandIns()).stdout, "base64").toString()).toBe("r\n");
+      expect(fs.readFileSync(path.join(bin, "dd.log"), "utf8").trim().split("\n")).toHaveLength(1);
+    });
+
     it("below a user's directory, a file swapped while it is read is refused, in a batch as alone", () => {
       fs.writeFileSync(`${jail}/data/a`, "A\n");
       fs.writeFileSync(`${jail}/data/keys`, "k\n");

@@ -7,10 +7,14 @@
  * returns a stand-in that loads the real module on first use: whatever touches it then gets TypeScript itself,
  * unchanged. A missing TypeScript still fails the require as before (the SDK then falls back to its vendored copy).
  * It also turns on V8's compile cache in a directory only this user can write (provider/util/compileCache.ts): the
- * modules' compiled code is reused from one run to the next. Nothing else is altered.
+ * modules' compiled code is reused from one run to the next. In the program, the SDK's inspector session (for its
+ * closure serializer) is connected on first use instead of before the program runs (provider/util/inspectorHooks.ts).
+ * Nothing else is altered.
  */
 import { enableCompileCache } from "../util/compileCache";
+import { deferInspectorHooks } from "../util/inspectorHooks";
 import { deferRequire } from "../util/lazyRequire";
 
 deferRequire("typescript");
 enableCompileCache();
+deferInspectorHooks(process.argv[1]);

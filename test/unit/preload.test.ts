@@ -66,6 +66,36 @@ describe("preload: TypeScript loads on first use", () => {
     expect(JSON.parse(out)).toBe(false);
   });
 
+  test("the SDK's Automation API and zod's locales load on first use, and are the modules themselves then", () => {
+    const has = (re: string) => `Object.keys(require.cache).some((k) => ${re}.test(k))`;
+    const [auto, locales] = [has("/@pulumi\\/pulumi\\/automation\\/index\\.js$/"), has("/zod\\/v4\\/locales\\/index\\.cjs$/")];
+    const r = node(`
+      const pulumi = require("@pulumi/pulumi"), z = require("zod");
+      const before = [${auto}, ${locales}];
+      const message = z.object({ a: z.string() }).safeParse({ a: 1 }).error.issues[0].message;
+      const still = [${auto}, ${locales}];
+      const same = pulumi.automation.LocalWorkspace === require("@pulumi/pulumi/automation").LocalWorkspace && typeof z.locales.fr === "function";
+      console.log(JSON.stringify({ before, message, still, same, after: [${auto}, ${locales}] }));`);
+    expect(r).toEqual({ before: [false, false], message: "Invalid input: expected string, received number", still: [false, false], same: true, after: [true, true] });
+    // Without the preload both load with the SDK and zod.
+    expect(node(`require("@pulumi/pulumi"); require("zod"); console.log(JSON.stringify([${auto}, ${locales}]))`, false)).toEqual([true, true]);
+  });
+
+  test("lazyModule with esModule answers __esModule without loading (so __importStar keeps the stand-in)", () => {
+    let loads = 0;
+    const m = lazyModule(() => (loads++, { __esModule: true, x: 1 }), { esModule: true }) as Record<string, unknown>;
+    const importStar = (mod: Record<string, unknown>) => (mod && mod.__esModule ? mod : { default: mod });
+    expect(importStar(m)).toBe(m);
+    expect("__esModule" in m).toBe(true);
+    expect(loads).toBe(0);
+    expect(m.x).toBe(1);
+    expect(loads).toBe(1);
+    // Without it, __esModule is read from the module: it loads.
+    let plain = 0;
+    importStar(lazyModule(() => (plain++, { __esModule: true })) as Record<string, unknown>);
+    expect(plain).toBe(1);
+  });
+
   test("lazyModule loads once, on the first use, and forwards every trap", () => {
     let loads = 0;
     const real: Record<string, unknown> = { a: 1 };

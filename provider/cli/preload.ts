@@ -10,14 +10,17 @@
  * modules' compiled code is reused from one run to the next. In the program, the SDK's inspector session (for its
  * closure serializer) is connected on first use instead of before the program runs (provider/util/inspectorHooks.ts).
  * Two more modules every process loads and neither uses load on first use: @pulumi/pulumi's Automation API (~30 ms of
- * CPU) and zod's table of locales (~25 ms; zod itself loads English directly). Nothing else is altered.
+ * CPU) and zod's table of locales (~25 ms; zod itself loads English directly). And the SDK's per-resource debug lines
+ * to the engine ("Registering resource: …", provider/util/sdkLog.ts) are not sent. Nothing else is altered.
  */
 import { enableCompileCache } from "../util/compileCache";
 import { deferInspectorHooks } from "../util/inspectorHooks";
 import { deferModule, deferRequire } from "../util/lazyRequire";
+import { quietSdkChatter } from "../util/sdkLog";
 
 deferRequire("typescript");
 deferModule("./automation", "/@pulumi/pulumi/automation/index.js", { esModule: true });
 deferModule("../locales/index.cjs", "/zod/v4/locales/index.cjs", { esModule: true });
 enableCompileCache();
 deferInspectorHooks(process.argv[1]);
+quietSdkChatter();

@@ -29,20 +29,8 @@ export function containsUnknown(v: unknown): boolean {
   return false;
 }
 
-/**
- * The hidden input naming the stack that manages a resource (`<project>/<stack>`): set by the resource classes from
- * pulumi.getProject()/getStack() (the plugin takes it from the URN), never by a program. Not part of any schema (no
- * program field, not in the plugin schema); validated here because SshdMatchBlock writes it into sshd_config.d.
- */
-export const OWNER_KEY = "__owner";
-/**
- * The hidden input a component sets on the first resource it registers on a host (SftpJailHost: its SftpGroup): every
- * path and file the host's other resources will look at when checked. Pulumi's engine checks resources one at a time,
- * and each check of a new path would be one exec on that critical path; with the hint, the first check's one look
- * covers them all. A hint, never a truth: a path it lacks costs one more exec, one it has one more stat. Every entry
- * must be a normalised host path (validated like the schemas' paths), and nothing is ever changed because of it.
- */
-export const LOOK_KEY = "__look";
+export { OWNER_KEY, LOOK_KEY } from "../schema/hidden";
+import { OWNER_KEY, LOOK_KEY } from "../schema/hidden";
 const LOOK_MAX = 20_000;
 /** Inputs that are not the resource's fields: the dynamic provider's own, the stack identity and the look hint. */
 const HIDDEN_KEYS = new Set(["__provider", OWNER_KEY, LOOK_KEY]);

@@ -19,7 +19,8 @@ import { changing, createdDir, ownedBy, whoseIsIt } from "../observe/record";
 import type { Session } from "../connection/pool";
 import { atOrBelow } from "../util/hostpath";
 
-export const TYPE = "ChrootDir";
+export { TYPE } from "../schema/chrootDir";
+import { TYPE } from "../schema/chrootDir";
 
 export { chrootDirShape };
 const fieldsSchema = chrootDirSchema;

@@ -87,7 +87,8 @@ export interface FirewallRuleState extends Fields {
   created?: string[];
 }
 
-export const TYPE = "FirewallRule";
+export { TYPE } from "../schema/firewallRule";
+import { TYPE } from "../schema/firewallRule";
 const label = (name: string) => `${TYPE} "${name}"`;
 
 function fields(o: Record<string, unknown>): Fields {

@@ -8,7 +8,7 @@ import { apply } from "../apply/apply";
 import { applyAccountChange } from "../apply/guarded";
 import { changesExistingAccounts } from "../plan/accounts";
 import { assumeExisting } from "../plan/envelope";
-import { isMember, keyFile, keyLines, parseKeys, planUser, planUserDelete } from "../plan/jailedUser";
+import { isMember, keyFile, keyLines, lookNeeds, parseKeys, planUser, planUserDelete } from "../plan/jailedUser";
 import { JailedUserFields, jailedUserSchema, jailedUserShape } from "../schema/jailedUser";
 import { JailSubject, Violation, culpritScript, describeViolation, expectedJail, jailContexts, jailViolations, observedJail, parseCulprit, violationFix } from "../plan/jail";
 import { planUserRestore } from "../plan/jailedUser";
@@ -23,7 +23,8 @@ import { chrootPaths, planChroot } from "../plan/chrootDir";
 import { ChrootKept, convergeChroot, observedInputs as observedChrootInputs, removeChroot } from "./chrootDir";
 import { declareJail } from "./declared";
 
-export const TYPE = "JailedUser";
+export { TYPE } from "../schema/jailedUser";
+import { TYPE } from "../schema/jailedUser";
 
 export { jailedUserShape };
 const fieldsSchema = jailedUserSchema;
@@ -59,11 +60,7 @@ const subject = (d: Pick<Fields, "name" | "home" | "keysDir" | "authorizedKeysFi
   reachedFrom: d.reachedFrom ?? [],
   optOut: d.jailOptOut ?? [],
 });
-/** What a check of the account looks at on its host (also a component's look hint, adapters/base.ts LOOK_KEY). */
-export const lookNeeds = (d: Pick<Fields, "keysDir" | "name" | "authorizedKeysFile"> & { shell?: string }) => ({
-  paths: [d.keysDir, ...(d.shell ? [d.shell] : [])],
-  files: [keyFile(d)],
-});
+export { lookNeeds };
 /** The jail this user owns, as the chroot planner takes it (its path is the home). */
 const ownedJail = (d: Pick<Fields, "home" | "chroot">) => (d.chroot ? { ...d.chroot, path: d.home } : undefined);
 const needs = (d: Pick<Fields, "keysDir" | "name" | "authorizedKeysFile" | "reachedFrom"> & { shell?: string }) => ({

@@ -25,7 +25,8 @@ export interface SftpGroupState extends Fields {
   adopted: boolean;
 }
 
-export const TYPE = "SftpGroup";
+export { TYPE } from "../schema/sftpGroup";
+import { TYPE } from "../schema/sftpGroup";
 const label = (name: string) => `${TYPE} "${name}"`;
 const groupId = (name: string) => `group/${name}`;
 

@@ -42,7 +42,8 @@ export interface SshdMatchBlockState extends Fields {
   inPlace?: InPlace;
 }
 
-export const TYPE = "SshdMatchBlock";
+export { TYPE } from "../schema/sshdMatchBlock";
+import { TYPE } from "../schema/sshdMatchBlock";
 export { OWNER_KEY };
 const label = (name: string) => `${TYPE} "${name}"`;
 /** The schema's fields (not the stack identity, which is no field). */

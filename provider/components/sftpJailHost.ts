@@ -6,8 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConnectionArgs } from "../resources/dynamic";
 import { SftpGroup, SftpGroupArgs } from "../resources/sftpGroup";
-import { LOOK_KEY } from "../adapters/base";
-import { lookNeeds } from "../adapters/jailedUser";
+import { LOOK_KEY } from "../schema/hidden";
 import { chrootPaths } from "../plan/chrootDir";
 import { hostPathProblem, isKeyFilePath } from "../schema/common";
 import { SshdMatchBlock } from "../resources/sshdMatchBlock";
@@ -15,7 +14,7 @@ import { JailedUser } from "../resources/jailedUser";
 import { FirewallRule } from "../resources/firewallRule";
 import type { DeepReadonly, PulumiInputs, ShapeInput } from "../schema/inputs";
 import type { jailDirShape, jailFirewallShape, jailShape, jailUserShape } from "../schema/stackConfig";
-import { DEFAULT_KEYS_DIR } from "../plan/jailedUser";
+import { DEFAULT_KEYS_DIR, lookNeeds } from "../plan/jailedUser";
 import { JAIL_OPT_OUT } from "../plan/jail";
 
 /** A writable directory inside a chroot, described exactly (the fields of `jailDirShape`). */

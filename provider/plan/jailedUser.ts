@@ -25,6 +25,11 @@ export type UserDesired = Pick<
 
 /** The file holding the user's keys: the adopted one, or sftp-jail's own root-owned `<keysDir>/<name>`. */
 export const keyFile = (d: Pick<UserDesired, "keysDir" | "name"> & { authorizedKeysFile?: string }) => d.authorizedKeysFile ?? `${d.keysDir}/${d.name}`;
+/** What a check of the account looks at on its host (also a component's look hint, schema/hidden.ts LOOK_KEY). */
+export const lookNeeds = (d: Pick<UserDesired, "keysDir" | "name"> & { authorizedKeysFile?: string; shell?: string }) => ({
+  paths: [d.keysDir, ...(d.shell ? [d.shell] : [])],
+  files: [keyFile(d)],
+});
 
 /** The key file's exact content for a key set. */
 export function renderKeys(keys: string[]): string {

@@ -14,7 +14,7 @@ import { reveal, seal, secretFields } from "./secrets";
 import { detailedDiff, DiffKind } from "./diff";
 import { seedFor } from "./importing";
 import { connectionSchema } from "../connection/schema";
-import { LOOK_KEY, OWNER_KEY } from "../adapters/base";
+import { LOOK_KEY, OWNER_KEY } from "../schema/hidden";
 
 /** The package's version, from the nearest package.json above this file that is sftp-jail's (compiled or source). */
 function packageVersion(): string {

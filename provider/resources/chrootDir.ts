@@ -2,10 +2,15 @@
  * ChrootDir: a jail directory for OpenSSH's ChrootDirectory, plus writable subdirectories for uploads.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as adapter from "../adapters/chrootDir";
-import type { chrootDirShape, chrootSubdirShape } from "../schema/chrootDir";
+import type * as adapter from "../adapters/chrootDir";
+import { chrootDirShape, TYPE } from "../schema/chrootDir";
+import type { chrootSubdirShape } from "../schema/chrootDir";
 import type { PulumiInputs, ShapeInput } from "../schema/inputs";
-import { DynamicResource, MODULE, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+import { DynamicResource, MODULE, adapterRef, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+
+
+/** Its provider (loaded only where Pulumi runs it: the provider process; see provider/resources/dynamic.ts). */
+const ADAPTER = adapterRef(require.resolve("../adapters/chrootDir"), () => require("../adapters/chrootDir"));
 
 /** A directory inside the chroot that a user may write to (fields of `chrootSubdirShape`). */
 export interface ChrootSubdir extends PulumiInputs<ShapeInput<typeof chrootSubdirShape>> {}
@@ -20,12 +25,12 @@ export interface ChrootDir extends ResourceOutputs<adapter.ChrootDirState> {}
 export class ChrootDir extends DynamicResource {
   constructor(name: string, args: ChrootDirArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      adapter,
+      ADAPTER,
       name,
-      outputProps(adapter.chrootDirShape, ["createdAncestors", "adopted", "createdSubdirs"], { ...args, connection: secretConnection(args.connection), ...stackIdentity() }),
+      outputProps(chrootDirShape, ["createdAncestors", "adopted", "createdSubdirs"], { ...args, connection: secretConnection(args.connection), ...stackIdentity() }),
       withSecretConnection(opts),
       MODULE,
-      adapter.TYPE,
+      TYPE,
     );
   }
 }

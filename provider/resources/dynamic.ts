@@ -5,7 +5,7 @@
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { OWNER_KEY } from "../adapters/base";
+import { OWNER_KEY } from "../schema/hidden";
 import type { z } from "zod";
 import type { OptionalKeys, PulumiInputs, PulumiOutputs, ShapeInput } from "../schema/inputs";
 import type { ConnectionInput, ProxyConnectionInput } from "../connection/schema";
@@ -21,26 +21,31 @@ export interface AdapterModule {
 }
 
 /**
+ * An adapter module as a resource class names it: its file (`require.resolve`), and how to load it. The program never
+ * loads it where Pulumi's serialized form can be written from the file alone ({@link providerText}): only the provider
+ * process runs adapters, and their SSH, snapshot and apply code cost a program ~40 ms of CPU and ~6 MiB for nothing.
+ */
+export interface AdapterRef {
+  file: string;
+  load(): AdapterModule;
+}
+
+export function adapterRef(file: string, load: () => AdapterModule): AdapterRef {
+  return { file, load };
+}
+
+/**
  * The text Pulumi's closure serializer makes of `() => provider` for an adapter module loaded from a package under
  * node_modules, byte for byte (test/unit/dynamic.test.ts compares it with the serializer's own output): the module
- * found in Node's require cache as the serializer finds it, named by the path after the `node_modules` segment it
- * picks (the first; the last in a pnpm store). Undefined for a module outside node_modules (the serializer would
- * capture it by value), which then goes through the serializer itself.
+ * named as the serializer names the module it finds in Node's require cache, by the path after the `node_modules`
+ * segment it picks (the first; the last in a pnpm store). Undefined for a file outside node_modules (the serializer
+ * would capture the module by value), which then goes through the serializer itself.
  *
  * Why not let the SDK serialize: it parses the closure's source with TypeScript through an inspector session, so
  * the program loaded the TypeScript compiler (~150 ms of CPU and ~40 MiB) before its first resource could register,
  * to produce these five fixed strings (issue 10: the drift check's critical path).
  */
-export function providerText(m: AdapterModule): string | undefined {
-  if (!texts.has(m)) texts.set(m, serializedRequire(m));
-  return texts.get(m);
-}
-
-const texts = new WeakMap<AdapterModule, string | undefined>();
-
-function serializedRequire(m: AdapterModule): string | undefined {
-  const file = Object.keys(require.cache).find((k) => require.cache[k]?.exports === m);
-  if (!file) return undefined;
+export function providerText(file: string): string | undefined {
   const parts = path.relative(process.cwd(), file).split(path.sep);
   const at = parts.includes(".pnpm") ? parts.lastIndexOf("node_modules") : parts.indexOf("node_modules");
   if (at < 0) return undefined;
@@ -64,19 +69,22 @@ function serializedRequire(m: AdapterModule): string | undefined {
 
 /**
  * `pulumi.dynamic.Resource`, with the adapter's serialized provider computed by {@link providerText} where it can be:
- * the same type token, the same `__provider` input, the same registration; elsewhere the SDK's own serializer.
- * The provider is the adapter *module* itself: a module's exports serialize as one `require(...)` (~290 bytes), where
- * an object of six wrapper functions took ~1.8 KB. Every resource carries it twice in state (inputs and outputs) and
- * in every engine call, and the file backend rewrites the whole state after each step (issue 10).
+ * the same type token, the same `__provider` input, the same registration; elsewhere the adapter is loaded and the
+ * SDK's own serializer used. The provider is the adapter *module* itself: a module's exports serialize as one
+ * `require(...)` (~290 bytes), where an object of six wrapper functions took ~1.8 KB. Every resource carries it twice
+ * in state (inputs and outputs) and in every engine call, and the file backend rewrites the whole state after each
+ * step (issue 10).
  */
 export abstract class DynamicResource extends pulumi.CustomResource {
-  constructor(provider: AdapterModule, name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions | undefined, module: string, type: string) {
+  constructor(adapter: AdapterRef, name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions | undefined, module: string, type: string) {
     if (props.__provider) throw new Error("A dynamic resource must not define the __provider key");
-    const text = providerText(provider);
-    props.__provider =
-      text ?? pulumi.output(pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true }).then((f) => (f.containsSecrets ? pulumi.secret(f.text) : f.text)));
+    props.__provider = providerText(adapter.file) ?? serialized(adapter.load());
     super(`pulumi-nodejs:dynamic/${module}:${type}`, name, props, opts);
   }
+}
+
+function serialized(provider: AdapterModule): pulumi.Output<string> {
+  return pulumi.output(pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true }).then((f) => (f.containsSecrets ? pulumi.secret(f.text) : f.text)));
 }
 
 // The connection's Args are derived from its schema (provider/connection/schema.ts, where each field's doc is written):

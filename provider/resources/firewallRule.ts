@@ -2,9 +2,13 @@
  * FirewallRule: one packet-filter rule on one host (e.g. the opening for SFTP), in iptables or nftables.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as adapter from "../adapters/firewallRule";
-import type { firewallRuleShape } from "../schema/firewallRule";
-import { DynamicResource, MODULE, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+import type * as adapter from "../adapters/firewallRule";
+import { firewallRuleShape, TYPE } from "../schema/firewallRule";
+import { DynamicResource, MODULE, adapterRef, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+
+
+/** Its provider (loaded only where Pulumi runs it: the provider process; see provider/resources/dynamic.ts). */
+const ADAPTER = adapterRef(require.resolve("../adapters/firewallRule"), () => require("../adapters/firewallRule"));
 
 /** Arguments of {@link FirewallRule}: the fields of provider/schema/firewallRule.ts, each a `pulumi.Input`. */
 export interface FirewallRuleArgs extends ResourceArgs<typeof firewallRuleShape, "name"> {}
@@ -23,9 +27,9 @@ export interface FirewallRule extends ResourceOutputs<adapter.FirewallRuleState,
 export class FirewallRule extends DynamicResource {
   constructor(name: string, args: FirewallRuleArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      adapter,
+      ADAPTER,
       name,
-      outputProps(adapter.firewallRuleShape, ["families", "comment", "rule", "resolvedBackend", "resolvedTable", "resolvedChain", "adopted"], {
+      outputProps(firewallRuleShape, ["families", "comment", "rule", "resolvedBackend", "resolvedTable", "resolvedChain", "adopted"], {
         ...args,
         name: args.name ?? name,
         connection: secretConnection(args.connection),
@@ -36,7 +40,7 @@ export class FirewallRule extends DynamicResource {
       }),
       withSecretConnection(opts),
       MODULE,
-      adapter.TYPE,
+      TYPE,
     );
   }
 }

@@ -2,9 +2,13 @@
  * JailedUser: a chrooted, key-only SFTP account.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as adapter from "../adapters/jailedUser";
-import type { jailedUserShape } from "../schema/jailedUser";
-import { DynamicResource, MODULE, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+import type * as adapter from "../adapters/jailedUser";
+import { jailedUserShape, TYPE } from "../schema/jailedUser";
+import { DynamicResource, MODULE, adapterRef, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+
+
+/** Its provider (loaded only where Pulumi runs it: the provider process; see provider/resources/dynamic.ts). */
+const ADAPTER = adapterRef(require.resolve("../adapters/jailedUser"), () => require("../adapters/jailedUser"));
 
 /** Arguments of {@link JailedUser}: the fields of provider/schema/jailedUser.ts, each a `pulumi.Input`. */
 export interface JailedUserArgs extends ResourceArgs<typeof jailedUserShape> {}
@@ -19,12 +23,12 @@ export interface JailedUser extends ResourceOutputs<adapter.JailedUserState> {}
 export class JailedUser extends DynamicResource {
   constructor(name: string, args: JailedUserArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      adapter,
+      ADAPTER,
       name,
-      outputProps(adapter.jailedUserShape, ["uidActual", "defaultShell", "adopted", "jail"], { ...args, connection: secretConnection(args.connection), ...stackIdentity() }),
+      outputProps(jailedUserShape, ["uidActual", "defaultShell", "adopted", "jail"], { ...args, connection: secretConnection(args.connection), ...stackIdentity() }),
       withSecretConnection(opts),
       MODULE,
-      adapter.TYPE,
+      TYPE,
     );
   }
 }

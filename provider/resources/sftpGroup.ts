@@ -2,9 +2,13 @@
  * SftpGroup: a local group on one host (the group a `Match Group` block and jailed users refer to).
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as adapter from "../adapters/sftpGroup";
-import type { sftpGroupShape } from "../schema/sftpGroup";
-import { DynamicResource, MODULE, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+import type * as adapter from "../adapters/sftpGroup";
+import { sftpGroupShape, TYPE } from "../schema/sftpGroup";
+import { DynamicResource, MODULE, adapterRef, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+
+
+/** Its provider (loaded only where Pulumi runs it: the provider process; see provider/resources/dynamic.ts). */
+const ADAPTER = adapterRef(require.resolve("../adapters/sftpGroup"), () => require("../adapters/sftpGroup"));
 
 /** Arguments of {@link SftpGroup}: the fields of provider/schema/sftpGroup.ts, each a `pulumi.Input`. */
 export interface SftpGroupArgs extends ResourceArgs<typeof sftpGroupShape> {}
@@ -19,12 +23,12 @@ export interface SftpGroup extends ResourceOutputs<adapter.SftpGroupState> {}
 export class SftpGroup extends DynamicResource {
   constructor(name: string, args: SftpGroupArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      adapter,
+      ADAPTER,
       name,
-      outputProps(adapter.sftpGroupShape, ["actualGid", "adopted"], { ...args, connection: secretConnection(args.connection), ...stackIdentity() }),
+      outputProps(sftpGroupShape, ["actualGid", "adopted"], { ...args, connection: secretConnection(args.connection), ...stackIdentity() }),
       withSecretConnection(opts),
       MODULE,
-      adapter.TYPE,
+      TYPE,
     );
   }
 }

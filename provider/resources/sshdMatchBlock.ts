@@ -2,11 +2,16 @@
  * SshdMatchBlock: one `Match` block of sshd_config on one host, kept in its own drop-in file.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as adapter from "../adapters/sshdMatchBlock";
-import type { matchSchema, sshdMatchBlockShape } from "../schema/sshdMatchBlock";
+import type * as adapter from "../adapters/sshdMatchBlock";
+import { sshdMatchBlockShape, TYPE } from "../schema/sshdMatchBlock";
+import type { matchSchema } from "../schema/sshdMatchBlock";
 import type { PulumiInputs } from "../schema/inputs";
 import type { z } from "zod";
-import { DynamicResource, MODULE, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+import { DynamicResource, MODULE, adapterRef, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+
+
+/** Its provider (loaded only where Pulumi runs it: the provider process; see provider/resources/dynamic.ts). */
+const ADAPTER = adapterRef(require.resolve("../adapters/sshdMatchBlock"), () => require("../adapters/sshdMatchBlock"));
 
 /** Match criteria; all given ones must hold (the fields of `matchSchema`). */
 export interface SshdMatchCriteria extends PulumiInputs<z.input<typeof matchSchema>> {}
@@ -25,9 +30,9 @@ export interface SshdMatchBlock extends ResourceOutputs<adapter.SshdMatchBlockSt
 export class SshdMatchBlock extends DynamicResource {
   constructor(name: string, args: SshdMatchBlockArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      adapter,
+      ADAPTER,
       name,
-      outputProps(adapter.sshdMatchBlockShape, ["path", "content"], {
+      outputProps(sshdMatchBlockShape, ["path", "content"], {
         ...args,
         name: args.name ?? name,
         connection: secretConnection(args.connection),
@@ -35,7 +40,7 @@ export class SshdMatchBlock extends DynamicResource {
       }),
       withSecretConnection(opts),
       MODULE,
-      adapter.TYPE,
+      TYPE,
     );
   }
 }

@@ -58,3 +58,6 @@ const { path: _path, ...ownedChrootShape } = chrootDirShape;
 export { ownedChrootShape };
 /** The fields as parsed: what the adapter and the planner (plan/chrootDir.ts) work with. */
 export type ChrootDirFields = z.output<typeof chrootDirSchema>;
+
+/** The resource type (`sftpjail:ChrootDir` in previews, provider/resources/dynamic.ts MODULE). */
+export const TYPE = "ChrootDir";

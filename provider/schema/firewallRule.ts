@@ -101,3 +101,6 @@ export const firewallRuleSchema = z.strictObject(firewallRuleShape).superRefine(
 });
 /** The fields as parsed (the planner's RuleDesired, plan/firewallTarget.ts, is derived from them; the adapter's `desired()` normalises). */
 export type FirewallRuleFields = z.output<typeof firewallRuleSchema>;
+
+/** The resource type (`sftpjail:FirewallRule` in previews, provider/resources/dynamic.ts MODULE). */
+export const TYPE = "FirewallRule";

@@ -85,3 +85,6 @@ export const jailedUserSchema = z.strictObject(jailedUserShape).superRefine((d, 
 });
 /** The fields as parsed: what the adapter and the planner (plan/jailedUser.ts) work with. */
 export type JailedUserFields = z.output<typeof jailedUserSchema>;
+
+/** The resource type (`sftpjail:JailedUser` in previews, provider/resources/dynamic.ts MODULE). */
+export const TYPE = "JailedUser";

@@ -19,3 +19,6 @@ export const sftpGroupShape = {
 export const sftpGroupSchema = z.strictObject(sftpGroupShape);
 /** The fields as parsed: what the adapter and the planner (plan/sftpGroup.ts) work with. */
 export type SftpGroupFields = z.output<typeof sftpGroupSchema>;
+
+/** The resource type (`sftpjail:SftpGroup` in previews, provider/resources/dynamic.ts MODULE). */
+export const TYPE = "SftpGroup";

@@ -204,3 +204,6 @@ export const sshdMatchBlockSchema = z.strictObject(sshdMatchBlockShape);
 export type SshdMatchBlockFields = z.output<typeof sshdMatchBlockSchema>;
 /** The Match criteria as parsed (plan/sshdRender.ts MatchCriteria). */
 export type SshdMatchCriteriaFields = z.output<typeof matchSchema>;
+
+/** The resource type (`sftpjail:SshdMatchBlock` in previews, provider/resources/dynamic.ts MODULE). */
+export const TYPE = "SshdMatchBlock";

@@ -18,7 +18,7 @@ function node(script: string, cwd = ROOT, preload: string[] = []): any {
   return JSON.parse(execFileSync(process.execPath, [...preload, "-e", script], { cwd, env: { ...process.env, NODE_OPTIONS: "" } }).toString());
 }
 
-/** A script comparing providerText(require(file)) with the serializer's text for `() => provider`. */
+/** A script comparing providerText(file) with the serializer's text for `() => provider` of the module loaded. */
 function compare(dynamicJs: string, files: string[]): string {
   return `
     const pulumi = require(${JSON.stringify(require.resolve("@pulumi/pulumi"))});
@@ -28,7 +28,7 @@ function compare(dynamicJs: string, files: string[]): string {
       for (const f of ${JSON.stringify(files)}) {
         const provider = require(f);
         const sdk = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
-        out[f] = { ours: providerText(provider) ?? null, sdk: sdk.text, tsLoaded: Object.keys(require.cache).some((k) => /node_modules\\/typescript\\//.test(k)) };
+        out[f] = { ours: providerText(require.resolve(f)) ?? null, sdk: sdk.text };
       }
       console.log(JSON.stringify(out));
     })();`;
@@ -50,7 +50,7 @@ test("with the preload sftp-jail runs programs with, registering needs no TypeSc
     const { providerText } = require(${JSON.stringify(path.join(INSTALLED, "resources", "dynamic.js"))});
     const provider = require(${JSON.stringify(path.join(INSTALLED, "adapters", "sftpGroup.js"))});
     const ts = () => Object.keys(require.cache).some((k) => /node_modules\\/typescript\\//.test(k));
-    const t = providerText(provider), before = ts();
+    const t = providerText(require.resolve(${JSON.stringify(path.join(INSTALLED, "adapters", "sftpGroup.js"))})), before = ts();
     pulumi.runtime.serializeFunction(() => provider).then(() => console.log(JSON.stringify({ t, before, after: ts() })));`,
     ROOT,
     ["--require", path.join(INSTALLED, "cli", "preload.js")],
@@ -58,6 +58,13 @@ test("with the preload sftp-jail runs programs with, registering needs no TypeSc
   expect(out.t).toContain("sftp-jail/bin/provider/adapters/sftpGroup.js");
   expect(out.before).toBe(false);
   expect(out.after).toBe(true);
+});
+
+test("the program side (the package's index: resources, components) loads no adapter, SSH, snapshot or apply code", () => {
+  const loaded = node(`
+    require(${JSON.stringify(path.join(INSTALLED, "index.js"))});
+    console.log(JSON.stringify(Object.keys(require.cache).filter((k) => /sftp-jail\\/bin\\/provider\\/(adapters|apply|connection\\/pool|observe\\/snapshot)\\/?|node_modules\\/ssh2\\//.test(k))));`);
+  expect(loaded).toEqual([]);
 });
 
 test("a package in a pnpm store, nested node_modules, and a module outside node_modules", () => {

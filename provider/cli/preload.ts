@@ -13,14 +13,18 @@
  * CPU) and zod's table of locales (~25 ms; zod itself loads English directly). And the SDK's per-resource debug lines
  * to the engine ("Registering resource: …", provider/util/sdkLog.ts) are not sent. Nothing else is altered.
  */
-import { enableCompileCache } from "../util/compileCache";
-import { deferInspectorHooks } from "../util/inspectorHooks";
-import { deferModule, deferRequire } from "../util/lazyRequire";
-import { quietSdkChatter } from "../util/sdkLog";
-
-deferRequire("typescript");
-deferModule("./automation", "/@pulumi/pulumi/automation/index.js", { esModule: true });
-deferModule("../locales/index.cjs", "/zod/v4/locales/index.cjs", { esModule: true });
-enableCompileCache();
-deferInspectorHooks(process.argv[1]);
-quietSdkChatter();
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded only for a script (below), not at the top */
+// Only for a script: Pulumi's plugins also run `node -e "…require.resolve(…)"` (twice on a run's critical path), where
+// loading all of this would be ~10 ms each for nothing.
+if (process.argv[1] !== undefined) {
+  const { enableCompileCache } = require("../util/compileCache") as typeof import("../util/compileCache");
+  const { deferInspectorHooks } = require("../util/inspectorHooks") as typeof import("../util/inspectorHooks");
+  const { deferModule, deferRequire } = require("../util/lazyRequire") as typeof import("../util/lazyRequire");
+  const { quietSdkChatter } = require("../util/sdkLog") as typeof import("../util/sdkLog");
+  deferRequire("typescript");
+  deferModule("./automation", "/@pulumi/pulumi/automation/index.js", { esModule: true });
+  deferModule("../locales/index.cjs", "/zod/v4/locales/index.cjs", { esModule: true });
+  enableCompileCache();
+  deferInspectorHooks(process.argv[1]);
+  quietSdkChatter();
+}

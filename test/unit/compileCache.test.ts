@@ -20,9 +20,9 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** A Node process with the given environment (NODE_COMPILE_CACHE and XDG_CACHE_HOME replaced), printing `script`'s JSON. */
-function node(args: string[], env: NodeJS.ProcessEnv) {
+function node(args: string[], env: NodeJS.ProcessEnv, input?: string) {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !["NODE_COMPILE_CACHE", "NODE_DISABLE_COMPILE_CACHE", "XDG_CACHE_HOME", "NODE_OPTIONS"].includes(k)));
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", env: { ...base, ...env } });
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", env: { ...base, ...env }, input });
   expect(r.stderr).toBe("");
   return r.stdout.trim();
 }
@@ -55,12 +55,14 @@ test("a trusted chain: real directories, this user's or root's, writable by no o
 test("the preload caches the SDK's compiled code in the trusted directory, and the next process uses it", () => {
   const cache = path.join(tmp, "cache");
   const dir = path.join(cache, "sftp-jail", "node-compile-cache");
-  const sdk = ["--require", PRELOAD, "-e", "require('@pulumi/pulumi'); console.log(require('module').getCompileCacheDir())"];
-  expect(node(sdk, { XDG_CACHE_HOME: cache })).toMatch(new RegExp(`^${dir}/v`));
+  // On stdin ("-"): the preload acts for scripts only, not `node -e`.
+  const sdk = ["--require", PRELOAD, "-"];
+  const script = "require('@pulumi/pulumi'); console.log(require('module').getCompileCacheDir())";
+  expect(node(sdk, { XDG_CACHE_HOME: cache }, script)).toMatch(new RegExp(`^${dir}/v`));
   expect(entries(dir).length).toBeGreaterThan(50);
   expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
   // Node's own trace of the cache: the SDK's modules are read back from it and accepted.
-  const r = spawnSync(process.execPath, sdk, { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "", NODE_COMPILE_CACHE: "", XDG_CACHE_HOME: cache, NODE_DEBUG_NATIVE: "COMPILE_CACHE" } });
+  const r = spawnSync(process.execPath, sdk, { cwd: ROOT, encoding: "utf8", input: script, env: { ...process.env, NODE_OPTIONS: "", NODE_COMPILE_CACHE: "", XDG_CACHE_HOME: cache, NODE_DEBUG_NATIVE: "COMPILE_CACHE" } });
   expect(r.stderr.match(/cache for \S+@pulumi\/pulumi\/\S+ was accepted/g)?.length ?? 0).toBeGreaterThan(50);
 });
 

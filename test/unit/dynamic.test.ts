@@ -15,7 +15,8 @@ const ADAPTERS = ["sftpGroup", "jailedUser", "chrootDir", "sshdMatchBlock", "fir
 
 /** Runs `script` in a Node process in `cwd`; its stdout parsed as JSON. */
 function node(script: string, cwd = ROOT, preload: string[] = []): any {
-  return JSON.parse(execFileSync(process.execPath, [...preload, "-e", script], { cwd, env: { ...process.env, NODE_OPTIONS: "" } }).toString());
+  // On stdin ("-"): the preload acts for scripts only, not `node -e`.
+  return JSON.parse(execFileSync(process.execPath, [...preload, "-"], { cwd, input: script, env: { ...process.env, NODE_OPTIONS: "" } }).toString());
 }
 
 /** A script comparing providerText(file) with the serializer's text for `() => provider` of the module loaded. */

@@ -10,7 +10,8 @@ const ROOT = path.join(__dirname, "..", "..");
 const PRELOAD = path.join(ROOT, "node_modules", "sftp-jail", "bin", "provider", "cli", "preload.js");
 
 function node(script: string, preload = true): any {
-  const out = execFileSync(process.execPath, [...(preload ? ["--require", PRELOAD] : []), "-e", script], { cwd: ROOT, encoding: "utf8" });
+  // The script comes on stdin ("-"): the preload acts for scripts only, not `node -e` (provider/cli/preload.ts).
+  const out = execFileSync(process.execPath, [...(preload ? ["--require", PRELOAD] : []), "-"], { cwd: ROOT, encoding: "utf8", input: script });
   return JSON.parse(out);
 }
 
@@ -50,6 +51,14 @@ describe("preload: TypeScript loads on first use", () => {
     expect(text).toBe(node(s, false));
   });
 
+  test("a `node -e` one-liner (Pulumi's plugins resolve their scripts with them) loads nothing of it", () => {
+    const out = execFileSync(process.execPath, ["--require", PRELOAD, "-e", `console.log(JSON.stringify(Object.keys(require.cache).filter((k) => /sftp-jail\\/bin\\/provider\\/util\\//.test(k))))`], {
+      cwd: ROOT, encoding: "utf8",
+    });
+    expect(JSON.parse(out)).toEqual([]);
+    expect(node(`console.log(JSON.stringify(Object.keys(require.cache).filter((k) => /sftp-jail\\/bin\\/provider\\/util\\//.test(k)).length))`)).toBeGreaterThan(3);
+  });
+
   test("a missing module still fails to load, as without the preload", () => {
     expect(node(`try { require("typescript-not-installed"); console.log("1") } catch (e) { console.log(JSON.stringify(e.code)) }`)).toBe("MODULE_NOT_FOUND");
   });
@@ -60,8 +69,8 @@ describe("preload: TypeScript loads on first use", () => {
     });
     const opts = JSON.parse(env).NODE_OPTIONS as string;
     expect(opts).toBe(`--max-old-space-size=300 --require ${JSON.stringify(PRELOAD)}`);
-    const out = execFileSync(process.execPath, ["-e", `require("@pulumi/pulumi"); console.log(JSON.stringify(${loadedTs}))`], {
-      cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: opts },
+    const out = execFileSync(process.execPath, ["-"], {
+      cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: opts }, input: `require("@pulumi/pulumi"); console.log(JSON.stringify(${loadedTs}))`,
     });
     expect(JSON.parse(out)).toBe(false);
   });

@@ -34,7 +34,7 @@ function received(env: NodeJS.ProcessEnv = {}): [number, string][] {
       console.log(JSON.stringify(got));
       process.exit(0);
     });`;
-  return JSON.parse(execFileSync(process.execPath, ["--require", PRELOAD, "-e", script], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "", ...env } }));
+  return JSON.parse(execFileSync(process.execPath, ["--require", PRELOAD, "-"], { cwd: ROOT, encoding: "utf8", input: script, env: { ...process.env, NODE_OPTIONS: "", ...env } }));
 }
 
 test("the SDK's registration trace stays in the program; failures, info and the program's own debug lines reach the engine", () => {

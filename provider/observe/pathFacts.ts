@@ -6,13 +6,28 @@ import type { Fact, FileContent, PathStat } from "./facts";
 
 /** Decodes "path<TAB>base64" lines. */
 export function decodeFiles(out: string): FileContent[] {
-  return out
-    .split("\n")
-    .filter((l) => l.includes("\t"))
-    .map((l) => {
-      const [path, b64] = l.split("\t");
-      return { path, content: Buffer.from(b64.trim(), "base64").toString("utf8") };
-    });
+  const files: FileContent[] = [];
+  for (const l of out.split("\n")) {
+    if (!l.includes("\t")) continue;
+    const fields = l.split("\t");
+    if (fields[0] !== "@concat") {
+      files.push({ path: fields[0], content: Buffer.from(fields[1].trim(), "base64").toString("utf8") });
+      continue;
+    }
+    // Files of one directory read together (util/hostpath.ts sj_read_in): @concat, DIR, NAME/SIZE…, base64 of them in
+    // that order. Lengths that do not add up to what was read (a read cut short) leave them all unread, as a failed
+    // read of one leaves that one.
+    const [, dir, ...rest] = fields;
+    const all = Buffer.from((rest.pop() ?? "").trim(), "base64");
+    const parts = rest.map((e) => ({ name: e.slice(0, e.lastIndexOf("/")), size: Number(e.slice(e.lastIndexOf("/") + 1)) }));
+    if (parts.some((p) => !p.name || !Number.isSafeInteger(p.size) || p.size < 0) || parts.reduce((n, p) => n + p.size, 0) !== all.length) continue;
+    let at = 0;
+    for (const p of parts) {
+      files.push({ path: `${dir === "/" ? "" : dir}/${p.name}`, content: all.subarray(at, at + p.size).toString("utf8") });
+      at += p.size;
+    }
+  }
+  return files;
 }
 
 /** Paths whose resolution decides whether a shell is a non-login shell (merged /usr makes several the same file). */

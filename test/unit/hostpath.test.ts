@@ -13,7 +13,7 @@ import * as path from "path";
 import { HOSTPATH_LIB, KEY_FILE_MAX, REFUSED, atOrBelow, depth, hp } from "../../provider/util/hostpath";
 import { atomicWrite } from "../../provider/plan/files";
 import { LOCAL_RETAIN, planChrootDelete } from "../../provider/plan/chrootDir";
-import { withAncestors } from "../../provider/observe/pathFacts";
+import { decodeFiles, withAncestors } from "../../provider/observe/pathFacts";
 
 let root: string;
 let jail: string;
@@ -51,6 +51,8 @@ function standIn(name: string, when: string, action: string, first = false) {
   fs.writeFileSync(path.join(bin, name), first ? `#!/bin/sh\n${once}\nexec "${real}" "$@"\n` : `#!/bin/sh\nr=0; "${real}" "$@" || r=$?\n${once}\nexit $r\n`, { mode: 0o755 });
 }
 const withStandIns = () => ({ PATH: `${bin}:${process.env.PATH}` });
+/** What sj_read_in printed, by path (as the snapshot's files fact reads it). */
+const read_ = (stdout: string) => Object.fromEntries(decodeFiles(stdout).map((f) => [f.path, f.content]));
 
 beforeEach(() => {
   root = fs.mkdtempSync("/run/sj-hostpath-");
@@ -299,7 +301,7 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
       fs.writeFileSync(`${jail}/data/c`, "C\n");
       fs.symlinkSync(`${outside}/shadow`, `${jail}/data/b`);
       const r = sh(`sj_read_in ${jail}/data 0 a b c none`);
-      const got = Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split("\t")).map(([p, b]) => [p, Buffer.from(b, "base64").toString()]));
+      const got = read_(r.stdout);
       expect(got).toEqual({ [`${jail}/data/a`]: "A\n", [`${jail}/data/c`]: "C\n" });
       expect(r.stderr).toContain(`${jail}/data/b is not a regular file (symbolic link)`);
       expect(r.stderr).not.toContain("shadow");
@@ -316,37 +318,65 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
       for (const n of names) fs.writeFileSync(`${root}/keys/${n}`, `${n}\n`);
       fs.symlinkSync(`${outside}/shadow`, `${root}/keys/s`);
       const r = sh(`sj_read_in ${root}/keys 0 ${[...names, "s", "none"].map((n) => `'${n}'`).join(" ")}`, withStandIns());
-      const got = Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split("\t")).map(([p, b]) => [p, Buffer.from(b, "base64").toString()]));
+      const got = read_(r.stdout);
       expect(got).toEqual(Object.fromEntries(names.map((n) => [`${root}/keys/${n}`, `${n}\n`])));
       expect(r.stderr).toContain(`${root}/keys/s is not a regular file (symbolic link)`);
-      // root's directory (trusted): the walk, then one lstat of every name; no second stat per file.
-      expect(fs.readFileSync(path.join(bin, "stat.log"), "utf8").trim().split("\n")).toHaveLength(2);
+      // root's directory (trusted): the walk, one lstat of every name, and one of the names read together after the
+      // read; no stat per file.
+      expect(fs.readFileSync(path.join(bin, "stat.log"), "utf8").trim().split("\n")).toHaveLength(3);
     });
 
-    it("in root's directory a file only root can write is read by one base64; one its owner or group could grow keeps dd's cap", () => {
+    it("in root's directory the files only root can write are read together (one cat, one base64); others alone, with dd's cap", () => {
       const real = spawnSync("sh", ["-c", "command -v dd"], { encoding: "utf8" }).stdout.trim();
       fs.writeFileSync(path.join(bin, "dd"), `#!/bin/sh\necho "$*" >> ${bin}/dd.log\nexec "${real}" "$@"\n`, { mode: 0o755 });
       fs.mkdirSync(`${root}/keys`, { mode: 0o755 });
-      const files: Record<string, [number, number]> = { r: [0, 0o644], u: [UID, 0o644], g: [0, 0o664], o: [0, 0o646] };
-      for (const [n, [uid, mode]] of Object.entries(files)) {
-        fs.writeFileSync(`${root}/keys/${n}`, `${n}\n`, { mode });
+      // r1..r3 are root's (an empty one, one without a final newline, one with bytes base64 must carry); u, g, o are
+      // not root's alone: the owner, the group, others could write them.
+      const content: Record<string, string> = { r1: "ssh-ed25519 AAAA r1\n", r2: "", r3: "no newline \u00e9\t", u: "u\n", g: "g\n", o: "o\n" };
+      const owner: Record<string, [number, number]> = { u: [UID, 0o644], g: [0, 0o664], o: [0, 0o646] };
+      for (const [n, c] of Object.entries(content)) {
+        const [uid, mode] = owner[n] ?? [0, 0o644];
+        fs.writeFileSync(`${root}/keys/${n}`, c);
         fs.chmodSync(`${root}/keys/${n}`, mode);
         fs.chownSync(`${root}/keys/${n}`, uid, 0);
       }
-      const r = sh(`sj_read_in ${root}/keys 0 r u g o`, withStandIns());
-      const got = Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split("\t")).map(([p, b]) => [p, Buffer.from(b, "base64").toString()]));
-      expect(got).toEqual(Object.fromEntries(Object.keys(files).map((n) => [`${root}/keys/${n}`, `${n}\n`])));
+      const r = sh(`sj_read_in ${root}/keys 0 r1 u r2 g r3 o none`, withStandIns());
+      expect(r.stderr).toBe("");
+      expect(read_(r.stdout)).toEqual(Object.fromEntries(Object.entries(content).map(([n, c]) => [`${root}/keys/${n}`, c])));
+      expect(r.stdout.split("\n").filter((l) => l.startsWith("@concat\t"))).toEqual([expect.stringContaining(`@concat\t${root}/keys\tr1/20\tr2/0\tr3/`)]);
       expect(fs.readFileSync(path.join(bin, "dd.log"), "utf8").trim().split("\n").map((l) => /if=(\S+)/.exec(l)?.[1])).toEqual(["u", "g", "o"]);
-      // Root's own file past the cap is refused by the size its lstat gave, without being read.
-      fs.truncateSync(`${root}/keys/r`, 8 * 1024 ** 3);
-      const big = sh(`sj_read_in ${root}/keys 0 r`, withStandIns());
-      expect(big.stdout).toBe("");
-      expect(big.stderr).toContain(`${root}/keys/r is larger than ${KEY_FILE_MAX / 1048576} MiB`);
-      // A single read (sj_read) has no size from a batch lstat: dd, as before.
+      // Root's own file past the cap is not read together: alone, refused after one block past the cap.
+      fs.truncateSync(`${root}/keys/r1`, 8 * 1024 ** 3);
+      const big = sh(`sj_read_in ${root}/keys 0 r1 r2`, withStandIns());
+      expect(Object.keys(read_(big.stdout))).toEqual([`${root}/keys/r2`]);
+      expect(big.stderr).toContain(`${root}/keys/r1 is larger than ${KEY_FILE_MAX / 1048576} MiB`);
+      // A single read (sj_read): dd, as before.
       fs.writeFileSync(path.join(bin, "dd.log"), "");
-      fs.writeFileSync(`${root}/keys/r`, "r\n");
-      expect(Buffer.from(sh(`sj_read ${root}/keys/r`, withStandIns()).stdout, "base64").toString()).toBe("r\n");
+      fs.writeFileSync(`${root}/keys/r1`, "r1\n");
+      expect(Buffer.from(sh(`sj_read ${root}/keys/r1`, withStandIns()).stdout, "base64").toString()).toBe("r1\n");
       expect(fs.readFileSync(path.join(bin, "dd.log"), "utf8").trim().split("\n")).toHaveLength(1);
+    });
+
+    it("files read together and changed meanwhile (the stat after differs) are read again, each alone", () => {
+      fs.mkdirSync(`${root}/keys`, { mode: 0o755 });
+      for (const n of ["a", "b"]) fs.writeFileSync(`${root}/keys/${n}`, `${n}\n`);
+      fs.writeFileSync(`${root}/keys/.new`, "a, replaced\n");
+      // Root replaces "a" right after the cat that read them together.
+      standIn("cat", `*" a "*`, `mv ${root}/keys/.new ${root}/keys/a`);
+      const r = sh(`sj_read_in ${root}/keys 0 a b`, withStandIns());
+      expect(r.stdout).not.toContain("@concat");
+      expect(read_(r.stdout)).toEqual({ [`${root}/keys/a`]: "a, replaced\n", [`${root}/keys/b`]: "b\n" });
+    });
+
+    it("decodeFiles: lengths that do not add up to what was read leave the files of that read unread", () => {
+      const b64 = Buffer.from("abcdef").toString("base64");
+      expect(decodeFiles(`@concat\t/k\tx/3\ty/3\t${b64}\n/k/z\t${Buffer.from("z").toString("base64")}\n`).map((f) => [f.path, f.content])).toEqual([
+        ["/k/x", "abc"],
+        ["/k/y", "def"],
+        ["/k/z", "z"],
+      ]);
+      expect(decodeFiles(`@concat\t/k\tx/3\ty/4\t${b64}\n`)).toEqual([]);
+      expect(decodeFiles(`@concat\t\tx/6\t${b64}\n`)).toEqual([{ path: "/x", content: "abcdef" }]);
     });
 
     it("below a user's directory, a file swapped while it is read is refused, in a batch as alone", () => {

@@ -11,7 +11,8 @@
  * closure serializer) is connected on first use instead of before the program runs (provider/util/inspectorHooks.ts).
  * Two more modules every process loads and neither uses load on first use: @pulumi/pulumi's Automation API (~30 ms of
  * CPU) and zod's table of locales (~25 ms; zod itself loads English directly). And the SDK's per-resource debug lines
- * to the engine ("Registering resource: …", provider/util/sdkLog.ts) are not sent. Nothing else is altered.
+ * to the engine ("Registering resource: …", provider/util/sdkLog.ts) are not sent, and stack frames in installed
+ * packages are not mapped through their source maps (provider/util/sourceMaps.ts). Nothing else is altered.
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- loaded only for a script (below), not at the top */
 // Only for a script: Pulumi's plugins also run `node -e "…require.resolve(…)"` (twice on a run's critical path), where
@@ -21,10 +22,12 @@ if (process.argv[1] !== undefined) {
   const { deferInspectorHooks } = require("../util/inspectorHooks") as typeof import("../util/inspectorHooks");
   const { deferModule, deferRequire } = require("../util/lazyRequire") as typeof import("../util/lazyRequire");
   const { quietSdkChatter } = require("../util/sdkLog") as typeof import("../util/sdkLog");
+  const { skipPackageSourceMaps } = require("../util/sourceMaps") as typeof import("../util/sourceMaps");
   deferRequire("typescript");
   deferModule("./automation", "/@pulumi/pulumi/automation/index.js", { esModule: true });
   deferModule("../locales/index.cjs", "/zod/v4/locales/index.cjs", { esModule: true });
   enableCompileCache();
   deferInspectorHooks(process.argv[1]);
   quietSdkChatter();
+  skipPackageSourceMaps(process.argv[1]);
 }

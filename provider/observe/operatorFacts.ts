@@ -14,11 +14,11 @@ while [ -z "$sj_sc" ] && [ "\${sj_p:-1}" -gt 1 ]; do sj_sc=$(tr '\\0' '\\n' < /p
 export const operator: Fact<"operator"> = {
   key: "operator",
   command: [
-    'sj_me=$(id -un)',
-    'sj_u=${SUDO_USER:-$sj_me}',
+    'sj_runas=$(id -un)',
+    'sj_u=${SUDO_USER:-$sj_runas}',
     'printf \'user\\t%s\\n\' "$sj_u"',
     'printf \'via\\t%s\\n\' "${SUDO_USER:+sudo}"',
-    'printf \'runas\\t%s\\n\' "$sj_me"',
+    'printf \'runas\\t%s\\n\' "$sj_runas"',
     // getent: an operator from LDAP/sssd is not in /etc/passwd. Its first line, cut by the shell (no `head`).
     'sj_pw=$(getent passwd -- "$sj_u" 2>/dev/null); sj_pw=${sj_pw%%"$sj_nl"*}; [ -n "$sj_pw" ] || sj_pw=$(awk -F: -v u="$sj_u" \'$1==u{print; exit}\' /etc/passwd)',
     'printf \'passwd\\t%s\\n\' "$sj_pw"',

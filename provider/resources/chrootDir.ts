@@ -8,7 +8,6 @@ import type { chrootSubdirShape } from "../schema/chrootDir";
 import type { PulumiInputs, ShapeInput } from "../schema/inputs";
 import { DynamicResource, MODULE, adapterRef, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
 
-
 /** Its provider (loaded only where Pulumi runs it: the provider process; see provider/resources/dynamic.ts). */
 const ADAPTER = adapterRef(require.resolve("../adapters/chrootDir"), () => require("../adapters/chrootDir"));
 

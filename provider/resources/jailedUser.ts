@@ -6,7 +6,6 @@ import type * as adapter from "../adapters/jailedUser";
 import { jailedUserShape, TYPE } from "../schema/jailedUser";
 import { DynamicResource, MODULE, adapterRef, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
 
-
 /** Its provider (loaded only where Pulumi runs it: the provider process; see provider/resources/dynamic.ts). */
 const ADAPTER = adapterRef(require.resolve("../adapters/jailedUser"), () => require("../adapters/jailedUser"));
 

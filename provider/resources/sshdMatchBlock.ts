@@ -9,7 +9,6 @@ import type { PulumiInputs } from "../schema/inputs";
 import type { z } from "zod";
 import { DynamicResource, MODULE, adapterRef, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
 
-
 /** Its provider (loaded only where Pulumi runs it: the provider process; see provider/resources/dynamic.ts). */
 const ADAPTER = adapterRef(require.resolve("../adapters/sshdMatchBlock"), () => require("../adapters/sshdMatchBlock"));
 

@@ -7,7 +7,8 @@
 /**
  * The hidden input naming the stack that manages a resource (`<project>/<stack>`): set by the resource classes from
  * pulumi.getProject()/getStack() (the plugin takes it from the URN), never by a program. Not part of any schema (no
- * program field, not in the plugin schema); validated here because SshdMatchBlock writes it into sshd_config.d.
+ * program field, not in the plugin schema); validated (adapters/base.ts) because SshdMatchBlock writes it into
+ * sshd_config.d.
  */
 export const OWNER_KEY = "__owner";
 /**

@@ -6,10 +6,10 @@ import type * as adapter from "../adapters/chrootDir";
 import { chrootDirShape, TYPE } from "../schema/chrootDir";
 import type { chrootSubdirShape } from "../schema/chrootDir";
 import type { PulumiInputs, ShapeInput } from "../schema/inputs";
-import { DynamicResource, MODULE, adapterRef, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+import { AdapterRef, DynamicResource, MODULE, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
 
 /** Its provider (loaded only where Pulumi runs it: the provider process; see provider/resources/dynamic.ts). */
-const ADAPTER = adapterRef(require.resolve("../adapters/chrootDir"), () => require("../adapters/chrootDir"));
+const ADAPTER: AdapterRef = { file: require.resolve("../adapters/chrootDir"), load: () => require("../adapters/chrootDir") };
 
 /** A directory inside the chroot that a user may write to (fields of `chrootSubdirShape`). */
 export interface ChrootSubdir extends PulumiInputs<ShapeInput<typeof chrootSubdirShape>> {}

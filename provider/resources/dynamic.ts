@@ -30,10 +30,6 @@ export interface AdapterRef {
   load(): AdapterModule;
 }
 
-export function adapterRef(file: string, load: () => AdapterModule): AdapterRef {
-  return { file, load };
-}
-
 /**
  * The text Pulumi's closure serializer makes of `() => provider` for an adapter module loaded from a package under
  * node_modules, byte for byte (test/unit/dynamic.test.ts compares it with the serializer's own output): the module

@@ -4,10 +4,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as adapter from "../adapters/firewallRule";
 import { firewallRuleShape, TYPE } from "../schema/firewallRule";
-import { DynamicResource, MODULE, adapterRef, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+import { AdapterRef, DynamicResource, MODULE, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
 
 /** Its provider (loaded only where Pulumi runs it: the provider process; see provider/resources/dynamic.ts). */
-const ADAPTER = adapterRef(require.resolve("../adapters/firewallRule"), () => require("../adapters/firewallRule"));
+const ADAPTER: AdapterRef = { file: require.resolve("../adapters/firewallRule"), load: () => require("../adapters/firewallRule") };
 
 /** Arguments of {@link FirewallRule}: the fields of provider/schema/firewallRule.ts, each a `pulumi.Input`. */
 export interface FirewallRuleArgs extends ResourceArgs<typeof firewallRuleShape, "name"> {}

@@ -4,10 +4,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as adapter from "../adapters/jailedUser";
 import { jailedUserShape, TYPE } from "../schema/jailedUser";
-import { DynamicResource, MODULE, adapterRef, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+import { AdapterRef, DynamicResource, MODULE, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
 
 /** Its provider (loaded only where Pulumi runs it: the provider process; see provider/resources/dynamic.ts). */
-const ADAPTER = adapterRef(require.resolve("../adapters/jailedUser"), () => require("../adapters/jailedUser"));
+const ADAPTER: AdapterRef = { file: require.resolve("../adapters/jailedUser"), load: () => require("../adapters/jailedUser") };
 
 /** Arguments of {@link JailedUser}: the fields of provider/schema/jailedUser.ts, each a `pulumi.Input`. */
 export interface JailedUserArgs extends ResourceArgs<typeof jailedUserShape> {}

@@ -4,10 +4,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as adapter from "../adapters/sftpGroup";
 import { sftpGroupShape, TYPE } from "../schema/sftpGroup";
-import { DynamicResource, MODULE, adapterRef, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+import { AdapterRef, DynamicResource, MODULE, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
 
 /** Its provider (loaded only where Pulumi runs it: the provider process; see provider/resources/dynamic.ts). */
-const ADAPTER = adapterRef(require.resolve("../adapters/sftpGroup"), () => require("../adapters/sftpGroup"));
+const ADAPTER: AdapterRef = { file: require.resolve("../adapters/sftpGroup"), load: () => require("../adapters/sftpGroup") };
 
 /** Arguments of {@link SftpGroup}: the fields of provider/schema/sftpGroup.ts, each a `pulumi.Input`. */
 export interface SftpGroupArgs extends ResourceArgs<typeof sftpGroupShape> {}

@@ -7,10 +7,10 @@ import { sshdMatchBlockShape, TYPE } from "../schema/sshdMatchBlock";
 import type { matchSchema } from "../schema/sshdMatchBlock";
 import type { PulumiInputs } from "../schema/inputs";
 import type { z } from "zod";
-import { DynamicResource, MODULE, adapterRef, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
+import { AdapterRef, DynamicResource, MODULE, ResourceArgs, ResourceOutputs, outputProps, secretConnection, withSecretConnection, stackIdentity } from "./dynamic";
 
 /** Its provider (loaded only where Pulumi runs it: the provider process; see provider/resources/dynamic.ts). */
-const ADAPTER = adapterRef(require.resolve("../adapters/sshdMatchBlock"), () => require("../adapters/sshdMatchBlock"));
+const ADAPTER: AdapterRef = { file: require.resolve("../adapters/sshdMatchBlock"), load: () => require("../adapters/sshdMatchBlock") };
 
 /** Match criteria; all given ones must hold (the fields of `matchSchema`). */
 export interface SshdMatchCriteria extends PulumiInputs<z.input<typeof matchSchema>> {}

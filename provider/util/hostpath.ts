@@ -223,6 +223,8 @@ export const HOSTPATH_LIB = [
   // or grow them (the hard-link rule's reasoning); if the stat after differs anyway, each is read alone. Printed as
   // `@concat<TAB>DIR<TAB>NAME/SIZE<TAB>…<TAB>base64 of them in that order` (pathFacts.ts decodeFiles splits it).
   "sj_read_in() (",
+  // One file alone (its lstat in sj_s), printed as DIR/NAME<TAB>base64; a refusal costs it only.
+  "  sj_read_one() { if sj_b=$(sj_read_here \"$1\" \"$sj_rp/$1\"); then printf '%s\\t%s\\n' \"$sj_rp/$1\" \"$sj_b\"; fi; }",
   "  sj_rp=${1%/}; sj_cd \"$1\" \"$2\"; shift 2",
   `  sj_ids="$sj_nl$(stat -c '%n/%s/${SJ_ID_FMT}' -- "$@" 2>/dev/null)$sj_nl"`,
   "  sj_cat=; sj_cl=",
@@ -235,7 +237,7 @@ export const HOSTPATH_LIB = [
   `        if sj_safe && [ "$sj_sz" -le ${KEY_FILE_MAX} ]; then sj_cat="$sj_cat$sj_nl$sj_f"; sj_cl="$sj_cl$sj_tab$sj_f/$sj_sz"; continue; fi ;;`,
   "      esac",
   "    fi",
-  "    if sj_b=$(sj_read_here \"$sj_f\" \"$sj_rp/$sj_f\"); then printf '%s\\t%s\\n' \"$sj_rp/$sj_f\" \"$sj_b\"; fi",
+  "    sj_read_one \"$sj_f\"",
   "  done",
   "  [ -n \"$sj_cat\" ] || exit 0",
   "  set -f; IFS=$sj_nl; set -- $sj_cat; unset IFS; set +f",
@@ -248,10 +250,10 @@ export const HOSTPATH_LIB = [
   "  if [ -n \"$sj_cl\" ]; then printf '@concat\\t%s%s\\t%s\\n' \"$sj_rp\" \"$sj_cl\" \"$sj_b\"; exit 0; fi",
   "  for sj_f; do",
   "    sj_s=$(sj_id \"$sj_f\")",
-  "    if sj_b=$(sj_read_here \"$sj_f\" \"$sj_rp/$sj_f\"); then printf '%s\\t%s\\n' \"$sj_rp/$sj_f\" \"$sj_b\"; fi",
+  "    sj_read_one \"$sj_f\"",
   "  done",
   ")",
-"sj_file_ok() (",
+  "sj_file_ok() (",
   "  sj_parent \"$1\"; sj_cd \"$sj_pp\" '' \"$sj_base\"",
   "  [ -n \"$sj_s\" ] || sj_die \"$1 does not exist\"",
   "  sj_split \"$sj_s\"",

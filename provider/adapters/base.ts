@@ -15,6 +15,11 @@ import { OperatorAccessError, SftpJailError } from "../util/errors";
 import { refuseUnfitHost, requireFirewall, warnUnfitHost } from "../apply/hostGate";
 import { FirewallNeed } from "../plan/preconditions";
 import { log } from "../util/log";
+import { lighterPromiseTraces } from "../util/promiseTraces";
+
+// Adapters load only in the provider process (resource classes name them by file), where each log line the SDK sends
+// captured a stack trace mapped through source maps: there, as in the root program, the SDK's traces have no frames.
+lighterPromiseTraces();
 
 /** The engine's placeholder for a value not known during preview (pulumi/sdk/nodejs/runtime/rpc.ts). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";

@@ -1,10 +1,11 @@
 /**
- * The root program's lighter promise traces (program/traces.ts): @pulumi/pulumi's per-promise stack capture without
- * frames, nothing else changed. Against the installed SDK, in this process.
+ * Lighter promise traces (provider/util/promiseTraces.ts, used by the root program and the provider process):
+ * @pulumi/pulumi's per-promise stack capture without frames, nothing else changed. Against the installed SDK, in this
+ * process.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { lighterPromiseTraces } from "../../program/traces";
+import { lighterPromiseTraces } from "../../provider/util/promiseTraces";
 
 const SDK = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -44,4 +45,22 @@ test("promises keep their context and value, lose only the frames; errors keep t
   expect(Error.stackTraceLimit).toBe(before);
   expect(new Error("e").stack).toMatch(/\n\s+at /);
   await plain;
+});
+
+test("turning it on again wraps nothing twice; the adapters turn it on in the process that loads them", () => {
+  expect(lighterPromiseTraces()).toBe(true);
+  const once = debuggable.debuggablePromise;
+  expect(lighterPromiseTraces()).toBe(true);
+  expect(debuggable.debuggablePromise).toBe(once);
+  jest.isolateModules(() => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fresh = require("@pulumi/pulumi/runtime/debuggable") as typeof debuggable;
+    const given: Traced = Promise.resolve(1);
+    void fresh.debuggablePromise(given, "before");
+    expect(given._debugStackTrace).toMatch(/\n\s+at /);
+    require("../../provider/adapters/base");
+    const after: Traced = Promise.resolve(2);
+    void fresh.debuggablePromise(after, "after");
+    expect(after._debugStackTrace).not.toMatch(/\n\s+at /);
+  });
 });

@@ -31,45 +31,33 @@ export interface AdapterRef {
 }
 
 /**
- * The text Pulumi's closure serializer makes of `() => provider` for an adapter module loaded from a package under
- * node_modules, byte for byte (test/unit/dynamic.test.ts compares it with the serializer's own output): the module
- * named as the serializer names the module it finds in Node's require cache, by the path after the `node_modules`
- * segment it picks (the first; the last in a pnpm store). Undefined for a file outside node_modules (the serializer
- * would capture the module by value), which then goes through the serializer itself.
+ * The serialized provider for an adapter module loaded from a package under node_modules: a module whose `handler`
+ * returns the adapter module, as the dynamic-provider runner evaluates it (require-from-string, then `handler()`,
+ * once per text and process). The module is named as Pulumi's closure serializer would name it, by the path after
+ * the `node_modules` segment it picks (the first; the last in a pnpm store), so it resolves to the same file
+ * (test/unit/dynamic.test.ts evaluates both). Undefined for a file outside node_modules (the serializer would capture
+ * the module by value), which then goes through the serializer itself.
  *
  * Why not let the SDK serialize: it parses the closure's source with TypeScript through an inspector session, so
- * the program loaded the TypeScript compiler (~150 ms of CPU and ~40 MiB) before its first resource could register,
- * to produce these five fixed strings (issue 10: the drift check's critical path).
+ * the program loaded the TypeScript compiler (~150 ms of CPU and ~40 MiB) before its first resource could register
+ * (issue 10: the drift check's critical path). Why not its text either: its wrapper took 300 bytes where this takes
+ * ~80, and every resource carries the text twice in state (inputs and outputs), which the file backend rewrites
+ * after every step, and in every engine call. Adapters ignore `__provider` in their diffs, so a resource saved with
+ * the serializer's text shows no change.
  */
 export function providerText(file: string): string | undefined {
   const parts = path.relative(process.cwd(), file).split(path.sep);
   const at = parts.includes(".pnpm") ? parts.lastIndexOf("node_modules") : parts.indexOf("node_modules");
   if (at < 0) return undefined;
   const moduleName = parts.slice(at + 1).join("/");
-  return [
-    "exports.handler = __f0;",
-    `const provider = require(${JSON.stringify(moduleName)});`,
-    "",
-    "function __f0() {",
-    "  return (function() {",
-    "    with({ this: undefined, arguments: undefined }) {",
-    "",
-    "return () => provider;",
-    "",
-    "    }",
-    "  }).apply(undefined, undefined).apply(this, arguments);",
-    "}",
-    "",
-  ].join("\n");
+  return `exports.handler = () => require(${JSON.stringify(moduleName)});\n`;
 }
 
 /**
  * `pulumi.dynamic.Resource`, with the adapter's serialized provider computed by {@link providerText} where it can be:
  * the same type token, the same `__provider` input, the same registration; elsewhere the adapter is loaded and the
  * SDK's own serializer used. The provider is the adapter *module* itself: a module's exports serialize as one
- * `require(...)` (~290 bytes), where an object of six wrapper functions took ~1.8 KB. Every resource carries it twice
- * in state (inputs and outputs) and in every engine call, and the file backend rewrites the whole state after each
- * step (issue 10).
+ * `require(...)`, where an object of six wrapper functions took ~1.8 KB (issue 10: see providerText).
  */
 export abstract class DynamicResource extends pulumi.CustomResource {
   constructor(adapter: AdapterRef, name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions | undefined, module: string, type: string) {

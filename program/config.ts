@@ -24,9 +24,13 @@ export function readFleet(): Fleet {
   return r.data;
 }
 
-/** The resource connection for a host, kept secret. A privateKeyFile is passed on as a path: the provider reads it. */
+/**
+ * The resource connection for a host, as configured: each resource keeps the connection's secret fields (a password,
+ * a private key, sudo's password; README "State and secrets") encrypted in state whatever the config marked. A
+ * privateKeyFile is passed on as a path: the provider reads it.
+ */
 export function connectionOf(h: Fleet["hosts"][number]): SftpJailHostArgs["connection"] {
-  return pulumi.secret({ ...h.connection });
+  return { ...h.connection };
 }
 
 /** A jail of the stack config as SftpJailHost's args: the same schema, but for `hosts` and a user's `keys`. */

@@ -20,6 +20,14 @@ const hostKeyLine = z
     if (problem) ctx.addIssue({ code: "custom", message: `hostKey is not a well-formed public key: ${problem} (copy the line from ssh-keyscan)` });
   });
 
+/**
+ * Marks a field whose value is a secret: kept encrypted in state, redacted from every message. The one place that says
+ * which connection fields are secrets; {@link CONNECTION_SECRETS} and {@link secretsOf} are derived from the marks.
+ */
+function secret<T extends z.ZodType>(s: T): T {
+  return s.meta({ secret: true });
+}
+
 /** A local file or socket path: absolute (nothing expands "~" here), without control characters. */
 const localPath = (what: string) =>
   z
@@ -39,16 +47,16 @@ const connectionBaseShape = {
     .regex(/^[a-z_][a-z0-9_.-]{0,31}$/, { error: "user must be a POSIX login name" })
     .default("root"),
   /** Password login (kept encrypted in state). */
-  password: z.string().optional(),
+  password: secret(z.string()).optional(),
   /** The private key itself, PEM or OpenSSH format (kept encrypted in state; see `privateKeyFile` to keep it out). */
-  privateKey: z.string().optional(),
+  privateKey: secret(z.string()).optional(),
   /**
    * Path of a private key file on the machine running Pulumi, read by the provider when it dials: the key itself
    * then never enters Pulumi (no state, no RegisterResource payload in --debug logs).
    */
   privateKeyFile: localPath("privateKeyFile").optional(),
-  /** Passphrase of an encrypted private key. */
-  privateKeyPassword: z.string().optional(),
+  /** Passphrase of an encrypted private key (kept encrypted in state). */
+  privateKeyPassword: secret(z.string()).optional(),
   /** An ssh-agent's socket to authenticate with. */
   agentSocketPath: localPath("agentSocketPath").optional(),
   /** The host's public key, pinned (authorized_keys format, as ssh-keyscan prints it); else known_hosts is checked. */
@@ -98,10 +106,12 @@ export const connectionSchema = z
         z.boolean(),
         z.strictObject({
           // sudo -S reads one line: a line break would end the password early and leave the rest on the script's stdin.
-          password: z
-            .string({ error: "sudo.password must be a string" })
-            .min(1, { error: "sudo.password must not be empty" })
-            .regex(/^[^\n\r\x00]*$/, { error: "sudo.password must not contain line breaks or NUL (sudo reads one line)" }),
+          password: secret(
+            z
+              .string({ error: "sudo.password must be a string" })
+              .min(1, { error: "sudo.password must not be empty" })
+              .regex(/^[^\n\r\x00]*$/, { error: "sudo.password must not contain line breaks or NUL (sudo reads one line)" }),
+          ),
         }),
       ], { error: 'sudo must be true, false, or { password: "..." }' })
       .optional(),
@@ -142,12 +152,41 @@ export type ProxyConnection = z.output<typeof proxySchema>;
 /** A proxy as a program writes it (defaults optional). */
 export type ProxyConnectionInput = z.input<typeof proxySchema>;
 
-/** Secret-bearing fields, for redaction. */
+/** Where secrets sit in a value: a field's name, then `true` (the field is a secret) or the tree of its own fields. */
+export type SecretTree = { readonly [field: string]: true | SecretTree };
+
+/** The fields of a JSON schema marked `secret` (see {@link secret}), through nested objects and union alternatives. */
+function secretTree(j: Record<string, any>): SecretTree | undefined {
+  const out: Record<string, true | SecretTree> = {};
+  for (const alt of [j, ...(j.anyOf ?? []), ...(j.oneOf ?? [])]) {
+    for (const [k, v] of Object.entries<Record<string, any>>(alt.properties ?? {})) {
+      const sub = v.secret === true ? true : secretTree(v);
+      if (sub) out[k] = sub;
+    }
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/**
+ * The connection's secret fields, read from the schema's marks: password, privateKey, privateKeyPassword,
+ * sudo.password and the proxy's three. Everything else in a connection (host, port, user, the pinned public hostKey,
+ * file and socket paths, timeouts) is not secret, as in @pulumi/command's schema.
+ */
+export const CONNECTION_SECRETS: SecretTree = secretTree(z.toJSONSchema(connectionSchema, { io: "input", unrepresentable: "any" })) ?? {};
+
+/** The secret values a connection holds (every {@link CONNECTION_SECRETS} field that is set), for redaction. */
 export function secretsOf(c: Partial<Connection> | undefined): string[] {
-  if (!c) return [];
-  const sudoPw = typeof c.sudo === "object" ? c.sudo.password : undefined;
-  return [c.password, c.privateKey, c.privateKeyPassword, sudoPw, c.proxy?.password, c.proxy?.privateKey, c.proxy?.privateKeyPassword]
-    .filter((s): s is string => !!s);
+  const out: string[] = [];
+  const walk = (v: unknown, t: SecretTree): void => {
+    if (!v || typeof v !== "object") return;
+    for (const [k, sub] of Object.entries(t)) {
+      const x = (v as Record<string, unknown>)[k];
+      if (sub !== true) walk(x, sub);
+      else if (typeof x === "string" && x) out.push(x);
+    }
+  };
+  walk(c, CONNECTION_SECRETS);
+  return out;
 }
 
 /** Where a connection goes, for messages and as the pool key. */

@@ -27,7 +27,7 @@ export class ChrootDir extends DynamicResource {
       ADAPTER,
       name,
       outputProps(chrootDirShape, ["createdAncestors", "adopted", "createdSubdirs"], { ...args, connection: secretConnection(args.connection), ...stackIdentity() }),
-      withSecretConnection(opts),
+      withSecretConnection(opts, args.connection),
       MODULE,
       TYPE,
     );

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { OWNER_KEY } from "../schema/hidden";
 import type { z } from "zod";
 import type { OptionalKeys, PulumiInputs, PulumiOutputs, ShapeInput } from "../schema/inputs";
-import type { ConnectionInput, ProxyConnectionInput } from "../connection/schema";
+import { CONNECTION_SECRETS, type ConnectionInput, type ProxyConnectionInput, type SecretTree } from "../connection/schema";
 
 /** The methods an adapter module exports. */
 export interface AdapterModule {
@@ -83,11 +83,15 @@ export interface ProxyConnectionArgs extends PulumiInputs<ProxyConnectionInput> 
  */
 export interface ConnectionArgs extends PulumiInputs<ConnectionInput> {}
 
-/** Resource options every sftp-jail resource gets: the connection is always kept encrypted in state. */
-export function withSecretConnection(opts: pulumi.CustomResourceOptions | undefined): pulumi.CustomResourceOptions {
+/**
+ * The resource options a resource registers with: its `connection` output is kept encrypted whenever the connection
+ * may hold a secret (see {@link secretConnection}); a connection of plain values without a secret field (a host, a
+ * user, a pinned public host key, a `privateKeyFile` path) is stored as it is, like @pulumi/command's.
+ */
+export function withSecretConnection(opts: pulumi.CustomResourceOptions | undefined, c: unknown): pulumi.CustomResourceOptions {
+  if (!maySecret(c, CONNECTION_SECRETS)) return { ...opts };
   return { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] };
 }
-
 /**
  * The hidden input naming the stack that manages a resource (adapters/base.ts OWNER_KEY). An SshdMatchBlock writes it
  * in its block's header (another stack's block of the same name is refused); every resource stamps it on what the
@@ -97,9 +101,37 @@ export function stackIdentity(): Record<string, string> {
   return { [OWNER_KEY]: `${pulumi.getProject()}/${pulumi.getStack()}` };
 }
 
-/** Wraps the connection input so it is a secret in state, whatever the caller passed. */
-export function secretConnection(c: pulumi.Input<ConnectionArgs>): pulumi.Output<unknown> {
-  return pulumi.secret(pulumi.output(c));
+/**
+ * The connection input as registered: every secret field of the schema (CONNECTION_SECRETS: passwords, private key,
+ * its passphrase, sudo's password, the proxy's) a Pulumi secret whatever the caller passed, so each is encrypted in
+ * state. A connection, or a nested object of it, given as an Output or a Promise cannot be looked into here: it is
+ * made a secret whole. Secrets are encrypted on every state save (the passphrase provider re-encrypts and caches each
+ * one per save), so leaving a connection's public fields plain is what keeps a 10-host converge's CLI ~50 MiB
+ * smaller (issue 10).
+ */
+export function secretConnection(c: pulumi.Input<ConnectionArgs>): unknown {
+  return sealed(c, CONNECTION_SECRETS);
+}
+
+/** A plain object literal (not an Output, a Promise, an array or another class's instance). */
+const isPlain = (v: unknown): v is Record<string, unknown> =>
+  !!v && typeof v === "object" && [Object.prototype, null].includes(Object.getPrototypeOf(v));
+/** An Output, a Promise or anything else whose contents are not plain values (primitives are plain). */
+const opaque = (v: unknown): boolean => (typeof v === "object" && v !== null && !isPlain(v)) || typeof v === "function";
+
+function sealed(v: unknown, t: SecretTree): unknown {
+  if (opaque(v)) return pulumi.secret(v as pulumi.Input<unknown>);
+  if (!isPlain(v)) return v; // a primitive where an object belongs (sudo: true), or undefined
+  return Object.fromEntries(
+    Object.entries(v).map(([k, x]) => [k, t[k] === undefined || x === undefined ? x : t[k] === true ? pulumi.secret(x) : sealed(x, t[k] as SecretTree)]),
+  );
+}
+
+/** Whether a connection may hold a secret: a secret field is set, or some part is an Output/Promise (maybe secret). */
+function maySecret(v: unknown, t: SecretTree | undefined): boolean {
+  if (opaque(v)) return true;
+  if (!isPlain(v)) return false;
+  return Object.entries(v).some(([k, x]) => x !== undefined && (t?.[k] === true || maySecret(x, t?.[k] === undefined ? undefined : (t[k] as SecretTree))));
 }
 
 /** The Pulumi type token module: resources read as `sftpjail:<Type>` in previews. */
@@ -111,7 +143,7 @@ export const MODULE = "sftpjail";
  * program leaves them out (e.g. `name` from the resource name).
  */
 export type ResourceArgs<S extends z.ZodRawShape, Filled extends keyof ShapeInput<S> = never> = {
-  /** How to reach the host; same fields as @pulumi/command's `remote.Connection`. Always stored encrypted. */
+  /** How to reach the host; same fields as @pulumi/command's `remote.Connection`. Its secret fields (passwords, private key, passphrase) are always stored encrypted. */
   readonly connection: pulumi.Input<ConnectionArgs>;
 } & PulumiInputs<OptionalKeys<ShapeInput<S>, Filled>>;
 

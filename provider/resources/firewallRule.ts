@@ -37,7 +37,7 @@ export class FirewallRule extends DynamicResource {
         inPosition: true,
         matchesSpec: true,
       }),
-      withSecretConnection(opts),
+      withSecretConnection(opts, args.connection),
       MODULE,
       TYPE,
     );

@@ -25,7 +25,7 @@ export class JailedUser extends DynamicResource {
       ADAPTER,
       name,
       outputProps(jailedUserShape, ["uidActual", "defaultShell", "adopted", "jail"], { ...args, connection: secretConnection(args.connection), ...stackIdentity() }),
-      withSecretConnection(opts),
+      withSecretConnection(opts, args.connection),
       MODULE,
       TYPE,
     );

@@ -25,7 +25,7 @@ export class SftpGroup extends DynamicResource {
       ADAPTER,
       name,
       outputProps(sftpGroupShape, ["actualGid", "adopted"], { ...args, connection: secretConnection(args.connection), ...stackIdentity() }),
-      withSecretConnection(opts),
+      withSecretConnection(opts, args.connection),
       MODULE,
       TYPE,
     );

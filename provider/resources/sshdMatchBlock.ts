@@ -37,7 +37,7 @@ export class SshdMatchBlock extends DynamicResource {
         connection: secretConnection(args.connection),
         ...stackIdentity(),
       }),
-      withSecretConnection(opts),
+      withSecretConnection(opts, args.connection),
       MODULE,
       TYPE,
     );

@@ -24,7 +24,8 @@ export class SftpJailError extends Error {
  */
 export function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
   let out = text;
-  for (const s of secrets) {
+  // Longest first: a secret that contains another is still found whole.
+  for (const s of [...secrets].sort((a, b) => (b?.length ?? 0) - (a?.length ?? 0))) {
     if (!s) continue;
     const lines = s.includes("\n") ? s.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= 16) : [];
     for (const part of [s, ...lines]) if (part.length >= 4) out = out.split(part).join("[secret]");

@@ -9,6 +9,8 @@ import * as os from "os";
 import * as path from "path";
 import { packageTarball } from "./tarball";
 import { APPLIED, STEP_SEPARATOR } from "../../provider/apply/apply";
+import { CONNECTION_SECRETS, SecretTree } from "../../provider/connection/schema";
+import { SECRET_SIG, SIG_KEY } from "../../provider/plugin/secrets";
 
 export const ROOT = path.resolve(__dirname, "../..");
 /** The root program as Pulumi.yaml runs it: compiled to JavaScript by scripts/build.js. */
@@ -223,4 +225,29 @@ export function hostMessages(out: string, port: number): string[] {
       const what = l.slice(at + where.length);
       return what.startsWith(APPLIED) ? what.slice(APPLIED.length).split(STEP_SEPARATOR).map((st) => `${who}: ${st}`) : [`${who}: ${what}`];
     });
+}
+
+const isCiphertext = (v: unknown) =>
+  !!v && typeof v === "object" && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG && typeof (v as Record<string, unknown>).ciphertext === "string";
+
+/**
+ * How a connection is kept in exported state: `whole` when it is one ciphertext; else `encrypted`, the secret fields
+ * of the schema (CONNECTION_SECRETS) that are set and are ciphertext, and `plain`, those set in plain text (a leak).
+ */
+export function connectionSecrecy(conn: unknown): { whole: boolean; encrypted: string[]; plain: string[] } {
+  if (isCiphertext(conn)) return { whole: true, encrypted: [], plain: [] };
+  const encrypted: string[] = [];
+  const plain: string[] = [];
+  const walk = (v: unknown, t: SecretTree, at: string): void => {
+    if (!v || typeof v !== "object") return;
+    for (const [k, sub] of Object.entries(t)) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x === undefined) continue;
+      if (isCiphertext(x)) encrypted.push(at + k);
+      else if (sub === true) plain.push(at + k);
+      else walk(x, sub, `${at}${k}.`);
+    }
+  };
+  walk(conn, CONNECTION_SECRETS, "");
+  return { whole: false, encrypted: encrypted.sort(), plain: plain.sort() };
 }

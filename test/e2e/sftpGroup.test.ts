@@ -3,7 +3,7 @@
  * in as root, as a NOPASSWD sudoer, and as a sudoer with a password and a passphrase-protected key.
  */
 import { Sandbox, startSandbox } from "../sandbox";
-import { PulumiProject, summary } from "./pulumi";
+import { PulumiProject, connectionSecrecy, summary } from "./pulumi";
 
 jest.setTimeout(15 * 60_000);
 
@@ -115,7 +115,19 @@ test("secrets never reach state or output in plaintext", async () => {
   for (const secret of [sb.passphrase, sb.sudoPassword, key, sb.privateKey.split("\n")[1]]) {
     expect(state).not.toContain(secret);
   }
-  expect(state).toMatch(/"connection":\s*\{\s*"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"/);
+  // h3's connection holds two secrets (secret config): each is ciphertext in the inputs, the output is one ciphertext.
+  // h1's and h2's hold none (a privateKeyFile is a path): they stay readable, and cost the CLI no encryption per save.
+  const groups = JSON.parse(state).deployment.resources.filter((r: { type: string }) => r.type.endsWith(":SftpGroup"));
+  const byHost = Object.fromEntries(groups.map((r: { urn: string }) => [r.urn.split("::").pop()!.split("-")[0], r]));
+  const none = { whole: false, encrypted: [], plain: [] };
+  for (const h of ["h1", "h2", "h3"]) {
+    expect({ h, inputs: connectionSecrecy(byHost[h].inputs.connection), outputs: connectionSecrecy(byHost[h].outputs.connection) }).toEqual({
+      h,
+      inputs: h === "h3" ? { whole: false, encrypted: ["privateKeyPassword", "sudo.password"], plain: [] } : none,
+      outputs: h === "h3" ? { whole: true, encrypted: [], plain: [] } : none,
+    });
+  }
+  expect(byHost.h1.outputs.connection).toMatchObject({ host: "127.0.0.1", port: sb.hosts[0].port, user: "root", privateKeyFile: sb.keyPath });
 });
 
 test("destroy removes the groups and the hosts keep no trace", async () => {

@@ -151,4 +151,10 @@ describe("redaction", () => {
     // lines shorter than 16 characters are left alone when they stand apart: too common to cut everywhere
     expect(redact("a: first-line-long-enough\nb: short-end stays", ["first-line-long-enough\nshort-end"])).toBe("a: [secret]\nb: short-end stays");
   });
+
+  it("removes a secret that contains another one whole, whatever their order", () => {
+    const c = connectionSchema.parse({ ...CONN, user: "op", password: "pw12", sudo: { password: "pw12-and-more-of-it" } });
+    expect(redact("sudo: pw12-and-more-of-it; login: pw12", secretsOf(c))).toBe("sudo: [secret]; login: [secret]");
+    expect(redact("sudo: pw12-and-more-of-it", ["pw12", "pw12-and-more-of-it"])).toBe("sudo: [secret]");
+  });
 });

@@ -6,9 +6,13 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { OWNER_KEY } from "../schema/hidden";
+import { programFramesOnly } from "../util/registrationTraces";
 import type { z } from "zod";
 import type { OptionalKeys, PulumiInputs, PulumiOutputs, ShapeInput } from "../schema/inputs";
 import { CONNECTION_SECRETS, type ConnectionInput, type ProxyConnectionInput, type SecretTree } from "../connection/schema";
+
+// Our resources record the program's frames, not this package's and the SDK's (util/registrationTraces.ts).
+programFramesOnly();
 
 /** The methods an adapter module exports. */
 export interface AdapterModule {

@@ -130,6 +130,18 @@ test("secrets never reach state or output in plaintext", async () => {
   expect(byHost.h1.outputs.connection).toMatchObject({ host: "127.0.0.1", port: sb.hosts[0].port, user: "root", privateKeyFile: sb.keyPath });
 });
 
+test("each resource's recorded source position is the program line that declared it, its trace the program's frames only", async () => {
+  const state = JSON.parse(await p.exportState());
+  const groups = state.deployment.resources.filter((r: { type: string }) => r.type.endsWith(":SftpGroup"));
+  expect(groups.length).toBe(3);
+  for (const r of groups) {
+    expect(r.sourcePosition).toMatch(/\/program\/index\.js#\d+,\d+$/);
+    const frames: string[] = (r.stackTrace ?? []).map((f: { sourcePosition?: string }) => f.sourcePosition ?? "");
+    expect(frames[0]).toBe(r.sourcePosition);
+    for (const f of frames) expect(f).toMatch(/\/program\/index\.js#\d+,\d+$/); // none in sftp-jail's package or @pulumi/pulumi
+  }
+});
+
 test("destroy removes the groups and the hosts keep no trace", async () => {
   const d = await p.destroy();
   expect(d.code).toBe(0);

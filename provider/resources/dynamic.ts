@@ -96,6 +96,7 @@ export function withSecretConnection(opts: pulumi.CustomResourceOptions | undefi
   if (!maySecret(c, CONNECTION_SECRETS)) return { ...opts };
   return { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] };
 }
+
 /**
  * The hidden input naming the stack that manages a resource (adapters/base.ts OWNER_KEY). An SshdMatchBlock writes it
  * in its block's header (another stack's block of the same name is refused); every resource stamps it on what the

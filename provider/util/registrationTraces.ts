@@ -15,12 +15,12 @@ const TRIMMED = Symbol.for("sftp-jail.userFramesOnly");
 export type Frame = { uri?: unknown; line?: unknown; column?: unknown } | undefined;
 
 /**
- * The frames of a trace that are the program's: a trace that starts inside `ours` (one of our resources) loses every
- * frame inside `ours` or `sdk` (and frames without a position). Any other trace, or one that would be left empty, is
- * returned as it is.
+ * The frames of a trace that are the program's: a trace that starts inside one of `ours` (one of our resources) loses
+ * every frame inside `ours` or `sdk` (and frames without a position). Any other trace, or one that would be left
+ * empty, is returned as it is.
  */
-export function programFrames(frames: Frame[], ours: string, sdk: string): Frame[] {
-  const inside = (f: Frame, dir: string) => typeof f?.uri === "string" && f.uri.startsWith(dir);
+export function programFrames(frames: Frame[], ours: readonly string[], sdk: readonly string[]): Frame[] {
+  const inside = (f: Frame, dirs: readonly string[]) => typeof f?.uri === "string" && dirs.some((d) => (f.uri as string).startsWith(d));
   if (!Array.isArray(frames) || !inside(frames[0], ours)) return frames;
   const kept = frames.filter((f) => f !== undefined && !inside(f, ours) && !inside(f, sdk));
   return kept.length > 0 ? kept : frames;
@@ -38,8 +38,14 @@ export function programFramesOnly(): boolean {
   const original = R.stackTrace;
   if (typeof original !== "function") return false;
   if (original[TRIMMED]) return true;
-  const ours = dirUri(path.resolve(__dirname, ".."));
-  const sdk = dirUri(path.dirname(require.resolve("@pulumi/pulumi")));
+  // Where frames of this package and of the SDK are, as compiled and (when a TypeScript program's source maps map
+  // them, which they do to the `.ts` sources the maps name) as mapped: <package>/bin/provider and <package>/provider;
+  // the SDK's own maps point one level above its directory, at node_modules/@pulumi.
+  const provider = path.resolve(__dirname, ".."); // <package>/bin/provider compiled, <package>/provider in the sources
+  const pkg = path.basename(path.dirname(provider)) === "bin" ? path.dirname(path.dirname(provider)) : path.dirname(provider);
+  const ours = [dirUri(path.join(pkg, "bin", "provider")), dirUri(path.join(pkg, "provider"))];
+  const sdkDir = path.dirname(require.resolve("@pulumi/pulumi"));
+  const sdk = [dirUri(sdkDir), dirUri(path.dirname(sdkDir))];
   const trimmed = function (this: unknown, skip: number): Frame[] {
     return programFrames(original.call(this, skip), ours, sdk);
   };

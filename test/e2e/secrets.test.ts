@@ -185,6 +185,17 @@ test("the state holds the secrets only encrypted (positive control: they are the
   }
 });
 
+test("a TypeScript program's resources record its own lines: source-mapped frames of sftp-jail and the SDK dropped", async () => {
+  await succeedingRuns();
+  const state = JSON.parse(await p.exportState());
+  const res = state.deployment.resources.filter((r: { type: string }) => r.type.startsWith("pulumi-nodejs:dynamic/sftpjail:"));
+  expect(res.length).toBeGreaterThanOrEqual(4);
+  for (const r of res) {
+    expect({ urn: r.urn, at: r.sourcePosition }).toEqual({ urn: r.urn, at: expect.stringMatching(/\/programs\/hostile\/index\.ts#\d+,\d+$/) });
+    for (const f of r.stackTrace ?? []) expect({ urn: r.urn, frame: f.sourcePosition }).toEqual({ urn: r.urn, frame: expect.stringMatching(/\/programs\/hostile\/index\.ts#/) });
+  }
+});
+
 test("no secret in plain text in the exported state or the serialized provider", async () => {
   await failingRuns();
   const exported = await p.exportState();

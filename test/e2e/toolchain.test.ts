@@ -36,10 +36,10 @@ async function outputs(files: Record<string, string>, links: Record<string, stri
   }
 }
 
-test("the root project's `typescript: false` holds: its program runs without ts-node", async () => {
+test("the root project's `typescript: false` and `nodeargs` hold: its program runs without ts-node, with a small young generation", async () => {
   // main in a subdirectory, as the root project has it: the CLI starts the language host in main's directory
   const out = await outputs({ "Pulumi.yaml": rootProjectFile("bin/probe/index.js"), "bin/probe/index.js": PROBE });
-  expect(out).toEqual({ typescript: "unset", tsNode: false, execArgv: "" });
+  expect(out).toEqual({ typescript: "unset", tsNode: false, execArgv: "--max-semi-space-size=2" });
 });
 
 test("nodeargs reach Node, and `typescript: true` (a user's TypeScript program) still runs through ts-node", async () => {

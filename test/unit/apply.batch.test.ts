@@ -7,8 +7,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LOCK_FILE, batchOutcome, batchScript, sharedSteps } from "../../provider/apply/apply";
-import { SNAPSHOT_MARK } from "../../provider/observe/snapshot";
+import { LOCK_FILE, batchOutcome, batchScript, sharedSteps, withoutDefined } from "../../provider/apply/apply";
+import { MANIFEST_LIB, SCRIPT_PREFIX, SNAPSHOT_MARK, snapshotScript } from "../../provider/observe/snapshot";
+import { recordLib } from "../../provider/observe/record";
 import { REFUSED } from "../../provider/util/hostpath";
 import type { Plan } from "../../provider/plan/types";
 
@@ -97,6 +98,47 @@ test("every plan's steps stay inside its own subshell, in order, under the lock,
   expect(at("sj_manifest_add")).toBeLessThan(at("SNAPSHOT"));
   // Shell-valid as a whole.
   expect(spawnSync("sh", ["-n"], { input: s }).status).toBe(0);
+});
+
+describe("the trailing snapshot reuses what the exec's shell defined already", () => {
+  const functions = (lib: string) => [...lib.matchAll(/^([A-Za-z_][A-Za-z0-9_]*)\(\)/gm)].map((m) => m[1]);
+
+  test("the prefix and the manifest's functions are sent once; the snapshot's own copy is dropped only when it is the same text", () => {
+    const snap = snapshotScript({ paths: [dir] });
+    expect(snap.startsWith(`${SCRIPT_PREFIX}\n${MANIFEST_LIB}\n`)).toBe(true);
+    const count = (s: string, x: string) => s.split(x).length - 1;
+    expect(count(batchScript([{ plan: [step("p", "true")] }], ["p /srv"], snap, NONCE), SCRIPT_PREFIX)).toBe(1);
+    expect(count(batchScript([{ plan: [step("p", "true")] }], ["p /srv"], snap, NONCE), MANIFEST_LIB)).toBe(1);
+    // Without manifest entries the exec has not defined the manifest's functions: the snapshot keeps them.
+    expect(count(batchScript([{ plan: [step("p", "true")] }], [], snap, NONCE), MANIFEST_LIB)).toBe(1);
+    expect(withoutDefined("other\nscript", [SCRIPT_PREFIX])).toBe("other\nscript");
+  });
+
+  test("the record's and the manifest's functions never redefine the prefix's", () => {
+    const prefix = functions(SCRIPT_PREFIX);
+    expect(prefix.length).toBeGreaterThan(10);
+    for (const lib of [recordLib(), MANIFEST_LIB]) {
+      expect(functions(lib).length).toBeGreaterThan(0);
+      expect(functions(lib).filter((f) => prefix.includes(f))).toEqual([]);
+    }
+  });
+
+  test("what a plan changes in its shell (functions, PATH, variables) does not reach the snapshot: same output as alone", () => {
+    fs.writeFileSync(path.join(dir, "probe"), "x");
+    const snap = snapshotScript({ paths: [dir, path.join(dir, "probe")], files: [path.join(dir, "probe")] });
+    const alone = spawnSync("sh", ["-c", snap], { encoding: "utf8" });
+    expect(alone.status).toBe(0);
+    const spoil = step("spoil", "sj_die() { :; }; sj_walk() { :; }; sj_nl=x; sj_tab=y; PATH=/nonexistent; LC_ALL=xx_XX; umask 077; unset -f sj_read_in");
+    const r = runBatch([[spoil], [step("ok", "true")]], snap);
+    expect(r.outcome.map((o) => o.code)).toEqual([0, 0]);
+    // A shell's error names its script line (e.g. `sh: 210: sshd: not found`, base64 in the output where no sshd is).
+    const lineless = (out: string) =>
+      out.split("\n").map((l) => (/^[A-Za-z0-9+/]{8,}={0,2}$/.test(l) ? Buffer.from(l, "base64").toString().replace(/^sh: \d+:/, "sh: N:") : l));
+    const after = r.stdout.slice(r.stdout.indexOf(SNAPSHOT_MARK));
+    expect(after.length).toBeGreaterThan(1000);
+    expect(lineless(after)).toEqual(lineless(alone.stdout));
+    expect(alone.stdout).toContain(Buffer.from("x").toString("base64"));
+  });
 });
 
 test("the nonce is a plain token", () => {

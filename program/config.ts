@@ -2,7 +2,7 @@
  * The fleet as stack config, validated with zod so a mistake names its config path before anything connects.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { Fleet, SftpJailHostArgs, fleetSchema } from "sftp-jail";
+import { Fleet, SftpJailHostArgs, fleetSchema, plaintextSecrets } from "sftp-jail";
 
 /** The stack config's schema lives with the component's (one schema for both): provider/schema/stackConfig.ts. */
 export { fleetSchema };
@@ -21,7 +21,30 @@ export function readFleet(): Fleet {
     const lines = r.error.issues.map((i) => `sftp-jail:${i.path.join(".")}: ${i.message}`);
     throw new pulumi.RunError(`invalid stack config:\n  ${lines.join("\n  ")}`);
   }
+  // Refused before anything connects: a secret typed without --secret sits readable in the stack file.
+  const key = `${cfg.name}:hosts`;
+  const plain = plaintextSecrets(r.data.hosts, isConfigSecret(key), key);
+  if (plain.length) throw new pulumi.RunError(plaintextMessage(plain));
   return r.data;
+}
+
+/**
+ * Whether Pulumi marked a config key secret (any value in it set with --secret). The SDK's own answer
+ * (`runtime.isConfigSecret`, untyped: marked internal); test/unit/stackConfig.secrets.test.ts fails if it goes away.
+ */
+export function isConfigSecret(key: string): boolean {
+  const sdk = pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean };
+  if (typeof sdk.isConfigSecret !== "function") throw new pulumi.RunError("internal: this @pulumi/pulumi does not say which config keys are secret");
+  return sdk.isConfigSecret(key);
+}
+
+/** The error for secrets kept in plain text in the stack config: where each is, and how to set it again. */
+export function plaintextMessage(paths: readonly string[]): string {
+  return [
+    `the stack config holds ${paths.length === 1 ? "a secret" : `${paths.length} secrets`} in plain text: ${paths.join(", ")}. Nothing was changed.`,
+    "Set each again as a Pulumi secret, encrypted in the stack file (without a value on the command line, Pulumi asks for it, so it stays out of your shell history):",
+    ...paths.map((p) => `  pulumi config set --path --secret '${p}'`),
+  ].join("\n");
 }
 
 /**

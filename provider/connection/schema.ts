@@ -174,19 +174,24 @@ function secretTree(j: Record<string, any>): SecretTree | undefined {
  */
 export const CONNECTION_SECRETS: SecretTree = secretTree(z.toJSONSchema(connectionSchema, { io: "input", unrepresentable: "any" })) ?? {};
 
-/** The secret values a connection holds (every {@link CONNECTION_SECRETS} field that is set), for redaction. */
-export function secretsOf(c: Partial<Connection> | undefined): string[] {
-  const out: string[] = [];
-  const walk = (v: unknown, t: SecretTree): void => {
+/** The secret fields a connection sets (every {@link CONNECTION_SECRETS} field with a value), as dotted paths. */
+export function secretFields(c: Partial<Connection> | undefined): { path: string; value: string }[] {
+  const out: { path: string; value: string }[] = [];
+  const walk = (v: unknown, t: SecretTree, at: string): void => {
     if (!v || typeof v !== "object") return;
     for (const [k, sub] of Object.entries(t)) {
       const x = (v as Record<string, unknown>)[k];
-      if (sub !== true) walk(x, sub);
-      else if (typeof x === "string" && x) out.push(x);
+      if (sub !== true) walk(x, sub, `${at}${k}.`);
+      else if (typeof x === "string" && x) out.push({ path: `${at}${k}`, value: x });
     }
   };
-  walk(c, CONNECTION_SECRETS);
+  walk(c, CONNECTION_SECRETS, "");
   return out;
+}
+
+/** The secret values a connection holds, for redaction. */
+export function secretsOf(c: Partial<Connection> | undefined): string[] {
+  return secretFields(c).map((f) => f.value);
 }
 
 /** Where a connection goes, for messages and as the pool key. */

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { firewallRuleShape } from "./firewallRule";
+import { Connection, secretFields } from "../connection/schema";
 
 /**
  * A key left with nothing under it (`sshdDirectives:` after the hardening edits remove its lines) reads as null in
@@ -190,6 +191,18 @@ export const fleetSchema = z.strictObject({
 });
 /** The stack config as parsed (defaults filled in). */
 export type Fleet = z.output<typeof fleetSchema>;
+
+/**
+ * The connection secrets a stack config holds in plain text, as config paths (pure): every secret field a host sets
+ * (a password, a private key, sudo's password; connection/schema.ts marks them), when no part of `sftp-jail:hosts` is
+ * a Pulumi secret (`hostsKeyIsSecret`: Pulumi marks the whole key as soon as one value in it is). `key`: the config key
+ * (`<project>:hosts`; the root project is `sftp-jail`). When some part is,
+ * Pulumi does not say which, and nothing is reported; state keeps every secret field encrypted either way.
+ */
+export function plaintextSecrets(hosts: readonly { connection: object }[], hostsKeyIsSecret: boolean, key = "sftp-jail:hosts"): string[] {
+  if (hostsKeyIsSecret) return [];
+  return hosts.flatMap((h, i) => secretFields(h.connection as Partial<Connection>).map((f) => `${key}[${i}].connection.${f.path}`));
+}
 /** A jail as the stack config holds it: what sftp-jail-migrate writes (`sftp-jail:jails[]`). */
 export type ConfigJail = z.input<typeof configJailSchema>;
 /** A user of a jail as the stack config holds it. */

@@ -142,6 +142,25 @@ test("each resource's recorded source position is the program line that declared
   }
 });
 
+test("a secret typed into the stack config without --secret: the run is refused, naming its config path, before any login", async () => {
+  const stateBefore = await p.exportState();
+  const logins = async () => (await Promise.all([0, 2].map((i) => sb.hosts[i].sshdLog()))).join("\n").split("\n").filter((l) => /Accepted /.test(l)).length;
+  const loginsBefore = await logins();
+  const [, , h3] = hostsConfig();
+  p.setConfig({ hosts: [hostsConfig()[0], { ...h3, connection: { ...h3.connection, privateKeyPassword: sb.passphrase, sudo: { password: sb.sudoPassword } } }], groups: [{ name: "sftponly", gid: 2102 }] });
+  const pv = await p.preview();
+  const out = pv.stdout + pv.stderr;
+  expect(pv.code).not.toBe(0);
+  const key = `${p.name}:hosts`;
+  expect(out).toContain(`the stack config holds 2 secrets in plain text: ${key}[1].connection.privateKeyPassword, ${key}[1].connection.sudo.password.`);
+  expect(out).toContain(`pulumi config set --path --secret '${key}[1].connection.sudo.password'`);
+  expect(out).not.toContain(sb.sudoPassword);
+  expect(out).not.toContain(sb.passphrase);
+  expect(await p.exportState()).toBe(stateBefore);
+  expect(await logins()).toBe(loginsBefore);
+  await configure([{ name: "sftponly", gid: 2102 }]);
+});
+
 test("destroy removes the groups and the hosts keep no trace", async () => {
   const d = await p.destroy();
   expect(d.code).toBe(0);

@@ -6,7 +6,8 @@
 //   npm run bench -- [--quick|--full] [--rounds 2] [--scale-rounds 1] [--hosts 10] [--users 10] [--scale 1,10,50,100,200]
 //                    [--tools ours,ours-plugin,ansible,pyinfra] [--stack-hosts 10] [--stack-concurrency 2]
 //                    [--ansible-max-hosts 10] [--forks 10] [--firewall auto|on|off] [--parallel 64] [--profile]
-//                    [--transpile-only] [--pulumi-env K=V]... [--provider-dir DIR] [--upgrade-tools] [--keep-hosts] [--out bench/results]
+//                    [--transpile-only] [--pulumi-env K=V]... [--pulumi-bin DIR] [--provider-dir DIR] [--upgrade-tools] [--keep-hosts]
+//                    [--out bench/results]
 //
 // Needs root (sandbox hosts), Python 3 with venv, and the project environment (`bash scripts/env.sh` gives Node 22 and
 // pulumi). See bench/README.md.
@@ -91,6 +92,9 @@ function parseArgs(argv) {
         o.pulumiEnv[k] = v.join("=");
         break;
       }
+      // A Pulumi CLI other than the project's (e.g. one scripts/pulumi-patched.sh built with a proposed upstream change),
+      // first on ours' PATH; recorded in latest.json, and never the default.
+      case "--pulumi-bin": o.pulumiBin = path.resolve(val()); break;
       case "--provider-dir": o.providerDir = path.resolve(val()); break;
       case "--upgrade-tools": o.upgradeTools = true; break;
       case "--keep-hosts": o.keepHosts = true; break;
@@ -98,7 +102,7 @@ function parseArgs(argv) {
       case "--quick": o.rounds = 1; o.scale = [1, 10]; break;
       case "--full": o.rounds = 3; o.scaleRounds = 3; o.ansibleMaxHosts = 50; break;
       case "-h": case "--help":
-        console.log(fs.readFileSync(__filename, "utf8").split("\n").slice(1, 12).map((l) => l.replace(/^\/\/ ?/, "")).join("\n"));
+        console.log(fs.readFileSync(__filename, "utf8").split("\n").slice(1, 13).map((l) => l.replace(/^\/\/ ?/, "")).join("\n"));
         process.exit(0);
       // falls through
       default: throw new Error(`unknown option ${a} (see --help)`);
@@ -215,6 +219,10 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   // Ours runs with the --parallel sftp-jail-rollout uses and the README tells `pulumi up` users to set.
   opts.parallel ??= require(path.join(ROOT, "node_modules/sftp-jail/bin/provider/cli/args.js")).DEFAULT_PARALLEL;
+  if (opts.pulumiBin) {
+    if (!fs.existsSync(path.join(opts.pulumiBin, "pulumi"))) throw new Error(`--pulumi-bin: no pulumi in ${opts.pulumiBin}`);
+    opts.pulumiEnv.PATH = `${opts.pulumiBin}:${process.env.PATH}`;
+  }
   if (process.getuid?.() !== 0) throw new Error("the bench starts sandbox hosts: run it as root");
   fs.mkdirSync(opts.out, { recursive: true });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "sj-bench-"));
@@ -242,6 +250,7 @@ async function main() {
   const versions = {
     node: process.version,
     pulumi: execFileSync("pulumi", ["version"]).toString().trim(),
+    ...(opts.pulumiBin ? { pulumiBin: `${path.join(opts.pulumiBin, "pulumi")} (not the project's CLI: --pulumi-bin)` } : {}),
     ...venv.versions,
     openssh: "Debian 12 sandbox hosts (sshd -V: see test/sandbox)",
     // Which sftp-jail was measured: the commit, "+changes" when the work tree differed from it.

@@ -194,10 +194,9 @@ export type Fleet = z.output<typeof fleetSchema>;
 
 /**
  * The connection secrets a stack config holds in plain text, as config paths (pure): every secret field a host sets
- * (a password, a private key, sudo's password; connection/schema.ts marks them), when no part of `sftp-jail:hosts` is
- * a Pulumi secret (`hostsKeyIsSecret`: Pulumi marks the whole key as soon as one value in it is). `key`: the config key
- * (`<project>:hosts`; the root project is `sftp-jail`). When some part is,
- * Pulumi does not say which, and nothing is reported; state keeps every secret field encrypted either way.
+ * (a password, a private key, sudo's password; connection/schema.ts marks them), when no part of the `key` config key
+ * (`<project>:hosts`) is a Pulumi secret. Pulumi marks the whole key as soon as one value in it is, without saying
+ * which (`hostsKeyIsSecret`): nothing is reported then. State keeps every secret field encrypted either way.
  */
 export function plaintextSecrets(hosts: readonly { connection: object }[], hostsKeyIsSecret: boolean, key = "sftp-jail:hosts"): string[] {
   if (hostsKeyIsSecret) return [];

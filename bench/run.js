@@ -92,7 +92,7 @@ function parseArgs(argv) {
         o.pulumiEnv[k] = v.join("=");
         break;
       }
-      // A Pulumi CLI other than the project's (e.g. one scripts/pulumi-patched.sh built with a proposed upstream change),
+      // A Pulumi CLI other than the project's (e.g. one `scripts/setup-pulumi.sh --patch FILE` built with a proposed upstream change),
       // first on ours' PATH; recorded in latest.json, and never the default.
       case "--pulumi-bin": o.pulumiBin = path.resolve(val()); break;
       case "--provider-dir": o.providerDir = path.resolve(val()); break;

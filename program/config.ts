@@ -2,7 +2,7 @@
  * The fleet as stack config, validated with zod so a mistake names its config path before anything connects.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { Fleet, SftpJailHostArgs, fleetSchema, plaintextSecrets } from "sftp-jail";
+import { Fleet, SftpJailHostArgs, fleetSchema, plaintextMessage, plaintextSecrets } from "sftp-jail";
 
 /** The stack config's schema lives with the component's (one schema for both): provider/schema/stackConfig.ts. */
 export { fleetSchema };
@@ -36,15 +36,6 @@ export function isConfigSecret(key: string): boolean {
   const sdk = pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean };
   if (typeof sdk.isConfigSecret !== "function") throw new pulumi.RunError("internal: this @pulumi/pulumi does not say which config keys are secret");
   return sdk.isConfigSecret(key);
-}
-
-/** The error for secrets kept in plain text in the stack config: where each is, and how to set it again. */
-export function plaintextMessage(paths: readonly string[]): string {
-  return [
-    `the stack config holds ${paths.length === 1 ? "a secret" : `${paths.length} secrets`} in plain text: ${paths.join(", ")}. Nothing was changed.`,
-    "Set each again as a Pulumi secret, encrypted in the stack file (without a value on the command line, Pulumi asks for it, so it stays out of your shell history):",
-    ...paths.map((p) => `  pulumi config set --path --secret '${p}'`),
-  ].join("\n");
 }
 
 /**

@@ -8,4 +8,4 @@ export { ChrootDir, ChrootDirArgs, ChrootSubdir } from "./resources/chrootDir";
 export { JailedUser, JailedUserArgs } from "./resources/jailedUser";
 export { SftpJailHost, SftpJailHostArgs, SftpJailUser, jailDirectives } from "./components/sftpJailHost";
 export { ConnectionArgs, ProxyConnectionArgs } from "./resources/dynamic";
-export { Fleet, ConfigJail, fleetSchema, plaintextSecrets } from "./schema/stackConfig";
+export { Fleet, ConfigJail, fleetSchema, plaintextMessage, plaintextSecrets } from "./schema/stackConfig";

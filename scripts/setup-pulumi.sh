@@ -16,7 +16,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 log() { echo "[setup-pulumi] $*" >&2; }
 
-if command -v pulumi >/dev/null 2>&1 && command -v pulumi-language-nodejs >/dev/null 2>&1 \
+# --patch FILE: after the usual set-up, a CLI built with FILE applied (docs/upstream/: a proposed upstream change, to
+# measure side by side with `npm run bench -- --pulumi-bin DIR`) in a directory of its own, whose other programs are
+# the usual ones; prints that directory. Never used by the tests, the demo or the default bench.
+PATCH=""
+if [ $# -gt 0 ]; then
+  [ "$1" = --patch ] && [ -f "${2:-}" ] || { log "usage: $0 [--patch docs/upstream/<change>.patch]"; exit 2; }
+  PATCH="$(realpath "$2")"
+  STOCK="$(bash "${BASH_SOURCE[0]}")"
+  BIN="$CACHE/pulumi-$PULUMI_VERSION-$(basename "$PATCH" .patch)/bin"
+fi
+
+if [ -z "$PATCH" ] && command -v pulumi >/dev/null 2>&1 && command -v pulumi-language-nodejs >/dev/null 2>&1 \
    && [ -z "${SFTPJAIL_FORCE_BUILD:-}" ] && [ "$(dirname "$(command -v pulumi)")" != "$BIN" ]; then
   dirname "$(command -v pulumi)"
   exit 0
@@ -27,9 +38,11 @@ mkdir -p "$BIN"
 export GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=auto
 LDFLAGS="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
 
-if [ ! -x "$BIN/pulumi" ]; then
+# Builds the CLI at $PULUMI_VERSION into $1/pulumi from the Go module proxy. With $2, a diff of the pulumi repository
+# (docs/upstream/), from a copy of its pkg/v3 module with that diff applied: `--patch` below.
+build_cli() {
+  local out="$1" patch="${2:-}" work src
   command -v go >/dev/null || { log "Go is required to build the Pulumi CLI (apt-get install golang or use the machine's Go)"; exit 1; }
-  log "building pulumi $PULUMI_VERSION from the Go module proxy (once per machine; takes minutes)"
   work="$(mktemp -d)"
   cat >"$work/go.mod" <<MOD
 module sftpjail.local/pulumicli
@@ -50,10 +63,40 @@ package tools
 
 import _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
 GO
+  if [ -n "$patch" ]; then
+    src="$(cd "$work" && go mod download -json "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    [ -d "$src/backend" ] || { log "no pkg/v3 source for $PULUMI_VERSION"; exit 1; }
+    cp -r "$src" "$work/pkg"
+    chmod -R u+w "$work/pkg"
+    # The diff names files as the pulumi repository does (a/pkg/...): applied in $work, where pkg/ is that module.
+    (cd "$work" && GIT_CEILING_DIRECTORIES="$(dirname "$work")" git apply -p1 "$patch") || { log "$patch does not apply to pulumi $PULUMI_VERSION"; exit 1; }
+    echo "replace github.com/pulumi/pulumi/pkg/v3 => ./pkg" >>"$work/go.mod"
+  fi
   (cd "$work" && go mod tidy >&2 && go build -trimpath -tags osusergo,grpcnotrace -ldflags "$LDFLAGS" \
-      -o "$BIN/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi >&2)
-  mv "$BIN/pulumi.tmp" "$BIN/pulumi"
+      -o "$out/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi >&2)
+  mv "$out/pulumi.tmp" "$out/pulumi"
   rm -rf "$work"
+}
+
+if [ -n "$PATCH" ]; then
+  stamp="$BIN/.patch.$(sha256sum <"$PATCH" | cut -c1-16)"
+  if [ ! -x "$BIN/pulumi" ] || [ ! -e "$stamp" ]; then
+    log "building pulumi $PULUMI_VERSION with $(basename "$PATCH")"
+    build_cli "$BIN" "$PATCH"
+    rm -f "$BIN"/.patch.*
+    touch "$stamp"
+  fi
+  # The language hosts and the dynamic-provider launcher: the usual ones (the engine looks next to its own binary).
+  for f in "$STOCK"/*; do
+    [ "$(basename "$f")" = pulumi ] || ln -sfn "$f" "$BIN/$(basename "$f")"
+  done
+  echo "$BIN"
+  exit 0
+fi
+
+if [ ! -x "$BIN/pulumi" ]; then
+  log "building pulumi $PULUMI_VERSION from the Go module proxy (once per machine; takes minutes)"
+  build_cli "$BIN"
 fi
 
 # Rebuilt when scripts/langhost/runtime_options.go or this script changes (their hash is the stamp), so a machine that

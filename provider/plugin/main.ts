@@ -10,7 +10,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as provider from "@pulumi/pulumi/provider";
 import { SftpJailProvider, DetailedDiffResult } from "./provider";
-import { seal } from "./secrets";
+import { plaintextConfigSecrets, seal } from "./secrets";
+import { plaintextMessage } from "../schema/stackConfig";
 
 // The same module instances @pulumi/pulumi uses (grpc's Server class, the generated protobuf messages).
 const pulumiDir = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
@@ -46,11 +47,20 @@ function extend(impl: any, p: SftpJailProvider): any {
     }
   };
   // The configuration is checked where it is used (each resource's connection schema): passed through as given,
-  // except that its connection is kept secret, as every resource's is, even when it was set without --secret.
+  // except that its connection is kept secret, as every resource's is, even when it was set without --secret. A
+  // secret typed into the stack config without --secret sits readable in the stack file: refused, as the root
+  // program refuses its own (program/config.ts).
   impl.checkConfig = (call: Call, callback: Callback) => {
     try {
       const resp = new provproto.CheckResponse();
       const news = call.request.getNews();
+      const plain = plaintextConfigSecrets(call.request.getUrn(), news?.toJavaScript());
+      if (plain.length) {
+        // No property: the engine would print its value, i.e. the very secret, in the error.
+        const f = new provproto.CheckFailure();
+        f.setReason(plaintextMessage(plain));
+        resp.addFailures(f);
+      }
       resp.setInputs(news ? structproto.Struct.fromJavaScript(seal(news.toJavaScript(), new Set(["connection"]))) : news);
       callback(undefined, resp);
     } catch (e) {

@@ -79,7 +79,7 @@ export class SftpJailProvider implements provider.Provider {
 
   async check(urn: string, _olds: unknown, news: Record<string, unknown>): Promise<provider.CheckResult> {
     const r = await this.resource(urn).adapter.check(reveal(_olds), this.withConnection(news, urn));
-    return { inputs: seal(r.inputs, secretFields(news)), failures: r.failures };
+    return { inputs: seal(r.inputs, secretFields(news)), failures: r.failures?.map(unnamedConnection) };
   }
 
   async diff(id: string, urn: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DetailedDiffResult> {
@@ -138,6 +138,15 @@ export class SftpJailProvider implements provider.Provider {
 }
 
 /** The provider's `connection` given as JSON text; an error never quotes it (Node's JSON errors quote the text). */
+/**
+ * A check failure that names the connection (or a field of it) as its property would have the engine print that
+ * property's value, as the program gave it (a password typed into a YAML program, say), in the error: the property
+ * goes into the reason instead, which names the field all the same.
+ */
+export function unnamedConnection(f: provider.CheckFailure): provider.CheckFailure {
+  return f.property === "connection" || f.property.startsWith("connection.") ? { property: "", reason: `${f.property}: ${f.reason}` } : f;
+}
+
 function parseConnectionConfig(text: string): unknown {
   try {
     return JSON.parse(text);

@@ -2,6 +2,8 @@
  * The engine's wire encoding of secrets (sdk/nodejs/runtime/rpc.ts): the plugin accepts secrets, so inputs arrive
  * wrapped; the adapters see plain values and the connection goes back to state wrapped, i.e. encrypted.
  */
+import { Connection, secretFields as connectionSecrets } from "../connection/schema";
+
 export const SIG_KEY = "4dabf18193072939515e22adb298388d";
 export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
@@ -45,4 +47,24 @@ export function secretFields(from: unknown): Set<string> {
 export function seal<T extends Record<string, unknown> | undefined>(o: T, fields: Set<string>): T {
   if (!o) return o;
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, fields.has(k) && v !== undefined ? secret(reveal(v)) : v])) as T;
+}
+
+/**
+ * The default provider's connection secrets kept in plain text in the stack config (`sftpjail:connection` fields set
+ * without --secret), as config paths (pure). Pulumi marks the whole key secret once any value in it is, so a
+ * connection that arrives unwrapped holds no value that was set with --secret. Only a default provider's
+ * configuration is stack config (`urn:...::pulumi:providers:sftpjail::default` or `default_<version>`); an explicit
+ * provider's comes from its program, and every resource's connection secrets are sealed in state either way.
+ */
+export function plaintextConfigSecrets(urn: string, news: Record<string, unknown> | undefined): string[] {
+  if (!/^default(_[0-9a-z_.+-]*)?$/.test(urn.split("::").pop() ?? "") || !news || holdsSecret(news.connection)) return [];
+  let c = news.connection;
+  if (typeof c === "string") {
+    try {
+      c = JSON.parse(c);
+    } catch {
+      return []; // not an object: configure names the problem
+    }
+  }
+  return connectionSecrets(c as Partial<Connection>).map((f) => `sftpjail:connection.${f.path}`);
 }

@@ -202,6 +202,18 @@ export function plaintextSecrets(hosts: readonly { connection: object }[], hosts
   if (hostsKeyIsSecret) return [];
   return hosts.flatMap((h, i) => secretFields(h.connection as Partial<Connection>).map((f) => `${key}[${i}].connection.${f.path}`));
 }
+
+/**
+ * The error for connection secrets kept in plain text in stack config (the root program's `hosts`, the provider
+ * plugin's `sftpjail:connection`): where each is, and how to set it again.
+ */
+export function plaintextMessage(paths: readonly string[]): string {
+  return [
+    `the stack config holds ${paths.length === 1 ? "a secret" : `${paths.length} secrets`} in plain text: ${paths.join(", ")}. Nothing was changed.`,
+    "Set each again as a Pulumi secret, encrypted in the stack file (without a value on the command line, Pulumi asks for it, so it stays out of your shell history):",
+    ...paths.map((p) => `  pulumi config set --path --secret '${p}'`),
+  ].join("\n");
+}
 /** A jail as the stack config holds it: what sftp-jail-migrate writes (`sftp-jail:jails[]`). */
 export type ConfigJail = z.input<typeof configJailSchema>;
 /** A user of a jail as the stack config holds it. */

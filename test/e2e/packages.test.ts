@@ -322,6 +322,14 @@ test("pulumi import of a hand-made account and Match block, then an up that chan
   });
   await p.run(["stack", "init", "dev"], true);
   const out = (f: string) => path.join(p.dir, f);
+  // A password typed into that config without --secret sits readable in the stack file: the provider refuses it.
+  await p.run(["config", "set", "--path", "sftpjail:connection.password", "typed-in-plain"], true);
+  const refused = await p.run(["import", "--yes", "sftpjail:index:JailedUser", "alice", "user/alice", "--out", out("refused.yaml")]);
+  expect(refused.code).not.toBe(0);
+  expect(refused.stdout + refused.stderr).toContain("the stack config holds a secret in plain text: sftpjail:connection.password.");
+  expect(refused.stdout + refused.stderr).toContain("pulumi config set --path --secret 'sftpjail:connection.password'");
+  expect(refused.stdout + refused.stderr).not.toContain("typed-in-plain");
+  await p.run(["config", "rm", "--path", "sftpjail:connection.password"], true);
   const u = await p.run(["import", "--yes", "sftpjail:index:JailedUser", "alice", "user/alice", "--out", out("alice.yaml")]);
   expect(u.stdout + u.stderr).not.toMatch(/error:/);
   expect(u.stdout).toMatch(/= 1 imported/);

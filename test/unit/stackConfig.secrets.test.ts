@@ -62,3 +62,31 @@ test("it runs when the secrets are Pulumi secrets, or when the hosts hold none",
   configure([hosts[0]], []);
   expect(readFleet().hosts.map((h) => h.name)).toEqual(["a"]);
 });
+
+describe("the provider plugin's own stack config (sftpjail:connection)", () => {
+  const { plaintextConfigSecrets, secret } = require("../../provider/plugin/secrets");
+  const urn = (name: string) => `urn:pulumi:dev::proj::pulumi:providers:sftpjail::${name}`;
+  const conn = { host: "10.0.0.5", user: "ops", password: "pw", sudo: { password: "sudo-pw" }, privateKeyFile: "/k" };
+
+  test("a default provider's connection with secrets set without --secret is named field by field, as object or JSON text", () => {
+    const want = ["sftpjail:connection.password", "sftpjail:connection.sudo.password"];
+    expect(plaintextConfigSecrets(urn("default"), { connection: conn })).toEqual(want);
+    expect(plaintextConfigSecrets(urn("default_0_4_0"), { connection: JSON.stringify(conn) })).toEqual(want);
+  });
+
+  test("nothing when the key is a Pulumi secret, holds no secret field, or the provider is a program's own", () => {
+    expect(plaintextConfigSecrets(urn("default"), { connection: secret(conn) })).toEqual([]);
+    expect(plaintextConfigSecrets(urn("default"), { connection: { host: "h", privateKeyFile: "/k" } })).toEqual([]);
+    expect(plaintextConfigSecrets(urn("explicit"), { connection: conn })).toEqual([]);
+    expect(plaintextConfigSecrets(urn("default"), {})).toEqual([]);
+    expect(plaintextConfigSecrets(urn("default"), { connection: "not json" })).toEqual([]);
+  });
+});
+
+test("the plugin's check failures about the connection name the field in the reason, so the engine prints no value", () => {
+  const { unnamedConnection } = require("../../provider/plugin/provider");
+  expect(unnamedConnection({ property: "connection", reason: "HOST KEY MISMATCH" })).toEqual({ property: "", reason: "connection: HOST KEY MISMATCH" });
+  expect(unnamedConnection({ property: "connection.port", reason: "must be 1-65535" })).toEqual({ property: "", reason: "connection.port: must be 1-65535" });
+  expect(unnamedConnection({ property: "name", reason: "bad" })).toEqual({ property: "name", reason: "bad" });
+  expect(unnamedConnection({ property: "connections", reason: "x" })).toEqual({ property: "connections", reason: "x" });
+});

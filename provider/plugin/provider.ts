@@ -137,7 +137,6 @@ export class SftpJailProvider implements provider.Provider {
   }
 }
 
-/** The provider's `connection` given as JSON text; an error never quotes it (Node's JSON errors quote the text). */
 /**
  * A check failure that names the connection (or a field of it) as its property would have the engine print that
  * property's value, as the program gave it (a password typed into a YAML program, say), in the error: the property
@@ -147,6 +146,7 @@ export function unnamedConnection(f: provider.CheckFailure): provider.CheckFailu
   return f.property === "connection" || f.property.startsWith("connection.") ? { property: "", reason: `${f.property}: ${f.reason}` } : f;
 }
 
+/** The provider's `connection` given as JSON text; an error never quotes it (Node's JSON errors quote the text). */
 function parseConnectionConfig(text: string): unknown {
   try {
     return JSON.parse(text);

@@ -1,7 +1,8 @@
 /**
  * A connection secret typed into the stack config without --secret sits readable in the stack file: the root program
- * refuses to run with one (program/config.ts readFleet), naming each config path and the command that fixes it.
- * Read through the SDK's own config store, as a real run fills it.
+ * refuses to run with one (program/config.ts readFleet, read through the SDK's own config store, as a real run fills
+ * it), and so does the provider plugin with its `sftpjail:connection` (provider/plugin/secrets.ts), each naming the
+ * config paths and the command that fixes them, never the values; the plugin's failures print no connection value.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { readFleet } from "../../program/config";

@@ -53,15 +53,15 @@ function extend(impl: any, p: SftpJailProvider): any {
   impl.checkConfig = (call: Call, callback: Callback) => {
     try {
       const resp = new provproto.CheckResponse();
-      const news = call.request.getNews();
-      const plain = plaintextConfigSecrets(call.request.getUrn(), news?.toJavaScript());
+      const news = call.request.getNews()?.toJavaScript();
+      const plain = plaintextConfigSecrets(call.request.getUrn(), news);
       if (plain.length) {
         // No property: the engine would print its value, i.e. the very secret, in the error.
         const f = new provproto.CheckFailure();
         f.setReason(plaintextMessage(plain));
         resp.addFailures(f);
       }
-      resp.setInputs(news ? structproto.Struct.fromJavaScript(seal(news.toJavaScript(), new Set(["connection"]))) : news);
+      resp.setInputs(news ? structproto.Struct.fromJavaScript(seal(news, new Set(["connection"]))) : undefined);
       callback(undefined, resp);
     } catch (e) {
       fail(callback, e);

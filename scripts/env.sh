@@ -60,8 +60,11 @@ if [ ! -x "$(dirname "$(readlink -f "$PULUMI_BIN/pulumi")")/pulumi-resource-pulu
 fi
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_HOME="${PULUMI_HOME:-$SFTPJAIL_CACHE/pulumi-home}"
-export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$ROOT/.pulumi-state}"
+# metadata=skip: no gocloud `.attrs` sidecar (an MD5 nothing reads) rewritten beside the state at every step; see
+# fileBackendUrl in provider/cli/rollout.ts.
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$ROOT/.pulumi-state?metadata=skip}"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
-mkdir -p "$PULUMI_HOME" "${PULUMI_BACKEND_URL#file://}" 2>/dev/null || true
+state_dir="${PULUMI_BACKEND_URL#file://}"
+mkdir -p "$PULUMI_HOME" "${state_dir%%\?*}" 2>/dev/null || true
 
 exec "$@"

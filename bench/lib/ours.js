@@ -10,7 +10,7 @@ const { spawn, execFileSync } = require("child_process");
 const D = require("./desired");
 const { KEY, ROOT } = require("./sandbox");
 /** The environment of every run (RUN_ENV) and of a drift check (PREVIEW_ENV too): sftp-jail-rollout's own. */
-const { PREVIEW_ENV, RUN_ENV } = require(path.join(ROOT, "bin", "provider", "cli", "rollout.js"));
+const { PREVIEW_ENV, RUN_ENV, fileBackendUrl } = require(path.join(ROOT, "bin", "provider", "cli", "rollout.js"));
 const { sampleTree } = require("./procmem");
 
 /**
@@ -67,7 +67,7 @@ class Ours {
     fs.symlinkSync(tree?.nodeModules ?? path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));
     this.env = {
       ...process.env,
-      PULUMI_BACKEND_URL: `file://${this.backend}`,
+      PULUMI_BACKEND_URL: fileBackendUrl(this.backend),
       PULUMI_CONFIG_PASSPHRASE: "",
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",

@@ -162,6 +162,19 @@ export const RUN_ENV: Record<string, string> = {
   NODE_OPTIONS: [process.env.NODE_OPTIONS, `--require ${JSON.stringify(require.resolve("./preload"))}`].filter(Boolean).join(" "),
 };
 
+/**
+ * The URL of a local file backend in `dir`, as this project's set-up (scripts/env.sh), tests and bench open one, and as
+ * the README recommends: `metadata=skip` is gocloud's fileblob option (Pulumi passes the query through) that writes
+ * no `.attrs` sidecar beside each state file. The sidecar holds only a content type and an MD5 that nothing reads
+ * (Pulumi reads the state file itself), yet the engine rewrites the whole state at every step, so the MD5 and the
+ * extra file cost ~0.35 CPU-s of a 10-host converge (docs/PERFORMANCE.md). The state file is written exactly as
+ * before (a temporary file renamed over it, the previous state kept as `.bak`), so crash recovery is unchanged.
+ */
+export function fileBackendUrl(dir: string): string {
+  if (dir.includes("?")) throw new Error(`a file backend directory must not contain "?": ${dir}`);
+  return `file://${dir}?metadata=skip`;
+}
+
 async function runOne(o: RolloutOptions, stack: string, wave: number): Promise<StackResult> {
   const started = Date.now();
   const print = o.print ?? (() => undefined);

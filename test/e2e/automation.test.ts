@@ -74,6 +74,10 @@ test("a drift check over the stacks shows a hand-made change and writes no state
   const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
   const state = () => Object.fromEntries(files(p.backend).map((f) => [f, fs.readFileSync(f, "utf8")]));
   const before = state();
+  // The harness's backend URL is fileBackendUrl's (`?metadata=skip`, as scripts/env.sh sets it): every stack's state
+  // is there, with no gocloud `.attrs` sidecar (the MD5 the engine would recompute at every step).
+  expect(Object.keys(before).filter((f) => /\/stacks\/.*\.json$/.test(f)).length).toBeGreaterThanOrEqual(stacks.length);
+  expect(Object.keys(before).filter((f) => f.endsWith(".attrs"))).toEqual([]);
   await sb.hosts[1].console("groupmod -g 2401 sftp"); // site-b's group drifts by hand
   try {
     const r = await rollout(["--stacks", stacks.join(","), "--canary", "0", "--wave-size", "3", "--concurrency", "3", "--preview", "--refresh"]);

@@ -13,6 +13,7 @@ import { Sandbox, SandboxHost, startSandbox } from "../sandbox";
 import { Clients } from "./clients";
 import { handMadeJail } from "./handmade";
 import { ROOT, RunResult, summary } from "./pulumi";
+import { fileBackendUrl } from "../../provider/cli/rollout";
 
 jest.setTimeout(20 * 60_000);
 
@@ -59,7 +60,7 @@ class Project {
       PATH: `${venv}/bin:${process.env.PATH}`,
       PYTHONPATH: pysdk,
       PULUMI_HOME: home,
-      PULUMI_BACKEND_URL: `file://${path.join(this.dir, ".state")}`,
+      PULUMI_BACKEND_URL: fileBackendUrl(path.join(this.dir, ".state")),
       PULUMI_CONFIG_PASSPHRASE: "",
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",

@@ -10,6 +10,7 @@ import * as path from "path";
 import { packageTarball } from "./tarball";
 import { APPLIED, STEP_SEPARATOR } from "../../provider/apply/apply";
 import { CONNECTION_SECRETS, SecretTree } from "../../provider/connection/schema";
+import { fileBackendUrl } from "../../provider/cli/rollout";
 import { SECRET_SIG, SIG_KEY } from "../../provider/plugin/secrets";
 
 export const ROOT = path.resolve(__dirname, "../..");
@@ -41,7 +42,7 @@ export class PulumiProject {
     this.name = name;
     this.env = {
       ...process.env,
-      PULUMI_BACKEND_URL: `file://${this.backend}`,
+      PULUMI_BACKEND_URL: fileBackendUrl(this.backend),
       PULUMI_CONFIG_PASSPHRASE: "",
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",

@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { UsageError, optionTokens, wantsHelp, wholeNumber } from "../../provider/cli/args";
 import { parseArgs as migrateArgs } from "../../provider/cli/migrate";
-import { StackResult, fleetHosts, firstError, nameHosts, parseArgs as rolloutArgs, table } from "../../provider/cli/rollout";
+import { StackResult, fileBackendUrl, fleetHosts, firstError, nameHosts, parseArgs as rolloutArgs, table } from "../../provider/cli/rollout";
 
 const ROOT = path.resolve(__dirname, "../..");
 
@@ -81,6 +81,13 @@ describe("sftp-jail-rollout's arguments", () => {
     expect(() => rolloutArgs(["--stacks"])).toThrow("--stacks needs a value");
     expect(() => rolloutArgs(["--stacks", "a", "--preview=no"])).toThrow(UsageError);
   });
+});
+
+test("the file backend URL asks gocloud for no sidecars, and refuses a directory it would cut at '?'", () => {
+  expect(fileBackendUrl("/srv/state")).toBe("file:///srv/state?metadata=skip");
+  expect(() => fileBackendUrl("/srv/a?b")).toThrow(/must not contain "\?"/);
+  // The same URL as scripts/env.sh's default (bash cannot call this function).
+  expect(fs.readFileSync(path.join(__dirname, "../../scripts/env.sh"), "utf8")).toContain('file://$ROOT/.pulumi-state?metadata=skip}');
 });
 
 describe("sftp-jail-migrate's arguments", () => {

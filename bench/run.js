@@ -21,7 +21,7 @@ const setup = require("./lib/setup");
 const S = require("./lib/sandbox");
 const D = require("./lib/desired");
 const HS = require("./lib/hoststate");
-const { Ours, pinnedTree, PREVIEW_ENV, RUN_ENV } = require("./lib/ours");
+const { Ours, pinnedTree, PREVIEW_ENV, RUN_ENV, fileBackendUrl } = require("./lib/ours");
 const { OursPlugin, installPlugin } = require("./lib/oursPlugin");
 const { Ansible, Pyinfra } = require("./lib/peers");
 const { chart } = require("./lib/chart");
@@ -420,6 +420,7 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work 
       tools: opts.tools, ansibleMaxHosts: opts.ansibleMaxHosts, ansibleForks: opts.forks, pulumiParallel: opts.parallel,
       pulumiTranspileOnly: opts.transpileOnly, pulumiEnv: opts.pulumiEnv, runEnv: RUN_ENV, providerDir: opts.providerDir ?? "node_modules/sftp-jail (pinned copy)",
       firewall: fwWanted, firewallNote,
+      stateBackend: fileBackendUrl("<stack dir>/.state"),
       commands: {
         ours: { converge: `pulumi up --yes --skip-preview --parallel ${opts.parallel}`, check: `${previewEnv}pulumi preview --refresh --parallel ${opts.parallel}` },
         "ours-plugin": { converge: `pulumi up --yes --skip-preview --parallel ${opts.parallel} (Pulumi YAML program, provider plugin)`, check: `${previewEnv}pulumi preview --refresh --parallel ${opts.parallel}` },

@@ -202,4 +202,4 @@ function summary(out) {
   return r;
 }
 
-module.exports = { Ours, pinnedTree, PREVIEW_ENV, RUN_ENV };
+module.exports = { Ours, pinnedTree, PREVIEW_ENV, RUN_ENV, fileBackendUrl };

@@ -75,7 +75,7 @@ test("a drift check over the stacks shows a hand-made change and writes no state
   const state = () => Object.fromEntries(files(p.backend).map((f) => [f, fs.readFileSync(f, "utf8")]));
   const before = state();
   // The harness's backend URL is fileBackendUrl's (`?metadata=skip`, as scripts/env.sh sets it): every stack's state
-  // is there, with no gocloud `.attrs` sidecar (the MD5 the engine would recompute at every step).
+  // is there, with no gocloud `.attrs` sidecar (an MD5 of the whole state, rewritten at every step without it).
   expect(Object.keys(before).filter((f) => /\/stacks\/.*\.json$/.test(f)).length).toBeGreaterThanOrEqual(stacks.length);
   expect(Object.keys(before).filter((f) => f.endsWith(".attrs"))).toEqual([]);
   await sb.hosts[1].console("groupmod -g 2401 sftp"); // site-b's group drifts by hand

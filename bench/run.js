@@ -7,6 +7,7 @@
 //                    [--tools ours,ours-plugin,ansible,pyinfra] [--stack-hosts 10] [--stack-concurrency 2]
 //                    [--ansible-max-hosts 10] [--forks 10] [--firewall auto|on|off] [--parallel 64] [--profile]
 //                    [--transpile-only] [--pulumi-env K=V]... [--pulumi-bin DIR] [--provider-dir DIR] [--upgrade-tools] [--keep-hosts]
+//                    [--no-floor]
 //                    [--out bench/results]
 //
 // Needs root (sandbox hosts), Python 3 with venv, and the project environment (`bash scripts/env.sh` gives Node 22 and
@@ -23,6 +24,7 @@ const D = require("./lib/desired");
 const HS = require("./lib/hoststate");
 const { Ours, pinnedTree, PREVIEW_ENV, RUN_ENV, fileBackendUrl } = require("./lib/ours");
 const { OursPlugin, installPlugin } = require("./lib/oursPlugin");
+const { PulumiFloor } = require("./lib/floor");
 const { Ansible, Pyinfra } = require("./lib/peers");
 const { chart } = require("./lib/chart");
 const { summarizeOtel } = require("./lib/otel");
@@ -58,6 +60,7 @@ function parseArgs(argv) {
     providerDir: undefined,
     upgradeTools: false,
     keepHosts: false,
+    floor: true,
     out: path.join(__dirname, "results"),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -98,11 +101,12 @@ function parseArgs(argv) {
       case "--provider-dir": o.providerDir = path.resolve(val()); break;
       case "--upgrade-tools": o.upgradeTools = true; break;
       case "--keep-hosts": o.keepHosts = true; break;
+      case "--no-floor": o.floor = false; break;
       case "--out": o.out = path.resolve(val()); break;
       case "--quick": o.rounds = 1; o.scale = [1, 10]; break;
       case "--full": o.rounds = 3; o.scaleRounds = 3; o.ansibleMaxHosts = 50; break;
       case "-h": case "--help":
-        console.log(fs.readFileSync(__filename, "utf8").split("\n").slice(1, 13).map((l) => l.replace(/^\/\/ ?/, "")).join("\n"));
+        console.log(fs.readFileSync(__filename, "utf8").split("\n").slice(1, 14).map((l) => l.replace(/^\/\/ ?/, "")).join("\n"));
         process.exit(0);
       // falls through
       default: throw new Error(`unknown option ${a} (see --help)`);
@@ -206,6 +210,24 @@ async function verifyEndState(ctx, rec, hosts) {
   ctx.endStates[rec.tool] ??= fp.sums[0];
 }
 
+/**
+ * Pulumi's floor for the converge ours just made (bench/lib/floor.js): the same stacks, resources and state through
+ * the same CLI and --parallel, with a provider that does nothing. Measured like a converge (its CPU, memory and SSH
+ * traffic: none); no end state, since it touches no host.
+ */
+async function measureFloor(ctx, ours, hosts, round) {
+  const floor = new PulumiFloor({ logDir: ctx.logDir, parallel: ctx.opts.parallel, tree: ctx.tree, stackHosts: ctx.opts.stackHosts,
+    stackConcurrency: ctx.opts.stackConcurrency, env: { ...ctx.opts.pulumiEnv } });
+  try {
+    await floor.prepare(ours);
+    await measure(ctx, floor, "converge", hosts, round);
+  } catch (e) {
+    log(`pulumi-floor: not measured: ${String(e.message).split("\n")[0]}`);
+  } finally {
+    floor.cleanup();
+  }
+}
+
 /** No-op check must report nothing to change. */
 function noChange(rec) {
   const s = rec.summary ?? {};
@@ -284,6 +306,7 @@ async function main() {
             if (chk.error) continue;
             chk.noChange = noChange(chk);
             await verifyEndState(ctx, chk, hosts);
+            if (name === "ours" && n === opts.hosts && opts.floor) await measureFloor(ctx, tool, hosts, round);
           } finally {
             // --keep-hosts keeps the project directory too, so a run can be repeated by hand against the same fleet.
             if (opts.keepHosts) log(`kept ${tool.dir ?? "(no project directory)"}`);
@@ -363,6 +386,9 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work 
     if (ours !== undefined && plugin) ratios[sc.key]["ours-plugin/ours"] = +(plugin / ours).toFixed(3);
   }
   const H = opts.hosts;
+  // Pulumi's floor (bench/lib/floor.js), beside ours at the main size: not a tool, so not in the ratios or the curve.
+  const floorStat = stat(pick("converge", "pulumi-floor", H));
+  if (floorStat && medians[`converge@${H}`]) medians[`converge@${H}`]["pulumi-floor"] = floorStat;
   const g = (k, t) => medians[k]?.[t];
   const ratio = (k, t) => ratios[k]?.[`ours/${t}`];
   const cpu = (k, t) => g(k, t)?.cpuSeconds?.total;
@@ -388,6 +414,13 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work 
   const perHost = (n) => curve.find((r) => r.hosts === n)?.ours?.convergePerHost;
   const growth = big.length > 1 && perHost(big[0]) && perHost(big[big.length - 1]) ? r2(perHost(big[big.length - 1]) / perHost(big[0])) : undefined;
   const failedEnd = ctx.endStateFailures.length;
+  const floorCpu = floorStat?.cpuSeconds?.total;
+  const floor = floorStat && {
+    what: `the same ${H}-host stacks, resources and state as ours' converge, through the same pulumi, language host and dynamic-provider process, with a provider that does nothing (bench/floor/)`,
+    seconds: floorStat.median, cpuSeconds: floorStat.cpuSeconds, treePeakMiB: floorStat.treePeakMiB, connectionsPerHost: floorStat.connectionsPerHost,
+    cpuOfPyinfra: floorCpu !== undefined && cpu(`converge@${H}`, "pyinfra") ? r2(floorCpu / cpu(`converge@${H}`, "pyinfra")) : undefined,
+    cpuOfOurs: floorCpu !== undefined && cpu(`converge@${H}`, "ours") ? r2(floorCpu / cpu(`converge@${H}`, "ours")) : undefined,
+  };
   const targets = [
     tg(`first converge <= 0.6x pyinfra (${H} hosts)`, ratio(`converge@${H}`, "pyinfra"), (v) => v <= 0.6),
     tg(`first converge <= 0.2x Ansible (${H} hosts)`, ratio(`converge@${H}`, "ansible"), (v) => v <= 0.2),
@@ -426,6 +459,7 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work 
         "ours-plugin": { converge: `pulumi up --yes --skip-preview --parallel ${opts.parallel} (Pulumi YAML program, provider plugin)`, check: `${previewEnv}pulumi preview --refresh --parallel ${opts.parallel}` },
         ansible: { converge: "ansible-playbook site.yml", check: "ansible-playbook --check --diff site.yml" },
         pyinfra: { converge: "pyinfra -y inventory.py deploy.py", check: "pyinfra --dry inventory.py deploy.py" },
+        "pulumi-floor": { converge: `pulumi up --yes --skip-preview --parallel ${opts.parallel} (bench/floor/program.js: ours' resources replayed, a provider that does nothing)` },
       },
       notes: [
         "Times are wall clock of the whole CLI run (start-up included), medians over rounds; tools alternate within each round.",
@@ -445,6 +479,7 @@ function summarize(ctx, opts, { versions, firewallNote, fwWanted, started, work 
     ratios,
     curve,
     targets,
+    floor,
     runs: ctx.runs,
     logs: work,
   };
@@ -461,7 +496,7 @@ function drawChart(res) {
     return {
       title: phase === "converge" ? `first converge` : `no-op check`,
       subtitle: `${n} host${n === "1" ? "" : "s"}`,
-      bars: Object.entries(byTool).filter(([, s]) => s).map(([tool, s]) => ({ tool, ...s })),
+      bars: Object.entries(byTool).filter(([tool, s]) => s && tool !== "pulumi-floor").map(([tool, s]) => ({ tool, ...s })),
       notes: Object.entries(res.ratios[key] ?? {}).map(([x, v]) => `${x.replace("ours/", "ours ÷ ")} = ${v}`),
     };
   });
@@ -484,7 +519,7 @@ function printTable(res) {
         rows.push([key, tool, "-", "", "", "", "", "", "", "", ""]);
         continue;
       }
-      const ratio = tool === "ours" ? "" : tool === "ours-plugin" ? `${res.ratios[key]["ours-plugin/ours"] ?? ""} (plugin/ours)` : (res.ratios[key][`ours/${tool}`] ?? "").toString();
+      const ratio = tool === "ours" ? "" : tool === "pulumi-floor" ? (res.floor?.cpuOfOurs !== undefined ? `${res.floor.cpuOfOurs} (floor/ours CPU)` : "") : tool === "ours-plugin" ? `${res.ratios[key]["ours-plugin/ours"] ?? ""} (plugin/ours)` : (res.ratios[key][`ours/${tool}`] ?? "").toString();
       rows.push([key, tool, s.median.toFixed(2), `${s.min}–${s.max}`, String(s.n), String(s.connectionsPerHost), String(s.sessionsPerHost), ratio,
         String(s.cpuSeconds?.total ?? "-"), String(s.cpuSeconds?.machine ?? "-"), String(s.treePeakMiB)]);
     }
@@ -508,6 +543,11 @@ function printTable(res) {
     (res.endStateFailures.length ? ` — ${res.endStateFailures.length} mismatch(es): ${JSON.stringify(res.endStateFailures)}` : ""));
   console.log("\ntargets:");
   for (const t of res.targets) console.log(`  ${t.met === null ? "n/a " : t.met ? "MET " : "MISS"}  ${t.target}: ${t.value ?? "not measured"}`);
+  if (res.floor) {
+    console.log(`\nPulumi's floor (${res.floor.what}): ${res.floor.cpuSeconds?.total ?? "-"} CPU-s of its tree ` +
+      `(${Object.entries(res.floor.cpuSeconds ?? {}).filter(([k]) => !["total", "machine"].includes(k)).map(([k, v]) => `${k} ${v}`).join(", ")}), ` +
+      `${res.floor.seconds} s, ${res.floor.treePeakMiB} MiB, ${res.floor.connectionsPerHost} SSH connections/host: ${res.floor.cpuOfPyinfra ?? "-"}x pyinfra's CPU, ${res.floor.cpuOfOurs ?? "-"} of ours'`);
+  }
   console.log(`\ntotal ${res.durationSeconds} s`);
 }
 

@@ -4,6 +4,7 @@
  * resource) read neither. Read-only, like every probe.
  */
 import type { PathStat } from "../observe/facts";
+import { UID_MIN_SCRIPT } from "../schema/common";
 
 /** One `user=` line of /etc/rssh.conf: rssh's per-user umask, allowed protocols and chroot. */
 export interface RsshUser {
@@ -95,7 +96,7 @@ export const accountSurvey = {
     `echo '${SURVEY_MARK}'`,
     // The whole file, base64 like every file the probes read, so no line of it can look like a record.
     "[ -f /etc/rssh.conf ] && { printf 'rssh\\t'; base64 -w0 < /etc/rssh.conf; echo; }",
-    "sj_min=$(awk '$1==\"UID_MIN\"{print $2; exit}' /etc/login.defs 2>/dev/null); [ -n \"$sj_min\" ] || sj_min=1000",
+    UID_MIN_SCRIPT,
     "sj_rssh=$(sed -n 's/^[[:space:]]*user[[:space:]]*=[[:space:]]*\"\\{0,1\\}\\([a-z_][a-z0-9_.-]*\\):.*/\\1/p' /etc/rssh.conf 2>/dev/null)",
     // %h, %u and %% as sshd expands them (awk -v: values are data, never code).
     "sj_xp() { awk -v s=\"$1\" -v h=\"$2\" -v u=\"$3\" 'BEGIN{o=\"\";n=length(s);for(i=1;i<=n;i++){c=substr(s,i,1);d=substr(s,i+1,1);if(c==\"%\"&&d==\"h\"){o=o h;i++}else if(c==\"%\"&&d==\"u\"){o=o u;i++}else if(c==\"%\"&&d==\"%\"){o=o \"%\";i++}else o=o c}print o}'; }",

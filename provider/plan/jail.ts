@@ -10,6 +10,8 @@
 import { HostFacts, JAIL_NO_KEYWORDS, JailContext, JailEval, NEUTRAL_ADDR, jailSpec as spec } from "../observe/facts";
 import { DROPIN_DIR, MAIN_CONFIG, parseBlock, parseBlockPath } from "./sshdRender";
 import { EXPAND_SSHD_TOKENS, quoteArg } from "../util/shell";
+import { FIND_SSH_CONNECTION } from "../observe/operatorFacts";
+import { UID_MIN_SCRIPT } from "../schema/common";
 
 /** A client the program says the jail is reached from (JailedUser.reachedFrom). */
 export interface ReachedFrom {
@@ -281,11 +283,66 @@ export function jailScopeOf(texts: Array<string | undefined>): JailScope {
 }
 
 /**
- * Before a change (same exec, under the lock): every account sshd jails now (uid >= UID_MIN, its ChrootDirectory not
- * none for a neutral client) among those the change can affect ({@link JailScope}; group membership as NSS reports
- * it, as sshd's own Match Group does), with the jail's keywords, in `$sj_jailed`.
+ * Keywords that decide who may log in to an account and what its sessions may do. An sshd change sftp-jail makes may
+ * change them only for the accounts it jails: for every other account (root, the operator, a service account, an
+ * admin) each must resolve as before, or the change is reverted before sshd reloads ({@link jailAfterScript}). Else a
+ * block could, say, make sshd read a partner's key file for root (`Match User root` + `AuthorizedKeysFile`), open
+ * forwarding or passwords for everyone, or take the operator's TTY away, all of which pass `sshd -t` and a fresh login.
  */
-export function jailBeforeScript(scope: JailScope = "all"): string {
+export const ACCESS_KEYS = [
+  ...new Set([
+    ...SHELL_KEYS.split(" "),
+    "authorizedkeysfile", "authorizedkeyscommand", "authorizedkeyscommanduser", "authorizedprincipalsfile",
+    "authorizedprincipalscommand", "authorizedprincipalscommanduser", "trustedusercakeys", "revokedkeys",
+    "pubkeyauthentication", "passwordauthentication", "kbdinteractiveauthentication", "permitemptypasswords",
+    "hostbasedauthentication", "gssapiauthentication", "kerberosauthentication", "authenticationmethods", "permitrootlogin",
+    "allowusers", "denyusers", "allowgroups", "denygroups", "disableforwarding", "permitopen", "permitlisten",
+    "maxsessions", "setenv", "acceptenv", "ignorerhosts",
+  ]),
+];
+
+/**
+ * The clients an outside account is evaluated for, besides the neutral one and the operator's own session: one per
+ * Match line of the changed texts that names addresses, a local address or port (its first address that is not a
+ * negation; a CIDR as its network address, which it contains). So `Match User root Address 203.0.113.5` is judged
+ * for a client at 203.0.113.5, where it applies.
+ */
+export function matchContexts(texts: Array<string | undefined>): string[] {
+  const out = new Set<string>();
+  for (const text of texts) {
+    for (const m of (text ?? "").matchAll(/^\s*match\s+(.*)$/gim)) {
+      const toks = m[1].trim().split(/\s+/);
+      const crit: Record<string, string> = {};
+      for (let i = 0; i + 1 < toks.length; i += 2) {
+        const first = toks[i + 1].replace(/^"|"$/g, "").split(",").find((v) => v && !v.startsWith("!"));
+        if (first) crit[toks[i].toLowerCase()] = first.replace(/\/\d+$/, "").replace(/[*?]/g, "1");
+      }
+      const addr = crit.address && /^[0-9a-fA-F.:]+$/.test(crit.address) ? crit.address : undefined;
+      const laddr = crit.localaddress && /^[0-9a-fA-F.:]+$/.test(crit.localaddress) ? crit.localaddress : undefined;
+      const lport = crit.localport && /^\d{1,5}$/.test(crit.localport) ? crit.localport : undefined;
+      if (!addr && !laddr && !lport) continue;
+      const a = addr ?? NEUTRAL_ADDR;
+      out.add(`host=${a},addr=${a}${laddr ? `,laddr=${laddr}` : ""}${lport ? `,lport=${lport}` : ""}`);
+    }
+  }
+  return [...out].slice(0, 4);
+}
+
+/**
+ * An account's {@link ACCESS_KEYS} as sshd resolves them, for the neutral client, each of `contexts` and the
+ * operator's own session (`$sj_opctx`): `@<context>` then `keyword=value` entries, tab-separated, on one line.
+ */
+const aevalScript = (contexts: string[]) =>
+  `sj_aeval() { for sj_c in "host=${NEUTRAL_ADDR},addr=${NEUTRAL_ADDR}" ${contexts.map(quoteArg).join(" ")} \${sj_opctx:+"$sj_opctx"}; do printf '@%s\t' "$sj_c"; sshd -T -C "user=$1,$sj_c" < /dev/null 2>/dev/null | awk -v ks=" ${ACCESS_KEYS.join(" ")} " 'index(ks, " " $1 " ") { k = $1; sub(/^[^ ]+ /, ""); printf "%s=%s\t", k, $0 }'; done; }`;
+
+/**
+ * Before a change (same exec, under the lock), for every account the change can affect ({@link JailScope}; group
+ * membership as NSS reports it, as sshd's own Match Group does): those sshd jails now (uid >= UID_MIN and not nobody,
+ * its ChrootDirectory not none for a neutral client), with the jail's keywords, in `$sj_jailed`; every other one
+ * (root and system accounts included), with its {@link ACCESS_KEYS} for each client of `contexts` (see
+ * {@link matchContexts}), the neutral one and the operator's session, in `$sj_outside`.
+ */
+export function jailBeforeScript(scope: JailScope = "all", contexts: string[] = []): string {
   // Case patterns built from quoted literals: the names match as text, whatever they hold.
   const alt = (names: string[], wrap: (n: string) => string) => names.map((n) => wrap(quoteArg(n))).join("|");
   const groupCheck = (scope: Exclude<JailScope, "all">) =>
@@ -300,15 +357,21 @@ export function jailBeforeScript(scope: JailScope = "all"): string {
         : [`  case "$sj_u" in *)`, ...groupCheck(scope), "  esac"];
   return [
     EVAL,
-    "sj_min=$(awk '$1==\"UID_MIN\"{print $2; exit}' /etc/login.defs 2>/dev/null); [ -n \"$sj_min\" ] || sj_min=1000",
-    "sj_jailed=$(while IFS=: read -r sj_u sj_x sj_uid sj_gid sj_g sj_h sj_s; do",
+    aevalScript(contexts),
+    UID_MIN_SCRIPT,
+    // The operator's own client (SSH_CONNECTION of this session), in a subshell: the positional parameters stay.
+    `sj_opctx=$(${FIND_SSH_CONNECTION.replace(/\n/g, "; ")}; set -f; set -- $sj_sc; [ $# -ge 4 ] && printf 'host=%s,addr=%s,laddr=%s,lport=%s' "$1" "$1" "$3" "$4")`,
+    "sj_before=$(while IFS=: read -r sj_u sj_x sj_uid sj_gid sj_g sj_h sj_s; do",
     "  case \"$sj_uid\" in ''|*[!0-9]*) continue;; esac",
-    "  if [ \"$sj_uid\" -lt \"$sj_min\" ] || [ \"$sj_uid\" -eq 65534 ]; then continue; fi",
     ...inScope,
-    "  sj_e=$(sj_jeval \"$sj_u\")",
-    "  case \"$sj_e\" in ''|*chrootdirectory=none*) continue;; esac",
-    "  printf '%s\\t%s\\t%s\\n' \"$sj_u\" \"$sj_h\" \"$sj_e\"",
+    "  if [ \"$sj_uid\" -ge \"$sj_min\" ] && [ \"$sj_uid\" -ne 65534 ]; then",
+    "    sj_e=$(sj_jeval \"$sj_u\")",
+    "    case \"$sj_e\" in ''|*chrootdirectory=none*) ;; *) printf 'J\\t%s\\t%s\\t%s\\n' \"$sj_u\" \"$sj_h\" \"$sj_e\"; continue;; esac",
+    "  fi",
+    "  printf 'O\\t%s\\t%s\\t%s\\t%s\\n' \"$sj_u\" \"$sj_h\" \"$sj_uid\" \"$(sj_aeval \"$sj_u\")\"",
     "done < /etc/passwd)",
+    "sj_jailed=$(printf '%s\\n' \"$sj_before\" | sed -n 's/^J\\t//p')",
+    "sj_outside=$(printf '%s\\n' \"$sj_before\" | sed -n 's/^O\\t//p')",
   ].join("\n");
 }
 
@@ -342,7 +405,34 @@ export function jailAfterScript(files: string[], scope: "all" | "core" = "all"):
     `done <<SJ_JAILED_EOF`,
     `$sj_jailed`,
     `SJ_JAILED_EOF`,
+    ...(scope === "core" ? [] : outsidersScript()),
     // The terminator must stay alone on its line: apply wraps each step as "{ script ; }".
     ":",
   ].join("\n");
+}
+
+/**
+ * After the change (inside the verify step, after the jails): every account that was not jailed must get from sshd
+ * exactly the {@link ACCESS_KEYS} it got before, for every client evaluated — unless the change jails it now (its home
+ * as chroot and internal-sftp) and it may be jailed at all (uid >= UID_MIN, not nobody). The first difference is named.
+ */
+function outsidersScript(): string[] {
+  return [
+    // The first entry of $2 (after) not in $1 (before), as "+<context>\t<k=v>", else the first of $1 not in $2 ("-").
+    String.raw`sj_adiff() { awk -v b="$1" -v a="$2" 'function load(s, S, p,   n, i, t, c) { n = split(s, t, "	"); c = ""; for (i = 1; i <= n; i++) { if (t[i] == "") continue; if (substr(t[i], 1, 1) == "@") { c = substr(t[i], 2); continue } S[c "	" t[i]] = 1; L[p, ++N[p]] = c "	" t[i] } } BEGIN { load(b, B, "b"); load(a, A, "a"); for (i = 1; i <= N["a"]; i++) if (!(L["a", i] in B)) { print "+" L["a", i]; exit } for (i = 1; i <= N["b"]; i++) if (!(L["b", i] in A)) { print "-" L["b", i]; exit } }'; }`,
+    `while IFS='	' read -r sj_ou sj_oh sj_oid sj_ob; do`,
+    `  [ -n "$sj_ou" ] || continue`,
+    `  sj_oa=$(sj_aeval "$sj_ou"); sj_oa=\${sj_oa%\t}`,
+    `  [ "$sj_oa" = "$sj_ob" ] && continue`,
+    `  if [ "$sj_oid" -ge "$sj_min" ] && [ "$sj_oid" -ne 65534 ]; then`,
+    `    sj_ja=$(sj_jeval "$sj_ou"); sj_c=$(sj_jv "$sj_ja" chrootdirectory)`,
+    `    if [ -n "$sj_c" ] && [ "$sj_c" != none ] && [ "$(sj_jx "$sj_c" "$sj_oh" "$sj_ou")" = "$sj_oh" ]; then case "$(sj_jv "$sj_ja" forcecommand)" in internal-sftp|"internal-sftp "*) continue;; esac; fi`,
+    `  fi`,
+    `  sj_d=$(sj_adiff "$sj_ob" "$sj_oa"); sj_dc=\${sj_d#?}; sj_dk=\${sj_dc#*	}; sj_dc=\${sj_dc%%	*}`,
+    `  case "$sj_d" in -*) sj_dw="sshd would no longer resolve \${sj_dk%%=*} \\"\${sj_dk#*=}\\" for it";; *) sj_dw="sshd would resolve \${sj_dk%%=*} \\"\${sj_dk#*=}\\" for it";; esac`,
+    `  sj_fail "this change would alter what sshd allows $sj_ou, an account sftp-jail does not jail: $sj_dw (sshd -T -C user=$sj_ou,$sj_dc), most likely set by $sj_jfiles. A block may change sshd's settings only for the accounts it jails: narrow its Match to them (e.g. Match Group <the jail's group>)."`,
+    `done <<SJ_OUTSIDE_EOF`,
+    `$sj_outside`,
+    `SJ_OUTSIDE_EOF`,
+  ];
 }

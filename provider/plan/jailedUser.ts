@@ -6,6 +6,7 @@
 import { HostFacts, NON_LOGIN_SHELLS, sameShell } from "../observe/facts";
 import { ACCOUNT_COMMENT, RecordOp, createdDir, createdUser, forgetStep, rec, staleEntries } from "../observe/record";
 import { privilegedGroup } from "./envelope";
+import { isSystemUid } from "../schema/common";
 import { atomicWrite } from "./files";
 import { depth, hp } from "../util/hostpath";
 import { Plan, PlanError, Step, cmd } from "./types";
@@ -129,7 +130,7 @@ export function planUser(d: UserDesired, f: HostFacts): { steps: Plan; adopted: 
     );
   } else {
     // Adopting means taking the account over (shell, home, password field): never one of the system's own.
-    if (existing.uid < 1000) {
+    if (isSystemUid(existing.uid)) {
       throw new PlanError(
         `"${d.name}" is an existing system account (uid ${existing.uid}); sftp-jail would replace its shell, home and password field`,
         "choose another name for the jailed user",

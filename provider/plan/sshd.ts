@@ -43,7 +43,7 @@ import {
   withRegion,
 } from "./sshdRender";
 import { findMatchBlocks } from "./sshdAdopt";
-import { JailScope, jailAfterScript, jailBeforeScript, jailScopeOf } from "./jail";
+import { JailScope, jailAfterScript, jailBeforeScript, jailScopeOf, matchContexts } from "./jail";
 
 export type { FileEdit, Operator };
 export { reloadScript, subsystemScript, verifyScript };
@@ -133,19 +133,24 @@ export interface FileChange {
  * Which accounts a change can un-jail (plan/jail.ts JailScope): the blocks it adds, removes or rewrites, before and
  * after; a main file whose text outside our region changes, or an admin's drop-in edited, can affect anyone.
  */
-function changeScope(facts: HostFacts, changes: FileChange[], edits: FileEdit[]): JailScope {
+function changeScope(facts: HostFacts, changes: FileChange[], edits: FileEdit[]): { scope: JailScope; contexts: string[] } {
   const current = new Map(facts.sshd.dropins.map((f) => [f.path, f.content]));
   const texts: Array<string | undefined> = changes.flatMap((c) => [current.get(c.path), c.content]);
+  let all = false;
   for (const e of edits) {
-    if (e.path !== MAIN_CONFIG) return "all";
+    if (e.path !== MAIN_CONFIG) {
+      all = true;
+      texts.push(e.before, e.after);
+      continue;
+    }
     const [b, a] = [splitRegion(e.before), splitRegion(e.after)];
     const pristine = (t: string) => (isTransformed(t) ? untransformMain(t) : t);
-    if (pristine(b.rest) !== pristine(a.rest)) return "all";
+    if (pristine(b.rest) !== pristine(a.rest)) all = true;
     const old = new Map(b.blocks.map((x) => [x.path, x.content]));
     const now = new Map(a.blocks.map((x) => [x.path, x.content]));
     for (const p of new Set([...old.keys(), ...now.keys()])) if (old.get(p) !== now.get(p)) texts.push(old.get(p), now.get(p));
   }
-  return jailScopeOf(texts);
+  return { scope: all ? "all" : jailScopeOf(texts), contexts: matchContexts(texts) };
 }
 
 /** The guarded plan for a set of block-file changes. */
@@ -197,13 +202,18 @@ export function planChanges(facts: HostFacts, op: Operator, changes: FileChange[
   );
   const touched = [...realEdits.map((e) => e.path), ...effective.map((c) => c.path)];
   const steps: Step[] = [
-    // Every account sshd jails before the change must still be jailed after it (checked with the operator's access).
-    { description: "record which accounts sshd jails now (sshd -T -C per account the change can affect)", script: jailBeforeScript(changeScope(facts, effective, realEdits)), effects: {} },
+    // Every account sshd jails before the change must still be jailed after it, and every other one must be allowed
+    // exactly what it was (checked with the operator's access).
+    {
+      description: "record which accounts sshd jails now, and what it allows every other one (sshd -T -C per account the change can affect)",
+      script: (({ scope, contexts }) => jailBeforeScript(scope, contexts))(changeScope(facts, effective, realEdits)),
+      effects: {},
+    },
     ...realEdits.map(editStep),
     ...write,
     { description: "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)", script: settle, effects: { paths: [MAIN_CONFIG, MAIN_ORIG] } },
     {
-      description: "check the whole sshd configuration, the operator's access and every jailed account's jail (sshd -t, sshd -T -C)",
+      description: "check the whole sshd configuration, the operator's access, every jailed account's jail and what every other account is allowed (sshd -t, sshd -T -C)",
       script: verifyScript(op, [restore, settle, restoreEdits].filter(Boolean).join("\n"), jailAfterScript(touched, jailScope)),
       effects: SSHD,
     },

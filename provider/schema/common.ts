@@ -29,6 +29,16 @@ export const posixId = (what: "uid" | "gid") =>
     .max(4294967294, { error: `${what} must be below 4294967295` })
     .refine((n) => n !== 65534, { error: `${what} 65534 is reserved for nobody/nogroup` });
 
+/**
+ * The accounts sftp-jail never jails, creates or adopts: root and the system range (below 1000, where Debian, RHEL
+ * and SUSE put their service accounts) and nobody (65534). One rule for the schema, the planner and the host-side
+ * guards ({@link UID_MIN_SCRIPT}), so no account can be jailable by one and invisible to another.
+ */
+export const FIRST_JAILABLE_UID = 1000;
+export const isSystemUid = (uid: number): boolean => uid < FIRST_JAILABLE_UID || uid === 65534;
+/** {@link isSystemUid} on a host (sh): `$sj_min` is the host's UID_MIN (login.defs), never below 1000. */
+export const UID_MIN_SCRIPT = `sj_min=$(awk '$1=="UID_MIN"{print $2; exit}' /etc/login.defs 2>/dev/null); case "$sj_min" in ''|*[!0-9]*) sj_min=${FIRST_JAILABLE_UID};; esac; [ "$sj_min" -ge ${FIRST_JAILABLE_UID} ] || sj_min=${FIRST_JAILABLE_UID}`;
+
 /** Characters a host-path component may hold: printable ASCII that no config file or shell could misread. */
 const PATH_COMPONENT = /^[A-Za-z0-9._@+=,-]+$/;
 
@@ -197,7 +207,10 @@ export const keysDirPath = (what: string) =>
  * Groups that grant privilege on any host by their name alone (gid 0 and the groups a host's sudoers names are
  * judged per host by the planners): a jailed user, or an SFTP group whose members get jailed, must not be one.
  */
-export const PRIVILEGED_GROUPS = ["root", "sudo", "wheel", "adm", "admin", "shadow", "disk", "docker", "lxd"] as const;
+export const PRIVILEGED_GROUPS = [
+  "root", "sudo", "wheel", "adm", "admin", "shadow", "disk", "kmem", "docker", "lxd", "incus", "incus-admin", "libvirt",
+  "kvm", "systemd-journal",
+] as const;
 
 /** A group name that is not one of {@link PRIVILEGED_GROUPS}. */
 export const unprivilegedGroup = (what: string) =>

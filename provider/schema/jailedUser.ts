@@ -6,13 +6,15 @@ import { z } from "zod";
 import { DEFAULT_KEYS_DIR } from "../plan/jailedUser";
 import { JAIL_OPT_OUT } from "../plan/jail";
 import { ownedChrootShape, refineSubdirs } from "./chrootDir";
-import { absPath, ipAddress, isKeyFilePath, jailPath, keysDirPath, port, posixId, posixName, publicKey, unprivilegedGroup } from "./common";
+import { FIRST_JAILABLE_UID, absPath, ipAddress, isKeyFilePath, isSystemUid, jailPath, keysDirPath, port, posixId, posixName, publicKey, unprivilegedGroup } from "./common";
 
 export const jailedUserShape = {
   /** Login name. A new name replaces the account. Never root: sftp-jail jails accounts, it does not take over the operator's. */
   name: posixName("user").refine((n) => n !== "root", { error: "name must not be root: sftp-jail jails accounts, it does not take over the operator's" }),
   /** Numeric uid; omit to let the host choose. A new uid replaces the account. */
-  uid: posixId("uid").optional(),
+  uid: posixId("uid")
+    .refine((n) => n < 1 || !isSystemUid(n), { error: `uid must be ${FIRST_JAILABLE_UID} or more (and not 65534): lower uids are the system's, and sftp-jail never jails a system account` })
+    .optional(),
   /** The SFTP group (its `Match Group` block jails the user); new accounts get it as primary group. */
   group: unprivilegedGroup("group"),
   /** More supplementary groups; none may grant privilege (see group). */

@@ -172,10 +172,10 @@ describe("1. the equivalent program adopts a hand-made jail", () => {
         // The hand-written block, in place: the jail's missing directives, guarded by confirm-or-revert.
         'SshdMatchBlock "group-sftp": arm a 60s dead-man timer that reverts this change unless it is confirmed',
         // Defence in depth too (unix-socket forwarding, tty, gateway ports, ~/.ssh/rc), and every jailed account checked.
-        'SshdMatchBlock "group-sftp": record which accounts sshd jails now (sshd -T -C per account the change can affect)',
+        'SshdMatchBlock "group-sftp": record which accounts sshd jails now, and what it allows every other one (sshd -T -C per account the change can affect)',
         'SshdMatchBlock "group-sftp": edit the hand-written "Match Group sftp" block in /etc/ssh/sshd_config in place: add AllowStreamLocalForwarding no, AllowAgentForwarding no, GatewayPorts no, PermitTunnel no, PermitTTY no, PermitUserRC no, AuthorizedKeysFile /etc/ssh/sftp-jail/authorized_keys/%u',
         'SshdMatchBlock "group-sftp": settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)',
-        "SshdMatchBlock \"group-sftp\": check the whole sshd configuration, the operator's access and every jailed account's jail (sshd -t, sshd -T -C)",
+        "SshdMatchBlock \"group-sftp\": check the whole sshd configuration, the operator's access, every jailed account's jail and what every other account is allowed (sshd -t, sshd -T -C)",
         'SshdMatchBlock "group-sftp": reload sshd',
         'SshdMatchBlock "group-sftp": disarm the dead-man timer',
         'SshdMatchBlock "group-sftp": remove the backups of this change',

@@ -118,10 +118,10 @@ describe("SshdMatchBlock adopts a hand-written block in place", () => {
     const main = f.sshd.main!.content;
     const p = planInPlace(block(HARDENED), f, OP, { file: MAIN_CONFIG });
     expect(p.steps.map((s) => s.description)).toEqual([
-      "record which accounts sshd jails now (sshd -T -C per account the change can affect)",
+      "record which accounts sshd jails now, and what it allows every other one (sshd -T -C per account the change can affect)",
       'edit the hand-written "Match Group sftp" block in /etc/ssh/sshd_config in place: add AllowAgentForwarding no, PermitTunnel no, AuthorizedKeysFile /etc/ssh/sftp-jail/authorized_keys/%u',
       "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)",
-      "check the whole sshd configuration, the operator's access and every jailed account's jail (sshd -t, sshd -T -C)",
+      "check the whole sshd configuration, the operator's access, every jailed account's jail and what every other account is allowed (sshd -t, sshd -T -C)",
       "reload sshd",
     ]);
     const after = main.replace("    AllowTcpForwarding no\n", "    AllowTcpForwarding no\n    AllowAgentForwarding no\n    PermitTunnel no\n    AuthorizedKeysFile /etc/ssh/sftp-jail/authorized_keys/%u\n");

@@ -189,6 +189,74 @@ describe("which accounts a block change can affect", () => {
   });
 });
 
+describe("what a block change allows the accounts it does not jail", () => {
+  const { jailBeforeScript, matchContexts } = require("../../provider/plan/jail");
+  const fs = require("fs");
+  const os = require("os");
+  const cp = require("child_process");
+
+  // A stand-in sshd answering `sshd -T -C user=…,…` from the state file ("before" or "after") and MODE, and logging
+  // each client it was asked about; the real scripts run under sh, with sj_fail as the verify step defines it.
+  function run(mode: string, scope: unknown = "all", contexts: string[] = []) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "outsiders-"));
+    fs.writeFileSync(path.join(dir, "passwd"), ["root:x:0:0::/root:/bin/sh", "svc:x:500:500::/var/svc:/bin/sh", "u1:x:1001:1001::/srv/u1:/usr/sbin/nologin", "admin:x:1002:1002::/home/admin:/bin/bash"].join("\n") + "\n");
+    fs.writeFileSync(path.join(dir, "state"), "before");
+    fs.writeFileSync(
+      path.join(dir, "sshd"),
+      `#!/bin/sh
+st=$(cat ${dir}/state); u=\${3#user=}; u=\${u%%,*}; echo "$3" >> ${dir}/log
+case "$st:${mode}:$u" in
+  after:rootkeys:root) echo "authorizedkeysfile .ssh/authorized_keys /etc/ssh/sftp-jail/authorized_keys/acme";;
+  after:addr:root) case "$3" in *addr=203.0.113.5*) echo "passwordauthentication yes";; esac; echo "chrootdirectory none"; echo "authorizedkeysfile .ssh/authorized_keys";;
+  after:jail:u1|after:jailsvc:svc) echo "chrootdirectory %h"; echo "forcecommand internal-sftp";;
+  after:tty:admin) echo "permittty no";;
+  *) echo "chrootdirectory none"; echo "authorizedkeysfile .ssh/authorized_keys";;
+esac
+`,
+      { mode: 0o755 },
+    );
+    const script = [
+      "sj_fail() { echo \"FAIL: $1\"; exit 1; }",
+      jailBeforeScript(scope, contexts).replace("< /etc/passwd", `< ${path.join(dir, "passwd")}`),
+      `echo after > ${dir}/state`,
+      jailAfterScript(["/etc/ssh/sshd_config.d/10-sftp-jail-x.conf"]),
+      "echo OK",
+    ].join("\n");
+    const r = cp.spawnSync("sh", ["-c", script], { env: { PATH: `${dir}:${process.env.PATH}` } });
+    const log = fs.readFileSync(path.join(dir, "log"), "utf8");
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { out: r.stdout.toString().trim(), err: r.stderr.toString(), log };
+  }
+
+  it("refuses a change that makes sshd read another key file for root (Match User root + AuthorizedKeysFile)", () => {
+    const r = run("rootkeys");
+    expect(r.err).toBe("");
+    expect(r.out).toBe(
+      `FAIL: this change would alter what sshd allows root, an account sftp-jail does not jail: sshd would resolve authorizedkeysfile ".ssh/authorized_keys /etc/ssh/sftp-jail/authorized_keys/acme" for it (sshd -T -C user=root,host=${NEUTRAL_ADDR},addr=${NEUTRAL_ADDR}), most likely set by /etc/ssh/sshd_config.d/10-sftp-jail-x.conf. A block may change sshd's settings only for the accounts it jails: narrow its Match to them (e.g. Match Group <the jail's group>).`,
+    );
+  });
+
+  it("refuses taking something away from an admin (PermitTTY no), and judges the block's own clients", () => {
+    expect(run("tty").out).toMatch(/^FAIL: this change would alter what sshd allows admin, an account sftp-jail does not jail: sshd would resolve permittty "no" for it /);
+    // Only a client at 203.0.113.5 sees the change: it is evaluated there because the block's Match names it.
+    const ctx = matchContexts(["Match User root Address 203.0.113.5/32,!10.0.0.1\n\tPasswordAuthentication yes\n"]);
+    expect(ctx).toEqual(["host=203.0.113.5,addr=203.0.113.5"]);
+    expect(run("addr").out).toBe("OK");
+    expect(run("addr", "all", ctx).out).toMatch(/^FAIL: this change would alter what sshd allows root, .*sshd would resolve passwordauthentication "yes" for it \(sshd -T -C user=root,host=203\.0\.113\.5,addr=203\.0\.113\.5\)/);
+  });
+
+  it("lets a change jail an account that may be jailed, never a system account", () => {
+    expect(run("jail").out).toBe("OK");
+    expect(run("jailsvc").out).toMatch(/^FAIL: this change would alter what sshd allows svc, /);
+  });
+
+  it("evaluates only the accounts in the change's scope; an unchanged host passes", () => {
+    const r = run("none", { users: ["root"], groups: [] });
+    expect(r.out).toBe("OK");
+    expect([...new Set(r.log.trim().split("\n").map((l: string) => l.split(",")[0]))]).toEqual(["user=root"]);
+  });
+});
+
 describe("the block-change check inside an apply", () => {
   it("stays valid shell when apply wraps it as a step (a here-document terminator must be alone on its line)", () => {
     const { applyScript } = require("../../provider/apply/apply");

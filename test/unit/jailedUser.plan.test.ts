@@ -16,6 +16,22 @@ const want = {
 const group = { name: "sftponly", gid: 2001, members: [] as string[] };
 const alice = { name: "alice", uid: 3001, gid: 100, home: "/srv/sftp/alice", shell: "/usr/sbin/nologin" };
 
+describe("accounts sftp-jail never jails (one rule: isSystemUid)", () => {
+  const { jailedUserShape } = require("../../provider/schema/jailedUser");
+  const uid = (n: number) => jailedUserShape.uid.safeParse(n);
+
+  it("refuses to adopt root's, the system range and nobody, and a new account's uid there", () => {
+    for (const u of [{ name: "daemon", uid: 1 }, { name: "svc", uid: 999 }, { name: "nobody", uid: 65534 }]) {
+      const f = debian12({ groups: [group], users: [{ ...alice, ...u, home: "/nonexistent" }] });
+      expect(() => planUser({ ...want, name: u.name, home: `/srv/sftp/${u.name}` }, f)).toThrow(new RegExp(`"${u.name}" is an existing system account \\(uid ${u.uid}\\)`));
+    }
+    expect(() => planUser({ ...want, name: "alice" }, debian12({ groups: [group], users: [{ ...alice, uid: 1000 }] }))).not.toThrow();
+    expect(uid(900).error?.issues[0].message).toMatch(/^uid must be 1000 or more \(and not 65534\)/);
+    expect(uid(0).error?.issues.map((i: { message: string }) => i.message)).toEqual(["uid must be at least 1 (0 is root)"]);
+    expect(uid(1000).success).toBe(true);
+  });
+});
+
 describe("JailedUser planner", () => {
   it("creates a key-only user with the host's nologin and writes its key file atomically", () => {
     const f = debian12({ groups: [group] });

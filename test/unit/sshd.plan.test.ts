@@ -37,10 +37,10 @@ describe("SshdMatchBlock planner", () => {
     const p = planBlock(JAIL, debian12(), OP);
     expect(p.path).toBe(PATH);
     expect(p.steps.map((s) => s.description)).toEqual([
-      "record which accounts sshd jails now (sshd -T -C per account the change can affect)",
+      "record which accounts sshd jails now, and what it allows every other one (sshd -T -C per account the change can affect)",
       `write ${PATH}`,
       "settle Subsystem sftp in sshd_config (internal-sftp while any block wants it)",
-      "check the whole sshd configuration, the operator's access and every jailed account's jail (sshd -t, sshd -T -C)",
+      "check the whole sshd configuration, the operator's access, every jailed account's jail and what every other account is allowed (sshd -t, sshd -T -C)",
       "reload sshd",
     ]);
     expect(shipped(p.steps[1].script)).toEqual([renderBlock(JAIL)]);
@@ -135,7 +135,7 @@ describe("SshdMatchBlock planner", () => {
       expect(main.startsWith(f.sshd.main!.content)).toBe(true);
       expect(main.slice(f.sshd.main!.content.length)).toBe(`${REGION_BEGIN}\n${renderBlock(JAIL)}${REGION_END}\n`);
       // The verify step still runs sshd -t and the operator's sshd -T -C before any reload.
-      expect(p.steps.map((s) => s.description)).toContain("check the whole sshd configuration, the operator's access and every jailed account's jail (sshd -t, sshd -T -C)");
+      expect(p.steps.map((s) => s.description)).toContain("check the whole sshd configuration, the operator's access, every jailed account's jail and what every other account is allowed (sshd -t, sshd -T -C)");
     });
 
     it("is idempotent, reads drift from the region, and a second block joins the region in drop-in order", () => {

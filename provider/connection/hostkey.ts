@@ -58,13 +58,13 @@ function matchesPattern(entry: string, name: string): boolean {
  * line names (revoking more widely than OpenSSH's pattern match is the safe side); `@cert-authority` lines are not
  * host keys and are skipped.
  */
-export function knownHostKeys(file: string | undefined, host: string, port: number): { file: string; keys: PublicKey[] } {
+export function knownHostKeys(file: string | undefined, host: string, port: number): { file: string; keys: PublicKey[]; revoked: Set<string> } {
   const f = file ?? path.join(homedir(), ".ssh", "known_hosts");
   let text = "";
   try {
     text = readFileSync(f, "utf8");
   } catch {
-    return { file: f, keys: [] };
+    return { file: f, keys: [], revoked: new Set() };
   }
   const names = knownHostsNames(host, port);
   const keys: PublicKey[] = [];
@@ -76,7 +76,7 @@ export function knownHostKeys(file: string | undefined, host: string, port: numb
     if (parts[0] === "@revoked") {
       try {
         const k = parseKeyLine(`${parts[2]} ${parts[3]}`);
-        revoked.add(`${k.type} ${k.blob.toString("base64")}`);
+        revoked.add(keyId(k));
       } catch {
         /* a malformed line is skipped, as ssh does */
       }
@@ -91,8 +91,11 @@ export function knownHostKeys(file: string | undefined, host: string, port: numb
       /* a malformed line is skipped, as ssh does */
     }
   }
-  return { file: f, keys: keys.filter((k) => !revoked.has(`${k.type} ${k.blob.toString("base64")}`)) };
+  return { file: f, keys: keys.filter((k) => !revoked.has(keyId(k))), revoked };
 }
+
+/** A key as `@revoked` lines are compared: its type and blob. */
+export const keyId = (k: PublicKey): string => `${k.type} ${k.blob.toString("base64")}`;
 
 /** ssh2 host key algorithm names to offer so the server presents a key we can check. */
 export function algorithmsFor(keys: PublicKey[]): string[] {

@@ -9,7 +9,7 @@ import { randomBytes } from "crypto";
 import { readFileSync } from "fs";
 import { Client, ClientChannel, ConnectConfig } from "ssh2";
 import { Connection, ProxyConnection, describe, secretsOf } from "./schema";
-import { PublicKey, algorithmsFor, blobType, fingerprint, knownHostKeys, parseKeyLine } from "./hostkey";
+import { PublicKey, algorithmsFor, blobType, fingerprint, keyId, knownHostKeys, parseKeyLine } from "./hostkey";
 import { SftpJailError, redact } from "../util/errors";
 import { log } from "../util/log";
 import { quote } from "../util/shell";
@@ -266,7 +266,20 @@ class CredentialError extends SftpJailError {}
 
 /** Decides which keys the host may present; throws for an unknown host unless trust is explicitly waived. */
 function expectedKeys(c: Connection | ProxyConnection): { keys: PublicKey[]; source: string } | "any" {
-  if (c.hostKey) return { keys: [parseKeyLine(c.hostKey)], source: "the pinned hostKey" };
+  if (c.hostKey) {
+    // A pin is checked against the known_hosts file's revocations too: a key revoked there (say, after it leaked) is
+    // refused even where a program still pins it, as OpenSSH refuses a revoked key whatever else trusts it.
+    const pinned = parseKeyLine(c.hostKey);
+    const known = knownHostKeys("knownHostsFile" in c ? c.knownHostsFile : undefined, c.host, c.port);
+    if (known.revoked.has(keyId(pinned))) {
+      throw new HostKeyError(
+        { host: `${c.host}:${c.port}` },
+        `the pinned hostKey ${pinned.type} ${fingerprint(pinned.blob)} is revoked in ${known.file} (an @revoked line): it is never trusted. Nothing was run`,
+        "verify the host's current key out of band and pin that one (connection.hostKey), or remove the @revoked line if the revocation is wrong",
+      );
+    }
+    return { keys: [pinned], source: "the pinned hostKey" };
+  }
   if ("dangerouslyTrustAnyHostKey" in c && c.dangerouslyTrustAnyHostKey) {
     log.warn(`sftp-jail: host key of ${describe(c)} NOT verified (dangerouslyTrustAnyHostKey is set); anyone on the path can impersonate it`);
     return "any";
@@ -302,7 +315,9 @@ function connectConfig(c: Connection | ProxyConnection, timeoutMs: number, prese
 
 function hostKeyError(c: Connection | ProxyConnection, presented: Buffer | undefined): HostKeyError {
   const expected = expectedKeys(c);
-  const got = presented ? `${blobType(presented)} ${fingerprint(presented)}` : "no host key of the expected type";
+  const known = knownHostKeys("knownHostsFile" in c ? c.knownHostsFile : undefined, c.host, c.port);
+  const revoked = presented && known.revoked.has(keyId({ type: blobType(presented), blob: presented })) ? `, a key REVOKED in ${known.file}` : "";
+  const got = presented ? `${blobType(presented)} ${fingerprint(presented)}${revoked}` : "no host key of the expected type";
   if (expected === "any") return new HostKeyError({ host: describe(c) }, "host key check failed");
   if (expected.keys.length === 0) {
     return new HostKeyError(
@@ -334,7 +349,9 @@ function dialOnce(c: Connection | ProxyConnection, timeoutMs: number, sock?: Nod
       settled = true;
       resolve(client);
     });
-    client.once("error", (e: Error & { level?: string }) => {
+    // `on`, not `once`: ssh2 can emit a second error (e.g. "Connection lost before handshake" after a refused
+    // verification), and an error event without a listener would throw out of the provider process.
+    client.on("error", (e: Error & { level?: string }) => {
       if (/Host denied \(verification failed\)/i.test(e.message)) return fail(hostKeyError(c, presented.blob));
       // The host offers no key of the pinned/known type(s): as final as a mismatch, and nothing was run either.
       if (/no matching host key format/i.test(e.message)) return fail(hostKeyError(c, undefined));

@@ -59,5 +59,36 @@ test("a matching negated entry rejects its line, as in OpenSSH; wildcards and @c
 
 test("a missing file gives no key (the dial is refused, naming the file)", () => {
   const f = path.join(dir, "missing");
-  expect(knownHostKeys(f, "h1", 22)).toEqual({ file: f, keys: [] });
+  expect(knownHostKeys(f, "h1", 22)).toEqual({ file: f, keys: [], revoked: new Set() });
+});
+
+test("a pinned hostKey that the known_hosts file revokes is refused before any connection", async () => {
+  const { dialWithRetry, HostKeyError } = require("../../provider/connection/pool");
+  const { connectionSchema } = require("../../provider/connection/schema");
+  const net = require("net");
+  // A listener that counts connections: the refusal must come before any byte is sent.
+  let accepted = 0;
+  const server = net.createServer((s: { destroy(): void }) => {
+    accepted++;
+    s.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  const kh = path.join(dir, "kh-revoked");
+  fs.writeFileSync(kh, `@revoked * ${A}\n`);
+  const conn = (extra: object) => connectionSchema.parse({ host: "127.0.0.1", port, user: "root", password: "x", hostKey: A, dialErrorLimit: 1, ...extra });
+  try {
+    const e = await dialWithRetry(conn({ knownHostsFile: kh })).catch((x: Error) => x);
+    expect(e).toBeInstanceOf(HostKeyError);
+    expect(e.message).toMatch(/the pinned hostKey ssh-ed25519 SHA256:\S+ is revoked in .*kh-revoked \(an @revoked line\): it is never trusted/);
+    expect(accepted).toBe(0);
+    // The same pin with a file that does not revoke it gets as far as the host (which is no sshd here).
+    const other = path.join(dir, "kh-other");
+    fs.writeFileSync(other, `@revoked * ${B}\n`);
+    const e2 = await dialWithRetry(conn({ knownHostsFile: other })).catch((x: Error) => x);
+    expect(e2).not.toBeInstanceOf(HostKeyError);
+    expect(accepted).toBe(1);
+  } finally {
+    server.close();
+  }
 });

@@ -8,7 +8,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { Session } from "../connection/pool";
 import { HostFacts } from "../observe/facts";
-import { Plan } from "../plan/types";
+import { Plan, PlanError } from "../plan/types";
 import { observe, reread } from "../observe/snapshot";
 import { apply } from "../apply/apply";
 import { applyGuarded } from "../apply/guarded";
@@ -30,6 +30,7 @@ import {
   planUnpersistRule,
   halfOpenDoor,
   qualifyCreated,
+  refuseSshCut,
   resolveTarget,
   ruleDesired,
   ruleFamily,
@@ -204,6 +205,15 @@ export async function check(olds: unknown, news: Record<string, unknown>): Promi
         const f = fields(inputs);
         const { failures: hostFailures, look } = await lookAtHost(inputs.connection, label(f.name), {}, f.backend);
         failures.push(...hostFailures);
+        // The same refusal create makes, told at preview: a DROP/REJECT that would cut established SSH sessions.
+        if (look) {
+          try {
+            refuseSshCut(ruleDesired(f), look.facts);
+          } catch (e) {
+            if (!(e instanceof PlanError)) throw e;
+            failures.push({ property: "state", reason: `${e.what} on ${look.s.target}. Fix: ${e.fix}` });
+          }
+        }
         try {
           const existing = !!olds && typeof olds === "object" && Object.keys(olds).length > 0;
           const door = look && halfOpenDoor(ruleDesired(f), resolveTarget(ruleDesired(f), look.facts), look.facts, existing);

@@ -158,6 +158,8 @@ export interface OperatorFacts {
   sudoNopasswd: boolean | null;
   /** AuthorizedKeysFile entries sshd reads for this connection (`sshd -T -C`), %h/%u expanded, absolute. */
   keyFiles: string[];
+  /** The port sshd accepted this very connection on (SSH_CONNECTION), when found. */
+  lport?: number;
 }
 
 export interface Sudoers {

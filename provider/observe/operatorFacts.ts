@@ -26,6 +26,7 @@ export const operator: Fact<"operator"> = {
     '[ -n "${SUDO_USER:-}" ] && { printf \'sudol\\t\'; sudo -n -l -U "$sj_u" 2>/dev/null | base64 -w0; echo; }',
     FIND_SSH_CONNECTION,
     "set -- $sj_sc",
+    'printf \'lport\\t%s\\n\' "${4:-}"',
     // The home: the sixth field, cut by the shell.
     'sj_h=${sj_pw#*:*:*:*:*:}; sj_h=${sj_h%%:*}',
     // %h, %u and %% as sshd expands them (values are data, never code); relative entries are under the home.
@@ -58,6 +59,7 @@ export const operator: Fact<"operator"> = {
       runAs: rec.runas?.[0] ?? "root",
       sudoNopasswd: via === "sudo" ? /NOPASSWD:/.test(listing) : null,
       keyFiles: [...new Set(rec.keyfile ?? [])],
+      ...(/^\d{1,5}$/.test(rec.lport?.[0] ?? "") ? { lport: Number(rec.lport![0]) } : {}),
     };
   },
 };

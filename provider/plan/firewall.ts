@@ -284,10 +284,17 @@ function insertSteps(d: RuleDesired, loc: Located, facts: HostFacts): Step[] {
   return [cmd(desc, [...argv, ...iptablesArgs(d, comment)], [rec.add("w", d.name), ...made])];
 }
 
-/** Ports sshd listens on (`sshd -T`), default 22. */
+/**
+ * Ports sshd may accept SSH on: its `Port` lines and the ports of its `ListenAddress host:port` lines (which override
+ * `Port` for that address, so `sshd -T`'s `port` alone can name a port nothing listens on), and the port sftp-jail's
+ * own connection came in on; 22 when nothing says.
+ */
 export function sshPorts(facts: HostFacts): number[] {
-  const p = (facts.sshd.effective.port ?? []).map(Number).filter((n) => Number.isInteger(n) && n > 0);
-  return p.length ? p : [22];
+  const listen = (facts.sshd.effective.listenaddress ?? []).map((v) => /:(\d{1,5})$/.exec(v.trim().split(/\s+/)[0])?.[1]);
+  const p = [...(facts.sshd.effective.port ?? []), ...listen, facts.operator?.lport]
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0 && n < 65536);
+  return p.length ? [...new Set(p)] : [22];
 }
 
 /**
@@ -295,7 +302,7 @@ export function sshPorts(facts: HostFacts): number[] {
  * needs to confirm the change and, if a fresh login fails, to revert it. Limited to NEW (and INVALID) connections,
  * existing sessions survive, so a lockout is detected by the fresh login and reverted.
  */
-function refuseSshCut(d: RuleDesired, facts: HostFacts): void {
+export function refuseSshCut(d: RuleDesired, facts: HostFacts): void {
   if (d.action === "ACCEPT" || d.protocol !== "tcp") return;
   const hit = d.ports.filter((p) => sshPorts(facts).includes(p));
   if (!hit.length) return;

@@ -404,3 +404,24 @@ describe("nftables planner (captured host: inet filter input with accept 22, sft
     expect(() => planRuleConverge(rule({ chain: "sftp_in" }), facts)).toThrow(/chain "sftp_in" does not exist in nft table inet filter/);
   });
 });
+
+describe("a DROP or REJECT on sshd's port must spare established sessions", () => {
+  const { sshPorts } = require("../../provider/plan/firewall");
+  const facts = (effective: Record<string, string[]>, lport?: number): HostFacts => {
+    const f = withFirewall("iptables-nft");
+    return { ...f, sshd: { ...f.sshd, effective: { ...f.sshd.effective, ...effective } }, operator: { ...f.operator!, ...(lport ? { lport } : {}) } };
+  };
+
+  it("knows sshd's ports from Port, from ListenAddress host:port, and from the operator's own connection", () => {
+    // `Port 2200` with `ListenAddress 0.0.0.0:22`: sshd -T says port 2200, sshd listens on 22 only.
+    expect(sshPorts(facts({ port: ["2200"], listenaddress: ["0.0.0.0:22", "[::]:22"] }))).toEqual([2200, 22]);
+    expect(sshPorts(facts({ port: ["2200"], listenaddress: ["0.0.0.0:2200"] }, 2222))).toEqual([2200, 2222]);
+    expect(sshPorts(facts({ port: [], listenaddress: [] }))).toEqual([22]);
+  });
+
+  it("refuses a DROP on port 22 when sshd listens there only through ListenAddress", () => {
+    const f = facts({ port: ["2200"], listenaddress: ["0.0.0.0:22"] });
+    expect(() => planRuleConverge(rule({ ports: [22], action: "DROP", state: [], position: "top" }), f)).toThrow(/a DROP rule on tcp port 22 \(the port sshd listens on\) that is not limited to state NEW/);
+    expect(() => planRuleConverge(rule({ ports: [22], action: "DROP", state: ["NEW"], position: "top" }), f)).not.toThrow();
+  });
+});

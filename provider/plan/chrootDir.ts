@@ -176,7 +176,9 @@ export function planChrootDelete(
   if (d.onDelete === "delete") {
     if (jail < 2) throw new PlanError(`refusing to delete ${d.path} recursively`, "use a deeper chroot path");
     // Gone already (its parent too, say): nothing to delete; whatever is there is walked without following a link.
-    const script = `if [ -e ${quoteArg(d.path)} ] || [ -L ${quoteArg(d.path)} ]; then ${hp.rmtree(d.path, jail - 1)}; fi`;
+    // Sessions chrooted into it end first, and again after (one that started meanwhile is in a deleted directory).
+    const q = quoteArg(d.path);
+    const script = `if [ -e ${q} ] || [ -L ${q} ]; then sj_ji=$(stat -c %d:%i -- ${q}); sj_endroot "$sj_ji"; ${hp.rmtree(d.path, jail - 1)} || exit $?; sj_endroot "$sj_ji"; fi`;
     return [step(`delete ${d.path} and everything in it (onDelete: "delete")`, [d.path], script, drops), ...removeAncestors(d.createdAncestors)];
   }
   // `stamp` is unique per removal (the adapter's time and a random part): two jails can flatten to one name.
@@ -194,6 +196,8 @@ export function planChrootDelete(
   const retainParent = RETAIN_DIR.slice(0, RETAIN_DIR.lastIndexOf("/"));
   const script = [
     `if [ -d ${quoteArg(d.path)} ]; then`,
+    // Which directory the jail is: a rename keeps it, so the sessions chrooted into it are found where it went.
+    `  sj_ji=$(stat -c %d:%i -- ${quoteArg(d.path)})`,
     ...subs.map((l) => `  ${l}`),
     `  if ! ${hp.rmdir(d.path, jail - 1)}; then`,
     `    ${hp.dir(retainParent, depth(retainParent) - 1, "root", "root", "0755")} || exit $?`,
@@ -207,6 +211,9 @@ export function planChrootDelete(
     `    sj_mvdir ${quoteArg(d.path)} ${jail - 1} "$sj_to" || exit $?`,
     `    echo "retained files of ${d.path} in $sj_to" >&2`,
     "  fi",
+    // Sessions still chrooted into it (its user connected while the jail moves, e.g. to a new home) end: they would
+    // go on writing into the root-only retained/ copy, or into a deleted directory.
+    `  sj_endroot "$sj_ji"`,
     "fi",
   ].join("\n");
   return [

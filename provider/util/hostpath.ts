@@ -164,7 +164,9 @@ export const HOSTPATH_LIB = [
   "    if [ \"$sj_trusted\" = 1 ]; then cd -P -- \"$sj_base\" 2>/dev/null || sj_die \"cannot enter $1\"; else sj_s=$(sj_id \"$sj_base\"); sj_step \"$sj_base\" \"$1\"; fi",
   "  else sj_enter \"$sj_base\" \"$1\"; fi",
   // Owner then mode, on the directory the shell stands in (one process: install -d sets both on an existing one, by fd).
-  "  install -d -o \"$3\" -g \"$4\" -m \"$5\" .",
+  // The extra leading 0 ("00755") makes GNU install clear a directory's setuid/setgid bits, which it keeps on a mode of
+  // four digits: a jailed user's `chmod 6755 upload` is then put back, not reported fixed and left.
+  "  install -d -o \"$3\" -g \"$4\" -m \"0$5\" .",
   ")",
   "sj_chmod_dir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"; sj_enter \"$sj_base\" \"$1\"; chmod -- \"$3\" . )",
   "sj_chown_dir() ( sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"; sj_enter \"$sj_base\" \"$1\"; chown -h -- \"$3\" . )",
@@ -189,6 +191,10 @@ export const HOSTPATH_LIB = [
   ")",
   // A rename only: across filesystems `mv` would copy the tree as root (reading names a user can swap, filling the
   // target filesystem), so a directory on another filesystem than DEST's parent is refused.
+  // Ends every process whose root directory is DEV:INO (`stat -c %d:%i`): the SFTP sessions chrooted into a jail that
+  // is being moved or deleted, which would otherwise go on reading and writing it where it went (retained/ is root's).
+  // One stat for all of /proc; a process that ends meanwhile is no error.
+  "sj_endroot() { stat -L -c '%d:%i %n' /proc/[0-9]*/root 2>/dev/null | while read -r sj_ri sj_rp; do [ \"$sj_ri\" = \"$1\" ] || continue; sj_rp=${sj_rp#/proc/}; kill -KILL \"${sj_rp%/root}\" 2>/dev/null; done; true; }",
   "sj_mvdir() (",
   "  sj_parent \"$3\"; sj_dd=$(sj_cd \"$sj_pp\" && stat -c %d -- .) || exit",
   "  sj_parent \"$1\"; sj_cd \"$sj_pp\" \"$2\" \"$sj_base\"",

@@ -75,7 +75,10 @@ describe("ChrootDir planner", () => {
     expect(step.script).toMatch(/sj_mvdir \/srv\/sftp\/alice 2 "\$sj_to" \|\| exit \$\?\n\s+echo "retained files of \/srv\/sftp\/alice in \$sj_to" >&2/);
     expect(step.script).not.toMatch(/sj_rmtree|rm -rf/);
     const [del] = planChrootDelete({ path: "/srv/sftp/alice", subdirs: [], createdAncestors: [], onDelete: "delete" }, "x");
-    expect(del.script).toBe("if [ -e /srv/sftp/alice ] || [ -L /srv/sftp/alice ]; then sj_rmtree /srv/sftp/alice 2; fi");
+    // Sessions chrooted into the jail end before the delete and after it (one that began meanwhile).
+    expect(del.script).toBe(
+      'if [ -e /srv/sftp/alice ] || [ -L /srv/sftp/alice ]; then sj_ji=$(stat -c %d:%i -- /srv/sftp/alice); sj_endroot "$sj_ji"; sj_rmtree /srv/sftp/alice 2 || exit $?; sj_endroot "$sj_ji"; fi',
+    );
   });
 
   it("refuses to delete or retain a jail that holds another jail sftp-jail made (an inner chroot or its parents), never its own subdirectories", () => {

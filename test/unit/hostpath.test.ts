@@ -88,6 +88,10 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
     expect(st(`${jail}/data/in`).mode & 0o7777).toBe(0o750);
     expect(sh(hp.dir(`${jail}/data/in`, J(), 0, 0, "0755")).code).toBe(0); // converges an existing one
     expect(st(`${jail}/data/in`)).toMatchObject({ uid: 0, gid: 0 });
+    // A jailed user's `chmod 6755` on their directory: setuid and setgid are cleared too, not kept by install -d.
+    fs.chmodSync(`${jail}/data/in`, 0o6755);
+    expect(sh(hp.dir(`${jail}/data/in`, J(), 0, 0, "0755")).code).toBe(0);
+    expect(st(`${jail}/data/in`).mode & 0o7777).toBe(0o755);
   });
 
   it("refuses a symlink planted mid-path (the middle-dir rename trick) and touches nothing outside", () => {
@@ -270,6 +274,31 @@ describe.each(SHELLS)("no-follow host paths (%s)", (shellPath) => {
     const refused = shNs(`${setup} && mkdir ${alice}/shared && mount --bind ${outside} ${alice}/shared\n( ${retain} ); r=$?; cat ${alice}/upload/report.csv; exit $r`);
     expect(refused).toMatchObject({ code: REFUSED, stdout: "partner\n" });
     expect(refused.stderr).not.toContain("retained files");
+  });
+
+  it("a destroy's retain ends the sessions chrooted into the jail, and no other process", () => {
+    const alice = `${root}/alice`;
+    const bob = `${root}/bob`;
+    const retain = planChrootDelete({ path: alice, subdirs: [{ path: "upload" }], createdAncestors: [], onDelete: "retain" }, "T")[0].script;
+    // A stand-in for an SFTP session: a process whose root directory is the jail (chroot(2), then it waits).
+    const session = (dir: string) => `python3 -c 'import os, time; os.chroot("${dir}"); time.sleep(60)' & `;
+    const state = (pid: string) => `if [ -e /proc/${pid} ] && ! grep -q '^State:.*Z' /proc/${pid}/status; then echo alive; else echo gone; fi`;
+    const r = shNs(
+      [
+        `mount -t tmpfs -o mode=0755 sj /var/lib && mkdir -m 0755 ${alice} ${bob} && mkdir ${alice}/upload && echo partner > ${alice}/upload/report.csv`,
+        `${session(alice)} sj_a=$!`,
+        `${session(bob)} sj_b=$!`,
+        "sleep 0.5",
+        `( ${retain} ); r=$?`,
+        "sleep 0.2",
+        state("$sj_a"),
+        state("$sj_b"),
+        "kill -KILL $sj_b",
+        "exit $r",
+      ].join("\n"),
+    );
+    expect(r).toMatchObject({ code: 0, stdout: "gone\nalive\n" });
+    expect(r.stderr).toMatch(new RegExp(`retained files of ${alice} in `));
   });
 
   describe("reads", () => {

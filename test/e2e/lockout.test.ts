@@ -42,9 +42,32 @@ const scenarios: Scenario[] = [
   { title: "AllowUsers excluding the operator, by address", risk: sshd("allowalice", { Address: ["127.0.0.0/8"] }, { AllowUsers: "alice bob" }), cause: /AllowUsers alice bob would not include it/ },
   { title: "PubkeyAuthentication no for everyone", risk: sshd("nopubkey", { User: ["*"] }, { PubkeyAuthentication: "no" }), cause: /PubkeyAuthentication no would disable the way sftp-jail logs in/ },
   {
-    title: "the operator's keys moved away (only a fresh login can tell)",
+    title: "the operator's keys moved away",
     risk: sshd("nokeys", { User: ["root"] }, { AuthorizedKeysFile: "/nonexistent/%u" }),
-    cause: /would lock the operator out: a fresh login as root failed afterwards.*The change was reverted/,
+    cause: /would alter what sshd allows root, an account sftp-jail does not jail: sshd would resolve authorizedkeysfile "\/nonexistent\/%u" for it .*sshd was not reloaded/,
+  },
+  // Changes the operator can still log in after, each granting or taking away something for an account sftp-jail does
+  // not jail: refused before sshd reloads, whoever the account (plan/jail.ts ACCESS_KEYS).
+  {
+    title: "a partner's key file read for root",
+    risk: sshd("rootkeys", { User: ["root"] }, { AuthorizedKeysFile: ".ssh/authorized_keys /etc/ssh/sftp-jail/authorized_keys/acme" }),
+    cause: /would alter what sshd allows root, an account sftp-jail does not jail: sshd would resolve authorizedkeysfile "\.ssh\/authorized_keys \/etc\/ssh\/sftp-jail\/authorized_keys\/acme" for it/,
+  },
+  {
+    title: "PermitTTY taken from everyone",
+    risk: sshd("notty", { all: true }, { PermitTTY: "no" }),
+    cause: /would alter what sshd allows root, an account sftp-jail does not jail: sshd would resolve permittty "no" for it/,
+  },
+  {
+    title: "a partner's key file read for root from one address only",
+    risk: sshd("rootkeysfrom", { User: ["root"], Address: ["203.0.113.5"] }, { AuthorizedKeysFile: ".ssh/authorized_keys /etc/ssh/sftp-jail/authorized_keys/acme" }),
+    cause: /would alter what sshd allows root, an account sftp-jail does not jail: sshd would resolve authorizedkeysfile "[^"]*acme" for it \(sshd -T -C user=root,host=203\.0\.113\.5,addr=203\.0\.113\.5\)/,
+  },
+  {
+    // Refused by the resource's check, at preview, before anything runs (and again by create).
+    title: "a firewall DROP on the SSH port that would cut established sessions too",
+    risk: fw("dropall", { port: 22, action: "DROP", position: "bottom" }),
+    cause: /a DROP rule on tcp port 22 \(the port sshd listens on\) that is not limited to state NEW would cut established SSH sessions/,
   },
   {
     title: "a firewall DROP on the SSH port",

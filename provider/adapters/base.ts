@@ -160,6 +160,21 @@ export function sameConnection(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/**
+ * Whether two connections reach the same machine: the same address and port, or the same pinned host key (an address
+ * renamed, 127.0.0.1 to localhost or an IP to its DNS name: only that machine's sshd can present its key, and every
+ * dial checks it). A value still unknown counts as another machine. SshdMatchBlock and FirewallRule replace their
+ * object when the machine changes, and update it in place otherwise, as the other resources always do.
+ */
+export function sameMachine(a: unknown, b: unknown): boolean {
+  if (containsUnknown(a) || containsUnknown(b)) return false;
+  const x = (a ?? {}) as { host?: unknown; port?: unknown; hostKey?: unknown };
+  const y = (b ?? {}) as { host?: unknown; port?: unknown; hostKey?: unknown };
+  if (x.host === y.host && (x.port ?? 22) === (y.port ?? 22)) return true;
+  const key = (k: unknown) => (typeof k === "string" ? k.trim().split(/\s+/).slice(0, 2).join(" ") : undefined);
+  return key(x.hostKey) !== undefined && key(x.hostKey) === key(y.hostKey);
+}
+
 /** Drops undefined values (protobuf Structs cannot carry them), recursively. */
 export function defined<T>(v: T): T {
   if (Array.isArray(v)) return v.map(defined) as T;

@@ -39,7 +39,7 @@ import { failuresOf } from "../schema/common";
 import { FirewallRuleFields, firewallRuleSchema, firewallRuleShape } from "../schema/firewallRule";
 import { log } from "../util/log";
 import { createdNft, createdRule, ownedBy } from "../observe/record";
-import { UNKNOWN, checkInputs, containsUnknown, lookAtHost, ownerOf, parseKnown, planOrThrow, sessionFor, sessionForChange } from "./base";
+import { UNKNOWN, checkInputs, containsUnknown, lookAtHost, ownerOf, parseKnown, planOrThrow, sameMachine, sessionFor, sessionForChange } from "./base";
 import { hostQueue } from "../apply/hostQueue";
 
 export { firewallRuleShape };
@@ -227,16 +227,10 @@ export async function check(olds: unknown, news: Record<string, unknown>): Promi
   return { inputs: { ...inputs, ...markers }, failures };
 }
 
-const sameHost = (a: unknown, b: unknown): boolean => {
-  const x = a as { host?: unknown; port?: unknown } | undefined;
-  const y = b as { host?: unknown; port?: unknown } | undefined;
-  return x?.host === y?.host && (x?.port ?? 22) === (y?.port ?? 22);
-};
-
 export async function diff(_id: string, olds: FirewallRuleState, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
   const differs = (k: string) => JSON.stringify(news[k] ?? null) !== JSON.stringify((olds as unknown as Record<string, unknown>)[k] ?? null);
   const replaces = ["name", "backend", "chain", "table"].filter(differs);
-  if (!sameHost(olds.connection, news.connection)) replaces.push("connection");
+  if (!sameMachine(olds.connection, news.connection)) replaces.push("connection");
   const fieldChanged = ["protocol", "port", "ports", "source", "state", "action", "position", "persist"].some(differs);
   const drift = olds.inPosition === false || olds.matchesSpec === false || Object.values(olds.families ?? {}).some((v) => v !== "ok");
   // A rule whose families changed is converged in place: the new family's rule goes in before the old one goes out

@@ -19,7 +19,7 @@ import { SshdMatchBlockFields, sshdMatchBlockSchema, sshdMatchBlockShape } from 
 import { SftpJailError } from "../util/errors";
 import { createdBlock, ownedBy } from "../observe/record";
 import { log } from "../util/log";
-import { OWNER_KEY, checkInputs, containsUnknown, lookAtHost, ownerOf, parseKnown, planOrThrow, sameConnection, sessionFor, sessionForChange } from "./base";
+import { OWNER_KEY, checkInputs, containsUnknown, lookAtHost, ownerOf, parseKnown, planOrThrow, sameConnection, sameMachine, sessionFor, sessionForChange } from "./base";
 
 export { sshdMatchBlockShape };
 const fieldsSchema = sshdMatchBlockSchema;
@@ -97,10 +97,8 @@ export async function check(_olds: unknown, news: Record<string, unknown>): Prom
  */
 export async function diff(_id: string, olds: SshdMatchBlockState, news: Record<string, unknown>): Promise<pulumi.dynamic.DiffResult> {
   const changed = FIELD_KEYS.filter((k) => containsUnknown(news[k]) || stable(news[k]) !== stable(olds[k]));
-  // Another host is another block: create it there, then delete it here.
-  const oc = (olds.connection ?? {}) as Record<string, unknown>;
-  const nc = news.connection as Record<string, unknown> | undefined;
-  const moved = containsUnknown(nc) || !nc || nc.host !== oc.host || nc.port !== oc.port;
+  // Another machine is another block: create it there, then delete it here (base.ts sameMachine).
+  const moved = !news.connection || !sameMachine(olds.connection, news.connection);
   // Same host, other credentials: an update that changes nothing on the host but keeps state's connection current.
   const creds = !sameConnection(olds.connection, news.connection);
   return { changes: changed.length > 0 || moved || creds, replaces: moved ? ["connection"] : [], deleteBeforeReplace: false };

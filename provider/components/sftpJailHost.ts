@@ -13,7 +13,7 @@ import { SshdMatchBlock } from "../resources/sshdMatchBlock";
 import { JailedUser } from "../resources/jailedUser";
 import { FirewallRule } from "../resources/firewallRule";
 import type { DeepReadonly, PulumiInputs, ShapeInput } from "../schema/inputs";
-import type { jailDirShape, jailFirewallShape, jailShape, jailUserShape } from "../schema/stackConfig";
+import { type jailDirShape, type jailFirewallShape, jailShape, jailUserShape } from "../schema/stackConfig";
 import { DEFAULT_KEYS_DIR, lookNeeds } from "../plan/jailedUser";
 import { JAIL_OPT_OUT } from "../plan/jail";
 
@@ -109,6 +109,28 @@ export function jailOptOut(overrides: Record<string, string | null> = {}): (type
   return JAIL_OPT_OUT.filter((k) => k in overrides && overrides[k] !== "no");
 }
 
+/** Levenshtein distance (a few short field names: the plain quadratic table). */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** Throws, naming the first field of `o` that is not one of `known` (and a known field within two edits of it). */
+function unknownFields(host: string, where: string, o: object, known: string[], parent: pulumi.Resource): void {
+  const bad = Object.keys(o).find((k) => !known.includes(k) && (o as Record<string, unknown>)[k] !== undefined);
+  if (bad === undefined) return;
+  const near = known.find((k) => editDistance(k.toLowerCase(), bad.toLowerCase()) <= 2);
+  throw new pulumi.ResourceError(
+    `SftpJailHost "${host}": ${where ? `${where} has` : "has"} an unknown field "${bad}"${near ? ` (did you mean "${near}"?)` : ""}; known fields: ${known.join(", ")}`,
+    parent,
+  );
+}
+
 export class SftpJailHost extends pulumi.ComponentResource {
   readonly group: SftpGroup;
   readonly matchBlock: SshdMatchBlock;
@@ -119,6 +141,10 @@ export class SftpJailHost extends pulumi.ComponentResource {
   constructor(name: string, args: SftpJailHostArgs, opts?: pulumi.ComponentResourceOptions, kinds: SftpJailHostKinds = DYNAMIC_KINDS) {
     super("sftpjail:index:SftpJailHost", name, {}, opts);
     const { SftpGroup, SshdMatchBlock, JailedUser, FirewallRule } = kinds;
+    // A misspelt field (`writeableDirs`) would otherwise be dropped without a word: the stack config's schema refuses
+    // it, and so does the component, naming the field and the nearest known one.
+    unknownFields(name, "", args as object, [...Object.keys(jailShape), "connection"], this);
+    for (const [i, u] of args.users.entries()) unknownFields(name, `users[${i}] (${u.name})`, u, Object.keys(jailUserShape), this);
     // Cross-resource rules no single resource can see: caught at preview, before anything connects.
     const seen = new Map<string, string>();
     for (const u of args.users) {

@@ -111,6 +111,15 @@ describe("SftpJailHost", () => {
     ).toThrow(/users lists uid 3001 twice \(alice and bob\)/);
   });
 
+  it("refuses a misspelt field, of a user or of its own, naming it and the known one (it would be dropped without a word)", () => {
+    const host = (args: object) => () => new SftpJailHost("h12", { connection, group: { name: "sftp" }, users: [{ name: "alice", authorizedKeys: [KEY] }], ...args } as never);
+    expect(host({ users: [{ name: "alice", authorizedKeys: [KEY], writeableDirs: ["in"] }] })).toThrow(
+      /SftpJailHost "h12": users\[0\] \(alice\) has an unknown field "writeableDirs" \(did you mean "writableDirs"\?\); known fields: name, uid, /,
+    );
+    expect(host({ chrootbase: "/srv/x" })).toThrow(/SftpJailHost "h12": has an unknown field "chrootbase" \(did you mean "chrootBase"\?\)/);
+    expect(host({ onDelete: "retain" })).not.toThrow();
+  });
+
   it("refuses a user's jail inside another user's jail, at preview (destroying the outer one would take the inner one's files)", () => {
     expect(
       () =>

@@ -209,11 +209,20 @@ export async function lookAtHost(
   } catch (e) {
     // Nothing more would be learned, or safely done, by trying again in create.
     if (e instanceof OperatorAccessError || e instanceof HostKeyError) return { failures: [{ property: "connection", reason: e.message }] };
+    // Said once per host (every resource there looks): the preview goes on, showing the program's side only.
+    const c = connection as { host?: unknown; port?: unknown };
+    const where = `${String(c?.host)}:${String(c?.port ?? 22)}`;
+    if (!unreachableWarned.has(where)) {
+      unreachableWarned.add(where);
+      log.warn(`sftp-jail: could not look at ${where} during this preview (${(e as Error).message}): its resources are shown as the program declares them, not as the host holds them; an update tries again and fails naming the host if it is still unreachable`);
+    }
     log.debug(`${resource}: preview-time host check skipped: ${(e as Error).message}`);
     return { failures: [] };
   }
   return { failures: [], look: { s, facts } };
 }
+/** Hosts already warned about as unreachable in this provider process (one warning per host and run). */
+const unreachableWarned = new Set<string>();
 
 /**
  * The preview-time look every adapter's `check` takes (see lookAtHost), plus the resource's plan on the host judged by

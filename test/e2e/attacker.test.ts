@@ -12,7 +12,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Sandbox, SandboxHost, startSandbox } from "../sandbox";
-import { Clients, run } from "./clients";
+import { ClientResult, Clients, run } from "./clients";
 import { PulumiProject, ROOT, summary } from "./pulumi";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -29,13 +29,13 @@ const keys: Record<string, string> = {};
 const JAIL = "/srv/sftp/mallory";
 const BANNER = "/etc/sftp-jail/banner";
 
-function config(extra: { banner?: string } = {}) {
+function config(extra: { banner?: string; chrootBase?: string } = {}) {
   return {
     hosts: [{ name: "atk", connection: { host: "127.0.0.1", port: h.port, user: "root", privateKeyFile: sb.keyPath, hostKey: h.hostKey } }],
     jails: [
       {
         group: { name: "sftp", gid: 2300 },
-        chrootBase: "/srv/sftp",
+        chrootBase: extra.chrootBase ?? "/srv/sftp",
         users: [
           // Nested writable directories: data and data/in are mallory's, data/app is the jail's own (root's) structure.
           { name: "mallory", keys: [keys.mallory], writableDirs: ["upload", "data", "data/in", "data/app/log"] },
@@ -233,4 +233,28 @@ test("destroy with symlinks planted in the writable dirs: the jail is retained w
   const without = (s: string) => s.split("\n").filter((l) => !meant.test(l)).join("\n");
   expect(without((await h.console(fingerprint(SYSTEM))).stdout)).toBe(without(systemBefore));
   expect((await h.console("stat -c '%U:%G %a' /var /var/log /etc")).stdout).toBe("root:root 755\nroot:root 755\nroot:root 755\n");
+});
+
+test("a jail moved away while mallory is connected (a new chrootBase): her session ends, nothing she sends lands in retained/", async () => {
+  // After the destroy above: the jail again, mallory connected to it and uploading.
+  p.setConfig(config());
+  expect((await p.up()).code).toBe(0);
+  const s = c.sftpSession(h, "mallory", "mallory");
+  s.send("put /etc/hostname upload/before");
+  const landed = async () => (await h.console(`test -e ${JAIL}/upload/before`, { allowFail: true })).code === 0;
+  for (let i = 0; i < 100 && !(await landed()); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(await landed()).toBe(true);
+  // Every jail moves to /srv/jails: the old one, still holding "before", goes to the retained area.
+  p.setConfig(config({ chrootBase: "/srv/jails" }));
+  const up = await p.up();
+  expect(up.code).toBe(0);
+  const kept = (await h.console("ls -d /var/lib/sftp-jail/retained/srv_sftp_mallory.* | tail -1")).stdout.trim();
+  expect((await h.console(`ls ${kept}/upload`)).stdout).toContain("before");
+  // Her session was chrooted into the jail that moved: it was ended, so this upload reaches nothing.
+  s.send("put /etc/hostname upload/after");
+  const r = await Promise.race([s.exited, new Promise<ClientResult>((res) => setTimeout(() => res({ code: -1, stdout: "still open", stderr: "" }), 10_000))]);
+  await s.close();
+  expect(r.code).not.toBe(-1);
+  expect((await h.console("find /var/lib/sftp-jail/retained /srv/jails -name after")).stdout).toBe("");
+  p.setConfig(config());
 });

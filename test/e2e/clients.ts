@@ -62,6 +62,28 @@ export class Clients {
     return run(["sftp", ...this.opts(host, key), "-P", String(host.port), "-b", b, `${user}@127.0.0.1`]);
   }
 
+  /**
+   * An sftp session that stays open: commands are sent one by one (as a partner's client would, over time) until
+   * `close`, which ends its input and resolves with everything it printed and its exit code.
+   */
+  sftpSession(host: SandboxHost, user: string, key: string): { send(line: string): void; close(): Promise<ClientResult>; exited: Promise<ClientResult> } {
+    const c = spawn("sftp", [...this.opts(host, key), "-P", String(host.port), "-b", "-", `${user}@127.0.0.1`], { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    c.stdout.on("data", (d) => (stdout += d));
+    c.stderr.on("data", (d) => (stderr += d));
+    c.stdin.on("error", () => undefined);
+    const exited = new Promise<ClientResult>((resolve) => c.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr })));
+    return {
+      send: (line) => void c.stdin.write(`${line}\n`),
+      close: () => {
+        c.stdin.end();
+        return exited;
+      },
+      exited,
+    };
+  }
+
   file(name: string, content: string): string {
     const f = path.join(this.dir, name);
     fs.writeFileSync(f, content);

@@ -210,8 +210,10 @@ describe("FirewallRule through the pulumi CLI", () => {
     configure([...RULES, { host: "ipt", id: "no-ssh", port: 22, action: "DROP", position: "top" }]);
     const refused = await proj.up();
     expect(refused.code).not.toBe(0);
-    expect(refused.stdout + refused.stderr).toMatch(/FirewallRule "no-ssh" on 127\.0\.0\.1:\d+: a DROP rule on tcp port 22 \(the port sshd listens on\)/);
-    expect(refused.stdout + refused.stderr).toMatch(/fix: add state: \["NEW"\]/);
+    // The resource's check refuses it (property state), naming the host and the fix.
+    expect(refused.stdout + refused.stderr).toMatch(
+      /FirewallRule resource 'ipt-no-ssh': property state value \{<nil>\} has a problem: a DROP rule on tcp port 22 \(the port sshd listens on\) that is not limited to state NEW would cut established SSH sessions, .* on root@127\.0\.0\.1:\d+\. Fix: add state: \["NEW"\]/,
+    );
     expect(await Promise.all([ruleset(hosts.ipt), ruleset(hosts.nft), ruleset(hosts.leg)])).toEqual(before);
     configure([
       ...RULES,

@@ -130,8 +130,9 @@ export interface FileChange {
 }
 
 /**
- * Which accounts a change can un-jail (plan/jail.ts JailScope): the blocks it adds, removes or rewrites, before and
- * after; a main file whose text outside our region changes, or an admin's drop-in edited, can affect anyone.
+ * Which accounts a change can un-jail or otherwise affect (plan/jail.ts JailScope): the blocks it adds, removes or
+ * rewrites, before and after; a main file whose text outside our region changes, or an admin's drop-in edited, can
+ * affect anyone. `contexts`: the clients its Match lines name (plan/jail.ts matchContexts).
  */
 function changeScope(facts: HostFacts, changes: FileChange[], edits: FileEdit[]): { scope: JailScope; contexts: string[] } {
   const current = new Map(facts.sshd.dropins.map((f) => [f.path, f.content]));
@@ -201,12 +202,13 @@ export function planChanges(facts: HostFacts, op: Operator, changes: FileChange[
       : atomicWrite({ path: c.path, content: c.content, mode: 0o644, owner: 0, group: 0 }, `write ${c.path}`),
   );
   const touched = [...realEdits.map((e) => e.path), ...effective.map((c) => c.path)];
+  const reach = changeScope(facts, effective, realEdits);
   const steps: Step[] = [
     // Every account sshd jails before the change must still be jailed after it, and every other one must be allowed
     // exactly what it was (checked with the operator's access).
     {
       description: "record which accounts sshd jails now, and what it allows every other one (sshd -T -C per account the change can affect)",
-      script: (({ scope, contexts }) => jailBeforeScript(scope, contexts))(changeScope(facts, effective, realEdits)),
+      script: jailBeforeScript(reach.scope, reach.contexts),
       effects: {},
     },
     ...realEdits.map(editStep),

@@ -360,7 +360,7 @@ export function jailBeforeScript(scope: JailScope = "all", contexts: string[] = 
     aevalScript(contexts),
     UID_MIN_SCRIPT,
     // The operator's own client (SSH_CONNECTION of this session), in a subshell: the positional parameters stay.
-    `sj_opctx=$(${FIND_SSH_CONNECTION.replace(/\n/g, "; ")}; set -f; set -- $sj_sc; [ $# -ge 4 ] && printf 'host=%s,addr=%s,laddr=%s,lport=%s' "$1" "$1" "$3" "$4")`,
+    `sj_opctx=$(${FIND_SSH_CONNECTION}\nset -f; set -- $sj_sc; [ $# -ge 4 ] && printf 'host=%s,addr=%s,laddr=%s,lport=%s' "$1" "$1" "$3" "$4")`,
     "sj_before=$(while IFS=: read -r sj_u sj_x sj_uid sj_gid sj_g sj_h sj_s; do",
     "  case \"$sj_uid\" in ''|*[!0-9]*) continue;; esac",
     ...inScope,

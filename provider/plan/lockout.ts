@@ -5,6 +5,7 @@
  * test/unit/lockout.test.ts runs it with a stand-in `sshd` and `id`, test/e2e/lockout.test.ts against real sshd.
  */
 import { quoteArg } from "../util/shell";
+import { FIND_SSH_CONNECTION } from "../observe/operatorFacts";
 
 /** Who runs sftp-jail: the change must leave them able to log in and run commands. */
 export interface Operator {
@@ -25,8 +26,7 @@ export function verifyScript(op: Operator, revert: string, extra = ""): string {
     `sj_revert() {\n${revert}\n}`,
     `sj_fail() { sj_revert; printf '%s The configuration was restored and sshd was not reloaded.\\n' "$1" >&2; exit 1; }`,
     `if ! sj_out=$(sshd -t 2>&1); then sj_fail "sshd -t refused the configuration with this change: $sj_out."; fi`,
-    `sj_sc=\${SSH_CONNECTION:-}; sj_p=$PPID`,
-    `while [ -z "$sj_sc" ] && [ "\${sj_p:-1}" -gt 1 ]; do sj_sc=$(tr '\\0' '\\n' < /proc/$sj_p/environ 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p'); sj_p=$(sed 's/.*) //' /proc/$sj_p/stat 2>/dev/null | cut -d' ' -f2); done`,
+    FIND_SSH_CONNECTION,
     `set -- $sj_sc`,
     `[ $# -ge 4 ] || sj_fail "could not find this session's SSH_CONNECTION to check the operator's access."`,
     `sj_ctx=user=${quoteArg(op.user)}",host=$1,addr=$1,laddr=$3,lport=$4"`,
